@@ -1,0 +1,199 @@
+// Package config owns jumpcast's configuration file: its types, the
+// documented defaults, loading from YAML with strict key checking, and
+// validation that names the offending key (and its line when the value came
+// from a file).
+//
+// Configuration is plain data: nothing here reads flags or the environment,
+// opens sockets or touches the data folder. The zero value of every optional
+// field means "use the default", and Default returns a Config with every
+// default filled in.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// DataDir holds recordings/, jumpcast.db, the generated host key and the
+	// TOFU known_hosts file. Relative paths are relative to the working
+	// directory of the process. Default "./data".
+	DataDir string `yaml:"data_dir"`
+
+	SSH       SSH       `yaml:"ssh"`
+	Web       Web       `yaml:"web"`
+	Recording Recording `yaml:"recording"`
+	Upstream  Upstream  `yaml:"upstream"`
+	Log       Log       `yaml:"log"`
+
+	// Users are the bastion's users, by name. A user not listed here cannot
+	// log in (deny by default).
+	Users map[string]User `yaml:"users"`
+	// Groups are named sets of rules that users join through User.Groups.
+	Groups map[string]Group `yaml:"groups"`
+	// Targets are the hosts admins reach by alias (ssh root@db1@bastion).
+	Targets map[string]Target `yaml:"targets"`
+}
+
+// SSH configures the listener admins connect to.
+type SSH struct {
+	// Listen is the TCP address of the SSH listener. Default ":2222".
+	Listen string `yaml:"listen"`
+	// HostKeys are paths of private host keys. Empty means
+	// <data_dir>/ssh_host_ed25519_key, generated once (ed25519, 0600).
+	HostKeys []string `yaml:"host_keys"`
+	// UserCAKeys are OpenSSH public keys (authorized_keys format) of user
+	// certificate authorities. A certificate signed by one of them
+	// authenticates the bastion user named by its principal. Empty: no
+	// certificates are accepted.
+	UserCAKeys []string `yaml:"user_ca_keys"`
+	// HandshakeTimeout bounds the time from TCP accept to successful
+	// authentication. Default 20s.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// IdleTimeout closes a connection with no traffic in either direction for
+	// this long. Zero disables it. Default 0.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxUnauthenticated caps concurrent connections that have not finished
+	// authentication. Default 64.
+	MaxUnauthenticated int `yaml:"max_unauthenticated"`
+	// MaxAuthFailures is how many failed authentications one source IP may
+	// have within AuthFailureWindow before further connections from it are
+	// refused until the window passes. Default 10 per 1m.
+	MaxAuthFailures   int           `yaml:"max_auth_failures"`
+	AuthFailureWindow time.Duration `yaml:"auth_failure_window"`
+	// MaxChannelsPerConnection caps concurrently open channels on one client
+	// connection. Default 10 (OpenSSH's MaxSessions).
+	MaxChannelsPerConnection int `yaml:"max_channels_per_connection"`
+	// EnvAllow lists environment variable names (globs) that clients may set
+	// on the target with "env" requests. Default LANG, LC_*, TERM, TZ,
+	// COLORTERM. LD_* and other loader variables are always refused.
+	EnvAllow []string `yaml:"env_allow"`
+	// ShutdownGrace is how long open sessions may continue after SIGTERM
+	// before they are closed. Default 10s.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+}
+
+// Web configures the auditors' web site.
+type Web struct {
+	// Listen is the HTTP(S) address. Empty disables the site. Default
+	// "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey enable HTTPS when both are set.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For header is believed.
+	// Empty: the client address is the TCP peer. Default empty.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SessionTTL is how long an auditor stays logged in. Default 12h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+}
+
+// Failure policies for recording.
+const (
+	FailClosed = "fail-closed"
+	FailOpen   = "fail-open"
+)
+
+// Recording configures what is recorded and what happens when it cannot be.
+type Recording struct {
+	// Input records keystrokes as "i" events. Default false.
+	Input bool `yaml:"input"`
+	// OnFailure is FailClosed (default: refuse or end the session) or
+	// FailOpen (go on, audit the failure).
+	OnFailure string `yaml:"on_failure"`
+	// MinFreeSpace refuses new sessions (under fail-closed) when the
+	// recordings folder's file system has less free space. Default 256MiB.
+	MinFreeSpace ByteSize `yaml:"min_free_space"`
+	// FlushInterval bounds how long recorded output may sit in memory
+	// before it reaches the file. Default 1s; at most 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// MaxAge removes recordings older than this. Zero keeps them forever.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxTotalSize removes the oldest recordings while all of them together
+	// are larger. Zero means no limit.
+	MaxTotalSize ByteSize `yaml:"max_total_size"`
+}
+
+// Host key policies for upstream targets.
+const (
+	HostKeyTOFU   = "tofu"
+	HostKeyStrict = "strict"
+)
+
+// Upstream configures how the bastion connects to targets.
+type Upstream struct {
+	// HostKeyPolicy is HostKeyTOFU (default: pin the first key seen in
+	// <data_dir>/known_hosts) or HostKeyStrict (only keys in KnownHosts and
+	// in the target's HostKeys are accepted).
+	HostKeyPolicy string `yaml:"host_key_policy"`
+	// KnownHosts are extra OpenSSH known_hosts files, read-only.
+	KnownHosts []string `yaml:"known_hosts"`
+	// IdentityFiles are bastion-held private keys, tried after the admin's
+	// forwarded agent.
+	IdentityFiles []string `yaml:"identity_files"`
+	// DialTimeout bounds the TCP connect. Default 10s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// HandshakeTimeout bounds the SSH handshake and authentication with the
+	// target. Default 15s.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// PasswordAuth relays password and keyboard-interactive prompts to the
+	// admin's terminal when key authentication fails. Default true.
+	PasswordAuth *bool `yaml:"password_auth"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json, text or auto (text on a terminal). Default auto.
+	Format string `yaml:"format"`
+}
+
+// User is one bastion user.
+type User struct {
+	// Keys are public keys in authorized_keys format.
+	Keys []string `yaml:"keys"`
+	// Groups names entries of Config.Groups whose rules apply too.
+	Groups []string `yaml:"groups"`
+	// Allow lists what the user may reach.
+	Allow []Rule `yaml:"allow"`
+}
+
+// Group is a named set of rules.
+type Group struct {
+	Allow []Rule `yaml:"allow"`
+}
+
+// Rule allows some targets as some remote users. A session is allowed when
+// one rule matches both its target and its remote user.
+type Rule struct {
+	// Targets are globs over target aliases ("db*").
+	Targets []string `yaml:"targets"`
+	// Hosts are globs over raw host names or addresses that are not
+	// aliases ("10.0.0.*", "*.internal"). Empty: raw hosts are not allowed.
+	Hosts []string `yaml:"hosts"`
+	// As are globs over remote user names ("root", "deploy", "*").
+	As []string `yaml:"as"`
+	// AgentAuth lets the bastion use the admin's forwarded agent to log in
+	// to the target. Default true.
+	AgentAuth *bool `yaml:"agent_auth"`
+	// AgentForwarding passes the admin's agent on to the target session
+	// when the admin asked for it (ssh -A). Default true.
+	AgentForwarding *bool `yaml:"agent_forwarding"`
+	// PortForwarding allows direct-tcpip channels (ssh -J, ssh -L) to the
+	// matched targets; they cannot be recorded. Default false.
+	PortForwarding bool `yaml:"port_forwarding"`
+}
+
+// Target is a host reachable by alias.
+type Target struct {
+	// Address is host:port ("10.0.0.5:22", "[2001:db8::5]:22"); a missing
+	// port means 22.
+	Address string `yaml:"address"`
+	// HostKeys are the target's public keys in authorized_keys format; with
+	// them set, only they are accepted, whatever HostKeyPolicy says.
+	HostKeys []string `yaml:"host_keys"`
+	// IdentityFiles are bastion-held keys used for this target only, tried
+	// before Upstream.IdentityFiles.
+	IdentityFiles []string `yaml:"identity_files"`
+}

@@ -1,0 +1,246 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults, documented on the fields they fill.
+const (
+	DefaultDataDir            = "./data"
+	DefaultSSHListen          = ":2222"
+	DefaultWebListen          = "127.0.0.1:8080"
+	DefaultHandshakeTimeout   = 20 * time.Second
+	DefaultMaxUnauthenticated = 64
+	DefaultMaxAuthFailures    = 10
+	DefaultAuthFailureWindow  = time.Minute
+	DefaultMaxChannels        = 10
+	DefaultShutdownGrace      = 10 * time.Second
+	DefaultSessionTTL         = 12 * time.Hour
+	DefaultMinFreeSpace       = 256 << 20
+	DefaultFlushInterval      = time.Second
+	DefaultDialTimeout        = 10 * time.Second
+	DefaultUpstreamHandshake  = 15 * time.Second
+)
+
+// DefaultEnvAllow is the env allow-list used when ssh.env_allow is empty.
+var defaultEnvAllow = []string{"LANG", "LC_*", "TERM", "TZ", "COLORTERM"}
+
+// Default returns the embedded default configuration: no users (nobody can
+// log in until one is added), no targets, every default filled in.
+func Default() *Config {
+	c := &Config{}
+	c.ApplyDefaults()
+	return c
+}
+
+// ApplyDefaults fills every zero optional field with its default. It is
+// idempotent.
+func (c *Config) ApplyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defD := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defI := func(i *int, v int) {
+		if *i == 0 {
+			*i = v
+		}
+	}
+	def(&c.DataDir, DefaultDataDir)
+	def(&c.SSH.Listen, DefaultSSHListen)
+	defD(&c.SSH.HandshakeTimeout, DefaultHandshakeTimeout)
+	defI(&c.SSH.MaxUnauthenticated, DefaultMaxUnauthenticated)
+	defI(&c.SSH.MaxAuthFailures, DefaultMaxAuthFailures)
+	defD(&c.SSH.AuthFailureWindow, DefaultAuthFailureWindow)
+	defI(&c.SSH.MaxChannelsPerConnection, DefaultMaxChannels)
+	if len(c.SSH.EnvAllow) == 0 {
+		c.SSH.EnvAllow = append([]string(nil), defaultEnvAllow...)
+	}
+	defD(&c.SSH.ShutdownGrace, DefaultShutdownGrace)
+	def(&c.Web.Listen, DefaultWebListen)
+	defD(&c.Web.SessionTTL, DefaultSessionTTL)
+	def(&c.Recording.OnFailure, FailClosed)
+	if c.Recording.MinFreeSpace == 0 {
+		c.Recording.MinFreeSpace = DefaultMinFreeSpace
+	}
+	defD(&c.Recording.FlushInterval, DefaultFlushInterval)
+	def(&c.Upstream.HostKeyPolicy, HostKeyTOFU)
+	defD(&c.Upstream.DialTimeout, DefaultDialTimeout)
+	defD(&c.Upstream.HandshakeTimeout, DefaultUpstreamHandshake)
+	if c.Upstream.PasswordAuth == nil {
+		t := true
+		c.Upstream.PasswordAuth = &t
+	}
+	def(&c.Log.Level, "info")
+	def(&c.Log.Format, "auto")
+	if c.Users == nil {
+		c.Users = map[string]User{}
+	}
+	if c.Groups == nil {
+		c.Groups = map[string]Group{}
+	}
+	if c.Targets == nil {
+		c.Targets = map[string]Target{}
+	}
+}
+
+// Load reads, decodes, defaults and validates the file at path. Errors name
+// the file, the key and its line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes, defaults and validates YAML data; name is used in errors.
+// Unknown keys are errors.
+func Parse(data []byte, name string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+	}
+	c := &Config{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+		}
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) && fe.Line == 0 {
+			fe.Line = lineOf(&root, fe.Path)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
+
+// cleanYAMLError turns the library's multi-line "unmarshal errors" into one
+// line per problem, keeping the line numbers it reports.
+func cleanYAMLError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errors.New(strings.Join(te.Errors, "; "))
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// lineOf finds the line of the key at a dotted path ("users.alice.keys") in
+// a decoded document, or 0 when it is not there.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		if n == nil {
+			return line
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+					break
+				}
+			}
+			n = next
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
+
+// FieldError is a validation error about one key.
+type FieldError struct {
+	Path string // dotted key path, e.g. "users.alice.allow.0.as"
+	Line int    // 1-based line in the file, 0 when unknown
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// ByteSize is a size in bytes that YAML may spell as a number or with a
+// unit: 512MiB, 1GB, 10G, 4096.
+type ByteSize int64
+
+// UnmarshalYAML accepts an integer or a string with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize parses "512MiB", "1GB", "10G", "4096".
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("invalid size %q (want e.g. 512MiB, 1GB)", s)
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1 << 10, "kb": 1e3, "kib": 1 << 10,
+		"m": 1 << 20, "mb": 1e6, "mib": 1 << 20,
+		"g": 1 << 30, "gb": 1e9, "gib": 1 << 30,
+		"t": 1 << 40, "tb": 1e12, "tib": 1 << 40,
+	}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("invalid size unit %q in %q", unit, s)
+	}
+	return ByteSize(f * mult), nil
+}
+
+func (b ByteSize) String() string {
+	switch {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return strconv.FormatInt(int64(b), 10)
+}

@@ -1,0 +1,205 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// nameRE is what user, group and target alias names may look like: they
+// appear in login names (root@db1), so '@', '+', ':' and spaces are out.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+
+// Validate checks every field and returns the first problem as a
+// *FieldError naming the key. It expects ApplyDefaults to have run.
+func (c *Config) Validate() error {
+	bad := func(p, format string, a ...any) error {
+		return &FieldError{Path: p, Msg: fmt.Sprintf(format, a...)}
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.SSH.Listen); err != nil {
+		return bad("ssh.listen", "%q is not host:port", c.SSH.Listen)
+	}
+	for i, k := range c.SSH.UserCAKeys {
+		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
+			return bad(fmt.Sprintf("ssh.user_ca_keys.%d", i), "not a public key: %v", err)
+		}
+	}
+	if c.SSH.HandshakeTimeout < 0 || c.SSH.IdleTimeout < 0 || c.SSH.ShutdownGrace < 0 {
+		return bad("ssh", "timeouts must not be negative")
+	}
+	if c.SSH.MaxUnauthenticated < 1 {
+		return bad("ssh.max_unauthenticated", "must be at least 1")
+	}
+	if c.SSH.MaxChannelsPerConnection < 1 {
+		return bad("ssh.max_channels_per_connection", "must be at least 1")
+	}
+	for i, g := range c.SSH.EnvAllow {
+		if _, err := path.Match(g, "X"); err != nil {
+			return bad(fmt.Sprintf("ssh.env_allow.%d", i), "bad pattern %q", g)
+		}
+	}
+	if c.Web.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Web.Listen); err != nil {
+			return bad("web.listen", "%q is not host:port", c.Web.Listen)
+		}
+	}
+	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
+		return bad("web.tls_cert", "tls_cert and tls_key must be set together")
+	}
+	for i, cidr := range c.Web.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return bad(fmt.Sprintf("web.trusted_proxies.%d", i), "%q is not a CIDR", cidr)
+		}
+	}
+	switch c.Recording.OnFailure {
+	case FailClosed, FailOpen:
+	default:
+		return bad("recording.on_failure", "%q: want %s or %s", c.Recording.OnFailure, FailClosed, FailOpen)
+	}
+	if c.Recording.FlushInterval < 0 || c.Recording.FlushInterval > DefaultFlushInterval {
+		return bad("recording.flush_interval", "must be between 0 and 1s")
+	}
+	if c.Recording.MaxAge < 0 || c.Recording.MaxTotalSize < 0 {
+		return bad("recording", "retention limits must not be negative")
+	}
+	switch c.Upstream.HostKeyPolicy {
+	case HostKeyTOFU, HostKeyStrict:
+	default:
+		return bad("upstream.host_key_policy", "%q: want %s or %s", c.Upstream.HostKeyPolicy, HostKeyTOFU, HostKeyStrict)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		return bad("log.format", "%q: want auto, json or text", c.Log.Format)
+	}
+	for _, name := range sortedKeys(c.Targets) {
+		if err := c.validateTarget(name, c.Targets[name]); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(c.Groups) {
+		if !nameRE.MatchString(name) {
+			return bad("groups."+name, "invalid group name")
+		}
+		if err := validateRules("groups."+name+".allow", c.Groups[name].Allow); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(c.Users) {
+		if err := c.validateUser(name, c.Users[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateTarget(name string, t Target) error {
+	p := "targets." + name
+	if !nameRE.MatchString(name) {
+		return &FieldError{Path: p, Msg: "invalid alias (letters, digits, '.', '_', '-')"}
+	}
+	if _, _, err := SplitHostPortDefault(t.Address, 22); err != nil {
+		return &FieldError{Path: p + ".address", Msg: err.Error()}
+	}
+	for i, k := range t.HostKeys {
+		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
+			return &FieldError{Path: fmt.Sprintf("%s.host_keys.%d", p, i), Msg: "not a public key: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateUser(name string, u User) error {
+	p := "users." + name
+	if !nameRE.MatchString(name) {
+		return &FieldError{Path: p, Msg: "invalid user name (letters, digits, '.', '_', '-')"}
+	}
+	for i, k := range u.Keys {
+		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
+			return &FieldError{Path: fmt.Sprintf("%s.keys.%d", p, i), Msg: "not a public key: " + err.Error()}
+		}
+	}
+	for i, g := range u.Groups {
+		if _, ok := c.Groups[g]; !ok {
+			return &FieldError{Path: fmt.Sprintf("%s.groups.%d", p, i), Msg: fmt.Sprintf("no group %q", g)}
+		}
+	}
+	return validateRules(p+".allow", u.Allow)
+}
+
+func validateRules(p string, rules []Rule) error {
+	for i, r := range rules {
+		rp := fmt.Sprintf("%s.%d", p, i)
+		if len(r.Targets) == 0 && len(r.Hosts) == 0 {
+			return &FieldError{Path: rp, Msg: "a rule needs targets or hosts"}
+		}
+		if len(r.As) == 0 {
+			return &FieldError{Path: rp + ".as", Msg: "a rule needs at least one remote user"}
+		}
+		for _, list := range [][]string{r.Targets, r.Hosts, r.As} {
+			for _, g := range list {
+				if _, err := path.Match(g, "x"); err != nil || g == "" {
+					return &FieldError{Path: rp, Msg: fmt.Sprintf("bad pattern %q", g)}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// SplitHostPortDefault splits "host", "host:port", "[v6]:port" or a bare
+// IPv6 address, using defPort when none is given.
+func SplitHostPortDefault(addr string, defPort int) (string, int, error) {
+	if addr == "" {
+		return "", 0, fmt.Errorf("address is empty")
+	}
+	if ip := net.ParseIP(addr); ip != nil {
+		return addr, defPort, nil
+	}
+	host, portS, err := net.SplitHostPort(addr)
+	if err != nil {
+		if len(addr) > 1 && addr[0] == '[' && addr[len(addr)-1] == ']' {
+			return addr[1 : len(addr)-1], defPort, nil
+		}
+		// No port at all.
+		if _, _, err2 := net.SplitHostPort(addr + ":1"); err2 == nil {
+			return addr, defPort, nil
+		}
+		return "", 0, fmt.Errorf("%q is not host[:port]", addr)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port < 1 || port > 65535 || host == "" {
+		return "", 0, fmt.Errorf("%q is not host[:port]", addr)
+	}
+	return host, port, nil
+}
+
+// BoolOr returns *b, or def when b is nil.
+func BoolOr(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

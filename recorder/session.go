@@ -1,0 +1,45 @@
+package recorder
+
+import "time"
+
+// Session kinds, as the index stores them.
+const (
+	KindShell = "shell" // an interactive shell (usually with a PTY)
+	KindExec  = "exec"  // ssh host command
+	KindSFTP  = "sftp"  // the sftp subsystem (not a terminal recording)
+	KindOther = "subsystem"
+)
+
+// SessionInfo describes a session channel that is about to start. The proxy
+// fills it when the client's shell, exec or subsystem request arrives, just
+// before it is forwarded to the target.
+type SessionInfo struct {
+	// ID is the server-made, time-ordered recording id; empty means the
+	// recorder assigns one.
+	ID             string
+	User           string // bastion user
+	KeyFingerprint string // SHA256 fingerprint of the key (or CA) that authenticated
+	RemoteUser     string // user on the target
+	TargetAlias    string // alias from the config, or "" for a raw host
+	TargetAddr     string // host:port actually dialled
+	ClientAddr     string // admin's address, host:port
+	Kind           string // KindShell, KindExec, KindSFTP, KindOther
+	Command        string // exec command or subsystem name
+	PTY            bool   // a pty-req was accepted
+	Term           string // TERM from pty-req ("" without a PTY)
+	Width, Height  int    // from pty-req; 0 means 80×24
+	Env            map[string]string
+	Start          time.Time
+}
+
+// Exit is how a session ended, as the proxy passed it to the client.
+type Exit struct {
+	// Status is the exit-status value; valid when HasStatus.
+	Status    int
+	HasStatus bool
+	// Signal is the exit-signal name without "SIG" ("KILL"), or "".
+	Signal string
+	// Reason is a short human reason when the session did not end by its
+	// own exit ("client disconnected", "target closed", "recording failed").
+	Reason string
+}
