@@ -46,7 +46,7 @@ func (NopRecorder) Start(context.Context, recorder.SessionInfo) (SessionRecorder
 
 type nopSession struct{}
 
-func (nopSession) Output([]byte) error                         { return nil }
-func (nopSession) Input([]byte) error                          { return nil }
-func (nopSession) Resize(int, int) error                       { return nil }
+func (nopSession) Output([]byte) error                        { return nil }
+func (nopSession) Input([]byte) error                         { return nil }
+func (nopSession) Resize(int, int) error                      { return nil }
 func (nopSession) Close(context.Context, recorder.Exit) error { return nil }
