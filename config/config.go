@@ -30,7 +30,7 @@ type Config struct {
 	// log in (deny by default).
 	Users map[string]User `yaml:"users"`
 	// Groups are named sets of rules that users join through User.Groups.
-	Groups map[string]Group `yaml:"groups"`
+	Groups map[string]Group `yaml:"groups,omitempty"`
 	// Targets are the hosts admins reach by alias (ssh root@db1@bastion).
 	Targets map[string]Target `yaml:"targets"`
 }
@@ -152,48 +152,48 @@ type Log struct {
 // User is one bastion user.
 type User struct {
 	// Keys are public keys in authorized_keys format.
-	Keys []string `yaml:"keys"`
+	Keys []string `yaml:"keys,omitempty"`
 	// Groups names entries of Config.Groups whose rules apply too.
-	Groups []string `yaml:"groups"`
+	Groups []string `yaml:"groups,omitempty"`
 	// Allow lists what the user may reach.
-	Allow []Rule `yaml:"allow"`
+	Allow []Rule `yaml:"allow,omitempty"`
 }
 
 // Group is a named set of rules.
 type Group struct {
-	Allow []Rule `yaml:"allow"`
+	Allow []Rule `yaml:"allow,omitempty"`
 }
 
 // Rule allows some targets as some remote users. A session is allowed when
 // one rule matches both its target and its remote user.
 type Rule struct {
 	// Targets are globs over target aliases ("db*").
-	Targets []string `yaml:"targets"`
+	Targets []string `yaml:"targets,omitempty"`
 	// Hosts are globs over raw host names or addresses that are not
 	// aliases ("10.0.0.*", "*.internal"). Empty: raw hosts are not allowed.
-	Hosts []string `yaml:"hosts"`
+	Hosts []string `yaml:"hosts,omitempty"`
 	// As are globs over remote user names ("root", "deploy", "*").
-	As []string `yaml:"as"`
+	As []string `yaml:"as,omitempty"`
 	// AgentAuth lets the bastion use the admin's forwarded agent to log in
 	// to the target. Default true.
-	AgentAuth *bool `yaml:"agent_auth"`
+	AgentAuth *bool `yaml:"agent_auth,omitempty"`
 	// AgentForwarding passes the admin's agent on to the target session
 	// when the admin asked for it (ssh -A). Default true.
-	AgentForwarding *bool `yaml:"agent_forwarding"`
+	AgentForwarding *bool `yaml:"agent_forwarding,omitempty"`
 	// PortForwarding allows direct-tcpip channels (ssh -J, ssh -L) to the
 	// matched targets; they cannot be recorded. Default false.
-	PortForwarding bool `yaml:"port_forwarding"`
+	PortForwarding bool `yaml:"port_forwarding,omitempty"`
 }
 
 // Target is a host reachable by alias.
 type Target struct {
 	// Address is host:port ("10.0.0.5:22", "[2001:db8::5]:22"); a missing
 	// port means 22.
-	Address string `yaml:"address"`
+	Address string `yaml:"address,omitempty"`
 	// HostKeys are the target's public keys in authorized_keys format; with
 	// them set, only they are accepted, whatever HostKeyPolicy says.
-	HostKeys []string `yaml:"host_keys"`
+	HostKeys []string `yaml:"host_keys,omitempty"`
 	// IdentityFiles are bastion-held keys used for this target only, tried
 	// before Upstream.IdentityFiles.
-	IdentityFiles []string `yaml:"identity_files"`
+	IdentityFiles []string `yaml:"identity_files,omitempty"`
 }
