@@ -1,0 +1,169 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const aliceKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse(nil, "empty.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "./data" || c.SSH.Listen != ":2222" || c.Web.Listen != "127.0.0.1:8080" {
+		t.Errorf("defaults: data_dir=%q ssh=%q web=%q", c.DataDir, c.SSH.Listen, c.Web.Listen)
+	}
+	if c.Recording.OnFailure != FailClosed || c.Upstream.HostKeyPolicy != HostKeyTOFU {
+		t.Errorf("secure defaults: on_failure=%q host_key_policy=%q", c.Recording.OnFailure, c.Upstream.HostKeyPolicy)
+	}
+	if len(c.Users) != 0 {
+		t.Errorf("default config must let nobody in, has %d users", len(c.Users))
+	}
+	if c.Recording.FlushInterval != time.Second || c.SSH.HandshakeTimeout != DefaultHandshakeTimeout {
+		t.Errorf("timeouts: flush=%v handshake=%v", c.Recording.FlushInterval, c.SSH.HandshakeTimeout)
+	}
+}
+
+func TestParseDesignExample(t *testing.T) {
+	doc := `
+data_dir: ./data
+ssh:
+  listen: ":2222"
+  host_keys: []
+web:
+  listen: "127.0.0.1:8080"
+recording:
+  input: false
+  on_failure: fail-closed
+  min_free_space: 1GiB
+  max_age: 2160h
+upstream:
+  host_key_policy: tofu
+  known_hosts: []
+  identity_files: []
+users:
+  alice:
+    keys:
+      - "` + aliceKey + `"
+    allow:
+      - targets: ["db*", "web1"]
+        as: ["root", "deploy"]
+targets:
+  db1:
+    address: "10.0.0.5:22"
+  v6:
+    address: "[2001:db8::5]:2222"
+`
+	c, err := Parse([]byte(doc), "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Users["alice"].Allow[0].As; len(got) != 2 || got[1] != "deploy" {
+		t.Errorf("alice's remote users = %v", got)
+	}
+	if c.Recording.MinFreeSpace != 1<<30 || c.Recording.MaxAge != 2160*time.Hour {
+		t.Errorf("min_free_space=%v max_age=%v", c.Recording.MinFreeSpace, c.Recording.MaxAge)
+	}
+}
+
+func TestParseErrorsNameKeyAndLine(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"unknown key", "ssh:\n  lissten: x\n", []string{"line 2", "lissten"}},
+		{"bad policy", "recording:\n  on_failure: maybe\n", []string{"line 2", "recording.on_failure", "maybe"}},
+		{"bad host key policy", "upstream:\n  host_key_policy: yolo\n", []string{"line 2", "upstream.host_key_policy"}},
+		{"bad size", "recording:\n  min_free_space: 12XB\n", []string{"line 2", "12XB"}},
+		{"bad duration", "ssh:\n  handshake_timeout: soon\n", []string{"line 2", "soon"}},
+		{"bad key", "users:\n  bob:\n    keys: [\"ssh-rsa nope\"]\n", []string{"line 3", "users.bob.keys.0", "not a public key"}},
+		{"rule without as", "users:\n  bob:\n    allow:\n      - targets: [db1]\n", []string{"line 4", "users.bob.allow.0.as"}},
+		{"rule without targets", "users:\n  bob:\n    allow:\n      - as: [root]\n", []string{"users.bob.allow.0", "targets or hosts"}},
+		{"unknown group", "users:\n  bob:\n    groups: [ops]\n", []string{"line 3", "users.bob.groups.0", `no group "ops"`}},
+		{"bad alias", "targets:\n  \"db@1\":\n    address: x\n", []string{"line 2", "targets.db@1", "invalid alias"}},
+		{"bad address", "targets:\n  db1:\n    address: \"a:b:c:99999\"\n", []string{"line 3", "targets.db1.address"}},
+		{"empty address", "targets:\n  db1: {}\n", []string{"targets.db1.address", "empty"}},
+		{"user with at", "users:\n  \"a@b\": {}\n", []string{"users.a@b", "invalid user name"}},
+		{"tls half", "web:\n  tls_cert: /x\n", []string{"web.tls_cert"}},
+		{"bad yaml", "ssh: [\n", []string{"bad.yaml"}},
+		{"bad listen", "ssh:\n  listen: 2222\n", []string{"line 2", "ssh.listen"}},
+		{"bad cidr", "web:\n  trusted_proxies: [\"10.0.0.0/99\"]\n", []string{"web.trusted_proxies.0"}},
+		{"flush too slow", "recording:\n  flush_interval: 5s\n", []string{"recording.flush_interval"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc), "bad.yaml")
+			if err == nil {
+				t.Fatalf("no error for %q", tt.doc)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSplitHostPortDefault(t *testing.T) {
+	tests := []struct {
+		in   string
+		host string
+		port int
+		bad  bool
+	}{
+		{"10.0.0.5", "10.0.0.5", 22, false},
+		{"10.0.0.5:2222", "10.0.0.5", 2222, false},
+		{"db.internal", "db.internal", 22, false},
+		{"[2001:db8::5]:2200", "2001:db8::5", 2200, false},
+		{"[2001:db8::5]", "2001:db8::5", 22, false},
+		{"2001:db8::5", "2001:db8::5", 22, false},
+		{"host:0", "", 0, true},
+		{"host:70000", "", 0, true},
+		{":22", "", 0, true},
+		{"", "", 0, true},
+	}
+	for _, tt := range tests {
+		h, p, err := SplitHostPortDefault(tt.in, 22)
+		if (err != nil) != tt.bad || h != tt.host || p != tt.port {
+			t.Errorf("SplitHostPortDefault(%q) = %q, %d, %v", tt.in, h, p, err)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"4096": 4096, "512MiB": 512 << 20, "1GB": 1e9, "10G": 10 << 30, "1.5KiB": 1536} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := ParseByteSize("-1"); err == nil {
+		t.Error("negative size accepted")
+	}
+}
+
+// FuzzParse: no input makes the loader panic, and whatever it accepts is
+// valid.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("ssh:\n  listen: \":2222\"\n"))
+	f.Add([]byte("users:\n  bob:\n    allow:\n      - targets: [db1]\n        as: [root]\n"))
+	f.Add([]byte("recording:\n  min_free_space: 1GiB\n"))
+	f.Add([]byte("targets:\n  db1: {address: \"[::1]:22\"}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config that does not validate: %v", err)
+		}
+	})
+}
