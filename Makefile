@@ -13,6 +13,8 @@ TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh
 
 .PHONY: all build run test test-deps test-short vet bench clean
 
+include replayweb/player.mk
+
 all: build
 
 ## build: a static binary in bin/
