@@ -1,0 +1,19 @@
+// Package proxy is the SSH server that admins reach with their own ssh
+// client: it authenticates the bastion user by public key (or a user
+// certificate), parses the login name (REMOTEUSER@TARGET or
+// REMOTEUSER+TARGET), decides policy, dials the target with verified host
+// keys and authenticates there, and bridges session channels byte for byte
+// while handing the stream to a Recorder.
+//
+// Layout: server.go (lifecycle), auth.go and limits.go (who may connect),
+// login.go (the login-name grammar), policy.go (who may reach what),
+// upstream_dial.go, hostkeys.go and upstream_auth.go (the target side),
+// bridge.go and requests.go (session channels), forward.go (direct-tcpip),
+// errors.go (the one-line messages admins see), whoami.go (the no-target
+// login), recording.go (the recording seam).
+//
+// Sessions are bridged on raw channels, never through gliderlabs'
+// ssh.Session: requests are forwarded with their original payloads, stdout
+// and stderr are both copied, and the exit message is sent only after both
+// output streams reached EOF.
+package proxy
