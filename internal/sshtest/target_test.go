@@ -1,0 +1,377 @@
+package sshtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+	"go.uber.org/goleak"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// result is what a client saw on one session channel.
+type result struct {
+	stdout, stderr []byte
+	exit           string // "exit-status" or "exit-signal"; "" if none arrived
+	status         uint32
+	signal         string
+}
+
+// rawSession is a session channel opened by an x/crypto client. A collector
+// goroutine reads stdout into out, stderr, and the requests (exit information).
+type rawSession struct {
+	t    *testing.T
+	ch   gossh.Channel
+	done chan result // receives once, after stdout, stderr and requests ended
+
+	mu  sync.Mutex // guards out
+	out []byte     // stdout so far
+}
+
+func openSession(t *testing.T, c *gossh.Client) *rawSession {
+	t.Helper()
+	ch, reqs, err := c.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatalf("open session: %v", err)
+	}
+	s := &rawSession{t: t, ch: ch, done: make(chan result, 1)}
+	go s.collect(reqs) // owner: the test; ends when the channel closes
+	return s
+}
+
+func (s *rawSession) collect(reqs <-chan *gossh.Request) {
+	var r result
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // owner: collect
+		defer wg.Done()
+		b := make([]byte, 32*1024)
+		for {
+			n, err := s.ch.Read(b)
+			s.mu.Lock()
+			s.out = append(s.out, b[:n]...)
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { defer wg.Done(); r.stderr, _ = io.ReadAll(s.ch.Stderr()) }() // owner: collect
+	for req := range reqs {
+		switch req.Type {
+		case "exit-status":
+			var p struct{ Status uint32 }
+			_ = gossh.Unmarshal(req.Payload, &p)
+			r.exit, r.status = req.Type, p.Status
+		case "exit-signal":
+			var p struct {
+				Signal     string
+				CoreDumped bool
+				Message    string
+				Lang       string
+			}
+			_ = gossh.Unmarshal(req.Payload, &p)
+			r.exit, r.signal = req.Type, p.Signal
+		}
+		if req.WantReply {
+			_ = req.Reply(false, nil)
+		}
+	}
+	wg.Wait()
+	s.mu.Lock()
+	r.stdout = s.out
+	s.mu.Unlock()
+	s.done <- r
+}
+
+// request sends a request that wants a reply and fails the test if it is refused.
+func (s *rawSession) request(name string, payload any) {
+	s.t.Helper()
+	var b []byte
+	if payload != nil {
+		b = gossh.Marshal(payload)
+	}
+	ok, err := s.ch.SendRequest(name, true, b)
+	if err != nil || !ok {
+		s.t.Fatalf("request %s: ok=%v err=%v", name, ok, err)
+	}
+}
+
+// write sends input on the channel or fails the test.
+func (s *rawSession) write(in string) {
+	s.t.Helper()
+	if _, err := io.WriteString(s.ch, in); err != nil {
+		s.t.Fatalf("write %q: %v", in, err)
+	}
+}
+
+// waitFor waits up to 10 s until stdout so far contains want, and then forgets
+// the output seen so far.
+func (s *rawSession) waitFor(want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		out := string(s.out)
+		if i := strings.Index(out, want); i >= 0 {
+			s.out = s.out[i+len(want):]
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			s.t.Fatalf("did not see %q within 10s, got %q", want, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// wait returns the session's result, failing the test after 20 s.
+func (s *rawSession) wait() result {
+	s.t.Helper()
+	select {
+	case r := <-s.done:
+		return r
+	case <-time.After(20 * time.Second):
+		s.t.Fatal("session did not end within 20s")
+		return result{}
+	}
+}
+
+type execReq struct{ Command string }
+
+func newTestTarget(t *testing.T) (*Target, *gossh.Client) {
+	t.Helper()
+	key := NewKeyPair(t)
+	tg := NewTarget(t, TargetOptions{AuthorizedKeys: []gossh.PublicKey{key.Public}})
+	return tg, tg.Dial(t, "root", gossh.PublicKeys(key.Signer))
+}
+
+func TestTargetExecExitStatus(t *testing.T) {
+	tg, c := newTestTarget(t)
+	s := openSession(t, c)
+	s.request("exec", execReq{"echo out; echo err >&2; exit 7"})
+	r := s.wait()
+	if r.exit != "exit-status" || r.status != 7 {
+		t.Errorf("exit = %s %d, want exit-status 7", r.exit, r.status)
+	}
+	if string(r.stdout) != "out\n" || string(r.stderr) != "err\n" {
+		t.Errorf("stdout %q stderr %q, want \"out\\n\" and \"err\\n\"", r.stdout, r.stderr)
+	}
+	if got := tg.AuthLog(); len(got) != 1 || got[0] != "publickey:root" {
+		t.Errorf("AuthLog = %q, want [publickey:root]", got)
+	}
+}
+
+func TestTargetExitSignal(t *testing.T) {
+	_, c := newTestTarget(t)
+	s := openSession(t, c)
+	s.request("exec", execReq{"kill -TERM $$"})
+	if r := s.wait(); r.exit != "exit-signal" || r.signal != "TERM" {
+		t.Errorf("exit = %s %q, want exit-signal TERM", r.exit, r.signal)
+	}
+
+	s = openSession(t, c)
+	s.request("exec", execReq{"echo started; exec sleep 30"})
+	s.waitFor("started\n")
+	s.request("signal", struct{ Signal string }{"INT"})
+	if r := s.wait(); r.exit != "exit-signal" || r.signal != "INT" {
+		t.Errorf("after signal INT: exit = %s %q, want exit-signal INT", r.exit, r.signal)
+	}
+}
+
+// ptyReq builds a pty-req payload; modes are RFC 4254 opcode/value pairs.
+func ptyReq(cols, rows uint32, modes ...[2]uint32) any {
+	var m []byte
+	for _, op := range modes {
+		m = append(m, byte(op[0]), byte(op[1]>>24), byte(op[1]>>16), byte(op[1]>>8), byte(op[1]))
+	}
+	m = append(m, 0)
+	return struct {
+		Term          string
+		Columns, Rows uint32
+		Width, Height uint32
+		Modes         string
+	}{"xterm", cols, rows, 0, 0, string(m)}
+}
+
+func TestTargetPTYWindowChange(t *testing.T) {
+	tg, c := newTestTarget(t)
+	s := openSession(t, c)
+	s.request("pty-req", ptyReq(100, 30))
+	s.request("env", struct{ Name, Value string }{"JUMPCAST_TEST_X", "hello"})
+	s.request("shell", nil)
+	s.write("stty size; echo \"x=$JUMPCAST_TEST_X term=$TERM\"\n")
+	s.waitFor("30 100\r\n")
+	s.waitFor("x=hello term=xterm\r\n")
+	s.request("window-change", windowChange{Columns: 120, Rows: 40})
+	s.write("stty size\n")
+	s.waitFor("40 120\r\n")
+	s.write("exit 3\n")
+	if r := s.wait(); r.exit != "exit-status" || r.status != 3 {
+		t.Errorf("exit = %s %d, want exit-status 3", r.exit, r.status)
+	}
+	if env := tg.LastEnv(); env["JUMPCAST_TEST_X"] != "hello" {
+		t.Errorf("LastEnv = %v, want JUMPCAST_TEST_X=hello", env)
+	}
+}
+
+func TestTargetTerminalModes(t *testing.T) {
+	_, c := newTestTarget(t)
+	s := openSession(t, c)
+	// ECHO (53) off, ICANON (51) on, VINTR (1) = ^B.
+	s.request("pty-req", ptyReq(80, 24, [2]uint32{53, 0}, [2]uint32{51, 1}, [2]uint32{1, 2}))
+	s.request("exec", execReq{"stty -a"})
+	out := string(s.wait().stdout)
+	for _, want := range []string{"-echo ", "icanon", "intr = ^B"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stty -a lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestTargetBinaryRoundTrip(t *testing.T) {
+	_, c := newTestTarget(t)
+	in := make([]byte, 1<<20)
+	if _, err := rand.Read(in); err != nil {
+		t.Fatal(err)
+	}
+	s := openSession(t, c)
+	s.request("exec", execReq{"cat"})
+	go func() { // owner: the test; ends when the write completes or the channel closes
+		_, _ = s.ch.Write(in)
+		_ = s.ch.CloseWrite()
+	}()
+	r := s.wait()
+	if !bytes.Equal(r.stdout, in) || r.status != 0 {
+		t.Errorf("round trip: got %d bytes (equal=%v), exit %s %d", len(r.stdout), bytes.Equal(r.stdout, in), r.exit, r.status)
+	}
+}
+
+func TestTargetSeveralSessions(t *testing.T) {
+	_, c := newTestTarget(t)
+	var sessions []*rawSession
+	for i := range 5 {
+		s := openSession(t, c)
+		s.request("exec", execReq{"sleep 0.2; echo " + string(rune('a'+i))})
+		sessions = append(sessions, s)
+	}
+	for i, s := range sessions {
+		if r := s.wait(); string(r.stdout) != string(rune('a'+i))+"\n" || r.status != 0 {
+			t.Errorf("session %d: %q exit %d", i, r.stdout, r.status)
+		}
+	}
+}
+
+func TestTargetSFTP(t *testing.T) {
+	_, c := newTestTarget(t)
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatalf("sftp client: %v", err)
+	}
+	defer sc.Close()
+	path := t.TempDir() + "/f.bin"
+	data := bytes.Repeat([]byte("jumpcast\x00\xff"), 10000)
+	f, err := sc.Create(path)
+	if err != nil {
+		t.Fatalf("sftp create: %v", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		t.Fatalf("sftp write: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("sftp close: %v", err)
+	}
+	f, err = sc.Open(path)
+	if err != nil {
+		t.Fatalf("sftp open: %v", err)
+	}
+	got, err := io.ReadAll(f)
+	_ = f.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("sftp read back %d bytes (equal=%v), err %v", len(got), bytes.Equal(got, data), err)
+	}
+}
+
+func TestTargetPasswordAuth(t *testing.T) {
+	tg := NewTarget(t, TargetOptions{Password: "s3cret"})
+	tg.Dial(t, "root", gossh.Password("s3cret"))
+	tg.Dial(t, "deploy", gossh.KeyboardInteractive(func(_, _ string, qs []string, echos []bool) ([]string, error) {
+		if len(qs) != 1 || qs[0] != "Password: " || echos[0] {
+			return nil, errors.New("unexpected questions")
+		}
+		return []string{"s3cret"}, nil
+	}))
+	_, err := dialSSH(tg.Addr, &gossh.ClientConfig{
+		User: "root", Auth: []gossh.AuthMethod{gossh.Password("wrong")},
+		HostKeyCallback: gossh.FixedHostKey(tg.HostKey),
+	}, 5*time.Second)
+	if err == nil {
+		t.Error("wrong password accepted")
+	}
+	want := []string{"password:root", "keyboard-interactive:deploy"}
+	if got := tg.AuthLog(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("AuthLog = %q, want %q", got, want)
+	}
+}
+
+func TestTargetNoAuthConfigured(t *testing.T) {
+	tg := NewTarget(t, TargetOptions{})
+	key := NewKeyPair(t)
+	_, err := dialSSH(tg.Addr, &gossh.ClientConfig{
+		User: "root", Auth: []gossh.AuthMethod{gossh.PublicKeys(key.Signer)},
+		HostKeyCallback: gossh.FixedHostKey(tg.HostKey),
+	}, 5*time.Second)
+	if err == nil {
+		t.Error("a target without authorized keys or password let a client in")
+	}
+}
+
+func TestTargetAgentForwarding(t *testing.T) {
+	RequireBinary(t, "ssh-add")
+	_, c := newTestTarget(t)
+	agentKey := NewKeyPair(t)
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKey.Private}); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.ForwardToAgent(c, keyring); err != nil {
+		t.Fatal(err)
+	}
+	s := openSession(t, c)
+	s.request("auth-agent-req@openssh.com", nil)
+	s.request("exec", execReq{"ssh-add -L"})
+	r := s.wait()
+	if !strings.Contains(string(r.stdout), strings.Fields(agentKey.AuthorizedLine)[1]) || r.status != 0 {
+		t.Errorf("ssh-add -L through the forwarded agent: %q %q exit %d", r.stdout, r.stderr, r.status)
+	}
+}
+
+func TestTargetClientGoneKillsChild(t *testing.T) {
+	// A nested Target so that goleak can check right after its cleanup.
+	t.Run("inner", func(t *testing.T) {
+		_, c := newTestTarget(t)
+		s := openSession(t, c)
+		s.request("pty-req", ptyReq(80, 24))
+		s.request("exec", execReq{"echo ready; sleep 60"})
+		s.waitFor("ready")
+		start := time.Now()
+		_ = c.Close()
+		s.wait()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("session took %v to end after the client left", d)
+		}
+	})
+	goleak.VerifyNone(t)
+}
