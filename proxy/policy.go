@@ -1,0 +1,192 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/jumpcast/jumpcast/config"
+)
+
+// Policy answers who may reach which target as which remote user. It is
+// built from one config snapshot and never changes; Reload swaps the whole
+// Policy. Deny is the default: a user, target or remote user that no rule
+// names is refused.
+type Policy struct {
+	cfg *config.Config
+}
+
+// NewPolicy returns the policy of cfg, which must be defaulted and valid.
+func NewPolicy(cfg *config.Config) *Policy {
+	return &Policy{cfg: cfg}
+}
+
+// Grant is one thing a user may do: reach Target (an alias, at Address) or
+// any raw host matching Hosts, as one of RemoteUsers (globs), with the
+// switches of the rules that granted it.
+type Grant struct {
+	Target          string   // alias; "" for a raw-host grant
+	Address         string   // the alias's host:port; "" for a raw-host grant
+	Hosts           []string // globs over raw hosts; empty for an alias grant
+	RemoteUsers     []string // globs over remote users
+	PortForwarding  bool
+	AgentAuth       bool
+	AgentForwarding bool
+}
+
+// Grants returns the effective policy for user: every alias their rules
+// (and their groups' rules) match, one Grant per alias sorted by name with
+// the union of remote users and switches, then one Grant per raw-host rule.
+// An unknown user gets nil.
+func (p *Policy) Grants(user string) []Grant {
+	if _, ok := p.cfg.Users[user]; !ok {
+		return nil
+	}
+	rules := p.rules(user)
+	byAlias := map[string]*Grant{}
+	var hosts []Grant
+	for _, r := range rules {
+		aa, af := config.BoolOr(r.AgentAuth, true), config.BoolOr(r.AgentForwarding, true)
+		for alias, t := range p.cfg.Targets {
+			if !anyMatch(r.Targets, alias) {
+				continue
+			}
+			g := byAlias[alias]
+			if g == nil {
+				g = &Grant{Target: alias, Address: targetAddress(t)}
+				byAlias[alias] = g
+			}
+			for _, u := range r.As {
+				if !slices.Contains(g.RemoteUsers, u) {
+					g.RemoteUsers = append(g.RemoteUsers, u)
+				}
+			}
+			g.PortForwarding = g.PortForwarding || r.PortForwarding
+			g.AgentAuth = g.AgentAuth || aa
+			g.AgentForwarding = g.AgentForwarding || af
+		}
+		if len(r.Hosts) > 0 {
+			hosts = append(hosts, Grant{
+				Hosts: slices.Clone(r.Hosts), RemoteUsers: slices.Clone(r.As),
+				PortForwarding: r.PortForwarding, AgentAuth: aa, AgentForwarding: af,
+			})
+		}
+	}
+	out := make([]Grant, 0, len(byAlias)+len(hosts))
+	for _, g := range byAlias {
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })
+	return append(out, hosts...)
+}
+
+// Decision is the outcome of one policy check.
+type Decision struct {
+	Allowed bool
+	// Reason says why, in a few words ("rule matched", "no such target",
+	// "remote user not permitted").
+	Reason string
+	// Unknown is true when the target is neither an alias nor a raw host a
+	// rule of the user names: the admin sees "no such target".
+	Unknown bool
+	// Alias is the target alias, or "" for a raw host.
+	Alias string
+	// Address is the host:port to dial (set whenever the target resolved).
+	Address string
+	// Target is the alias's config entry (zero for a raw host).
+	Target config.Target
+	// Switches of the matching rules, or-ed together.
+	PortForwarding, AgentAuth, AgentForwarding bool
+}
+
+// Decide checks whether user may reach login's target as login's remote
+// user. It does no I/O.
+func (p *Policy) Decide(user string, login Login) Decision {
+	if _, ok := p.cfg.Users[user]; !ok {
+		return Decision{Reason: "unknown user"}
+	}
+	if !login.HasTarget {
+		return Decision{Reason: "no target", Unknown: true}
+	}
+	rules := p.rules(user)
+	d := Decision{}
+	match := func(r config.Rule) bool { return anyMatch(r.Hosts, login.Host) }
+	if t, ok := p.cfg.Targets[login.Host]; ok {
+		host, port, _ := config.SplitHostPortDefault(t.Address, 22)
+		if login.Port != 0 && login.Port != port {
+			return Decision{Reason: "an alias takes no other port", Unknown: true}
+		}
+		d.Alias, d.Target = login.Host, t
+		d.Address = net.JoinHostPort(host, strconv.Itoa(port))
+		match = func(r config.Rule) bool { return anyMatch(r.Targets, login.Host) }
+	} else {
+		port := login.Port
+		if port == 0 {
+			port = 22
+		}
+		d.Address = net.JoinHostPort(login.Host, strconv.Itoa(port))
+	}
+	targetOK := false
+	for _, r := range rules {
+		if !match(r) {
+			continue
+		}
+		targetOK = true
+		if !anyMatch(r.As, login.RemoteUser) {
+			continue
+		}
+		d.Allowed = true
+		d.PortForwarding = d.PortForwarding || r.PortForwarding
+		d.AgentAuth = d.AgentAuth || config.BoolOr(r.AgentAuth, true)
+		d.AgentForwarding = d.AgentForwarding || config.BoolOr(r.AgentForwarding, true)
+	}
+	switch {
+	case d.Allowed:
+		d.Reason = "rule matched"
+	case d.Alias == "" && !targetOK:
+		// A raw host no rule names is, for this user, no target at all.
+		d.Reason, d.Unknown = "no such target", true
+	case !targetOK:
+		d.Reason = "target not permitted"
+	default:
+		d.Reason = fmt.Sprintf("remote user %s not permitted", login.RemoteUser)
+	}
+	return d
+}
+
+// rules returns the user's own rules followed by their groups' rules.
+func (p *Policy) rules(user string) []config.Rule {
+	u, ok := p.cfg.Users[user]
+	if !ok {
+		return nil
+	}
+	rules := slices.Clone(u.Allow)
+	for _, g := range u.Groups {
+		rules = append(rules, p.cfg.Groups[g].Allow...)
+	}
+	return rules
+}
+
+// anyMatch reports whether name matches one of the globs (path.Match
+// syntax; validated by config, so errors count as no match).
+func anyMatch(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, err := path.Match(g, name); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// targetAddress returns the target's address with the default port made
+// explicit.
+func targetAddress(t config.Target) string {
+	host, port, err := config.SplitHostPortDefault(t.Address, 22)
+	if err != nil {
+		return t.Address
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
