@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// PutAuditor creates or replaces the web account a.Name. The name must not
+// be empty and the role must be RoleAuditor or RoleAdmin; a zero Created is
+// set to now.
+func (s *Store) PutAuditor(ctx context.Context, a Auditor) error {
+	if a.Name == "" {
+		return errors.New("put auditor: empty name")
+	}
+	if a.Role != RoleAuditor && a.Role != RoleAdmin {
+		return fmt.Errorf("put auditor %s: role %q (want %s or %s)", a.Name, a.Role, RoleAuditor, RoleAdmin)
+	}
+	if a.Created.IsZero() {
+		a.Created = time.Now().UTC()
+	}
+	data, err := json.Marshal(&a)
+	if err != nil {
+		return fmt.Errorf("put auditor %s: %w", a.Name, err)
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAuditors).Put([]byte(a.Name), data)
+	})
+	if err != nil {
+		return fmt.Errorf("put auditor %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+// GetAuditor returns one web account, or an error wrapping ErrNotFound.
+func (s *Store) GetAuditor(ctx context.Context, name string) (*Auditor, error) {
+	var a Auditor
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketAuditors), []byte(name), &a)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get auditor %s: %w", name, err)
+	}
+	return &a, nil
+}
+
+// ListAuditors returns every web account, by name.
+func (s *Store) ListAuditors(ctx context.Context) ([]Auditor, error) {
+	var out []Auditor
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAuditors).ForEach(func(k, v []byte) error {
+			var a Auditor
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("auditor %s: %w", k, err)
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list auditors: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteAuditor removes a web account and every API token it owns, in one
+// transaction (a removed account must not keep API access). It returns
+// ErrNotFound when there is no such account.
+func (s *Store) DeleteAuditor(ctx context.Context, name string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAuditors)
+		if b.Get([]byte(name)) == nil {
+			return ErrNotFound
+		}
+		if err := b.Delete([]byte(name)); err != nil {
+			return err
+		}
+		var owned []APIToken
+		err := tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
+			var t APIToken
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if t.Owner == name {
+				owned = append(owned, t)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, t := range owned {
+			if err := deleteToken(tx, t.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete auditor %s: %w", name, err)
+	}
+	return nil
+}
+
+// PutToken creates or replaces the API token t.ID. ID and Hash must not be
+// empty, and no other token may have the same hash. A zero Created is set
+// to now.
+func (s *Store) PutToken(ctx context.Context, t APIToken) error {
+	if t.ID == "" || t.Hash == "" {
+		return fmt.Errorf("put token %q: empty id or hash", t.ID)
+	}
+	if t.Created.IsZero() {
+		t.Created = time.Now().UTC()
+	}
+	data, err := json.Marshal(&t)
+	if err != nil {
+		return fmt.Errorf("put token %s: %w", t.ID, err)
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		hashes := tx.Bucket(bucketTokenHash)
+		if other := hashes.Get([]byte(t.Hash)); other != nil && string(other) != t.ID {
+			return errors.New("another token has the same hash")
+		}
+		var old APIToken
+		switch err := getJSON(tx.Bucket(bucketTokens), []byte(t.ID), &old); {
+		case err == nil:
+			if err := hashes.Delete([]byte(old.Hash)); err != nil {
+				return err
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if err := hashes.Put([]byte(t.Hash), []byte(t.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTokens).Put([]byte(t.ID), data)
+	})
+	if err != nil {
+		return fmt.Errorf("put token %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// TokenByHash returns the token whose secret hashes to hash (hex SHA-256),
+// or an error wrapping ErrNotFound. Compare secrets by hashing them first;
+// this lookup is by the hash, so it leaks no timing about the secret.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error) {
+	var t APIToken
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketTokenHash).Get([]byte(hash))
+		if id == nil {
+			return ErrNotFound
+		}
+		return getJSON(tx.Bucket(bucketTokens), id, &t)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token by hash: %w", err)
+	}
+	return &t, nil
+}
+
+// ListTokens returns every API token (hashes only), by id.
+func (s *Store) ListTokens(ctx context.Context) ([]APIToken, error) {
+	var out []APIToken
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+			var t APIToken
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("token %s: %w", k, err)
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteToken removes an API token; ErrNotFound when there is none.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error { return deleteToken(tx, id) })
+	if err != nil {
+		return fmt.Errorf("delete token %s: %w", id, err)
+	}
+	return nil
+}
+
+func deleteToken(tx *bolt.Tx, id string) error {
+	var t APIToken
+	if err := getJSON(tx.Bucket(bucketTokens), []byte(id), &t); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketTokenHash).Delete([]byte(t.Hash)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTokens).Delete([]byte(id))
+}
+
+// getJSON decodes the value at k (ErrNotFound when absent). json.Unmarshal
+// copies, so nothing refers to the page afterwards.
+func getJSON(b *bolt.Bucket, k []byte, v any) error {
+	data := b.Get(k)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Recording ids are made by recorder.NewID ("20261124T093012.345678Z-3f9a1c2b"):
+// idTimeLen bytes of fixed-width UTC time, a dash, 8 hex digits.
+const (
+	idLayout  = "20060102T150405.000000Z"
+	idTimeLen = len(idLayout)
+	idLen     = idTimeLen + 1 + 8
+)
+
+// validID reports whether id has exactly recorder.NewID's form. Index keys
+// rely on it: every key ends with a fixed-width id.
+func validID(id string) bool {
+	if len(id) != idLen {
+		return false
+	}
+	for i := 0; i < idLen; i++ {
+		c := id[i]
+		switch {
+		case i == 8:
+			if c != 'T' {
+				return false
+			}
+		case i == 15:
+			if c != '.' {
+				return false
+			}
+		case i == 22:
+			if c != 'Z' {
+				return false
+			}
+		case i == 23:
+			if c != '-' {
+				return false
+			}
+		case i > 23:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// idTimePrefix formats t like the time part of an id. Truncation to the
+// microsecond keeps it monotonic: t1 <= t2 implies prefix(t1) <= prefix(t2).
+func idTimePrefix(t time.Time) string { return t.UTC().Format(idLayout) }
+
+// CreateRecording indexes a session that has just started. r.ID must be a
+// recorder.NewID id made from r.Start (the time range filter relies on the
+// id's time); a zero r.Start is taken from the id. The status is set to
+// active whatever r.Status says. It fails if the id exists.
+func (s *Store) CreateRecording(ctx context.Context, r *Recording) error {
+	if !validID(r.ID) {
+		return fmt.Errorf("create recording: invalid id %q", r.ID)
+	}
+	idTime, err := time.Parse(idLayout, r.ID[:idTimeLen])
+	if err != nil {
+		return fmt.Errorf("create recording: invalid id %q: %w", r.ID, err)
+	}
+	if r.Start.IsZero() {
+		r.Start = idTime
+	} else if got := idTimePrefix(r.Start); got != r.ID[:idTimeLen] {
+		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recorder.NewID(start))",
+			r.ID, r.Start.UTC().Format(time.RFC3339Nano))
+	}
+	r.Status = StatusActive
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketRecordings).Get([]byte(r.ID)) != nil {
+			return errors.New("already exists")
+		}
+		return writeRecording(tx, nil, r)
+	})
+	if err != nil {
+		return fmt.Errorf("create recording %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// FinishRecording rewrites the row of a recording when its session ends,
+// with its secondary indexes, in one transaction. r.Status must be
+// finished, interrupted or failed; empty means finished. A zero r.Start
+// keeps the stored one; a zero r.Duration with a non-zero r.End is computed
+// as End-Start. It returns ErrNotFound if the recording was never created.
+func (s *Store) FinishRecording(ctx context.Context, r *Recording) error {
+	switch r.Status {
+	case "":
+		r.Status = StatusFinished
+	case StatusFinished, StatusInterrupted, StatusFailed:
+	default:
+		return fmt.Errorf("finish recording %s: status %q is not a final status", r.ID, r.Status)
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := getRow(tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if r.Start.IsZero() {
+			r.Start = old.Start
+		} else if idTimePrefix(r.Start) != r.ID[:idTimeLen] {
+			return fmt.Errorf("start %s does not match the id's time", r.Start.UTC().Format(time.RFC3339Nano))
+		}
+		if r.Duration == 0 && !r.End.IsZero() && r.End.After(r.Start) {
+			r.Duration = r.End.Sub(r.Start)
+		}
+		return writeRecording(tx, old, r)
+	})
+	if err != nil {
+		return fmt.Errorf("finish recording %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// GetRecording returns one recording, or an error wrapping ErrNotFound.
+func (s *Store) GetRecording(ctx context.Context, id string) (*Recording, error) {
+	var r *Recording
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		r, err = getRow(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get recording %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// DeleteRecording removes a recording's row and index entries (not its
+// file: the caller removes that first). It returns ErrNotFound if absent.
+func (s *Store) DeleteRecording(ctx context.Context, id string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := getRow(tx, id)
+		if err != nil {
+			return err
+		}
+		return writeRecording(tx, old, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("delete recording %s: %w", id, err)
+	}
+	return nil
+}
+
+// ActiveRecordings returns the recordings whose status is active, oldest
+// first. Its cost is proportional to their number, not to the index size.
+func (s *Store) ActiveRecordings(ctx context.Context) ([]Recording, error) {
+	var out []Recording
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = activeRows(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list active recordings: %w", err)
+	}
+	return out, nil
+}
+
+func activeRows(tx *bolt.Tx) ([]Recording, error) {
+	var out []Recording
+	prefix := []byte(StatusActive + "\x00")
+	rows := tx.Bucket(bucketRecordings)
+	c := tx.Bucket(bucketStatus).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := k[len(prefix):]
+		if len(id) != idLen {
+			continue
+		}
+		v := rows.Get(id)
+		if v == nil {
+			return nil, fmt.Errorf("index entry %q has no row", k)
+		}
+		r, err := decodeRow(string(id), v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// getRow reads one row, copied out of the transaction.
+func getRow(tx *bolt.Tx, id string) (*Recording, error) {
+	v := tx.Bucket(bucketRecordings).Get([]byte(id))
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	r, err := decodeRow(id, v)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// writeRecording replaces the row old (nil: none) by r (nil: delete), with
+// its index entries and the stats counters.
+func writeRecording(tx *bolt.Tx, old, r *Recording) error {
+	rows := tx.Bucket(bucketRecordings)
+	if old != nil {
+		for _, e := range indexEntries(old) {
+			if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
+				return err
+			}
+		}
+		if err := addStat(tx, []byte(statusKeyPrefix+old.Status), -1); err != nil {
+			return err
+		}
+		if err := addStat(tx, keySize, -old.FileSize); err != nil {
+			return err
+		}
+		if r == nil {
+			return rows.Delete([]byte(old.ID))
+		}
+	}
+	for _, e := range indexEntries(r) {
+		if err := tx.Bucket(e.bucket).Put(e.key, e.val); err != nil {
+			return err
+		}
+	}
+	if err := addStat(tx, []byte(statusKeyPrefix+r.Status), 1); err != nil {
+		return err
+	}
+	if err := addStat(tx, keySize, r.FileSize); err != nil {
+		return err
+	}
+	return rows.Put([]byte(r.ID), encodeRow(r))
+}
+
+type indexEntry struct {
+	bucket, key, val []byte
+}
+
+// indexEntries lists the secondary index entries of r. Values of the
+// equality indexes carry the duration so that a duration-sorted page can
+// rank a small candidate set without reading rows. Empty values are not
+// indexed (an empty filter value means "no filter").
+func indexEntries(r *Recording) []indexEntry {
+	dur := be64(durKey(r.Duration))
+	out := make([]indexEntry, 0, 6)
+	add := func(b []byte, val string) {
+		if val != "" {
+			out = append(out, indexEntry{b, eqKey(val, r.ID), dur})
+		}
+	}
+	add(bucketUser, r.User)
+	add(bucketTarget, r.TargetAlias)
+	if h := hostPart(r.TargetAddr); h != r.TargetAlias {
+		add(bucketTarget, h)
+	}
+	add(bucketRemoteUser, r.RemoteUser)
+	add(bucketStatus, r.Status)
+	out = append(out, indexEntry{bucketDuration, append(copyBytes(dur), r.ID...), []byte{}})
+	return out
+}
+
+// eqKey is an equality index key: value \x00 id.
+func eqKey(val, id string) []byte {
+	k := make([]byte, 0, len(val)+1+len(id))
+	k = append(k, val...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// hostPart returns the host of a "host:port" or "[v6]:port" address, or
+// addr itself when it has no port (like net.SplitHostPort, without
+// allocating, for strings and row bytes alike).
+func hostPart[T string | []byte](addr T) T {
+	if len(addr) > 0 && addr[0] == '[' {
+		for i := 1; i < len(addr); i++ {
+			if addr[i] == ']' {
+				return addr[1:i]
+			}
+		}
+		return addr
+	}
+	colon := -1
+	for i := 0; i < len(addr); i++ {
+		if addr[i] == ':' {
+			if colon >= 0 {
+				return addr // a bare IPv6 address
+			}
+			colon = i
+		}
+	}
+	if colon < 0 {
+		return addr
+	}
+	return addr[:colon]
+}

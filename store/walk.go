@@ -1,0 +1,262 @@
+package store
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Work accounting. One list page may spend at most pageBudget units; a
+// cursor Seek (a descent from the root) costs costSeek, a Next/Prev
+// (usually within one leaf) costNext, and reading and checking a row
+// costRow. The weights follow BenchmarkList1M on a 2-core machine: a
+// budget of pageBudget units is about 10 ms of work, so a page that has to
+// skip many non-matching rows stops early and returns a cursor instead of
+// scanning the whole index.
+const (
+	costSeek   = 8
+	costNext   = 1
+	costRow    = 4
+	pageBudget = 80_000
+)
+
+// walker iterates the keys of one bucket that share a prefix, in one
+// direction, yielding the key's rest (the part after the prefix) when it
+// has exactly restLen bytes and lies within [lo, hi). lo and hi bound the
+// rest: nil means unbounded. Keys whose rest has another length belong to
+// a longer indexed value that merely starts with the same bytes and are
+// skipped. Returned slices point into the transaction's pages.
+type walker struct {
+	c       *bolt.Cursor
+	prefix  []byte
+	restLen int
+	lo, hi  []byte
+	desc    bool
+	work    *int // shared page budget counter
+}
+
+// seek positions the walker at the first rest at or beyond target in its
+// direction (target nil: the start of the range) and returns it.
+func (w *walker) seek(target []byte) (rest, val []byte, ok bool) {
+	*w.work += costSeek
+	// Start at the range's edge when target is nil or outside the range.
+	if w.desc {
+		if target == nil || (w.hi != nil && bytes.Compare(target, w.hi) > 0) {
+			target = w.hi
+		}
+	} else if target == nil || (w.lo != nil && bytes.Compare(target, w.lo) < 0) {
+		target = w.lo
+	}
+	key := make([]byte, 0, len(w.prefix)+len(target)+1)
+	key = append(append(key, w.prefix...), target...)
+	if w.desc && target == nil {
+		key = append(key, 0xff) // past every rest under the prefix
+	}
+	k, v := w.c.Seek(key)
+	if w.desc {
+		if k == nil {
+			k, v = w.c.Last()
+		} else if bytes.Compare(k, key) > 0 {
+			k, v = w.c.Prev()
+		}
+	}
+	return w.settle(k, v)
+}
+
+// next moves one matching key further in the walker's direction.
+func (w *walker) next() (rest, val []byte, ok bool) {
+	*w.work += costNext
+	return w.settle(w.step())
+}
+
+func (w *walker) step() ([]byte, []byte) {
+	if w.desc {
+		return w.c.Prev()
+	}
+	return w.c.Next()
+}
+
+// settle skips foreign keys from k on and checks the range bounds.
+func (w *walker) settle(k, v []byte) (rest, val []byte, ok bool) {
+	for ; k != nil; k, v = w.step() {
+		if !bytes.HasPrefix(k, w.prefix) {
+			return nil, nil, false
+		}
+		rest = k[len(w.prefix):]
+		if len(rest) != w.restLen {
+			*w.work += costNext
+			continue
+		}
+		if w.lo != nil && bytes.Compare(rest, w.lo) < 0 {
+			if w.desc {
+				return nil, nil, false
+			}
+			*w.work += costNext
+			continue
+		}
+		if w.hi != nil && bytes.Compare(rest, w.hi) >= 0 {
+			if !w.desc {
+				return nil, nil, false
+			}
+			*w.work += costNext
+			continue
+		}
+		return rest, v, true
+	}
+	return nil, nil, false
+}
+
+// stream yields page positions (cursor keys) in walk order. A position
+// ends with the recording id. first and next report outOfBudget when the
+// page budget ran out before the next position was decided; pos is then
+// the earliest undecided position, where the next page resumes
+// (inclusively).
+type stream interface {
+	first(from []byte, inclusive bool) (pos []byte, st streamState)
+	next() (pos []byte, st streamState)
+}
+
+type streamState int
+
+const (
+	streamOK streamState = iota
+	streamEnd
+	streamOutOfBudget
+)
+
+// single streams one walker's keys.
+type single struct{ w *walker }
+
+func (s single) first(from []byte, inclusive bool) ([]byte, streamState) {
+	rest, _, ok := s.w.seek(from)
+	if ok && !inclusive && bytes.Equal(rest, from) {
+		rest, _, ok = s.w.next()
+	}
+	return rest, okState(ok)
+}
+
+func (s single) next() ([]byte, streamState) {
+	rest, _, ok := s.w.next()
+	return rest, okState(ok)
+}
+
+func okState(ok bool) streamState {
+	if ok {
+		return streamOK
+	}
+	return streamEnd
+}
+
+// leapfrog streams the ids present in every one of its walkers (all over
+// ids, all in the same direction): the intersection of several equality
+// filters, found by seeking each walker to the current candidate instead
+// of scanning any of them. Its cost is bounded by the page budget; when the
+// budget runs out, everything between the start and the current candidate
+// is known not to match.
+type leapfrog struct {
+	ws    []*walker
+	lead  int
+	cand  []byte
+	work  *int
+	limit int
+}
+
+func (l *leapfrog) first(from []byte, inclusive bool) ([]byte, streamState) {
+	rest, _, ok := l.ws[0].seek(from)
+	if ok && !inclusive && bytes.Equal(rest, from) {
+		rest, _, ok = l.ws[0].next()
+	}
+	if !ok {
+		return nil, streamEnd
+	}
+	l.lead, l.cand = 0, rest
+	return l.settle()
+}
+
+func (l *leapfrog) next() ([]byte, streamState) {
+	rest, _, ok := l.ws[l.lead].next()
+	if !ok {
+		return nil, streamEnd
+	}
+	l.cand = rest
+	return l.settle()
+}
+
+// settle advances the candidate until every walker agrees on it.
+func (l *leapfrog) settle() ([]byte, streamState) {
+	for {
+		if *l.work >= l.limit {
+			return l.cand, streamOutOfBudget
+		}
+		agreed := true
+		for j, w := range l.ws {
+			if j == l.lead {
+				continue
+			}
+			rest, _, ok := w.seek(l.cand)
+			if !ok {
+				return nil, streamEnd
+			}
+			if !bytes.Equal(rest, l.cand) {
+				l.lead, l.cand, agreed = j, rest, false
+				break
+			}
+		}
+		if agreed {
+			return l.cand, streamOK
+		}
+	}
+}
+
+// sorted streams an in-memory, ascending list of positions in either
+// direction.
+type sorted struct {
+	keys [][]byte
+	desc bool
+	i    int
+}
+
+func (s *sorted) first(from []byte, inclusive bool) ([]byte, streamState) {
+	n := len(s.keys)
+	// i = first index with keys[i] >= from (or > from when exclusive and ascending).
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c := 1
+		if from != nil {
+			c = bytes.Compare(s.keys[m], from)
+		}
+		if c < 0 || (c == 0 && (s.desc == inclusive)) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	switch {
+	case from == nil && s.desc:
+		s.i = n - 1
+	case from == nil:
+		s.i = 0
+	case s.desc:
+		s.i = lo - 1
+	default:
+		s.i = lo
+	}
+	return s.cur()
+}
+
+func (s *sorted) next() ([]byte, streamState) {
+	if s.desc {
+		s.i--
+	} else {
+		s.i++
+	}
+	return s.cur()
+}
+
+func (s *sorted) cur() ([]byte, streamState) {
+	if s.i < 0 || s.i >= len(s.keys) {
+		return nil, streamEnd
+	}
+	return s.keys[s.i], streamOK
+}
