@@ -1,0 +1,128 @@
+package replayweb
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// accountNameRE is what an auditor name may be: short, no spaces, safe in a
+// URL path segment.
+var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+type adminBody struct {
+	Auditors  []store.Auditor
+	Tokens    []store.APIToken
+	Error     string
+	Notice    string
+	NewSecret string // a token secret just created: shown once
+}
+
+func (s *Server) adminPage(c echo.Context) error {
+	return s.renderAdmin(c, http.StatusOK, adminBody{})
+}
+
+func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
+	ctx := c.Request().Context()
+	var err error
+	if b.Auditors, err = s.store.ListAuditors(ctx); err != nil {
+		return fmt.Errorf("list auditors: %w", err)
+	}
+	if b.Tokens, err = s.store.ListTokens(ctx); err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	slices.SortFunc(b.Auditors, func(a, b store.Auditor) int { return strings.Compare(a.Name, b.Name) })
+	return s.render(c, status, "admin", pageData{Title: "Administration", Nav: "admin", Body: b})
+}
+
+// adminPutAuditor adds an account or resets its password and role. The
+// account's open sessions end, so a demotion takes effect at once.
+func (s *Server) adminPutAuditor(c echo.Context) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	role := c.FormValue("role")
+	if !accountNameRE.MatchString(name) {
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "A name is 1–64 letters, digits, dots, dashes or underscores."})
+	}
+	if role != store.RoleAuditor && role != store.RoleAdmin {
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "The role must be auditor or admin."})
+	}
+	hash, err := HashPassword(c.FormValue("password"))
+	if err != nil {
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "Password: " + err.Error() + "."})
+	}
+	ctx := c.Request().Context()
+	a := store.Auditor{Name: name, PasswordHash: hash, Role: role, Created: s.now().UTC()}
+	notice := "Account " + name + " added."
+	if old, err := s.store.GetAuditor(ctx, name); err == nil {
+		a.Created = old.Created
+		notice = "Account " + name + " updated; its open sessions were ended."
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("look up auditor %q: %w", name, err)
+	}
+	if err := s.store.PutAuditor(ctx, a); err != nil {
+		return fmt.Errorf("put auditor %q: %w", name, err)
+	}
+	if me := principalOf(c); me.Name != name {
+		s.sess.removeUser(name)
+	}
+	s.adminAudit(c, "put_auditor", name, map[string]string{"role": role})
+	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
+}
+
+func (s *Server) adminDeleteAuditor(c echo.Context) error {
+	name := c.Param("name")
+	if principalOf(c).Name == name {
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "You cannot delete your own account."})
+	}
+	if err := s.store.DeleteAuditor(c.Request().Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete auditor %q: %w", name, err)
+	}
+	s.sess.removeUser(name)
+	s.adminAudit(c, "delete_auditor", name, nil)
+	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Account " + name + " deleted; its sessions and API tokens no longer work."})
+}
+
+// adminCreateToken makes an API token owned by the admin who creates it and
+// shows its secret once.
+func (s *Server) adminCreateToken(c echo.Context) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	if name == "" || len(name) > 100 {
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "A token needs a name of at most 100 characters."})
+	}
+	secret, tok := NewAPIToken()
+	tok.Owner, tok.Name, tok.Created = principalOf(c).Name, name, s.now().UTC()
+	if err := s.store.PutToken(c.Request().Context(), tok); err != nil {
+		return fmt.Errorf("put token: %w", err)
+	}
+	s.adminAudit(c, "create_token", tok.Owner, map[string]string{"token": tok.ID, "name": name})
+	return s.renderAdmin(c, http.StatusOK, adminBody{NewSecret: secret})
+}
+
+func (s *Server) adminDeleteToken(c echo.Context) error {
+	id := c.Param("id")
+	if err := s.store.DeleteToken(c.Request().Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete token %q: %w", id, err)
+	}
+	s.adminAudit(c, "delete_token", "", map[string]string{"token": id})
+	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Token revoked."})
+}
+
+// adminAudit records an account or token change; a failure is logged (the
+// change is already made).
+func (s *Server) adminAudit(c echo.Context, action, subject string, detail map[string]string) {
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["action"] = action
+	if subject != "" {
+		detail["subject"] = subject
+	}
+	_ = s.audit(c, store.AuditEvent{Kind: "web_admin", Outcome: "ok", User: principalOf(c).Name, Detail: detail})
+}

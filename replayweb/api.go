@@ -1,0 +1,51 @@
+package replayweb
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// apiList is one page of the JSON recordings list. Next is the cursor for
+// the following page ("" on the last); pass it back as ?cursor=.
+type apiList struct {
+	Recordings []apiRecording `json:"recordings"`
+	Next       string         `json:"next,omitempty"`
+}
+
+// apiRecording is a store row plus whether it can be watched live now.
+type apiRecording struct {
+	store.Recording
+	Live bool `json:"live"`
+}
+
+// apiList answers GET /api/recordings with the list page's filters (q,
+// user, target, remote_user, status, since, until, sort, order) plus limit
+// and cursor.
+func (s *Server) apiList(c echo.Context) error {
+	_, f, err := parseListQuery(c.QueryParams(), apiPageSize, maxAPIPageSize)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	page, err := s.store.ListRecordings(c.Request().Context(), f)
+	if err != nil {
+		return fmt.Errorf("list recordings: %w", err)
+	}
+	out := apiList{Recordings: make([]apiRecording, 0, len(page.Items)), Next: page.Next}
+	active := s.activeSet()
+	for _, r := range page.Items {
+		out.Recordings = append(out.Recordings, apiRecording{Recording: r, Live: active[r.ID]})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiGet(c echo.Context) error {
+	rec, err := s.recordingFor(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, apiRecording{Recording: *rec, Live: s.isLive(rec.ID)})
+}

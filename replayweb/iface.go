@@ -1,0 +1,32 @@
+package replayweb
+
+import (
+	"context"
+	"os"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// Store is what the web site needs from the index. *store.Store satisfies it.
+type Store interface {
+	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
+	GetRecording(ctx context.Context, id string) (*store.Recording, error)
+	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+
+	GetAuditor(ctx context.Context, name string) (*store.Auditor, error)
+	PutAuditor(ctx context.Context, a store.Auditor) error
+	ListAuditors(ctx context.Context) ([]store.Auditor, error)
+	DeleteAuditor(ctx context.Context, name string) error
+
+	PutToken(ctx context.Context, t store.APIToken) error
+	TokenByHash(ctx context.Context, hash string) (*store.APIToken, error)
+	ListTokens(ctx context.Context) ([]store.APIToken, error)
+	DeleteToken(ctx context.Context, id string) error
+}
+
+// CastOpener opens a recording file by its path relative to the recordings
+// folder (store.Recording.Path). *recorder.Dir satisfies it; it must refuse
+// paths that leave the folder (it opens under an os.Root).
+type CastOpener interface {
+	Open(rel string) (*os.File, error)
+}

@@ -1,0 +1,163 @@
+package replayweb
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+type loginBody struct {
+	Next  string
+	Name  string
+	Error string
+}
+
+func (s *Server) loginCookieName() string {
+	if s.o.Secure {
+		return secureLoginCookie
+	}
+	return loginCookie
+}
+
+// setCookie sets an HttpOnly, SameSite=Strict, path-/ cookie; maxAge < 0
+// deletes it, 0 makes it last for the browser session.
+func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
+	ck := &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteStrictMode,
+	}
+	if maxAge > 0 {
+		ck.Expires = s.now().Add(time.Duration(maxAge) * time.Second)
+	}
+	c.SetCookie(ck)
+}
+
+// loginNonce returns the browser's login-form nonce, setting a new one when
+// it has none.
+func (s *Server) loginNonce(c echo.Context) string {
+	if ck, err := c.Cookie(s.loginCookieName()); err == nil && len(ck.Value) >= 32 {
+		return ck.Value
+	}
+	n := randomToken()
+	s.setCookie(c, s.loginCookieName(), n, 0)
+	return n
+}
+
+func (s *Server) loginPage(c echo.Context) error {
+	next := safeNext(c.QueryParam("next"))
+	if s.sessionFrom(c) != nil {
+		return c.Redirect(http.StatusFound, next)
+	}
+	return s.renderLogin(c, http.StatusOK, loginBody{Next: next})
+}
+
+func (s *Server) renderLogin(c echo.Context, status int, b loginBody) error {
+	tok := s.loginCSRF.token(s.loginNonce(c))
+	return s.render(c, status, "login", pageData{Title: "Sign in", CSRF: tok, Body: b})
+}
+
+func (s *Server) loginSubmit(c echo.Context) error {
+	ip := c.RealIP()
+	name := strings.TrimSpace(c.FormValue("name"))
+	b := loginBody{Next: safeNext(c.FormValue("next")), Name: name}
+	if ok, retry := s.limit.allow(ip); !ok {
+		secs := int(retry.Seconds() + 0.999)
+		s.log.Warn("web login rate-limited", "remote_addr", ip, "user", name)
+		c.Response().Header().Set(echo.HeaderRetryAfter, fmt.Sprint(secs))
+		b.Error = fmt.Sprintf("Too many sign-in attempts from your address. Try again in %d seconds.", secs)
+		return s.renderLogin(c, http.StatusTooManyRequests, b)
+	}
+	var nonce string
+	if ck, err := c.Cookie(s.loginCookieName()); err == nil {
+		nonce = ck.Value
+	}
+	if !s.loginCSRF.valid(nonce, c.FormValue("_csrf")) {
+		b.Error = "The sign-in form expired. Please try again."
+		return s.renderLogin(c, http.StatusForbidden, b)
+	}
+	a, err := s.authenticate(c, name, c.FormValue("password"))
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		_ = s.audit(c, store.AuditEvent{Kind: "web_login", Outcome: "denied", User: name, Reason: "wrong name or password"})
+		s.log.Info("web login refused", "user", name, "remote_addr", ip)
+		b.Error = "Wrong name or password."
+		return s.renderLogin(c, http.StatusUnauthorized, b)
+	}
+	// A login always gets a fresh session id: an id planted in the browser
+	// before login is dropped, never promoted (session fixation).
+	if ck, err := c.Cookie(s.cookieName()); err == nil {
+		s.sess.remove(ck.Value)
+	}
+	ss := s.sess.create(a.Name, a.Role)
+	s.setCookie(c, s.cookieName(), ss.id, int(s.o.SessionTTL/time.Second))
+	s.setCookie(c, s.loginCookieName(), "", -1)
+	_ = s.audit(c, store.AuditEvent{Kind: "web_login", Outcome: "ok", User: a.Name})
+	s.log.Info("web login", "user", a.Name, "role", a.Role, "remote_addr", ip)
+	return c.Redirect(http.StatusSeeOther, b.Next)
+}
+
+// authenticate returns the account when name and password match, nil when
+// they do not. An unknown name costs the same hash check as a wrong
+// password.
+func (s *Server) authenticate(c echo.Context, name, pw string) (*store.Auditor, error) {
+	if name == "" || pw == "" {
+		CheckPassword(s.dummyHash, pw)
+		return nil, nil
+	}
+	a, err := s.store.GetAuditor(c.Request().Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		CheckPassword(s.dummyHash, pw)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up auditor %q: %w", name, err)
+	}
+	if !CheckPassword(a.PasswordHash, pw) {
+		return nil, nil
+	}
+	return a, nil
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if p := principalOf(c); p != nil && p.session != nil {
+		s.sess.remove(p.session.id)
+		s.log.Info("web logout", "user", p.Name, "remote_addr", c.RealIP())
+	}
+	s.setCookie(c, s.cookieName(), "", -1)
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// safeNext returns next when it is a path on this site, else "/". It
+// refuses absolute URLs, scheme-relative "//host" and "/\host" (which
+// browsers treat as "//host"), and control characters, so the login page
+// cannot be used as an open redirect.
+func safeNext(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return "/"
+	}
+	if strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	if strings.HasPrefix(u.Path, "/login") {
+		return "/"
+	}
+	return u.RequestURI()
+}

@@ -1,0 +1,175 @@
+package replayweb
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// idleLimit is the player's default idle-time limit in seconds: pauses
+// longer than this are shortened, so a session where the admin read a man
+// page for ten minutes plays in seconds. The page lets the auditor change it.
+const idleLimit = 2
+
+// errNoRecording is the one answer for an invalid id and an unknown one.
+var errNoRecording = echo.NewHTTPError(http.StatusNotFound, "no such recording")
+
+// recordingFor validates the :id parameter with recorder.ValidID before it
+// goes anywhere, then looks the row up.
+func (s *Server) recordingFor(c echo.Context) (*store.Recording, error) {
+	id := c.Param("id")
+	if !recorder.ValidID(id) {
+		return nil, errNoRecording
+	}
+	rec, err := s.store.GetRecording(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoRecording
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get recording %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+type recordingBody struct {
+	Rec       store.Recording
+	Live      bool // the live view is available: the player follows the session
+	IdleLimit int
+}
+
+func (s *Server) recordingPage(c echo.Context) error {
+	rec, err := s.recordingFor(c)
+	if err != nil {
+		return err
+	}
+	b := recordingBody{Rec: *rec, IdleLimit: idleLimit}
+	b.Live = rec.Status == store.StatusActive && s.isLive(rec.ID)
+	return s.render(c, http.StatusOK, "recording", pageData{Title: rec.RemoteUser + "@" + targetName(*rec), Nav: "recordings", Body: b})
+}
+
+// castForPage serves the cast to the player (a playback) or, with
+// ?download=1, as an attachment (a download).
+func (s *Server) castForPage(c echo.Context) error {
+	rec, err := s.recordingFor(c)
+	if err != nil {
+		return err
+	}
+	kind := "playback"
+	if c.QueryParam("download") != "" {
+		kind = "download"
+	}
+	return s.serveCast(c, rec, kind, "web")
+}
+
+func (s *Server) apiCast(c echo.Context) error {
+	rec, err := s.recordingFor(c)
+	if err != nil {
+		return err
+	}
+	return s.serveCast(c, rec, "download", "api")
+}
+
+// serveCast streams the recording file, gzip-compressed when the client
+// accepts it. The audit event is written first: when it cannot be, the
+// cast is not served.
+func (s *Server) serveCast(c echo.Context, rec *store.Recording, kind, via string) error {
+	rel := rec.Path
+	if rel == "" {
+		var err error
+		if rel, err = recorder.RelPath(rec.ID); err != nil {
+			return err
+		}
+	}
+	f, err := s.casts.Open(rel)
+	if err != nil {
+		return fmt.Errorf("open recording %s: %w", rec.ID, err)
+	}
+	defer func() { _ = f.Close() }()
+	if err := s.auditRecording(c, kind, rec, map[string]string{"via": via}); err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "application/x-asciicast")
+	h.Set(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	disp := "inline"
+	if kind == "download" {
+		disp = "attachment"
+	}
+	// Ids are [0-9TZ.-] and a hex suffix: nothing to quote or escape.
+	h.Set(echo.HeaderContentDisposition, disp+`; filename="`+rec.ID+`.cast"`)
+	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+		h.Set(echo.HeaderContentEncoding, "gzip")
+		c.Response().WriteHeader(http.StatusOK)
+		zw := gzip.NewWriter(c.Response())
+		if _, err := io.Copy(zw, f); err != nil {
+			return fmt.Errorf("send recording %s: %w", rec.ID, err)
+		}
+		return zw.Close()
+	}
+	if st, err := f.Stat(); err == nil && rec.Status != store.StatusActive {
+		h.Set(echo.HeaderContentLength, strconv.FormatInt(st.Size(), 10))
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	if _, err := io.Copy(c.Response(), f); err != nil {
+		return fmt.Errorf("send recording %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip
+// (explicitly or by "*"), honouring q=0.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if strings.HasPrefix(q, "q=0") && strings.Trim(strings.TrimPrefix(q, "q=0"), ".0") == "" {
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// audit writes an audit event stamped with the time and the client address.
+func (s *Server) audit(c echo.Context, ev store.AuditEvent) error {
+	ev.Time = s.now().UTC()
+	ev.RemoteAddr = c.RealIP()
+	if err := s.store.AppendAudit(c.Request().Context(), ev); err != nil {
+		s.log.Error("write audit event", "err", err, "kind", ev.Kind, "user", ev.User, "session_id", ev.SessionID)
+		return fmt.Errorf("write audit event: %w", err)
+	}
+	return nil
+}
+
+// auditRecording records that the request's principal played or
+// downloaded rec.
+func (s *Server) auditRecording(c echo.Context, kind string, rec *store.Recording, detail map[string]string) error {
+	p := principalOf(c)
+	ev := store.AuditEvent{
+		Kind: kind, Outcome: "ok", SessionID: rec.ID,
+		Target: targetName(*rec), RemoteUser: rec.RemoteUser, Detail: detail,
+	}
+	if p != nil {
+		ev.User = p.Name
+		if p.tokenID != "" {
+			ev.Detail["token"] = p.tokenID
+		}
+	}
+	if err := s.audit(c, ev); err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "the audit log cannot be written; playback is refused").SetInternal(err)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package replayweb
+
+import (
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+//go:embed assets templates
+var embedded embed.FS
+
+// Options configure the web site. Store and Recordings are required.
+type Options struct {
+	// Store is the index: recordings, accounts, tokens, audit events.
+	Store Store
+	// Recordings opens cast files by their path relative to the recordings
+	// folder.
+	Recordings CastOpener
+	// Live is the live fan-out of active sessions; nil means no live view
+	// (active recordings are then played from the file as written so far).
+	Live LiveSource
+	// Logger receives request errors, logins and audit failures; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// TrustedProxies are CIDRs (or single IPs) of reverse proxies whose
+	// X-Forwarded-For is believed. Empty means the client address is the TCP
+	// peer and X-Forwarded-For is ignored. The login rate limit and audit
+	// events key on this address.
+	TrustedProxies []string
+	// SessionTTL is how long a login lasts; zero means 12 hours.
+	SessionTTL time.Duration
+	// Secure marks cookies Secure (with the __Host- prefix) and sends HSTS;
+	// set it when the site is served over TLS.
+	Secure bool
+	// SSHHint is shown on the empty recordings list, e.g.
+	// "ssh -p 2222 user@target@bastion.example"; empty shows no command.
+	SSHHint string
+	// Metrics, when set, is served at GET /metrics to a logged-in auditor or
+	// an API token holder.
+	Metrics http.Handler
+	// Now is the clock for sessions, rate limits and audit times; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Server is the web site. It holds sessions in memory; it starts no
+// goroutine of its own (the live view's goroutines belong to their request).
+type Server struct {
+	store Store
+	casts CastOpener
+	live  LiveSource
+	log   *slog.Logger
+	now   func() time.Time
+	o     Options
+
+	e         *echo.Echo
+	sess      *sessions
+	limit     *limiter
+	loginCSRF loginCSRF
+	pages     map[string]*pageTemplate
+	// dummyHash is checked against when a login names no account, so that
+	// a wrong name costs as much time as a wrong password.
+	dummyHash string
+}
+
+// New builds the site. It fails when a required option is missing or a
+// trusted proxy is not a CIDR or IP.
+func New(o Options) (*Server, error) {
+	if o.Store == nil {
+		return nil, errors.New("replayweb: Options.Store is required")
+	}
+	if o.Recordings == nil {
+		return nil, errors.New("replayweb: Options.Recordings is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	extractor, err := ipExtractor(o.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("replayweb: read csrf key: %w", err)
+	}
+	dummy, err := HashPassword("jumpcast-no-such-account")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		store: o.Store, casts: o.Recordings, live: o.Live, log: o.Logger, now: o.Now, o: o,
+		sess:      newSessions(o.SessionTTL, o.Now),
+		limit:     newLimiter(loginBurst, loginRefill, o.Now),
+		loginCSRF: loginCSRF{key: key},
+		pages:     pages,
+		dummyHash: dummy,
+	}
+	s.e = s.newEcho(extractor)
+	return s, nil
+}
+
+// Handler is the whole site, for an http.Server (with TLS when configured).
+// Live views stream for as long as a session runs: the http.Server's
+// WriteTimeout is lifted for those responses only.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// ipExtractor returns the deliberate client-address rule: the TCP peer, or
+// X-Forwarded-For believed only from the given proxies.
+func ipExtractor(trusted []string) (echo.IPExtractor, error) {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect(), nil
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, t := range trusted {
+		t = strings.TrimSpace(t)
+		if !strings.Contains(t, "/") {
+			ip := net.ParseIP(t)
+			if ip == nil {
+				return nil, fmt.Errorf("replayweb: trusted proxy %q: not an IP or CIDR", t)
+			}
+			if ip.To4() != nil {
+				t += "/32"
+			} else {
+				t += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(t)
+		if err != nil {
+			return nil, fmt.Errorf("replayweb: trusted proxy %q: %w", t, err)
+		}
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...), nil
+}
+
+// newEcho composes the middleware and routes in one visible place.
+func (s *Server) newEcho(extractor echo.IPExtractor) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = extractor
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.securityHeaders, s.recoverPanic, limitBody)
+	s.routes(e)
+	return e
+}
+
+// routes registers every route. Each group carries its guard; the test
+// TestEveryRouteIsGuarded enumerates e.Routes() so a new route cannot
+// forget one.
+func (s *Server) routes(e *echo.Echo) {
+	// Public: liveness, login, and the site's own CSS/JS/player (no data).
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/login", s.loginPage)
+	e.POST("/login", s.loginSubmit)
+	static := e.Group("/static", s.staticCache)
+	static.StaticFS("/", mustSub(embedded, "assets"))
+
+	// Pages: a session cookie; forms carry the session's CSRF token.
+	pages := e.Group("", s.requireSession, s.checkCSRF)
+	pages.GET("/", s.listPage)
+	pages.GET("/recordings/:id", s.recordingPage)
+	pages.GET("/recordings/:id/cast", s.castForPage)
+	pages.GET("/recordings/:id/live", s.liveEvents)
+	pages.POST("/logout", s.logout)
+
+	admin := e.Group("/admin", s.requireSession, s.requireAdmin, s.checkCSRF)
+	admin.GET("", s.adminPage)
+	admin.POST("/auditors", s.adminPutAuditor)
+	admin.POST("/auditors/:name/delete", s.adminDeleteAuditor)
+	admin.POST("/tokens", s.adminCreateToken)
+	admin.POST("/tokens/:id/delete", s.adminDeleteToken)
+
+	// API: a session cookie or an API token; read-only.
+	api := e.Group("/api", s.requireAPI)
+	api.GET("/recordings", s.apiList)
+	api.GET("/recordings/:id", s.apiGet)
+	api.GET("/recordings/:id/cast", s.apiCast)
+	if s.o.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.o.Metrics), s.requireAPI)
+	}
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the folder is embedded at build time
+	}
+	return sub
+}
+
+// maxBody bounds a request body: the largest form (a new account) is well
+// under a kilobyte.
+const maxBody = 64 << 10
+
+// limitBody refuses bodies over maxBody: a declared larger Content-Length at
+// once (413), a longer streamed body when the handler reads past the limit.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > maxBody {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large")
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, maxBody)
+		return next(c)
+	}
+}
+
+// recoverPanic turns a handler panic into a logged 500 instead of a dropped
+// connection.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("web handler panic", "panic", fmt.Sprint(r), "path", c.Request().URL.Path, "stack", string(debug.Stack()))
+				err = echo.NewHTTPError(http.StatusInternalServerError, "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// csp is the Content-Security-Policy of every response. The player's
+// terminal is WebAssembly instantiated from an embedded string, hence
+// 'wasm-unsafe-eval'; nothing is loaded from another origin.
+const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if s.o.Secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// staticCache lets browsers keep the site's own assets for an hour (they
+// carry no data; an upgrade is picked up within the hour).
+func (s *Server) staticCache(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		return next(c)
+	}
+}
