@@ -230,7 +230,7 @@ func (s *session) childEnv() []string {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
 		case strings.HasPrefix(name, "SSH_"), name == "TERM", name == "HOME", name == "USER",
-			name == "LOGNAME", name == "SHELL", name == "JUMPCAST_REQUIRE_REAL":
+			name == "LOGNAME", name == "SHELL":
 			continue
 		}
 		env = append(env, kv)
@@ -265,8 +265,9 @@ func (s *session) startSFTP() (bool, func()) {
 	return true, func() {
 		started := s.tg.goTracked(func() {
 			defer close(done)
-			_ = srv.Serve() // returns at the client's EOF or when the channel closes
-			_ = srv.Close()
+			// Serve returns at the client's EOF or when the channel closes. Not
+			// srv.Close: it would close the channel before the exit status.
+			_ = srv.Serve()
 			sendExit(ch, nil)
 		})
 		if !started {
