@@ -50,7 +50,8 @@ type Target struct {
 	ln      net.Listener
 	sockDir string // short folder for agent sockets (unix socket paths are limited to 108 bytes)
 
-	wg sync.WaitGroup // every goroutine started by the Target or its handlers
+	wg        sync.WaitGroup // every goroutine started by the Target or its handlers
+	closeOnce sync.Once
 
 	mu       sync.Mutex // guards the fields below
 	closed   bool
@@ -61,6 +62,7 @@ type Target struct {
 	lastEnv  map[string]string     // env of the most recently started session
 	agentN   int                   // counter for agent socket names
 	requests []string              // session request types in arrival order
+	active   int                   // session channels accepted and not yet ended
 }
 
 // NewTarget starts a Target on 127.0.0.1:0. It is closed by t.Cleanup.
@@ -90,7 +92,7 @@ func NewTarget(t testing.TB, opts TargetOptions) *Target {
 	}
 	tg.srv = tg.newServer()
 	tg.goTracked(tg.acceptLoop)
-	t.Cleanup(tg.close)
+	t.Cleanup(tg.Close)
 	return tg
 }
 
@@ -210,7 +212,14 @@ func (tg *Target) enter() bool {
 	return true
 }
 
-// close stops everything the Target started and waits for its goroutines.
+// Close stops the Target: the listener and every connection close, every process
+// group it started is killed, and Close returns once all its goroutines ended.
+// Clients see their connection drop. Close is called by t.Cleanup; calling it
+// earlier (a target that goes away) is fine, and more than once too.
+func (tg *Target) Close() {
+	tg.closeOnce.Do(tg.close)
+}
+
 func (tg *Target) close() {
 	tg.mu.Lock()
 	tg.closed = true
@@ -225,6 +234,26 @@ func (tg *Target) close() {
 	tg.killAll()
 	tg.wg.Wait()
 	_ = os.RemoveAll(tg.sockDir)
+}
+
+// CloseConnections drops every open client connection (TCP close, no SSH
+// goodbye), as a target that crashes would, and keeps listening. Sessions end as
+// when their client goes away: their process groups get SIGHUP, then SIGKILL.
+func (tg *Target) CloseConnections() {
+	tg.mu.Lock()
+	conns := maps.Clone(tg.conns)
+	tg.mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
+}
+
+// ActiveSessions is the number of session channels accepted and not yet ended
+// (an ended session sent its exit status and its channel is closed both ways).
+func (tg *Target) ActiveSessions() int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.active
 }
 
 // killAll kills the process groups of running session children and closes open PTY

@@ -59,6 +59,14 @@ func (tg *Target) handleSession(_ *ssh.Server, conn *gossh.ServerConn, newChan g
 	if err != nil {
 		return
 	}
+	tg.mu.Lock()
+	tg.active++
+	tg.mu.Unlock()
+	defer func() {
+		tg.mu.Lock()
+		tg.active--
+		tg.mu.Unlock()
+	}()
 	s := &session{tg: tg, conn: conn, ch: ch, env: map[string]string{}}
 	for req := range reqs {
 		tg.mu.Lock()

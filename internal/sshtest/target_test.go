@@ -375,3 +375,75 @@ func TestTargetClientGoneKillsChild(t *testing.T) {
 	})
 	goleak.VerifyNone(t)
 }
+
+// TestTargetExitStatusBeforeEOF pins the end of a session: x/crypto's reader
+// queues requests in order of arrival, so if exit-status was sent before EOF, it
+// is already queued when the reader sees EOF.
+func TestTargetExitStatusBeforeEOF(t *testing.T) {
+	_, c := newTestTarget(t)
+	for i := range 20 {
+		ch, reqs, err := c.OpenChannel("session", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := ch.SendRequest("exec", true, gossh.Marshal(execReq{"seq 1 20000; exit 5"})); !ok || err != nil {
+			t.Fatalf("exec: %v %v", ok, err)
+		}
+		out, err := io.ReadAll(ch)
+		if err != nil || !strings.HasSuffix(string(out), "\n20000\n") {
+			t.Fatalf("run %d: output ends %q, err %v", i, out[max(0, len(out)-10):], err)
+		}
+		select {
+		case req := <-reqs:
+			var p struct{ Status uint32 }
+			if req.Type != "exit-status" || gossh.Unmarshal(req.Payload, &p) != nil || p.Status != 5 {
+				t.Fatalf("run %d: first request %s %x, want exit-status 5", i, req.Type, req.Payload)
+			}
+		default:
+			t.Fatalf("run %d: EOF arrived before exit-status", i)
+		}
+		for range reqs { // the channel closes after EOF
+		}
+	}
+}
+
+func TestTargetShellWithoutPTY(t *testing.T) {
+	_, c := newTestTarget(t)
+	s := openSession(t, c)
+	s.request("shell", nil)
+	s.write("echo no-tty; tty; exit 5\n")
+	r := s.wait()
+	if !strings.HasPrefix(string(r.stdout), "no-tty\nnot a tty\n") || r.status != 5 {
+		t.Errorf("shell without pty: %q %q exit %d", r.stdout, r.stderr, r.status)
+	}
+}
+
+func TestTargetGoesAway(t *testing.T) {
+	key := NewKeyPair(t)
+	tg := NewTarget(t, TargetOptions{AuthorizedKeys: []gossh.PublicKey{key.Public}})
+	c := tg.Dial(t, "root", gossh.PublicKeys(key.Signer))
+	s := openSession(t, c)
+	s.request("exec", execReq{"echo ready; sleep 60"})
+	s.waitFor("ready")
+	if n := tg.ActiveSessions(); n != 1 {
+		t.Errorf("ActiveSessions = %d, want 1", n)
+	}
+	tg.CloseConnections()
+	if r := s.wait(); r.exit != "" {
+		t.Errorf("a dropped connection delivered %s", r.exit)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tg.ActiveSessions() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := tg.ActiveSessions(); n != 0 {
+		t.Errorf("ActiveSessions = %d after the connection dropped", n)
+	}
+
+	// Still listening: a new client gets in; after Close nobody does.
+	tg.Dial(t, "root", gossh.PublicKeys(key.Signer))
+	tg.Close()
+	if _, err := dialSSH(tg.Addr, &gossh.ClientConfig{User: "root", HostKeyCallback: gossh.FixedHostKey(tg.HostKey)}, 2*time.Second); err == nil {
+		t.Error("closed target accepted a connection")
+	}
+}
