@@ -107,7 +107,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, str
 	var next string
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		out, next, err = listAudit(tx, f, limit, from, inclusive)
+		out, next, err = listAudit(tx, f, limit, from, inclusive, s.budget)
 		return err
 	})
 	if err != nil {
@@ -116,7 +116,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, str
 	return out, next, nil
 }
 
-func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive bool) ([]AuditEvent, string, error) {
+func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive bool, budget int) ([]AuditEvent, string, error) {
 	work := 0
 	w := func(b, prefix []byte) *walker {
 		wk := &walker{c: tx.Bucket(b).Cursor(), prefix: prefix, restLen: auditKeyLen, desc: true, work: &work}
@@ -142,14 +142,14 @@ func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive boo
 	case 1:
 		st = single{ws[0]}
 	default:
-		st = &leapfrog{ws: ws, work: &work, limit: pageBudget}
+		st = &leapfrog{ws: ws, work: &work, limit: budget}
 	}
 	rows := tx.Bucket(bucketAudit)
 	var out []AuditEvent
 	var last []byte
 	pos, state := st.first(from, inclusive)
 	for ; state == streamOK; pos, state = st.next() {
-		if work >= pageBudget && len(out) > 0 {
+		if work >= budget && len(out) > 0 {
 			state = streamOutOfBudget
 			break
 		}

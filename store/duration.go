@@ -7,10 +7,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// smallSet is the largest candidate set a duration-sorted page ranks in
+// smallSetMax is the largest candidate set a duration-sorted page ranks in
 // memory (about 0.4 MB of keys and a few ms of work at the budget's
 // weights). Larger sets walk the duration index instead.
-const smallSet = 5000
+const smallSetMax = 5000
 
 // durationStream plans a duration-ordered page (see ListRecordings).
 func (q *query) durationStream(tx *bolt.Tx) stream {
@@ -22,10 +22,10 @@ func (q *query) durationStream(tx *bolt.Tx) stream {
 
 // smallCandidates walks every equality filter's index range (and, when a
 // time range is set, the rows in it) side by side, one step each in turn,
-// until one of them ends within smallSet entries. That one's entries, as
+// until one of them ends within smallSetMax entries. That one's entries, as
 // duration-index positions (8-byte duration + id), sorted, are the
 // candidates; the other filters are checked on the rows. ok is false when
-// there is no filter or every range is larger than smallSet.
+// there is no filter or every range is larger than smallSetMax.
 func (q *query) smallCandidates(tx *bolt.Tx) (keys [][]byte, ok bool) {
 	type probe struct {
 		w    *walker
@@ -46,7 +46,7 @@ func (q *query) smallCandidates(tx *bolt.Tx) (keys [][]byte, ok bool) {
 	if len(probes) == 0 {
 		return nil, false
 	}
-	for n := 0; n <= smallSet; n++ {
+	for n := 0; n <= q.smallSet; n++ {
 		for _, p := range probes {
 			var rest, val []byte
 			var more bool

@@ -53,7 +53,7 @@ type Page struct {
 //     (leapfrog join) within the same key range. With one filter every
 //     entry is a match.
 //   - Sort by duration: if one filter (or the time range) selects at most
-//     smallSet rows, they are ranked in memory from the durations stored
+//     smallSetMax rows, they are ranked in memory from the durations stored
 //     in the index entries; otherwise the duration index is walked and each
 //     row is checked.
 //   - Text and the remaining filters are checked on the row.
@@ -77,6 +77,7 @@ func (s *Store) ListRecordings(ctx context.Context, f Filter) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("list recordings: %w", err)
 	}
+	q.budget, q.smallSet = s.budget, s.smallSet
 	var page Page
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		q.rows = tx.Bucket(bucketRecordings)
@@ -106,6 +107,8 @@ type query struct {
 	text       string // lower-cased Filter.Text
 	from       []byte // cursor position; nil = start
 	inclusive  bool   // whether the cursor position itself is still to be decided
+
+	budget, smallSet int // from the Store
 
 	rows *bolt.Bucket
 	work int
@@ -168,7 +171,7 @@ func (q *query) startStream(tx *bolt.Tx) stream {
 	if len(ws) == 1 {
 		return single{ws[0]}
 	}
-	return &leapfrog{ws: ws, work: &q.work, limit: pageBudget}
+	return &leapfrog{ws: ws, work: &q.work, limit: q.budget}
 }
 
 func (q *query) idWalker(c *bolt.Cursor, prefix []byte) *walker {
@@ -185,7 +188,7 @@ func (q *query) run(st stream) (Page, error) {
 	checked := false // at least one row per page, so that paging always advances
 	pos, state := st.first(q.from, q.inclusive || q.from == nil)
 	for ; state == streamOK; pos, state = st.next() {
-		if q.work >= pageBudget && checked {
+		if q.work >= q.budget && checked {
 			state = streamOutOfBudget
 			break
 		}

@@ -41,6 +41,10 @@ type Options struct {
 type Store struct {
 	db   *bolt.DB
 	path string
+	// budget and smallSet are pageBudget and smallSetMax, fields only so
+	// that tests can shrink them to exercise short pages and the
+	// duration-index walk on a small store. Set before use, never changed.
+	budget, smallSet int
 }
 
 // Bucket names. Changing one is a schema change (see schema.go).
@@ -95,7 +99,7 @@ func Open(path string, opt Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, budget: pageBudget, smallSet: smallSetMax}, nil
 }
 
 // Close releases the file and its lock. It waits for running transactions.

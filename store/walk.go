@@ -184,8 +184,10 @@ func (l *leapfrog) next() ([]byte, streamState) {
 
 // settle advances the candidate until every walker agrees on it.
 func (l *leapfrog) settle() ([]byte, streamState) {
-	for {
-		if *l.work >= l.limit {
+	for round := 0; ; round++ {
+		// One round always runs: it either agrees or moves the candidate
+		// forward, so a resumed page always makes progress.
+		if round > 0 && *l.work >= l.limit {
 			return l.cand, streamOutOfBudget
 		}
 		agreed := true

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestAuditorsAndTokens(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.PutAuditor(ctx, Auditor{Name: "eve", Role: "root"}); err == nil {
+		t.Error("unknown role accepted")
+	}
+	if err := s.PutAuditor(ctx, Auditor{Role: RoleAdmin}); err == nil {
+		t.Error("empty name accepted")
+	}
+	for _, a := range []Auditor{{Name: "carol", Role: RoleAuditor, PasswordHash: "h1"}, {Name: "ann", Role: RoleAdmin, PasswordHash: "h2"}} {
+		if err := s.PutAuditor(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutAuditor(ctx, Auditor{Name: "carol", Role: RoleAdmin, PasswordHash: "h3"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.GetAuditor(ctx, "carol")
+	if err != nil || a.Role != RoleAdmin || a.PasswordHash != "h3" || a.Created.IsZero() {
+		t.Errorf("replaced auditor: %+v, %v", a, err)
+	}
+	list, err := s.ListAuditors(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "ann" || list[1].Name != "carol" {
+		t.Errorf("list: %+v, %v", list, err)
+	}
+	if _, err := s.GetAuditor(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing auditor: %v", err)
+	}
+
+	for _, tk := range []APIToken{{ID: "t1", Hash: "aa", Owner: "carol"}, {ID: "t2", Hash: "bb", Owner: "ann"}, {ID: "t3", Hash: "cc", Owner: "carol"}} {
+		if err := s.PutToken(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutToken(ctx, APIToken{ID: "t4", Hash: "aa"}); err == nil {
+		t.Error("duplicate hash accepted")
+	}
+	// Rotating a token's secret drops the old hash.
+	if err := s.PutToken(ctx, APIToken{ID: "t1", Hash: "a2", Owner: "carol", Name: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByHash(ctx, "aa"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old hash still valid: %v", err)
+	}
+	if tk, err := s.TokenByHash(ctx, "a2"); err != nil || tk.ID != "t1" || tk.Name != "ci" {
+		t.Errorf("by hash: %+v, %v", tk, err)
+	}
+	if err := s.DeleteToken(ctx, "t2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByHash(ctx, "bb"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted token's hash still valid: %v", err)
+	}
+	if err := s.DeleteToken(ctx, "t2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+
+	// Deleting an account revokes its tokens.
+	if err := s.DeleteAuditor(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAuditor(ctx, "carol"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+	if toks, err := s.ListTokens(ctx); err != nil || len(toks) != 0 {
+		t.Errorf("tokens left after deleting their owner: %+v, %v", toks, err)
+	}
+	if _, err := s.TokenByHash(ctx, "cc"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("hash of a deleted owner's token: %v", err)
+	}
+}
