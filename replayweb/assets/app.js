@@ -38,6 +38,7 @@
       cols: Number(box.dataset.cols) || undefined,
       rows: Number(box.dataset.rows) || undefined,
       fit: "width",
+      controls: true,
       preload: true,
       autoPlay: !!autoPlay,
       speed: state.speed,

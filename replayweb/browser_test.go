@@ -1,0 +1,244 @@
+package replayweb
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// requireBinary skips the test when path is not executable, or fails it
+// when JUMPCAST_REQUIRE_REAL=1 (CI), like internal/sshtest.RequireBinary
+// (not imported, so this package's tests do not build the SSH fixtures).
+func requireBinary(t *testing.T, path string) {
+	t.Helper()
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv("JUMPCAST_REQUIRE_REAL") == "1" {
+			t.Fatalf("required binary %s: %v (JUMPCAST_REQUIRE_REAL=1)", path, err)
+		}
+		t.Skipf("binary %s not available: %v", path, err)
+	}
+}
+
+// artifactDir is where screenshots go: $JUMPCAST_TEST_ARTIFACTS when set
+// (CI keeps it), else the test's temporary folder.
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("JUMPCAST_TEST_ARTIFACTS"); d != "" {
+		d = filepath.Join(d, "replayweb")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// browser starts a fresh headless Chromium on a closed network and returns
+// its tab context plus the console messages and CSP violations it saw.
+type browser struct {
+	ctx context.Context
+
+	mu       sync.Mutex // guards problems
+	problems []string   // console errors, exceptions, CSP violations
+}
+
+// cspProbe records every securitypolicyviolation event in the page.
+const cspProbe = `window.__csp = []; document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " " + e.blockedURI); });`
+
+func newBrowser(t *testing.T, timeout time.Duration) *browser {
+	t.Helper()
+	requireBinary(t, chromiumPath)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("no-service-autorun", true),
+		chromedp.Flag("password-store", "basic"),
+	}
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	tctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		cancelTimeout()
+	})
+	b := &browser{ctx: tctx}
+	if err := chromedp.Do(tctx); err != nil { // start the browser and the tab
+		t.Fatalf("start chromium: %v", err)
+	}
+	if err := chromedp.Listen(tctx, b.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(tctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe}); err != nil {
+		t.Fatal(err)
+	}
+	messages := chromedp.Console(tctx)
+	go func() { // owner: this test; ends when the tab's context ends
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				b.mu.Lock()
+				b.problems = append(b.problems, fmt.Sprintf("console %s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+func (b *browser) onEvent(ev any) {}
+
+// checkClean fails the test when the page reported a CSP violation or a
+// console error.
+func (b *browser) checkClean(t *testing.T, where string) {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__csp || []`))
+	if err != nil {
+		t.Fatalf("%s: read CSP violations: %v", where, err)
+	}
+	for _, s := range v {
+		t.Errorf("%s: CSP violation: %s", where, s)
+	}
+	time.Sleep(100 * time.Millisecond) // let the console iterator catch up
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("%s: %s", where, p)
+	}
+	b.problems = nil
+}
+
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *browser) screenshot(t *testing.T, dir, name string) string {
+	t.Helper()
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+	return p
+}
+
+// terminalText is what the player's terminal shows now.
+const terminalText = `(function () { var el = document.querySelector(".ap-term-text"); return el ? el.textContent : ""; })()`
+
+// waitTerminal polls until the player's terminal shows want.
+func (b *browser) waitTerminal(t *testing.T, want string) {
+	t.Helper()
+	js := fmt.Sprintf(`(%s).includes(%q)`, terminalText, want)
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		got, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](terminalText))
+		t.Fatalf("the terminal never showed %q: %v; it shows %q", want, err, got)
+	}
+}
+
+func TestBrowserPlaysRecording(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real browser")
+	}
+	e := newEnv(t, nil)
+	// Some other sessions, so the filter has something to do.
+	for i := range 5 {
+		e.addRecording(store.Recording{User: "bob", RemoteUser: "www", TargetAlias: fmt.Sprintf("web%d", i), Kind: "shell", Duration: time.Duration(i+3) * time.Second, Title: "www@web — bob"}, sampleCast)
+	}
+	rec := e.recordSession(t, "alice", "db1", "root", []string{"$ uname -a\r\n", "Linux db1 6.1.0 x86_64 GNU/Linux\r\n", "$ echo recorded-through-jumpcast\r\n", "recorded-through-jumpcast\r\n", "$ exit\r\n"})
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	b := newBrowser(t, 55*time.Second)
+	dir := artifactDir(t)
+
+	b.do(t, "log in",
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("recordings")),
+	)
+	rows, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#recordings tbody tr").length`))
+	if err != nil || rows != 6 {
+		t.Fatalf("list: %d rows (%v), want 6", rows, err)
+	}
+	b.screenshot(t, dir, "list.png")
+	b.checkClean(t, "list")
+
+	b.do(t, "filter by target",
+		chromedp.SendKeys(chromedp.ID("target"), "db1"),
+		chromedp.Submit(chromedp.ID("target")),
+		chromedp.WaitVisible(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"]`)),
+	)
+	loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+	rows, _ = chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#recordings tbody tr").length`))
+	if rows != 1 || !strings.Contains(loc, "target=db1") {
+		t.Fatalf("filtered list: %d rows at %s", rows, loc)
+	}
+
+	b.do(t, "open the recording",
+		chromedp.Click(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"] a`)),
+		chromedp.WaitVisible(chromedp.CSS("#player .ap-term")),
+	)
+	// Wait until the cast is loaded (the player knows its duration), then
+	// seek to the end like the End of the progress bar would.
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("player never loaded the recording: %v", err)
+	}
+	b.do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
+	b.waitTerminal(t, "recorded-through-jumpcast")
+	b.waitTerminal(t, "Linux db1 6.1.0")
+	b.screenshot(t, dir, "player.png")
+	b.checkClean(t, "player")
+	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != "playback alice" {
+		t.Errorf("audit after one page view: %v", ev)
+	}
+}
+
+// recordSession writes a cast of lines (TEMPORARY by hand until
+// recorder.NewWriter lands) and indexes it.
+func (e *env) recordSession(t *testing.T, user, target, remote string, lines []string) store.Recording {
+	var b strings.Builder
+	b.WriteString(`{"version":2,"width":80,"height":24,"timestamp":1795510800}` + "\n")
+	for i, l := range lines {
+		fmt.Fprintf(&b, "[%.3f,\"o\",%q]\n", float64(i+1)*0.3, l)
+	}
+	return e.addRecording(store.Recording{User: user, TargetAlias: target, RemoteUser: remote, Kind: "shell", Duration: time.Duration(len(lines)) * 300 * time.Millisecond}, b.String())
+}

@@ -1,0 +1,6 @@
+package replayweb
+
+import "github.com/jumpcast/jumpcast/store"
+
+// The store satisfies the interface the site consumes.
+var _ Store = (*store.Store)(nil)
