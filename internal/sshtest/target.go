@@ -29,6 +29,10 @@ type TargetOptions struct {
 	Password string
 	// HostSigner is the host key. Nil: a fresh ed25519 key.
 	HostSigner gossh.Signer
+	// AllowDirectTCPIP accepts "direct-tcpip" channels (ssh -L, ssh -J) and
+	// connects them to the requested address. False: they are rejected, as an
+	// sshd with AllowTcpForwarding no does.
+	AllowDirectTCPIP bool
 }
 
 // Target is an in-process SSH server on 127.0.0.1 that behaves like a real sshd for
@@ -63,6 +67,7 @@ type Target struct {
 	agentN   int                   // counter for agent socket names
 	requests []string              // session request types in arrival order
 	active   int                   // session channels accepted and not yet ended
+	forwards []string              // direct-tcpip destinations requested
 }
 
 // NewTarget starts a Target on 127.0.0.1:0. It is closed by t.Cleanup.
@@ -122,6 +127,9 @@ func (tg *Target) newServer() *ssh.Server {
 			answers, err := ask("", "", []string{"Password: "}, []bool{false})
 			return err == nil && len(answers) == 1 && tg.passwordOK(answers[0])
 		}
+	}
+	if tg.opts.AllowDirectTCPIP {
+		srv.ChannelHandlers["direct-tcpip"] = tg.handleDirectTCPIP
 	}
 	return srv
 }
