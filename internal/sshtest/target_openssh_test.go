@@ -121,3 +121,24 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+func TestTargetWithOpenSSHAgentAndEnv(t *testing.T) {
+	RequireBinary(t, "ssh", "ssh-agent", "ssh-add")
+	loginKey, otherKey := NewKeyPair(t), NewKeyPair(t)
+	tg := NewTarget(t, TargetOptions{AuthorizedKeys: []gossh.PublicKey{loginKey.Public}})
+	_, port, _ := strings.Cut(tg.Addr, ":")
+	a := StartAgent(t, loginKey, otherKey) // the keys are only in the agent
+	cfg := NewClientConfig(t, nil, "StrictHostKeyChecking yes", "SendEnv JUMPCAST_TEST_*")
+	cfg.TrustHostKey(t, tg.Addr, tg.HostKey)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, errOut, code, err := RunEnv(ctx, append(a.Env(), "JUMPCAST_TEST_LANG=fr"), nil, "ssh",
+		"-F", cfg.ConfigPath, "-p", port, "-A", "root@127.0.0.1", `ssh-add -L; echo "lang=$JUMPCAST_TEST_LANG"`)
+	if err != nil || code != 0 || !strings.Contains(string(out), strings.Fields(otherKey.AuthorizedLine)[1]) ||
+		!strings.Contains(string(out), "lang=fr\n") {
+		t.Errorf("ssh -A: %q %q exit %d err %v", out, errOut, code, err)
+	}
+	if env := tg.LastEnv(); env["JUMPCAST_TEST_LANG"] != "fr" {
+		t.Errorf("LastEnv = %v", env)
+	}
+}
