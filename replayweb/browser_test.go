@@ -145,6 +145,14 @@ func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromed
 	}
 }
 
+// load runs trigger and waits for the page load it causes.
+func (b *browser) load(t *testing.T, what string, trigger chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(page.LoadEventFired, nil, trigger)); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 func (b *browser) screenshot(t *testing.T, dir, name string) string {
 	t.Helper()
 	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
@@ -200,23 +208,21 @@ func TestBrowserPlaysRecording(t *testing.T) {
 		t.Fatalf("list: %d rows (%v), want 6", rows, err)
 	}
 	b.screenshot(t, dir, "list.png")
+	b.do(t, "wide screen", chromedp.EmulateViewport(1920, 1080))
+	b.screenshot(t, dir, "list-1920.png")
+	b.do(t, "laptop screen", chromedp.EmulateViewport(1280, 900))
 	b.checkClean(t, "list")
 
-	b.do(t, "filter by target",
-		chromedp.SendKeys(chromedp.ID("target"), "db1"),
-		chromedp.Submit(chromedp.ID("target")),
-		chromedp.WaitVisible(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"]`)),
-	)
+	b.do(t, "type a filter", chromedp.SendKeys(chromedp.ID("target"), "db1"))
+	b.load(t, "apply the filter", chromedp.Submit(chromedp.ID("target")))
 	loc, _ := chromedp.Run(b.ctx, chromedp.Location())
 	rows, _ = chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#recordings tbody tr").length`))
 	if rows != 1 || !strings.Contains(loc, "target=db1") {
 		t.Fatalf("filtered list: %d rows at %s", rows, loc)
 	}
 
-	b.do(t, "open the recording",
-		chromedp.Click(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"] a`)),
-		chromedp.WaitVisible(chromedp.CSS("#player .ap-term")),
-	)
+	b.load(t, "open the recording", chromedp.Click(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"] a`)))
+	b.do(t, "wait for the player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")))
 	// Wait until the cast is loaded (the player knows its duration), then
 	// seek to the end like the End of the progress bar would.
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
