@@ -138,6 +138,14 @@ func (b *browser) checkClean(t *testing.T, where string) {
 	b.problems = nil
 }
 
+// problemsSoFar describes what the page reported, for a failure message.
+func (b *browser) problemsSoFar() string {
+	v, _ := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__csp || []`))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fmt.Sprintf("CSP violations %q, console %q", v, b.problems)
+}
+
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
@@ -176,7 +184,7 @@ func (b *browser) waitTerminal(t *testing.T, want string) {
 	js := fmt.Sprintf(`(%s).includes(%q)`, terminalText, want)
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		got, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](terminalText))
-		t.Fatalf("the terminal never showed %q: %v; it shows %q", want, err, got)
+		t.Fatalf("the terminal never showed %q: %v; it shows %q; page problems: %s", want, err, got, b.problemsSoFar())
 	}
 }
 
@@ -226,7 +234,7 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	// Wait until the cast is loaded (the player knows its duration), then
 	// seek to the end like the End of the progress bar would.
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		t.Fatalf("player never loaded the recording: %v", err)
+		t.Fatalf("player never loaded the recording: %v; page problems: %s", err, b.problemsSoFar())
 	}
 	b.do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
 	b.waitTerminal(t, "recorded-through-jumpcast")
