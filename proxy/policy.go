@@ -190,3 +190,32 @@ func targetAddress(t config.Target) string {
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
+
+// DecideForward checks a direct-tcpip channel opened on a connection
+// without target ("ssh -J alice@bastion root@db1"): the destination must
+// be an alias or raw host that one of the user's rules names with
+// port_forwarding set. The remote user is unknown (the inner session is
+// end-to-end encrypted), so As is not checked. Address is where to dial.
+func (p *Policy) DecideForward(user, host string, port int) Decision {
+	if _, ok := p.cfg.Users[user]; !ok {
+		return Decision{Reason: "unknown user"}
+	}
+	d := Decision{Address: net.JoinHostPort(host, strconv.Itoa(port))}
+	match := func(r config.Rule) bool { return anyMatch(r.Hosts, host) }
+	if t, ok := p.cfg.Targets[host]; ok {
+		h, tp, _ := config.SplitHostPortDefault(t.Address, 22)
+		if port != tp && port != 22 {
+			return Decision{Reason: "an alias takes no other port", Unknown: true}
+		}
+		d.Alias, d.Target, d.Address = host, t, net.JoinHostPort(h, strconv.Itoa(tp))
+		match = func(r config.Rule) bool { return anyMatch(r.Targets, host) }
+	}
+	for _, r := range p.rules(user) {
+		if match(r) && r.PortForwarding {
+			d.Allowed, d.PortForwarding, d.Reason = true, true, "rule allows port forwarding"
+			return d
+		}
+	}
+	d.Reason = "port forwarding not permitted"
+	return d
+}

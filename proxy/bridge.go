@@ -1,0 +1,248 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/gliderlabs/ssh"
+	"github.com/jumpcast/jumpcast/recorder"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// errHandled means the request that triggered open was fully answered
+// (the no-target login) and the channel is done.
+var errHandled = errors.New("handled")
+
+// session bridges one admin session channel to one target session
+// channel. The request loop (run) owns every field not under mu; the
+// finisher and the copy loops are started by it and only use ch, target,
+// treqs and tap.
+type session struct {
+	s   *Server
+	cc  *clientConn
+	ctx context.Context // the admin connection's context
+	ch  gossh.Channel   // the admin's channel
+	in  *bufio.Reader   // ch's stdin; prompts and the stdin copier share it
+	tap *recTap
+
+	// Owned by run.
+	state    int // stateNew, stateOpen, stateDone
+	ptyReq   *ptyReq
+	width    int
+	height   int
+	env      map[string]string
+	agentAsk bool
+	started  bool
+	decision Decision
+	info     recorder.SessionInfo
+	treqs    <-chan *gossh.Request
+	finished chan struct{} // closed by the finisher after the exit message and close
+	stdin    sync.WaitGroup
+
+	mu       sync.Mutex    // guards the fields below
+	target   gossh.Channel // nil until opened
+	pty      bool          // the admin's terminal is in raw mode
+	sid      string        // recording id, once the session started
+	forced   *adminError   // why the bastion ended the session, if it did
+	exitSent recorder.Exit // how the session ended, as passed to the admin
+}
+
+const (
+	stateNew  = iota // no request beyond agent forwarding yet
+	stateOpen        // target channel open, requests are forwarded
+	stateDone        // refused or answered: every request is refused
+)
+
+// handleSession is the "session" channel handler. It runs in the
+// goroutine gliderlabs starts for the channel and returns when the channel
+// and its target channel are closed and the recording is finalized.
+func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+	cc, _ := ctx.Value(connKey).(*clientConn)
+	if cc == nil || !cc.authOK.Load() {
+		_ = nc.Reject(gossh.Prohibited, "not authenticated")
+		return
+	}
+	cc.attach(conn)
+	if max := int32(cc.snap.cfg.SSH.MaxChannelsPerConnection); cc.channels.Add(1) > max {
+		cc.channels.Add(-1)
+		_ = nc.Reject(gossh.ResourceShortage, "too many channels on this connection")
+		return
+	}
+	defer cc.channels.Add(-1)
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		return
+	}
+	ss := &session{s: s, cc: cc, ctx: ctx, ch: ch, env: map[string]string{}}
+	ss.in = bufio.NewReaderSize(ch, 32<<10)
+	ss.tap = &recTap{onFail: ss.recordingFailed}
+	if !s.addSession(ss) {
+		go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
+		sendRefusal(ch, false, "jumpcast: "+reasonShutdown)
+		return
+	}
+	defer s.removeSession(ss)
+	ss.run(pumpRequests(reqs))
+}
+
+// run is the request loop: the first request other than agent forwarding
+// connects to the target (or refuses the session); later ones are
+// forwarded. It returns when the admin's channel is closed and everything
+// the session started has ended.
+func (ss *session) run(reqs <-chan *gossh.Request) {
+	for r := range reqs {
+		switch {
+		case ss.state == stateDone:
+			reply(r, false)
+		case ss.state == stateNew && r.Type == reqAgent:
+			ss.agentRequest(r)
+		case ss.state == stateNew:
+			if r.Type == "pty-req" {
+				if p, ok := parsePty(r.Payload); ok {
+					ss.setPTY(&p)
+				}
+			}
+			if err := ss.open(); err != nil {
+				ss.state = stateDone
+				if !errors.Is(err, errHandled) {
+					ss.refuse(r, err)
+				} else {
+					ss.whoami(r)
+				}
+				continue
+			}
+			ss.state = stateOpen
+			ss.handle(r)
+		default:
+			ss.handle(r)
+		}
+	}
+	// The admin closed the channel (or the finisher did and the admin
+	// answered): make sure the target side ends too.
+	if t := ss.getTarget(); t != nil {
+		_ = t.Close()
+		<-ss.finished
+	}
+	ss.stdin.Wait()
+	ss.finalize()
+}
+
+// agentRequest answers auth-agent-req before the target is connected: the
+// admin's agent may then be used to log in to the target and be forwarded
+// to it, as far as policy allows.
+func (ss *session) agentRequest(r *gossh.Request) {
+	cc := ss.cc
+	ok := false
+	if cc.loginErr == nil && cc.login.HasTarget {
+		d := cc.decide()
+		ok = d.Allowed && (d.AgentAuth || d.AgentForwarding)
+	}
+	if ok {
+		ss.agentAsk = true
+		cc.setAgentRequested()
+	}
+	reply(r, ok)
+}
+
+// open checks the login and policy, connects to the target if the
+// connection has no target yet, and opens the target session channel.
+func (ss *session) open() error {
+	cc := ss.cc
+	if cc.loginErr != nil {
+		return &adminError{Reason: reasonBadLogin, Msg: cc.loginErr.Error(), Err: cc.loginErr}
+	}
+	if !cc.login.HasTarget {
+		return errHandled
+	}
+	d := cc.decide()
+	if !d.Allowed {
+		return cc.policyError(d)
+	}
+	ss.decision = d
+	up, err := cc.target(ss.ctx, d, ss)
+	if err != nil {
+		return err
+	}
+	tch, treqs, err := up.client.OpenChannel("session", nil)
+	if err != nil {
+		return &adminError{Reason: reasonChannel, Msg: up.label + ": session refused by target", Err: err}
+	}
+	ss.mu.Lock()
+	if ss.forced != nil {
+		ss.mu.Unlock()
+		go gossh.DiscardRequests(treqs) // owner: tch; ends when it closes
+		_ = tch.Close()
+		return ss.forced
+	}
+	ss.target = tch
+	ss.mu.Unlock()
+	ss.treqs = treqs
+	ss.finished = make(chan struct{})
+	go ss.finish(tch) // owner: session; closes ss.finished
+	if ss.agentAsk && d.AgentForwarding {
+		_, _ = tch.SendRequest(reqAgent, false, nil)
+	}
+	return nil
+}
+
+// refuse answers the request that could not be served and ends the
+// channel with the admin's one-line message and exit status 255.
+func (ss *session) refuse(r *gossh.Request, err error) {
+	ae := asAdminError(err, reasonUnreachable, "session failed")
+	reply(r, true) // a "false" would add ssh's own "request failed" line
+	cc := ss.cc
+	ss.s.log.Warn("session refused", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"reason", ae.Reason, "err", ae.Error())
+	if ae.Reason == reasonBadLogin {
+		ss.s.auditEvent(auditRefusal(cc, ae))
+	}
+	ss.mu.Lock()
+	pty := ss.pty
+	forced := ss.forced != nil
+	ss.exitSent = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: ae.Reason}
+	ss.mu.Unlock()
+	if forced { // abort already told the admin
+		return
+	}
+	sendRefusal(ss.ch, pty, ae.line())
+}
+
+func (ss *session) setPTY(p *ptyReq) {
+	ss.ptyReq = p
+	ss.width, ss.height = int(p.Columns), int(p.Rows)
+	ss.mu.Lock()
+	ss.pty = true
+	ss.mu.Unlock()
+}
+
+func (ss *session) getTarget() gossh.Channel {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.target
+}
+
+// abort ends the session on the bastion's initiative (shutdown, recording
+// failure): the admin gets ae's line, the target channel is closed, and
+// the finisher reports exit status 255. It is safe from any goroutine and
+// acts once.
+func (ss *session) abort(ae *adminError) {
+	ss.mu.Lock()
+	if ss.forced != nil {
+		ss.mu.Unlock()
+		return
+	}
+	ss.forced = ae
+	target, pty, sid := ss.target, ss.pty, ss.sid
+	ss.mu.Unlock()
+	ss.s.log.Warn("session ended by the bastion", "session_id", sid, "user", ss.cc.id.User,
+		"target", ss.cc.login.Target, "reason", ae.Reason)
+	if target != nil {
+		_, _ = ss.ch.Stderr().Write([]byte(termLine(ae.line(), pty)))
+		_ = target.Close()
+		return
+	}
+	sendRefusal(ss.ch, pty, ae.line())
+}

@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	"github.com/jumpcast/jumpcast/store"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// connKey is the gliderlabs context key of a connection's *clientConn.
+var connKey = &struct{ name string }{"jumpcast-conn"}
+
+// clientConn is one admin connection. Fields set during authentication
+// (id, login, loginErr) are written by the handshake goroutine before the
+// first channel handler runs and are read-only afterwards.
+type clientConn struct {
+	s      *Server
+	snap   *snapshot // config at connect time, for limits
+	remote net.Addr
+	raw    *guardedConn
+
+	id       identity
+	login    Login
+	loginErr error
+	authOK   atomic.Bool
+	tried    atomic.Bool // an authentication method other than "none" was tried
+
+	channels atomic.Int32 // open channels, capped by ssh.max_channels_per_connection
+
+	connMu sync.Mutex // serializes attempts to connect to the target
+
+	mu       sync.Mutex        // guards the fields below
+	sshConn  *gossh.ServerConn // set by the first channel handler
+	decided  bool              // decision is valid
+	decision Decision          // policy decision for login, made once per connection
+	up       *upstream         // the target connection, once made
+	upErr    error             // why the last attempt to make it failed
+	agentAsk bool              // the admin asked for agent forwarding on some channel
+	closed   bool              // the admin's connection is gone
+}
+
+// onConnect is gliderlabs' ConnCallback: it applies the abuse limits and
+// arms the handshake timer. Returning nil closes the connection.
+func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
+	snap := s.snap.Load()
+	cfg := snap.cfg.SSH
+	ip := hostOf(c.RemoteAddr())
+	ok, reason := s.limits.admit(ip, cfg.MaxUnauthenticated, cfg.MaxAuthFailures, cfg.AuthFailureWindow)
+	if !ok || s.isClosing() {
+		if reason == "" {
+			reason = reasonShutdown
+		}
+		s.log.Warn("connection refused", "remote_addr", c.RemoteAddr().String(), "reason", reason)
+		return nil
+	}
+	cc := &clientConn{s: s, snap: snap, remote: c.RemoteAddr()}
+	g := &guardedConn{Conn: c, release: s.limits.release}
+	g.onClose = func(authed bool) { cc.onClose(authed) }
+	g.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { _ = c.Close() })
+	cc.raw = g
+	ctx.SetValue(connKey, cc)
+	return g
+}
+
+// serverConfig is gliderlabs' ServerConfigCallback: hardened algorithms
+// and the callbacks that record which key really signed.
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
+	cc, _ := ctx.Value(connKey).(*clientConn)
+	conf := &gossh.ServerConfig{
+		Config:       serverAlgorithms(),
+		MaxAuthTries: 6,
+	}
+	conf.PublicKeyAuthAlgorithms = publicKeyAuthAlgorithms()
+	if cc != nil {
+		conf.VerifiedPublicKeyCallback = cc.verified
+		conf.AuthLogCallback = func(_ gossh.ConnMetadata, method string, _ error) {
+			if method != "none" {
+				cc.tried.Store(true)
+			}
+		}
+	}
+	return conf
+}
+
+// publicKeyOffered is gliderlabs' PublicKeyHandler. It runs for every key
+// the client offers, signed or not, so it only answers "could this key
+// log in"; verified records the key that actually signed.
+func (s *Server) publicKeyOffered(ctx ssh.Context, key ssh.PublicKey) bool {
+	cc, _ := ctx.Value(connKey).(*clientConn)
+	if cc == nil {
+		return false
+	}
+	_, err := cc.snap.keys.identify(ctx.User(), key, cc.remote, s.now())
+	return err == nil
+}
+
+// verified runs after the client proved it holds key: the connection is
+// authenticated as the key's bastion user.
+func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+	s := cc.s
+	id, err := cc.snap.keys.identify(meta.User(), key, cc.remote, s.now())
+	if err != nil {
+		return nil, err
+	}
+	cc.id = id
+	cc.login, cc.loginErr = ParseLogin(meta.User())
+	cc.authOK.Store(true)
+	cc.raw.authenticated()
+	detail := map[string]string{"key": id.KeyFingerprint, "login": meta.User()}
+	if id.CAFingerprint != "" {
+		detail["ca"], detail["cert_key_id"] = id.CAFingerprint, id.CertKeyID
+	}
+	s.log.Info("authenticated", "user", id.User, "key", id.KeyFingerprint, "login", meta.User(),
+		"remote_addr", cc.remote.String())
+	s.auditEvent(store.AuditEvent{Kind: "auth", Outcome: "ok", User: id.User,
+		RemoteAddr: cc.remote.String(), Detail: detail})
+	return &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}, nil
+}
+
+// onClose runs once when the admin's TCP connection closes: it counts a
+// failed authentication and closes the target connection.
+func (cc *clientConn) onClose(authed bool) {
+	s := cc.s
+	if !authed && cc.tried.Load() {
+		s.limits.fail(hostOf(cc.remote), cc.snap.cfg.SSH.AuthFailureWindow)
+		s.log.Warn("authentication failed", "remote_addr", cc.remote.String())
+		s.auditEvent(store.AuditEvent{Kind: "auth", Outcome: "denied", RemoteAddr: cc.remote.String(),
+			Reason: "no authorized key"})
+	}
+	cc.mu.Lock()
+	cc.closed = true
+	up := cc.up
+	cc.mu.Unlock()
+	if up != nil {
+		_ = up.Close()
+	}
+}
+
+// attach records the SSH connection for later channel opens toward the
+// admin (agent forwarding); every channel handler calls it.
+func (cc *clientConn) attach(conn *gossh.ServerConn) {
+	cc.mu.Lock()
+	if cc.sshConn == nil {
+		cc.sshConn = conn
+	}
+	cc.mu.Unlock()
+}
+
+// serverAlgorithms are the bastion's algorithms: AEAD ciphers first, no
+// SHA-1 anywhere, all taken from what x/crypto supports.
+func serverAlgorithms() gossh.Config {
+	sup := gossh.SupportedAlgorithms()
+	pick := func(supported []string, want ...string) []string {
+		var out []string
+		for _, w := range want {
+			if slices.Contains(supported, w) {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	return gossh.Config{
+		KeyExchanges: pick(sup.KeyExchanges, gossh.KeyExchangeMLKEM768X25519, gossh.KeyExchangeCurve25519,
+			gossh.KeyExchangeECDHP256, gossh.KeyExchangeECDHP384, gossh.KeyExchangeECDHP521,
+			gossh.KeyExchangeDH16SHA512, gossh.KeyExchangeDH14SHA256),
+		Ciphers: pick(sup.Ciphers, gossh.CipherChaCha20Poly1305, gossh.CipherAES256GCM, gossh.CipherAES128GCM,
+			gossh.CipherAES256CTR, gossh.CipherAES192CTR, gossh.CipherAES128CTR),
+		MACs: pick(sup.MACs, gossh.HMACSHA256ETM, gossh.HMACSHA512ETM, gossh.HMACSHA256, gossh.HMACSHA512),
+	}
+}
+
+// publicKeyAuthAlgorithms are the client signature algorithms accepted:
+// what x/crypto supports, without SHA-1 RSA.
+func publicKeyAuthAlgorithms() []string {
+	return slices.DeleteFunc(gossh.SupportedAlgorithms().PublicKeyAuths, func(a string) bool {
+		return a == gossh.KeyAlgoRSA || a == gossh.InsecureKeyAlgoDSA
+	})
+}

@@ -1,0 +1,298 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/store"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Auditor receives audit events. *store.Store implements it.
+type Auditor interface {
+	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+}
+
+// Options configures New.
+type Options struct {
+	// Config is the policy, targets, timeouts and limits, already defaulted
+	// and validated. Required. Reload replaces it.
+	Config *config.Config
+	// HostSigners are the bastion's host keys. Required.
+	HostSigners []gossh.Signer
+	// Recorder receives every session. Nil means NopRecorder.
+	Recorder Recorder
+	// Audit receives audit events. Nil means none are stored (they are
+	// still logged).
+	Audit Auditor
+	// Logger receives structured logs. Nil discards them.
+	Logger *slog.Logger
+	// KnownHostsPath is the trust-on-first-use pin file (OpenSSH
+	// known_hosts format), created 0600 on the first pin. Empty disables
+	// pinning: under the tofu policy, unknown hosts are then refused.
+	KnownHostsPath string
+	// IdentitySigners are bastion-held keys for upstream authentication
+	// (upstream.identity_files, see LoadIdentityFiles), tried after the
+	// admin's forwarded agent and a target's own identity files.
+	IdentitySigners []gossh.Signer
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the SSH server admins connect to. It is safe for concurrent
+// use; create it with New.
+type Server struct {
+	log     *slog.Logger
+	now     func() time.Time
+	rec     Recorder
+	audit   Auditor
+	pinPath string
+	ids     []gossh.Signer
+	srv     *ssh.Server
+	limits  *limiter
+
+	snap atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
+
+	pinMu sync.Mutex // serializes appends to pinPath
+
+	mu       sync.Mutex // guards the fields below
+	closing  bool       // Shutdown or Close was called: new sessions are refused
+	sessions map[aborter]struct{}
+	idle     chan struct{} // closed and replaced whenever sessions becomes empty
+
+	wg sync.WaitGroup // every session goroutine (bridges, forwards)
+}
+
+// snapshot is one consistent view of the configuration.
+type snapshot struct {
+	cfg    *config.Config
+	policy *Policy
+	keys   *keyIndex
+}
+
+func newSnapshot(cfg *config.Config) *snapshot {
+	return &snapshot{cfg: cfg, policy: NewPolicy(cfg), keys: newKeyIndex(cfg)}
+}
+
+// New checks opts and builds a Server. It does not listen; call Serve.
+func New(opts Options) (*Server, error) {
+	if opts.Config == nil {
+		return nil, errors.New("proxy: Options.Config is required")
+	}
+	if len(opts.HostSigners) == 0 {
+		return nil, errors.New("proxy: at least one host key is required")
+	}
+	s := &Server{
+		log:      opts.Logger,
+		now:      opts.Now,
+		rec:      opts.Recorder,
+		audit:    opts.Audit,
+		pinPath:  opts.KnownHostsPath,
+		ids:      slices.Clone(opts.IdentitySigners),
+		sessions: map[aborter]struct{}{},
+		idle:     make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rec == nil {
+		s.rec = NopRecorder{}
+	}
+	s.limits = newLimiter(s.now)
+	s.snap.Store(newSnapshot(opts.Config))
+	s.srv = &ssh.Server{
+		Version:              "jumpcast",
+		HostSigners:          toGliderSigners(opts.HostSigners),
+		IdleTimeout:          opts.Config.SSH.IdleTimeout,
+		ConnCallback:         s.onConnect,
+		ServerConfigCallback: s.serverConfig,
+		PublicKeyHandler:     s.publicKeyOffered,
+		Handler:              func(ssh.Session) {}, // never used: "session" is ours
+		ChannelHandlers: map[string]ssh.ChannelHandler{
+			"session":      s.handleSession,
+			"direct-tcpip": s.handleDirectTCPIP,
+		},
+		RequestHandlers:   map[string]ssh.RequestHandler{}, // every global request is refused
+		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
+	}
+	return s, nil
+}
+
+func toGliderSigners(in []gossh.Signer) []ssh.Signer {
+	out := make([]ssh.Signer, len(in))
+	for i, s := range in {
+		out[i] = s
+	}
+	return out
+}
+
+// Serve accepts connections on l until Shutdown or Close, then returns
+// ErrServerClosed. Other errors are the listener's.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Reload swaps the configuration: policy, targets, keys and limits apply
+// to connections and sessions that start afterwards; open sessions keep
+// going. cfg must be defaulted and validated. Listen address and host keys
+// are not reloaded.
+func (s *Server) Reload(cfg *config.Config) error {
+	if cfg == nil {
+		return errors.New("proxy: reload: nil config")
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("proxy: reload: %w", err)
+	}
+	s.snap.Store(newSnapshot(cfg))
+	s.log.Info("policy reloaded", "users", len(cfg.Users), "targets", len(cfg.Targets))
+	return nil
+}
+
+// ActiveSessions returns the number of open session and forwarding
+// channels.
+func (s *Server) ActiveSessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Shutdown stops accepting connections and new sessions, lets open
+// sessions run until they end or ctx is done, then tells each remaining
+// admin "jumpcast: bastion shutting down", closes every connection and
+// waits (briefly) for recordings to be finalized. It returns ctx.Err() when
+// sessions had to be cut short.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	// Closes the listeners; an already-done context returns at once
+	// instead of waiting for connections (gliderlabs waits forever).
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = s.srv.Shutdown(done)
+
+	var err error
+	for {
+		s.mu.Lock()
+		n, idle := len(s.sessions), s.idle
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-idle:
+			continue
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		break
+	}
+	s.abortSessions(reasonShutdown)
+	return errors.Join(err, s.Close())
+}
+
+// Close closes the listeners and every connection at once; open sessions
+// end as if the admin disconnected and their recordings are finalized.
+// Close waits up to 10 seconds for that.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	err := s.srv.Close()
+	waited := make(chan struct{})
+	go func() { // owner: Close; ends when every session goroutine has returned
+		s.wg.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second):
+		s.log.Warn("sessions still finishing after close")
+	}
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// abortSessions tells every open session's admin why it ends and closes
+// it.
+func (s *Server) abortSessions(reason string) {
+	s.mu.Lock()
+	list := make([]aborter, 0, len(s.sessions))
+	for ss := range s.sessions {
+		list = append(list, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range list {
+		ss.abort(&adminError{Reason: reason, Msg: reason})
+	}
+}
+
+// aborter is an open session or forward that Shutdown can end.
+type aborter interface {
+	abort(*adminError)
+}
+
+// addSession registers ss; it fails when the server is closing.
+func (s *Server) addSession(ss aborter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions[ss] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+// removeSession unregisters ss and wakes Shutdown when none remain.
+func (s *Server) removeSession(ss aborter) {
+	s.mu.Lock()
+	delete(s.sessions, ss)
+	if len(s.sessions) == 0 {
+		close(s.idle)
+		s.idle = make(chan struct{})
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// auditEvent stores ev (with the time filled in) when an Auditor is set.
+// It never fails the caller: a store error is logged.
+func (s *Server) auditEvent(ev store.AuditEvent) {
+	if s.audit == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.now()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.audit.AppendAudit(ctx, ev); err != nil {
+		s.log.Error("audit event not stored", "kind", ev.Kind, "err", err)
+	}
+}

@@ -1,0 +1,286 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// handle forwards one admin request to the open target channel.
+func (ss *session) handle(r *gossh.Request) {
+	switch r.Type {
+	case "pty-req":
+		p, ok := parsePty(r.Payload)
+		if !ok || ss.started {
+			reply(r, false)
+			return
+		}
+		if ss.forward(r) {
+			ss.setPTY(&p)
+		}
+	case "window-change":
+		var wc windowChange
+		if err := gossh.Unmarshal(r.Payload, &wc); err != nil {
+			reply(r, false)
+			return
+		}
+		ss.forward(r)
+		ss.width, ss.height = int(wc.Columns), int(wc.Rows)
+		if ss.started {
+			ss.tap.resize(ss.width, ss.height)
+		}
+	case "env":
+		var e envReq
+		if err := gossh.Unmarshal(r.Payload, &e); err != nil || ss.started ||
+			!envAllowed(ss.s.snap.Load().cfg.SSH.EnvAllow, e.Name, e.Value) {
+			ss.s.log.Debug("env refused", "user", ss.cc.id.User, "name", e.Name)
+			reply(r, false)
+			return
+		}
+		if ss.forward(r) {
+			ss.env[e.Name] = e.Value
+		}
+	case "shell", "exec", "subsystem":
+		if ss.started {
+			reply(r, false)
+			return
+		}
+		ss.start(r)
+	case "signal", "break":
+		ss.forward(r)
+	case reqAgent:
+		if !ss.decision.AgentForwarding {
+			reply(r, false)
+			return
+		}
+		ss.agentAsk = true
+		ss.cc.setAgentRequested()
+		ss.forward(r)
+	default: // x11-req, keepalives, unknown extensions
+		reply(r, false)
+	}
+}
+
+// forward sends r to the target with its original payload and passes the
+// answer back.
+func (ss *session) forward(r *gossh.Request) bool {
+	ok, err := ss.getTarget().SendRequest(r.Type, r.WantReply, r.Payload)
+	ok = ok && err == nil
+	reply(r, ok)
+	return ok || !r.WantReply && err == nil
+}
+
+// start begins the recording and forwards the shell, exec or subsystem
+// request. Under fail-closed, a recording that cannot start refuses the
+// session.
+func (ss *session) start(r *gossh.Request) {
+	kind, command, ok := kindOf(r)
+	if !ok {
+		reply(r, false)
+		return
+	}
+	cc, d, now := ss.cc, ss.decision, ss.s.now()
+	ss.info = recorder.SessionInfo{
+		ID: recorder.NewID(now), User: cc.id.User, KeyFingerprint: cc.id.KeyFingerprint,
+		RemoteUser: cc.login.RemoteUser, TargetAlias: d.Alias, TargetAddr: d.Address,
+		ClientAddr: cc.remote.String(), Kind: kind, Command: command,
+		PTY: ss.ptyReq != nil, Width: ss.width, Height: ss.height,
+		Env: map[string]string{}, Start: now,
+	}
+	if ss.ptyReq != nil {
+		ss.info.Term = ss.ptyReq.Term
+		ss.info.Env["TERM"] = ss.ptyReq.Term
+	}
+	if sh, ok := ss.env["SHELL"]; ok {
+		ss.info.Env["SHELL"] = sh
+	}
+	ss.mu.Lock()
+	ss.sid = ss.info.ID
+	ss.mu.Unlock()
+	if err := ss.startRecorder(); err != nil {
+		reply(r, true)
+		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording unavailable: " + sanitizeLine(err.Error()), Err: err})
+		return
+	}
+	if !ss.forward(r) {
+		return // the target said no; the admin's ssh reports it
+	}
+	ss.started = true
+	ss.stdin.Add(1)
+	go ss.copyStdin() // owner: session; run waits for it
+	ss.s.log.Info("session started", "session_id", ss.info.ID, "user", cc.id.User,
+		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"kind", kind, "command", command)
+	ss.s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "started", User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		SessionID: ss.info.ID, Detail: map[string]string{"kind": kind, "command": command, "address": d.Address}})
+}
+
+// startRecorder starts the recording. An error means the session must be
+// refused (fail-closed); under fail-open a failure is audited and the
+// session goes on unrecorded.
+func (ss *session) startRecorder() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sr, err := ss.s.rec.Start(ctx, ss.info)
+	if err == nil && sr != nil {
+		ss.tap.set(sr)
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("recorder returned nothing")
+	}
+	failClosed := ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
+	ss.auditRecording(err, failClosed)
+	if failClosed {
+		return err
+	}
+	return nil
+}
+
+// recordingFailed is the tap's failure hook: a recorder error mid-way.
+func (ss *session) recordingFailed(err error) {
+	failClosed := ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
+	ss.auditRecording(err, failClosed)
+	if failClosed {
+		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording failed; session ended", Err: err})
+	}
+}
+
+func (ss *session) auditRecording(err error, failClosed bool) {
+	cc := ss.cc
+	policy := config.FailOpen
+	if failClosed {
+		policy = config.FailClosed
+	}
+	ss.s.log.Error("recording failed", "session_id", ss.info.ID, "user", cc.id.User,
+		"target", cc.login.Target, "policy", policy, "err", err)
+	ss.s.auditEvent(store.AuditEvent{Kind: "recording", Outcome: "error", User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		SessionID: ss.info.ID, Reason: err.Error(), Detail: map[string]string{"on_failure": policy}})
+}
+
+// copyStdin copies the admin's input to the target, then passes the EOF
+// on with CloseWrite (the target channel stays open for output).
+func (ss *session) copyStdin() {
+	defer ss.stdin.Done()
+	t := ss.getTarget()
+	_, _ = io.Copy(t, tapReader{r: ss.in, tap: ss.tap.input})
+	_ = t.CloseWrite()
+}
+
+// finish owns the target channel's output: it copies stdout and stderr to
+// the admin, collects exit-status/exit-signal, and once both outputs hit
+// EOF and the target closed, sends the exit message, EOF and close to the
+// admin, in that order.
+func (ss *session) finish(t gossh.Channel) {
+	defer close(ss.finished)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // owner: finish
+		defer wg.Done()
+		_, _ = io.Copy(tapWriter{w: ss.ch, tap: ss.tap.output}, t)
+	}()
+	go func() { // owner: finish
+		defer wg.Done()
+		_, _ = io.Copy(tapWriter{w: ss.ch.Stderr(), tap: ss.tap.output}, t.Stderr())
+	}()
+	var exits []*gossh.Request
+	for r := range ss.treqs {
+		switch r.Type {
+		case "exit-status", "exit-signal":
+			exits = append(exits, r)
+		}
+		reply(r, false)
+	}
+	wg.Wait()
+	ss.sendExit(exits)
+}
+
+// sendExit passes the target's exit message on (or 255 when the bastion
+// ended the session), then EOF and close.
+func (ss *session) sendExit(exits []*gossh.Request) {
+	ss.mu.Lock()
+	forced := ss.forced
+	ss.mu.Unlock()
+	var exit recorder.Exit
+	switch {
+	case forced != nil:
+		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
+		_, _ = ss.ch.SendRequest("exit-status", false, gossh.Marshal(exitStatusMsg{Status: refusalStatus}))
+	case len(exits) == 0:
+		exit.Reason = "target closed without exit status"
+	default:
+		for _, r := range exits {
+			_, _ = ss.ch.SendRequest(r.Type, false, r.Payload)
+			exit = exitFrom(r, exit)
+		}
+	}
+	_ = ss.ch.CloseWrite()
+	_ = ss.ch.Close()
+	ss.mu.Lock()
+	ss.exitSent = exit
+	ss.mu.Unlock()
+}
+
+// exitFrom reads an exit request into e.
+func exitFrom(r *gossh.Request, e recorder.Exit) recorder.Exit {
+	switch r.Type {
+	case "exit-status":
+		var m exitStatusMsg
+		if gossh.Unmarshal(r.Payload, &m) == nil {
+			e.Status, e.HasStatus = int(m.Status), true
+		}
+	case "exit-signal":
+		var m exitSignalMsg
+		if gossh.Unmarshal(r.Payload, &m) == nil {
+			e.Signal = m.Signal
+		}
+	}
+	return e
+}
+
+// finalize closes the recording and writes the session's last log line
+// and audit event. run calls it once everything else has ended.
+func (ss *session) finalize() {
+	ss.mu.Lock()
+	exit := ss.exitSent
+	ss.mu.Unlock()
+	if ss.started && !exit.HasStatus && exit.Signal == "" && exit.Reason == "" {
+		exit.Reason = "client disconnected"
+	}
+	if err := ss.tap.close(exit); err != nil {
+		ss.s.log.Error("recording not finalized", "session_id", ss.info.ID, "err", err)
+	}
+	if !ss.started {
+		return
+	}
+	cc := ss.cc
+	status := ""
+	if exit.HasStatus {
+		status = fmt.Sprint(exit.Status)
+	}
+	dur := ss.s.now().Sub(ss.info.Start)
+	ss.s.log.Info("session ended", "session_id", ss.info.ID, "user", cc.id.User,
+		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"exit_status", status, "exit_signal", exit.Signal, "reason", exit.Reason, "duration", dur.Round(time.Millisecond).String())
+	ss.s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "ended", User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		SessionID: ss.info.ID, Reason: exit.Reason,
+		Detail: map[string]string{"exit_status": status, "exit_signal": exit.Signal, "duration": dur.String()}})
+}
+
+// auditRefusal is the audit event of a refused session whose reason was
+// not already audited elsewhere.
+func auditRefusal(cc *clientConn, ae *adminError) store.AuditEvent {
+	return store.AuditEvent{Kind: "session", Outcome: "denied", User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		Reason: ae.Reason, Detail: map[string]string{"message": ae.Msg}}
+}

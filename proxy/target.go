@@ -1,0 +1,217 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/store"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// decide makes the connection's policy decision once (login name and
+// identity are fixed for the connection), logs it as one line and audits
+// it. Later channels reuse it.
+func (cc *clientConn) decide() Decision {
+	cc.mu.Lock()
+	if cc.decided {
+		d := cc.decision
+		cc.mu.Unlock()
+		return d
+	}
+	d := cc.s.snap.Load().policy.Decide(cc.id.User, cc.login)
+	cc.decided, cc.decision = true, d
+	cc.mu.Unlock()
+
+	outcome := "denied"
+	if d.Allowed {
+		outcome = "allowed"
+	}
+	cc.s.log.Info("policy decision", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"decision", outcome, "reason", d.Reason, "address", d.Address)
+	cc.s.auditEvent(store.AuditEvent{Kind: "policy", Outcome: outcome, User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		Reason: d.Reason, Detail: map[string]string{"address": d.Address, "key": cc.id.KeyFingerprint}})
+	return d
+}
+
+// policyError is the admin's message for a refused decision.
+func (cc *clientConn) policyError(d Decision) *adminError {
+	if d.Unknown {
+		return &adminError{Reason: reasonNoTarget, Msg: cc.login.Target + ": no such target"}
+	}
+	if d.Reason == "target not permitted" {
+		return &adminError{Reason: reasonDenied, Msg: cc.login.Target + ": not permitted for " + cc.id.User}
+	}
+	return &adminError{Reason: reasonDenied, Msg: cc.login.Target + ": " + d.Reason + " for " + cc.id.User}
+}
+
+// target returns the connection's upstream, connecting and authenticating
+// first when there is none. ss, when not nil, is the session channel that
+// asked: its PTY makes prompts possible and its agent request makes agent
+// authentication possible. Connects are serialized by connMu.
+func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*upstream, error) {
+	cc.connMu.Lock()
+	defer cc.connMu.Unlock()
+	cc.mu.Lock()
+	up, closed := cc.up, cc.closed
+	cc.mu.Unlock()
+	if up != nil {
+		return up, nil
+	}
+	if closed {
+		return nil, errors.New("admin connection closed")
+	}
+	s := cc.s
+	cfg := s.snap.Load().cfg
+	label := targetLabel(d.Alias, d.Address)
+	plan := &authPlan{
+		user:     cc.login.RemoteUser,
+		host:     cc.login.Target,
+		signers:  append(s.targetIdentities(d.Target), s.ids...),
+		password: config.BoolOr(cfg.Upstream.PasswordAuth, true),
+	}
+	if ss != nil && ss.ptyReq != nil {
+		plan.prompt = &prompter{out: ss.ch.Stderr(), in: ss.in}
+	}
+	if d.AgentAuth && cc.agentRequested() {
+		plan.agent = cc.openAgent
+	}
+	client, err := s.dialTarget(ctx, cfg, d, label, plan)
+	if err != nil {
+		ae := asAdminError(err, reasonUnreachable, label+": connection failed")
+		s.log.Warn("target connection failed", "user", cc.id.User, "target", cc.login.Target,
+			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+			"reason", ae.Reason, "err", ae.Error())
+		s.auditEvent(store.AuditEvent{Kind: "upstream", Outcome: "error", User: cc.id.User,
+			RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+			Reason: ae.Reason, Detail: map[string]string{"address": d.Address, "message": ae.Msg}})
+		return nil, ae
+	}
+	up = &upstream{client: client, label: label}
+	agentChans := client.HandleChannelOpen("auth-agent@openssh.com")
+	go cc.serveAgentChannels(agentChans, d.AgentForwarding) // owner: up; ends when client closes
+	go func() {                                             // owner: up; ends when client closes
+		_ = client.Wait()
+		cc.mu.Lock()
+		if cc.up == up {
+			cc.up = nil // the next channel reconnects
+		}
+		cc.mu.Unlock()
+	}()
+	cc.mu.Lock()
+	if cc.closed {
+		cc.mu.Unlock()
+		_ = up.Close()
+		return nil, errors.New("admin connection closed")
+	}
+	cc.up = up
+	cc.mu.Unlock()
+	s.log.Info("target connected", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"address", d.Address, "methods", plan.triedMethods())
+	return up, nil
+}
+
+// targetIdentities loads a target's own identity files. A file that cannot
+// be read is logged and skipped.
+func (s *Server) targetIdentities(t config.Target) []gossh.Signer {
+	var out []gossh.Signer
+	for _, p := range t.IdentityFiles {
+		signers, err := LoadIdentityFiles([]string{p})
+		if err != nil {
+			s.log.Error("target identity file unusable", "err", err)
+			continue
+		}
+		out = append(out, signers...)
+	}
+	return out
+}
+
+func (cc *clientConn) agentRequested() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.agentAsk
+}
+
+func (cc *clientConn) setAgentRequested() {
+	cc.mu.Lock()
+	cc.agentAsk = true
+	cc.mu.Unlock()
+}
+
+// openAgent opens an agent channel back to the admin's client (it exists
+// when the admin ran ssh -A) and returns a client for it and its closer.
+func (cc *clientConn) openAgent() (agent.ExtendedAgent, func(), error) {
+	cc.mu.Lock()
+	conn := cc.sshConn
+	cc.mu.Unlock()
+	if conn == nil {
+		return nil, nil, errors.New("no admin connection")
+	}
+	ch, reqs, err := conn.OpenChannel("auth-agent@openssh.com", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	go gossh.DiscardRequests(reqs) // owner: ch; ends when ch closes
+	return agent.NewClient(ch), func() { _ = ch.Close() }, nil
+}
+
+// serveAgentChannels answers the target's agent channels (opened when a
+// target session uses the forwarded agent) by opening the same channel
+// type back to the admin's client, when policy allows and the admin asked.
+func (cc *clientConn) serveAgentChannels(chans <-chan gossh.NewChannel, allowed bool) {
+	for nc := range chans {
+		if !allowed || !cc.agentRequested() {
+			_ = nc.Reject(gossh.Prohibited, "agent forwarding is not allowed")
+			continue
+		}
+		cc.mu.Lock()
+		conn := cc.sshConn
+		cc.mu.Unlock()
+		ach, areqs, err := conn.OpenChannel("auth-agent@openssh.com", nil)
+		if err != nil {
+			_ = nc.Reject(gossh.ConnectionFailed, "admin agent unavailable")
+			continue
+		}
+		tch, treqs, err := nc.Accept()
+		if err != nil {
+			_ = ach.Close()
+			continue
+		}
+		go gossh.DiscardRequests(areqs) // owner: ach
+		go gossh.DiscardRequests(treqs) // owner: tch
+		go join(ach, tch)               // owner: this agent channel pair
+	}
+}
+
+// halfCloser is a stream whose write side can be closed alone.
+type halfCloser interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// join copies a→b and b→a, passing each EOF on as a half-close, and closes
+// both once both directions are done (or one fails).
+func join(a, b halfCloser) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	cp := func(dst, src halfCloser) {
+		defer wg.Done()
+		if _, err := io.Copy(dst, src); err != nil {
+			_ = dst.Close()
+			_ = src.Close()
+			return
+		}
+		_ = dst.CloseWrite()
+	}
+	go cp(a, b) // owner: join
+	go cp(b, a) // owner: join
+	wg.Wait()
+	_ = a.Close()
+	_ = b.Close()
+}

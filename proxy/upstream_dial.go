@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// upstream is one SSH connection to a target, shared by the session and
+// forwarding channels of one admin connection.
+type upstream struct {
+	client *gossh.Client
+	label  string // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
+	once   sync.Once
+}
+
+// Close closes the target connection; it is idempotent.
+func (u *upstream) Close() error {
+	var err error
+	u.once.Do(func() { err = u.client.Close() })
+	return err
+}
+
+// dialTarget connects to the decided target within upstream.dial_timeout,
+// verifies its host key and authenticates with plan, bounding the SSH
+// handshake by upstream.handshake_timeout (lifted while the admin answers
+// a prompt). Errors are *adminError with a message for the admin.
+func (s *Server) dialTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*gossh.Client, error) {
+	hk, err := s.hostKeyPolicy(cfg, label, d.Address, d.Target)
+	if err != nil {
+		return nil, err
+	}
+	dialer := net.Dialer{Timeout: cfg.Upstream.DialTimeout}
+	conn, err := dialer.DialContext(ctx, "tcp", d.Address)
+	if err != nil {
+		return nil, &adminError{Reason: reasonUnreachable, Msg: label + ": " + dialMessage(err), Err: err}
+	}
+	deadline := func() { _ = conn.SetDeadline(time.Now().Add(cfg.Upstream.HandshakeTimeout)) }
+	deadline()
+	if plan.prompt != nil {
+		plan.prompt.pause = func() { _ = conn.SetDeadline(time.Time{}) }
+		plan.prompt.resume = deadline
+	}
+	ccfg := &gossh.ClientConfig{
+		Config:            clientAlgorithms(),
+		User:              plan.user,
+		Auth:              plan.methods(),
+		HostKeyCallback:   hk.callback,
+		HostKeyAlgorithms: hk.algos,
+		ClientVersion:     "SSH-2.0-jumpcast",
+	}
+	c, chans, reqs, err := gossh.NewClientConn(conn, d.Address, ccfg)
+	plan.close()
+	if err != nil {
+		_ = conn.Close()
+		return nil, upstreamError(label, plan, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return gossh.NewClient(c, chans, reqs), nil
+}
+
+// upstreamError turns a failed SSH handshake into the admin's message.
+func upstreamError(label string, plan *authPlan, err error) error {
+	var ae *adminError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, errPromptAborted):
+		return &adminError{Reason: reasonUpstreamAuth, Msg: label + ": authentication aborted", Err: err}
+	case isTimeout(err):
+		return &adminError{Reason: reasonUnreachable, Msg: label + ": ssh handshake timed out", Err: err}
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		msg := fmt.Sprintf("%s: authentication failed as %s (tried %s)", label, plan.user, plan.triedMethods())
+		if plan.prompt == nil && plan.password {
+			msg += "; password prompts need a terminal (ssh -t)"
+		}
+		return &adminError{Reason: reasonUpstreamAuth, Msg: msg, Err: err}
+	default:
+		return &adminError{Reason: reasonUnreachable, Msg: label + ": ssh handshake failed", Err: err}
+	}
+}
+
+// clientAlgorithms are the upstream algorithms: the same hardened choice
+// as the server side.
+func clientAlgorithms() gossh.Config {
+	return serverAlgorithms()
+}
