@@ -1,0 +1,427 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+	"go.uber.org/goleak"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fixture is a bastion on 127.0.0.1:0 in front of an in-process target,
+// with alice allowed to reach alias "t1" as root or deploy. The bastion
+// logs in to the target with its own identity key.
+type fixture struct {
+	t        *testing.T
+	srv      *Server
+	addr     string
+	cfg      *config.Config
+	target   *sshtest.Target
+	admin    *sshtest.KeyPair // alice's key
+	hostKey  gossh.PublicKey  // the bastion's host key
+	rec      *spyRecorder
+	audit    *memAudit
+	logs     *syncBuffer
+	pinPath  string
+	serveErr chan error
+}
+
+type fixtureOpts struct {
+	target   sshtest.TargetOptions
+	noTarget bool                  // do not start a target; t1 points at a closed port
+	config   func(*config.Config)  // edits before the server starts
+	recorder Recorder              // default: a spy
+	ids      bool                  // default true: bastion identity authorized on the target
+}
+
+func newFixture(t *testing.T, o fixtureOpts) *fixture {
+	t.Helper()
+	f := &fixture{t: t, admin: sshtest.NewKeyPair(t), audit: &memAudit{}, logs: &syncBuffer{}, serveErr: make(chan error, 1)}
+	bastionID := sshtest.NewKeyPair(t)
+	addr := closedPort(t)
+	if !o.noTarget {
+		o.target.AuthorizedKeys = append(o.target.AuthorizedKeys, bastionID.Public)
+		f.target = sshtest.NewTarget(t, o.target)
+		addr = f.target.Addr
+	}
+	doc := `
+users:
+  alice:
+    keys: ["` + f.admin.AuthorizedLine + `"]
+    allow:
+      - targets: ["t1"]
+        as: ["root", "deploy"]
+targets:
+  t1:
+    address: "` + addr + `"
+`
+	cfg, err := config.Parse([]byte(doc), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Upstream.DialTimeout = 3 * time.Second
+	cfg.Upstream.HandshakeTimeout = 5 * time.Second
+	if o.config != nil {
+		o.config(cfg)
+	}
+	f.cfg = cfg
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	hostSigner, _ := gossh.NewSignerFromKey(priv)
+	f.hostKey = hostSigner.PublicKey()
+	f.rec = &spyRecorder{}
+	var rec Recorder = f.rec
+	if o.recorder != nil {
+		rec = o.recorder
+	}
+	f.pinPath = filepath.Join(t.TempDir(), "known_hosts")
+	f.srv, err = New(Options{
+		Config: cfg, HostSigners: []gossh.Signer{hostSigner}, Recorder: rec, Audit: f.audit,
+		Logger:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		KnownHostsPath: f.pinPath, IdentitySigners: []gossh.Signer{bastionID.Signer},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.addr = ln.Addr().String()
+	go func() { f.serveErr <- f.srv.Serve(ln) }() // owner: fixture; ends at Close
+	t.Cleanup(func() {
+		_ = f.srv.Close()
+		if err := <-f.serveErr; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return f
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	_ = ln.Close()
+	return a
+}
+
+// dial connects to the bastion with login name and alice's key.
+func (f *fixture) dial(login string) *gossh.Client {
+	f.t.Helper()
+	c, err := f.tryDial(login, gossh.PublicKeys(f.admin.Signer))
+	if err != nil {
+		f.t.Fatalf("dial bastion as %s: %v", login, err)
+	}
+	f.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (f *fixture) tryDial(login string, auth ...gossh.AuthMethod) (*gossh.Client, error) {
+	conn, err := net.DialTimeout("tcp", f.addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	cc, chans, reqs, err := gossh.NewClientConn(conn, f.addr, &gossh.ClientConfig{
+		User: login, Auth: auth, HostKeyCallback: gossh.FixedHostKey(f.hostKey),
+	})
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return gossh.NewClient(cc, chans, reqs), nil
+}
+
+// result is what the admin's client saw on one session channel.
+type result struct {
+	stdout, stderr []byte
+	exit           string // "exit-status", "exit-signal" or ""
+	status         uint32
+	signal         string
+	order          []string // "exit", "eof", "close" as they arrived
+}
+
+// rawSession is a session channel the test drives by hand.
+type rawSession struct {
+	t    *testing.T
+	ch   gossh.Channel
+	done chan result
+
+	mu  sync.Mutex // guards out
+	out []byte
+}
+
+func openRaw(t *testing.T, c *gossh.Client) *rawSession {
+	t.Helper()
+	ch, reqs, err := c.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatalf("open session: %v", err)
+	}
+	s := &rawSession{t: t, ch: ch, done: make(chan result, 1)}
+	go s.collect(reqs) // owner: the test; ends when the channel closes
+	return s
+}
+
+func (s *rawSession) collect(reqs <-chan *gossh.Request) {
+	var r result
+	var mu sync.Mutex // guards r.order
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // owner: collect
+		defer wg.Done()
+		b := make([]byte, 32*1024)
+		for {
+			n, err := s.ch.Read(b)
+			s.mu.Lock()
+			s.out = append(s.out, b[:n]...)
+			s.mu.Unlock()
+			if err != nil {
+				mu.Lock()
+				r.order = append(r.order, "eof")
+				mu.Unlock()
+				return
+			}
+		}
+	}()
+	go func() { defer wg.Done(); r.stderr, _ = io.ReadAll(s.ch.Stderr()) }() // owner: collect
+	for req := range reqs {
+		switch req.Type {
+		case "exit-status":
+			var p exitStatusMsg
+			_ = gossh.Unmarshal(req.Payload, &p)
+			r.exit, r.status = req.Type, p.Status
+		case "exit-signal":
+			var p exitSignalMsg
+			_ = gossh.Unmarshal(req.Payload, &p)
+			r.exit, r.signal = req.Type, p.Signal
+		}
+		mu.Lock()
+		r.order = append(r.order, "exit")
+		mu.Unlock()
+		if req.WantReply {
+			_ = req.Reply(false, nil)
+		}
+	}
+	wg.Wait()
+	r.order = append(r.order, "close")
+	s.mu.Lock()
+	r.stdout = append([]byte(nil), s.out...)
+	s.mu.Unlock()
+	s.done <- r
+}
+
+func (s *rawSession) request(typ string, wantReply bool, payload any) bool {
+	s.t.Helper()
+	var p []byte
+	if payload != nil {
+		p = gossh.Marshal(payload)
+	}
+	ok, err := s.ch.SendRequest(typ, wantReply, p)
+	if err != nil {
+		s.t.Fatalf("%s request: %v", typ, err)
+	}
+	return ok
+}
+
+func (s *rawSession) pty(term string, cols, rows uint32) bool {
+	return s.request("pty-req", true, ptyReq{Term: term, Columns: cols, Rows: rows, Modes: "\x00"})
+}
+
+func (s *rawSession) stdout() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.out)
+}
+
+// waitFor waits until stdout contains want.
+func (s *rawSession) waitFor(want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.stdout(), want) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("stdout never contained %q; got %q", want, s.stdout())
+}
+
+func (s *rawSession) wait() result {
+	s.t.Helper()
+	select {
+	case r := <-s.done:
+		return r
+	case <-time.After(20 * time.Second):
+		s.t.Fatalf("session did not end; stdout so far %q", s.stdout())
+		return result{}
+	}
+}
+
+// spyRecorder is a real in-memory Recorder: it keeps every session's
+// stream. Failing, when set, makes Start (failStart) or Output
+// (failOutputAfter bytes) fail.
+type spyRecorder struct {
+	mu              sync.Mutex // guards everything below
+	sessions        []*spySession
+	failStart       error
+	failOutputAfter int // >0: Output fails once this many bytes were recorded
+}
+
+type spySession struct {
+	r      *spyRecorder
+	info   recorder.SessionInfo
+	output bytes.Buffer
+	input  bytes.Buffer
+	sizes  [][2]int
+	exit   *recorder.Exit
+	closes int
+}
+
+func (r *spyRecorder) Start(_ context.Context, info recorder.SessionInfo) (SessionRecorder, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failStart != nil {
+		return nil, r.failStart
+	}
+	s := &spySession{r: r, info: info}
+	r.sessions = append(r.sessions, s)
+	return s, nil
+}
+
+func (s *spySession) Output(p []byte) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	if s.r.failOutputAfter > 0 && s.output.Len()+len(p) > s.r.failOutputAfter {
+		return errors.New("disk full")
+	}
+	s.output.Write(p)
+	return nil
+}
+
+func (s *spySession) Input(p []byte) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.input.Write(p)
+	return nil
+}
+
+func (s *spySession) Resize(w, h int) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.sizes = append(s.sizes, [2]int{w, h})
+	return nil
+}
+
+func (s *spySession) Close(ctx context.Context, exit recorder.Exit) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.exit = &exit
+	s.closes++
+	return nil
+}
+
+// last returns a copy of the most recent session's record, waiting until
+// it was closed.
+func (r *spyRecorder) last(t *testing.T) spySession {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		if n := len(r.sessions); n > 0 && r.sessions[n-1].closes > 0 {
+			s := r.sessions[n-1]
+			cp := spySession{info: s.info, sizes: append([][2]int(nil), s.sizes...), exit: s.exit, closes: s.closes}
+			cp.output.Write(s.output.Bytes())
+			cp.input.Write(s.input.Bytes())
+			r.mu.Unlock()
+			return cp
+		}
+		r.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no closed recording")
+	return spySession{}
+}
+
+// memAudit keeps audit events in memory.
+type memAudit struct {
+	mu     sync.Mutex
+	events []store.AuditEvent
+}
+
+func (a *memAudit) AppendAudit(_ context.Context, ev store.AuditEvent) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, ev)
+	return nil
+}
+
+// find returns the events of kind with outcome.
+func (a *memAudit) find(kind, outcome string) []store.AuditEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []store.AuditEvent
+	for _, e := range a.events {
+		if e.Kind == kind && e.Outcome == outcome {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitEvent waits for an audit event of kind with outcome.
+func (a *memAudit) waitEvent(t *testing.T, kind, outcome string) store.AuditEvent {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ev := a.find(kind, outcome); len(ev) > 0 {
+			return ev[len(ev)-1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no audit event %s/%s", kind, outcome)
+	return store.AuditEvent{}
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
