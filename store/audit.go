@@ -17,7 +17,7 @@ import (
 const auditKeyLen = 16
 
 // costAuditRow is the budget cost of decoding one JSON audit row.
-const costAuditRow = 20
+const costAuditRow = 30
 
 func auditTimeKey(t time.Time) []byte {
 	return be64(uint64(t.UnixNano()) ^ 1<<63)
@@ -138,7 +138,9 @@ func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive boo
 	var st stream
 	switch len(ws) {
 	case 0:
-		st = single{w(bucketAudit, nil)}
+		wk := w(bucketAudit, nil)
+		wk.rows = true
+		st = single{wk}
 	case 1:
 		st = single{ws[0]}
 	default:
@@ -147,8 +149,8 @@ func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive boo
 	rows := tx.Bucket(bucketAudit)
 	var out []AuditEvent
 	var last []byte
-	pos, state := st.first(from, inclusive)
-	for ; state == streamOK; pos, state = st.next() {
+	pos, val, state := st.first(from, inclusive)
+	for ; state == streamOK; pos, val, state = st.next() {
 		if work >= budget && len(out) > 0 {
 			state = streamOutOfBudget
 			break
@@ -158,7 +160,9 @@ func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive boo
 		}
 		work += costAuditRow
 		var ev AuditEvent
-		val := rows.Get(pos)
+		if val == nil {
+			val = rows.Get(pos)
+		}
 		if val == nil {
 			return nil, "", fmt.Errorf("audit index entry %x has no event", pos)
 		}

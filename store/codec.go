@@ -1,7 +1,9 @@
 package store
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -18,14 +20,17 @@ import (
 //	varint width, height, bytes in, bytes out, file size
 //	15 × (uvarint length, bytes): the string fields in field order
 //
-// The id is the key and is not repeated. Times are stored as Unix
-// nanoseconds and read back in UTC.
+// The id is the key and is not repeated; neither is a Path that the id
+// determines (YYYY/MM/DD/<id>.cast), and a hex SHA-256 is stored as its 32
+// bytes. Times are stored as Unix nanoseconds and read back in UTC.
 const codecVersion = 1
 
 const (
 	flagStart = 1 << iota
 	flagEnd
 	flagExit
+	flagPathDerived // Path is idPath(id) and not stored
+	flagSHARaw      // SHA256 is stored as 32 raw bytes, not 64 hex digits
 )
 
 // String fields of a row, in encoding order.
@@ -62,6 +67,15 @@ func strFields(r *Recording) [numStrFields]string {
 // encodeRow returns r's row bytes (r.ID is the key and is not included).
 func encodeRow(r *Recording) []byte {
 	strs := strFields(r)
+	var flags byte
+	if r.Path != "" && r.Path == idPath(r.ID) {
+		flags |= flagPathDerived
+		strs[fPath] = ""
+	}
+	if raw, err := hex.DecodeString(r.SHA256); err == nil && len(raw) == sha256.Size && hex.EncodeToString(raw) == r.SHA256 {
+		flags |= flagSHARaw
+		strs[fSHA256] = string(raw)
+	}
 	n := 10 + 8*binary.MaxVarintLen64
 	for _, s := range strs {
 		n += binary.MaxVarintLen64 + len(s)
@@ -69,7 +83,6 @@ func encodeRow(r *Recording) []byte {
 	b := make([]byte, 10, n)
 	b[0] = codecVersion
 	binary.BigEndian.PutUint64(b[1:9], durKey(r.Duration))
-	var flags byte
 	if !r.Start.IsZero() {
 		flags |= flagStart
 		b = binary.AppendVarint(b, r.Start.UnixNano())
@@ -193,6 +206,12 @@ func (v *rowView) recording(id string) Recording {
 		e := int(v.exit)
 		r.ExitStatus = &e
 	}
+	if v.flags&flagPathDerived != 0 {
+		r.Path = idPath(id)
+	}
+	if v.flags&flagSHARaw != 0 {
+		r.SHA256 = hex.EncodeToString(v.s[fSHA256])
+	}
 	return r
 }
 
@@ -204,6 +223,15 @@ func decodeRow(id string, b []byte) (Recording, error) {
 		return Recording{}, fmt.Errorf("recording %s: %w", id, err)
 	}
 	return v.recording(id), nil
+}
+
+// idPath is the file path recorder.RelPath derives from a valid id:
+// "YYYY/MM/DD/<id>.cast".
+func idPath(id string) string {
+	if !validID(id) {
+		return ""
+	}
+	return id[0:4] + "/" + id[4:6] + "/" + id[6:8] + "/" + id + ".cast"
 }
 
 // durKey maps a duration to its sort key; negative durations count as 0.

@@ -46,42 +46,71 @@ var (
 // base (some sharing a microsecond), deterministic for a seed. Skewed
 // choices make some filter values common and others rare.
 func genRecordings(seed uint64, n int, base time.Time) []Recording {
+	next := newGen(seed, base, genSmall)
+	out := make([]Recording, n)
+	for i := range out {
+		out[i] = next()
+	}
+	return out
+}
+
+// genShape sets the cardinalities of generated data.
+type genShape struct {
+	users, targets int           // 0: the small fixed lists above
+	maxGap         time.Duration // between starts
+}
+
+var (
+	genSmall = genShape{maxGap: 10 * time.Minute}
+	// genLarge is a busy site: 300 admins, 1000 targets, about 900
+	// sessions a day (1M rows span three years).
+	genLarge = genShape{users: 300, targets: 1000, maxGap: 190 * time.Second}
+)
+
+// newGen returns a generator of recordings (see genRecordings).
+func newGen(seed uint64, base time.Time, shape genShape) func() Recording {
 	rnd := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	pick := func(n int) int { // skewed: low indexes are more frequent
 		a, b := rnd.IntN(n), rnd.IntN(n)
 		return min(a, b)
 	}
-	out := make([]Recording, n)
 	t := base.UTC().Truncate(time.Microsecond)
-	for i := range out {
+	return func() Recording {
 		if rnd.IntN(10) != 0 { // 1 in 10 shares the previous microsecond
-			t = t.Add(time.Duration(1+rnd.IntN(600_000_000)) * time.Microsecond)
+			t = t.Add(time.Duration(1+rnd.Int64N(int64(shape.maxGap/time.Microsecond))) * time.Microsecond)
 		}
 		tg := genTargets[pick(len(genTargets))]
 		user := genUsers[pick(len(genUsers))]
+		if shape.users > 0 {
+			user = fmt.Sprintf("user%03d", pick(shape.users))
+		}
+		if shape.targets > 0 {
+			i := pick(shape.targets)
+			tg.alias, tg.addr = fmt.Sprintf("srv%04d", i), fmt.Sprintf("10.%d.%d.%d:22", i/65536, i/256%256, i%256)
+		}
 		cmd := genCommands[rnd.IntN(len(genCommands))]
 		kind := "shell"
 		if cmd != "" {
 			kind = "exec"
 		}
 		r := Recording{
-			ID: testID(t, rnd), User: user, KeyFingerprint: "SHA256:abc" + user, RemoteUser: genRemote[pick(len(genRemote))],
+			ID: testID(t, rnd), User: user, KeyFingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8", RemoteUser: genRemote[pick(len(genRemote))],
 			TargetAlias: tg.alias, TargetAddr: tg.addr, ClientAddr: "192.0.2.7:50000", Kind: kind, Command: cmd,
 			Title: fmt.Sprintf("%s@%s — %s", "root", tg.alias, user), Term: "xterm-256color",
 			Width: 80 + rnd.IntN(100), Height: 24 + rnd.IntN(40), Start: t,
-			Status: genStatus[rnd.IntN(len(genStatus))], Path: "x.cast",
+			Status: genStatus[rnd.IntN(len(genStatus))],
 		}
+		r.Path = t.Format("2006/01/02/") + r.ID + ".cast"
 		if r.Status != StatusActive {
 			r.Duration = time.Duration(rnd.IntN(200)) * time.Second // many ties
 			r.End = r.Start.Add(r.Duration)
 			r.BytesIn, r.BytesOut, r.FileSize = rnd.Int64N(1e4), rnd.Int64N(1e6), rnd.Int64N(1e6)
 			code := rnd.IntN(3)
 			r.ExitStatus = &code
-			r.SHA256 = fmt.Sprintf("%064x", rnd.Uint64())
+			r.SHA256 = fmt.Sprintf("%016x%016x%016x%016x", rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64())
 		}
-		out[i] = r
+		return r
 	}
-	return out
 }
 
 // insertAll indexes rows through the public API: create, then finish the

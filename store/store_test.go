@@ -347,3 +347,27 @@ func TestBackupIsAValidStore(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRowCodecRoundTrip(t *testing.T) {
+	code := -1
+	for _, r := range []Recording{
+		{ID: "20261124T093012.345678Z-3f9a1c2b", Path: "2026/11/24/20261124T093012.345678Z-3f9a1c2b.cast",
+			SHA256: strings.Repeat("0f", 32), ExitStatus: &code, Start: time.Unix(1, 5).UTC(), End: time.Unix(9, 0).UTC(),
+			Duration: 8 * time.Second, Title: "root@db1 — zoë", Width: 300, BytesOut: 1 << 40},
+		{ID: "20261124T093012.345678Z-3f9a1c2b", Path: "elsewhere/x.cast", SHA256: strings.Repeat("0F", 32)},
+		{ID: "20261124T093012.345678Z-3f9a1c2b", SHA256: "abc"},
+	} {
+		got, err := decodeRow(r.ID, encodeRow(&r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Path != r.Path || got.SHA256 != r.SHA256 || got.Title != r.Title || got.Width != r.Width ||
+			got.BytesOut != r.BytesOut || !got.Start.Equal(r.Start) || !got.End.Equal(r.End) || got.Duration != r.Duration ||
+			(r.ExitStatus == nil) != (got.ExitStatus == nil) || r.ExitStatus != nil && *got.ExitStatus != *r.ExitStatus {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
+		}
+	}
+	if _, err := decodeRow("x", []byte{9, 1, 2}); err == nil {
+		t.Error("corrupt row decoded")
+	}
+}

@@ -6,18 +6,23 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Work accounting. One list page may spend at most pageBudget units; a
-// cursor Seek (a descent from the root) costs costSeek, a Next/Prev
-// (usually within one leaf) costNext, and reading and checking a row
-// costRow. The weights follow BenchmarkList1M on a 2-core machine: a
-// budget of pageBudget units is about 10 ms of work, so a page that has to
-// skip many non-matching rows stops early and returns a cursor instead of
-// scanning the whole index.
+// Work accounting. One list page may spend at most pageBudget units. A
+// unit is about 0.1 µs, measured with BenchmarkList1M on a million-row
+// index (2-core AMD EPYC, warm page cache): a cursor Next/Prev within a
+// leaf costs costNext; a Seek (a descent from the root) costSeek;
+// checking a row the walk already holds (the rows bucket itself) costRow;
+// looking a row up by id first (from an index walk) costRowGet, dominated
+// by cache misses in the rows bucket. pageBudget is therefore about 10 ms,
+// e.g. 33,000 rows of a free-text scan or 7,500 rows looked up from an
+// index, so a page that has to skip many non-matching rows stops early
+// and returns a cursor instead of scanning the whole index. A cold page
+// cache (the first list after start-up) can be slower.
 const (
-	costSeek   = 8
 	costNext   = 1
-	costRow    = 4
-	pageBudget = 80_000
+	costSeek   = 6
+	costRow    = 2
+	costRowGet = 12
+	pageBudget = 100_000
 )
 
 // walker iterates the keys of one bucket that share a prefix, in one
@@ -32,6 +37,7 @@ type walker struct {
 	restLen int
 	lo, hi  []byte
 	desc    bool
+	rows    bool // values are recording rows (the recordings bucket)
 	work    *int // shared page budget counter
 }
 
@@ -107,13 +113,14 @@ func (w *walker) settle(k, v []byte) (rest, val []byte, ok bool) {
 }
 
 // stream yields page positions (cursor keys) in walk order. A position
-// ends with the recording id. first and next report outOfBudget when the
+// ends with the recording id; row is the recording's row when the stream
+// read it anyway (nil: the caller looks it up). first and next report outOfBudget when the
 // page budget ran out before the next position was decided; pos is then
 // the earliest undecided position, where the next page resumes
 // (inclusively).
 type stream interface {
-	first(from []byte, inclusive bool) (pos []byte, st streamState)
-	next() (pos []byte, st streamState)
+	first(from []byte, inclusive bool) (pos, row []byte, st streamState)
+	next() (pos, row []byte, st streamState)
 }
 
 type streamState int
@@ -127,24 +134,26 @@ const (
 // single streams one walker's keys.
 type single struct{ w *walker }
 
-func (s single) first(from []byte, inclusive bool) ([]byte, streamState) {
-	rest, _, ok := s.w.seek(from)
+func (s single) first(from []byte, inclusive bool) ([]byte, []byte, streamState) {
+	rest, val, ok := s.w.seek(from)
 	if ok && !inclusive && bytes.Equal(rest, from) {
-		rest, _, ok = s.w.next()
+		rest, val, ok = s.w.next()
 	}
-	return rest, okState(ok)
+	return s.result(rest, val, ok)
 }
 
-func (s single) next() ([]byte, streamState) {
-	rest, _, ok := s.w.next()
-	return rest, okState(ok)
+func (s single) next() ([]byte, []byte, streamState) {
+	return s.result(s.w.next())
 }
 
-func okState(ok bool) streamState {
-	if ok {
-		return streamOK
+func (s single) result(rest, val []byte, ok bool) ([]byte, []byte, streamState) {
+	if !ok {
+		return nil, nil, streamEnd
 	}
-	return streamEnd
+	if !s.w.rows {
+		val = nil
+	}
+	return rest, val, streamOK
 }
 
 // leapfrog streams the ids present in every one of its walkers (all over
@@ -161,34 +170,34 @@ type leapfrog struct {
 	limit int
 }
 
-func (l *leapfrog) first(from []byte, inclusive bool) ([]byte, streamState) {
+func (l *leapfrog) first(from []byte, inclusive bool) ([]byte, []byte, streamState) {
 	rest, _, ok := l.ws[0].seek(from)
 	if ok && !inclusive && bytes.Equal(rest, from) {
 		rest, _, ok = l.ws[0].next()
 	}
 	if !ok {
-		return nil, streamEnd
+		return nil, nil, streamEnd
 	}
 	l.lead, l.cand = 0, rest
 	return l.settle()
 }
 
-func (l *leapfrog) next() ([]byte, streamState) {
+func (l *leapfrog) next() ([]byte, []byte, streamState) {
 	rest, _, ok := l.ws[l.lead].next()
 	if !ok {
-		return nil, streamEnd
+		return nil, nil, streamEnd
 	}
 	l.cand = rest
 	return l.settle()
 }
 
 // settle advances the candidate until every walker agrees on it.
-func (l *leapfrog) settle() ([]byte, streamState) {
+func (l *leapfrog) settle() ([]byte, []byte, streamState) {
 	for round := 0; ; round++ {
 		// One round always runs: it either agrees or moves the candidate
 		// forward, so a resumed page always makes progress.
 		if round > 0 && *l.work >= l.limit {
-			return l.cand, streamOutOfBudget
+			return l.cand, nil, streamOutOfBudget
 		}
 		agreed := true
 		for j, w := range l.ws {
@@ -197,7 +206,7 @@ func (l *leapfrog) settle() ([]byte, streamState) {
 			}
 			rest, _, ok := w.seek(l.cand)
 			if !ok {
-				return nil, streamEnd
+				return nil, nil, streamEnd
 			}
 			if !bytes.Equal(rest, l.cand) {
 				l.lead, l.cand, agreed = j, rest, false
@@ -205,7 +214,7 @@ func (l *leapfrog) settle() ([]byte, streamState) {
 			}
 		}
 		if agreed {
-			return l.cand, streamOK
+			return l.cand, nil, streamOK
 		}
 	}
 }
@@ -218,7 +227,7 @@ type sorted struct {
 	i    int
 }
 
-func (s *sorted) first(from []byte, inclusive bool) ([]byte, streamState) {
+func (s *sorted) first(from []byte, inclusive bool) ([]byte, []byte, streamState) {
 	n := len(s.keys)
 	// i = first index with keys[i] >= from (or > from when exclusive and ascending).
 	lo, hi := 0, n
@@ -247,7 +256,7 @@ func (s *sorted) first(from []byte, inclusive bool) ([]byte, streamState) {
 	return s.cur()
 }
 
-func (s *sorted) next() ([]byte, streamState) {
+func (s *sorted) next() ([]byte, []byte, streamState) {
 	if s.desc {
 		s.i--
 	} else {
@@ -256,9 +265,9 @@ func (s *sorted) next() ([]byte, streamState) {
 	return s.cur()
 }
 
-func (s *sorted) cur() ([]byte, streamState) {
+func (s *sorted) cur() ([]byte, []byte, streamState) {
 	if s.i < 0 || s.i >= len(s.keys) {
-		return nil, streamEnd
+		return nil, nil, streamEnd
 	}
-	return s.keys[s.i], streamOK
+	return s.keys[s.i], nil, streamOK
 }
