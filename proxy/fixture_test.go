@@ -47,10 +47,10 @@ type fixture struct {
 
 type fixtureOpts struct {
 	target   sshtest.TargetOptions
-	noTarget bool                  // do not start a target; t1 points at a closed port
-	config   func(*config.Config)  // edits before the server starts
-	recorder Recorder              // default: a spy
-	ids      bool                  // default true: bastion identity authorized on the target
+	noTarget bool                 // do not start a target; t1 points at a closed port
+	config   func(*config.Config) // edits before the server starts
+	recorder Recorder             // default: a spy
+	ids      bool                 // default true: bastion identity authorized on the target
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
