@@ -50,7 +50,7 @@ type fixtureOpts struct {
 	noTarget bool                 // do not start a target; t1 points at a closed port
 	config   func(*config.Config) // edits before the server starts
 	recorder Recorder             // default: a spy
-	ids      bool                 // default true: bastion identity authorized on the target
+	noIDs    bool                 // the bastion has no identity key
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -93,10 +93,14 @@ targets:
 		rec = o.recorder
 	}
 	f.pinPath = filepath.Join(t.TempDir(), "known_hosts")
+	ids := []gossh.Signer{bastionID.Signer}
+	if o.noIDs {
+		ids = nil
+	}
 	f.srv, err = New(Options{
 		Config: cfg, HostSigners: []gossh.Signer{hostSigner}, Recorder: rec, Audit: f.audit,
 		Logger:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		KnownHostsPath: f.pinPath, IdentitySigners: []gossh.Signer{bastionID.Signer},
+		KnownHostsPath: f.pinPath, IdentitySigners: ids,
 	})
 	if err != nil {
 		t.Fatal(err)
