@@ -3,6 +3,7 @@ package replayweb
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -246,13 +248,52 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	}
 }
 
-// recordSession writes a cast of lines (TEMPORARY by hand until
-// recorder.NewWriter lands) and indexes it.
+// recordSession records lines as a session's output with recorder.Writer
+// (0.3 s apart on an injected clock, a marker before the last line) and
+// indexes it as finished, as the proxy would.
 func (e *env) recordSession(t *testing.T, user, target, remote string, lines []string) store.Recording {
-	var b strings.Builder
-	b.WriteString(`{"version":2,"width":80,"height":24,"timestamp":1795510800}` + "\n")
-	for i, l := range lines {
-		fmt.Fprintf(&b, "[%.3f,\"o\",%q]\n", float64(i+1)*0.3, l)
+	t.Helper()
+	start := e.clock.Now().Add(-55 * time.Minute)
+	id := recorder.NewID(start)
+	f, rel, err := e.casts.Create(id)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return e.addRecording(store.Recording{User: user, TargetAlias: target, RemoteUser: remote, Kind: "shell", Duration: time.Duration(len(lines)) * 300 * time.Millisecond}, b.String())
+	var now time.Duration
+	w, err := recorder.NewWriter(f, recorder.Header{Width: 80, Height: 24, Timestamp: start.Unix(), Title: remote + "@" + target + " — " + user},
+		recorder.WriterOptions{Clock: func() time.Duration { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range lines {
+		now = time.Duration(i+1) * 300 * time.Millisecond
+		if i == len(lines)-1 {
+			if err := w.Marker("last line"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Output([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(recorder.Exit{Status: 0, HasStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	sha, size, err := recorder.HashFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	r := e.addRecording(store.Recording{
+		ID: id, Start: start, Path: rel, User: user, TargetAlias: target, RemoteUser: remote, Kind: recorder.KindShell,
+		Duration: now, ExitStatus: &zero, SHA256: sha, Title: remote + "@" + target + " — " + user,
+		KeyFingerprint: "SHA256:2ZbvfJ1o6oPjE2xLwSd7c5vA8nqZ1Q3TzpLh4Yx0b9M", FileSize: size,
+	}, "")
+	return r
 }

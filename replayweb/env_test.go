@@ -39,7 +39,7 @@ type env struct {
 	srv    *Server
 	store  *store.Store
 	dir    string // the recordings folder
-	casts  *rootDir
+	casts  *recorder.Dir
 	clock  *testClock
 	events int
 }
@@ -55,14 +55,10 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	dir := filepath.Join(base, "recordings")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.OpenRoot(dir)
+	casts, err := recorder.OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	casts := &rootDir{root}
 	t.Cleanup(func() { _ = casts.Close() })
 	clock := &testClock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	o := Options{
@@ -261,9 +257,3 @@ func auditOf(t *testing.T, e *env, id string) []string {
 	}
 	return out
 }
-
-// rootDir opens casts under an os.Root (TEMPORARY until recorder.Dir lands).
-type rootDir struct{ r *os.Root }
-
-func (d *rootDir) Open(rel string) (*os.File, error) { return d.r.Open(rel) }
-func (d *rootDir) Close() error                      { return d.r.Close() }

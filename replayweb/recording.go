@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,6 +91,9 @@ func (s *Server) serveCast(c echo.Context, rec *store.Recording, kind, via strin
 		}
 	}
 	f, err := s.casts.Open(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return echo.NewHTTPError(http.StatusNotFound, "the recording file is missing (purged?)").SetInternal(err)
+	}
 	if err != nil {
 		return fmt.Errorf("open recording %s: %w", rec.ID, err)
 	}
