@@ -118,8 +118,45 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, str
 
 func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive bool, budget int) ([]AuditEvent, string, error) {
 	work := 0
+	st := auditStream(tx, f, &work, budget)
+	rows := tx.Bucket(bucketAudit)
+	var out []AuditEvent
+	var last []byte
+	pos, val, state := st.first(from, inclusive)
+	for ; state == streamOK; pos, val, state = st.next() {
+		if work >= budget && len(out) > 0 {
+			state = streamOutOfBudget
+			break
+		}
+		if len(out) == limit {
+			return out, auditCursor(last, false), nil
+		}
+		work += costAuditRow
+		if val == nil {
+			val = rows.Get(pos)
+		}
+		if val == nil {
+			return nil, "", fmt.Errorf("audit index entry %x has no event", pos)
+		}
+		var ev AuditEvent
+		if err := json.Unmarshal(val, &ev); err != nil {
+			return nil, "", fmt.Errorf("audit event %d: %w", binary.BigEndian.Uint64(pos[8:]), err)
+		}
+		out = append(out, ev)
+		last = pos
+	}
+	if state == streamOutOfBudget {
+		return out, auditCursor(pos, true), nil
+	}
+	return out, "", nil
+}
+
+// auditStream plans an audit page: the events in the time range, through
+// the user and/or kind index when those filters are set. Every position it
+// yields matches the filter.
+func auditStream(tx *bolt.Tx, f AuditFilter, work *int, budget int) stream {
 	w := func(b, prefix []byte) *walker {
-		wk := &walker{c: tx.Bucket(b).Cursor(), prefix: prefix, restLen: auditKeyLen, desc: true, work: &work}
+		wk := &walker{c: tx.Bucket(b).Cursor(), prefix: prefix, restLen: auditKeyLen, desc: true, work: work}
 		if !f.Since.IsZero() {
 			wk.lo = auditTimeKey(f.Since)
 		}
@@ -135,47 +172,16 @@ func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive boo
 	if f.Kind != "" {
 		ws = append(ws, w(bucketAuditKind, []byte(f.Kind+"\x00")))
 	}
-	var st stream
 	switch len(ws) {
 	case 0:
 		wk := w(bucketAudit, nil)
 		wk.rows = true
-		st = single{wk}
+		return single{wk}
 	case 1:
-		st = single{ws[0]}
+		return single{ws[0]}
 	default:
-		st = &leapfrog{ws: ws, work: &work, limit: budget}
+		return &leapfrog{ws: ws, work: work, limit: budget}
 	}
-	rows := tx.Bucket(bucketAudit)
-	var out []AuditEvent
-	var last []byte
-	pos, val, state := st.first(from, inclusive)
-	for ; state == streamOK; pos, val, state = st.next() {
-		if work >= budget && len(out) > 0 {
-			state = streamOutOfBudget
-			break
-		}
-		if len(out) == limit {
-			return out, auditCursor(last, false), nil
-		}
-		work += costAuditRow
-		var ev AuditEvent
-		if val == nil {
-			val = rows.Get(pos)
-		}
-		if val == nil {
-			return nil, "", fmt.Errorf("audit index entry %x has no event", pos)
-		}
-		if err := json.Unmarshal(val, &ev); err != nil {
-			return nil, "", fmt.Errorf("audit event %d: %w", binary.BigEndian.Uint64(pos[8:]), err)
-		}
-		out = append(out, ev)
-		last = pos
-	}
-	if state == streamOutOfBudget {
-		return out, auditCursor(pos, true), nil
-	}
-	return out, "", nil
 }
 
 func auditCursor(pos []byte, inclusive bool) string {

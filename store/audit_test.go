@@ -62,6 +62,20 @@ func TestAuditAppendConcurrentAndList(t *testing.T) {
 		}
 		return out
 	}
+	for _, budget := range []int{pageBudget, 40} { // 40: short pages with cursors
+		s.budget = budget
+		checkAuditPaging(t, s, ref, base)
+	}
+	s.budget = pageBudget
+	if _, _, err := s.ListAudit(ctx, AuditFilter{Cursor: "bogus"}); !errors.Is(err, ErrInvalidFilter) {
+		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+// checkAuditPaging pages through several filters and compares with ref.
+func checkAuditPaging(t *testing.T, s *Store, ref func(AuditFilter) []uint64, base time.Time) {
+	t.Helper()
+	ctx := context.Background()
 	for _, f := range []AuditFilter{
 		{Limit: 7},
 		{Kind: "auth", Limit: 5},
@@ -88,11 +102,8 @@ func TestAuditAppendConcurrentAndList(t *testing.T) {
 		}
 		f.Cursor = ""
 		if want := ref(f); !slices.Equal(got, want) {
-			t.Errorf("%+v: got %v, want %v", f, got, want)
+			t.Errorf("budget %d, %+v: got %v, want %v", s.budget, f, got, want)
 		}
-	}
-	if _, _, err := s.ListAudit(ctx, AuditFilter{Cursor: "bogus"}); !errors.Is(err, ErrInvalidFilter) {
-		t.Errorf("bad cursor: %v", err)
 	}
 }
 

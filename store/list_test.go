@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -259,19 +261,36 @@ func TestContainsFold(t *testing.T) {
 }
 
 func ExampleStore_ListRecordings() {
-	// Page through alice's recordings on db1, newest first.
-	var s *Store // from Open
-	if s == nil {
-		return
+	dir, err := os.MkdirTemp("", "jumpcast-example")
+	if err != nil {
+		panic(err)
 	}
-	f := Filter{User: "alice", Target: "db1", Limit: 50}
+	defer os.RemoveAll(dir)
+	s, err := Open(filepath.Join(dir, "index.db"), Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i, user := range []string{"alice", "bob", "alice"} {
+		start := time.Date(2026, 11, 24, 9, 30, i, 0, time.UTC)
+		r := &Recording{
+			ID:   start.Format("20060102T150405.000000Z") + "-3f9a1c2" + fmt.Sprint(i), // recorder.NewID(start)
+			User: user, TargetAlias: "db1", TargetAddr: "10.0.0.1:22", Title: "root@db1 — " + user, Start: start,
+		}
+		if err := s.CreateRecording(ctx, r); err != nil {
+			panic(err)
+		}
+	}
+	// Page through alice's recordings on db1, newest first, one per page.
+	f := Filter{User: "alice", Target: "db1", Limit: 1}
 	for {
-		page, err := s.ListRecordings(context.Background(), f)
+		page, err := s.ListRecordings(ctx, f)
 		if err != nil {
-			return
+			panic(err)
 		}
 		for _, r := range page.Items {
-			fmt.Println(r.ID, r.Title)
+			fmt.Println(r.ID, r.Status)
 		}
 		if page.Next == "" {
 			break
@@ -279,4 +298,6 @@ func ExampleStore_ListRecordings() {
 		f.Cursor = page.Next
 	}
 	// Output:
+	// 20261124T093002.000000Z-3f9a1c22 active
+	// 20261124T093000.000000Z-3f9a1c20 active
 }
