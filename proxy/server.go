@@ -205,7 +205,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		break
 	}
 	s.abortSessions(reasonShutdown)
+	// Let the aborted sessions deliver their message and exit status
+	// before the connections go.
+	s.waitIdle(5 * time.Second)
 	return errors.Join(err, s.Close())
+}
+
+// waitIdle waits until no session is open, at most d.
+func (s *Server) waitIdle(d time.Duration) {
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		n, idle := len(s.sessions), s.idle
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-idle:
+		case <-timeout.C:
+			return
+		}
+	}
 }
 
 // Close closes the listeners and every connection at once; open sessions

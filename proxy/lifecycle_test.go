@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+func TestRecordingFailClosedAtStart(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.rec.failStart = errors.New("disk full")
+	r := refusal(t, f, "root@t1")
+	if string(r.stderr) != "jumpcast: recording unavailable: disk full\n" || r.status != 255 {
+		t.Errorf("stderr = %q status %d", r.stderr, r.status)
+	}
+	if ev := f.audit.waitEvent(t, "recording", "error"); ev.Reason != "disk full" {
+		t.Errorf("audit = %+v", ev)
+	}
+}
+
+func TestRecordingFailOpenAtStart(t *testing.T) {
+	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Recording.OnFailure = config.FailOpen }})
+	f.rec.failStart = errors.New("disk full")
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	s.request("exec", true, execMsg{"echo still here"})
+	if r := s.wait(); string(r.stdout) != "still here\n" || r.status != 0 {
+		t.Errorf("fail-open session: %q status %d stderr %q", r.stdout, r.status, r.stderr)
+	}
+	f.audit.waitEvent(t, "recording", "error")
+}
+
+func TestRecordingFailsMidway(t *testing.T) {
+	for _, policy := range []string{config.FailClosed, config.FailOpen} {
+		t.Run(policy, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Recording.OnFailure = policy }})
+			f.rec.failOutputAfter = 1000
+			c := f.dial("root@t1")
+			s := openRaw(t, c)
+			s.request("exec", true, execMsg{"echo begin; sleep 0.3; head -c 200000 /dev/zero; sleep 0.3; echo end"})
+			r := s.wait()
+			if policy == config.FailClosed {
+				if !strings.Contains(string(r.stderr), "jumpcast: recording failed; session ended") || r.status != 255 {
+					t.Errorf("fail-closed: stderr %q status %d", r.stderr, r.status)
+				}
+				if strings.HasSuffix(string(r.stdout), "end\n") {
+					t.Error("fail-closed session ran to its end")
+				}
+			} else if !strings.HasSuffix(string(r.stdout), "end\n") || r.status != 0 || len(r.stderr) != 0 {
+				t.Errorf("fail-open: %d bytes, status %d, stderr %q", len(r.stdout), r.status, r.stderr)
+			}
+			ev := f.audit.waitEvent(t, "recording", "error")
+			if ev.Detail["on_failure"] != policy {
+				t.Errorf("audit = %+v", ev)
+			}
+			if rec := f.rec.last(t); rec.closes != 1 {
+				t.Errorf("recorder closed %d times", rec.closes)
+			}
+		})
+	}
+}
+
+func TestPasswordPromptRelayedWithPTY(t *testing.T) {
+	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{Password: "s3cret"}})
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	ptyOK := make(chan bool, 1)
+	go func() { ptyOK <- s.pty("xterm", 80, 24) }() // owner: test; the reply comes after the login
+	deadline := time.Now().Add(10 * time.Second)
+	var prompt []byte
+	for time.Now().Before(deadline) && !strings.Contains(string(prompt), "Password: ") {
+		b := make([]byte, 256)
+		n, err := s.ch.Stderr().Read(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prompt = append(prompt, b[:n]...)
+	}
+	if string(prompt) != "(root@t1) Password: " {
+		t.Fatalf("prompt = %q", prompt)
+	}
+	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
+		t.Fatal(err)
+	}
+	if !<-ptyOK {
+		t.Fatal("pty-req refused")
+	}
+	s.request("exec", true, execMsg{"echo logged in"})
+	r := s.wait()
+	if !strings.Contains(string(r.stdout), "logged in") || r.status != 0 {
+		t.Errorf("stdout %q status %d", r.stdout, r.status)
+	}
+	if strings.Contains(f.logs.String(), "s3cret") {
+		t.Error("the password reached the log")
+	}
+	rec := f.rec.last(t)
+	if strings.Contains(rec.input.String()+rec.output.String(), "s3cret") {
+		t.Error("the password reached the recording")
+	}
+}
+
+func TestAgentAuthAndForwarding(t *testing.T) {
+	agentKey := sshtest.NewKeyPair(t)
+	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}}})
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(t, agentKey)}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.dial("root@t1")
+	if err := agent.ForwardToAgent(c, keyring); err != nil {
+		t.Fatal(err)
+	}
+	s := openRaw(t, c)
+	if !s.request(reqAgent, true, nil) {
+		t.Fatal("agent forwarding refused")
+	}
+	s.request("exec", true, execMsg{`test -n "$SSH_AUTH_SOCK" && ssh-add -l`})
+	r := s.wait()
+	if !strings.Contains(string(r.stdout), gossh.FingerprintSHA256(agentKey.Public)) || r.status != 0 {
+		t.Errorf("ssh-add -l on the target: %q %q status %d", r.stdout, r.stderr, r.status)
+	}
+	if !strings.Contains(f.logs.String(), `methods=agent`) {
+		t.Errorf("target login did not use the agent:\n%s", f.logs.String())
+	}
+}
+
+func TestAgentForwardingForbiddenByPolicy(t *testing.T) {
+	agentKey := sshtest.NewKeyPair(t)
+	no := false
+	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}},
+		config: func(c *config.Config) {
+			u := c.Users["alice"]
+			u.Allow[0].AgentAuth, u.Allow[0].AgentForwarding = &no, &no
+			c.Users["alice"] = u
+		}})
+	keyring := agent.NewKeyring()
+	_ = keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(t, agentKey)})
+	c := f.dial("root@t1")
+	_ = agent.ForwardToAgent(c, keyring)
+	s := openRaw(t, c)
+	if s.request(reqAgent, true, nil) {
+		t.Error("agent forwarding accepted against policy")
+	}
+	s.request("exec", true, execMsg{"true"})
+	if r := s.wait(); r.status != 255 || !strings.Contains(string(r.stderr), "authentication failed") {
+		t.Errorf("status %d stderr %q, want an authentication failure", r.status, r.stderr)
+	}
+}
+
+func TestShutdownTellsAdmins(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	s.pty("xterm", 80, 24)
+	s.request("shell", true, nil)
+	if _, err := s.ch.Write([]byte("echo ready\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("ready")
+	if n := f.srv.ActiveSessions(); n != 1 {
+		t.Errorf("ActiveSessions = %d, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := f.srv.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want deadline exceeded", err)
+	}
+	r := s.wait()
+	if !strings.Contains(string(r.stderr), "jumpcast: bastion shutting down\r\n") || r.status != 255 {
+		t.Errorf("stderr %q status %d", r.stderr, r.status)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	if rec := f.rec.last(t); rec.exit == nil || rec.exit.Reason != reasonShutdown {
+		t.Errorf("recorded exit = %+v", rec.exit)
+	}
+	if _, err := net.DialTimeout("tcp", f.addr, time.Second); err == nil {
+		t.Error("still accepting after Shutdown")
+	}
+}
+
+func TestShutdownWaitsForSessions(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	s.request("exec", true, execMsg{"sleep 0.3; echo done"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if r := s.wait(); string(r.stdout) != "done\n" || r.status != 0 {
+		t.Errorf("session cut short: %q %d", r.stdout, r.status)
+	}
+}
+
+func TestReloadChangesPolicyForNewConnections(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	s.request("exec", true, execMsg{"sleep 0.3; echo kept"})
+	cfg, err := config.Parse([]byte("users:\n  alice:\n    keys: [\""+f.admin.AuthorizedLine+"\"]\ntargets:\n  t1:\n    address: \""+f.target.Addr+"\"\n"), "reload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.wait(); string(r.stdout) != "kept\n" {
+		t.Errorf("open session after reload: %q", r.stdout)
+	}
+	if r := refusal(t, f, "root@t1"); !strings.Contains(string(r.stderr), "not permitted") {
+		t.Errorf("after reload: %q", r.stderr)
+	}
+}
+
+// agentKeyPrivate reads a test key's private half for an in-memory agent.
+func agentKeyPrivate(t *testing.T, k *sshtest.KeyPair) any {
+	t.Helper()
+	data, err := os.ReadFile(k.PrivatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := gossh.ParseRawPrivateKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv
+}
