@@ -88,7 +88,8 @@ const MaxPurgeBatch = 10000
 // (maxAge 0: no age limit), then, while the total file size still exceeds
 // maxTotal (0: no size limit), the oldest of the rest. At most
 // MaxPurgeBatch rows are returned. The caller removes the files, then the
-// rows (DeleteRecording), and writes one audit event per purge.
+// rows (DeleteRecordings: one transaction for the batch), and writes one
+// audit event per purge.
 func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]Recording, error) {
 	if maxAge <= 0 && maxTotal <= 0 {
 		return nil, nil

@@ -155,6 +155,34 @@ func (s *Store) DeleteRecording(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteRecordings removes several recordings in one transaction (one
+// fsync), for the purge job: ids that are absent are skipped. It returns
+// how many rows it removed.
+func (s *Store) DeleteRecordings(ctx context.Context, ids []string) (int, error) {
+	n := 0
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		n = 0
+		for _, id := range ids {
+			old, err := getRow(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := writeRecording(tx, old, nil); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete %d recordings: %w", len(ids), err)
+	}
+	return n, nil
+}
+
 // ActiveRecordings returns the recordings whose status is active, oldest
 // first. Its cost is proportional to their number, not to the index size.
 func (s *Store) ActiveRecordings(ctx context.Context) ([]Recording, error) {

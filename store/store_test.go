@@ -288,6 +288,24 @@ func TestPurgeCandidates(t *testing.T) {
 			}
 		})
 	}
+	// The purge job removes the candidates in one transaction.
+	got, err := s.PurgeCandidates(ctx, now, 0, 550)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var del []string
+	for _, r := range got {
+		del = append(del, r.ID)
+	}
+	if n, err := s.DeleteRecordings(ctx, append(del, "20261124T093012.345678Z-00000000")); err != nil || n != len(del) {
+		t.Fatalf("deleted %d, %v; want %d", n, err, len(del))
+	}
+	if st, _ := s.Stats(ctx); st.Count != 7 || st.TotalFileSize != 500 {
+		t.Errorf("after purge: %+v", st)
+	}
+	if got, _ := s.PurgeCandidates(ctx, now, 0, 550); len(got) != 0 {
+		t.Errorf("still over the size limit: %d candidates", len(got))
+	}
 }
 
 func equalInts(a, b []int) bool {
