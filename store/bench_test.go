@@ -92,6 +92,13 @@ func fillBenchStore(path string) error {
 // BenchmarkList1M reports the latency of a first page and of a deep page
 // (a cursor in the middle of the data) of 50 recordings, for each kind of
 // filter, on a store of one million rows. Target: under 20 ms a page.
+//
+// Measured (2-core AMD EPYC shared with other jobs, warm page cache, file
+// 860 MB, filled in about 12 s): every single-index filter, time range and
+// duration order 0.03–0.06 ms; user+target 0.7 ms (exact, 14 items);
+// user+status+remote user 2–2.7 ms; duration with a user or a week
+// 0.5–1.3 ms; text matching often 0.1 ms; text matching nothing 11–12 ms
+// for a short page (33,000 rows scanned) with a cursor to continue.
 func BenchmarkList1M(b *testing.B) {
 	s, sample := benchStore(b)
 	ctx := context.Background()
