@@ -1,0 +1,137 @@
+package recorder
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// File and folder permissions of the recordings folder.
+const (
+	FileMode os.FileMode = 0o600
+	DirMode  os.FileMode = 0o700
+)
+
+// ErrBadPath is returned for a recording path that is not one the server
+// makes ("YYYY/MM/DD/<id>.cast" with a valid id of that day).
+var ErrBadPath = errors.New("not a recording path")
+
+// Dir is the recordings folder, opened as an os.Root: no name given to it
+// can reach outside, and only server-made names are accepted. Safe for
+// concurrent use.
+type Dir struct {
+	root *os.Root
+}
+
+// OpenDir opens the recordings folder at path, creating it (0700) if it is
+// missing.
+func OpenDir(path string) (*Dir, error) {
+	if err := os.MkdirAll(path, DirMode); err != nil {
+		return nil, fmt.Errorf("create recordings folder: %w", err)
+	}
+	root, err := os.OpenRoot(path)
+	if err != nil {
+		return nil, fmt.Errorf("open recordings folder: %w", err)
+	}
+	return &Dir{root: root}, nil
+}
+
+// Path returns the folder's path as given to OpenDir.
+func (d *Dir) Path() string { return d.root.Name() }
+
+// Create makes the file of recording id (0600, exclusive: an existing file
+// is an error) and its day folders (0700). It returns the open file (read
+// and write) and its path relative to the folder.
+func (d *Dir) Create(id string) (*os.File, string, error) {
+	rel, err := RelPath(id)
+	if err != nil {
+		return nil, "", fmt.Errorf("create recording: %w", err)
+	}
+	if err := d.root.MkdirAll(path.Dir(rel), DirMode); err != nil {
+		return nil, "", fmt.Errorf("create recording folder %s: %w", path.Dir(rel), err)
+	}
+	f, err := d.root.OpenFile(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	if err != nil {
+		return nil, "", fmt.Errorf("create recording %s: %w", rel, err)
+	}
+	return f, rel, nil
+}
+
+// Open opens a recording for reading. rel must be exactly what Create
+// returned for a valid id; the file must be a regular file (a symlink is
+// refused even when it stays inside the folder).
+func (d *Dir) Open(rel string) (*os.File, error) {
+	if err := checkRel(rel); err != nil {
+		return nil, err
+	}
+	before, err := d.root.Lstat(rel)
+	if err != nil {
+		return nil, fmt.Errorf("open recording %s: %w", rel, err)
+	}
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("open recording %s: not a regular file: %w", rel, ErrBadPath)
+	}
+	f, err := d.root.Open(rel)
+	if err != nil {
+		return nil, fmt.Errorf("open recording %s: %w", rel, err)
+	}
+	after, err := f.Stat()
+	if err != nil || !os.SameFile(before, after) {
+		_ = f.Close()
+		return nil, fmt.Errorf("open recording %s: file changed while opening: %w", rel, ErrBadPath)
+	}
+	return f, nil
+}
+
+// Remove deletes a recording file. Empty day folders are left in place
+// (a concurrent Create may be about to use them).
+func (d *Dir) Remove(rel string) error {
+	if err := checkRel(rel); err != nil {
+		return err
+	}
+	if err := d.root.Remove(rel); err != nil {
+		return fmt.Errorf("remove recording %s: %w", rel, err)
+	}
+	return nil
+}
+
+// Stat returns the file information of a recording (not following a
+// symlink).
+func (d *Dir) Stat(rel string) (fs.FileInfo, error) {
+	if err := checkRel(rel); err != nil {
+		return nil, err
+	}
+	return d.root.Lstat(rel)
+}
+
+// Close releases the folder.
+func (d *Dir) Close() error { return d.root.Close() }
+
+// checkRel accepts only "YYYY/MM/DD/<id>.cast" where the date is the id's.
+func checkRel(rel string) error {
+	id, ok := strings.CutSuffix(path.Base(rel), ".cast")
+	if !ok || !ValidID(id) {
+		return fmt.Errorf("%q: %w", rel, ErrBadPath)
+	}
+	want, err := RelPath(id)
+	if err != nil || want != rel {
+		return fmt.Errorf("%q: %w", rel, ErrBadPath)
+	}
+	return nil
+}
+
+// HashFile returns the hex SHA-256 of everything r yields and its size.
+func HashFile(r io.Reader) (sha string, size int64, err error) {
+	h := sha256.New()
+	size, err = io.Copy(h, r)
+	if err != nil {
+		return "", size, fmt.Errorf("hash recording: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), size, nil
+}

@@ -1,0 +1,193 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Recording statuses reported to the Index.
+const (
+	StatusActive   = "active"
+	StatusFinished = "finished"
+	StatusFailed   = "failed"
+)
+
+// ErrLowDiskSpace is returned by Start when the recordings folder's file
+// system has less free space than ManagerOptions.MinFreeSpace.
+var ErrLowDiskSpace = errors.New("recordings disk below free-space floor")
+
+// Index receives each recording's metadata twice: once when it starts and
+// once when it ends — never per event. The lead's adapter writes it to the
+// store.
+type Index interface {
+	// Started is called once, with Status "active", before the session
+	// is let through. An error refuses the recording.
+	Started(ctx context.Context, r Record) error
+	// Finished is called once, with Status "finished" or "failed".
+	Finished(ctx context.Context, r Record) error
+}
+
+// Record is a recording's metadata as the Index stores it.
+type Record struct {
+	SessionInfo // ID filled; Env holds TERM and SHELL only; Start set
+	Title       string
+	Path        string // relative to the recordings folder: "YYYY/MM/DD/<id>.cast"
+	End         time.Time
+	Duration    time.Duration // measured on the monotonic clock
+	BytesIn     int64         // bytes the admin sent (counted even when not recorded)
+	BytesOut    int64         // bytes the admin received
+	FileSize    int64
+	Exit        Exit
+	Status      string // StatusActive, StatusFinished, StatusFailed
+	Error       string // why the recording failed, "" otherwise
+	SHA256      string // hex SHA-256 of the finished file
+}
+
+// ManagerOptions configure a Manager.
+type ManagerOptions struct {
+	Dir   *Dir  // required: where the files go
+	Index Index // nil: nothing is indexed
+	Hub   *Hub  // nil: sessions are not offered live
+	// RecordInput records what the admin types as "i" events. Off by
+	// default: input holds passwords typed at prompts.
+	RecordInput bool
+	// FlushInterval: see WriterOptions; 0 means MaxFlushInterval.
+	FlushInterval time.Duration
+	// MinFreeSpace refuses new recordings when the folder's file system
+	// has fewer free bytes; 0 disables the check.
+	MinFreeSpace uint64
+	Logger       *slog.Logger     // nil: discard
+	Now          func() time.Time // nil: time.Now; event times use its monotonic reading
+}
+
+// Manager starts recordings: it is the implementation behind the proxy's
+// recording seam. Safe for concurrent use.
+type Manager struct {
+	o   ManagerOptions
+	log *slog.Logger
+	now func() time.Time
+}
+
+// NewManager returns a Manager. o.Dir must be set.
+func NewManager(o ManagerOptions) *Manager {
+	m := &Manager{o: o, log: o.Logger, now: o.Now}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m
+}
+
+// Start begins the recording of a session: it checks the free-space
+// floor, creates the file, writes the header, reports the recording to the
+// Index and offers it to the Hub. Any failure is an error and leaves no
+// file behind; the caller applies the failure policy.
+func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error) {
+	if m.o.Dir == nil {
+		return nil, errors.New("start recording: no recordings folder")
+	}
+	if info.Start.IsZero() {
+		info.Start = m.now()
+	}
+	if info.ID == "" {
+		info.ID = NewID(info.Start)
+	} else if !ValidID(info.ID) {
+		return nil, fmt.Errorf("start recording: invalid id %q", info.ID)
+	}
+	if err := m.checkSpace(); err != nil {
+		return nil, err
+	}
+	info.Env = headerEnv(info)
+	f, rel, err := m.o.Dir.Create(info.ID)
+	if err != nil {
+		return nil, fmt.Errorf("start recording: %w", err)
+	}
+	s := newSession(m, info, f, rel)
+	if err := s.open(ctx); err != nil {
+		_ = f.Close()
+		_ = m.o.Dir.Remove(rel)
+		return nil, fmt.Errorf("start recording %s: %w", info.ID, err)
+	}
+	m.log.Info("recording started", "session_id", info.ID, "user", info.User,
+		"target", s.rec.Title, "remote_user", info.RemoteUser, "path", rel, "kind", info.Kind)
+	return s, nil
+}
+
+func (m *Manager) checkSpace() error {
+	if m.o.MinFreeSpace == 0 {
+		return nil
+	}
+	free, err := m.o.Dir.FreeSpace()
+	if err != nil {
+		return fmt.Errorf("start recording: %w", err)
+	}
+	if free < m.o.MinFreeSpace {
+		return fmt.Errorf("start recording: %w: %d bytes free, floor %d", ErrLowDiskSpace, free, m.o.MinFreeSpace)
+	}
+	return nil
+}
+
+// target names the target for titles: the alias, else the address.
+func target(info SessionInfo) string {
+	if info.TargetAlias != "" {
+		return info.TargetAlias
+	}
+	return info.TargetAddr
+}
+
+// Title is the recording's title: "root@db1 — alice".
+func Title(info SessionInfo) string {
+	return info.RemoteUser + "@" + target(info) + " — " + info.User
+}
+
+// headerEnv keeps TERM (from the pty-req, else the env) and SHELL only:
+// other variables a client sends may hold secrets.
+func headerEnv(info SessionInfo) map[string]string {
+	env := map[string]string{}
+	if info.Term != "" {
+		env["TERM"] = info.Term
+	} else if v := info.Env["TERM"]; v != "" {
+		env["TERM"] = v
+	}
+	if v := info.Env["SHELL"]; v != "" {
+		env["SHELL"] = v
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	return env
+}
+
+// header builds the asciicast header of a session.
+func header(info SessionInfo) Header {
+	h := Header{
+		Version:   2,
+		Width:     info.Width,
+		Height:    info.Height,
+		Timestamp: info.Start.Unix(),
+		Title:     Title(info),
+		Env:       info.Env,
+		Jumpcast: &HeaderMeta{
+			SessionID:      info.ID,
+			User:           info.User,
+			KeyFingerprint: info.KeyFingerprint,
+			RemoteUser:     info.RemoteUser,
+			Target:         target(info),
+			TargetAddr:     info.TargetAddr,
+			ClientAddr:     info.ClientAddr,
+			Kind:           info.Kind,
+		},
+	}
+	if h.Width <= 0 || h.Height <= 0 {
+		h.Width, h.Height = DefaultWidth, DefaultHeight
+	}
+	if info.Kind != KindShell {
+		h.Command = info.Command
+	}
+	return h
+}

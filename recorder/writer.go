@@ -1,0 +1,329 @@
+package recorder
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MaxFlushInterval is the longest a buffered event may wait before it is
+// written to the file: the durability promise after a crash.
+const MaxFlushInterval = time.Second
+
+// flushSize is how many buffered bytes trigger an immediate write. Lines
+// are only ever written whole, so a file cut by a crash ends on a line.
+const flushSize = 64 << 10
+
+// ErrClosed is returned by a Writer's methods after Close.
+var ErrClosed = errors.New("recording closed")
+
+// WriterOptions tune a Writer. The zero value is a sensible default.
+type WriterOptions struct {
+	// Clock returns the time elapsed since the start of the recording.
+	// nil means a monotonic clock started by NewWriter. Tests inject one.
+	Clock func() time.Duration
+	// FlushInterval bounds how long an encoded event stays in memory
+	// before it is written. 0 (or anything above MaxFlushInterval) means
+	// MaxFlushInterval.
+	FlushInterval time.Duration
+	// SummarizeBinary is for exec sessions without a PTY: a run of binary
+	// chunks (see looksBinary) becomes one "m" event "[binary output: N
+	// bytes]" (or "[binary input: …]") written when the run ends, instead
+	// of escaped JSON. Text chunks are still recorded exactly.
+	SummarizeBinary bool
+	// OnEvent, if set, is called with every event after it has been
+	// encoded into the buffer, in file order, with the Writer's lock held:
+	// it must not block and must not call the Writer. The Manager uses it
+	// to feed the live Hub.
+	OnEvent func(Event)
+}
+
+// stream indexes the per-direction state.
+type stream int
+
+const (
+	streamOut stream = iota
+	streamIn
+)
+
+// Writer writes one asciicast v2 stream. It is safe for concurrent use:
+// Output from the stdout and stderr copiers, Input from the stdin copier and
+// Resize from the request loop. The first write error is sticky: every
+// later call returns it. Close does not close the underlying io.Writer.
+type Writer struct {
+	clock     func() time.Duration
+	interval  time.Duration
+	summarize bool
+	onEvent   func(Event)
+
+	mu      sync.Mutex // guards every field below and writes to dst
+	dst     io.Writer
+	buf     bytes.Buffer  // whole encoded lines not yet written to dst
+	enc     *json.Encoder // encodes into buf
+	offset  int64         // bytes written to dst so far
+	last    float64       // time of the last event, to keep times non-decreasing
+	carries [2]carry      // per stream: trailing incomplete UTF-8
+	binRun  [2]int64      // per stream: bytes of the binary run in progress
+	scratch []byte        // reused by carry.join
+	timer   *time.Timer   // pending flush, nil when buf is empty or flushed
+	err     error         // first write error, sticky
+	closed  bool
+}
+
+// NewWriter writes h's header line (Version 0 means 2; a zero size means
+// 80×24) to w and returns a Writer for the events. The header is written to
+// w before NewWriter returns.
+func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
+	if h.Version == 0 {
+		h.Version = 2
+	}
+	if h.Width <= 0 || h.Height <= 0 {
+		h.Width, h.Height = DefaultWidth, DefaultHeight
+	}
+	wr := &Writer{
+		clock:     opt.Clock,
+		interval:  opt.FlushInterval,
+		summarize: opt.SummarizeBinary,
+		onEvent:   opt.OnEvent,
+		dst:       w,
+	}
+	if wr.clock == nil {
+		start := time.Now()
+		wr.clock = func() time.Duration { return time.Since(start) }
+	}
+	if wr.interval <= 0 || wr.interval > MaxFlushInterval {
+		wr.interval = MaxFlushInterval
+	}
+	wr.enc = json.NewEncoder(&wr.buf)
+	wr.enc.SetEscapeHTML(false)
+	if err := wr.enc.Encode(h); err != nil {
+		return nil, fmt.Errorf("encode asciicast header: %w", err)
+	}
+	if err := wr.flushLocked(); err != nil {
+		return nil, fmt.Errorf("write asciicast header: %w", err)
+	}
+	return wr, nil
+}
+
+// Output records bytes the admin's client received.
+func (w *Writer) Output(p []byte) error { return w.data(streamOut, p) }
+
+// Input records bytes the admin sent.
+func (w *Writer) Input(p []byte) error { return w.data(streamIn, p) }
+
+// Resize records a window change as an "r" event.
+func (w *Writer) Resize(width, height int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.emit(CodeResize, ResizeData(width, height))
+}
+
+// Marker records an "m" event with label.
+func (w *Writer) Marker(label string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.emit(CodeMarker, label)
+}
+
+// Close ends the recording: it writes what the UTF-8 carries still hold
+// (as U+FFFD: a character that never completed), the marker of a pending
+// binary run, a "[session ended: reason]" marker when exit.Reason is set,
+// the trailing "x" event, and flushes. A second Close returns ErrClosed.
+func (w *Writer) Close(exit Exit) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	defer func() {
+		w.closed = true
+		if w.timer != nil {
+			w.timer.Stop()
+			w.timer = nil
+		}
+	}()
+	if w.err != nil {
+		return w.err
+	}
+	for _, s := range []stream{streamOut, streamIn} {
+		if err := w.endBinaryRun(s); err != nil {
+			return err
+		}
+		if w.carries[s].n > 0 {
+			if err := w.emit(s.code(), string(w.carries[s].take())); err != nil {
+				return err
+			}
+		}
+	}
+	if exit.Reason != "" {
+		if err := w.emit(CodeMarker, "[session ended: "+exit.Reason+"]"); err != nil {
+			return err
+		}
+	}
+	if err := w.emit(CodeExit, ExitData(exit)); err != nil {
+		return err
+	}
+	return w.flushLocked()
+}
+
+// Flush writes buffered events now.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	return w.flushLocked()
+}
+
+// Snapshot flushes the buffer and calls fn with the number of bytes written
+// to the underlying writer so far, while no event can be added: the file's
+// first offset bytes are exactly the events before any event that OnEvent
+// reports after fn returns. fn must not call the Writer.
+func (w *Writer) Snapshot(fn func(offset int64)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.flushLocked(); err != nil {
+		return err
+	}
+	fn(w.offset)
+	return nil
+}
+
+// Err returns the sticky write error, or nil.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (s stream) code() string {
+	if s == streamIn {
+		return CodeInput
+	}
+	return CodeOutput
+}
+
+func (w *Writer) usable() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// data records p on stream s: UTF-8 carry, then binary summary or event.
+func (w *Writer) data(s stream, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	b := w.carries[s].join(p, &w.scratch)
+	if w.summarize && looksBinary(b) {
+		w.binRun[s] += int64(len(b) + w.carries[s].n)
+		w.carries[s].n = 0
+		return nil
+	}
+	if err := w.endBinaryRun(s); err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return w.emit(s.code(), string(b))
+}
+
+// endBinaryRun writes the marker of stream s's binary run, if any.
+func (w *Writer) endBinaryRun(s stream) error {
+	n := w.binRun[s]
+	if n == 0 {
+		return nil
+	}
+	w.binRun[s] = 0
+	what := "output"
+	if s == streamIn {
+		what = "input"
+	}
+	return w.emit(CodeMarker, "[binary "+what+": "+strconv.FormatInt(n, 10)+" bytes]")
+}
+
+// emit encodes one event into the buffer (one json encode per event),
+// reports it to OnEvent, and writes the buffer when it is large or arms
+// the flush timer. Called with w.mu held.
+func (w *Writer) emit(code, data string) error {
+	t := float64(w.clock().Microseconds()) / 1e6
+	if t < w.last {
+		t = w.last
+	}
+	w.last = t
+	ev := Event{Time: t, Code: code, Data: data}
+	if err := w.enc.Encode(ev.tuple()); err != nil {
+		return w.fail(fmt.Errorf("encode asciicast event: %w", err))
+	}
+	if w.onEvent != nil {
+		w.onEvent(ev)
+	}
+	if w.buf.Len() >= flushSize {
+		return w.flushLocked()
+	}
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.interval, w.timerFlush)
+	}
+	return nil
+}
+
+// timerFlush runs on the flush timer's goroutine (owned by the time
+// package; it exits when the function returns).
+func (w *Writer) timerFlush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = nil
+	if w.err == nil && !w.closed {
+		_ = w.flushLocked() // a failure is sticky and reported by the next call
+	}
+}
+
+// flushLocked writes the buffered whole lines to dst. Called with w.mu held.
+func (w *Writer) flushLocked() error {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if w.buf.Len() == 0 {
+		return nil
+	}
+	n, err := w.dst.Write(w.buf.Bytes())
+	w.offset += int64(n)
+	w.buf.Reset()
+	if err != nil {
+		return w.fail(fmt.Errorf("write recording: %w", err))
+	}
+	return nil
+}
+
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
