@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// The admin socket is a unix socket in the data folder (0600 in a 0700
+// folder: only the server's own user reaches it). It serves the CLI's data
+// commands while `jumpcast serve` holds the bbolt lock.
+
+func (p *program) listenAdmin() error {
+	sock := socketPath(p.cfg)
+	// A socket left by a killed server would make Listen fail; a live server
+	// would have answered, and the store lock already proved none runs.
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		_ = l.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	p.adminLn = l
+	b := &localBackend{st: p.store, dir: p.dir}
+	p.admin = &http.Server{Handler: adminHandler(b), ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+func adminHandler(b backend) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /recordings", func(w http.ResponseWriter, r *http.Request) {
+		f, err := filterFromQuery(r.URL.Query())
+		if err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		page, err := b.ListRecordings(r.Context(), f)
+		writeAdminJSON(w, page, err)
+	})
+	mux.HandleFunc("GET /recordings/{id}", func(w http.ResponseWriter, r *http.Request) {
+		rec, err := b.GetRecording(r.Context(), r.PathValue("id"))
+		writeAdminJSON(w, rec, err)
+	})
+	mux.HandleFunc("POST /recordings/{id}/verify", func(w http.ResponseWriter, r *http.Request) {
+		res, err := b.Verify(r.Context(), r.PathValue("id"))
+		writeAdminJSON(w, res, err)
+	})
+	mux.HandleFunc("GET /recordings/{id}/cast", func(w http.ResponseWriter, r *http.Request) {
+		rc, err := b.Cast(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		defer func() { _ = rc.Close() }()
+		w.Header().Set("Content-Type", "application/x-asciicast")
+		_, _ = io.Copy(w, rc)
+	})
+	mux.HandleFunc("PUT /auditors/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var a store.Auditor
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&a); err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		a.Name = r.PathValue("name")
+		writeAdminJSON(w, struct{}{}, b.PutAuditor(r.Context(), a))
+	})
+	mux.HandleFunc("GET /auditors", func(w http.ResponseWriter, r *http.Request) {
+		as, err := b.ListAuditors(r.Context())
+		writeAdminJSON(w, as, err)
+	})
+	mux.HandleFunc("DELETE /auditors/{name}", func(w http.ResponseWriter, r *http.Request) {
+		writeAdminJSON(w, struct{}{}, b.DeleteAuditor(r.Context(), r.PathValue("name")))
+	})
+	mux.HandleFunc("POST /tokens", func(w http.ResponseWriter, r *http.Request) {
+		tc, err := b.CreateToken(r.Context(), r.FormValue("owner"), r.FormValue("name"))
+		writeAdminJSON(w, tc, err)
+	})
+	mux.HandleFunc("GET /tokens", func(w http.ResponseWriter, r *http.Request) {
+		ts, err := b.ListTokens(r.Context())
+		writeAdminJSON(w, ts, err)
+	})
+	mux.HandleFunc("DELETE /tokens/{id}", func(w http.ResponseWriter, r *http.Request) {
+		writeAdminJSON(w, struct{}{}, b.DeleteToken(r.Context(), r.PathValue("id")))
+	})
+	mux.HandleFunc("GET /audit", func(w http.ResponseWriter, r *http.Request) {
+		f, err := auditFilterFromQuery(r.URL.Query())
+		if err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		page, err := b.ListAudit(r.Context(), f)
+		writeAdminJSON(w, page, err)
+	})
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = b.Backup(r.Context(), w)
+	})
+	return mux
+}
+
+func writeAdminJSON(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeAdminErr(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeAdminErr(w http.ResponseWriter, err error) {
+	code := http.StatusBadRequest
+	if errors.Is(err, store.ErrNotFound) {
+		code = http.StatusNotFound
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// filterToQuery and filterFromQuery carry a store.Filter over the socket.
+func filterToQuery(f store.Filter) url.Values {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("user", f.User)
+	set("target", f.Target)
+	set("remote_user", f.RemoteUser)
+	set("status", f.Status)
+	set("text", f.Text)
+	set("sort", f.Sort)
+	set("cursor", f.Cursor)
+	if f.Asc {
+		q.Set("asc", "1")
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	return q
+}
+
+func filterFromQuery(q url.Values) (store.Filter, error) {
+	f := store.Filter{
+		User: q.Get("user"), Target: q.Get("target"), RemoteUser: q.Get("remote_user"),
+		Status: q.Get("status"), Text: q.Get("text"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
+		Asc: q.Get("asc") == "1",
+	}
+	var err error
+	if f.Since, err = parseTimeParam(q.Get("since")); err != nil {
+		return f, err
+	}
+	if f.Until, err = parseTimeParam(q.Get("until")); err != nil {
+		return f, err
+	}
+	if s := q.Get("limit"); s != "" {
+		if f.Limit, err = strconv.Atoi(s); err != nil {
+			return f, fmt.Errorf("limit: %w", err)
+		}
+	}
+	return f, nil
+}
+
+func auditFilterFromQuery(q url.Values) (store.AuditFilter, error) {
+	f := store.AuditFilter{Kind: q.Get("kind"), User: q.Get("user"), Cursor: q.Get("cursor")}
+	var err error
+	if f.Since, err = parseTimeParam(q.Get("since")); err != nil {
+		return f, err
+	}
+	if f.Until, err = parseTimeParam(q.Get("until")); err != nil {
+		return f, err
+	}
+	if s := q.Get("limit"); s != "" {
+		if f.Limit, err = strconv.Atoi(s); err != nil {
+			return f, fmt.Errorf("limit: %w", err)
+		}
+	}
+	return f, nil
+}
+
+func parseTimeParam(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, fmt.Errorf("time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// remoteBackend is the CLI's side of the admin socket.
+type remoteBackend struct {
+	hc *http.Client
+}
+
+func newRemoteBackend(sock string) *remoteBackend {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}
+	return &remoteBackend{hc: &http.Client{Transport: tr}}
+}
+
+func (b *remoteBackend) Close() error { b.hc.CloseIdleConnections(); return nil }
+
+// do sends one request to the admin socket; out, when non-nil, receives the
+// JSON answer.
+func (b *remoteBackend) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	resp, err := b.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (b *remoteBackend) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://jumpcast"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		defer func() { _ = resp.Body.Close() }()
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%s: %w", e.Error, store.ErrNotFound)
+		}
+		return nil, errors.New(e.Error)
+	}
+	return resp, nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+func (b *remoteBackend) ListRecordings(ctx context.Context, f store.Filter) (store.Page, error) {
+	var p store.Page
+	err := b.do(ctx, http.MethodGet, "/recordings?"+filterToQuery(f).Encode(), nil, &p)
+	return p, err
+}
+
+func (b *remoteBackend) GetRecording(ctx context.Context, id string) (*store.Recording, error) {
+	var r store.Recording
+	if err := b.do(ctx, http.MethodGet, "/recordings/"+url.PathEscape(id), nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (b *remoteBackend) Verify(ctx context.Context, id string) (verifyResult, error) {
+	var v verifyResult
+	err := b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/verify", nil, &v)
+	return v, err
+}
+
+func (b *remoteBackend) Cast(ctx context.Context, id string) (io.ReadCloser, error) {
+	resp, err := b.send(ctx, http.MethodGet, "/recordings/"+url.PathEscape(id)+"/cast", nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (b *remoteBackend) PutAuditor(ctx context.Context, a store.Auditor) error {
+	body, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return b.do(ctx, http.MethodPut, "/auditors/"+url.PathEscape(a.Name), bytes.NewReader(body), nil)
+}
+
+func (b *remoteBackend) ListAuditors(ctx context.Context) ([]store.Auditor, error) {
+	var as []store.Auditor
+	err := b.do(ctx, http.MethodGet, "/auditors", nil, &as)
+	return as, err
+}
+
+func (b *remoteBackend) DeleteAuditor(ctx context.Context, name string) error {
+	return b.do(ctx, http.MethodDelete, "/auditors/"+url.PathEscape(name), nil, nil)
+}
+
+func (b *remoteBackend) CreateToken(ctx context.Context, owner, name string) (tokenCreated, error) {
+	var tc tokenCreated
+	form := url.Values{"owner": {owner}, "name": {name}}
+	err := b.do(ctx, http.MethodPost, "/tokens", bytes.NewBufferString(form.Encode()), &tc)
+	return tc, err
+}
+
+func (b *remoteBackend) ListTokens(ctx context.Context) ([]store.APIToken, error) {
+	var ts []store.APIToken
+	err := b.do(ctx, http.MethodGet, "/tokens", nil, &ts)
+	return ts, err
+}
+
+func (b *remoteBackend) DeleteToken(ctx context.Context, id string) error {
+	return b.do(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(id), nil, nil)
+}
+
+func (b *remoteBackend) ListAudit(ctx context.Context, f store.AuditFilter) (auditPage, error) {
+	q := url.Values{}
+	if f.Kind != "" {
+		q.Set("kind", f.Kind)
+	}
+	if f.User != "" {
+		q.Set("user", f.User)
+	}
+	if f.Cursor != "" {
+		q.Set("cursor", f.Cursor)
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var p auditPage
+	err := b.do(ctx, http.MethodGet, "/audit?"+q.Encode(), nil, &p)
+	return p, err
+}
+
+func (b *remoteBackend) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	resp, err := b.send(ctx, http.MethodGet, "/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	return io.Copy(w, resp.Body)
+}

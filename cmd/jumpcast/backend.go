@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/replayweb"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// backend is what the CLI's data commands need. bbolt takes an exclusive
+// lock, so while `jumpcast serve` runs the CLI talks to it over the admin
+// socket (remoteBackend); otherwise it opens the data folder itself
+// (localBackend). The admin socket serves a localBackend.
+type backend interface {
+	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
+	GetRecording(ctx context.Context, id string) (*store.Recording, error)
+	Verify(ctx context.Context, id string) (verifyResult, error)
+	Cast(ctx context.Context, id string) (io.ReadCloser, error)
+	PutAuditor(ctx context.Context, a store.Auditor) error
+	ListAuditors(ctx context.Context) ([]store.Auditor, error)
+	DeleteAuditor(ctx context.Context, name string) error
+	CreateToken(ctx context.Context, owner, name string) (tokenCreated, error)
+	ListTokens(ctx context.Context) ([]store.APIToken, error)
+	DeleteToken(ctx context.Context, id string) error
+	ListAudit(ctx context.Context, f store.AuditFilter) (auditPage, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	Close() error
+}
+
+// verifyResult is the outcome of re-hashing one recording file.
+type verifyResult struct {
+	ID       string `json:"id"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	Size     int64  `json:"size"`
+	OK       bool   `json:"ok"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+type tokenCreated struct {
+	Secret string         `json:"secret"`
+	Token  store.APIToken `json:"token"`
+}
+
+type auditPage struct {
+	Events []store.AuditEvent `json:"events"`
+	Next   string             `json:"next,omitempty"`
+}
+
+// openBackend connects to a running server's admin socket, or opens the
+// data folder directly when no server is running.
+func openBackend(cfg *config.Config) (backend, error) {
+	sock := socketPath(cfg)
+	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		_ = c.Close()
+		return newRemoteBackend(sock), nil
+	}
+	return openLocalBackend(cfg)
+}
+
+// localBackend works on an open store and recordings folder.
+type localBackend struct {
+	st    *store.Store
+	dir   *recorder.Dir
+	owned bool // Close closes st and dir
+}
+
+func openLocalBackend(cfg *config.Config) (*localBackend, error) {
+	if _, err := os.Stat(dbPath(cfg)); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	}
+	st, err := store.Open(dbPath(cfg), store.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, err
+	}
+	dir, err := recorder.OpenDir(recDirPath(cfg))
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("open recordings folder: %w", err)
+	}
+	return &localBackend{st: st, dir: dir, owned: true}, nil
+}
+
+func (b *localBackend) Close() error {
+	if !b.owned {
+		return nil
+	}
+	return errors.Join(b.dir.Close(), b.st.Close())
+}
+
+func (b *localBackend) ListRecordings(ctx context.Context, f store.Filter) (store.Page, error) {
+	return b.st.ListRecordings(ctx, f)
+}
+
+func (b *localBackend) GetRecording(ctx context.Context, id string) (*store.Recording, error) {
+	if !recorder.ValidID(id) {
+		return nil, fmt.Errorf("%q is not a recording id: %w", id, store.ErrNotFound)
+	}
+	return b.st.GetRecording(ctx, id)
+}
+
+func (b *localBackend) Verify(ctx context.Context, id string) (verifyResult, error) {
+	r, err := b.GetRecording(ctx, id)
+	if err != nil {
+		return verifyResult{}, err
+	}
+	res := verifyResult{ID: id, Expected: r.SHA256}
+	f, err := b.dir.Open(r.Path)
+	if err != nil {
+		res.Problem = "file missing: " + err.Error()
+		return res, nil
+	}
+	defer func() { _ = f.Close() }()
+	res.Actual, res.Size, err = recorder.HashFile(f)
+	switch {
+	case err != nil:
+		res.Problem = "read: " + err.Error()
+	case r.Status == store.StatusActive:
+		res.Problem = "still being recorded"
+	case r.SHA256 == "":
+		res.Problem = "no hash in the index"
+	case res.Actual != r.SHA256:
+		res.Problem = "file changed since it was closed"
+	default:
+		res.OK = true
+	}
+	return res, nil
+}
+
+func (b *localBackend) Cast(ctx context.Context, id string) (io.ReadCloser, error) {
+	r, err := b.GetRecording(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return b.dir.Open(r.Path)
+}
+
+func (b *localBackend) PutAuditor(ctx context.Context, a store.Auditor) error {
+	return b.st.PutAuditor(ctx, a)
+}
+
+func (b *localBackend) ListAuditors(ctx context.Context) ([]store.Auditor, error) {
+	return b.st.ListAuditors(ctx)
+}
+
+func (b *localBackend) DeleteAuditor(ctx context.Context, name string) error {
+	return b.st.DeleteAuditor(ctx, name)
+}
+
+func (b *localBackend) CreateToken(ctx context.Context, owner, name string) (tokenCreated, error) {
+	if _, err := b.st.GetAuditor(ctx, owner); err != nil {
+		return tokenCreated{}, fmt.Errorf("auditor %q: %w", owner, err)
+	}
+	secret, tok := replayweb.NewAPIToken()
+	tok.Owner, tok.Name = owner, name
+	if err := b.st.PutToken(ctx, tok); err != nil {
+		return tokenCreated{}, err
+	}
+	return tokenCreated{Secret: secret, Token: tok}, nil
+}
+
+func (b *localBackend) ListTokens(ctx context.Context) ([]store.APIToken, error) {
+	return b.st.ListTokens(ctx)
+}
+
+func (b *localBackend) DeleteToken(ctx context.Context, id string) error {
+	return b.st.DeleteToken(ctx, id)
+}
+
+func (b *localBackend) ListAudit(ctx context.Context, f store.AuditFilter) (auditPage, error) {
+	evs, next, err := b.st.ListAudit(ctx, f)
+	return auditPage{Events: evs, Next: next}, err
+}
+
+func (b *localBackend) Backup(_ context.Context, w io.Writer) (int64, error) {
+	return b.st.Backup(w)
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/jumpcast/jumpcast/replayweb"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+func newAuditorCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auditor",
+		Short: "Manage the web site's auditor accounts",
+		Long: `Manage the web site's auditor accounts. These work whether or not the server
+runs. Passwords are read from the terminal, or from stdin when it is not one.`,
+		Example: `  jumpcast auditor add carol --admin
+  echo 'long passphrase' | jumpcast auditor add dave`,
+	}
+	cmd.AddCommand(newAuditorAddCmd(g), newAuditorLsCmd(g), newAuditorRmCmd(g))
+	return cmd
+}
+
+// minPasswordLen is the shortest password accepted for an auditor.
+const minPasswordLen = 10
+
+func newAuditorAddCmd(g *globalFlags) *cobra.Command {
+	var admin bool
+	cmd := &cobra.Command{
+		Use:     "add NAME",
+		Short:   "Create an auditor (or set a new password for one)",
+		Example: "  jumpcast auditor add carol --admin\n  printf '%s\\n' \"$PW\" | jumpcast auditor add dave",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if !validAccountName(name) {
+				return usageError{fmt.Errorf("%q: names are 1-64 letters, digits, '.', '_' or '-'", name)}
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			hash, err := replayweb.HashPassword(pw)
+			if err != nil {
+				return err
+			}
+			role := store.RoleAuditor
+			if admin {
+				role = store.RoleAdmin
+			}
+			b, err := openBackend(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = b.Close() }()
+			a := store.Auditor{Name: name, PasswordHash: hash, Role: role, Created: time.Now().UTC()}
+			if err := b.PutAuditor(cmd.Context(), a); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); log in at http://%s/\n", name, role, cfg.Web.Listen)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&admin, "admin", false, "may also manage accounts and API tokens")
+	return cmd
+}
+
+func validAccountName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// readPassword prompts twice on a terminal; from a pipe it reads one line.
+func readPassword(in io.Reader, prompt io.Writer) (string, error) {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(prompt, "Password: ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(prompt, "Again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", err
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the passwords differ")
+		}
+		return checkPassword(string(a))
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return checkPassword(strings.TrimRight(line, "\r\n"))
+}
+
+func checkPassword(pw string) (string, error) {
+	if len(pw) < minPasswordLen {
+		return "", fmt.Errorf("password too short: at least %d characters", minPasswordLen)
+	}
+	return pw, nil
+}
+
+func newAuditorLsCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "ls",
+		Short:   "List auditor accounts",
+		Example: "  jumpcast auditor ls",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			b, err := openBackend(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = b.Close() }()
+			as, err := b.ListAuditors(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+			for _, a := range as {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.Role, a.Created.Local().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newAuditorRmCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NAME",
+		Short:   "Delete an auditor account",
+		Example: "  jumpcast auditor rm dave",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			b, err := openBackend(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = b.Close() }()
+			if err := b.DeleteAuditor(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s deleted\n", args[0])
+			return nil
+		},
+	}
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+func newRecordingsCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "recordings",
+		Aliases: []string{"rec"},
+		Short:   "List, show and verify recordings",
+		Long: `List, show and verify recordings. These work whether or not the server runs:
+with a server running they talk to it over its admin socket in the data folder.`,
+		Example: `  jumpcast recordings ls --user alice --since 24h
+  jumpcast recordings show 20261124T093012.345678Z-3f9a1c2b
+  jumpcast recordings verify`,
+	}
+	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecVerifyCmd(g))
+	return cmd
+}
+
+func newRecLsCmd(g *globalFlags) *cobra.Command {
+	var f store.Filter
+	var since, until string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Short:   "List recordings, newest first",
+		Example: "  jumpcast recordings ls --target db1 --status active\n  jumpcast recordings ls --since 2026-11-01 --until 2026-11-02 --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			now := time.Now()
+			if f.Since, err = parseWhen(since, now); err != nil {
+				return usageError{fmt.Errorf("--since: %w", err)}
+			}
+			if f.Until, err = parseWhen(until, now); err != nil {
+				return usageError{fmt.Errorf("--until: %w", err)}
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			b, err := openBackend(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = b.Close() }()
+			page, err := b.ListRecordings(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(page)
+			}
+			printRecordings(cmd.OutOrStdout(), page)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.User, "user", "", "bastion user")
+	fl.StringVar(&f.Target, "target", "", "target alias or host")
+	fl.StringVar(&f.RemoteUser, "remote-user", "", "remote user")
+	fl.StringVar(&f.Status, "status", "", "active, finished, interrupted or failed")
+	fl.StringVar(&f.Text, "text", "", "text in the title or command")
+	fl.StringVar(&since, "since", "", "start at or after: RFC 3339 time, date, or a duration ago (24h)")
+	fl.StringVar(&until, "until", "", "start before: RFC 3339 time, date, or a duration ago")
+	fl.IntVar(&f.Limit, "limit", 50, "rows per page")
+	fl.StringVar(&f.Cursor, "cursor", "", "continue from a previous page")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// parseWhen accepts an RFC 3339 time, a date (YYYY-MM-DD, local time) or a
+// duration meaning "that long ago".
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time, date or duration", s)
+}
+
+func printRecordings(w io.Writer, page store.Page) {
+	if len(page.Items) == 0 {
+		fmt.Fprintln(w, "no recordings")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tUSER\tREMOTE\tCLIENT\tSTART\tDURATION\tSIZE\tEXIT\tSTATUS")
+	for _, r := range page.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.User, remoteOf(r), r.ClientAddr,
+			r.Start.Local().Format("2006-01-02 15:04:05"), r.Duration.Round(time.Second), humanBytes(r.FileSize),
+			exitOf(r), r.Status)
+	}
+	_ = tw.Flush()
+	if page.Next != "" {
+		fmt.Fprintf(w, "more: --cursor %s\n", page.Next)
+	}
+}
+
+func remoteOf(r store.Recording) string {
+	t := r.TargetAlias
+	if t == "" {
+		t = r.TargetAddr
+	}
+	return r.RemoteUser + "@" + t
+}
+
+func exitOf(r store.Recording) string {
+	switch {
+	case r.ExitSignal != "":
+		return "SIG" + r.ExitSignal
+	case r.ExitStatus != nil:
+		return fmt.Sprint(*r.ExitStatus)
+	}
+	return "-"
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func newRecShowCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show everything the index knows about one recording",
+		Example: "  jumpcast recordings show 20261124T093012.345678Z-3f9a1c2b",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			b, err := openBackend(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = b.Close() }()
+			r, err := b.GetRecording(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		},
+	}
+}
+
+func newRecVerifyCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify [ID...]",
+		Short: "Re-hash recording files and compare them with the index",
+		Long: `Re-hash recording files and compare each with the SHA-256 stored in the index
+when it was closed. Without IDs, every closed recording is checked. Exits 1 if
+any file is missing or changed.`,
+		Example: "  jumpcast recordings verify\n  jumpcast recordings verify 20261124T093012.345678Z-3f9a1c2b",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			b, err := openBackend(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = b.Close() }()
+			return verifyRecordings(cmd, b, args)
+		},
+	}
+}
+
+func verifyRecordings(cmd *cobra.Command, b backend, ids []string) error {
+	ctx := cmd.Context()
+	if len(ids) == 0 {
+		f := store.Filter{Limit: 500}
+		for {
+			page, err := b.ListRecordings(ctx, f)
+			if err != nil {
+				return err
+			}
+			for _, r := range page.Items {
+				if r.Status != store.StatusActive {
+					ids = append(ids, r.ID)
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			f.Cursor = page.Next
+		}
+	}
+	bad := 0
+	w := cmd.OutOrStdout()
+	for _, id := range ids {
+		res, err := b.Verify(ctx, id)
+		if err != nil {
+			return err
+		}
+		if res.OK {
+			fmt.Fprintf(w, "ok       %s  %s\n", id, res.Actual)
+			continue
+		}
+		bad++
+		fmt.Fprintf(w, "FAILED   %s  %s (index %s, file %s)\n", id, res.Problem, short(res.Expected), short(res.Actual))
+	}
+	fmt.Fprintf(w, "%d verified, %d failed\n", len(ids)-bad, bad)
+	if bad > 0 {
+		return errors.New(strings.TrimSpace(fmt.Sprintf("%d recording(s) failed verification", bad)))
+	}
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	if h == "" {
+		return "-"
+	}
+	return h
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// e2e is one bastion in a child process in front of one real sshd.
+type e2e struct {
+	sshd    *sshtest.SSHD
+	key     *sshtest.KeyPair
+	client  *sshtest.ClientConfig
+	dataDir string
+	cfgPath string
+	srv     *server
+}
+
+func startE2E(t *testing.T) *e2e {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	sshtest.RequireBinary(t, "/usr/sbin/sshd", "/usr/bin/ssh")
+	e := &e2e{key: sshtest.NewKeyPair(t), dataDir: filepath.Join(t.TempDir(), "data")}
+	e.sshd = sshtest.StartSSHD(t, sshtest.SSHDOptions{AuthorizedKeys: []gossh.PublicKey{e.key.Public}})
+	e.cfgPath = writeConfig(t, e.dataDir, e.key.AuthorizedLine, e.key.PrivatePath, e.sshd.Addr, e.sshd.User(), "")
+	e.client = sshtest.NewClientConfig(t, e.key)
+	e.srv = startServer(t, e.cfgPath)
+	return e
+}
+
+// ssh runs the real OpenSSH client through the bastion.
+func (e *e2e) ssh(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := append([]string{"-F", e.client.ConfigPath, "-p", e.srv.SSHPort}, args...)
+	out, errOut, code, err := sshtest.Run(ctx, strings.NewReader(stdin), "ssh", full...)
+	if err != nil {
+		t.Fatalf("ssh %v: %v", args, err)
+	}
+	return string(out), string(errOut), code
+}
+
+func (e *e2e) login() string { return e.sshd.User() + "@db1@127.0.0.1" }
+
+// castOutput decodes a recording file: its header and the concatenated
+// data of its "o" events.
+func castOutput(t *testing.T, path string) (recorder.Header, string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	r, err := recorder.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var b strings.Builder
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			break
+		}
+		if ev.Code == "o" {
+			b.WriteString(ev.Data)
+		}
+	}
+	return r.Header(), b.String()
+}
+
+// asciinemaCat checks a file with Debian's asciinema (the strict v2 reader),
+// which needs a tty: script(1) gives it one.
+func asciinemaCat(t *testing.T, path string) string {
+	t.Helper()
+	sshtest.RequireBinary(t, "/usr/bin/asciinema", "/usr/bin/script")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "script", "-qec", "asciinema cat "+path, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("asciinema cat %s: %v\n%s", path, err, out)
+	}
+	return string(out)
+}
+
+func (e *e2e) castPath(r store.Recording) string {
+	return filepath.Join(e.dataDir, "recordings", filepath.FromSlash(r.Path))
+}
+
+// TestRecordedSessionThroughOpenSSH: a PTY session with UTF-8, colours and
+// an exit status, made with the real ssh client, becomes a recording whose
+// decoded output is exactly what the client received, that the CLI lists
+// while the server runs, that verifies, and that asciinema reads.
+func TestRecordedSessionThroughOpenSSH(t *testing.T) {
+	e := startE2E(t)
+	script := `printf 'héllo 世界 🎉\n\033[31mred\033[0m\n'; printf 'second line\n' >&2; exit 3`
+	out, errOut, code := e.ssh(t, "", "-tt", e.login(), script)
+	if code != 3 {
+		t.Fatalf("exit status %d, want 3; stderr: %s", code, errOut)
+	}
+	if !strings.Contains(out, "héllo 世界 🎉") || !strings.Contains(out, "second line") {
+		t.Fatalf("client output: %q", out)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	r := recs[0]
+	if r.User != "alice" || r.TargetAlias != "db1" || r.RemoteUser != e.sshd.User() || r.ExitStatus == nil || *r.ExitStatus != 3 {
+		t.Errorf("index row: %+v", r)
+	}
+	if r.SHA256 == "" || r.KeyFingerprint == "" || !strings.HasPrefix(r.KeyFingerprint, "SHA256:") {
+		t.Errorf("index row lacks hash or key fingerprint: %+v", r)
+	}
+	h, got := castOutput(t, e.castPath(r))
+	if got != out {
+		t.Errorf("recording differs from what the client received:\nclient: %q\ncast:   %q", out, got)
+	}
+	if h.Width == 0 || h.Height == 0 || !strings.Contains(h.Title, "db1") {
+		t.Errorf("header: %+v", h)
+	}
+	if cat := asciinemaCat(t, e.castPath(r)); !strings.Contains(cat, "héllo 世界") {
+		t.Errorf("asciinema cat output lacks the text: %q", cat)
+	}
+	vout, verr, vcode := runJumpcast(t, "", "recordings", "verify", "-c", e.cfgPath)
+	if vcode != 0 || !strings.Contains(vout, "1 verified, 0 failed") {
+		t.Errorf("recordings verify: exit %d\n%s%s", vcode, vout, verr)
+	}
+	pout, perr, pcode := runJumpcast(t, "", "play", "--speed", "50", "--idle-limit", "10ms", "-c", e.cfgPath, r.ID)
+	if pcode != 0 || !strings.Contains(pout, "héllo 世界 🎉") {
+		t.Errorf("play: exit %d: %q %s", pcode, pout, perr)
+	}
+	e.srv.Stop(t)
+	// With the server stopped, the CLI opens the data folder itself.
+	if recs := listRecordings(t, e.cfgPath); len(recs) != 1 || recs[0].ID != r.ID {
+		t.Errorf("recordings ls without a server: %+v", recs)
+	}
+}
+
+// TestKillAndRecover: SIGKILL of a server with a live session, then a
+// restart: the recording is indexed interrupted, hashed, valid for
+// asciinema, and holds what was printed more than a second before the kill.
+func TestKillAndRecover(t *testing.T) {
+	e := startE2E(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := []string{"-F", e.client.ConfigPath, "-p", e.srv.SSHPort, "-tt", e.login(), "printf 'before the kill\\n'; sleep 60"}
+	cmd := exec.CommandContext(ctx, "ssh", args...)
+	stdin, _ := cmd.StdinPipe() // kept open so ssh does not see EOF
+	defer func() { _ = stdin.Close() }()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	time.Sleep(2500 * time.Millisecond) // more than one flush interval after the output
+	e.srv.Kill()
+
+	e.srv = startServer(t, e.cfgPath)
+	recs := listRecordings(t, e.cfgPath)
+	if len(recs) != 1 || recs[0].Status != store.StatusInterrupted {
+		t.Fatalf("after restart: %+v", recs)
+	}
+	r := recs[0]
+	if r.SHA256 == "" || r.End.IsZero() || r.End.Before(r.Start) {
+		t.Errorf("recovered row lacks hash or end: %+v", r)
+	}
+	if _, got := castOutput(t, e.castPath(r)); !strings.Contains(got, "before the kill") {
+		t.Errorf("recovered recording lost output: %q", got)
+	}
+	if cat := asciinemaCat(t, e.castPath(r)); !strings.Contains(cat, "before the kill") {
+		t.Errorf("asciinema cat: %q", cat)
+	}
+}
+
+// TestAuditorAddWithAndWithoutServer: the CLI writes accounts through the
+// admin socket while the server holds the database, and directly when not.
+func TestAuditorAddWithAndWithoutServer(t *testing.T) {
+	e := startE2E(t)
+	if _, errOut, code := runJumpcast(t, "a long enough password\n", "auditor", "add", "carol", "--admin", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("auditor add with server: exit %d: %s", code, errOut)
+	}
+	e.srv.Stop(t)
+	if _, errOut, code := runJumpcast(t, "another long password\n", "auditor", "add", "dave", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("auditor add without server: exit %d: %s", code, errOut)
+	}
+	out, _, _ := runJumpcast(t, "", "auditor", "ls", "-c", e.cfgPath)
+	if !strings.Contains(out, "carol") || !strings.Contains(out, "admin") || !strings.Contains(out, "dave") {
+		t.Errorf("auditor ls: %q", out)
+	}
+	if _, errOut, code := runJumpcast(t, "short\n", "auditor", "add", "eve", "-c", e.cfgPath); code == 0 || !strings.Contains(errOut, "too short") {
+		t.Errorf("short password accepted: exit %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// The end-to-end tests run the real binary: this test binary re-executes
+// itself as `jumpcast` when JUMPCAST_E2E_MAIN=1, so a server can be started,
+// SIGKILLed and restarted like the installed program.
+func TestMain(m *testing.M) {
+	if os.Getenv("JUMPCAST_E2E_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// jumpcastCmd builds a command that runs this binary as jumpcast.
+func jumpcastCmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "JUMPCAST_E2E_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// runJumpcast runs one CLI command to completion (bounded to 60 s).
+func runJumpcast(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := jumpcastCmd(ctx, args...)
+	var o, e bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &o, &e
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Fatalf("jumpcast %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is a `jumpcast serve` child process.
+type server struct {
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when the process has exited
+	stderr   *syncBuffer
+	SSHAddr  string
+	SSHPort  string
+	WebAddr  string
+	cfgPath  string
+	waitOnce sync.Once
+}
+
+var welcomeRE = regexp.MustCompile(`SSH on (\S+):(\d+), web on (\S+),`)
+
+// startServer starts `jumpcast serve -c cfgPath` and waits until it has
+// printed its listen addresses.
+func startServer(t *testing.T, cfgPath string) *server {
+	t.Helper()
+	cmd := jumpcastCmd(context.Background(), "serve", "-c", cfgPath, "--log-format", "json")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}, cfgPath: cfgPath}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // owner: waits for the child and closes done
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() { s.Kill() })
+	lines := make(chan string, 64)
+	go func() { // owner: reads the child's stdout until it closes
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("jumpcast serve exited before it listened; stderr:\n%s", s.stderr.String())
+			}
+			if m := welcomeRE.FindStringSubmatch(line); m != nil {
+				s.SSHAddr, s.SSHPort, s.WebAddr = m[1]+":"+m[2], m[2], m[3]
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("jumpcast serve did not start in 30s; stderr:\n%s", s.stderr.String())
+		}
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to go.
+func (s *server) Kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+// Stop sends SIGTERM and waits up to 30 s for a clean exit.
+func (s *server) Stop(t *testing.T) {
+	t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("jumpcast serve did not stop within 30s of SIGTERM")
+		s.Kill()
+	}
+}
+
+// writeConfig writes a config file for one user and one target.
+func writeConfig(t *testing.T, dataDir, userKey, identityFile, targetAddr, remoteUser string, extra string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`data_dir: %q
+ssh:
+  listen: "127.0.0.1:0"
+  shutdown_grace: 2s
+web:
+  listen: "127.0.0.1:0"
+recording:
+  min_free_space: 1MiB
+upstream:
+  identity_files: [%q]
+  dial_timeout: 3s
+users:
+  alice:
+    keys: [%q]
+    allow:
+      - targets: ["db*"]
+        as: [%q]
+targets:
+  db1:
+    address: %q
+%s`, dataDir, identityFile, strings.TrimSpace(userKey), remoteUser, targetAddr, extra)
+	p := filepath.Join(t.TempDir(), "jumpcast.yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// listRecordings asks the CLI (through the admin socket when the server
+// runs, or the data folder when not).
+func listRecordings(t *testing.T, cfgPath string, args ...string) []store.Recording {
+	t.Helper()
+	out, errOut, code := runJumpcast(t, "", append([]string{"recordings", "ls", "--json", "-c", cfgPath}, args...)...)
+	if code != 0 {
+		t.Fatalf("recordings ls: exit %d: %s", code, errOut)
+	}
+	var page store.Page
+	if err := json.Unmarshal([]byte(out), &page); err != nil {
+		t.Fatalf("recordings ls --json: %v\n%s", err, out)
+	}
+	return page.Items
+}
+
+// waitRecordings polls until n recordings satisfy ok, or fails after 15 s.
+func waitRecordings(t *testing.T, cfgPath string, n int, ok func(store.Recording) bool) []store.Recording {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		recs := listRecordings(t, cfgPath)
+		good := 0
+		for _, r := range recs {
+			if ok(r) {
+				good++
+			}
+		}
+		if good >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 15s for %d matching recordings; have %+v", n, recs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

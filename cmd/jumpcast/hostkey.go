@@ -1,0 +1,108 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/config"
+)
+
+// defaultHostKeyPath is where the generated host key lives.
+func defaultHostKeyPath(cfg *config.Config) string {
+	return filepath.Join(cfg.DataDir, "ssh_host_ed25519_key")
+}
+
+// loadHostKeys reads ssh.host_keys, or the default key in the data folder,
+// generating it once (ed25519, 0600) so that admins see the same host key on
+// every start.
+func loadHostKeys(cfg *config.Config, log *slog.Logger) ([]gossh.Signer, error) {
+	paths := cfg.SSH.HostKeys
+	if len(paths) == 0 {
+		p := defaultHostKeyPath(cfg)
+		created, err := ensureHostKey(p)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("generated host key", "path", p)
+		}
+		paths = []string{p}
+	}
+	var signers []gossh.Signer
+	for _, p := range paths {
+		s, err := readPrivateKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("ssh.host_keys: %w", err)
+		}
+		signers = append(signers, s)
+	}
+	return signers, nil
+}
+
+// ensureHostKey creates an ed25519 key at path unless one exists. It
+// reports whether it made one.
+func ensureHostKey(path string) (bool, error) {
+	if _, err := os.Stat(path); err == nil {
+		return false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("host key: %w", err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return false, fmt.Errorf("generate host key: %w", err)
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "jumpcast host key")
+	if err != nil {
+		return false, fmt.Errorf("encode host key: %w", err)
+	}
+	// O_EXCL: two processes starting at once must not both write a key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("write host key: %w", err)
+	}
+	if err := pem.Encode(f, block); err != nil {
+		_ = f.Close()
+		return false, fmt.Errorf("write host key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return false, fmt.Errorf("write host key: %w", err)
+	}
+	signer, err := readPrivateKey(path)
+	if err != nil {
+		return false, err
+	}
+	pub := gossh.MarshalAuthorizedKey(signer.PublicKey())
+	if err := os.WriteFile(path+".pub", pub, 0o644); err != nil {
+		return false, fmt.Errorf("write host key: %w", err)
+	}
+	return true, nil
+}
+
+// readPrivateKey reads an unencrypted OpenSSH/PEM private key.
+func readPrivateKey(path string) (gossh.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	s, err := gossh.ParsePrivateKey(data)
+	if err != nil {
+		var pe *gossh.PassphraseMissingError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: encrypted keys are not supported", path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/proxy"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/replayweb"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// program is a running bastion: the SSH proxy, the recorder, the index, the
+// web site and the admin socket, wired together. newProgram opens and
+// listens; Run serves until its context ends; Close releases everything.
+type program struct {
+	cfgPath string // "" when running on embedded defaults (SIGHUP then has nothing to reload)
+	log     *slog.Logger
+
+	mu  sync.Mutex // guards cfg across SIGHUP reloads
+	cfg *config.Config
+
+	store *store.Store
+	dir   *recorder.Dir
+	hub   *recorder.Hub
+	proxy *proxy.Server
+	web   *http.Server // nil when web.listen is empty
+
+	sshLn, webLn, adminLn net.Listener
+	admin                 *http.Server
+}
+
+// Paths inside the data folder. All are made by the server.
+func dbPath(cfg *config.Config) string     { return filepath.Join(cfg.DataDir, "jumpcast.db") }
+func recDirPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "recordings") }
+func socketPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "admin.sock") }
+func knownHostsPath(cfg *config.Config) string {
+	return filepath.Join(cfg.DataDir, "known_hosts")
+}
+
+func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (p *program, err error) {
+	p = &program{cfg: cfg, cfgPath: cfgPath, log: logger}
+	defer func() {
+		if err != nil {
+			_ = p.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	signers, err := loadHostKeys(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	identities, err := loadIdentityFiles(cfg.Upstream.IdentityFiles)
+	if err != nil {
+		return nil, err
+	}
+	if p.store, err = store.Open(dbPath(cfg), store.Options{Timeout: time.Second}); err != nil {
+		return nil, err
+	}
+	if p.dir, err = recorder.OpenDir(recDirPath(cfg)); err != nil {
+		return nil, fmt.Errorf("open recordings folder: %w", err)
+	}
+	if n, err := p.store.RecoverActive(context.Background(), recoverFunc(p.dir)); err != nil {
+		return nil, fmt.Errorf("recover interrupted recordings: %w", err)
+	} else if n > 0 {
+		logger.Warn("recordings interrupted by an earlier stop were closed", "count", n)
+	}
+	p.hub = recorder.NewHub()
+	mgr := recorder.NewManager(recorder.ManagerOptions{
+		Dir:           p.dir,
+		Index:         storeIndex{p.store},
+		Hub:           p.hub,
+		RecordInput:   cfg.Recording.Input,
+		FlushInterval: cfg.Recording.FlushInterval,
+		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
+		Logger:        logger,
+	})
+	p.proxy, err = proxy.New(proxy.Options{
+		Config:          cfg,
+		HostSigners:     signers,
+		Recorder:        managerRecorder(mgr),
+		Audit:           p.store,
+		Logger:          logger,
+		KnownHostsPath:  knownHostsPath(cfg),
+		IdentitySigners: identities,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.sshLn, err = net.Listen("tcp", cfg.SSH.Listen); err != nil {
+		return nil, fmt.Errorf("ssh listener: %w", err)
+	}
+	if err := p.listenWeb(); err != nil {
+		return nil, err
+	}
+	if err := p.listenAdmin(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// managerRecorder adapts the recorder's Manager to the proxy's seam.
+func managerRecorder(m *recorder.Manager) proxy.Recorder {
+	return proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
+		s, err := m.Start(ctx, info)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return s, nil
+	})
+}
+
+func (p *program) listenWeb() error {
+	cfg := p.cfg
+	if cfg.Web.Listen == "" {
+		return nil
+	}
+	site, err := replayweb.New(replayweb.Options{
+		Store:          p.store,
+		Recordings:     p.dir,
+		Live:           p.hub,
+		Logger:         p.log,
+		TrustedProxies: cfg.Web.TrustedProxies,
+		SessionTTL:     cfg.Web.SessionTTL,
+		Secure:         cfg.Web.TLSCert != "",
+		SSHHint:        sshHint(cfg, "user", "target"),
+	})
+	if err != nil {
+		return fmt.Errorf("web site: %w", err)
+	}
+	if p.webLn, err = net.Listen("tcp", cfg.Web.Listen); err != nil {
+		return fmt.Errorf("web listener: %w", err)
+	}
+	p.web = &http.Server{
+		Handler:           site.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Run serves until ctx is done, then shuts down: the SSH side stops
+// accepting and gives sessions the configured grace period, recordings are
+// finalized, and the database is closed by Close. SIGHUP reloads policy.
+func (p *program) Run(ctx context.Context) error {
+	errc := make(chan error, 4) // one slot per server goroutine below
+	go func() { errc <- p.proxy.Serve(p.sshLn) }()
+	if p.web != nil {
+		go func() {
+			var err error
+			if p.cfg.Web.TLSCert != "" {
+				err = p.web.ServeTLS(p.webLn, p.cfg.Web.TLSCert, p.cfg.Web.TLSKey)
+			} else {
+				err = p.web.Serve(p.webLn)
+			}
+			errc <- err
+		}()
+	}
+	go func() { errc <- p.admin.Serve(p.adminLn) }()
+	go p.retentionLoop(ctx)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	p.log.Info("jumpcast started", "version", version, "ssh", p.sshLn.Addr().String(),
+		"web", webAddr(p.webLn), "data_dir", p.cfg.DataDir)
+	for {
+		select {
+		case <-hup:
+			p.reload()
+		case err := <-errc:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, proxy.ErrServerClosed) {
+				p.shutdown()
+				return err
+			}
+		case <-ctx.Done():
+			p.shutdown()
+			return nil
+		}
+	}
+}
+
+func webAddr(l net.Listener) string {
+	if l == nil {
+		return "off"
+	}
+	return l.Addr().String()
+}
+
+// reload re-reads the config file and swaps the policy; open sessions go on.
+func (p *program) reload() {
+	if p.cfgPath == "" {
+		p.log.Info("SIGHUP: running on embedded defaults, nothing to reload")
+		return
+	}
+	cfg, err := config.Load(p.cfgPath)
+	if err != nil {
+		p.log.Error("SIGHUP: config not reloaded", "err", err)
+		return
+	}
+	p.mu.Lock()
+	cfg.DataDir = p.cfg.DataDir // the data folder cannot move under a running server
+	p.mu.Unlock()
+	if err := p.proxy.Reload(cfg); err != nil {
+		p.log.Error("SIGHUP: policy not reloaded", "err", err)
+		return
+	}
+	p.mu.Lock()
+	p.cfg = cfg
+	p.mu.Unlock()
+	p.log.Info("SIGHUP: policy reloaded", "users", len(cfg.Users), "targets", len(cfg.Targets))
+}
+
+// shutdown stops accepting, gives SSH sessions the grace period, then
+// closes them (which finalizes their recordings).
+func (p *program) shutdown() {
+	grace := p.cfg.SSH.ShutdownGrace
+	p.log.Info("shutting down", "grace", grace.String(), "active_sessions", p.proxy.ActiveSessions())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := p.proxy.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		p.log.Warn("ssh shutdown", "err", err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer wcancel()
+	if p.web != nil {
+		_ = p.web.Shutdown(wctx) // SSE streams end with their sessions; the rest are short requests
+	}
+	_ = p.admin.Shutdown(wctx)
+}
+
+// Close releases everything newProgram opened. It is safe on a partly
+// built program.
+func (p *program) Close() error {
+	var errs []error
+	if p.proxy != nil {
+		errs = append(errs, p.proxy.Close())
+	}
+	for _, l := range []net.Listener{p.sshLn, p.webLn, p.adminLn} {
+		if l != nil {
+			_ = l.Close() // already closed by Shutdown in the normal path
+		}
+	}
+	if p.web != nil {
+		_ = p.web.Close()
+	}
+	if p.admin != nil {
+		_ = p.admin.Close()
+	}
+	if p.dir != nil {
+		errs = append(errs, p.dir.Close())
+	}
+	if p.store != nil {
+		errs = append(errs, p.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// loadIdentityFiles reads the bastion-held upstream keys.
+func loadIdentityFiles(paths []string) ([]gossh.Signer, error) {
+	var out []gossh.Signer
+	for _, path := range paths {
+		s, err := readPrivateKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("upstream.identity_files: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
