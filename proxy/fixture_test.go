@@ -51,14 +51,21 @@ type fixtureOpts struct {
 	config   func(*config.Config) // edits before the server starts
 	recorder Recorder             // default: a spy
 	noIDs    bool                 // the bastion has no identity key
+	addr     string               // t1's address when the target is not an in-process one
+	id       *sshtest.KeyPair     // the bastion's identity key (default: a new one)
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
 	f := &fixture{t: t, admin: sshtest.NewKeyPair(t), audit: &memAudit{}, logs: &syncBuffer{}, serveErr: make(chan error, 1)}
-	bastionID := sshtest.NewKeyPair(t)
+	bastionID := o.id
+	if bastionID == nil {
+		bastionID = sshtest.NewKeyPair(t)
+	}
 	addr := closedPort(t)
-	if !o.noTarget {
+	if o.addr != "" {
+		addr = o.addr
+	} else if !o.noTarget {
 		o.target.AuthorizedKeys = append(o.target.AuthorizedKeys, bastionID.Public)
 		f.target = sshtest.NewTarget(t, o.target)
 		addr = f.target.Addr
