@@ -30,8 +30,10 @@ func (p *program) retentionLoop(ctx context.Context) {
 	}
 }
 
-// purge removes recordings past the retention limits: the file first, then
-// the index row, then one audit event per recording.
+// purge removes recordings past the retention limits: the files first,
+// then their index rows in one batch, then one audit event per recording.
+// The store hands out at most store.MaxPurgeBatch candidates at a time, so
+// it loops until none are left.
 func (p *program) purge(ctx context.Context, now time.Time) error {
 	p.mu.Lock()
 	rc := p.cfg.Recording
@@ -39,27 +41,41 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 	if rc.MaxAge == 0 && rc.MaxTotalSize == 0 {
 		return nil
 	}
-	cands, err := p.store.PurgeCandidates(ctx, now, rc.MaxAge, int64(rc.MaxTotalSize))
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, r := range cands {
-		if err := p.dir.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", r.ID, err))
-			continue
+	for ctx.Err() == nil {
+		cands, err := p.store.PurgeCandidates(ctx, now, rc.MaxAge, int64(rc.MaxTotalSize))
+		if err != nil || len(cands) == 0 {
+			return err
 		}
-		if err := p.store.DeleteRecording(ctx, r.ID); err != nil {
-			errs = append(errs, err)
-			continue
+		ids := make([]string, 0, len(cands))
+		var rmErr error
+		for _, r := range cands {
+			if err := p.dir.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				// Keep this row and stop: a file we cannot remove must stay
+				// findable, and the next run would only fail on it again.
+				rmErr = fmt.Errorf("remove %s: %w", r.ID, err)
+				break
+			}
+			ids = append(ids, r.ID)
 		}
-		_ = p.store.AppendAudit(ctx, store.AuditEvent{
-			Kind: "purge", Outcome: "ok", User: r.User, SessionID: r.ID,
-			Target: r.TargetAlias, RemoteUser: r.RemoteUser,
-			Reason: fmt.Sprintf("retention (max_age %s, max_total_size %s)", rc.MaxAge, rc.MaxTotalSize),
-			Detail: map[string]string{"bytes": fmt.Sprint(r.FileSize), "start": r.Start.UTC().Format(time.RFC3339)},
-		})
-		p.log.Info("recording purged", "session_id", r.ID, "user", r.User, "bytes", r.FileSize)
+		if _, err := p.store.DeleteRecordings(ctx, ids); err != nil {
+			return err
+		}
+		for _, r := range cands[:len(ids)] {
+			p.auditPurge(ctx, r, rc.MaxAge.String(), rc.MaxTotalSize.String())
+		}
+		if rmErr != nil {
+			return rmErr
+		}
 	}
-	return errors.Join(errs...)
+	return ctx.Err()
+}
+
+func (p *program) auditPurge(ctx context.Context, r store.Recording, maxAge, maxTotal string) {
+	_ = p.store.AppendAudit(ctx, store.AuditEvent{
+		Kind: "purge", Outcome: "ok", User: r.User, SessionID: r.ID,
+		Target: r.TargetAlias, RemoteUser: r.RemoteUser,
+		Reason: fmt.Sprintf("retention (max_age %s, max_total_size %s)", maxAge, maxTotal),
+		Detail: map[string]string{"bytes": fmt.Sprint(r.FileSize), "start": r.Start.UTC().Format(time.RFC3339)},
+	})
+	p.log.Info("recording purged", "session_id", r.ID, "user", r.User, "bytes", r.FileSize)
 }
