@@ -201,3 +201,65 @@ func TestAuditorAddWithAndWithoutServer(t *testing.T) {
 		t.Errorf("short password accepted: exit %d %s", code, errOut)
 	}
 }
+
+// TestResizeThroughOpenSSH: the real ssh client in a tmux pane of 100×30
+// is resized to 120×40 mid-session. The recording's header has the first
+// size, an "r" event carries the second, and the target saw both.
+func TestResizeThroughOpenSSH(t *testing.T) {
+	e := startE2E(t)
+	sshtest.RequireBinary(t, "/usr/bin/tmux")
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "tmux", append([]string{"-S", sock, "-f", "/dev/null"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("tmux %v: %v %s", args, err, out)
+		}
+	}
+	script := `stty size; read _; stty size; printf 'resized-ok\n'`
+	sshCmd := "ssh -F " + e.client.ConfigPath + " -p " + e.srv.SSHPort + " -tt " + e.login() + " \"" + script + "\""
+	tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", sshCmd)
+	t.Cleanup(func() {
+		_ = exec.Command("tmux", "-S", sock, "kill-server").Run()
+	})
+	waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	time.Sleep(500 * time.Millisecond)
+	tmux("resize-window", "-t", "t", "-x", "120", "-y", "40")
+	time.Sleep(500 * time.Millisecond)
+	tmux("send-keys", "-t", "t", "Enter")
+	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	path := e.castPath(recs[0])
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	rd, err := recorder.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := rd.Header(); h.Width != 100 || h.Height != 30 {
+		t.Errorf("header size %dx%d, want 100x30", h.Width, h.Height)
+	}
+	var resizes []string
+	var out strings.Builder
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			break
+		}
+		switch ev.Code {
+		case "r":
+			resizes = append(resizes, ev.Data)
+		case "o":
+			out.WriteString(ev.Data)
+		}
+	}
+	if len(resizes) == 0 || resizes[len(resizes)-1] != "120x40" {
+		t.Errorf("resize events %v, want the last to be 120x40", resizes)
+	}
+	if !strings.Contains(out.String(), "30 100") || !strings.Contains(out.String(), "40 120") || !strings.Contains(out.String(), "resized-ok") {
+		t.Errorf("target did not see both sizes; recorded output %q", out.String())
+	}
+}
