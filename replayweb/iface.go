@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 
+	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -29,4 +30,15 @@ type Store interface {
 // paths that leave the folder (it opens under an os.Root).
 type CastOpener interface {
 	Open(rel string) (*os.File, error)
+}
+
+// LiveSource is the live fan-out of active sessions. *recorder.Hub
+// satisfies it.
+type LiveSource interface {
+	// Active lists the ids of the sessions that can be watched now.
+	Active() []string
+	// Subscribe joins session id; false when it is not live. The
+	// subscription yields the header, then every event so far, then live
+	// events; its Events channel closes when the session ends.
+	Subscribe(id string) (*recorder.Subscription, bool)
 }

@@ -1,6 +1,14 @@
 package replayweb
 
-import "github.com/jumpcast/jumpcast/store"
+import (
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
 
-// The store satisfies the interface the site consumes.
-var _ Store = (*store.Store)(nil)
+// The concrete types cmd/jumpcast wires satisfy the interfaces the site
+// consumes.
+var (
+	_ Store      = (*store.Store)(nil)
+	_ CastOpener = (*recorder.Dir)(nil)
+	_ LiveSource = (*recorder.Hub)(nil)
+)

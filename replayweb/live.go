@@ -2,28 +2,21 @@ package replayweb
 
 import (
 	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
 
 // keepAlive is how often an idle live stream sends an SSE comment, so that
 // proxies and browsers do not drop a quiet session.
 const keepAlive = 15 * time.Second
-
-// liveFeed is one subscriber's view of an active session, as JSON lines:
-// the v2 header, the events so far, then events as they happen. Events is
-// closed when the session ends.
-type liveFeed struct {
-	Header  []byte
-	Backlog [][]byte
-	Events  <-chan []byte
-	Close   func()
-}
 
 func (s *Server) isLive(id string) bool { return s.activeSet()[id] }
 
@@ -39,113 +32,144 @@ func (s *Server) activeSet() map[string]bool {
 	return m
 }
 
+// sseWriter writes Server-Sent Events through a buffer; flush sends them.
+type sseWriter struct {
+	w  *echo.Response
+	bw *bufio.Writer
+}
+
+func (sw *sseWriter) data(line []byte) error {
+	if _, err := sw.bw.WriteString("data: "); err != nil {
+		return err
+	}
+	if _, err := sw.bw.Write(line); err != nil {
+		return err
+	}
+	_, err := sw.bw.WriteString("\n\n")
+	return err
+}
+
+func (sw *sseWriter) raw(s string) error {
+	_, err := sw.bw.WriteString(s)
+	return err
+}
+
+func (sw *sseWriter) flush() error {
+	if err := sw.bw.Flush(); err != nil {
+		return err
+	}
+	sw.w.Flush()
+	return nil
+}
+
+// endOfStream is the named event after which the player's eventsource
+// driver closes the connection and shows "Stream ended".
+const endOfStream = "event: done\ndata: ended\n\n"
+
 // liveEvents streams an active session to the player's eventsource driver
-// as Server-Sent Events: one "data:" line with the asciicast v2 header, one
-// per v2 event array (unchanged), and a named "done" event when the session
-// ends. A session that has already ended gets "done" at once, and the page
-// reloads into the recording.
+// as Server-Sent Events: one "data:" line with the asciicast v2 header, then
+// one per v2 event array, unchanged (everything so far, then live), and a
+// named "done" event when the session ends. A session that is not live
+// gets "done" at once. A watcher that fell too far behind is disconnected
+// without "done": the browser's EventSource reconnects and the player
+// starts again from a fresh header.
 func (s *Server) liveEvents(c echo.Context) error {
 	rec, err := s.recordingFor(c)
 	if err != nil {
 		return err
 	}
-	feed, ok := s.subscribe(rec.ID)
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	var sub *recorder.Subscription
+	ok := false
+	if s.live != nil {
+		sub, ok = s.live.Subscribe(rec.ID)
+	}
 	if !ok {
 		w.WriteHeader(http.StatusOK)
-		_, err := fmt.Fprint(w, "event: done\ndata: ended\n\n")
+		_, err := fmt.Fprint(w, endOfStream)
 		return err
 	}
-	defer feed.Close()
+	defer sub.Close()
 	if err := s.auditRecording(c, "playback", rec, map[string]string{"via": "web", "live": "true"}); err != nil {
 		return err
+	}
+	hdr, err := json.Marshal(sub.Header)
+	if err != nil {
+		return fmt.Errorf("encode live header %s: %w", rec.ID, err)
 	}
 	// The http.Server's WriteTimeout would cut a long session; this response
 	// lives as long as the session or the browser.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriter(w)
-	send := func(line []byte) error {
-		if _, err := bw.WriteString("data: "); err != nil {
-			return err
-		}
-		if _, err := bw.Write(line); err != nil {
-			return err
-		}
-		_, err := bw.WriteString("\n\n")
-		return err
-	}
-	flush := func() error {
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		w.Flush()
-		return nil
-	}
-	if err := send(feed.Header); err != nil {
+	sw := &sseWriter{w: w, bw: bufio.NewWriter(w)}
+	if sw.data(hdr) != nil || sw.flush() != nil {
 		return nil // the browser went away
 	}
-	for _, ev := range feed.Backlog {
-		if err := send(ev); err != nil {
-			return nil
-		}
-	}
-	if err := flush(); err != nil {
-		return nil
-	}
-	return s.pumpLive(c, rec, feed, bw, send, flush)
+	s.pumpLive(c, rec, sub, sw)
+	return nil
 }
 
-// pumpLive forwards live events until the session ends (Events closed) or
-// the browser leaves (request context done). It runs on the request's
-// goroutine; it starts none.
-func (s *Server) pumpLive(c echo.Context, rec *store.Recording, feed liveFeed, bw *bufio.Writer, send func([]byte) error, flush func() error) error {
+// pumpLive forwards events until the session ends (Events closed) or the
+// browser leaves (request context done). It runs on the request's
+// goroutine and starts none.
+func (s *Server) pumpLive(c echo.Context, rec *store.Recording, sub *recorder.Subscription, sw *sseWriter) {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	ctx := c.Request().Context()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
-			if _, err := bw.WriteString(": keep-alive\n\n"); err != nil {
-				return nil
+			if sw.raw(": keep-alive\n\n") != nil || sw.flush() != nil {
+				return
 			}
-			if err := flush(); err != nil {
-				return nil
-			}
-		case ev, ok := <-feed.Events:
+		case ev, ok := <-sub.Events:
 			if !ok {
-				if _, err := bw.WriteString("event: done\ndata: ended\n\n"); err != nil {
-					return nil
-				}
-				_ = flush()
-				s.log.Debug("live view ended", "session_id", rec.ID)
-				return nil
-			}
-			if err := send(ev); err != nil {
-				return nil
+				s.endLive(rec, sub, sw)
+				return
 			}
 			// Send what has queued up in one write before flushing.
-			for drained := false; !drained; {
+			for more := true; more && ok; {
+				line, err := json.Marshal(ev)
+				if err != nil {
+					s.log.Error("encode live event", "err", err, "session_id", rec.ID)
+					return
+				}
+				if sw.data(line) != nil {
+					return
+				}
 				select {
-				case ev, ok := <-feed.Events:
-					if !ok {
-						drained = true
-						break
-					}
-					if err := send(ev); err != nil {
-						return nil
-					}
+				case ev, ok = <-sub.Events:
 				default:
-					drained = true
+					more = false
 				}
 			}
-			if err := flush(); err != nil {
-				return nil
+			if sw.flush() != nil {
+				return
+			}
+			if !ok {
+				s.endLive(rec, sub, sw)
+				return
 			}
 		}
 	}
+}
+
+// endLive finishes the stream after Events closed: "done" when the session
+// ended (or the live view failed), nothing when this watcher was dropped for
+// being slow (its browser reconnects and starts over).
+func (s *Server) endLive(rec *store.Recording, sub *recorder.Subscription, sw *sseWriter) {
+	if err := sub.Err(); errors.Is(err, recorder.ErrSlowWatcher) {
+		s.log.Info("live view dropped a slow watcher; the browser reconnects", "session_id", rec.ID)
+		return
+	} else if err != nil {
+		s.log.Warn("live view stopped", "session_id", rec.ID, "err", err)
+	}
+	if sw.raw(endOfStream) == nil {
+		_ = sw.flush()
+	}
+	s.log.Debug("live view ended with the session", "session_id", rec.ID)
 }

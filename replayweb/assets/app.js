@@ -52,6 +52,14 @@
     ["ready", "play", "playing", "pause", "ended", "offline", "error", "seeked"].forEach(function (ev) {
       p.addEventListener(ev, function () { setState(ev); });
     });
+    if (box.dataset.live) {
+      p.addEventListener("ended", function () {
+        var note = document.getElementById("live-note");
+        var done = document.getElementById("live-ended");
+        if (note) note.hidden = true;
+        if (done) done.hidden = false;
+      });
+    }
     state.player = p;
     window.jumpcastPlayer = p; // for the browser test and the curious
     return p;

@@ -1,9 +1,0 @@
-package replayweb
-
-// LiveSource is the live fan-out of active sessions (TEMPORARY shape until
-// recorder.Hub lands).
-type LiveSource interface {
-	Active() []string
-}
-
-func (s *Server) subscribe(id string) (liveFeed, bool) { return liveFeed{}, false }
