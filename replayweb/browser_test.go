@@ -297,3 +297,56 @@ func (e *env) recordSession(t *testing.T, user, target, remote string, lines []s
 	}, "")
 	return r
 }
+
+func TestBrowserWatchesLiveSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real browser")
+	}
+	e, m := newLiveEnv(t)
+	sess := startSession(t, m, "alice", "db2")
+	defer sess.Close(context.Background(), recorder.Exit{})
+	if err := sess.Output([]byte("$ tail -f /var/log/syslog\r\nline-before-the-auditor-came\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	b := newBrowser(t, 55*time.Second)
+	dir := artifactDir(t)
+
+	b.do(t, "log in",
+		chromedp.Navigate(ts.URL+"/recordings/"+sess.ID()),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+	)
+	b.load(t, "submit the login", chromedp.Submit(chromedp.ID("password")))
+	b.do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")), chromedp.WaitVisible(chromedp.ID("live-note")))
+	b.waitTerminal(t, "line-before-the-auditor-came")
+
+	// Output while the page is open appears without a reload.
+	for i := range 3 {
+		if err := sess.Output(fmt.Appendf(nil, "live-line-%d\r\n", i)); err != nil {
+			t.Fatal(err)
+		}
+		b.waitTerminal(t, fmt.Sprintf("live-line-%d", i))
+	}
+	b.screenshot(t, dir, "live.png")
+
+	// The session ends: the player says so and the page offers the recording.
+	if err := sess.Close(t.Context(), recorder.Exit{Status: 0, HasStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "wait for the end", chromedp.WaitVisible(chromedp.ID("live-ended")))
+	state, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("player").dataset.state`))
+	if state != "ended" {
+		t.Errorf("player state after the session ended: %q", state)
+	}
+	b.checkClean(t, "live")
+	b.load(t, "open the whole recording", chromedp.Click(chromedp.CSS("#live-ended a")))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the finished recording did not load: %v; %s", err, b.problemsSoFar())
+	}
+	b.do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
+	b.waitTerminal(t, "live-line-2")
+	b.checkClean(t, "recording after live")
+}
