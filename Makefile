@@ -11,9 +11,14 @@ CONFIG    ?= $(wildcard jumpcast.yaml)
 TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux
 TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux
 
-.PHONY: all build run test test-deps test-short vet bench clean
+.PHONY: all build run test test-deps test-short vet clean
 
 include replayweb/player.mk
+# Targets owned by their folders: bench (bench/), test-faults and lint
+# (internal/faulttest/), demo (internal/demo/).
+-include bench/bench.mk
+-include internal/faulttest/faults.mk
+-include internal/demo/demo.mk
 
 all: build
 
