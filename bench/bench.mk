@@ -1,0 +1,26 @@
+# Benchmark targets, included from the Makefile. See bench/README.md.
+# `make bench` is not part of `make test`: it takes minutes and its numbers
+# are read by people, not asserted.
+
+BENCH_FLAGS ?=
+BENCH_BINS  := bin/jumpcast-norec bin/jumpcast-bench
+
+.PHONY: bench bench-quick bench-profile bench-bins
+
+# bench-bins: the benchmark-only bastion (built like the product) and the harness.
+bench-bins:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/jumpcast-norec ./bench/cmd/jumpcast-norec
+	$(GO) build -o bin/jumpcast-bench ./bench/cmd/jumpcast-bench
+
+## bench: direct OpenSSH vs ProxyJump vs jumpcast (recording on/off), one interleaved run; JSON in bench/results/
+bench: build test-deps bench-bins
+	./bin/jumpcast-bench -jumpcast $(BIN) $(BENCH_FLAGS)
+
+## bench-quick: the same, about 10× smaller (a minute or two)
+bench-quick: build test-deps bench-bins
+	./bin/jumpcast-bench -jumpcast $(BIN) -quick $(BENCH_FLAGS)
+
+## bench-profile: bench with a perf profile of the recording bastion during the PTY text run (needs perf)
+bench-profile: test-deps bench-bins
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION) -X main.commit=$(COMMIT)' -o bin/jumpcast-symbols ./cmd/jumpcast
+	./bin/jumpcast-bench -jumpcast bin/jumpcast-symbols -perf bench/results/perf-$$(date -u +%Y%m%dT%H%M%SZ).data $(BENCH_FLAGS)
