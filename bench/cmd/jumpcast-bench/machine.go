@@ -23,6 +23,10 @@ type machine struct {
 	Commit     string `json:"commit"`
 	Dirty      bool   `json:"dirty"`
 	Jumpcast   string `json:"jumpcast"`
+	// LoadAvg is /proc/loadavg when the run started: other work on the
+	// machine makes every path slower, though the interleaving keeps the
+	// ratios fair.
+	LoadAvg string `json:"loadavg"`
 }
 
 // describeMachine gathers the machine facts; a fact it cannot read stays empty.
@@ -51,6 +55,9 @@ func describeMachine(jumpcastBin string) machine {
 			}
 		}
 		m.MemTotalMB = kb / 1024
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.TrimSpace(string(data))
 	}
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(data))

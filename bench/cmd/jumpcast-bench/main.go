@@ -167,6 +167,7 @@ func run(o *options) (err error) {
 	defer stop()
 
 	began := time.Now()
+	mach := describeMachine(o.JumpcastBin)
 	logf("starting fixtures (%s)", strings.Join(o.Paths, ", "))
 	f := startFixtures(tb, o, o.Paths)
 	b := &bench{o: o, f: f, ssh: sshClient{config: f.clientCfg}, c: newCollector(), log: logf}
@@ -176,7 +177,7 @@ func run(o *options) (err error) {
 	b.c.summarize()
 	r := &report{
 		Date:    began,
-		Machine: describeMachine(o.JumpcastBin),
+		Machine: mach,
 		Options: *o,
 		Paths:   o.Paths,
 		Metrics: b.c.rows,

@@ -154,7 +154,7 @@ func (b *bench) parallel(ctx context.Context, order []*benchPath) error {
 	for _, p := range order {
 		var s *memSampler
 		if p.tree != nil {
-			s = sampleMem(p.tree, 100*time.Millisecond)
+			s = sampleMem(p.tree, 200*time.Millisecond)
 		}
 		wall, got, err := b.ssh.parallel(ctx, p.alias, cmd, b.o.Parallel)
 		if s != nil {

@@ -98,9 +98,12 @@ func verdict(g goal, v float64, met bool, unit string) string {
 		gap = -gap
 	}
 	// gap > 0: worse than the limit by gap%; < 0: better by -gap%.
-	how := fmt.Sprintf("%.0f%% better than the limit", -gap)
-	if gap > 0 {
-		how = fmt.Sprintf("%.0f%% short", gap)
+	how := fmt.Sprintf("%.0f%% inside the limit", -gap)
+	switch {
+	case gap > 0 && g.atLeast:
+		how = fmt.Sprintf("%.0f%% below the limit", gap)
+	case gap > 0:
+		how = fmt.Sprintf("%.0f%% over the limit", gap)
 	}
 	return fmt.Sprintf("%s: %s%s (%s)", word, num(v), unit, how)
 }
@@ -108,8 +111,12 @@ func verdict(g goal, v float64, met bool, unit string) string {
 // printTable writes the table: medians per path, then ratios of recording
 // on to the references.
 func printTable(w io.Writer, r *report) {
-	fmt.Fprintf(w, "\njumpcast bench %s — %s, %d cores, %s; %s\n", r.Date.Format("2006-01-02 15:04 MST"),
-		r.Machine.CPU, r.Machine.Cores, r.Machine.OpenSSH, shortCommit(r.Machine))
+	load := strings.Fields(r.Machine.LoadAvg)
+	if len(load) > 3 {
+		load = load[:3]
+	}
+	fmt.Fprintf(w, "\njumpcast bench %s — %s, %d cores, %s; %s; load %s\n", r.Date.Format("2006-01-02 15:04 MST"),
+		r.Machine.CPU, r.Machine.Cores, r.Machine.OpenSSH, shortCommit(r.Machine), strings.Join(load, " "))
 	fmt.Fprintf(w, "medians of %d repetitions; bulk %s, text %s, parallel %d × %s, %d idle sessions (ProxyJump %d)\n\n",
 		r.Options.Reps, size(r.Options.BulkBytes), size(r.Options.TextBytes), r.Options.Parallel,
 		size(r.Options.ParallelBytes), r.Options.Idle, min(r.Options.Idle, r.Options.IdleProxyJump))
