@@ -18,7 +18,14 @@ import (
 // nothing of ours, not even in tests).
 const requireRealEnv = "JUMPCAST_REQUIRE_REAL"
 
+// childEnv makes the test binary act as a child process (see
+// child_test.go) instead of running tests.
+const childEnv = "JUMPCAST_RECORDER_CHILD"
+
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode))
+	}
 	goleak.VerifyTestMain(m)
 }
 
