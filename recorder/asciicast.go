@@ -84,25 +84,40 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // string (only possible for codes jumpcast does not write) is kept as its
 // JSON text.
 func (e *Event) UnmarshalJSON(b []byte) error {
+	ev, err := decodeEvent(b)
+	if err != nil {
+		return err
+	}
+	*e = ev
+	return nil
+}
+
+// decodeEvent parses one event line: one decoding pass straight into the
+// fields in the common case, a slower element-by-element pass otherwise.
+func decodeEvent(b []byte) (Event, error) {
+	var ev Event
+	tuple := []any{&ev.Time, &ev.Code, &ev.Data}
+	if err := json.Unmarshal(b, &tuple); err == nil && len(tuple) == 3 {
+		return ev, nil
+	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("asciicast event: %w", err)
+		return Event{}, fmt.Errorf("asciicast event: %w", err)
 	}
 	if len(raw) < 3 {
-		return fmt.Errorf("asciicast event: %d elements, want 3", len(raw))
+		return Event{}, fmt.Errorf("asciicast event: %d elements, want 3", len(raw))
 	}
-	var ev Event
+	ev = Event{}
 	if err := json.Unmarshal(raw[0], &ev.Time); err != nil {
-		return fmt.Errorf("asciicast event time: %w", err)
+		return Event{}, fmt.Errorf("asciicast event time: %w", err)
 	}
 	if err := json.Unmarshal(raw[1], &ev.Code); err != nil {
-		return fmt.Errorf("asciicast event code: %w", err)
+		return Event{}, fmt.Errorf("asciicast event code: %w", err)
 	}
 	if err := json.Unmarshal(raw[2], &ev.Data); err != nil {
 		ev.Data = string(raw[2])
 	}
-	*e = ev
-	return nil
+	return ev, nil
 }
 
 // ResizeData is the data of an "r" event: "WIDTHxHEIGHT".

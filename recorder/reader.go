@@ -75,8 +75,8 @@ func (r *Reader) Next() (Event, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var ev Event
-		if err := json.Unmarshal(line, &ev); err != nil {
+		ev, err := decodeEvent(line)
+		if err != nil {
 			if !complete {
 				r.done, r.truncated = true, true
 				break
