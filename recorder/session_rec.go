@@ -62,7 +62,9 @@ func (s *Session) open(ctx context.Context) error {
 	opt := WriterOptions{
 		Clock:           func() time.Duration { return s.m.now().Sub(s.start) },
 		FlushInterval:   s.m.o.FlushInterval,
-		SummarizeBinary: !info.PTY && info.Kind != KindShell,
+		// Without a PTY the stream may be a pipe of anything (tar, scp -t):
+		// binary runs are summarized, text is still recorded exactly.
+		SummarizeBinary: !info.PTY,
 		OnEvent:         s.publish,
 	}
 	w, err := NewWriter(s.hw, header(info), opt)
