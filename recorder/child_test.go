@@ -245,7 +245,9 @@ func TestManagerDiskFull(t *testing.T) {
 	if _, err := f.Seek(0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if sum, err := Summarize(f); err != nil || sum.Events == 0 {
-		t.Errorf("the part written before the disk filled is not readable: %+v %v", sum, err)
+	if sum, err := Summarize(f); err != nil || sum.Events == 0 || sum.Truncated {
+		t.Errorf("the part written before the disk filled is not whole lines: %+v %v", sum, err)
 	}
+	// A strict reader must accept it too: no partial line at the end.
+	asciinemaCat(t, filepath.Join(base, rec.Path))
 }

@@ -45,6 +45,15 @@ type hashingWriter struct {
 
 func (hw *hashingWriter) Write(p []byte) (int, error) {
 	n, err := hw.f.Write(p)
+	if err != nil && n > 0 {
+		// A full disk can take part of a line. Cut the file back to the
+		// last whole line, so that strict readers (asciinema 2.2) still
+		// read it and the hash covers what stays; the error is reported.
+		if f, ok := hw.f.(*os.File); ok && f.Truncate(hw.n) == nil {
+			n = 0
+			_, _ = f.Seek(hw.n, io.SeekStart) // nothing more is written after an error
+		}
+	}
 	hw.h.Write(p[:n])
 	hw.n += int64(n)
 	return n, err
