@@ -69,8 +69,8 @@ func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
 func (s *Session) open(ctx context.Context) error {
 	info := s.rec.SessionInfo
 	opt := WriterOptions{
-		Clock:           func() time.Duration { return s.m.now().Sub(s.start) },
-		FlushInterval:   s.m.o.FlushInterval,
+		Clock:         func() time.Duration { return s.m.now().Sub(s.start) },
+		FlushInterval: s.m.o.FlushInterval,
 		// Without a PTY the stream may be a pipe of anything (tar, scp -t):
 		// binary runs are summarized, text is still recorded exactly.
 		SummarizeBinary: !info.PTY,
