@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -21,6 +22,10 @@ func (b *bench) startProfile(p *benchPath, k bulkKind) func() {
 		return func() {}
 	}
 	b.profiled = true
+	if err := os.MkdirAll(filepath.Dir(b.o.perfOut), 0o755); err != nil {
+		b.log("perf: %v (no profile)", err)
+		return func() {}
+	}
 	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-o", b.o.perfOut, "-p", strconv.Itoa(p.bastion.pid))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -34,14 +39,20 @@ func (b *bench) startProfile(p *benchPath, k bulkKind) func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1) // the Wait goroutine's only result
 		go func() { done <- cmd.Wait() }()
+		var err error
 		select {
-		case <-done:
+		case err = <-done:
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			err = fmt.Errorf("perf did not stop within 30s: %w", <-done)
+		}
+		// perf stopped by SIGINT may exit non-zero after writing a good file.
+		if st, serr := os.Stat(b.o.perfOut); serr != nil || st.Size() == 0 {
+			b.log("perf: no profile (%v, %v):\n%s", err, serr, out.String())
+			return
 		}
 		b.log("perf: profile of %s (pid %d) during %s in %s", p.name, p.bastion.pid, k.metric, b.o.perfOut)
-		if out.Len() > 0 && b.o.verbose {
+		if b.o.verbose {
 			fmt.Fprint(os.Stderr, out.String())
 		}
 	}
