@@ -13,6 +13,8 @@ TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh
 
 .PHONY: all build run test test-deps test-short vet clean
 
+.DEFAULT_GOAL := all
+
 include replayweb/player.mk
 # Targets owned by their folders: bench (bench/), test-faults and lint
 # (internal/faulttest/), demo (internal/demo/).

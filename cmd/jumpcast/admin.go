@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"strconv"
@@ -106,6 +107,11 @@ func adminHandler(b backend) http.Handler {
 		page, err := b.ListAudit(r.Context(), f)
 		writeAdminJSON(w, page, err)
 	})
+	// Profiles for operators and the benchmark harness: on the admin socket
+	// only (0600, the server's own user), never on a network listener.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = b.Backup(r.Context(), w)

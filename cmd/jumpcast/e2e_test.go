@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,18 @@ func TestRecordedSessionThroughOpenSSH(t *testing.T) {
 	pout, perr, pcode := runJumpcast(t, "", "play", "--speed", "50", "--idle-limit", "10ms", "-c", e.cfgPath, r.ID)
 	if pcode != 0 || !strings.Contains(pout, "héllo 世界 🎉") {
 		t.Errorf("play: exit %d: %q %s", pcode, pout, perr)
+	}
+	// Profiles are on the admin socket (and only there).
+	rb := newRemoteBackend(filepath.Join(e.dataDir, "admin.sock"))
+	resp, err := rb.send(context.Background(), "GET", "/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		t.Errorf("pprof on the admin socket: %v", err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if !strings.Contains(string(body), "goroutine profile") {
+			t.Errorf("pprof goroutine profile: %.200q", body)
+		}
 	}
 	e.srv.Stop(t)
 	// With the server stopped, the CLI opens the data folder itself.
