@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/gliderlabs/ssh"
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
@@ -154,7 +153,23 @@ func (s *session) windowChange(payload []byte) bool {
 	if s.ptmx == nil {
 		return true
 	}
-	return pty.Setsize(s.ptmx, s.pty.winsize()) == nil
+	return setWinsize(s.ptmx, s.pty)
+}
+
+// setWinsize resizes the PTY through the file's RawControl, which holds a
+// reference on the descriptor: the finisher may Close ptmx at any moment, and
+// pty.Setsize's bare Fd() would race with that close.
+func setWinsize(ptmx *os.File, p *ptyRequest) bool {
+	rc, err := ptmx.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ws := &unix.Winsize{Row: uint16(p.Rows), Col: uint16(p.Columns), Xpixel: uint16(p.Width), Ypixel: uint16(p.Height)}
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) { ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		return false
+	}
+	return ioErr == nil
 }
 
 // signal delivers a "signal" request (name without "SIG") to the child's process group.
