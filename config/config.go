@@ -47,6 +47,12 @@ type SSH struct {
 	// authenticates the bastion user named by its principal. Empty: no
 	// certificates are accepted.
 	UserCAKeys []string `yaml:"user_ca_keys"`
+	// RevokedKeys are OpenSSH public keys (authorized_keys format) that may
+	// never authenticate, like sshd's RevokedKeys: a listed user key is
+	// refused even where a user still lists it, and a listed CA key voids
+	// every certificate it signed. Reloaded with the rest of the file.
+	// Empty: nothing is revoked.
+	RevokedKeys []string `yaml:"revoked_keys,omitempty"`
 	// HandshakeTimeout bounds the time from TCP accept to successful
 	// authentication. Default 20s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`

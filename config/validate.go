@@ -32,6 +32,11 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("ssh.user_ca_keys.%d", i), "not a public key: %v", err)
 		}
 	}
+	for i, k := range c.SSH.RevokedKeys {
+		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
+			return bad(fmt.Sprintf("ssh.revoked_keys.%d", i), "not a public key: %v", err)
+		}
+	}
 	if c.SSH.HandshakeTimeout < 0 || c.SSH.IdleTimeout < 0 || c.SSH.ShutdownGrace < 0 {
 		return bad("ssh", "timeouts must not be negative")
 	}
