@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jumpcast/jumpcast/recorder"
@@ -10,11 +11,13 @@ import (
 
 // recTap sits between the bridge's copy loops and a SessionRecorder. It
 // is a no-op until set is called, stops calling the recorder after the
-// first error, and hands that error to onFail once. Methods are safe for
-// concurrent use; mu guards sr and failed, and is not held while the
-// recorder runs.
+// first error, and hands that error to onFail once. It also counts the
+// bytes that pass, recorded or not. Methods are safe for concurrent use; mu
+// guards sr and failed, and is not held while the recorder runs.
 type recTap struct {
 	onFail func(error) // called once, outside mu, on the first recorder error
+
+	in, out atomic.Int64 // bytes the admin sent / received (stdout and stderr)
 
 	mu     sync.Mutex
 	sr     SessionRecorder
@@ -49,7 +52,11 @@ func (t *recTap) fail(err error) {
 	}
 }
 
+// bytes returns how many bytes the admin sent and received so far.
+func (t *recTap) bytes() (in, out int64) { return t.in.Load(), t.out.Load() }
+
 func (t *recTap) output(p []byte) {
+	t.out.Add(int64(len(p)))
 	if sr := t.active(); sr != nil && len(p) > 0 {
 		if err := sr.Output(p); err != nil {
 			t.fail(err)
@@ -58,6 +65,7 @@ func (t *recTap) output(p []byte) {
 }
 
 func (t *recTap) input(p []byte) {
+	t.in.Add(int64(len(p)))
 	if sr := t.active(); sr != nil && len(p) > 0 {
 		if err := sr.Input(p); err != nil {
 			t.fail(err)

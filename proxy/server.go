@@ -45,6 +45,12 @@ type Options struct {
 	// (upstream.identity_files, see LoadIdentityFiles), tried after the
 	// admin's forwarded agent and a target's own identity files.
 	IdentitySigners []gossh.Signer
+	// OnDial, when set, is called once per attempt to connect to a target
+	// with how long the TCP connect, SSH handshake and upstream
+	// authentication took together (a relayed password prompt counts too)
+	// and how it ended: one of the Dial* outcomes. It runs on the
+	// session's goroutine and must be quick. Nil means not observed.
+	OnDial func(outcome string, took time.Duration)
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -60,6 +66,7 @@ type Server struct {
 	ids     []gossh.Signer
 	srv     *ssh.Server
 	limits  *limiter
+	onDial  func(outcome string, took time.Duration) // nil: dials are not observed
 
 	snap atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
 
@@ -98,6 +105,7 @@ func New(opts Options) (*Server, error) {
 		rec:      opts.Recorder,
 		audit:    opts.Audit,
 		pinPath:  opts.KnownHostsPath,
+		onDial:   opts.OnDial,
 		ids:      slices.Clone(opts.IdentitySigners),
 		sessions: map[aborter]struct{}{},
 		idle:     make(chan struct{}),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -268,13 +270,16 @@ func (ss *session) finalize() {
 		status = fmt.Sprint(exit.Status)
 	}
 	dur := ss.s.now().Sub(ss.info.Start)
+	in, out := ss.tap.bytes()
 	ss.s.log.Info("session ended", "session_id", ss.info.ID, "user", cc.id.User,
 		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
-		"exit_status", status, "exit_signal", exit.Signal, "reason", exit.Reason, "duration", dur.Round(time.Millisecond).String())
+		"exit_status", status, "exit_signal", exit.Signal, "reason", exit.Reason, "duration", dur.Round(time.Millisecond).String(),
+		slog.Group("bytes", "in", in, "out", out))
 	ss.s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "ended", User: cc.id.User,
 		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
 		SessionID: ss.info.ID, Reason: exit.Reason,
-		Detail: map[string]string{"exit_status": status, "exit_signal": exit.Signal, "duration": dur.String()}})
+		Detail: map[string]string{"exit_status": status, "exit_signal": exit.Signal, "duration": dur.String(),
+			"bytes_in": strconv.FormatInt(in, 10), "bytes_out": strconv.FormatInt(out, 10)}})
 }
 
 // auditRefusal is the audit event of a refused session whose reason was

@@ -28,11 +28,51 @@ func (u *upstream) Close() error {
 	return err
 }
 
-// dialTarget connects to the decided target within upstream.dial_timeout,
+// Outcomes of a target connection attempt, as passed to Options.OnDial.
+const (
+	DialOK          = "ok"          // connected and authenticated
+	DialUnreachable = "unreachable" // TCP connect or SSH handshake failed or timed out
+	DialHostKey     = "hostkey"     // the host key was unknown or changed
+	DialAuthFailed  = "auth_failed" // the target refused every credential, or the admin aborted a prompt
+	DialError       = "error"       // anything else
+)
+
+// dialTarget connects to the decided target (see connectTarget) and tells
+// Options.OnDial how long that took and how it ended.
+func (s *Server) dialTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*gossh.Client, error) {
+	start := time.Now() // monotonic; s.now may be a test clock
+	c, err := s.connectTarget(ctx, cfg, d, label, plan)
+	if s.onDial != nil {
+		s.onDial(dialOutcome(err), time.Since(start))
+	}
+	return c, err
+}
+
+// dialOutcome classifies a connectTarget error for OnDial.
+func dialOutcome(err error) string {
+	if err == nil {
+		return DialOK
+	}
+	var ae *adminError
+	if !errors.As(err, &ae) {
+		return DialError
+	}
+	switch ae.Reason {
+	case reasonUnreachable:
+		return DialUnreachable
+	case reasonHostKey, reasonUnknownKey:
+		return DialHostKey
+	case reasonUpstreamAuth:
+		return DialAuthFailed
+	}
+	return DialError
+}
+
+// connectTarget connects to the decided target within upstream.dial_timeout,
 // verifies its host key and authenticates with plan, bounding the SSH
 // handshake by upstream.handshake_timeout (lifted while the admin answers
 // a prompt). Errors are *adminError with a message for the admin.
-func (s *Server) dialTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*gossh.Client, error) {
+func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*gossh.Client, error) {
 	hk, err := s.hostKeyPolicy(cfg, label, d.Address, d.Target)
 	if err != nil {
 		return nil, err
