@@ -16,13 +16,19 @@ import (
 // keyIndex maps authorized keys and user CAs to bastion users. It is built
 // from one config snapshot and never changes.
 type keyIndex struct {
-	users map[string][]string // string(key.Marshal()) → bastion users holding that key, sorted
-	cas   [][]byte            // Marshal() of each trusted user CA key
-	known map[string]bool     // configured bastion user names
+	users   map[string][]string // string(key.Marshal()) → bastion users holding that key, sorted
+	cas     [][]byte            // Marshal() of each trusted user CA key
+	known   map[string]bool     // configured bastion user names
+	revoked map[string]bool     // string(key.Marshal()) of each ssh.revoked_keys entry
 }
 
 func newKeyIndex(cfg *config.Config) *keyIndex {
-	ki := &keyIndex{users: map[string][]string{}, known: map[string]bool{}}
+	ki := &keyIndex{users: map[string][]string{}, known: map[string]bool{}, revoked: map[string]bool{}}
+	for _, line := range cfg.SSH.RevokedKeys {
+		if k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line)); err == nil {
+			ki.revoked[string(k.Marshal())] = true
+		}
+	}
 	for name, u := range cfg.Users {
 		ki.known[name] = true
 		for _, line := range u.Keys {
@@ -60,6 +66,9 @@ func (ki *keyIndex) identify(loginName string, key gossh.PublicKey, remote net.A
 	if cert, ok := key.(*gossh.Certificate); ok {
 		return ki.identifyCert(loginName, cert, remote, now)
 	}
+	if ki.revoked[string(key.Marshal())] {
+		return identity{}, fmt.Errorf("key %s is revoked", gossh.FingerprintSHA256(key))
+	}
 	users := ki.users[string(key.Marshal())]
 	user, err := pickUser(users, loginName)
 	if err != nil {
@@ -71,6 +80,12 @@ func (ki *keyIndex) identify(loginName string, key gossh.PublicKey, remote net.A
 func (ki *keyIndex) identifyCert(loginName string, cert *gossh.Certificate, remote net.Addr, now time.Time) (identity, error) {
 	if cert.CertType != gossh.UserCert {
 		return identity{}, fmt.Errorf("certificate is not a user certificate")
+	}
+	if ki.revoked[string(cert.Key.Marshal())] {
+		return identity{}, fmt.Errorf("certificate for revoked key %s", gossh.FingerprintSHA256(cert.Key))
+	}
+	if ki.revoked[string(cert.SignatureKey.Marshal())] {
+		return identity{}, fmt.Errorf("certificate signed by revoked authority %s", gossh.FingerprintSHA256(cert.SignatureKey))
 	}
 	if !slices.ContainsFunc(ki.cas, func(ca []byte) bool { return bytes.Equal(ca, cert.SignatureKey.Marshal()) }) {
 		return identity{}, fmt.Errorf("certificate signed by an unknown authority %s", gossh.FingerprintSHA256(cert.SignatureKey))

@@ -43,6 +43,7 @@ type clientConn struct {
 	upErr    error             // why the last attempt to make it failed
 	agentAsk bool              // the admin asked for agent forwarding on some channel
 	closed   bool              // the admin's connection is gone
+	authWhy  string            // why the last offered key was refused, for the log
 }
 
 // onConnect is gliderlabs' ConnCallback: it applies the abuse limits and
@@ -97,6 +98,11 @@ func (s *Server) publicKeyOffered(ctx ssh.Context, key ssh.PublicKey) bool {
 		return false
 	}
 	_, err := cc.snap.keys.identify(ctx.User(), key, cc.remote, s.now())
+	if err != nil {
+		cc.mu.Lock()
+		cc.authWhy = err.Error()
+		cc.mu.Unlock()
+	}
 	return err == nil
 }
 
@@ -129,9 +135,15 @@ func (cc *clientConn) onClose(authed bool) {
 	s := cc.s
 	if !authed && cc.tried.Load() {
 		s.limits.fail(hostOf(cc.remote), cc.snap.cfg.SSH.AuthFailureWindow)
-		s.log.Warn("authentication failed", "remote_addr", cc.remote.String())
+		cc.mu.Lock()
+		why := cc.authWhy
+		cc.mu.Unlock()
+		if why == "" {
+			why = "no key offered"
+		}
+		s.log.Warn("authentication failed", "remote_addr", cc.remote.String(), "why", why)
 		s.auditEvent(store.AuditEvent{Kind: "auth", Outcome: "denied", RemoteAddr: cc.remote.String(),
-			Reason: "no authorized key"})
+			Reason: "no authorized key", Detail: map[string]string{"why": why}})
 	}
 	cc.mu.Lock()
 	cc.closed = true

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"path"
 	"strings"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -92,7 +91,11 @@ func kindOf(r *gossh.Request) (kind, command string, ok bool) {
 		if r.Type == "exec" {
 			return "exec", s.Value, true
 		}
-		if path.Base(s.Value) == "sftp" || s.Value == "sftp" {
+		// Only the subsystem named exactly "sftp" is sftp: an sftp
+		// recording keeps file operations, not data, so a look-alike name
+		// ("x/sftp", which a target may map to anything) must not buy an
+		// unrecorded stream. Other subsystems are recorded like exec.
+		if s.Value == "sftp" {
 			return "sftp", s.Value, true
 		}
 		return "subsystem", s.Value, true
