@@ -25,6 +25,7 @@ type Config struct {
 	Recording Recording `yaml:"recording"`
 	Upstream  Upstream  `yaml:"upstream"`
 	Log       Log       `yaml:"log"`
+	Metrics   Metrics   `yaml:"metrics"`
 
 	// Users are the bastion's users, by name. A user not listed here cannot
 	// log in (deny by default).
@@ -153,6 +154,16 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is json, text or auto (text on a terminal). Default auto.
 	Format string `yaml:"format"`
+}
+
+// Metrics configures the optional operations listener. Whatever it says,
+// the web site serves /metrics to logged-in auditors and API tokens, and
+// /healthz and /readyz to anyone.
+type Metrics struct {
+	// Listen is a TCP address serving /metrics, /healthz and /readyz with
+	// NO authentication, for a Prometheus scraper or a load balancer on
+	// loopback or a private network. Empty (the default) disables it.
+	Listen string `yaml:"listen"`
 }
 
 // User is one bastion user.

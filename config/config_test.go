@@ -92,6 +92,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad listen", "ssh:\n  listen: 2222\n", []string{"line 2", "ssh.listen"}},
 		{"bad cidr", "web:\n  trusted_proxies: [\"10.0.0.0/99\"]\n", []string{"web.trusted_proxies.0"}},
 		{"flush too slow", "recording:\n  flush_interval: 5s\n", []string{"recording.flush_interval"}},
+		{"bad metrics listen", "metrics:\n  listen: 9100\n", []string{"line 2", "metrics.listen"}},
+		{"metrics on the web port", "metrics:\n  listen: \"127.0.0.1:8080\"\n", []string{"metrics.listen", "web.listen"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,4 +168,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config that does not validate: %v", err)
 		}
 	})
+}
+
+func TestMetricsListen(t *testing.T) {
+	c, err := Parse(nil, "empty.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Listen != "" {
+		t.Errorf("metrics.listen defaults to %q, want off", c.Metrics.Listen)
+	}
+	c, err = Parse([]byte("metrics:\n  listen: \"127.0.0.1:9100\"\n"), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Listen != "127.0.0.1:9100" {
+		t.Errorf("metrics.listen = %q", c.Metrics.Listen)
+	}
 }

@@ -90,6 +90,9 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "%q: want auto, json or text", c.Log.Format)
 	}
+	if err := c.validateMetrics(); err != nil {
+		return err
+	}
 	for _, name := range sortedKeys(c.Targets) {
 		if err := c.validateTarget(name, c.Targets[name]); err != nil {
 			return err
@@ -107,6 +110,21 @@ func (c *Config) Validate() error {
 		if err := c.validateUser(name, c.Users[name]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateMetrics() error {
+	l := c.Metrics.Listen
+	if l == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(l)
+	if err != nil {
+		return &FieldError{Path: "metrics.listen", Msg: fmt.Sprintf("%q is not host:port", l)}
+	}
+	if port != "0" && (l == c.Web.Listen || l == c.SSH.Listen) {
+		return &FieldError{Path: "metrics.listen", Msg: fmt.Sprintf("%q is already ssh.listen or web.listen", l)}
 	}
 	return nil
 }
