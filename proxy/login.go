@@ -50,8 +50,9 @@ func (e *LoginError) Error() string {
 // ParseLogin parses a login name: REMOTEUSER@TARGET, REMOTEUSER+TARGET, or
 // a bare name without target. TARGET is an alias, a host name, host:port,
 // [v6]:port, [v6] or a bare IPv6 address. Control characters, whitespace,
-// '/', empty parts, a second separator ("root@@db1") and names longer than
-// MaxLoginName are rejected with a *LoginError.
+// invisible (format) and unassigned characters, '/', empty parts, a second
+// separator ("root@@db1") and names longer than MaxLoginName are rejected
+// with a *LoginError.
 func ParseLogin(name string) (Login, error) {
 	bad := func(reason string) (Login, error) {
 		return Login{}, &LoginError{Name: name, Reason: reason}
@@ -73,6 +74,10 @@ func ParseLogin(name string) (Login, error) {
 			return bad("contains whitespace")
 		case r == '/' || r == '\\':
 			return bad("contains a slash")
+		case !unicode.IsGraphic(r):
+			// Bidi overrides and zero-width characters would make a
+			// name look like another one in logs and the web list.
+			return bad("contains an invisible or unassigned character")
 		}
 	}
 	sep := strings.IndexAny(name, "@+")
