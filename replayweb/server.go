@@ -1,6 +1,7 @@
 package replayweb
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"errors"
@@ -48,6 +49,13 @@ type Options struct {
 	// Metrics, when set, is served at GET /metrics to a logged-in auditor or
 	// an API token holder.
 	Metrics http.Handler
+	// Health is the liveness check behind GET /healthz, open to anyone; its
+	// error text is the answer's reason, so it must be short and reveal
+	// nothing. Nil means /healthz always answers "ok".
+	Health func(ctx context.Context) error
+	// Ready is the readiness check behind GET /readyz, open to anyone, with
+	// the same rules as Health. Nil leaves /readyz out.
+	Ready func(ctx context.Context) error
 	// Now is the clock for sessions, rate limits and audit times; nil means
 	// time.Now.
 	Now func() time.Time
@@ -168,8 +176,12 @@ func (s *Server) newEcho(extractor echo.IPExtractor) *echo.Echo {
 // TestEveryRouteIsGuarded enumerates e.Routes() so a new route cannot
 // forget one.
 func (s *Server) routes(e *echo.Echo) {
-	// Public: liveness, login, and the site's own CSS/JS/player (no data).
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	// Public: liveness and readiness (ops.go), login, and the site's own
+	// CSS/JS/player (no data).
+	e.GET("/healthz", s.healthz)
+	if s.o.Ready != nil {
+		e.GET("/readyz", s.readyz)
+	}
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)
 	static := e.Group("/static", s.staticCache)
