@@ -17,6 +17,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/replayweb"
@@ -33,14 +34,18 @@ type program struct {
 	mu  sync.Mutex // guards cfg across SIGHUP reloads
 	cfg *config.Config
 
-	store *store.Store
-	dir   *recorder.Dir
-	hub   *recorder.Hub
-	proxy *proxy.Server
-	web   *http.Server // nil when web.listen is empty
+	store   *store.Store
+	audit   metrics.AuditSink // the store, with every event counted in metrics
+	dir     *recorder.Dir
+	hub     *recorder.Hub
+	proxy   *proxy.Server
+	metrics *metrics.Metrics
+	health  *metrics.Health
+	web     *http.Server // nil when web.listen is empty
+	ops     *http.Server // nil when metrics.listen is empty
 
-	sshLn, webLn, adminLn net.Listener
-	admin                 *http.Server
+	sshLn, webLn, adminLn, opsLn net.Listener
+	admin                        *http.Server
 }
 
 // Paths inside the data folder. All are made by the server.
@@ -80,10 +85,13 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (p *pro
 	} else if n > 0 {
 		logger.Warn("recordings interrupted by an earlier stop were closed", "count", n)
 	}
+	p.metrics = metrics.New(metrics.Options{ActiveSessions: p.activeSessions, Logger: logger})
+	p.audit = p.metrics.Auditor(p.store)
+	p.health = newHealth(cfg, p.store, p.dir, logger)
 	p.hub = recorder.NewHub()
 	mgr := recorder.NewManager(recorder.ManagerOptions{
 		Dir:           p.dir,
-		Index:         storeIndex{p.store},
+		Index:         p.metrics.Index(storeIndex{p.store}),
 		Hub:           p.hub,
 		RecordInput:   cfg.Recording.Input,
 		FlushInterval: cfg.Recording.FlushInterval,
@@ -94,7 +102,8 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (p *pro
 		Config:          cfg,
 		HostSigners:     signers,
 		Recorder:        managerRecorder(mgr),
-		Audit:           p.store,
+		Audit:           p.audit,
+		OnDial:          p.metrics.ObserveDial,
 		Logger:          logger,
 		KnownHostsPath:  knownHostsPath(cfg),
 		IdentitySigners: identities,
@@ -106,6 +115,9 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (p *pro
 		return nil, fmt.Errorf("ssh listener: %w", err)
 	}
 	if err := p.listenWeb(); err != nil {
+		return nil, err
+	}
+	if err := p.listenOps(); err != nil {
 		return nil, err
 	}
 	if err := p.listenAdmin(); err != nil {
@@ -131,7 +143,7 @@ func (p *program) listenWeb() error {
 		return nil
 	}
 	site, err := replayweb.New(replayweb.Options{
-		Store:          p.store,
+		Store:          auditedStore{Store: p.store, audit: p.audit},
 		Recordings:     p.dir,
 		Live:           p.hub,
 		Logger:         p.log,
@@ -139,6 +151,9 @@ func (p *program) listenWeb() error {
 		SessionTTL:     cfg.Web.SessionTTL,
 		Secure:         cfg.Web.TLSCert != "",
 		SSHHint:        sshHint(cfg, "user", "target"),
+		Metrics:        p.metrics.Handler(),
+		Health:         p.health.Live,
+		Ready:          p.health.Ready,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
@@ -159,7 +174,7 @@ func (p *program) listenWeb() error {
 // accepting and gives sessions the configured grace period, recordings are
 // finalized, and the database is closed by Close. SIGHUP reloads policy.
 func (p *program) Run(ctx context.Context) error {
-	errc := make(chan error, 4) // one slot per server goroutine below
+	errc := make(chan error, 4) // one slot per server goroutine below (ssh, web, admin, ops)
 	go func() { errc <- p.proxy.Serve(p.sshLn) }()
 	if p.web != nil {
 		go func() {
@@ -173,6 +188,9 @@ func (p *program) Run(ctx context.Context) error {
 		}()
 	}
 	go func() { errc <- p.admin.Serve(p.adminLn) }()
+	if p.ops != nil {
+		go func() { errc <- p.ops.Serve(p.opsLn) }()
+	}
 	go p.retentionLoop(ctx)
 
 	hup := make(chan os.Signal, 1)
@@ -180,7 +198,7 @@ func (p *program) Run(ctx context.Context) error {
 	defer signal.Stop(hup)
 
 	p.log.Info("jumpcast started", "version", version, "ssh", p.sshLn.Addr().String(),
-		"web", webAddr(p.webLn), "data_dir", p.cfg.DataDir)
+		"web", webAddr(p.webLn), "metrics", webAddr(p.opsLn), "data_dir", p.cfg.DataDir)
 	for {
 		select {
 		case <-hup:
@@ -244,6 +262,9 @@ func (p *program) shutdown() {
 		_ = p.web.Shutdown(wctx) // SSE streams end with their sessions; the rest are short requests
 	}
 	_ = p.admin.Shutdown(wctx)
+	if p.ops != nil {
+		_ = p.ops.Shutdown(wctx)
+	}
 }
 
 // Close releases everything newProgram opened. It is safe on a partly
@@ -253,7 +274,7 @@ func (p *program) Close() error {
 	if p.proxy != nil {
 		errs = append(errs, p.proxy.Close())
 	}
-	for _, l := range []net.Listener{p.sshLn, p.webLn, p.adminLn} {
+	for _, l := range []net.Listener{p.sshLn, p.webLn, p.adminLn, p.opsLn} {
 		if l != nil {
 			_ = l.Close() // already closed by Shutdown in the normal path
 		}
@@ -263,6 +284,9 @@ func (p *program) Close() error {
 	}
 	if p.admin != nil {
 		_ = p.admin.Close()
+	}
+	if p.ops != nil {
+		_ = p.ops.Close()
 	}
 	if p.dir != nil {
 		errs = append(errs, p.dir.Close())

@@ -71,7 +71,7 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 }
 
 func (p *program) auditPurge(ctx context.Context, r store.Recording, maxAge, maxTotal string) {
-	_ = p.store.AppendAudit(ctx, store.AuditEvent{
+	_ = p.audit.AppendAudit(ctx, store.AuditEvent{
 		Kind: "purge", Outcome: "ok", User: r.User, SessionID: r.ID,
 		Target: r.TargetAlias, RemoteUser: r.RemoteUser,
 		Reason: fmt.Sprintf("retention (max_age %s, max_total_size %s)", maxAge, maxTotal),

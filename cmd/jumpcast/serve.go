@@ -96,6 +96,9 @@ func sshHint(cfg *config.Config, user, target string) string {
 func printWelcome(w io.Writer, cfg *config.Config, cfgPath string, p *program) {
 	fmt.Fprintf(w, "jumpcast %s: SSH on %s, web on %s, data in %s\n",
 		version, p.sshLn.Addr(), webAddr(p.webLn), cfg.DataDir)
+	if p.opsLn != nil {
+		fmt.Fprintf(w, "metrics and health probes WITHOUT authentication on http://%s/metrics\n", p.opsLn.Addr())
+	}
 	if len(cfg.Users) == 0 {
 		self := os.Getenv("USER")
 		if self == "" {

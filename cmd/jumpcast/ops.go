@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/metrics"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// Operations wiring: metrics, health probes and the optional
+// unauthenticated metrics listener.
+
+// activeSessions feeds jumpcast_active_sessions. Scrapes start after
+// newProgram has set p.proxy (the servers start in Run).
+func (p *program) activeSessions() int {
+	if p.proxy == nil {
+		return 0
+	}
+	return p.proxy.ActiveSessions()
+}
+
+// newHealth builds the probes: the data and recordings folders must take
+// files (both probes); the index must answer and the recordings disk stay
+// above recording.min_free_space (readiness).
+func newHealth(cfg *config.Config, st *store.Store, dir *recorder.Dir, logger *slog.Logger) *metrics.Health {
+	return metrics.NewHealth(metrics.HealthOptions{
+		Writable: []metrics.Folder{
+			{Name: "data folder", Path: cfg.DataDir},
+			{Name: "recordings folder", Path: recDirPath(cfg)},
+		},
+		Store: func(ctx context.Context) error {
+			_, err := st.Version(ctx)
+			return err
+		},
+		FreeSpace:    dir.FreeSpace,
+		MinFreeSpace: uint64(cfg.Recording.MinFreeSpace),
+		Logger:       logger,
+	})
+}
+
+// listenOps opens metrics.listen, when set: /metrics, /healthz and
+// /readyz without authentication, for loopback or a scrape network.
+func (p *program) listenOps() error {
+	addr := p.cfg.Metrics.Listen
+	if addr == "" {
+		return nil
+	}
+	var err error
+	if p.opsLn, err = net.Listen("tcp", addr); err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	p.ops = &http.Server{
+		Handler:           metrics.OpsHandler(p.metrics, p.health),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// auditedStore is the store as the web site sees it, with its audit
+// events (web logins, playbacks) counted in metrics on the way in.
+type auditedStore struct {
+	*store.Store
+	audit metrics.AuditSink
+}
+
+func (s auditedStore) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
+	return s.audit.AppendAudit(ctx, ev)
+}
