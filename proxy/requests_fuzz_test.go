@@ -20,7 +20,7 @@ func FuzzKindOf(f *testing.F) {
 	} {
 		f.Add(s.typ, s.cmd, gossh.Marshal(stringReq{s.cmd}))
 	}
-	f.Add("exec", "", []byte{0, 0, 0, 9, 'a'})   // length past the end
+	f.Add("exec", "", []byte{0, 0, 0, 9, 'a'}) // length past the end
 	f.Add("subsystem", "", []byte{0xff, 0xff}) // short
 	f.Fuzz(func(t *testing.T, typ, cmd string, payload []byte) {
 		for _, p := range [][]byte{payload, gossh.Marshal(stringReq{cmd})} {
