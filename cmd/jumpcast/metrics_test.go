@@ -335,8 +335,9 @@ func TestMetricsHealthWhenDataFolderIsReadOnly(t *testing.T) {
 	}
 	undo := makeDirReadOnly(t, e.dataDir)
 	defer undo()
+	// Answers are reused for a second: poll.
 	for _, u := range urls {
-		if code, body := httpGet(t, u, ""); code != 503 || body != "unhealthy: data folder not writable\n" {
+		if code, body := pollProbe(t, u, 503); body != "unhealthy: data folder not writable\n" {
 			t.Errorf("%s with the data folder read-only: %d %q", u, code, body)
 		}
 	}
@@ -345,9 +346,22 @@ func TestMetricsHealthWhenDataFolderIsReadOnly(t *testing.T) {
 	})
 	undo()
 	for _, u := range urls {
-		if code, body := httpGet(t, u, ""); code != 200 {
+		if code, body := pollProbe(t, u, 200); body != "ok\n" {
 			t.Errorf("%s after the folder is writable again: %d %q", u, code, body)
 		}
+	}
+}
+
+// pollProbe GETs u until it answers want, for at most 5 s.
+func pollProbe(t *testing.T, u string, want int) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := httpGet(t, u, "")
+		if code == want || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -42,6 +42,7 @@ func newHealth(cfg *config.Config, st *store.Store, dir *recorder.Dir, logger *s
 		FreeSpace:    dir.FreeSpace,
 		MinFreeSpace: uint64(cfg.Recording.MinFreeSpace),
 		Logger:       logger,
+		Reuse:        time.Second, // /healthz is anonymous: at most one disk probe a second
 	})
 }
 

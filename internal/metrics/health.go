@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // ProbeFile is the file each probe creates, writes one byte to and removes
@@ -40,21 +41,59 @@ type HealthOptions struct {
 	// Logger receives the detail of failed checks (the probes' answers
 	// stay short). Nil discards it.
 	Logger *slog.Logger
+	// Reuse is how long a probe's answer is reused, so that anonymous
+	// callers hammering /healthz cannot turn it into disk writes. Zero
+	// checks on every call.
+	Reuse time.Duration
 }
 
 // Health answers the liveness (/healthz) and readiness (/readyz) probes.
-// Probes are serialized by mu, which also guards failing.
+// Probes are serialized by mu, which also guards the fields below it.
 type Health struct {
 	o   HealthOptions
 	log *slog.Logger
 
-	mu      sync.Mutex
-	failing string // the last failure reported, "" when healthy; logs only changes
+	mu    sync.Mutex
+	live  answer
+	ready answer
+}
+
+// answer is a probe's last answer and when it was computed.
+type answer struct {
+	probe string // "healthz" or "readyz", for the log
+	at    time.Time
+	err   error
+}
+
+// reuse returns a's answer if it is fresh, else checks again, logs a
+// change between passing and failing (or of the failure), and keeps the
+// new answer. Called with mu held.
+func (h *Health) reuse(a *answer, check func() error) error {
+	now := time.Now()
+	if h.o.Reuse > 0 && !a.at.IsZero() && now.Sub(a.at) < h.o.Reuse {
+		return a.err
+	}
+	err := check()
+	switch was := errText(a.err); {
+	case err != nil && err.Error() != was:
+		h.log.Warn("health check failing", "probe", a.probe, "check", err.Error(), "err", errors.Unwrap(err))
+	case err == nil && a.err != nil:
+		h.log.Info("health check passes again", "probe", a.probe, "was", was)
+	}
+	a.at, a.err = now, err
+	return err
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // NewHealth returns the probes.
 func NewHealth(o HealthOptions) *Health {
-	h := &Health{o: o, log: o.Logger}
+	h := &Health{o: o, log: o.Logger, live: answer{probe: "healthz"}, ready: answer{probe: "readyz"}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -68,7 +107,7 @@ func NewHealth(o HealthOptions) *Health {
 func (h *Health) Live(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.report(h.writable())
+	return h.reuse(&h.live, h.writable)
 }
 
 // Ready reports whether new sessions can be served: Live, plus the index
@@ -76,6 +115,10 @@ func (h *Health) Live(ctx context.Context) error {
 func (h *Health) Ready(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.reuse(&h.ready, func() error { return h.ready0(ctx) })
+}
+
+func (h *Health) ready0(ctx context.Context) error {
 	err := h.writable()
 	if err == nil && h.o.Store != nil {
 		if serr := h.o.Store(ctx); serr != nil {
@@ -92,7 +135,7 @@ func (h *Health) Ready(ctx context.Context) error {
 				err: fmt.Errorf("%d bytes free, floor %d", free, h.o.MinFreeSpace)}
 		}
 	}
-	return h.report(err)
+	return err
 }
 
 // writable creates, writes and removes ProbeFile in each folder.
@@ -115,23 +158,6 @@ func probeWrite(dir string) error {
 	cerr := fh.Close()
 	rerr := os.Remove(p)
 	return errors.Join(werr, cerr, rerr)
-}
-
-// report logs a change of state and returns err.
-func (h *Health) report(err error) error {
-	now := ""
-	if err != nil {
-		now = err.Error()
-	}
-	if now != h.failing {
-		if err != nil {
-			h.log.Warn("health check failing", "check", now, "err", errors.Unwrap(err))
-		} else {
-			h.log.Info("health checks pass again", "was", h.failing)
-		}
-		h.failing = now
-	}
-	return err
 }
 
 // probeError is a failed check: short is what the probe answers, err the

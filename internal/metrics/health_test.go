@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -133,11 +134,38 @@ func TestReadinessChecksStoreAndFreeSpace(t *testing.T) {
 	}
 }
 
-func errText(err error) string {
-	if err == nil {
-		return ""
+// TestProbeAnswersAreReusedAndChangesLogged: with Reuse set, a probe
+// answers from its last check until it is stale; a failure is logged once
+// when it starts and once when it ends, not on every probe.
+func TestProbeAnswersAreReusedAndChangesLogged(t *testing.T) {
+	data := t.TempDir()
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	cachedH := NewHealth(HealthOptions{Writable: []Folder{{"data folder", data}}, Reuse: time.Hour})
+	h := NewHealth(HealthOptions{Writable: []Folder{{"data folder", data}}, Logger: logger})
+	if cachedH.Live(t.Context()) != nil || h.Live(t.Context()) != nil {
+		t.Fatal("not live with a writable folder")
 	}
-	return err.Error()
+	undo := makeReadOnly(t, data)
+	defer undo()
+	if err := cachedH.Live(t.Context()); err != nil {
+		t.Errorf("a fresh answer was not reused: %v", err)
+	}
+	for range 3 {
+		if err := h.Live(t.Context()); err == nil {
+			t.Fatal("live with a read-only folder")
+		}
+	}
+	undo()
+	if err := h.Live(t.Context()); err != nil {
+		t.Errorf("not live again: %v", err)
+	}
+	if n := strings.Count(logs.String(), "health check failing"); n != 1 {
+		t.Errorf("%d failure lines for one failure:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "health check passes again") || !strings.Contains(logs.String(), "probe=healthz") {
+		t.Errorf("log:\n%s", logs.String())
+	}
 }
 
 func TestOpsHandlerServesOnlyItsRoutes(t *testing.T) {
