@@ -25,11 +25,22 @@ type recTap struct {
 	closed bool
 }
 
+// failureNotifier is implemented by recorders that write in the
+// background (recorder.Session): a failure found there is reported at once
+// instead of by the next Output, which an idle session may never make, so
+// a fail-closed session ends promptly.
+type failureNotifier interface {
+	NotifyFailure(fn func(error))
+}
+
 // set starts passing the stream to sr.
 func (t *recTap) set(sr SessionRecorder) {
 	t.mu.Lock()
 	t.sr = sr
 	t.mu.Unlock()
+	if n, ok := sr.(failureNotifier); ok {
+		n.NotifyFailure(t.fail)
+	}
 }
 
 // active returns the recorder to call, or nil.

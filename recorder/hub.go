@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -94,13 +95,16 @@ func (h *Hub) Active() []string {
 
 // Send delivers ev to every watcher without blocking: a watcher whose
 // buffer is full is disconnected with ErrSlowWatcher. Events must be sent
-// in recording order, in step with the Source (see Source).
+// in recording order, in step with the Source (see Source). Send keeps a
+// copy of ev.Data (made only when someone watches), so the caller may
+// reuse its memory when Send returns (see WriterOptions.OnEvent).
 func (f *Feed) Send(ev Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.ended {
+	if f.ended || len(f.subs) == 0 {
 		return
 	}
+	ev.Data = strings.Clone(ev.Data)
 	for s := range f.subs {
 		select {
 		case s.live <- ev:

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,11 @@ import (
 // Session is one recording in progress. Output, Input and Resize are safe
 // for concurrent use; after the first write error they all return it (the
 // caller applies the failure policy). Close finalizes it once.
+//
+// Output, Input and Resize do not encode or write: they take the event's
+// time, copy the bytes into a pooled buffer and queue them (see enqueue);
+// a worker goroutine encodes, hashes and writes in queue order. A failure found by the worker is returned by the
+// next call and reported at once to the function given to NotifyFailure.
 type Session struct {
 	m     *Manager
 	file  *os.File
@@ -29,9 +35,18 @@ type Session struct {
 
 	bytesIn, bytesOut atomic.Int64
 
-	mu       sync.Mutex // guards rec, failErr, closed and closeErr
+	q       chan item      // events waiting for the worker; capacity queueDepth
+	qmu     sync.RWMutex   // held for reading while queuing, for writing by Close to stop it
+	qclosed bool           // guarded by qmu: Close has begun, nothing more is queued
+	running atomic.Bool    // a worker is draining q
+	workers sync.WaitGroup // the worker, if one runs; Close waits for it
+	sftpAt  time.Duration  // worker only: time of the sftp input being parsed
+
+	mu       sync.Mutex // guards rec, failErr, onFail, notified, closed and closeErr
 	rec      Record
 	failErr  error
+	onFail   func(error)
+	notified bool // onFail has been called
 	closed   bool
 	closeErr error
 }
@@ -60,7 +75,8 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 }
 
 func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
-	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now()}
+	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now(),
+		q: make(chan item, queueDepth)}
 	s.rec = Record{SessionInfo: info, Title: Title(info), Path: rel, Status: StatusActive}
 	return s
 }
@@ -80,9 +96,12 @@ func (s *Session) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.onFlushErr = s.fail
 	s.w = w
 	if info.Kind == KindSFTP {
-		s.sftp = newSFTPParser(func(label string) { _ = s.record(s.w.Marker(label)) })
+		// The parser runs on the worker: the marker takes the time the
+		// request passed the bastion, not the time it was parsed.
+		s.sftp = newSFTPParser(func(label string) { s.fail(s.w.markerAt(label, s.sftpAt)) })
 	}
 	if s.m.o.Index != nil {
 		if err := s.m.o.Index.Started(ctx, s.Record()); err != nil {
@@ -136,30 +155,30 @@ func (s *Session) Record() Record {
 }
 
 // Output records bytes the admin's client received (counted always; an
-// sftp session's data is not recorded).
+// sftp session's data is not recorded). p is copied; the caller may reuse
+// it when Output returns.
 func (s *Session) Output(p []byte) error {
 	s.bytesOut.Add(int64(len(p)))
-	if err := s.failed(); err != nil || s.sftp != nil {
+	if err := s.failed(); err != nil || s.sftp != nil || len(p) == 0 {
 		return err
 	}
-	return s.record(s.w.Output(p))
+	return s.enqueueData(opOutput, p)
 }
 
 // Input records bytes the admin sent: counted always, written as "i"
 // events only with RecordInput, parsed for file operations in sftp.
 func (s *Session) Input(p []byte) error {
 	s.bytesIn.Add(int64(len(p)))
-	if err := s.failed(); err != nil {
+	if err := s.failed(); err != nil || len(p) == 0 {
 		return err
 	}
 	if s.sftp != nil {
-		s.sftp.feed(p)
-		return s.failed()
+		return s.enqueueData(opSFTP, p)
 	}
 	if !s.m.o.RecordInput {
 		return nil
 	}
-	return s.record(s.w.Input(p))
+	return s.enqueueData(opInput, p)
 }
 
 // Resize records a window change.
@@ -167,7 +186,24 @@ func (s *Session) Resize(width, height int) error {
 	if err := s.failed(); err != nil || s.sftp != nil {
 		return err
 	}
-	return s.record(s.w.Resize(width, height))
+	return s.enqueue(item{op: opResize, at: s.elapsed(), w: width, h: height})
+}
+
+// NotifyFailure sets fn to be called once, from the worker or the flush
+// timer's goroutine, when the recording fails — at once, on the caller's
+// goroutine, if it already has. It replaces an earlier fn. Without it, a failure
+// is only seen by the next Output, Input or Resize, which an idle session
+// may never make. fn must not call the Session.
+func (s *Session) NotifyFailure(fn func(error)) {
+	s.mu.Lock()
+	s.onFail = fn
+	err := s.failErr
+	call := err != nil && fn != nil
+	s.notified = call
+	s.mu.Unlock()
+	if call {
+		fn(err)
+	}
 }
 
 func (s *Session) failed() error {
@@ -190,6 +226,24 @@ func (s *Session) record(err error) error {
 	return s.failErr
 }
 
+// fail records err (nil: nothing) and calls the NotifyFailure function
+// once, outside the lock.
+func (s *Session) fail(err error) {
+	if s.record(err) == nil {
+		return
+	}
+	s.mu.Lock()
+	fn, first := s.onFail, !s.notified
+	if fn != nil && first {
+		s.notified = true
+	}
+	err = s.failErr
+	s.mu.Unlock()
+	if fn != nil && first {
+		fn(err)
+	}
+}
+
 // Close finalizes the recording: trailing events, flush, fsync, close,
 // end of the live feed, SHA-256 and size, and Index.Finished (with ctx).
 // It is idempotent: later calls return the first call's result.
@@ -201,6 +255,7 @@ func (s *Session) Close(ctx context.Context, exit Exit) error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.stopQueue()
 
 	if s.sftp != nil {
 		_ = s.record(s.w.Marker("[sftp: " + strconv.FormatInt(s.bytesIn.Load(), 10) + " bytes up, " +
@@ -251,4 +306,156 @@ func (s *Session) finish(exit Exit) Record {
 		s.rec.Status, s.rec.Error = StatusFailed, s.failErr.Error()
 	}
 	return s.rec
+}
+
+// queueDepth bounds the events queued for a session's worker. Queuing
+// blocks when it is full: a recording that cannot keep up slows the
+// session down (backpressure to the admin) rather than dropping bytes or
+// growing without bound. With 32 KiB reads this is at most 256 KiB in
+// flight per session.
+const queueDepth = 8
+
+// Pooled buffer sizes: keystrokes and prompts fit the small one, a full
+// SSH read (io.Copy's 32 KiB) the large one. Longer chunks get a buffer of
+// their own.
+const (
+	smallBuf = 512
+	largeBuf = 32 << 10
+)
+
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
+)
+
+// op is what a queued item asks of the worker.
+type op uint8
+
+const (
+	opOutput op = iota // data on the output stream
+	opInput            // data on the input stream ("i" events)
+	opBinary           // n bytes of binary output (contains NUL), not copied
+	opSFTP             // sftp requests to parse for markers
+	opResize           // a window change to w×h
+)
+
+// item is one queued event: its time was taken when the bytes passed.
+type item struct {
+	op   op
+	at   time.Duration
+	data []byte  // the bytes, in buf
+	buf  *[]byte // pooled buffer to return, or nil
+	n    int     // opBinary: byte count
+	w, h int     // opResize
+}
+
+// elapsed is the event time of something passing now.
+func (s *Session) elapsed() time.Duration { return s.m.now().Sub(s.start) }
+
+// enqueueData queues a copy of p. Output without a PTY that contains a
+// NUL byte is binary whatever the UTF-8 carry holds (see
+// Writer.binaryAt): only its length is queued.
+func (s *Session) enqueueData(o op, p []byte) error {
+	it := item{op: o, at: s.elapsed()}
+	if o == opOutput && s.w.summarize && bytes.IndexByte(p, 0) >= 0 {
+		it.op, it.n = opBinary, len(p)
+		return s.enqueue(it)
+	}
+	switch {
+	case len(p) <= smallBuf:
+		it.buf = smallPool.Get().(*[]byte)
+	case len(p) <= largeBuf:
+		it.buf = largePool.Get().(*[]byte)
+	}
+	if it.buf != nil {
+		it.data = (*it.buf)[:copy(*it.buf, p)]
+	} else {
+		it.data = bytes.Clone(p)
+	}
+	return s.enqueue(it)
+}
+
+// enqueue hands it to the worker, starting one if none runs. It blocks
+// while the queue is full. After Close has begun it returns ErrClosed.
+func (s *Session) enqueue(it item) error {
+	s.qmu.RLock()
+	defer s.qmu.RUnlock()
+	if s.qclosed {
+		release(it)
+		return ErrClosed
+	}
+	s.q <- it
+	if s.running.CompareAndSwap(false, true) {
+		s.workers.Add(1)
+		go s.drain() // owner: Session; exits when q is empty, Close waits for it
+	}
+	return nil
+}
+
+// drain is the worker: it applies queued items in order until the queue is
+// empty, then exits (an idle session holds no goroutine). The recheck
+// after clearing running closes the race with a concurrent enqueue: either
+// that enqueue starts a new worker or this one continues.
+func (s *Session) drain() {
+	defer s.workers.Done()
+	for {
+		select {
+		case it := <-s.q:
+			s.apply(it)
+		default:
+			s.running.Store(false)
+			if len(s.q) == 0 || !s.running.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}
+}
+
+// apply writes one item. After a failure items are only released, so that
+// queuing never blocks on a dead recording.
+func (s *Session) apply(it item) {
+	defer release(it)
+	if s.failed() != nil {
+		return
+	}
+	var err error
+	switch it.op {
+	case opOutput:
+		err = s.w.dataAt(streamOut, it.data, it.at)
+	case opInput:
+		err = s.w.dataAt(streamIn, it.data, it.at)
+	case opBinary:
+		err = s.w.binaryAt(streamOut, it.n)
+	case opSFTP:
+		s.sftpAt = it.at
+		s.sftp.feed(it.data)
+	case opResize:
+		err = s.w.resizeAt(it.w, it.h, it.at)
+	}
+	s.fail(err)
+}
+
+// release returns it's buffer to its pool.
+func release(it item) {
+	if it.buf == nil {
+		return
+	}
+	switch cap(*it.buf) {
+	case smallBuf:
+		smallPool.Put(it.buf)
+	case largeBuf:
+		largePool.Put(it.buf)
+	}
+}
+
+// stopQueue stops queuing and waits until every queued item is written.
+// Calls already queuing finish first (they hold qmu for reading).
+func (s *Session) stopQueue() {
+	s.qmu.Lock()
+	s.qclosed = true
+	s.qmu.Unlock()
+	s.workers.Wait()
+	for len(s.q) > 0 { // not reached: the worker drains before it exits
+		s.apply(<-s.q)
+	}
 }

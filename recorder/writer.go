@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // MaxFlushInterval is the longest a buffered event may wait before it is
@@ -38,8 +39,10 @@ type WriterOptions struct {
 	SummarizeBinary bool
 	// OnEvent, if set, is called with every event after it has been
 	// encoded into the buffer, in file order, with the Writer's lock held:
-	// it must not block and must not call the Writer. The Manager uses it
-	// to feed the live Hub.
+	// it must not block and must not call the Writer. ev.Data may share
+	// memory with the caller's buffer and is valid only during the call:
+	// copy it (strings.Clone) to keep it. The Manager uses it to feed the
+	// live Hub, whose Feed.Send copies what it queues.
 	OnEvent func(Event)
 }
 
@@ -60,18 +63,26 @@ type Writer struct {
 	interval  time.Duration
 	summarize bool
 	onEvent   func(Event)
+	// onFlushErr, if set (by Session, before any event), is called without
+	// the lock when a timed flush fails: no call may be coming to report it.
+	onFlushErr func(error)
 
 	mu      sync.Mutex // guards every field below and writes to dst
 	dst     io.Writer
 	buf     bytes.Buffer  // whole encoded lines not yet written to dst
 	enc     *json.Encoder // encodes into buf
-	offset  int64         // bytes written to dst so far
-	last    float64       // time of the last event, to keep times non-decreasing
-	carries [2]carry      // per stream: trailing incomplete UTF-8
-	binRun  [2]int64      // per stream: bytes of the binary run in progress
-	scratch []byte        // reused by carry.join
-	timer   *time.Timer   // pending flush, nil when buf is empty or flushed
-	err     error         // first write error, sticky
+	tuple   [3]any        // the event being encoded: pointers to evTime, evCode, evData
+	evTime  json.Number   // fixed 6-decimal seconds, aliasing num during an encode
+	evCode  string
+	evData  string
+	num     []byte      // scratch for evTime
+	offset  int64       // bytes written to dst so far
+	last    float64     // time of the last event, to keep times non-decreasing
+	carries [2]carry    // per stream: trailing incomplete UTF-8
+	binRun  [2]int64    // per stream: bytes of the binary run in progress
+	scratch []byte      // reused by carry.join
+	timer   *time.Timer // pending flush, nil when buf is empty or flushed
+	err     error       // first write error, sticky
 	closed  bool
 }
 
@@ -99,6 +110,7 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 	if wr.interval <= 0 || wr.interval > MaxFlushInterval {
 		wr.interval = MaxFlushInterval
 	}
+	wr.tuple = [3]any{&wr.evTime, &wr.evCode, &wr.evData}
 	wr.enc = json.NewEncoder(&wr.buf)
 	wr.enc.SetEscapeHTML(false)
 	if err := wr.enc.Encode(h); err != nil {
@@ -111,29 +123,35 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 }
 
 // Output records bytes the admin's client received.
-func (w *Writer) Output(p []byte) error { return w.data(streamOut, p) }
+func (w *Writer) Output(p []byte) error { return w.dataAt(streamOut, p, w.clock()) }
 
 // Input records bytes the admin sent.
-func (w *Writer) Input(p []byte) error { return w.data(streamIn, p) }
+func (w *Writer) Input(p []byte) error { return w.dataAt(streamIn, p, w.clock()) }
 
 // Resize records a window change as an "r" event.
-func (w *Writer) Resize(width, height int) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.usable(); err != nil {
-		return err
-	}
-	return w.emit(CodeResize, ResizeData(width, height))
-}
+func (w *Writer) Resize(width, height int) error { return w.resizeAt(width, height, w.clock()) }
 
 // Marker records an "m" event with label.
-func (w *Writer) Marker(label string) error {
+func (w *Writer) Marker(label string) error { return w.markerAt(label, w.clock()) }
+
+// resizeAt records a window change that happened at time at.
+func (w *Writer) resizeAt(width, height int, at time.Duration) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
 		return err
 	}
-	return w.emit(CodeMarker, label)
+	return w.emit(CodeResize, ResizeData(width, height), at)
+}
+
+// markerAt records an "m" event with label at time at.
+func (w *Writer) markerAt(label string, at time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.emit(CodeMarker, label, at)
 }
 
 // Close ends the recording: it writes what the UTF-8 carries still hold
@@ -156,22 +174,23 @@ func (w *Writer) Close(exit Exit) error {
 	if w.err != nil {
 		return w.err
 	}
+	at := w.clock()
 	for _, s := range []stream{streamOut, streamIn} {
-		if err := w.endBinaryRun(s); err != nil {
+		if err := w.endBinaryRun(s, at); err != nil {
 			return err
 		}
 		if w.carries[s].n > 0 {
-			if err := w.emit(s.code(), string(w.carries[s].take())); err != nil {
+			if err := w.emit(s.code(), string(w.carries[s].take()), at); err != nil {
 				return err
 			}
 		}
 	}
 	if exit.Reason != "" {
-		if err := w.emit(CodeMarker, "[session ended: "+exit.Reason+"]"); err != nil {
+		if err := w.emit(CodeMarker, "[session ended: "+exit.Reason+"]", at); err != nil {
 			return err
 		}
 	}
-	if err := w.emit(CodeExit, ExitData(exit)); err != nil {
+	if err := w.emit(CodeExit, ExitData(exit), at); err != nil {
 		return err
 	}
 	return w.flushLocked()
@@ -228,8 +247,9 @@ func (w *Writer) usable() error {
 	return nil
 }
 
-// data records p on stream s: UTF-8 carry, then binary summary or event.
-func (w *Writer) data(s stream, p []byte) error {
+// dataAt records p, which passed at time at, on stream s: UTF-8 carry,
+// then binary summary or event.
+func (w *Writer) dataAt(s stream, p []byte, at time.Duration) error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -244,17 +264,35 @@ func (w *Writer) data(s stream, p []byte) error {
 		w.carries[s].n = 0
 		return nil
 	}
-	if err := w.endBinaryRun(s); err != nil {
+	if err := w.endBinaryRun(s, at); err != nil {
 		return err
 	}
 	if len(b) == 0 {
 		return nil
 	}
-	return w.emit(s.code(), string(b))
+	// b is only read while emit runs (encoding copies it into the buffer),
+	// so it is passed as a string without copying; OnEvent's contract
+	// says the same about ev.Data.
+	return w.emit(s.code(), unsafe.String(unsafe.SliceData(b), len(b)), at)
+}
+
+// binaryAt counts n bytes of stream s that contain a NUL byte as part of
+// the binary run, with whatever the UTF-8 carry held: exactly what dataAt
+// does with such a chunk under SummarizeBinary, without looking at the
+// bytes. Only valid with SummarizeBinary.
+func (w *Writer) binaryAt(s stream, n int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	w.binRun[s] += int64(n + w.carries[s].n)
+	w.carries[s].n = 0
+	return nil
 }
 
 // endBinaryRun writes the marker of stream s's binary run, if any.
-func (w *Writer) endBinaryRun(s stream) error {
+func (w *Writer) endBinaryRun(s stream, at time.Duration) error {
 	n := w.binRun[s]
 	if n == 0 {
 		return nil
@@ -264,24 +302,30 @@ func (w *Writer) endBinaryRun(s stream) error {
 	if s == streamIn {
 		what = "input"
 	}
-	return w.emit(CodeMarker, "[binary "+what+": "+strconv.FormatInt(n, 10)+" bytes]")
+	return w.emit(CodeMarker, "[binary "+what+": "+strconv.FormatInt(n, 10)+" bytes]", at)
 }
 
-// emit encodes one event into the buffer (one json encode per event),
-// reports it to OnEvent, and writes the buffer when it is large or arms
-// the flush timer. Called with w.mu held.
-func (w *Writer) emit(code, data string) error {
-	t := float64(w.clock().Microseconds()) / 1e6
+// emit encodes one event that happened at time at into the buffer (one
+// json encode per event), reports it to OnEvent, and writes the buffer
+// when it is large or arms the flush timer. Called with w.mu held.
+func (w *Writer) emit(code, data string, at time.Duration) error {
+	t := float64(at.Microseconds()) / 1e6
 	if t < w.last {
 		t = w.last
 	}
 	w.last = t
-	ev := Event{Time: t, Code: code, Data: data}
-	if err := w.enc.Encode(ev.tuple()); err != nil {
+	// The same JSON as json.Marshal(Event.tuple()) (see TestEncodeMatchesMarshal),
+	// encoded through pointers held by w so that no value is boxed per event.
+	w.num = strconv.AppendFloat(w.num[:0], t, 'f', 6, 64)
+	w.evTime = json.Number(unsafe.String(unsafe.SliceData(w.num), len(w.num)))
+	w.evCode, w.evData = code, data
+	err := w.enc.Encode(&w.tuple)
+	w.evTime, w.evData = "", "" // neither may outlive this call
+	if err != nil {
 		return w.fail(fmt.Errorf("encode asciicast event: %w", err))
 	}
 	if w.onEvent != nil {
-		w.onEvent(ev)
+		w.onEvent(Event{Time: t, Code: code, Data: data})
 	}
 	if w.buf.Len() >= flushSize {
 		return w.flushLocked()
@@ -296,10 +340,15 @@ func (w *Writer) emit(code, data string) error {
 // package; it exits when the function returns).
 func (w *Writer) timerFlush() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.timer = nil
+	var err error
 	if w.err == nil && !w.closed {
-		_ = w.flushLocked() // a failure is sticky and reported by the next call
+		err = w.flushLocked() // sticky: the next call returns it too
+	}
+	onErr := w.onFlushErr
+	w.mu.Unlock()
+	if err != nil && onErr != nil {
+		onErr(err)
 	}
 }
 
