@@ -11,13 +11,13 @@ CONFIG    ?= $(wildcard jumpcast.yaml)
 TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux
 TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux
 
-.PHONY: all build run test test-deps test-short vet clean
+.PHONY: all build run test test-deps test-short vet lint fuzz clean
 
 .DEFAULT_GOAL := all
 
 include replayweb/player.mk
-# Targets owned by their folders: bench (bench/), test-faults and lint
-# (internal/faulttest/), demo (internal/demo/).
+# Targets owned by their folders: bench (bench/), test-faults
+# (internal/faulttest/), demo (internal/demo/). lint and fuzz are below.
 -include bench/bench.mk
 -include internal/faulttest/faults.mk
 -include internal/demo/demo.mk
@@ -53,6 +53,37 @@ test-short:
 
 vet:
 	$(GO) vet ./...
+
+# Linters are pinned and run with `go run`, so nothing is installed by hand.
+# staticcheck 0.8.x is the release line that understands Go 1.26.
+STATICCHECK     ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK_CMD ?= golang.org/x/vuln/cmd/govulncheck@v1.9.0
+GOVULNCHECK     ?= 0
+
+## lint: go vet (plain and -tags faults) and staticcheck; GOVULNCHECK=1 adds govulncheck (needs the online vulnerability database)
+lint:
+	$(GO) vet ./...
+	$(GO) vet -tags faults ./...
+	$(GO) run $(STATICCHECK) ./...
+ifeq ($(GOVULNCHECK),1)
+	$(GO) run $(GOVULNCHECK_CMD) ./...
+endif
+
+# Fuzz targets as package:Target; `go test -fuzz` takes one package and one
+# target per run, so they run one after the other, FUZZTIME each. Crashers
+# land in the package's testdata/fuzz/<Target>/: commit them with the fix.
+FUZZTIME     ?= 10s
+FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed \
+	./config:FuzzParse \
+	./recorder:FuzzReader ./recorder:FuzzUTF8Carry ./recorder:FuzzSFTPParser ./recorder:FuzzBinarySummary
+
+## fuzz: every fuzz target for FUZZTIME (default 10s) each, sequentially
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 clean:
 	rm -rf bin

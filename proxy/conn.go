@@ -40,7 +40,6 @@ type clientConn struct {
 	decided  bool              // decision is valid
 	decision Decision          // policy decision for login, made once per connection
 	up       *upstream         // the target connection, once made
-	upErr    error             // why the last attempt to make it failed
 	agentAsk bool              // the admin asked for agent forwarding on some channel
 	closed   bool              // the admin's connection is gone
 	authWhy  string            // why the last offered key was refused, for the log
@@ -204,6 +203,6 @@ func preferredCiphers() []string {
 // what x/crypto supports, without SHA-1 RSA.
 func publicKeyAuthAlgorithms() []string {
 	return slices.DeleteFunc(gossh.SupportedAlgorithms().PublicKeyAuths, func(a string) bool {
-		return a == gossh.KeyAlgoRSA || a == gossh.InsecureKeyAlgoDSA
+		return a == gossh.KeyAlgoRSA || a == "ssh-dss" // by name: the constant is deprecated
 	})
 }
