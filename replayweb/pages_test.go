@@ -216,11 +216,11 @@ func TestAPI(t *testing.T) {
 	if res.StatusCode != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Recordings) != 1 || list.Recordings[0].ID != rec.ID {
 		t.Fatalf("api list with token: %d %s", res.StatusCode, body)
 	}
-	res, body = script.get("/api/recordings?limit=1")
+	_, body = script.get("/api/recordings?limit=1")
 	if json.Unmarshal([]byte(body), &list) != nil || len(list.Recordings) != 1 || list.Next == "" {
 		t.Fatalf("api page of 1: %s", body)
 	}
-	res, body = script.get("/api/recordings?limit=1&cursor=" + url.QueryEscape(list.Next))
+	_, body = script.get("/api/recordings?limit=1&cursor=" + url.QueryEscape(list.Next))
 	if json.Unmarshal([]byte(body), &list) != nil || len(list.Recordings) != 1 || list.Recordings[0].ID != rec.ID {
 		t.Fatalf("api second page: %s", body)
 	}
