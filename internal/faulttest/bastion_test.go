@@ -1,0 +1,336 @@
+//go:build faults
+
+package faulttest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/proxy"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// bastion is jumpcast wired in process as `jumpcast serve` wires it: the
+// proxy on 127.0.0.1:0, the recorder's Manager writing into a real
+// recordings folder, and a real bbolt index, in front of an in-process
+// target (a real PTY and /bin/sh per session). alice may reach alias "t1"
+// as root.
+type bastion struct {
+	t       testing.TB
+	srv     *proxy.Server
+	addr    string
+	hostKey gossh.PublicKey
+	admin   *sshtest.KeyPair
+	target  *sshtest.Target
+	store   *store.Store
+	dir     *recorder.Dir
+	recDir  string
+	logs    *syncBuffer // warnings and errors of the bastion
+}
+
+func newBastion(t testing.TB, tweak func(*config.Config)) *bastion {
+	t.Helper()
+	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), logs: &syncBuffer{}}
+	id := sshtest.NewKeyPair(t)
+	b.target = sshtest.NewTarget(t, sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{id.Public}})
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+users:
+  alice:
+    keys: [%q]
+    allow:
+      - targets: ["t1"]
+        as: ["root"]
+targets:
+  t1:
+    address: %q
+`, b.admin.AuthorizedLine, b.target.Addr)), "faulttest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SSH.MaxUnauthenticated = 512
+	if tweak != nil {
+		tweak(cfg)
+	}
+	tmp := t.TempDir()
+	if b.store, err = store.Open(filepath.Join(tmp, "jumpcast.db"), store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b.recDir = filepath.Join(tmp, "recordings")
+	if b.dir, err = recorder.OpenDir(b.recDir); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	mgr := recorder.NewManager(recorder.ManagerOptions{
+		Dir: b.dir, Index: storeIndex{b.store}, Hub: recorder.NewHub(),
+		FlushInterval: cfg.Recording.FlushInterval, Logger: logger,
+	})
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	host, _ := gossh.NewSignerFromKey(priv)
+	b.hostKey = host.PublicKey()
+	b.srv, err = proxy.New(proxy.Options{
+		Config: cfg, HostSigners: []gossh.Signer{host}, Audit: b.store, Logger: logger,
+		Recorder: proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
+			s, err := mgr.Start(ctx, info)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}),
+		KnownHostsPath: filepath.Join(tmp, "known_hosts"), IdentitySigners: []gossh.Signer{id.Signer},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addr = ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- b.srv.Serve(ln) }() // owner: the bastion; ends at Close
+	t.Cleanup(func() {
+		_ = b.srv.Close()
+		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+		_ = b.dir.Close()
+		_ = b.store.Close()
+		if t.Failed() {
+			t.Logf("bastion warnings:\n%s", b.logs.String())
+		}
+	})
+	return b
+}
+
+// dial connects alice to the bastion as login, bounded to 20 s.
+func (b *bastion) dial(login string) (*gossh.Client, error) {
+	conn, err := net.DialTimeout("tcp", b.addr, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("dial bastion: %w", err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	cc, chans, reqs, err := gossh.NewClientConn(conn, b.addr, &gossh.ClientConfig{
+		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(b.admin.Signer)},
+		HostKeyCallback: gossh.FixedHostKey(b.hostKey),
+	})
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("handshake with bastion: %w", err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return gossh.NewClient(cc, chans, reqs), nil
+}
+
+// castPath is the file of an index row.
+func (b *bastion) castPath(r store.Recording) string {
+	return filepath.Join(b.recDir, filepath.FromSlash(r.Path))
+}
+
+// allRecordings pages through the whole index, oldest first.
+func allRecordings(ctx context.Context, st *store.Store) ([]store.Recording, error) {
+	var out []store.Recording
+	f := store.Filter{Asc: true, Limit: 500}
+	for {
+		p, err := st.ListRecordings(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if p.Next == "" {
+			return out, nil
+		}
+		f.Cursor = p.Next
+	}
+}
+
+// waitFinalized waits until the index has no active recording: a
+// recording is finalized just after its client saw the session end.
+func (b *bastion) waitFinalized(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		active, err := b.store.ActiveRecordings(ctx)
+		if err != nil {
+			return fmt.Errorf("%d recordings still active: %w", len(active), err)
+		}
+		if len(active) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d recordings still active after 60s: %w", len(active), ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// storeIndex is the recorder's Index written onto the bbolt store, as
+// cmd/jumpcast wires it (package main cannot be imported).
+type storeIndex struct{ st *store.Store }
+
+func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
+	return x.st.CreateRecording(ctx, toStoreRecording(r))
+}
+
+func (x storeIndex) Finished(ctx context.Context, r recorder.Record) error {
+	return x.st.FinishRecording(ctx, toStoreRecording(r))
+}
+
+func toStoreRecording(r recorder.Record) *store.Recording {
+	rec := &store.Recording{
+		ID: r.ID, User: r.User, KeyFingerprint: r.KeyFingerprint, RemoteUser: r.RemoteUser,
+		TargetAlias: r.TargetAlias, TargetAddr: r.TargetAddr, ClientAddr: r.ClientAddr,
+		Kind: r.Kind, Command: r.Command, Title: r.Title, Term: r.Term, Width: r.Width, Height: r.Height,
+		Start: r.Start, End: r.End, Duration: r.Duration, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
+		FileSize: r.FileSize, ExitSignal: r.Exit.Signal, Status: r.Status, Error: r.Error,
+		Path: r.Path, SHA256: r.SHA256,
+	}
+	if r.Exit.HasStatus {
+		st := r.Exit.Status
+		rec.ExitStatus = &st
+	}
+	return rec
+}
+
+// ptyReq is the payload of "pty-req" (RFC 4254 6.2).
+type ptyReq struct {
+	Term          string
+	Columns, Rows uint32
+	Width, Height uint32
+	Modes         string
+}
+
+// windowChange is the payload of "window-change" (RFC 4254 6.7).
+type windowChange struct {
+	Columns, Rows, Width, Height uint32
+}
+
+// rawModes are terminal modes for a PTY that passes output through
+// unchanged (no output processing) and does not echo input.
+func rawModes() string {
+	var b bytes.Buffer
+	for _, m := range [][2]uint32{{gossh.OPOST, 0}, {gossh.ECHO, 0}} {
+		b.WriteByte(byte(m[0]))
+		b.Write([]byte{byte(m[1] >> 24), byte(m[1] >> 16), byte(m[1] >> 8), byte(m[1])})
+	}
+	b.WriteByte(0) // TTY_OP_END
+	return b.String()
+}
+
+// exitStatus waits for the channel's requests to end and returns the exit
+// status it carried, or -1 when there was none.
+func exitStatus(reqs <-chan *gossh.Request) int {
+	code := -1
+	for r := range reqs {
+		if r.Type == "exit-status" && len(r.Payload) == 4 {
+			code = int(uint32(r.Payload[0])<<24 | uint32(r.Payload[1])<<16 | uint32(r.Payload[2])<<8 | uint32(r.Payload[3]))
+		}
+		if r.WantReply {
+			_ = r.Reply(false, nil)
+		}
+	}
+	return code
+}
+
+// castOutput decodes a recording file: its header, the concatenated data
+// of its "o" events and the sizes of its "r" events.
+func castOutput(path string) (recorder.Header, []byte, [][2]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return recorder.Header{}, nil, nil, err
+	}
+	defer func() { _ = f.Close() }()
+	r, err := recorder.NewReader(f)
+	if err != nil {
+		return recorder.Header{}, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out bytes.Buffer
+	var sizes [][2]int
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return r.Header(), out.Bytes(), sizes, nil
+			}
+			return r.Header(), out.Bytes(), sizes, fmt.Errorf("%s: %w", path, err)
+		}
+		switch ev.Code {
+		case recorder.CodeOutput:
+			out.WriteString(ev.Data)
+		case recorder.CodeResize:
+			w, h, err := recorder.ParseResize(ev.Data)
+			if err != nil {
+				return r.Header(), out.Bytes(), sizes, fmt.Errorf("%s: bad r event %q: %w", path, ev.Data, err)
+			}
+			sizes = append(sizes, [2]int{w, h})
+		}
+	}
+}
+
+// rssMB returns this process's resident set size in MiB after a GC that
+// gives free memory back to the OS.
+func rssMB(t testing.TB) float64 {
+	t.Helper()
+	runtime.GC()
+	debug.FreeOSMemory()
+	return procRSSMB(t, "self")
+}
+
+// procRSSMB reads VmRSS of /proc/<pid>/status, in MiB.
+func procRSSMB(t testing.TB, pid string) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatalf("read /proc/%s/status: %v", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				t.Fatalf("VmRSS line %q: %v", line, err)
+			}
+			return float64(kb) / 1024
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%s/status", pid)
+	return 0
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers and a reader.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

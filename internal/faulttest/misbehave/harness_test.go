@@ -1,0 +1,381 @@
+//go:build faults
+
+package misbehave
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/proxy"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+	"go.uber.org/goleak"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// Timeouts of the bastion under test: small, so that every fault ends
+// quickly, and asserted against what the admin sees.
+const (
+	dialTimeout      = 1 * time.Second
+	upstreamHSTimout = 1 * time.Second
+	adminHSTimeout   = 1 * time.Second
+	slack            = 3 * time.Second // scheduling on a busy 2-core machine
+)
+
+// bastion is a real jumpcast SSH side on 127.0.0.1:0: proxy.Server, the
+// recorder's Manager writing into recDir, and a bbolt store for the index
+// and the audit events. alice may reach every target as root.
+type bastion struct {
+	t       *testing.T
+	srv     *proxy.Server
+	addr    string
+	cfg     *config.Config
+	st      *store.Store
+	dir     *recorder.Dir
+	recDir  string
+	admin   *sshtest.KeyPair // alice's key
+	id      *sshtest.KeyPair // the bastion's identity for targets
+	hostKey gossh.PublicKey
+	logs    *syncBuffer
+}
+
+type bastionOpts struct {
+	targets map[string]string    // alias → address
+	config  func(*config.Config) // edits after the test defaults
+	recDir  string               // recordings folder; default: a new temporary one
+	id      *sshtest.KeyPair     // bastion identity; default: a new one
+}
+
+func newBastion(t *testing.T, o bastionOpts) *bastion {
+	t.Helper()
+	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), id: o.id, logs: &syncBuffer{}}
+	if b.id == nil {
+		b.id = sshtest.NewKeyPair(t)
+	}
+	var doc strings.Builder
+	doc.WriteString("users:\n  alice:\n    keys: [\"" + b.admin.AuthorizedLine + "\"]\n" +
+		"    allow:\n      - targets: [\"*\"]\n        as: [\"root\"]\ntargets:\n")
+	names := make([]string, 0, len(o.targets))
+	for n := range o.targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		doc.WriteString("  " + n + ":\n    address: \"" + o.targets[n] + "\"\n")
+	}
+	cfg, err := config.Parse([]byte(doc.String()), "misbehave.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Upstream.DialTimeout = dialTimeout
+	cfg.Upstream.HandshakeTimeout = upstreamHSTimout
+	cfg.SSH.HandshakeTimeout = adminHSTimeout
+	cfg.Recording.MinFreeSpace = 0
+	if o.config != nil {
+		o.config(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b.cfg = cfg
+	data := t.TempDir()
+	b.recDir = o.recDir
+	if b.recDir == "" {
+		b.recDir = filepath.Join(data, "recordings")
+	}
+	if b.st, err = store.Open(filepath.Join(data, "jumpcast.db"), store.Options{Timeout: time.Second, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if b.dir, err = recorder.OpenDir(b.recDir); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mgr := recorder.NewManager(recorder.ManagerOptions{
+		Dir: b.dir, Index: storeIndex{b.st}, RecordInput: cfg.Recording.Input,
+		MinFreeSpace: uint64(cfg.Recording.MinFreeSpace), Logger: logger,
+	})
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	host, _ := gossh.NewSignerFromKey(priv)
+	b.hostKey = host.PublicKey()
+	b.srv, err = proxy.New(proxy.Options{
+		Config: cfg, HostSigners: []gossh.Signer{host}, Audit: b.st, Logger: logger,
+		Recorder: proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
+			s, err := mgr.Start(ctx, info)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}),
+		KnownHostsPath: filepath.Join(data, "known_hosts"), IdentitySigners: []gossh.Signer{b.id.Signer},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addr = ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- b.srv.Serve(ln) }() // owner: bastion; ends at Close
+	t.Cleanup(func() {
+		if err := b.srv.Close(); err != nil {
+			t.Errorf("close bastion: %v", err)
+		}
+		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+		_ = b.dir.Close()
+		if err := b.st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("bastion log:\n%s", b.logs.String())
+		}
+	})
+	return b
+}
+
+// goodTarget starts an in-process target that accepts the bastion's key.
+func goodTarget(t *testing.T, id *sshtest.KeyPair) *sshtest.Target {
+	return sshtest.NewTarget(t, sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{id.Public}})
+}
+
+// dial connects to the bastion as login with alice's key. The raw TCP
+// connection is returned too, for tests that cut it.
+func (b *bastion) dial(login string) (*gossh.Client, net.Conn) {
+	b.t.Helper()
+	c, conn, err := b.tryDial(login, 10*time.Second)
+	if err != nil {
+		b.t.Fatalf("dial bastion as %s: %v", login, err)
+	}
+	b.t.Cleanup(func() { _ = c.Close() })
+	return c, conn
+}
+
+func (b *bastion) tryDial(login string, timeout time.Duration) (*gossh.Client, net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", b.addr, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	cc, chans, reqs, err := gossh.NewClientConn(conn, b.addr, &gossh.ClientConfig{
+		User: login, Auth: []gossh.AuthMethod{gossh.PublicKeys(b.admin.Signer)},
+		HostKeyCallback: gossh.FixedHostKey(b.hostKey), Timeout: timeout,
+	})
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return gossh.NewClient(cc, chans, reqs), conn, nil
+}
+
+// run is what the admin's client saw of one exec session.
+type run struct {
+	stdout, stderr string
+	status         int // -1: no exit status
+	took           time.Duration
+}
+
+// exec runs cmd through c and waits at most limit for the session to end.
+func (b *bastion) exec(c *gossh.Client, cmd string, limit time.Duration) run {
+	b.t.Helper()
+	start := time.Now()
+	s, err := c.NewSession()
+	if err != nil {
+		b.t.Fatalf("open session: %v", err)
+	}
+	defer s.Close()
+	var out, errOut syncBuffer
+	s.Stdout, s.Stderr = &out, &errOut
+	done := make(chan error, 1)
+	go func() { done <- s.Run(cmd) }() // owner: exec; ends with the session
+	select {
+	case err = <-done:
+	case <-time.After(limit):
+		b.t.Fatalf("session %q did not end within %v; stdout %q stderr %q", cmd, limit, out.String(), errOut.String())
+	}
+	return run{stdout: out.String(), stderr: errOut.String(), status: exitStatus(b.t, err), took: time.Since(start)}
+}
+
+func exitStatus(t *testing.T, err error) int {
+	var ee *gossh.ExitError
+	var missing *gossh.ExitMissingError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitStatus()
+	case errors.As(err, &missing):
+		return -1
+	default:
+		t.Fatalf("session: %v", err)
+		return -1
+	}
+}
+
+// healthy checks that the bastion still serves a full session to a good
+// target: the proof every fault test ends with.
+func (b *bastion) healthy(login string) {
+	b.t.Helper()
+	c, _ := b.dial(login)
+	if r := b.exec(c, "echo healthy", 10*time.Second); r.stdout != "healthy\n" || r.status != 0 {
+		b.t.Errorf("next session after the fault: %+v", r)
+	}
+	_ = c.Close()
+}
+
+// waitAudit waits for an audit event of kind whose outcome (and, if not
+// empty, reason) match, and returns the newest.
+func (b *bastion) waitAudit(kind, outcome, reason string) store.AuditEvent {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, _, err := b.st.ListAudit(context.Background(), store.AuditFilter{Kind: kind, Limit: 100})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.Outcome == outcome && (reason == "" || ev.Reason == reason) {
+				return ev
+			}
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no audit event %s/%s %q; have %+v", kind, outcome, reason, evs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lastRecording waits until the newest recording is no longer active and
+// returns its index row.
+func (b *bastion) lastRecording() store.Recording {
+	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p, err := b.st.ListRecordings(context.Background(), store.Filter{Limit: 1})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if len(p.Items) == 1 && p.Items[0].Status != store.StatusActive {
+			return p.Items[0]
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no finished recording: %+v", p.Items)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cast is a recording file as a reader sees it.
+type cast struct {
+	output  []byte   // the "o" data, concatenated
+	markers []string // "m" labels
+	exit    string   // the "x" data, "" when missing
+	events  int
+}
+
+// readCast parses rec's file completely; any error but a cut last line
+// fails the test.
+func (b *bastion) readCast(rec store.Recording) cast {
+	b.t.Helper()
+	f, err := b.dir.Open(rec.Path)
+	if err != nil {
+		b.t.Fatalf("open recording: %v", err)
+	}
+	defer f.Close()
+	r, err := recorder.NewReader(f)
+	if err != nil {
+		b.t.Fatalf("recording header: %v", err)
+	}
+	var c cast
+	var out bytes.Buffer
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.t.Fatalf("recording event %d: %v", c.events, err)
+		}
+		c.events++
+		switch ev.Code {
+		case recorder.CodeOutput:
+			out.WriteString(ev.Data)
+		case recorder.CodeMarker:
+			c.markers = append(c.markers, ev.Data)
+		case recorder.CodeExit:
+			c.exit = ev.Data
+		}
+	}
+	if r.Truncated() {
+		b.t.Logf("recording %s ends with a cut line", rec.ID)
+	}
+	c.output = out.Bytes()
+	return c
+}
+
+// storeIndex writes the recorder's two index updates to the store, as
+// cmd/jumpcast does.
+type storeIndex struct{ st *store.Store }
+
+func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
+	return x.st.CreateRecording(ctx, toStore(r))
+}
+
+func (x storeIndex) Finished(ctx context.Context, r recorder.Record) error {
+	return x.st.FinishRecording(ctx, toStore(r))
+}
+
+func toStore(r recorder.Record) *store.Recording {
+	rec := &store.Recording{
+		ID: r.ID, User: r.User, KeyFingerprint: r.KeyFingerprint, RemoteUser: r.RemoteUser,
+		TargetAlias: r.TargetAlias, TargetAddr: r.TargetAddr, ClientAddr: r.ClientAddr,
+		Kind: r.Kind, Command: r.Command, Title: r.Title, Term: r.Term, Width: r.Width, Height: r.Height,
+		Start: r.Start, End: r.End, Duration: r.Duration, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
+		FileSize: r.FileSize, ExitSignal: r.Exit.Signal, Status: r.Status, Error: r.Error,
+		Path: r.Path, SHA256: r.SHA256,
+	}
+	if r.Exit.HasStatus {
+		st := r.Exit.Status
+		rec.ExitStatus = &st
+	}
+	return rec
+}
+
+// syncBuffer is a buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
