@@ -41,9 +41,11 @@ type options struct {
 	Paths         []string        `json:"paths"`
 	Only          map[string]bool `json:"only,omitempty"`
 
-	outDir  string
-	perfOut string
-	verbose bool
+	outDir       string
+	perfOut      string
+	pprofDir     string
+	pprofSeconds int
+	verbose      bool
 }
 
 func main() {
@@ -79,6 +81,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&only, "only", "", "phases to run, comma-separated: setup,echo,bulk,text,pty,parallel,idle (default all)")
 	fs.StringVar(&o.outDir, "out", "bench/results", "folder for the JSON results")
 	fs.StringVar(&o.perfOut, "perf", "", "write a `perf record` profile of jc-rec during the first PTY text run to this file")
+	fs.StringVar(&o.pprofDir, "pprof", "", "write Go CPU and heap profiles of jc-rec (from its admin socket) during the first run of each phase to this folder")
+	fs.IntVar(&o.pprofSeconds, "pprof-seconds", 5, "length of each -pprof CPU profile; the heap profile is taken when it ends")
 	fs.BoolVar(&o.verbose, "v", false, "verbose fixture logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -170,7 +174,7 @@ func run(o *options) (err error) {
 	mach := describeMachine(o.JumpcastBin)
 	logf("starting fixtures (%s)", strings.Join(o.Paths, ", "))
 	f := startFixtures(tb, o, o.Paths)
-	b := &bench{o: o, f: f, ssh: sshClient{config: f.clientCfg}, c: newCollector(), log: logf}
+	b := &bench{o: o, f: f, ssh: sshClient{config: f.clientCfg}, c: newCollector(), log: logf, pprofDone: map[string]bool{}}
 	if err := b.run(ctx); err != nil {
 		return err
 	}

@@ -16,7 +16,8 @@ type bench struct {
 	c   *collector
 	log func(format string, args ...any)
 
-	profiled bool // the perf profile was taken (only the first PTY run is profiled)
+	profiled  bool            // the perf profile was taken (only the first PTY run is profiled)
+	pprofDone map[string]bool // phases whose Go profiles were taken (-pprof)
 }
 
 // order is the paths in run order for repetition rep: the selected order
@@ -65,8 +66,10 @@ func (b *bench) stream(ctx context.Context, p *benchPath, k bulkKind) error {
 		}
 	}
 	stopProf := b.startProfile(p, k)
+	stopPprof := b.startPprof(p, k.metric[:len(k.metric)-len("_mbps")])
 	r, err := b.ssh.stream(ctx, p.alias, k.tty, k.command)
 	stopProf()
+	stopPprof()
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,9 @@ func (b *bench) setup(ctx context.Context, order []*benchPath) error {
 // echo measures keystroke round trips on every path.
 func (b *bench) echo(order []*benchPath) error {
 	for _, p := range order {
+		stopPprof := b.startPprof(p, "echo")
 		rtts, err := echoLatency(p, b.o.EchoCount)
+		stopPprof()
 		if err != nil {
 			return fmt.Errorf("%s: echo: %w", p.name, err)
 		}
@@ -156,7 +161,9 @@ func (b *bench) parallel(ctx context.Context, order []*benchPath) error {
 		if p.tree != nil {
 			s = sampleMem(p.tree, 200*time.Millisecond)
 		}
+		stopPprof := b.startPprof(p, "parallel")
 		wall, got, err := b.ssh.parallel(ctx, p.alias, cmd, b.o.Parallel)
+		stopPprof()
 		if s != nil {
 			rss, pss, serr := s.Stop()
 			if serr == nil && err == nil {
@@ -215,6 +222,9 @@ func (b *bench) idle(order []*benchPath) error {
 		}
 		time.Sleep(2 * time.Second)
 		rss1, pss1, err := p.tree.Mem()
+		if err == nil {
+			b.startPprof(p, "idle")() // with every session open
+		}
 		closeAll(append(warm, rest...))
 		if err != nil {
 			return err
