@@ -38,6 +38,7 @@ type session struct {
 	decision Decision
 	info     recorder.SessionInfo
 	treqs    <-chan *gossh.Request
+	up       *upstream     // the target connection; set before the finisher starts
 	finished chan struct{} // closed by the finisher after the exit message and close
 	stdin    sync.WaitGroup
 
@@ -46,6 +47,7 @@ type session struct {
 	pty      bool          // the admin's terminal is in raw mode
 	sid      string        // recording id, once the session started
 	forced   *adminError   // why the bastion ended the session, if it did
+	gone     bool          // the admin's channel ended before the target's
 	exitSent recorder.Exit // how the session ended, as passed to the admin
 }
 
@@ -121,6 +123,9 @@ func (ss *session) run(reqs <-chan *gossh.Request) {
 	}
 	// The admin closed the channel (or the finisher did and the admin
 	// answered): make sure the target side ends too.
+	ss.mu.Lock()
+	ss.gone = true
+	ss.mu.Unlock()
 	if t := ss.getTarget(); t != nil {
 		_ = t.Close()
 		<-ss.finished
@@ -179,6 +184,7 @@ func (ss *session) open() error {
 	ss.target = tch
 	ss.mu.Unlock()
 	ss.treqs = treqs
+	ss.up = up
 	ss.finished = make(chan struct{})
 	go ss.finish(tch) // owner: session; closes ss.finished
 	if ss.agentAsk && d.AgentForwarding {

@@ -34,6 +34,8 @@ const (
 	reasonShutdown     = "bastion shutting down"
 	reasonRecording    = "recording unavailable"
 	reasonChannel      = "target refused the session"
+	reasonTargetLost   = "target connection lost"
+	reasonClientGone   = "client disconnected"
 )
 
 // adminError is a failure the admin is told about in one line,

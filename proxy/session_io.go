@@ -207,23 +207,33 @@ func (ss *session) finish(t gossh.Channel) {
 }
 
 // sendExit passes the target's exit message on (or 255 when the bastion
-// ended the session), then EOF and close.
+// ended the session or the target connection was lost), then EOF and
+// close.
 func (ss *session) sendExit(exits []*gossh.Request) {
 	ss.mu.Lock()
-	forced := ss.forced
+	forced, gone, pty := ss.forced, ss.gone, ss.pty
 	ss.mu.Unlock()
 	var exit recorder.Exit
 	switch {
 	case forced != nil:
 		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
-		_, _ = ss.ch.SendRequest("exit-status", false, gossh.Marshal(exitStatusMsg{Status: refusalStatus}))
+	case len(exits) == 0 && gone:
+		exit.Reason = reasonClientGone
+	case len(exits) == 0 && ss.up != nil && !targetAlive(ss.up.client, lostProbeTimeout):
+		// Like ssh's "Connection to HOST closed by remote host." and 255.
+		lost := &adminError{Reason: reasonTargetLost, Msg: "connection to " + ss.up.label + " lost"}
+		_, _ = ss.ch.Stderr().Write([]byte(termLine(lost.line(), pty)))
+		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: reasonTargetLost}
 	case len(exits) == 0:
 		exit.Reason = "target closed without exit status"
-	default:
+	}
+	if len(exits) > 0 && forced == nil {
 		for _, r := range exits {
 			_, _ = ss.ch.SendRequest(r.Type, false, r.Payload)
 			exit = exitFrom(r, exit)
 		}
+	} else if exit.HasStatus {
+		_, _ = ss.ch.SendRequest("exit-status", false, gossh.Marshal(exitStatusMsg{Status: uint32(exit.Status)}))
 	}
 	_ = ss.ch.CloseWrite()
 	_ = ss.ch.Close()

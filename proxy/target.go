@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/store"
@@ -96,12 +97,16 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 	agentChans := client.HandleChannelOpen("auth-agent@openssh.com")
 	go cc.serveAgentChannels(agentChans, d.AgentForwarding) // owner: up; ends when client closes
 	go func() {                                             // owner: up; ends when client closes
-		_ = client.Wait()
+		err := client.Wait()
 		cc.mu.Lock()
 		if cc.up == up {
 			cc.up = nil // the next channel reconnects
 		}
+		byAdmin := cc.closed
 		cc.mu.Unlock()
+		if !byAdmin { // only the admin's going closes it on our side
+			cc.targetLost(d, err)
+		}
 	}()
 	cc.mu.Lock()
 	if cc.closed {
@@ -115,6 +120,47 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"address", d.Address, "methods", plan.triedMethods())
 	return up, nil
+}
+
+// lostProbeTimeout bounds how long a finished session channel without an
+// exit status waits to learn whether its target connection is still up.
+const lostProbeTimeout = 5 * time.Second
+
+// targetAlive tells whether the target connection still answers: a global
+// request that the target must reply to (OpenSSH and x/crypto answer an
+// unknown one with a failure). A dead connection fails at once; one that
+// does not answer within timeout counts as lost. The probe goroutine ends
+// when the reply comes or the connection closes.
+func targetAlive(c *gossh.Client, timeout time.Duration) bool {
+	res := make(chan error, 1)
+	go func() { // owner: targetAlive's caller; ends with a reply or the connection
+		_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+		res <- err
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		return err == nil
+	case <-t.C:
+		return false
+	}
+}
+
+// targetLost logs and audits a target connection that closed while the
+// admin was still connected (target crashed, rebooted, network cut).
+// Each session channel on it then tells its admin in one line.
+func (cc *clientConn) targetLost(d Decision, err error) {
+	msg := "closed by the target"
+	if err != nil && !errors.Is(err, io.EOF) {
+		msg = err.Error()
+	}
+	cc.s.log.Warn("target connection lost", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"address", d.Address, "err", msg)
+	cc.s.auditEvent(store.AuditEvent{Kind: "upstream", Outcome: "lost", User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		Reason: reasonTargetLost, Detail: map[string]string{"address": d.Address, "error": msg}})
 }
 
 // targetIdentities loads a target's own identity files. A file that cannot
