@@ -7,10 +7,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -72,7 +75,7 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 	}
 	var doc strings.Builder
 	doc.WriteString("users:\n  alice:\n    keys: [\"" + b.admin.AuthorizedLine + "\"]\n" +
-		"    allow:\n      - targets: [\"*\"]\n        as: [\"root\"]\ntargets:\n")
+		"    allow:\n      - targets: [\"*\"]\n        as: [\"root\", \"" + currentUser(t) + "\"]\ntargets:\n")
 	names := make([]string, 0, len(o.targets))
 	for n := range o.targets {
 		names = append(names, n)
@@ -152,6 +155,19 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 		}
 	})
 	return b
+}
+
+// currentUser is who a real sshd target logs the bastion in as ("root"
+// in CI): alice may use it besides root.
+func currentUser(t *testing.T) string {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Username == "root" {
+		return "nobody" // not used; keeps the list free of duplicates
+	}
+	return u.Username
 }
 
 // goodTarget starts an in-process target that accepts the bastion's key.
@@ -244,9 +260,9 @@ func (b *bastion) healthy(login string) {
 	_ = c.Close()
 }
 
-// waitAudit waits for an audit event of kind whose outcome (and, if not
-// empty, reason) match, and returns the newest.
-func (b *bastion) waitAudit(kind, outcome, reason string) store.AuditEvent {
+// waitAudit waits for an audit event of kind and outcome that match
+// accepts (nil: any), and returns the newest such.
+func (b *bastion) waitAudit(kind, outcome string, match func(store.AuditEvent) bool) store.AuditEvent {
 	b.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -255,24 +271,24 @@ func (b *bastion) waitAudit(kind, outcome, reason string) store.AuditEvent {
 			b.t.Fatal(err)
 		}
 		for _, ev := range evs {
-			if ev.Outcome == outcome && (reason == "" || ev.Reason == reason) {
+			if ev.Outcome == outcome && (match == nil || match(ev)) {
 				return ev
 			}
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("no audit event %s/%s %q; have %+v", kind, outcome, reason, evs)
+			b.t.Fatalf("no matching audit event %s/%s; have %+v", kind, outcome, evs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// lastRecording waits until the newest recording is no longer active and
-// returns its index row.
-func (b *bastion) lastRecording() store.Recording {
+// lastRecording waits until the newest recording of target (an alias)
+// is no longer active and returns its index row.
+func (b *bastion) lastRecording(target string) store.Recording {
 	b.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		p, err := b.st.ListRecordings(context.Background(), store.Filter{Limit: 1})
+		p, err := b.st.ListRecordings(context.Background(), store.Filter{Target: target, Limit: 1})
 		if err != nil {
 			b.t.Fatal(err)
 		}
@@ -288,13 +304,16 @@ func (b *bastion) lastRecording() store.Recording {
 
 // cast is a recording file as a reader sees it.
 type cast struct {
-	output  []byte   // the "o" data, concatenated
+	outLen  int64    // bytes of "o" data
+	outSHA  string   // hex SHA-256 of the "o" data, concatenated
+	output  []byte   // the "o" data, kept up to its first MiB
 	markers []string // "m" labels
 	exit    string   // the "x" data, "" when missing
 	events  int
+	cut     bool // the last line was cut (a crash or a full disk)
 }
 
-// readCast parses rec's file completely; any error but a cut last line
+// readCast parses rec's file to its end; any error but a cut last line
 // fails the test.
 func (b *bastion) readCast(rec store.Recording) cast {
 	b.t.Helper()
@@ -308,7 +327,7 @@ func (b *bastion) readCast(rec store.Recording) cast {
 		b.t.Fatalf("recording header: %v", err)
 	}
 	var c cast
-	var out bytes.Buffer
+	h := sha256.New()
 	for {
 		ev, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -320,17 +339,19 @@ func (b *bastion) readCast(rec store.Recording) cast {
 		c.events++
 		switch ev.Code {
 		case recorder.CodeOutput:
-			out.WriteString(ev.Data)
+			h.Write([]byte(ev.Data))
+			c.outLen += int64(len(ev.Data))
+			if len(c.output) < 1<<20 {
+				c.output = append(c.output, ev.Data...)
+			}
 		case recorder.CodeMarker:
 			c.markers = append(c.markers, ev.Data)
 		case recorder.CodeExit:
 			c.exit = ev.Data
 		}
 	}
-	if r.Truncated() {
-		b.t.Logf("recording %s ends with a cut line", rec.ID)
-	}
-	c.output = out.Bytes()
+	c.cut = r.Truncated()
+	c.outSHA = hex.EncodeToString(h.Sum(nil))
 	return c
 }
 
