@@ -176,14 +176,15 @@ func (t *target) killOnDisconnect(s ssh.Session, cmd *exec.Cmd) (stop func()) {
 // sftp serves the sftp subsystem (sftp, and scp in OpenSSH ≥ 9) in the
 // current user's file system.
 func (t *target) sftp(s ssh.Session) {
-	srv, err := sftp.NewServer(s)
+	home, _ := os.UserHomeDir() // "" keeps the process's working directory
+	srv, err := sftp.NewServer(s, sftp.WithServerWorkingDirectory(home))
 	if err != nil {
 		_ = s.Exit(1)
 		return
 	}
-	err = srv.Serve()
-	_ = srv.Close()
-	if err != nil && !errors.Is(err, io.EOF) {
+	// Serve returns at the client's EOF. Not srv.Close: it would close the
+	// channel before the exit status is sent.
+	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
 		t.log.Debug("demo target: sftp ended", "err", err)
 		_ = s.Exit(1)
 		return
