@@ -32,7 +32,7 @@ func TestDemoSessionIsRecorded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the jumpcast binary")
 	}
-	sshtest.RequireBinary(t, "/usr/bin/ssh")
+	sshtest.RequireBinary(t, "/usr/bin/ssh", "/usr/bin/scp")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	bin := jumpcastBinary(ctx, t)
@@ -74,6 +74,19 @@ func TestDemoSessionIsRecorded(t *testing.T) {
 	}
 	if text := castOutput(ctx, t, c, d.WebURL+"api/recordings/"+rec.ID+"/cast"); !strings.Contains(text, "demo-marker-42") {
 		t.Errorf("recorded output lacks demo-marker-42:\n%q", text)
+	}
+
+	// scp with the + form, as docs/admins.md shows it: the demo target's
+	// sftp subsystem (OpenSSH 9's scp protocol) copies and exits 0.
+	src, dst := filepath.Join(t.TempDir(), "src.txt"), filepath.Join(t.TempDir(), "dst.txt")
+	if err := os.WriteFile(src, []byte("copied through the bastion\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code, err = sshtest.Run(ctx, nil, "scp", "-F", "/dev/null", "-o", "BatchMode=yes",
+		"-o", "UserKnownHostsFile="+d.KnownHosts, "-o", "IdentitiesOnly=yes", "-i", d.KeyPath,
+		"-P", strconv.Itoa(d.SSHPort), src, d.User+"+demo@127.0.0.1:"+dst)
+	if got, _ := os.ReadFile(dst); err != nil || code != 0 || string(got) != "copied through the bastion\n" {
+		t.Errorf("scp: exit %d, err %v, stderr %q; copy holds %q", code, err, errOut, got)
 	}
 }
 
