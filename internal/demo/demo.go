@@ -308,11 +308,12 @@ jumpcast demo is running (loopback only). Folder: %s
      name: %s   password: %s
 
 Also try: %s 'uname -a'     (an exec session, recorded too)
+and:      %s recordings ls -c %s
 Config: %s   Server log: %s
 
 Press Ctrl-C to stop the demo%s.
 `, d.Dir, d.SSHCommand(!d.HomeKeys), d.WebURL, d.Auditor, d.Password,
-		d.SSHCommand(!d.HomeKeys), d.ConfigPath, d.LogPath, d.removeNote())
+		d.SSHCommand(!d.HomeKeys), d.jumpcast, d.ConfigPath, d.ConfigPath, d.LogPath, d.removeNote())
 	if d.HomeKeys {
 		fmt.Fprintf(w, "(Your ~/.ssh/id_*.pub keys log in; without them add: -o IdentitiesOnly=yes -i %s)\n", d.KeyPath)
 	}

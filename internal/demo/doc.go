@@ -24,6 +24,8 @@
 // then SIGKILL after a grace period), stops the target, and removes the
 // folder when Start made it.
 //
-// The package is for the demo program and its test; the jumpcast binary does
-// not import it.
+// The package is for the demo program and its tests; the jumpcast binary does
+// not import it. Its tests also keep the documentation honest: every config
+// key is in docs/operators.md, and every jumpcast command line shown in the
+// README and docs/ parses.
 package demo
