@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -108,7 +110,7 @@ func (ss *session) start(r *gossh.Request) {
 	ss.mu.Unlock()
 	if err := ss.startRecorder(); err != nil {
 		reply(r, true)
-		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording unavailable: " + sanitizeLine(err.Error()), Err: err})
+		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})
 		return
 	}
 	if !ss.forward(r) {
@@ -145,6 +147,21 @@ func (ss *session) startRecorder() error {
 		return err
 	}
 	return nil
+}
+
+// recordingCause words why a recording could not start for the admin:
+// the low-level cause of a file error without the server's paths (the
+// full error goes to the log and the audit event).
+func recordingCause(err error) string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, recorder.ErrLowDiskSpace):
+		return "recordings disk below its free-space floor"
+	case errors.As(err, &pe):
+		return sanitizeLine(pe.Err.Error())
+	default:
+		return sanitizeLine(err.Error())
+	}
 }
 
 // recordingFailed is the tap's failure hook: a recorder error mid-way.
