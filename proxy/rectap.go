@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,9 +109,10 @@ func (t *recTap) close(exit recorder.Exit) error {
 	return sr.Close(ctx, exit)
 }
 
-// tapWriter writes to w and hands what was written to the tap.
+// tapWriter writes to w and hands what was written to the tap. io.Copy
+// uses its ReadFrom (see copyTapped).
 type tapWriter struct {
-	w   interface{ Write([]byte) (int, error) }
+	w   io.Writer
 	tap func([]byte)
 }
 
@@ -120,9 +122,13 @@ func (tw tapWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// tapReader reads from r and hands what was read to the tap.
+// ReadFrom copies r to the writer, tapping what is written.
+func (tw tapWriter) ReadFrom(r io.Reader) (int64, error) { return copyTapped(tw.w, r, tw.tap) }
+
+// tapReader reads from r and hands what was read to the tap. io.Copy uses
+// its WriteTo (see copyTapped).
 type tapReader struct {
-	r   interface{ Read([]byte) (int, error) }
+	r   io.Reader
 	tap func([]byte)
 }
 
@@ -130,4 +136,66 @@ func (tr tapReader) Read(p []byte) (int, error) {
 	n, err := tr.r.Read(p)
 	tr.tap(p[:n])
 	return n, err
+}
+
+// WriteTo copies the reader to w, tapping what is written.
+func (tr tapReader) WriteTo(w io.Writer) (int64, error) { return copyTapped(w, tr.r, tr.tap) }
+
+// Copy buffer sizes. A copy loop spends most of its life blocked in Read
+// (an interactive session waits for the next keystroke or the next line),
+// and the buffer it reads into stays allocated all that time: io.Copy's
+// 32 KiB, three times per session, was half of an idle session's memory.
+// copyTapped reads into a small buffer of its own and switches to a pooled
+// large one only while reads come back full (a stream is flowing), giving
+// it back as soon as a read is short again.
+const (
+	copySmall = 2 << 10
+	copyLarge = 32 << 10 // one SSH packet's worth, io.Copy's size
+)
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, copyLarge); return &b }}
+
+// copyTapped is io.Copy from src to dst that hands every written chunk to
+// tap, with the buffer policy above. A read error other than io.EOF and
+// any write error are returned; tap sees exactly the bytes written.
+func copyTapped(dst io.Writer, src io.Reader, tap func([]byte)) (int64, error) {
+	small := make([]byte, copySmall)
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			copyPool.Put(large)
+		}
+	}()
+	var written int64
+	for {
+		buf := small
+		if large != nil {
+			buf = *large
+		}
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			w, werr := dst.Write(buf[:n])
+			tap(buf[:w])
+			written += int64(w)
+			if werr == nil && w < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if rerr != nil {
+			if rerr == io.EOF {
+				return written, nil
+			}
+			return written, rerr
+		}
+		switch {
+		case large == nil && n == len(small):
+			large = copyPool.Get().(*[]byte)
+		case large != nil && n < len(small):
+			copyPool.Put(large)
+			large = nil
+		}
+	}
 }

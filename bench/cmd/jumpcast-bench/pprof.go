@@ -18,8 +18,8 @@ import (
 // -pprof-seconds, then a heap profile (in use at the last GC) and the
 // goroutine counts, taken when the CPU profile ends — inside the phase when
 // the phase lasts longer. The returned function waits for the fetches;
-// call it when the phase ends. Files: DIR/<phase>-{cpu,heap}.pprof and
-// DIR/<phase>-goroutines.txt.
+// call it when the phase ends. Files: DIR/<phase>-{cpu,heap}.pprof,
+// DIR/<phase>-memstats.txt and DIR/<phase>-goroutines.txt.
 func (b *bench) startPprof(p *benchPath, phase string) func() {
 	if b.o.pprofDir == "" || p.name != pathRec || b.pprofDone[phase] {
 		return func() {}
@@ -43,6 +43,7 @@ func (b *bench) startPprof(p *benchPath, phase string) func() {
 		for _, f := range []struct{ path, file string }{
 			{"/debug/pprof/profile?seconds=" + strconv.Itoa(secs), phase + "-cpu.pprof"},
 			{"/debug/pprof/heap", phase + "-heap.pprof"},
+			{"/debug/pprof/heap?debug=1", phase + "-memstats.txt"}, // runtime.MemStats at its end
 			{"/debug/pprof/goroutine?debug=1", phase + "-goroutines.txt"},
 		} {
 			if err := fetchTo(client, "http://jumpcast"+f.path, filepath.Join(b.o.pprofDir, f.file), secs); err != nil {
