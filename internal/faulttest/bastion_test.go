@@ -49,7 +49,13 @@ type bastion struct {
 	logs    *syncBuffer // warnings and errors of the bastion
 }
 
-func newBastion(t testing.TB, tweak func(*config.Config)) *bastion {
+// bastionOpts changes newBastion's defaults.
+type bastionOpts struct {
+	config func(*config.Config) // edits the config before the server starts
+	noSync bool                 // the index skips fsync (where fsync is not what is tested)
+}
+
+func newBastion(t testing.TB, o bastionOpts) *bastion {
 	t.Helper()
 	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), logs: &syncBuffer{}}
 	id := sshtest.NewKeyPair(t)
@@ -69,18 +75,22 @@ targets:
 		t.Fatal(err)
 	}
 	cfg.SSH.MaxUnauthenticated = 512
-	if tweak != nil {
-		tweak(cfg)
+	if o.config != nil {
+		o.config(cfg)
 	}
 	tmp := t.TempDir()
-	if b.store, err = store.Open(filepath.Join(tmp, "jumpcast.db"), store.Options{}); err != nil {
+	if b.store, err = store.Open(filepath.Join(tmp, "jumpcast.db"), store.Options{NoSync: o.noSync}); err != nil {
 		t.Fatal(err)
 	}
 	b.recDir = filepath.Join(tmp, "recordings")
 	if b.dir, err = recorder.OpenDir(b.recDir); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if os.Getenv("FAULTTEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: level}))
 	mgr := recorder.NewManager(recorder.ManagerOptions{
 		Dir: b.dir, Index: storeIndex{b.store}, Hub: recorder.NewHub(),
 		FlushInterval: cfg.Recording.FlushInterval, Logger: logger,

@@ -44,7 +44,7 @@ type concResult struct {
 // window change with the size sent, and the index rows and totals agree
 // with the clients and the files.
 func TestByteExactUnderConcurrency(t *testing.T) {
-	b := newBastion(t, nil)
+	b := newBastion(t, bastionOpts{})
 	rss0 := rssMB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -69,6 +69,22 @@ func newSmallDisk(t *testing.T, size int64) smallDisk {
 	return smallDisk{path: path, kind: "rlimit", free: restore}
 }
 
+// fill takes every free byte of a tmpfs disk with a second filler file.
+func (d smallDisk) fill(t *testing.T) {
+	t.Helper()
+	if d.kind != "tmpfs" {
+		t.Fatal("fill needs a tmpfs")
+	}
+	f, err := os.Create(filepath.Join(d.path, "filler2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = f.Write(make([]byte, 512))
+	}
+	_ = f.Close()
+}
+
 // floodCommand prints about 6 MB of text in 60 steps, then "end".
 const floodCommand = `i=0; while [ $i -lt 60 ]; do head -c 100000 /dev/zero | tr '\0' 'x'; echo; i=$((i+1)); sleep 0.01; done; echo end`
 
@@ -122,14 +138,7 @@ func refusedWhileFull(t *testing.T, b *bastion, c *gossh.Client, disk smallDisk)
 	t.Helper()
 	// The failed recording was cut back to its last whole line: take the
 	// few KiB that freed too.
-	f, err := os.Create(filepath.Join(disk.path, "filler2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for err == nil {
-		_, err = f.Write(make([]byte, 512))
-	}
-	_ = f.Close()
+	disk.fill(t)
 	r := b.exec(c, "echo while full", 10*time.Second)
 	t.Logf("while full: %q status %d", strings.TrimSpace(r.stderr), r.status)
 	if !strings.HasPrefix(r.stderr, "jumpcast: recording unavailable: ") ||
@@ -170,4 +179,57 @@ func TestFreeSpaceFloor(t *testing.T) {
 	if err != nil || len(entries) != 0 {
 		t.Errorf("recordings folder after the refusal: %v %v", entries, err)
 	}
+}
+
+// The disk fills while a fail-closed session is idle: the little output
+// that follows stays in the recorder's buffer until its flush timer, whose
+// failure must still end the session (not the next output, which an idle
+// session may never make) within the flush interval.
+func TestDiskFullWhileIdle(t *testing.T) {
+	const flush = 200 * time.Millisecond
+	disk := newSmallDisk(t, 2<<20)
+	if disk.kind != "tmpfs" {
+		t.Skip("needs a tmpfs (root): RLIMIT_FSIZE cannot fill the disk under an idle recording")
+	}
+	id := sshtest.NewKeyPair(t)
+	b := newBastion(t, bastionOpts{id: id, recDir: disk.path, targets: map[string]string{"t1": goodTarget(t, id).Addr},
+		config: func(c *config.Config) { c.Recording.FlushInterval = flush }})
+	c, _ := b.dial("root@t1")
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := s.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	s.Stdout, s.Stderr = &out, &errOut
+	if err := s.Start(`echo ready; read line; echo "got $line"; exec sleep 30`); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, &out, "ready\n")
+	time.Sleep(3 * flush) // "ready" is on disk
+	disk.fill(t)
+	start := time.Now()
+	if _, err := stdin.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	status := exitStatus(t, waitSession(t, s, 10*time.Second))
+	took := time.Since(start)
+	t.Logf("idle session on a full disk: admin told %q, status %d, %v after its last output (flush interval %v)",
+		strings.TrimSpace(errOut.String()), status, took, flush)
+	if errOut.String() != "jumpcast: recording failed; session ended\n" || status != 255 || !strings.Contains(out.String(), "got hello") {
+		t.Errorf("admin saw stdout %q stderr %q status %d", out.String(), errOut.String(), status)
+	}
+	if took > flush+slack {
+		t.Errorf("the session went on %v after the recording failed", took)
+	}
+	b.waitAudit("recording", "error", func(ev store.AuditEvent) bool { return ev.Detail["on_failure"] == config.FailClosed })
+	if rec := b.lastRecording("t1"); rec.Status != store.StatusFailed || !strings.Contains(rec.Error, "no space left") {
+		t.Errorf("recording = %+v", rec)
+	}
+	_ = c.Close()
+	disk.free()
+	b.healthy("root@t1")
 }

@@ -112,7 +112,7 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 	}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mgr := recorder.NewManager(recorder.ManagerOptions{
-		Dir: b.dir, Index: storeIndex{b.st}, RecordInput: cfg.Recording.Input,
+		Dir: b.dir, Index: storeIndex{b.st}, RecordInput: cfg.Recording.Input, FlushInterval: cfg.Recording.FlushInterval,
 		MinFreeSpace: uint64(cfg.Recording.MinFreeSpace), Logger: logger,
 	})
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)

@@ -1,0 +1,187 @@
+//go:build faults
+
+package faulttest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// buildJumpcast builds the jumpcast binary from this module into a
+// temporary folder (bounded to 5 minutes) and returns its path.
+func buildJumpcast(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot find the module root")
+	}
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(t.TempDir(), "jumpcast")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/jumpcast")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/jumpcast: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// child is a `jumpcast serve` process.
+type child struct {
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited
+	stderr  *syncBuffer
+	SSHAddr string
+	SSHPort int
+}
+
+var welcomeRE = regexp.MustCompile(`SSH on (\S+):(\d+), web on (\S+),`)
+
+// startChild starts `bin serve -c cfgPath` and waits (30 s at most) until it
+// printed its listen addresses. t.Cleanup kills it.
+func startChild(t *testing.T, bin, cfgPath string) *child {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "-c", cfgPath, "--log-format", "json")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}}
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // owner: the child; waits for the process and closes done
+		_ = cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(c.Kill)
+	lines := make(chan string, 64)
+	go func() { // owner: the child; reads its stdout until it closes
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("jumpcast serve exited before it listened; stderr:\n%s", c.stderr.String())
+			}
+			if m := welcomeRE.FindStringSubmatch(line); m != nil {
+				c.SSHAddr = m[1] + ":" + m[2]
+				c.SSHPort, _ = strconv.Atoi(m[2])
+				return c
+			}
+		case <-deadline:
+			t.Fatalf("jumpcast serve did not start in 30s; stderr:\n%s", c.stderr.String())
+		}
+	}
+}
+
+// Kill sends SIGKILL to the child (by its process id) and waits for it.
+func (c *child) Kill() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// Pid is the child's process id.
+func (c *child) Pid() string { return strconv.Itoa(c.cmd.Process.Pid) }
+
+// writeChildConfig writes a config: alice (adminKey) may reach db1
+// (targetAddr) as remoteUser; the bastion logs in with identityFile;
+// recorded output reaches the file within flush.
+func writeChildConfig(t *testing.T, dataDir, adminKey, identityFile, targetAddr, remoteUser string, flush time.Duration) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`data_dir: %q
+ssh:
+  listen: "127.0.0.1:0"
+  shutdown_grace: 2s
+web:
+  listen: "127.0.0.1:0"
+recording:
+  min_free_space: 1MiB
+  flush_interval: %s
+upstream:
+  identity_files: [%q]
+  dial_timeout: 5s
+users:
+  alice:
+    keys: [%q]
+    allow:
+      - targets: ["db*"]
+        as: [%q]
+targets:
+  db1:
+    address: %q
+`, dataDir, flush, identityFile, strings.TrimSpace(adminKey), remoteUser, targetAddr)
+	p := filepath.Join(t.TempDir(), "jumpcast.yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// childHostKey is the bastion's host key, generated in the data folder at
+// the first start.
+func childHostKey(t *testing.T, dataDir string) gossh.PublicKey {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "ssh_host_ed25519_key"))
+	if err != nil {
+		t.Fatalf("bastion host key: %v", err)
+	}
+	s, err := gossh.ParsePrivateKey(b)
+	if err != nil {
+		t.Fatalf("bastion host key: %v", err)
+	}
+	return s.PublicKey()
+}
+
+// listChildRecordings runs `jumpcast recordings ls --json` (through the
+// admin socket of the running server).
+func listChildRecordings(t *testing.T, bin, cfgPath string) []store.Recording {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "recordings", "ls", "--json", "--limit", "500", "-c", cfgPath)
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jumpcast recordings ls: %v: %s", err, errOut.String())
+	}
+	var page store.Page
+	if err := json.Unmarshal(out, &page); err != nil {
+		t.Fatalf("recordings ls --json: %v\n%.500s", err, out)
+	}
+	return page.Items
+}
