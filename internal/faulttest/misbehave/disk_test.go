@@ -181,7 +181,7 @@ func TestFreeSpaceFloor(t *testing.T) {
 	}
 }
 
-// The disk fills while a fail-closed session is idle: the little output
+// The disk fills while a fail-closed session is idle: the bit of output
 // that follows stays in the recorder's buffer until its flush timer, whose
 // failure must still end the session (not the next output, which an idle
 // session may never make) within the flush interval.
@@ -212,7 +212,9 @@ func TestDiskFullWhileIdle(t *testing.T) {
 	time.Sleep(3 * flush) // "ready" is on disk
 	disk.fill(t)
 	start := time.Now()
-	if _, err := stdin.Write([]byte("hello\n")); err != nil {
+	// 8 KiB: more than the page the file already has on the tmpfs, less
+	// than the recorder writes at once without its timer.
+	if _, err := stdin.Write([]byte("hello" + strings.Repeat("-", 8<<10) + "\n")); err != nil {
 		t.Fatal(err)
 	}
 	status := exitStatus(t, waitSession(t, s, 10*time.Second))
