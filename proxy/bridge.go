@@ -41,6 +41,14 @@ type session struct {
 	up       *upstream     // the target connection; set before the finisher starts
 	finished chan struct{} // closed by the finisher after the exit message and close
 	stdin    sync.WaitGroup
+	// replying is held by run while the request that starts the session
+	// (shell, exec, subsystem) is forwarded and answered. The finisher
+	// takes it before it sends the exit status and closes the admin's
+	// channel: a command that ends at once must not close the channel
+	// before its start request was answered, or the admin's client sees
+	// the close first and reports the request as failed (x/crypto's
+	// Session.Start returns EOF although the command ran).
+	replying sync.Mutex
 
 	mu       sync.Mutex    // guards the fields below
 	target   gossh.Channel // nil until opened

@@ -113,7 +113,10 @@ func (ss *session) start(r *gossh.Request) {
 		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})
 		return
 	}
-	if !ss.forward(r) {
+	ss.replying.Lock()
+	ok = ss.forward(r)
+	ss.replying.Unlock()
+	if !ok {
 		return // the target said no; the admin's ssh reports it
 	}
 	ss.started = true
@@ -220,6 +223,8 @@ func (ss *session) finish(t gossh.Channel) {
 		reply(r, false)
 	}
 	wg.Wait()
+	ss.replying.Lock() // the start request is answered before the close (see replying)
+	ss.replying.Unlock()
 	ss.sendExit(exits)
 }
 
@@ -234,7 +239,8 @@ func (ss *session) sendExit(exits []*gossh.Request) {
 	switch {
 	case forced != nil:
 		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
-	case len(exits) == 0 && gone:
+	case len(exits) == 0 && (gone || ss.cc.adminGone()):
+		// The admin left first; closing their connection closed the target's.
 		exit.Reason = reasonClientGone
 	case len(exits) == 0 && ss.up != nil && !targetAlive(ss.up.client, lostProbeTimeout):
 		// Like ssh's "Connection to HOST closed by remote host." and 255.
