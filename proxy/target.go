@@ -147,6 +147,14 @@ func targetAlive(c *gossh.Client, timeout time.Duration) bool {
 	}
 }
 
+// adminGone tells whether the admin's connection has closed (which closes
+// the target connection too, so that is no loss of the target).
+func (cc *clientConn) adminGone() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.closed
+}
+
 // targetLost logs and audits a target connection that closed while the
 // admin was still connected (target crashed, rebooted, network cut).
 // Each session channel on it then tells its admin in one line.
