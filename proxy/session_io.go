@@ -239,7 +239,8 @@ func (ss *session) sendExit(exits []*gossh.Request) {
 	switch {
 	case forced != nil:
 		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
-	case len(exits) == 0 && gone:
+	case len(exits) == 0 && (gone || ss.cc.adminGone()):
+		// The admin left first; closing their connection closed the target's.
 		exit.Reason = reasonClientGone
 	case len(exits) == 0 && ss.up != nil && !targetAlive(ss.up.client, lostProbeTimeout):
 		// Like ssh's "Connection to HOST closed by remote host." and 255.
