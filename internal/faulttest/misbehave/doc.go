@@ -12,5 +12,8 @@
 //
 // The tests carry the build tag "faults" and run with `make test-faults`
 // (go test -tags faults ./internal/faulttest/...). Without the tag the
-// package holds only this comment.
+// package holds only this comment. They need Linux (a listen backlog of 0
+// for the blackhole, /proc for the sshd session processes). The disk tests
+// mount a small tmpfs when run as root and otherwise lower RLIMIT_FSIZE;
+// JUMPCAST_FAULTS_NO_TMPFS=1 forces the latter where root could mount.
 package misbehave
