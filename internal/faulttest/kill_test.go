@@ -96,7 +96,8 @@ var tagRE = regexp.MustCompile(`s(\d\d) line 1 `)
 // TestKillUnderLoad: 50 interactive sessions (45 x/crypto clients, 5 real
 // ssh -tt) stream through a `jumpcast serve` child into a real sshd; the
 // child is SIGKILLed and started again. Every recording is indexed
-// interrupted, is valid asciicast (for the Go reader and Debian's asciinema), and holds everything its client received up to one second
+// interrupted, is valid asciicast (for the Go reader and Debian's
+// asciinema), and holds everything its client received up to one second
 // before the kill, and nothing that differs from it.
 func TestKillUnderLoad(t *testing.T) {
 	sshtest.RequireBinary(t, "/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/asciinema", "/usr/bin/script")
