@@ -112,7 +112,8 @@ type Recording struct {
 	// recordings folder's file system has less free space. Default 256MiB.
 	MinFreeSpace ByteSize `yaml:"min_free_space"`
 	// FlushInterval bounds how long recorded output may sit in memory
-	// before it reaches the file. Default 1s; at most 1s.
+	// before it reaches the file. Default 500ms, so that a crash keeps
+	// everything older than a second even with timer delay; at most 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// MaxAge removes recordings older than this. Zero keeps them forever.
 	MaxAge time.Duration `yaml:"max_age"`

@@ -22,7 +22,7 @@ func TestParseDefaults(t *testing.T) {
 	if len(c.Users) != 0 {
 		t.Errorf("default config must let nobody in, has %d users", len(c.Users))
 	}
-	if c.Recording.FlushInterval != time.Second || c.SSH.HandshakeTimeout != DefaultHandshakeTimeout {
+	if c.Recording.FlushInterval != DefaultFlushInterval || c.SSH.HandshakeTimeout != DefaultHandshakeTimeout {
 		t.Errorf("timeouts: flush=%v handshake=%v", c.Recording.FlushInterval, c.SSH.HandshakeTimeout)
 	}
 }

@@ -25,7 +25,8 @@ const (
 	DefaultShutdownGrace      = 10 * time.Second
 	DefaultSessionTTL         = 12 * time.Hour
 	DefaultMinFreeSpace       = 256 << 20
-	DefaultFlushInterval      = time.Second
+	DefaultFlushInterval      = 500 * time.Millisecond
+	MaxFlushInterval          = time.Second
 	DefaultDialTimeout        = 10 * time.Second
 	DefaultUpstreamHandshake  = 15 * time.Second
 )

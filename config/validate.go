@@ -69,7 +69,7 @@ func (c *Config) Validate() error {
 	default:
 		return bad("recording.on_failure", "%q: want %s or %s", c.Recording.OnFailure, FailClosed, FailOpen)
 	}
-	if c.Recording.FlushInterval < 0 || c.Recording.FlushInterval > DefaultFlushInterval {
+	if c.Recording.FlushInterval < 0 || c.Recording.FlushInterval > MaxFlushInterval {
 		return bad("recording.flush_interval", "must be between 0 and 1s")
 	}
 	if c.Recording.MaxAge < 0 || c.Recording.MaxTotalSize < 0 {

@@ -35,11 +35,13 @@ func (ss *session) handle(r *gossh.Request) {
 			reply(r, false)
 			return
 		}
-		ss.forward(r)
+		// Record the new size before the target hears of it, so a redraw
+		// it causes never precedes its "r" event in the recording.
 		ss.width, ss.height = int(wc.Columns), int(wc.Rows)
 		if ss.started {
 			ss.tap.resize(ss.width, ss.height)
 		}
+		ss.forward(r)
 	case "env":
 		var e envReq
 		if err := gossh.Unmarshal(r.Payload, &e); err != nil || ss.started ||
