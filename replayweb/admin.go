@@ -69,10 +69,20 @@ func (s *Server) adminPutAuditor(c echo.Context) error {
 	if err := s.store.PutAuditor(ctx, a); err != nil {
 		return fmt.Errorf("put auditor %q: %w", name, err)
 	}
-	if me := principalOf(c); me.Name != name {
-		s.sess.removeUser(name)
-	}
 	s.adminAudit(c, "put_auditor", name, map[string]string{"role": role})
+	me := principalOf(c)
+	if me.Name != name || me.session == nil {
+		s.sess.removeUser(name)
+		return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
+	}
+	// Their own account: their other browsers are logged out; this session
+	// carries the old role, so a role change ends it too.
+	s.sess.removeUserExcept(name, me.session.id)
+	if role != me.Role {
+		s.sess.remove(me.session.id)
+		s.setCookie(c, s.cookieName(), "", -1)
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
 	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
 }
 

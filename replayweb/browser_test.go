@@ -2,6 +2,7 @@ package replayweb
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -349,4 +350,71 @@ func TestBrowserWatchesLiveSession(t *testing.T) {
 	b.do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
 	b.waitTerminal(t, "live-line-2")
 	b.checkClean(t, "recording after live")
+}
+
+// TestBrowserHostileRecording: a recording whose index fields, output and
+// markers (sftp markers carry the paths an admin chose) hold HTML is played
+// in Chromium: the payloads show as text, no element is injected, nothing
+// runs, and the CSP reports nothing (an inline handler that got through
+// would be a violation).
+func TestBrowserHostileRecording(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real browser")
+	}
+	e := newEnv(t, nil)
+	const img = `<img src=x id=xss onerror="window.__xss=1">`
+	line := func(v ...any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	cast := `{"version":2,"width":80,"height":24,"timestamp":1795510800,"title":"` + `\u003cscript\u003ewindow.__xss=3\u003c/script\u003e"}` + "\n" +
+		line(0.1, "o", "$ sftp put\r\n") +
+		line(0.2, "m", `[sftp: open "/tmp/`+img+`" write]`) +
+		line(0.3, "o", "printed: "+img+" <script>window.__xss=2</script>\r\n") +
+		line(0.4, "m", `[sftp: rename "/a" "/`+img+`"]`) +
+		line(0.5, "o", "$ exit\r\n")
+	f := evilFields()
+	f.Status = store.StatusFinished
+	f.Title, f.Command = img, "<script>window.__xss=4</script>"
+	f.Duration = 500 * time.Millisecond
+	rec := e.addRecording(f, cast)
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	b := newBrowser(t, 55*time.Second)
+
+	b.do(t, "log in",
+		chromedp.Navigate(ts.URL+"/recordings/"+rec.ID),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+	)
+	b.load(t, "submit the login", chromedp.Submit(chromedp.ID("password")))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the player never loaded the recording: %v; %s", err, b.problemsSoFar())
+	}
+	b.do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
+	b.waitTerminal(t, "printed: <img src=x")
+	// The player puts each marker's label in a tooltip on the progress bar.
+	markers, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".ap-marker-container").length`))
+	if err != nil || markers != 2 {
+		t.Errorf("markers on the progress bar: %d (%v), want 2", markers, err)
+	}
+	tips, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll(".ap-marker-container .ap-tooltip")).map(function (e) { return e.textContent; }).join("|")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if markers == 2 && !strings.Contains(tips, `/tmp/<img src=x`) {
+		t.Errorf("marker tooltips %q do not show the path as text", tips)
+	}
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`JSON.stringify({xss: window.__xss || 0, imgs: document.querySelectorAll("img#xss, img[src='x']").length, scripts: Array.from(document.scripts).filter(function (s) { return !s.src; }).length})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != `{"xss":0,"imgs":0,"scripts":0}` {
+		t.Errorf("the page ran or built attacker markup: %s", got)
+	}
+	b.checkClean(t, "hostile recording")
 }

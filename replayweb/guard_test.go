@@ -95,7 +95,7 @@ func TestCastRouteRefusesTraversal(t *testing.T) {
 		"/recordings/..;/cast",
 		"/api/recordings/..%2F..%2Findex.db/cast",
 		"/api/recordings/" + strings.ToLower(rec.ID) + "/cast", // always differs: T and Z
-		"/recordings/20261124T090000.000000Z-00000000/cast", // valid form, unknown
+		"/recordings/20261124T090000.000000Z-00000000/cast",    // valid form, unknown
 		"/recordings/" + evil.ID + "/cast",
 		"/recordings/" + rec.ID + "/../../index.db",
 		"/static/../index.db",

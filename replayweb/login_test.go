@@ -140,14 +140,26 @@ func TestOpenRedirect(t *testing.T) {
 		"/%2F%2Fevil.example":       "/%2F%2Fevil.example", // a path on this site
 		"/recordings/abc?q=1&x=%20": "/recordings/abc?q=1&x=%20",
 		"/admin":                    "/admin",
+		"%2F%2Fevil.example":        "/", // the brief's encoded form, as a literal value
+		"%2f%2fevil.example/x":      "/",
+		"///evil.example":           "/",
+		"/%5Cevil.example":          "/%5Cevil.example", // an escaped backslash stays a path
+		" //evil.example":           "/",
+		"https:evil.example":        "/",
+		"/\x00//evil.example":       "/",
+		"/\u3000/evil.example":      "/%E3%80%80/evil.example",
 	} {
 		c := e.client()
 		n++
 		c.ip = fmt.Sprintf("203.0.113.%d", n) // one address each: stay under the login rate limit
 		_, page := c.get("/login?next=" + url.QueryEscape(next))
 		res, _ := c.do(http.MethodPost, "/login", url.Values{"_csrf": {csrfFrom(t, page)}, "name": {"alice"}, "password": {testPassword}, "next": {next}})
-		if loc := res.Header.Get("Location"); loc != want {
+		loc := res.Header.Get("Location")
+		if loc != want {
 			t.Errorf("next=%q: redirected to %q, want %q", next, loc, want)
+		}
+		if u, err := url.Parse(loc); err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.ContainsAny(loc, "\\\t\r\n") {
+			t.Errorf("next=%q: Location %q could leave the site", next, loc)
 		}
 		// Already logged in: GET /login?next= redirects at once, just as safely.
 		res, _ = c.get("/login?next=" + url.QueryEscape(next))

@@ -224,8 +224,9 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // under a kilobyte.
 const maxBody = 64 << 10
 
-// limitBody refuses bodies over maxBody: a declared larger Content-Length at
-// once (413), a longer streamed body when the handler reads past the limit.
+// limitBody refuses bodies over maxBody with 413: a declared larger
+// Content-Length at once, a longer streamed form while it is parsed
+// (parseFormLimited), any other body when the handler reads past the limit.
 func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -233,6 +234,9 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large")
 		}
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, maxBody)
+		if err := parseFormLimited(r); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }

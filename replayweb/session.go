@@ -115,6 +115,18 @@ func (s *sessions) removeUser(user string) {
 	}
 }
 
+// removeUserExcept ends every session of user but the one with id keep
+// (a password change made from that session).
+func (s *sessions) removeUserExcept(user, keep string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, ss := range s.m {
+		if ss.user == user && id != keep {
+			delete(s.m, id)
+		}
+	}
+}
+
 func (s *sessions) sweepLocked(now time.Time) {
 	for id, ss := range s.m {
 		if !now.Before(ss.expires) {
