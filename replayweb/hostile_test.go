@@ -384,3 +384,36 @@ func TestHostileFieldsEscapedEverywhere(t *testing.T) {
 		t.Errorf("the API does not round-trip the command: %q", got.Command)
 	}
 }
+
+// TestPathTricksOnGuardedRoutes: spellings of guarded paths (case, double
+// slashes, dot segments, encoded slashes, trailing slashes, other methods)
+// never reach a guarded page without its guard: anonymously nothing is
+// served, and an auditor never sees the admin page.
+func TestPathTricksOnGuardedRoutes(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := e.addRecording(store.Recording{}, sampleCast)
+	auditor := e.client()
+	auditor.login("alice", testPassword)
+	anon := e.client()
+	adminTricks := []string{"/admin/", "/ADMIN", "/Admin", "//admin", "/./admin", "/api/../admin", "/admin%2F", "/%61dmin", "/admin;x", "/admin?x=/api", "/static/../admin", "/admin/.", "/admin/..%2Fadmin"}
+	for _, p := range adminTricks {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodOptions} {
+			res, body := auditor.do(m, p, url.Values{})
+			if res.StatusCode == 200 || strings.Contains(body, "API tokens") {
+				t.Errorf("auditor %s %s: %d, the admin page?", m, p, res.StatusCode)
+			}
+		}
+	}
+	for _, p := range []string{
+		"/recordings/" + rec.ID + "/", "//recordings/" + rec.ID + "/cast", "/RECORDINGS/" + rec.ID + "/cast",
+		"/recordings/./" + rec.ID + "/cast", "/%72ecordings/" + rec.ID + "/cast", "/recordings%2F" + rec.ID + "%2Fcast",
+		"/api/recordings/" + rec.ID + "/cast/", "/API/recordings", "/static/../recordings/" + rec.ID + "/cast",
+	} {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+			res, body := anon.do(m, p, nil)
+			if res.StatusCode == 200 || strings.Contains(body, "hello") || strings.Contains(body, rec.ID) && !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+				t.Errorf("anonymous %s %s: %d %.80q", m, p, res.StatusCode, body)
+			}
+		}
+	}
+}
