@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -63,4 +64,90 @@ func configKeys(st reflect.Type, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// TestOperatorsGuideDefaults checks the default column of docs/operators.md
+// against config.Default(): a scalar key's row must show its default value
+// in backquotes (durations as 20s, 1m, 12h; sizes as 256MiB; lists as
+// [a, b]; empty as "" or []).
+func TestOperatorsGuideDefaults(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operators.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // key → its table row's default cell
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) < 3 || !strings.HasPrefix(cells[0], "| `") {
+			continue
+		}
+		for _, k := range strings.Split(strings.TrimPrefix(cells[0], "| "), ", ") {
+			rows[strings.Trim(k, "`")] = cells[1]
+		}
+	}
+	def := reflect.ValueOf(config.Default()).Elem()
+	for _, k := range configKeys(def.Type(), "") {
+		if strings.Contains(k, "NAME") {
+			continue // per-entry keys have no value in Default
+		}
+		v := def
+		for _, part := range strings.Split(k, ".") {
+			v = fieldByYAML(v, part)
+		}
+		want := renderDefault(v)
+		cell, ok := rows[k]
+		if !ok {
+			t.Errorf("no table row for `%s`", k)
+			continue
+		}
+		found := false
+		for _, w := range want {
+			found = found || strings.Contains(cell, "`"+w+"`")
+		}
+		if !found {
+			t.Errorf("`%s`: the guide says %s, config.Default() has `%s`", k, cell, want[0])
+		}
+	}
+}
+
+func fieldByYAML(v reflect.Value, name string) reflect.Value {
+	for i := range v.NumField() {
+		if n, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ","); n == name {
+			return v.Field(i)
+		}
+	}
+	panic("no field " + name)
+}
+
+// renderDefault spells a default the ways the guide may.
+func renderDefault(v reflect.Value) []string {
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	switch x := v.Interface().(type) {
+	case time.Duration:
+		if x == 0 {
+			return []string{"0s", "0"}
+		}
+		s := x.String() // 12h0m0s, 1m0s, 500ms
+		if strings.HasSuffix(s, "h0m0s") {
+			s = strings.TrimSuffix(s, "0m0s")
+		} else if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		return []string{s}
+	case config.ByteSize:
+		if x == 0 {
+			return []string{"0"}
+		}
+		return []string{x.String()}
+	case string:
+		if x == "" {
+			return []string{`""`}
+		}
+		return []string{x}
+	case []string:
+		return []string{"[" + strings.Join(x, ", ") + "]"}
+	}
+	return []string{fmt.Sprint(v.Interface())}
 }
