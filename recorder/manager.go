@@ -103,6 +103,11 @@ func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error)
 		return nil, err
 	}
 	info.Env = headerEnv(info)
+	if info.Width <= 0 || info.Height <= 0 {
+		// The index states the size the header states: a client without a
+		// terminal (ssh -tt from a pipe) asks for 0×0.
+		info.Width, info.Height = DefaultWidth, DefaultHeight
+	}
 	f, rel, err := m.o.Dir.Create(info.ID)
 	if err != nil {
 		return nil, fmt.Errorf("start recording: %w", err)

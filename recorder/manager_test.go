@@ -225,6 +225,9 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 	if h.Command != "tar cz /etc" || h.Width != 80 || h.Height != 24 || h.Env["TERM"] != "" {
 		t.Errorf("header %+v", h)
 	}
+	if r := f.index.started[s.ID()]; r.Width != h.Width || r.Height != h.Height || fin.Width != h.Width || fin.Height != h.Height {
+		t.Errorf("index size %dx%d (start) %dx%d (end), header %dx%d", r.Width, r.Height, fin.Width, fin.Height, h.Width, h.Height)
+	}
 	if strings.Contains(string(raw), "secret stdin") {
 		t.Error("input recorded with RecordInput off")
 	}
