@@ -113,7 +113,7 @@ func (p *Policy) Decide(user string, login Login) Decision {
 	}
 	rules := p.rules(user)
 	d := Decision{}
-	match := func(r config.Rule) bool { return anyMatch(r.Hosts, login.Host) }
+	match := func(r config.Rule) bool { return anyHostMatch(r.Hosts, login.Host) }
 	if t, ok := p.cfg.Targets[login.Host]; ok {
 		host, port, _ := config.SplitHostPortDefault(t.Address, 22)
 		if login.Port != 0 && login.Port != port {
@@ -201,7 +201,7 @@ func (p *Policy) DecideForward(user, host string, port int) Decision {
 		return Decision{Reason: "unknown user"}
 	}
 	d := Decision{Address: net.JoinHostPort(host, strconv.Itoa(port))}
-	match := func(r config.Rule) bool { return anyMatch(r.Hosts, host) }
+	match := func(r config.Rule) bool { return anyHostMatch(r.Hosts, host) }
 	if t, ok := p.cfg.Targets[host]; ok {
 		h, tp, _ := config.SplitHostPortDefault(t.Address, 22)
 		if port != tp && port != 22 {
