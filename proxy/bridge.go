@@ -226,10 +226,20 @@ func (ss *session) refuse(r *gossh.Request, err error) {
 
 func (ss *session) setPTY(p *ptyReq) {
 	ss.ptyReq = p
-	ss.width, ss.height = int(p.Columns), int(p.Rows)
+	ss.width, ss.height = recordedSize(p.Columns, p.Rows)
 	ss.mu.Lock()
 	ss.pty = true
 	ss.mu.Unlock()
+}
+
+// maxRecordedSize bounds the terminal size written to a recording: a
+// client may claim any uint32, and a player asked for 100000×100000 cells
+// freezes the auditor's browser tab. The target still gets what was sent.
+const maxRecordedSize = 1000
+
+// recordedSize is the size the recording states for a client's claim.
+func recordedSize(cols, rows uint32) (int, int) {
+	return int(min(cols, maxRecordedSize)), int(min(rows, maxRecordedSize))
 }
 
 func (ss *session) getTarget() gossh.Channel {

@@ -37,7 +37,7 @@ func (ss *session) handle(r *gossh.Request) {
 		}
 		// Record the new size before the target hears of it, so a redraw
 		// it causes never precedes its "r" event in the recording.
-		ss.width, ss.height = int(wc.Columns), int(wc.Rows)
+		ss.width, ss.height = recordedSize(wc.Columns, wc.Rows)
 		if ss.started {
 			ss.tap.resize(ss.width, ss.height)
 		}
@@ -225,7 +225,9 @@ func (ss *session) finish(t gossh.Channel) {
 		reply(r, false)
 	}
 	wg.Wait()
-	ss.replying.Lock() // the start request is answered before the close (see replying)
+	// A barrier: the start request is answered before the close (see replying).
+	ss.replying.Lock()
+	//lint:ignore SA2001 the empty critical section is the point
 	ss.replying.Unlock()
 	ss.sendExit(exits)
 }

@@ -74,14 +74,13 @@ func (s *syncBuffer) String() string {
 
 // server is a `jumpcast serve` child process.
 type server struct {
-	cmd      *exec.Cmd
-	done     chan struct{} // closed when the process has exited
-	stderr   *syncBuffer
-	SSHAddr  string
-	SSHPort  string
-	WebAddr  string
-	cfgPath  string
-	waitOnce sync.Once
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited
+	stderr  *syncBuffer
+	SSHAddr string
+	SSHPort string
+	WebAddr string
+	cfgPath string
 }
 
 var welcomeRE = regexp.MustCompile(`SSH on (\S+):(\d+), web on (\S+),`)
