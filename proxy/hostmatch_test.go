@@ -65,4 +65,3 @@ func TestSubnetRuleRefusesLookalikeForwards(t *testing.T) {
 		t.Errorf("forward to 10.0.0.5 refused: %+v", d)
 	}
 }
-
