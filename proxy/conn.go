@@ -60,7 +60,7 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 		return nil
 	}
 	cc := &clientConn{s: s, snap: snap, remote: c.RemoteAddr()}
-	g := &guardedConn{Conn: c, release: s.limits.release}
+	g := &guardedConn{Conn: c, release: func() { s.limits.release(ip) }}
 	g.onClose = func(authed bool) { cc.onClose(authed) }
 	g.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { _ = c.Close() })
 	cc.raw = g

@@ -16,11 +16,12 @@ type limiter struct {
 
 	mu       sync.Mutex
 	unauth   int                    // connections admitted and not yet authenticated
+	unauthBy map[string]int         // the same, per source IP
 	failures map[string][]time.Time // source IP → times of recent failed authentications
 }
 
 func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, failures: map[string][]time.Time{}}
+	return &limiter{now: now, failures: map[string][]time.Time{}, unauthBy: map[string]int{}}
 }
 
 // admit decides whether a new connection from ip may start its handshake.
@@ -35,14 +36,29 @@ func (l *limiter) admit(ip string, maxUnauth, maxFailures int, window time.Durat
 	if l.unauth >= maxUnauth {
 		return false, "too many unauthenticated connections"
 	}
+	if l.unauthBy[ip] >= perSourceShare(maxUnauth) {
+		return false, "too many unauthenticated connections from this address"
+	}
 	l.unauth++
+	l.unauthBy[ip]++
 	return true, ""
 }
 
-// release gives back an unauthenticated slot.
-func (l *limiter) release() {
+// perSourceShare is how many of the unauthenticated slots one source IP
+// may hold: a quarter (at least one), so that one address opening
+// connections that never finish the handshake cannot lock every admin out
+// (OpenSSH's PerSourceMaxStartups plays the same part).
+func perSourceShare(maxUnauth int) int {
+	return max(1, maxUnauth/4)
+}
+
+// release gives back ip's unauthenticated slot.
+func (l *limiter) release(ip string) {
 	l.mu.Lock()
 	l.unauth--
+	if l.unauthBy[ip]--; l.unauthBy[ip] <= 0 {
+		delete(l.unauthBy, ip)
+	}
 	l.mu.Unlock()
 }
 

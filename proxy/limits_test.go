@@ -32,7 +32,7 @@ func TestLimiterWindow(t *testing.T) {
 	if ok, reason := l.admit("192.0.2.3", 2, 3, time.Minute); ok || reason != "too many unauthenticated connections" {
 		t.Errorf("third unauthenticated connection = %v %q", ok, reason)
 	}
-	l.release()
+	l.release("192.0.2.2")
 	if ok, _ := l.admit("192.0.2.3", 2, 3, time.Minute); !ok {
 		t.Error("slot not given back")
 	}
@@ -173,4 +173,33 @@ func TestOnlyTheSigningKeyIsRecorded(t *testing.T) {
 	if rec := f.rec.last(t); rec.info.KeyFingerprint != gossh.FingerprintSHA256(f.admin.Public) {
 		t.Errorf("recorded key %s, want alice's", rec.info.KeyFingerprint)
 	}
+}
+
+// One source address may hold a quarter of the unauthenticated slots: a
+// client that opens connections and never finishes the handshake cannot
+// lock out admins coming from elsewhere.
+func TestUnauthenticatedSharePerSource(t *testing.T) {
+	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.SSH.MaxUnauthenticated = 8 }})
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	admitted := 0
+	for i := 0; i < 8; i++ {
+		c, err := d.Dial("tcp", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err == nil && string(buf) == "SSH-" {
+			admitted++
+		}
+	}
+	if admitted != 2 {
+		t.Errorf("127.0.0.2 holds %d unauthenticated slots, want 2 (a quarter of 8)", admitted)
+	}
+	c, err := f.tryDial("root@t1", gossh.PublicKeys(f.admin.Signer))
+	if err != nil {
+		t.Fatalf("an admin from 127.0.0.1 was locked out: %v", err)
+	}
+	_ = c.Close()
 }

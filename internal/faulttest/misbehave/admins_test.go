@@ -72,9 +72,9 @@ func TestAdminVanishesMidOutput(t *testing.T) {
 
 // Slowloris: many TCP connections from one address that dribble an SSH
 // version line and never finish the handshake. The bastion admits no more
-// than the unauthenticated cap at once (the rest are closed at once), drops
-// every one of them by the handshake timeout, and a legitimate admin gets
-// in as soon as they are gone. The single-connection cases are
+// than one address's share of the unauthenticated cap (a quarter; the rest
+// are closed at once), drops every one of them by the handshake timeout,
+// and a legitimate admin from another address gets in while they are held. The single-connection cases are
 // TestHandshakeTimeout and TestUnauthenticatedCap in proxy/limits_test.go.
 func TestSlowloris(t *testing.T) {
 	const attackers, unauthCap = 100, 8
@@ -137,14 +137,14 @@ func TestSlowloris(t *testing.T) {
 	}
 	t.Logf("slowloris: %d connections, %d admitted (cap %d), all closed after %v (handshake timeout %v); the admin got in after %v",
 		attackers, held, unauthCap, lastClose.Round(time.Millisecond), adminHSTimeout, admitted.Round(time.Millisecond))
-	if held > unauthCap || held == 0 {
-		t.Errorf("%d slow connections admitted, cap %d", held, unauthCap)
+	if held > unauthCap/4 || held == 0 {
+		t.Errorf("%d slow connections admitted from one address, want 1..%d (a quarter of the cap)", held, unauthCap/4)
 	}
 	if lastClose > adminHSTimeout+slack {
 		t.Errorf("a slow connection was kept %v", lastClose)
 	}
-	if admitted > adminHSTimeout+slack {
-		t.Errorf("the admin waited %v", admitted)
+	if admitted >= adminHSTimeout {
+		t.Errorf("the admin waited %v: locked out until the slow connections timed out", admitted)
 	}
 	b.healthy("root@t1")
 }
