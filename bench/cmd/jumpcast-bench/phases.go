@@ -120,6 +120,9 @@ func stableDirSize(dir string) (int64, error) {
 // setup runs `ssh PATH true` setupRuns times per path, interleaved.
 func (b *bench) setup(ctx context.Context, order []*benchPath) error {
 	samples := map[string][]float64{}
+	if p := b.f.paths[pathRec]; p != nil {
+		defer b.startPprof(p, "setup")()
+	}
 	for range b.o.SetupRuns {
 		for _, p := range order {
 			d, err := b.ssh.run(ctx, p.alias, "true")
