@@ -334,3 +334,35 @@ func TestSessionMixedSizesKeepStreamOrder(t *testing.T) {
 		last = ev.Time
 	}
 }
+
+// TestWriterGivesBackBurstBuffers: after a burst of output, the timed
+// flush of a quiet stream leaves the Writer holding small buffers only.
+func TestWriterGivesBackBurstBuffers(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{}, WriterOptions{FlushInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("日本語 ", 5000) + strings.Repeat("x", 30000)
+	must(t, w.Output([]byte(text[:40001]))) // ends inside a character
+	must(t, w.Output([]byte(text[40001:]))) // the carry joins it in scratch
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		bufCap, scratchCap, pending := w.buf.Cap(), cap(w.scratch), w.timer != nil
+		w.mu.Unlock()
+		if !pending && bufCap <= idleBufMax && scratchCap <= idleBufMax {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the flush: buffer capacity %d, scratch %d (want <= %d)", bufCap, scratchCap, idleBufMax)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	must(t, w.Output([]byte("$ ")))
+	must(t, w.Close(Exit{HasStatus: true}))
+	_, evs := readAll(t, &buf)
+	if got := joined(evs, CodeOutput); got != text+"$ " {
+		t.Errorf("recorded %d bytes, want %d", len(got), len(text)+2)
+	}
+}

@@ -20,6 +20,10 @@ const MaxFlushInterval = time.Second
 // are only ever written whole, so a file cut by a crash ends on a line.
 const flushSize = 64 << 10
 
+// idleBufMax is the most buffer capacity a Writer keeps once its stream
+// goes quiet (see timerFlush); a prompt and a few keystrokes fit.
+const idleBufMax = 4 << 10
+
 // ErrClosed is returned by a Writer's methods after Close.
 var ErrClosed = errors.New("recording closed")
 
@@ -327,11 +331,14 @@ func (w *Writer) emit(code, data string, at time.Duration) error {
 	if w.onEvent != nil {
 		w.onEvent(Event{Time: t, Code: code, Data: data})
 	}
-	if w.buf.Len() >= flushSize {
-		return w.flushLocked()
-	}
+	// The timer stays armed across size-triggered flushes: when it fires
+	// it writes what a burst left behind and, once the stream is quiet,
+	// gives the burst's buffers back (timerFlush).
 	if w.timer == nil {
 		w.timer = time.AfterFunc(w.interval, w.timerFlush)
+	}
+	if w.buf.Len() >= flushSize {
+		return w.flushLocked()
 	}
 	return nil
 }
@@ -345,6 +352,15 @@ func (w *Writer) timerFlush() {
 	if w.err == nil && !w.closed {
 		err = w.flushLocked() // sticky: the next call returns it too
 	}
+	// A buffer grown by a burst of output is given back rather than kept
+	// by a session that may now stay idle for hours; a stream still
+	// flowing grows a new one (one allocation per FlushInterval).
+	if w.buf.Cap() > idleBufMax {
+		w.buf = bytes.Buffer{}
+	}
+	if cap(w.scratch) > idleBufMax {
+		w.scratch = nil
+	}
 	onErr := w.onFlushErr
 	w.mu.Unlock()
 	if err != nil && onErr != nil {
@@ -354,10 +370,6 @@ func (w *Writer) timerFlush() {
 
 // flushLocked writes the buffered whole lines to dst. Called with w.mu held.
 func (w *Writer) flushLocked() error {
-	if w.timer != nil {
-		w.timer.Stop()
-		w.timer = nil
-	}
 	if w.buf.Len() == 0 {
 		return nil
 	}
