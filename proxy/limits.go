@@ -45,11 +45,13 @@ func (l *limiter) admit(ip string, maxUnauth, maxFailures int, window time.Durat
 }
 
 // perSourceShare is how many of the unauthenticated slots one source IP
-// may hold: a quarter (at least one), so that one address opening
-// connections that never finish the handshake cannot lock every admin out
-// (OpenSSH's PerSourceMaxStartups plays the same part).
+// may hold: all but a quarter (at least one), so that one address opening
+// connections that never finish the handshake cannot lock every other admin
+// out, while a burst of parallel logins from one automation host (up to 48
+// handshakes at once with the default cap of 64) still gets through.
+// OpenSSH's PerSourceMaxStartups plays the same part.
 func perSourceShare(maxUnauth int) int {
-	return max(1, maxUnauth/4)
+	return max(1, maxUnauth-maxUnauth/4)
 }
 
 // release gives back ip's unauthenticated slot.

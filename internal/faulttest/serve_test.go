@@ -126,6 +126,9 @@ func writeChildConfig(t *testing.T, dataDir, adminKey, identityFile, targetAddr,
 ssh:
   listen: "127.0.0.1:0"
   shutdown_grace: 2s
+  # 50 sessions connect from one address at once; the default cap of 64
+  # leaves one address 48 handshakes in flight.
+  max_unauthenticated: 128
 web:
   listen: "127.0.0.1:0"
 recording:
