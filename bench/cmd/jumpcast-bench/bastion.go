@@ -37,7 +37,10 @@ type bastionConfig struct {
 // writeBastionConfig writes a jumpcast config file next to the data folder:
 // one user, alice, who may reach every target as remoteUser with the
 // bastion-held identity. Everything else is the product's default, except
-// min_free_space (the benchmark's own recordings may be large).
+// min_free_space (the benchmark's own recordings may be large) and
+// max_unauthenticated: one address may hold a quarter of those slots, and
+// the parallel phase opens 50 connections from 127.0.0.1 at once (as 50
+// admins behind one NAT would).
 func writeBastionConfig(c bastionConfig) (string, error) {
 	var targets strings.Builder
 	for alias, addr := range c.targets {
@@ -47,6 +50,7 @@ func writeBastionConfig(c bastionConfig) (string, error) {
 ssh:
   listen: "127.0.0.1:0"
   host_keys: [%q]
+  max_unauthenticated: 256
   shutdown_grace: 2s
 web:
   listen: "127.0.0.1:0"

@@ -15,8 +15,8 @@ import (
 // first PTY text bulk run, when -perf is set, and returns the function that
 // stops it. perf samples the live process from outside, so the binary
 // under test is the product as built; it must not be stripped for perf to
-// name Go functions (make bench-profile builds such a binary). jumpcast has
-// no pprof endpoint; see README.md for the hook we would want.
+// name Go functions (make bench-profile builds such a binary). For Go's
+// own CPU and heap profiles see -pprof (pprof.go).
 func (b *bench) startProfile(p *benchPath, k bulkKind) func() {
 	if b.o.perfOut == "" || p.name != pathRec || !k.tty || b.profiled {
 		return func() {}
