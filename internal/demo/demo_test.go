@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,9 +96,9 @@ func jumpcastBinary(ctx context.Context, t *testing.T) string {
 	if bin := os.Getenv("JUMPCAST_BIN"); bin != "" {
 		return bin
 	}
-	goBin, err := exec.LookPath("go")
+	goBin, err := exec.LookPath("go") // go test puts its own GOROOT/bin first on PATH
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is needed to build jumpcast: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "jumpcast")
 	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/jumpcast/jumpcast/cmd/jumpcast")
