@@ -86,7 +86,9 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		return
 	}
 	ss := &session{s: s, cc: cc, ctx: ctx, ch: ch, env: map[string]string{}}
-	ss.in = bufio.NewReaderSize(ch, 32<<10)
+	// 4 KiB: prompts read lines; the stdin copier's 32 KiB reads bypass
+	// the buffer once it is empty, and an idle session holds less.
+	ss.in = bufio.NewReaderSize(ch, 4<<10)
 	ss.tap = &recTap{onFail: ss.recordingFailed}
 	if !s.addSession(ss) {
 		go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
