@@ -366,3 +366,38 @@ func TestWriterGivesBackBurstBuffers(t *testing.T) {
 		t.Errorf("recorded %d bytes, want %d", len(got), len(text)+2)
 	}
 }
+
+// TestSessionBinaryCountKeepsOrder: a binary chunk counted while text is
+// still queued for the worker is counted after that text, never before.
+func TestSessionBinaryCountKeepsOrder(t *testing.T) {
+	f := newManagerFixture(t, nil)
+	info := shellInfo()
+	info.Kind, info.Command, info.PTY, info.Term = KindExec, "tar c .", false, ""
+	s, err := f.m.Start(context.Background(), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := blockWorker(t, s, []byte("tar: header\n"))
+	must(t, s.Output([]byte("second line\n")))
+	must(t, s.Output([]byte{0x1f, 0x8b, 0, 1})) // queued behind the text: the worker runs
+	release()
+	must(t, s.Output([]byte("done\n")))         // ends the binary run
+	must(t, s.Output([]byte{0, 0, 0}))          // counted inline once the queue is empty
+	must(t, s.Output([]byte("\xe6\x97\xa5\n"))) // a character after the second run
+	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, evs := readAll(t, bytes.NewReader(raw))
+	var got []string
+	for _, ev := range evs {
+		if ev.Code == CodeOutput || ev.Code == CodeMarker {
+			got = append(got, ev.Data)
+		}
+	}
+	want := []string{"tar: header\n", "second line\n", "[binary output: 4 bytes]", "done\n", "[binary output: 3 bytes]", "日\n"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}

@@ -337,6 +337,7 @@ const (
 	opBinary           // n bytes of binary output (contains NUL), not copied
 	opSFTP             // sftp requests to parse for markers
 	opResize           // a window change to w×h
+	opNone             // nothing (an item already applied)
 )
 
 // item is one queued event: its time was taken when the bytes passed.
@@ -359,6 +360,9 @@ func (s *Session) enqueueData(o op, p []byte) error {
 	it := item{op: o, at: s.elapsed()}
 	if o == opOutput && s.w.summarize && bytes.IndexByte(p, 0) >= 0 {
 		it.op, it.n = opBinary, len(p)
+		if s.countInline(it) {
+			return s.failed()
+		}
 		return s.enqueue(it)
 	}
 	switch {
@@ -390,6 +394,30 @@ func (s *Session) enqueue(it item) error {
 		go s.drain() // owner: Session; exits when q is empty, Close waits for it
 	}
 	return nil
+}
+
+// countInline applies a binary count on the calling goroutine when no
+// worker runs and nothing is queued: adding to a counter under the
+// Writer's lock, with no encoding and no I/O, is cheaper than waking a
+// worker for every 32 KiB of a binary stream (scp, tar). It takes the
+// worker's role (running) for that moment, so order is kept; false means
+// the caller queues it.
+func (s *Session) countInline(it item) bool {
+	s.qmu.RLock()
+	defer s.qmu.RUnlock()
+	if s.qclosed || len(s.q) > 0 || !s.running.CompareAndSwap(false, true) {
+		return false
+	}
+	if len(s.q) == 0 {
+		s.apply(it)
+		it.op = opNone
+	}
+	s.running.Store(false)
+	if len(s.q) > 0 && s.running.CompareAndSwap(false, true) {
+		s.workers.Add(1)
+		go s.drain() // owner: Session; as in enqueue
+	}
+	return it.op == opNone
 }
 
 // drain is the worker: it applies queued items in order until the queue is
