@@ -30,7 +30,7 @@ func auditKey(t time.Time, id uint64) []byte {
 // AppendAudit stores one audit event. The store assigns ev.ID (increasing,
 // from the bucket's sequence) and sets ev.Time to now when it is zero.
 // Concurrent calls share one transaction and one fsync (db.Batch), which is
-// why a call can take up to bbolt's MaxBatchDelay (10 ms) longer.
+// why a call can take up to the batch delay (2 ms, set in Open) longer.
 func (s *Store) AppendAudit(ctx context.Context, ev AuditEvent) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
