@@ -56,8 +56,10 @@ func knownHostsPath(cfg *config.Config) string {
 	return filepath.Join(cfg.DataDir, "known_hosts")
 }
 
-func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (p *program, err error) {
-	p = &program{cfg: cfg, cfgPath: cfgPath, log: logger}
+func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *program, err error) {
+	// p is not the named result: every "return nil, err" would nil it
+	// before the deferred Close ran (a panic on any startup error).
+	p := &program{cfg: cfg, cfgPath: cfgPath, log: logger}
 	defer func() {
 		if err != nil {
 			_ = p.Close()

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+)
+
+// A server that cannot start says why in one line and exits 1; it used to
+// panic in the cleanup of a half-built program.
+func TestServeStartupErrorsAreOneLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "busy.yaml")
+	doc := fmt.Sprintf("data_dir: %q\nssh:\n  listen: %q\nweb:\n  listen: \"127.0.0.1:0\"\n", filepath.Join(dir, "data"), busy.Addr().String())
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runJumpcast(t, "", "serve", "-c", cfg)
+	checkStartupError(t, "busy SSH port", stderr, code, "address already in use")
+
+	// A second server on a data folder another one holds.
+	key := sshtest.NewKeyPair(t)
+	cfg2 := writeConfig(t, filepath.Join(dir, "held"), key.AuthorizedLine, key.PrivatePath, "127.0.0.1:1", "root", "")
+	startServer(t, cfg2)
+	_, stderr, code = runJumpcast(t, "", "serve", "-c", cfg2)
+	checkStartupError(t, "data folder in use", stderr, code, "holds it")
+}
+
+func checkStartupError(t *testing.T, what, stderr string, code int, want string) {
+	t.Helper()
+	if code != 1 || strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
+		t.Errorf("%s: exit %d, stderr:\n%s", what, code, stderr)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("%s: stderr does not say %q:\n%s", what, want, stderr)
+	}
+}
