@@ -74,7 +74,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		name, doc string
 		want      []string
 	}{
-		{"unknown key", "ssh:\n  lissten: x\n", []string{"line 2", "lissten"}},
+		{"unknown key", "ssh:\n  lissten: x\n", []string{"line 2: unknown key ssh.lissten"}},
+		{"unknown key in a list", "users:\n  bob:\n    allow:\n      - as: [root]\n        targetz: [db1]\n", []string{"line 5: unknown key users.bob.allow.0.targetz"}},
 		{"bad policy", "recording:\n  on_failure: maybe\n", []string{"line 2", "recording.on_failure", "maybe"}},
 		{"bad host key policy", "upstream:\n  host_key_policy: yolo\n", []string{"line 2", "upstream.host_key_policy"}},
 		{"bad size", "recording:\n  min_free_space: 12XB\n", []string{"line 2", "12XB"}},

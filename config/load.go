@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +121,7 @@ func Parse(data []byte, name string) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(c); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+			return nil, fmt.Errorf("%s: %w", name, unknownKeys(cleanYAMLError(err), &root))
 		}
 	}
 	c.ApplyDefaults()
@@ -142,6 +143,60 @@ func cleanYAMLError(err error) error {
 		return errors.New(strings.Join(te.Errors, "; "))
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// unknownKeyRE matches the yaml library's unknown-field message, which
+// names a Go type ("line 3: field lisen not found in type config.SSH").
+var unknownKeyRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// unknownKeys rewrites unknown-field messages with the key's dotted path
+// in the file ("line 3: unknown key ssh.lisen"), which is what the person
+// editing it can act on.
+func unknownKeys(err error, root *yaml.Node) error {
+	msg := unknownKeyRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := unknownKeyRE.FindStringSubmatch(m)
+		line, _ := strconv.Atoi(sub[1])
+		path := keyPath(root, line, sub[2], "")
+		if path == "" {
+			path = sub[2]
+		}
+		return "line " + sub[1] + ": unknown key " + path
+	})
+	return errors.New(msg)
+}
+
+// keyPath returns the dotted path of the mapping key named key on line,
+// searching the tree below n, or "".
+func keyPath(n *yaml.Node, line int, key, prefix string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := keyPath(c, line, key, prefix); p != "" {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			p := k.Value
+			if prefix != "" {
+				p = prefix + "." + k.Value
+			}
+			if k.Line == line && k.Value == key {
+				return p
+			}
+			if found := keyPath(n.Content[i+1], line, key, p); found != "" {
+				return found
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if found := keyPath(c, line, key, prefix+"."+strconv.Itoa(i)); found != "" {
+				return found
+			}
+		}
+	}
+	return ""
 }
 
 // lineOf finds the line of the key at a dotted path ("users.alice.keys") in
