@@ -152,7 +152,7 @@ func (p *program) listenWeb() error {
 		TrustedProxies: cfg.Web.TrustedProxies,
 		SessionTTL:     cfg.Web.SessionTTL,
 		Secure:         cfg.Web.TLSCert != "",
-		SSHHint:        sshHint(cfg, "user", "target"),
+		SSHHint:        sshHint(p.sshLn.Addr().String(), "user", "target"),
 		Metrics:        p.metrics.Handler(),
 		Health:         p.health.Live,
 		Ready:          p.health.Ready,

@@ -76,8 +76,8 @@ func newLogger(c config.Log, w *os.File) *slog.Logger {
 }
 
 // sshHint is an example ssh command line for this bastion.
-func sshHint(cfg *config.Config, user, target string) string {
-	host, port, err := net.SplitHostPort(cfg.SSH.Listen)
+func sshHint(listen, user, target string) string {
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return ""
 	}
@@ -106,14 +106,26 @@ func printWelcome(w io.Writer, cfg *config.Config, cfgPath string, p *program) {
 		}
 		var b strings.Builder
 		b.WriteString("\nNo users yet: nobody can log in. To add yourself and a target:\n")
-		fmt.Fprintf(&b, "  jumpcast config init --user %s --key ~/.ssh/id_ed25519.pub --target db1=10.0.0.5:22 > jumpcast.yaml\n", self)
-		b.WriteString("  then restart with: make run   (or: jumpcast serve -c jumpcast.yaml)\n")
-		fmt.Fprintf(&b, "and connect with:    %s\n", sshHint(cfg, "root", "db1"))
-		fmt.Fprintf(&b, "Auditors:            jumpcast auditor add NAME --admin%s\n", cflag(cfgPath))
+		prog := invokedAs()
+		fmt.Fprintf(&b, "  %s config init --user %s --key ~/.ssh/id_ed25519.pub --target db1=10.0.0.5:22 > jumpcast.yaml\n", prog, self)
+		fmt.Fprintf(&b, "  then restart with: make run   (or: %s serve -c jumpcast.yaml)\n", prog)
+		fmt.Fprintf(&b, "and connect with:    %s\n", sshHint(p.sshLn.Addr().String(), "root", "db1"))
+		fmt.Fprintf(&b, "Auditors:            %s auditor add NAME --admin%s\n", prog, cflag(cfgPath))
+		b.WriteString("No server to try it on? `make demo` starts a throw-away bastion with a demo target.\n")
 		fmt.Fprint(w, b.String())
 		return
 	}
-	fmt.Fprintf(w, "connect with: %s\n", sshHint(cfg, "USER", "TARGET"))
+	fmt.Fprintf(w, "connect with: %s\n", sshHint(p.sshLn.Addr().String(), "USER", "TARGET"))
+}
+
+// invokedAs is how to run this program again from the same shell: the
+// path it was started by ("./bin/jumpcast" under make run), or "jumpcast"
+// when it was found on PATH.
+func invokedAs() string {
+	if p := os.Args[0]; strings.ContainsRune(p, '/') && !strings.Contains(p, "/go-build") && !strings.HasSuffix(p, ".test") {
+		return p
+	}
+	return "jumpcast"
 }
 
 // cflag repeats -c FILE for commands printed to the operator.
