@@ -34,11 +34,11 @@ type Filter struct {
 
 // Page is one page of ListRecordings.
 type Page struct {
-	Items []Recording
+	Items []Recording `json:"recordings"`
 	// Next is the cursor of the following page, "" when there is none. A
 	// page can hold fewer than Limit items (even none) while Next is not
 	// empty: the page's work budget ran out first (see ListRecordings).
-	Next string
+	Next string `json:"next"`
 }
 
 // ListRecordings returns one page of the recordings that match f.
