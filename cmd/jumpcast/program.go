@@ -18,6 +18,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/metrics"
+	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/replayweb"
@@ -82,7 +83,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	if p.dir, err = recorder.OpenDir(recDirPath(cfg)); err != nil {
 		return nil, fmt.Errorf("open recordings folder: %w", err)
 	}
-	if n, err := p.store.RecoverActive(context.Background(), recoverFunc(p.dir)); err != nil {
+	if n, err := p.store.RecoverActive(context.Background(), recindex.Recover(p.dir)); err != nil {
 		return nil, fmt.Errorf("recover interrupted recordings: %w", err)
 	} else if n > 0 {
 		logger.Warn("recordings interrupted by an earlier stop were closed", "count", n)
@@ -93,7 +94,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	p.hub = recorder.NewHub()
 	mgr := recorder.NewManager(recorder.ManagerOptions{
 		Dir:           p.dir,
-		Index:         p.metrics.Index(storeIndex{p.store}),
+		Index:         p.metrics.Index(recindex.New(p.store)),
 		Hub:           p.hub,
 		RecordInput:   cfg.Recording.Input,
 		FlushInterval: cfg.Recording.FlushInterval,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -29,7 +30,7 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 	}
 	defer func() { _ = p.Close() }()
 	ctx := context.Background()
-	mgr := recorder.NewManager(recorder.ManagerOptions{Dir: p.dir, Index: storeIndex{p.store}})
+	mgr := recorder.NewManager(recorder.ManagerOptions{Dir: p.dir, Index: recindex.New(p.store)})
 	var finished []*recorder.Session
 	start := time.Now().Add(-time.Hour)
 	for i := range 3 {

@@ -25,6 +25,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -92,7 +93,7 @@ targets:
 	}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: level}))
 	mgr := recorder.NewManager(recorder.ManagerOptions{
-		Dir: b.dir, Index: storeIndex{b.store}, Hub: recorder.NewHub(),
+		Dir: b.dir, Index: recindex.New(b.store), Hub: recorder.NewHub(),
 		FlushInterval: cfg.Recording.FlushInterval, Logger: logger,
 	})
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -193,34 +194,6 @@ func (b *bastion) waitFinalized(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// storeIndex is the recorder's Index written onto the bbolt store, as
-// cmd/jumpcast wires it (package main cannot be imported).
-type storeIndex struct{ st *store.Store }
-
-func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
-	return x.st.CreateRecording(ctx, toStoreRecording(r))
-}
-
-func (x storeIndex) Finished(ctx context.Context, r recorder.Record) error {
-	return x.st.FinishRecording(ctx, toStoreRecording(r))
-}
-
-func toStoreRecording(r recorder.Record) *store.Recording {
-	rec := &store.Recording{
-		ID: r.ID, User: r.User, KeyFingerprint: r.KeyFingerprint, RemoteUser: r.RemoteUser,
-		TargetAlias: r.TargetAlias, TargetAddr: r.TargetAddr, ClientAddr: r.ClientAddr,
-		Kind: r.Kind, Command: r.Command, Title: r.Title, Term: r.Term, Width: r.Width, Height: r.Height,
-		Start: r.Start, End: r.End, Duration: r.Duration, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
-		FileSize: r.FileSize, ExitSignal: r.Exit.Signal, Status: r.Status, Error: r.Error,
-		Path: r.Path, SHA256: r.SHA256,
-	}
-	if r.Exit.HasStatus {
-		st := r.Exit.Status
-		rec.ExitStatus = &st
-	}
-	return rec
 }
 
 // ptyReq is the payload of "pty-req" (RFC 4254 6.2).

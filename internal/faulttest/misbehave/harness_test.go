@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -112,7 +113,7 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 	}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mgr := recorder.NewManager(recorder.ManagerOptions{
-		Dir: b.dir, Index: storeIndex{b.st}, RecordInput: cfg.Recording.Input, FlushInterval: cfg.Recording.FlushInterval,
+		Dir: b.dir, Index: recindex.New(b.st), RecordInput: cfg.Recording.Input, FlushInterval: cfg.Recording.FlushInterval,
 		MinFreeSpace: uint64(cfg.Recording.MinFreeSpace), Logger: logger,
 	})
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -353,34 +354,6 @@ func (b *bastion) readCast(rec store.Recording) cast {
 	c.cut = r.Truncated()
 	c.outSHA = hex.EncodeToString(h.Sum(nil))
 	return c
-}
-
-// storeIndex writes the recorder's two index updates to the store, as
-// cmd/jumpcast does.
-type storeIndex struct{ st *store.Store }
-
-func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
-	return x.st.CreateRecording(ctx, toStore(r))
-}
-
-func (x storeIndex) Finished(ctx context.Context, r recorder.Record) error {
-	return x.st.FinishRecording(ctx, toStore(r))
-}
-
-func toStore(r recorder.Record) *store.Recording {
-	rec := &store.Recording{
-		ID: r.ID, User: r.User, KeyFingerprint: r.KeyFingerprint, RemoteUser: r.RemoteUser,
-		TargetAlias: r.TargetAlias, TargetAddr: r.TargetAddr, ClientAddr: r.ClientAddr,
-		Kind: r.Kind, Command: r.Command, Title: r.Title, Term: r.Term, Width: r.Width, Height: r.Height,
-		Start: r.Start, End: r.End, Duration: r.Duration, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
-		FileSize: r.FileSize, ExitSignal: r.Exit.Signal, Status: r.Status, Error: r.Error,
-		Path: r.Path, SHA256: r.SHA256,
-	}
-	if r.Exit.HasStatus {
-		st := r.Exit.Status
-		rec.ExitStatus = &st
-	}
-	return rec
 }
 
 // syncBuffer is a buffer safe for concurrent writes.

@@ -1,4 +1,8 @@
-package main
+// Package recindex joins the recorder and the store: the recorder's Index
+// written onto the bbolt index, and the crash recovery of recordings a
+// killed server left active. cmd/jumpcast wires both; the fault tests use
+// the same code rather than a copy.
+package recindex
 
 import (
 	"context"
@@ -10,8 +14,10 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// storeIndex is the recorder's Index written onto the bbolt store: one
+// New returns the recorder's Index written onto the bbolt store: one
 // write when a recording starts and one when it ends.
+func New(st *store.Store) recorder.Index { return storeIndex{st} }
+
 type storeIndex struct{ st *store.Store }
 
 func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
@@ -56,10 +62,10 @@ func toStoreRecording(r recorder.Record) *store.Recording {
 	return rec
 }
 
-// recoverFunc closes a recording that was active when the server died: its
+// Recover closes a recording that was active when the server died: its
 // end is the time of the file's last complete event, and the file is hashed
 // as it is now.
-func recoverFunc(dir *recorder.Dir) store.RecoverFunc {
+func Recover(dir *recorder.Dir) store.RecoverFunc {
 	return func(r store.Recording) (store.Recovered, error) {
 		var out store.Recovered
 		f, err := dir.Open(r.Path)

@@ -1,0 +1,68 @@
+package recindex
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+func TestIndexAndRecovery(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	st, err := store.Open(filepath.Join(base, "jumpcast.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir, err := recorder.OpenDir(filepath.Join(base, "recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	m := recorder.NewManager(recorder.ManagerOptions{Dir: dir, Index: New(st), FlushInterval: 10 * time.Millisecond})
+	info := recorder.SessionInfo{User: "alice", RemoteUser: "root", TargetAlias: "db1", TargetAddr: "10.0.0.5:22",
+		ClientAddr: "192.0.2.7:5000", Kind: recorder.KindShell, PTY: true, Term: "xterm", Width: 100, Height: 30}
+
+	// A finished session: one row, written at start and at the end.
+	s, err := m.Start(ctx, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.GetRecording(ctx, s.ID()); err != nil || r.Status != store.StatusActive || r.Width != 100 {
+		t.Fatalf("at start: %+v, %v", r, err)
+	}
+	if err := s.Output([]byte("hello\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx, recorder.Exit{HasStatus: true, Status: 3}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.GetRecording(ctx, s.ID())
+	if err != nil || r.Status != store.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 3 ||
+		r.BytesOut != 7 || len(r.SHA256) != 64 || r.Title != "root@db1 — alice" {
+		t.Fatalf("at the end: %+v, %v", r, err)
+	}
+
+	// A session a crash left active: recovery closes it from its file.
+	s2, err := m.Start(ctx, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Output([]byte("still running\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // past the flush interval: the event is in the file
+	n, err := st.RecoverActive(ctx, Recover(dir))
+	if err != nil || n != 1 {
+		t.Fatalf("RecoverActive = %d, %v", n, err)
+	}
+	r2, err := st.GetRecording(ctx, s2.ID())
+	if err != nil || r2.Status != store.StatusInterrupted || len(r2.SHA256) != 64 || r2.FileSize == 0 || r2.End.Before(r2.Start) {
+		t.Fatalf("recovered: %+v, %v", r2, err)
+	}
+	_ = s2.Close(ctx, recorder.Exit{})
+}
