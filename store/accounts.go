@@ -10,15 +10,23 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// Roles lists the web account roles, least privileged first.
+func Roles() []string { return []string{RoleUser, RoleAuditor, RoleAdmin} }
+
+// ValidRole reports whether role is one of Roles.
+func ValidRole(role string) bool {
+	return role == RoleUser || role == RoleAuditor || role == RoleAdmin
+}
+
 // PutAuditor creates or replaces the web account a.Name. The name must not
-// be empty and the role must be RoleAuditor or RoleAdmin; a zero Created is
+// be empty and the role must be one of Roles (ValidRole); a zero Created is
 // set to now.
 func (s *Store) PutAuditor(ctx context.Context, a Auditor) error {
 	if a.Name == "" {
 		return errors.New("put auditor: empty name")
 	}
-	if a.Role != RoleAuditor && a.Role != RoleAdmin {
-		return fmt.Errorf("put auditor %s: role %q (want %s or %s)", a.Name, a.Role, RoleAuditor, RoleAdmin)
+	if !ValidRole(a.Role) {
+		return fmt.Errorf("put auditor %s: role %q (want %s, %s or %s)", a.Name, a.Role, RoleUser, RoleAuditor, RoleAdmin)
 	}
 	if a.Created.IsZero() {
 		a.Created = time.Now().UTC()

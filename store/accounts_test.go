@@ -15,7 +15,7 @@ func TestAuditorsAndTokens(t *testing.T) {
 	if err := s.PutAuditor(ctx, Auditor{Role: RoleAdmin}); err == nil {
 		t.Error("empty name accepted")
 	}
-	for _, a := range []Auditor{{Name: "carol", Role: RoleAuditor, PasswordHash: "h1"}, {Name: "ann", Role: RoleAdmin, PasswordHash: "h2"}} {
+	for _, a := range []Auditor{{Name: "carol", Role: RoleAuditor, PasswordHash: "h1"}, {Name: "ann", Role: RoleAdmin, PasswordHash: "h2"}, {Name: "bob", Role: RoleUser, PasswordHash: "h4"}} {
 		if err := s.PutAuditor(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -28,8 +28,11 @@ func TestAuditorsAndTokens(t *testing.T) {
 		t.Errorf("replaced auditor: %+v, %v", a, err)
 	}
 	list, err := s.ListAuditors(ctx)
-	if err != nil || len(list) != 2 || list[0].Name != "ann" || list[1].Name != "carol" {
+	if err != nil || len(list) != 3 || list[0].Name != "ann" || list[1].Name != "bob" || list[2].Name != "carol" {
 		t.Errorf("list: %+v, %v", list, err)
+	}
+	if b, err := s.GetAuditor(ctx, "bob"); err != nil || b.Role != RoleUser {
+		t.Errorf("user account: %+v, %v", b, err)
 	}
 	if _, err := s.GetAuditor(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing auditor: %v", err)
@@ -75,5 +78,18 @@ func TestAuditorsAndTokens(t *testing.T) {
 	}
 	if _, err := s.TokenByHash(ctx, "cc"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("hash of a deleted owner's token: %v", err)
+	}
+}
+
+func TestValidRole(t *testing.T) {
+	for _, r := range Roles() {
+		if !ValidRole(r) {
+			t.Errorf("ValidRole(%q) = false", r)
+		}
+	}
+	for _, r := range []string{"", "root", "Admin", "users", " user"} {
+		if ValidRole(r) {
+			t.Errorf("ValidRole(%q) = true", r)
+		}
 	}
 }

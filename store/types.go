@@ -62,10 +62,15 @@ type AuditEvent struct {
 	Detail     map[string]string `json:"detail,omitempty"`
 }
 
-// Auditor roles.
+// Web account roles.
 const (
 	RoleAuditor = "auditor" // sees all recordings
 	RoleAdmin   = "admin"   // also manages accounts and tokens
+	// RoleUser is an SSH user of the bastion looking at their own sessions:
+	// the account's name is a bastion user name, and it sees only the
+	// recordings whose Recording.User is that name. No admin pages, no
+	// metrics.
+	RoleUser = "user"
 )
 
 // Auditor is a web account.
