@@ -42,16 +42,18 @@ func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
 	return s.render(c, status, "admin", pageData{Title: "Administration", Nav: "admin", Body: b})
 }
 
-// adminPutAuditor adds an account or resets its password and role. The
-// account's open sessions end, so a demotion takes effect at once.
+// adminPutAuditor adds an account or resets its password and role
+// (auditor, admin, or user: a bastion user who sees only their own
+// recordings, so the name must be the SSH user's name). The account's open
+// sessions end, so a demotion takes effect at once.
 func (s *Server) adminPutAuditor(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	role := c.FormValue("role")
 	if !accountNameRE.MatchString(name) {
 		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "A name is 1–64 letters, digits, dots, dashes or underscores."})
 	}
-	if role != store.RoleAuditor && role != store.RoleAdmin {
-		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "The role must be auditor or admin."})
+	if !store.ValidRole(role) {
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "The role must be auditor, user or admin."})
 	}
 	hash, err := HashPassword(c.FormValue("password"))
 	if err != nil {

@@ -24,11 +24,12 @@ type apiRecording struct {
 
 // apiList answers GET /api/recordings with the list page's filters (q,
 // user, target, remote_user, status, since, until, sort, order) plus limit
-// and cursor.
+// and cursor. A user account's list is of its own recordings only, whatever
+// user= says (listFilter).
 func (s *Server) apiList(c echo.Context) error {
-	_, f, err := parseListQuery(c.QueryParams(), apiPageSize, maxAPIPageSize)
+	_, f, err := listFilter(c, apiPageSize, maxAPIPageSize)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return err
 	}
 	page, err := s.store.ListRecordings(c.Request().Context(), f)
 	if err != nil {

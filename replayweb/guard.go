@@ -3,6 +3,7 @@ package replayweb
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,13 +13,30 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// principal is who a request acts as: a logged-in auditor (session set) or
+// principal is who a request acts as: a logged-in account (session set) or
 // an API token holder (tokenID set).
 type principal struct {
 	Name    string
 	Role    string
 	session *session // nil for API tokens
 	tokenID string   // "" for sessions
+}
+
+// seesAll reports whether p may see every recording: auditors and admins.
+// Everyone else (store.RoleUser, and any role this version does not know)
+// sees only the recordings whose Recording.User is their account name; a
+// nil principal sees nothing.
+func (p *principal) seesAll() bool {
+	return p != nil && (p.Role == store.RoleAuditor || p.Role == store.RoleAdmin)
+}
+
+// mayView reports whether p may see rec (its row, page, cast and live
+// stream).
+func (p *principal) mayView(rec *store.Recording) bool {
+	if p == nil {
+		return false
+	}
+	return p.seesAll() || rec.User == p.Name
 }
 
 const principalKey = "jumpcast.principal"
@@ -44,15 +62,40 @@ func (s *Server) sessionFrom(c echo.Context) *session {
 	return s.sess.get(ck.Value)
 }
 
+// sessionPrincipal returns who the request's live session acts as, or nil
+// when there is none. The account is read again on every request: a
+// session whose account was deleted or given another role since the login
+// ends here, also when the change came through the CLI, which cannot reach
+// the session table (a demotion to user must not keep an auditor's view).
+func (s *Server) sessionPrincipal(c echo.Context) (*principal, error) {
+	ss := s.sessionFrom(c)
+	if ss == nil {
+		return nil, nil
+	}
+	a, err := s.store.GetAuditor(c.Request().Context(), ss.user)
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.Role != ss.role {
+		s.sess.remove(ss.id)
+		s.log.Info("web session ended: its account was deleted or its role changed", "user", ss.user, "remote_addr", c.RealIP())
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up auditor %q: %w", ss.user, err)
+	}
+	return &principal{Name: ss.user, Role: ss.role, session: ss}, nil
+}
+
 // requireSession admits requests with a live session cookie. Others are
 // sent to the login page (302), with where they wanted to go as next.
 func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ss := s.sessionFrom(c)
-		if ss == nil {
+		p, err := s.sessionPrincipal(c)
+		if err != nil {
+			return err
+		}
+		if p == nil {
 			return c.Redirect(http.StatusFound, loginURL(c.Request()))
 		}
-		c.Set(principalKey, &principal{Name: ss.user, Role: ss.role, session: ss})
+		c.Set(principalKey, p)
 		return next(c)
 	}
 }
@@ -69,6 +112,18 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := principalOf(c); p == nil || p.Role != store.RoleAdmin {
 			return echo.NewHTTPError(http.StatusForbidden, "this page is for administrators")
+		}
+		return next(c)
+	}
+}
+
+// requireSeesAll admits auditors and admins, and refuses user accounts
+// (and tokens acting for one) with 403; it runs after requireSession or
+// requireAPI. It guards what is about every session at once (/metrics).
+func (s *Server) requireSeesAll(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !principalOf(c).seesAll() {
+			return echo.NewHTTPError(http.StatusForbidden, "this page is for auditors")
 		}
 		return next(c)
 	}
@@ -108,8 +163,12 @@ func (s *Server) requireAPI(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(principalKey, p)
 			return next(c)
 		}
-		if ss := s.sessionFrom(c); ss != nil {
-			c.Set(principalKey, &principal{Name: ss.user, Role: ss.role, session: ss})
+		p, err := s.sessionPrincipal(c)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			c.Set(principalKey, p)
 			return next(c)
 		}
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="jumpcast"`)
@@ -132,8 +191,8 @@ func (s *Server) tokenPrincipal(c echo.Context, auth string) (*principal, error)
 	if err != nil {
 		return nil, err
 	}
-	// A token dies with its owner's account.
-	_, err = s.store.GetAuditor(ctx, tok.Owner)
+	// A token dies with its owner's account, and has its current scope.
+	owner, err := s.store.GetAuditor(ctx, tok.Owner)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, unauthorized
 	}
@@ -141,6 +200,12 @@ func (s *Server) tokenPrincipal(c echo.Context, auth string) (*principal, error)
 		return nil, err
 	}
 	c.Response().Header().Del(echo.HeaderWWWAuthenticate)
-	// API tokens are read-only whatever the owner's role.
-	return &principal{Name: tok.Owner, Role: store.RoleAuditor, tokenID: tok.ID}, nil
+	// API tokens are read-only whatever the owner's role: an admin's token
+	// acts as an auditor. A user's token (the CLI can make one) sees what the
+	// user sees, and so does any role this version does not know.
+	role := store.RoleUser
+	if owner.Role == store.RoleAuditor || owner.Role == store.RoleAdmin {
+		role = store.RoleAuditor
+	}
+	return &principal{Name: tok.Owner, Role: role, tokenID: tok.ID}, nil
 }

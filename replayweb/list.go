@@ -1,6 +1,7 @@
 package replayweb
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -90,6 +91,28 @@ func parseListQuery(v url.Values, defLimit, maxLimit int) (listQuery, store.Filt
 	return q, f, nil
 }
 
+// listFilter parses the request's filter and confines it to what the
+// principal may see: a user account's listing is always of its own
+// recordings, whatever the query string says. Its person filter is dropped
+// from the query (so it is not echoed back into the form or links) and the
+// store filter's User is set to the account's name; a cursor only resumes
+// within that filtered listing. Without a principal it fails (the route
+// lost its guard).
+func listFilter(c echo.Context, defLimit, maxLimit int) (listQuery, store.Filter, error) {
+	p := principalOf(c)
+	if p == nil {
+		return listQuery{}, store.Filter{}, errors.New("list recordings: no principal (unguarded route)")
+	}
+	q, f, err := parseListQuery(c.QueryParams(), defLimit, maxLimit)
+	if err != nil {
+		return q, f, echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	if !p.seesAll() {
+		q.User, f.User = "", p.Name
+	}
+	return q, f, nil
+}
+
 // parseDay parses "YYYY-MM-DD" (UTC; endOfDay gives the next midnight, so
 // the day is included) or an RFC 3339 time. Empty is the zero time.
 func parseDay(s string, endOfDay bool) (time.Time, error) {
@@ -157,18 +180,25 @@ type listBody struct {
 	SortStart    string // URL sorting by start (toggling order when already)
 	SortDuration string
 	SSHHint      string
+	// OnlyPerson is the account name of a user account, whose list is fixed
+	// to its own recordings: the form shows it instead of a person filter.
+	// "" for auditors and admins.
+	OnlyPerson string
 }
 
 func (s *Server) listPage(c echo.Context) error {
-	q, f, err := parseListQuery(c.QueryParams(), pageSize, pageSize)
+	q, f, err := listFilter(c, pageSize, pageSize)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return err
 	}
 	page, err := s.store.ListRecordings(c.Request().Context(), f)
 	if err != nil {
 		return fmt.Errorf("list recordings: %w", err)
 	}
 	b := listBody{Q: q, Items: page.Items, Filtered: q.filtered(), Statuses: statuses, SSHHint: s.o.SSHHint}
+	if p := principalOf(c); !p.seesAll() {
+		b.OnlyPerson = p.Name
+	}
 	base := q.values()
 	b.First = pageURL(base)
 	if page.Next != "" {

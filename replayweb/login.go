@@ -52,7 +52,9 @@ func (s *Server) loginNonce(c echo.Context) string {
 
 func (s *Server) loginPage(c echo.Context) error {
 	next := safeNext(c.QueryParam("next"))
-	if s.sessionFrom(c) != nil {
+	if p, err := s.sessionPrincipal(c); err != nil {
+		return err
+	} else if p != nil {
 		return c.Redirect(http.StatusFound, next)
 	}
 	return s.renderLogin(c, http.StatusOK, loginBody{Next: next})

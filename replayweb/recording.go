@@ -25,7 +25,10 @@ const idleLimit = 2
 var errNoRecording = echo.NewHTTPError(http.StatusNotFound, "no such recording")
 
 // recordingFor validates the :id parameter with recorder.ValidID before it
-// goes anywhere, then looks the row up.
+// goes anywhere, then looks the row up. A recording the principal may not
+// see (a user account asking for someone else's) is errNoRecording, the
+// same answer as an unknown id, so its existence does not show; it is
+// logged, not audited as a playback.
 func (s *Server) recordingFor(c echo.Context) (*store.Recording, error) {
 	id := c.Param("id")
 	if !recorder.ValidID(id) {
@@ -37,6 +40,14 @@ func (s *Server) recordingFor(c echo.Context) (*store.Recording, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get recording %s: %w", id, err)
+	}
+	if p := principalOf(c); !p.mayView(rec) {
+		name := ""
+		if p != nil {
+			name = p.Name
+		}
+		s.log.Info("web request for another user's recording answered 404", "user", name, "session_id", id, "remote_addr", c.RealIP())
+		return nil, errNoRecording
 	}
 	return rec, nil
 }

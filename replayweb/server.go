@@ -47,7 +47,7 @@ type Options struct {
 	// "ssh -p 2222 user@target@bastion.example"; empty shows no command.
 	SSHHint string
 	// Metrics, when set, is served at GET /metrics to a logged-in auditor or
-	// an API token holder.
+	// admin, or an API token acting for one (not to user accounts).
 	Metrics http.Handler
 	// Health is the liveness check behind GET /healthz, open to anyone; its
 	// error text is the answer's reason, so it must be short and reveal
@@ -187,7 +187,9 @@ func (s *Server) routes(e *echo.Echo) {
 	static := e.Group("/static", s.staticCache)
 	static.StaticFS("/", mustSub(embedded, "assets"))
 
-	// Pages: a session cookie; forms carry the session's CSRF token.
+	// Pages: a session cookie; forms carry the session's CSRF token. Every
+	// handler that reaches a recording does so through recordingFor or
+	// listFilter, which confine a user account to its own recordings.
 	pages := e.Group("", s.requireSession, s.checkCSRF)
 	pages.GET("/", s.listPage)
 	pages.GET("/recordings/:id", s.recordingPage)
@@ -208,7 +210,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/recordings/:id", s.apiGet)
 	api.GET("/recordings/:id/cast", s.apiCast)
 	if s.o.Metrics != nil {
-		e.GET("/metrics", echo.WrapHandler(s.o.Metrics), s.requireAPI)
+		e.GET("/metrics", echo.WrapHandler(s.o.Metrics), s.requireAPI, s.requireSeesAll)
 	}
 }
 
