@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -32,6 +33,11 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	auditor := e.client()
 	auditor.login("alice", testPassword)
 	token := auditor.csrf()
+	e.addAuditor("dan", store.RoleUser)
+	user := e.client()
+	user.ip = "198.51.100.8"
+	user.login("dan", testPassword)
+	userToken := user.csrf()
 	checked := 0
 	for _, r := range routes {
 		method := r.Method
@@ -63,9 +69,15 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 				t.Errorf("anonymous %s %s: the body names the recording", method, path)
 			}
 			if strings.HasPrefix(r.Path, "/admin") {
-				res, _ := auditor.do(method, path, url.Values{"_csrf": {token}, "name": {"mallory"}, "password": {"12345678901"}, "role": {"admin"}})
-				if res.StatusCode != http.StatusForbidden {
-					t.Errorf("auditor %s %s: %d, want 403", method, path, res.StatusCode)
+				for who, c := range map[string]*client{"auditor": auditor, "user": user} {
+					tok := token
+					if who == "user" {
+						tok = userToken
+					}
+					res, _ := c.do(method, path, url.Values{"_csrf": {tok}, "name": {"mallory"}, "password": {"12345678901"}, "role": {"admin"}})
+					if res.StatusCode != http.StatusForbidden {
+						t.Errorf("%s %s %s: %d, want 403", who, method, path, res.StatusCode)
+					}
 				}
 			}
 		})
@@ -73,9 +85,100 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	if checked < 12 {
 		t.Errorf("checked only %d routes", checked)
 	}
-	// The auditor's attempt did not create an admin.
+	// Neither the auditor's nor the user's attempt created an admin.
 	if _, err := e.store.GetAuditor(t.Context(), "mallory"); err == nil {
-		t.Error("an auditor created an account")
+		t.Error("an auditor or a user created an account")
+	}
+}
+
+// TestEveryRouteIsScopedForUsers enumerates the router's routes as a user
+// account (role user: alice, a bastion user) by session and by an API token
+// of hers. Every route that takes a recording id must answer for bob's
+// recording exactly what it answers for an unknown id, and no answer (with
+// ?user=bob&q=bob on every route) may name or contain bob's recording. A
+// route added later that reaches recordings without recordingFor or
+// listFilter fails here.
+func TestEveryRouteIsScopedForUsers(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Metrics = http.NotFoundHandler() })
+	e.addAuditor("alice", store.RoleUser)
+	mine := e.addRecording(store.Recording{User: "alice", Title: "alice works"}, sampleCast)
+	theirs := e.addRecording(store.Recording{User: "bob", Title: "bob-secret title"}, strings.ReplaceAll(sampleCast, "hello", "bob-secret"))
+	unknown := recorder.NewID(e.clock.Now())
+	secret, tok := NewAPIToken()
+	tok.Owner, tok.Name = "alice", "alice's script" // as `jumpcast token create --owner alice` makes it
+	if err := e.store.PutToken(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	session := e.client()
+	session.login("alice", testPassword)
+	bearer := e.client()
+	bearer.hdr.Set("Authorization", "Bearer "+secret)
+	checked := 0
+	for _, r := range e.srv.e.Routes() {
+		method := r.Method
+		if method == "echo_route_not_found" {
+			method = http.MethodGet
+		}
+		if method != http.MethodGet && method != http.MethodPost || isPublic(r.Path) {
+			continue
+		}
+		checked++
+		t.Run(method+" "+r.Path, func(t *testing.T) {
+			for who, c := range map[string]*client{"session": session, "token": bearer} {
+				do := func(id string) (*http.Response, string) {
+					form := url.Values{"name": {"mallory"}, "password": {"12345678901"}, "role": {"admin"}}
+					if c == session {
+						form.Set("_csrf", session.csrf())
+					}
+					target := concretePath(r.Path, id)
+					if method == http.MethodGet {
+						target += "?user=bob&q=bob&remote_user=x"
+						form = nil
+					}
+					res, body := c.do(method, target, form)
+					if r.Path == "/logout" && c == session {
+						session.login("alice", testPassword)
+					}
+					return res, body
+				}
+				res, body := do(theirs.ID)
+				if strings.Contains(body, theirs.ID) || strings.Contains(body, "bob-secret") {
+					t.Errorf("%s: %d: the answer names or contains bob's recording:\n%.600s", who, res.StatusCode, body)
+				}
+				if (strings.HasPrefix(r.Path, "/admin") || r.Path == "/metrics") && res.StatusCode != http.StatusForbidden && (who == "session" || r.Path == "/metrics") {
+					t.Errorf("%s: %d, want 403", who, res.StatusCode)
+				}
+				if !strings.Contains(r.Path, ":id") {
+					return
+				}
+				uRes, uBody := do(unknown)
+				uBody = strings.ReplaceAll(uBody, unknown, theirs.ID)
+				if res.StatusCode != uRes.StatusCode || body != uBody || res.Header.Get("Content-Type") != uRes.Header.Get("Content-Type") {
+					t.Errorf("%s: bob's recording answers %d %q, an unknown id %d %q: an existence oracle", who, res.StatusCode, body, uRes.StatusCode, uBody)
+				}
+				ownRoute := who == "session" && strings.HasPrefix(r.Path, "/recordings/") || who == "token" && strings.HasPrefix(r.Path, "/api/recordings/")
+				if ownRoute && res.StatusCode != http.StatusNotFound {
+					t.Errorf("%s: bob's recording: %d, want 404", who, res.StatusCode)
+				}
+				if ownRoute && method == http.MethodGet {
+					if res, _ := do(mine.ID); res.StatusCode != http.StatusOK {
+						t.Errorf("%s: her own recording: %d, want 200", who, res.StatusCode)
+					}
+				}
+			}
+		})
+	}
+	if checked < 12 {
+		t.Errorf("checked only %d routes", checked)
+	}
+	if ev := auditOf(t, e, theirs.ID); len(ev) != 0 {
+		t.Errorf("audit events about bob's recording: %v", ev)
+	}
+	if a, err := e.store.GetAuditor(t.Context(), "alice"); err != nil || a.Role != store.RoleUser {
+		t.Errorf("alice after the run: %+v, %v", a, err)
+	}
+	if _, err := e.store.GetAuditor(t.Context(), "mallory"); err == nil {
+		t.Error("a user created an account")
 	}
 }
 
