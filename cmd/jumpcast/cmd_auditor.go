@@ -20,11 +20,16 @@ import (
 func newAuditorCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "auditor",
-		Short: "Manage the web site's auditor accounts",
-		Long: `Manage the web site's auditor accounts. These work whether or not the server
-runs. Passwords are read from the terminal, or from stdin when it is not one.`,
-		Example: `  jumpcast auditor add carol --admin
-  echo 'long passphrase' | jumpcast auditor add dave`,
+		Short: "Manage the web site's accounts",
+		Long: `Manage the web site's accounts. These work whether or not the server runs.
+Passwords are read from the terminal, or from stdin when it is not one.
+
+Roles: auditor sees every recording; admin also manages accounts and API
+tokens; user is an SSH user of the bastion who sees only their own sessions
+(the account's name must be their bastion user name).`,
+		Example: `  jumpcast auditor add carol --role admin
+  echo 'long passphrase' | jumpcast auditor add dave
+  jumpcast auditor add alice --role user`,
 	}
 	cmd.AddCommand(newAuditorAddCmd(g), newAuditorLsCmd(g), newAuditorRmCmd(g))
 	return cmd
@@ -33,21 +38,49 @@ runs. Passwords are read from the terminal, or from stdin when it is not one.`,
 // minPasswordLen is the shortest password accepted for an auditor.
 const minPasswordLen = 10
 
+// accountRole resolves --role and its alias --admin: auditor when neither
+// is given; an unknown role, or --admin with another --role, is a usage
+// error naming the flag.
+func accountRole(role string, roleSet, admin bool) (string, error) {
+	if !roleSet {
+		if admin {
+			return store.RoleAdmin, nil
+		}
+		return store.RoleAuditor, nil
+	}
+	if !store.ValidRole(role) {
+		return "", usageError{fmt.Errorf("--role %q: want %s", role, strings.Join(store.Roles(), ", "))}
+	}
+	if admin && role != store.RoleAdmin {
+		return "", usageError{fmt.Errorf("--admin is --role admin; it contradicts --role %s", role)}
+	}
+	return role, nil
+}
+
 func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 	var admin bool
+	var roleFlag string
 	cmd := &cobra.Command{
-		Use:     "add NAME",
-		Short:   "Create an auditor (or set a new password for one)",
-		Example: "  jumpcast auditor add carol --admin\n  printf '%s\\n' \"$PW\" | jumpcast auditor add dave",
-		Args:    exactArgs(1),
+		Use:   "add NAME",
+		Short: "Create a web account (or set a new password and role for one)",
+		Example: "  jumpcast auditor add carol --role admin\n  printf '%s\\n' \"$PW\" | jumpcast auditor add dave\n" +
+			"  jumpcast auditor add alice --role user   # alice, an SSH user, sees her own sessions",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if !validAccountName(name) {
 				return usageError{fmt.Errorf("%q: names are 1-64 letters, digits, '.', '_' or '-'", name)}
 			}
+			role, err := accountRole(roleFlag, cmd.Flags().Changed("role"), admin)
+			if err != nil {
+				return err
+			}
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err
+			}
+			if _, ok := cfg.Users[name]; role == store.RoleUser && !ok {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is not a bastion user in %s; a user account sees only the recordings of the bastion user of the same name\n", name, configSource(g.configPath))
 			}
 			pw, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
 			if err != nil {
@@ -56,10 +89,6 @@ func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 			hash, err := replayweb.HashPassword(pw)
 			if err != nil {
 				return err
-			}
-			role := store.RoleAuditor
-			if admin {
-				role = store.RoleAdmin
 			}
 			b, err := openBackend(cfg)
 			if err != nil {
@@ -74,8 +103,18 @@ func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&admin, "admin", false, "may also manage accounts and API tokens")
+	cmd.Flags().StringVar(&roleFlag, "role", store.RoleAuditor, "auditor (sees all recordings), admin (also manages accounts and API tokens) or user (an SSH user: sees only their own)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "the same as --role admin")
 	return cmd
+}
+
+// configSource names where the configuration came from (the -c path),
+// for messages.
+func configSource(path string) string {
+	if path == "" {
+		return "the default configuration (no -c)"
+	}
+	return path
 }
 
 func validAccountName(s string) bool {
