@@ -14,4 +14,11 @@
 // session cookie) or, for /api and /metrics, an API token. Casts are served
 // only by handlers that validate the recording id, look the row up in the
 // store and open the row's path; there is no static route to recordings.
+//
+// Roles: auditors and admins see every recording; a user account (an SSH
+// user of the bastion, store.RoleUser) sees only recordings whose User is
+// its name. Handlers reach recordings only through recordingFor (one
+// recording: another person's is the same 404 as an unknown id) and
+// listFilter (lists: forced to the account's name), so the scope is
+// enforced in two places that every route shares.
 package replayweb
