@@ -147,6 +147,14 @@ type Upstream struct {
 	// PasswordAuth relays password and keyboard-interactive prompts to the
 	// admin's terminal when key authentication fails. Default true.
 	PasswordAuth *bool `yaml:"password_auth"`
+	// ReuseIdle keeps a target connection open this long after the admin
+	// connection that made it ends, so the same bastion user's next
+	// connection to the same address as the same remote user takes it over
+	// instead of connecting and authenticating again (OpenSSH's
+	// ControlPersist, on the bastion). Only connections authenticated with
+	// bastion-held keys are kept, never ones that used the admin's agent
+	// or a relayed password. Default 10s; 0 turns reuse off.
+	ReuseIdle *time.Duration `yaml:"reuse_idle"`
 }
 
 // Log configures structured logging.

@@ -78,6 +78,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"unknown key in a list", "users:\n  bob:\n    allow:\n      - as: [root]\n        targetz: [db1]\n", []string{"line 5: unknown key users.bob.allow.0.targetz"}},
 		{"bad policy", "recording:\n  on_failure: maybe\n", []string{"line 2", "recording.on_failure", "maybe"}},
 		{"bad host key policy", "upstream:\n  host_key_policy: yolo\n", []string{"line 2", "upstream.host_key_policy"}},
+		{"negative reuse idle", "upstream:\n  reuse_idle: -1s\n", []string{"line 2", "upstream.reuse_idle", "0 (off)"}},
+		{"reuse idle too long", "upstream:\n  reuse_idle: 2h\n", []string{"line 2", "upstream.reuse_idle"}},
 		{"bad size", "recording:\n  min_free_space: 12XB\n", []string{"line 2", "12XB"}},
 		{"bad duration", "ssh:\n  handshake_timeout: soon\n", []string{"line 2", "soon"}},
 		{"bad key", "users:\n  bob:\n    keys: [\"ssh-rsa nope\"]\n", []string{"line 3", "users.bob.keys.0", "not a public key"}},
@@ -185,5 +187,22 @@ func TestMetricsListen(t *testing.T) {
 	}
 	if c.Metrics.Listen != "127.0.0.1:9100" {
 		t.Errorf("metrics.listen = %q", c.Metrics.Listen)
+	}
+}
+
+func TestReuseIdleZeroMeansOff(t *testing.T) {
+	c, err := Parse(nil, "empty.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := DurationOr(c.Upstream.ReuseIdle, -1); got != DefaultReuseIdle {
+		t.Errorf("default reuse_idle %v, want %v", got, DefaultReuseIdle)
+	}
+	c, err = Parse([]byte("upstream:\n  reuse_idle: 0s\n"), "off.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := DurationOr(c.Upstream.ReuseIdle, -1); got != 0 {
+		t.Errorf("reuse_idle: 0s became %v; 0 must stay off", got)
 	}
 }

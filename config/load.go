@@ -30,6 +30,8 @@ const (
 	MaxFlushInterval          = time.Second
 	DefaultDialTimeout        = 10 * time.Second
 	DefaultUpstreamHandshake  = 15 * time.Second
+	DefaultReuseIdle          = 10 * time.Second
+	MaxReuseIdle              = time.Hour
 )
 
 // DefaultEnvAllow is the env allow-list used when ssh.env_allow is empty.
@@ -82,6 +84,10 @@ func (c *Config) ApplyDefaults() {
 	def(&c.Upstream.HostKeyPolicy, HostKeyTOFU)
 	defD(&c.Upstream.DialTimeout, DefaultDialTimeout)
 	defD(&c.Upstream.HandshakeTimeout, DefaultUpstreamHandshake)
+	if c.Upstream.ReuseIdle == nil {
+		d := DefaultReuseIdle
+		c.Upstream.ReuseIdle = &d
+	}
 	if c.Upstream.PasswordAuth == nil {
 		t := true
 		c.Upstream.PasswordAuth = &t

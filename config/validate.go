@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -79,6 +80,9 @@ func (c *Config) Validate() error {
 	case HostKeyTOFU, HostKeyStrict:
 	default:
 		return bad("upstream.host_key_policy", "%q: want %s or %s", c.Upstream.HostKeyPolicy, HostKeyTOFU, HostKeyStrict)
+	}
+	if c.Upstream.ReuseIdle != nil && (*c.Upstream.ReuseIdle < 0 || *c.Upstream.ReuseIdle > MaxReuseIdle) {
+		return bad("upstream.reuse_idle", "%s: want 0 (off) up to %s", *c.Upstream.ReuseIdle, MaxReuseIdle)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -208,6 +212,14 @@ func SplitHostPortDefault(addr string, defPort int) (string, int, error) {
 		return "", 0, fmt.Errorf("%q is not host[:port]", addr)
 	}
 	return host, port, nil
+}
+
+// DurationOr returns *d, or def when d is nil.
+func DurationOr(d *time.Duration, def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return *d
 }
 
 // BoolOr returns *b, or def when b is nil.

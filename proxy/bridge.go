@@ -181,6 +181,15 @@ func (ss *session) open() error {
 		return err
 	}
 	tch, treqs, err := up.client.OpenChannel("session", nil)
+	if err != nil && up.wasReused() {
+		// A kept connection can die between its probe and this open (the
+		// target restarted): connect afresh once rather than fail.
+		cc.drop(up)
+		if up, err = cc.target(ss.ctx, d, ss); err != nil {
+			return err
+		}
+		tch, treqs, err = up.client.OpenChannel("session", nil)
+	}
 	if err != nil {
 		return &adminError{Reason: reasonChannel, Msg: up.label + ": session refused by target", Err: err}
 	}

@@ -149,7 +149,7 @@ func (cc *clientConn) onClose(authed bool) {
 	up := cc.up
 	cc.mu.Unlock()
 	if up != nil {
-		_ = up.Close()
+		cc.release(up)
 	}
 }
 

@@ -111,14 +111,7 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 func TestAgentAuthAndForwarding(t *testing.T) {
 	agentKey := sshtest.NewKeyPair(t)
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}}})
-	keyring := agent.NewKeyring()
-	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(t, agentKey)}); err != nil {
-		t.Fatal(err)
-	}
-	c := f.dial("root@t1")
-	if err := agent.ForwardToAgent(c, keyring); err != nil {
-		t.Fatal(err)
-	}
+	c := f.dialWithAgent("root@t1", agentKey)
 	s := openRaw(t, c)
 	if !s.request(reqAgent, true, nil) {
 		t.Fatal("agent forwarding refused")
@@ -227,6 +220,21 @@ func TestReloadChangesPolicyForNewConnections(t *testing.T) {
 }
 
 // agentKeyPrivate reads a test key's private half for an in-memory agent.
+// dialWithAgent connects as login with alice's key and serves, to the
+// bastion's agent channels, an agent that holds key.
+func (f *fixture) dialWithAgent(login string, key *sshtest.KeyPair) *gossh.Client {
+	f.t.Helper()
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(f.t, key)}); err != nil {
+		f.t.Fatal(err)
+	}
+	c := f.dial(login)
+	if err := agent.ForwardToAgent(c, keyring); err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
 func agentKeyPrivate(t *testing.T, k *sshtest.KeyPair) any {
 	t.Helper()
 	data, err := os.ReadFile(k.PrivatePath)

@@ -67,6 +67,7 @@ type Server struct {
 	srv     *ssh.Server
 	limits  *limiter
 	onDial  func(outcome string, took time.Duration) // nil: dials are not observed
+	pool    *upstreamPool                            // target connections kept for reuse
 
 	snap atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
 
@@ -109,6 +110,7 @@ func New(opts Options) (*Server, error) {
 		ids:      slices.Clone(opts.IdentitySigners),
 		sessions: map[aborter]struct{}{},
 		idle:     make(chan struct{}),
+		pool:     newUpstreamPool(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -169,7 +171,11 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return fmt.Errorf("proxy: reload: %w", err)
 	}
 	s.snap.Store(newSnapshot(cfg))
-	s.log.Info("policy reloaded", "users", len(cfg.Users), "targets", len(cfg.Targets))
+	// A kept target connection was made under the old policy, keys and
+	// host-key settings: none of it may meet the new ones.
+	closed := s.pool.flush()
+	s.log.Info("policy reloaded", "users", len(cfg.Users), "targets", len(cfg.Targets),
+		"kept_target_connections_closed", closed)
 	return nil
 }
 
@@ -246,6 +252,7 @@ func (s *Server) Close() error {
 	s.closing = true
 	s.mu.Unlock()
 	err := s.srv.Close()
+	s.pool.closeAll()
 	waited := make(chan struct{})
 	go func() { // owner: Close; ends when every session goroutine has returned
 		s.wg.Wait()

@@ -82,6 +82,12 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 	if d.AgentAuth && cc.agentRequested() {
 		plan.agent = cc.openAgent
 	}
+	key := reuseKey{user: cc.id.User, alias: d.Alias, address: d.Address, remoteUser: cc.login.RemoteUser}
+	if plan.agent == nil {
+		if up := cc.takeKept(key, d); up != nil {
+			return up, nil
+		}
+	}
 	client, err := s.dialTarget(ctx, cfg, d, label, plan)
 	if err != nil {
 		ae := asAdminError(err, reasonUnreachable, label+": connection failed")
@@ -93,29 +99,16 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 			Reason: ae.Reason, Detail: map[string]string{"address": d.Address, "message": ae.Msg}})
 		return nil, ae
 	}
-	up = &upstream{client: client, label: label}
+	up = &upstream{client: client, label: label, key: key,
+		reusable: plan.agent == nil && plan.triedMethods() == "publickey"}
+	up.setOwner(cc)
 	agentChans := client.HandleChannelOpen("auth-agent@openssh.com")
-	go cc.serveAgentChannels(agentChans, d.AgentForwarding) // owner: up; ends when client closes
-	go func() {                                             // owner: up; ends when client closes
-		err := client.Wait()
-		cc.mu.Lock()
-		if cc.up == up {
-			cc.up = nil // the next channel reconnects
-		}
-		byAdmin := cc.closed
-		cc.mu.Unlock()
-		if !byAdmin { // only the admin's going closes it on our side
-			cc.targetLost(d, err)
-		}
-	}()
-	cc.mu.Lock()
-	if cc.closed {
-		cc.mu.Unlock()
+	go s.serveAgentChannels(up, agentChans) // owner: up; ends when client closes
+	go s.watchUpstream(up)                  // owner: up; ends when client closes
+	if !cc.adopt(up) {
 		_ = up.Close()
 		return nil, errors.New("admin connection closed")
 	}
-	cc.up = up
-	cc.mu.Unlock()
 	s.log.Info("target connected", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"address", d.Address, "methods", plan.triedMethods())
@@ -217,10 +210,12 @@ func (cc *clientConn) openAgent() (agent.ExtendedAgent, func(), error) {
 
 // serveAgentChannels answers the target's agent channels (opened when a
 // target session uses the forwarded agent) by opening the same channel
-// type back to the admin's client, when policy allows and the admin asked.
-func (cc *clientConn) serveAgentChannels(chans <-chan gossh.NewChannel, allowed bool) {
+// type back to the client of the admin connection using up, when its
+// policy allows and that admin asked.
+func (s *Server) serveAgentChannels(up *upstream, chans <-chan gossh.NewChannel) {
 	for nc := range chans {
-		if !allowed || !cc.agentRequested() {
+		cc := up.getOwner()
+		if cc == nil || !cc.agentForwardingOn() {
 			_ = nc.Reject(gossh.Prohibited, "agent forwarding is not allowed")
 			continue
 		}
@@ -241,6 +236,104 @@ func (cc *clientConn) serveAgentChannels(chans <-chan gossh.NewChannel, allowed 
 		go gossh.DiscardRequests(treqs) // owner: tch
 		go join(ach, tch)               // owner: this agent channel pair
 	}
+}
+
+// agentForwardingOn tells whether the admin asked for agent forwarding
+// and the connection's policy decision allows it.
+func (cc *clientConn) agentForwardingOn() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.agentAsk && cc.decided && cc.decision.AgentForwarding && cc.sshConn != nil
+}
+
+// watchUpstream waits for up to close and tells the admin connection using
+// it, if any (a kept one just leaves the pool).
+func (s *Server) watchUpstream(up *upstream) {
+	err := up.client.Wait()
+	s.pool.remove(up)
+	if cc := up.getOwner(); cc != nil {
+		cc.upstreamClosed(up, err)
+	}
+}
+
+// upstreamClosed forgets up, so that the next channel connects again, and
+// reports the loss unless the admin's own leaving closed it.
+func (cc *clientConn) upstreamClosed(up *upstream, err error) {
+	cc.mu.Lock()
+	if cc.up == up {
+		cc.up = nil
+	}
+	byAdmin, d := cc.closed, cc.decision
+	cc.mu.Unlock()
+	if !byAdmin {
+		cc.targetLost(d, err)
+	}
+}
+
+// drop closes up and forgets it, so that the next channel connects
+// afresh.
+func (cc *clientConn) drop(up *upstream) {
+	cc.mu.Lock()
+	if cc.up == up {
+		cc.up = nil
+	}
+	cc.mu.Unlock()
+	up.setOwner(nil)
+	_ = up.Close()
+}
+
+// adopt makes up the connection's target connection; false means the
+// admin connection has closed meanwhile.
+func (cc *clientConn) adopt(up *upstream) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed {
+		return false
+	}
+	cc.up = up
+	return true
+}
+
+// takeKept returns a kept target connection for k that still answers,
+// adopted by cc, or nil.
+func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
+	s := cc.s
+	for {
+		up := s.pool.take(k)
+		if up == nil {
+			return nil
+		}
+		if !targetAlive(up.client, reuseProbeTimeout) {
+			_ = up.Close()
+			continue
+		}
+		up.setOwner(cc)
+		if !cc.adopt(up) {
+			up.setOwner(nil)
+			s.pool.park(up, config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0))
+			return nil
+		}
+		up.mu.Lock()
+		uses := up.uses
+		up.mu.Unlock()
+		s.log.Info("target connection reused", "user", cc.id.User, "target", cc.login.Target,
+			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+			"address", d.Address, "uses", uses)
+		return up
+	}
+}
+
+// release is called when the admin connection ends: up is kept for the
+// same user's next connection when it may be reused, else closed.
+func (cc *clientConn) release(up *upstream) {
+	s := cc.s
+	idle := config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0)
+	if !up.reusable || idle <= 0 || cc.agentRequested() || s.isClosing() {
+		_ = up.Close()
+		return
+	}
+	up.setOwner(nil)
+	s.pool.park(up, idle)
 }
 
 // halfCloser is a stream whose write side can be closed alone.

@@ -14,11 +14,43 @@ import (
 )
 
 // upstream is one SSH connection to a target, shared by the session and
-// forwarding channels of one admin connection.
+// forwarding channels of one admin connection, and kept for the same
+// user's next connection when it may be reused (see reuse.go).
 type upstream struct {
-	client *gossh.Client
-	label  string // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
-	once   sync.Once
+	client   *gossh.Client
+	label    string   // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
+	key      reuseKey // who may take it over
+	reusable bool     // authenticated with bastion-held keys only
+	once     sync.Once
+
+	expiry *time.Timer // closes it while kept; guarded by the pool's mu
+
+	mu    sync.Mutex  // guards the fields below
+	owner *clientConn // the admin connection using it; nil while kept
+	uses  int         // admin connections that have used it, 1 when fresh
+}
+
+// setOwner hands up to cc (nil: kept, nobody's).
+func (u *upstream) setOwner(cc *clientConn) {
+	u.mu.Lock()
+	u.owner = cc
+	if cc != nil {
+		u.uses++
+	}
+	u.mu.Unlock()
+}
+
+// wasReused tells whether an earlier admin connection used up before.
+func (u *upstream) wasReused() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.uses > 1
+}
+
+func (u *upstream) getOwner() *clientConn {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.owner
 }
 
 // Close closes the target connection; it is idempotent.

@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshtest"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// execOnce opens a new admin connection as login, runs command and closes
+// the connection, as one `ssh login@bastion command` does.
+func (f *fixture) execOnce(login, command string) result {
+	f.t.Helper()
+	c := f.dial(login)
+	s := openRaw(f.t, c)
+	s.request("exec", true, execMsg{command})
+	r := s.wait()
+	_ = c.Close()
+	return r
+}
+
+// waitKept waits until the bastion keeps n target connections.
+func (f *fixture) waitKept(n int) {
+	f.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.pool.len() != n {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("bastion keeps %d target connections, want %d", f.srv.pool.len(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestReuseSameUserSkipsTargetLogin(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for i, cmd := range []string{"echo one", "echo two; exit 3", "echo three"} {
+		r := f.execOnce("root@t1", cmd)
+		want := []string{"one\n", "two\n", "three\n"}[i]
+		if string(r.stdout) != want {
+			t.Fatalf("session %d: stdout %q, want %q", i, r.stdout, want)
+		}
+		f.waitKept(1)
+	}
+	if got := f.target.AuthLog(); len(got) != 1 || got[0] != "publickey:root" {
+		t.Errorf("target logins %v: want one, the other sessions reusing it", got)
+	}
+	if n := strings.Count(f.logs.String(), "target connection reused"); n != 2 {
+		t.Errorf("%d reuse log lines, want 2:\n%s", n, f.logs.String())
+	}
+	// Each session is still its own recording with its own exit status.
+	f.rec.mu.Lock()
+	n := len(f.rec.sessions)
+	f.rec.mu.Unlock()
+	if n != 3 {
+		t.Errorf("%d recordings, want 3", n)
+	}
+	if last := f.rec.last(t); last.exit == nil || !last.exit.HasStatus || last.exit.Status != 0 {
+		t.Errorf("last recording exit %+v", last.exit)
+	}
+}
+
+func TestReuseOnlyForSameUserTargetAndRemoteUser(t *testing.T) {
+	bob := sshtest.NewKeyPair(t)
+	f := newFixture(t, fixtureOpts{config: func(c *config.Config) {
+		u := c.Users["alice"]
+		c.Users["bob"] = config.User{Keys: []string{bob.AuthorizedLine}, Allow: u.Allow}
+	}})
+	f.execOnce("root@t1", "true")
+	f.waitKept(1)
+	f.execOnce("deploy@t1", "true") // another remote user: a login of its own
+	f.waitKept(2)
+
+	// bob may reach root@t1 too, but not through alice's connection.
+	c, err := f.tryDial("root@t1", gossh.PublicKeys(bob.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openRaw(t, c)
+	s.request("exec", true, execMsg{"echo bob"})
+	if r := s.wait(); string(r.stdout) != "bob\n" {
+		t.Fatalf("bob's session: %q %q", r.stdout, r.stderr)
+	}
+	_ = c.Close()
+	f.waitKept(3)
+	want := []string{"publickey:root", "publickey:deploy", "publickey:root"}
+	if got := f.target.AuthLog(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("target logins %v, want %v", got, want)
+	}
+}
+
+func TestReuseOffAndIdleExpiry(t *testing.T) {
+	off := time.Duration(0)
+	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = &off }})
+	f.execOnce("root@t1", "true")
+	f.execOnce("root@t1", "true")
+	if got := f.target.AuthLog(); len(got) != 2 {
+		t.Errorf("reuse_idle 0: target logins %v, want 2", got)
+	}
+	f.waitKept(0)
+
+	short := 150 * time.Millisecond
+	g := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = &short }})
+	g.execOnce("root@t1", "true")
+	g.waitKept(1)
+	time.Sleep(short + 100*time.Millisecond)
+	g.waitKept(0)
+	g.execOnce("root@t1", "true")
+	if got := g.target.AuthLog(); len(got) != 2 {
+		t.Errorf("after the idle time: target logins %v, want 2", got)
+	}
+}
+
+func TestReuseSurvivesTargetCrash(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.execOnce("root@t1", "true")
+	f.waitKept(1)
+	f.target.CloseConnections() // the target drops the kept connection
+	r := f.execOnce("root@t1", "echo fresh")
+	if string(r.stdout) != "fresh\n" || r.status != 0 {
+		t.Fatalf("after the target dropped the kept connection: stdout %q stderr %q status %d", r.stdout, r.stderr, r.status)
+	}
+	if got := f.target.AuthLog(); len(got) != 2 {
+		t.Errorf("target logins %v, want a fresh one", got)
+	}
+	if f.audit.find("upstream", "lost") != nil {
+		t.Error("a kept connection's end was audited as a lost target")
+	}
+}
+
+func TestReloadClosesKeptConnections(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.execOnce("root@t1", "true")
+	f.waitKept(1)
+	if err := f.srv.Reload(f.cfg); err != nil {
+		t.Fatal(err)
+	}
+	f.waitKept(0)
+	f.execOnce("root@t1", "true")
+	if got := f.target.AuthLog(); len(got) != 2 {
+		t.Errorf("after a reload: target logins %v, want 2", got)
+	}
+}
+
+// A login made with the admin's own agent key is never kept: nobody,
+// not even the same bastion user without that agent, may inherit it.
+func TestReuseNeverKeepsAgentLogins(t *testing.T) {
+	agentKey := sshtest.NewKeyPair(t)
+	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}}})
+	c := f.dialWithAgent("root@t1", agentKey)
+	s := openRaw(t, c)
+	s.request(reqAgent, true, nil)
+	s.request("exec", true, execMsg{"true"})
+	if r := s.wait(); r.status != 0 {
+		t.Fatalf("agent session: %q status %d", r.stderr, r.status)
+	}
+	_ = c.Close()
+	time.Sleep(50 * time.Millisecond)
+	f.waitKept(0)
+	// Without the agent the same user cannot log in to the target.
+	if r := f.execOnce("root@t1", "true"); r.status != 255 || !strings.Contains(string(r.stderr), "authentication failed") {
+		t.Errorf("without agent: status %d stderr %q, want an authentication failure", r.status, r.stderr)
+	}
+}
+
+// With the real OpenSSH client and server: sequential ssh runs log in to
+// sshd once, and each still gets its own exit status.
+func TestReuseWithOpenSSH(t *testing.T) {
+	rf := newRealFixture(t, fixtureOpts{})
+	for i := range 3 {
+		_, stderr, code := rf.ssh(t, nil, nil, rf.dest("@"), "exit "+[]string{"0", "5", "0"}[i])
+		if want := []int{0, 5, 0}[i]; code != want {
+			t.Fatalf("run %d: status %d, want %d (stderr %q)", i, code, want, stderr)
+		}
+		rf.waitKept(1)
+	}
+	if n := strings.Count(rf.sshd.Log(), "Accepted publickey for "+rf.user); n != 1 {
+		t.Errorf("sshd logged %d logins, want 1:\n%s", n, rf.sshd.Log())
+	}
+}
