@@ -34,6 +34,7 @@ type clientConn struct {
 	channels atomic.Int32 // open channels, capped by ssh.max_channels_per_connection
 
 	connMu sync.Mutex // serializes attempts to connect to the target
+	audits sync.WaitGroup // audit events of the login and decision still being stored
 
 	mu       sync.Mutex        // guards the fields below
 	sshConn  *gossh.ServerConn // set by the first channel handler
@@ -123,7 +124,7 @@ func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *
 	}
 	s.log.Info("authenticated", "user", id.User, "key", id.KeyFingerprint, "login", meta.User(),
 		"remote_addr", cc.remote.String())
-	s.auditEvent(store.AuditEvent{Kind: "auth", Outcome: "ok", User: id.User,
+	s.auditAsync(&cc.audits, store.AuditEvent{Kind: "auth", Outcome: "ok", User: id.User,
 		RemoteAddr: cc.remote.String(), Detail: detail})
 	return &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}, nil
 }

@@ -383,13 +383,27 @@ func (r *spyRecorder) last(t *testing.T) spySession {
 type memAudit struct {
 	mu     sync.Mutex
 	events []store.AuditEvent
+	hold   func(store.AuditEvent) // when set, runs before an event is stored (a slow index)
 }
 
 func (a *memAudit) AppendAudit(_ context.Context, ev store.AuditEvent) error {
 	a.mu.Lock()
+	hold := a.hold
+	a.mu.Unlock()
+	if hold != nil {
+		hold(ev)
+	}
+	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.events = append(a.events, ev)
 	return nil
+}
+
+// setHold sets hold (see memAudit).
+func (a *memAudit) setHold(f func(store.AuditEvent)) {
+	a.mu.Lock()
+	a.hold = f
+	a.mu.Unlock()
 }
 
 // find returns the events of kind with outcome.

@@ -88,6 +88,7 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 		return
 	}
 	go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
+	cc.audits.Wait()               // the login and decision are stored first
 	f := &forward{ch: ch, remote: remote}
 	if !s.addSession(f) {
 		f.abort(nil)

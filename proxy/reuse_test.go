@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -179,4 +181,32 @@ func TestReuseWithOpenSSH(t *testing.T) {
 	if n := strings.Count(rf.sshd.Log(), "Accepted publickey for "+rf.user); n != 1 {
 		t.Errorf("sshd logged %d logins, want 1:\n%s", n, rf.sshd.Log())
 	}
+}
+
+// The login's and the decision's audit events are written while the
+// target is dialed, not before; still, no byte of the session flows until
+// both are stored.
+func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
+	f.audit.setHold(func(ev store.AuditEvent) {
+		if ev.Kind == "policy" {
+			<-release
+		}
+	})
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	s.request("exec", false, execMsg{"echo hi"})
+	time.Sleep(300 * time.Millisecond)
+	if got := s.stdout(); got != "" {
+		t.Fatalf("output %q reached the admin before the policy decision was stored", got)
+	}
+	releaseOnce()
+	if r := s.wait(); string(r.stdout) != "hi\n" {
+		t.Fatalf("after the store caught up: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	f.audit.waitEvent(t, "auth", "ok")
+	f.audit.waitEvent(t, "policy", "allowed")
 }

@@ -318,6 +318,27 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
+// auditAsync stores ev like auditEvent, on its own goroutine, and adds it
+// to pending, which the caller waits on before the step the event must
+// precede (a session's first byte). The login path then does not wait for
+// two index commits in series before it may dial the target. The time is
+// taken now, so the event's order in the index is unchanged.
+func (s *Server) auditAsync(pending *sync.WaitGroup, ev store.AuditEvent) {
+	if s.audit == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.now()
+	}
+	pending.Add(1)
+	s.wg.Add(1)
+	go func() { // owner: the Server (Close waits for wg)
+		defer s.wg.Done()
+		defer pending.Done()
+		s.auditEvent(ev)
+	}()
+}
+
 // auditEvent stores ev (with the time filled in) when an Auditor is set.
 // It never fails the caller: a store error is logged.
 func (s *Server) auditEvent(ev store.AuditEvent) {

@@ -110,6 +110,9 @@ func (ss *session) start(r *gossh.Request) {
 	ss.mu.Lock()
 	ss.sid = ss.info.ID
 	ss.mu.Unlock()
+	// The login and the policy decision are in the index before the
+	// session's first byte (their writes overlapped the target dial).
+	cc.audits.Wait()
 	if err := ss.startRecorder(); err != nil {
 		reply(r, true)
 		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})

@@ -34,7 +34,7 @@ func (cc *clientConn) decide() Decision {
 	cc.s.log.Info("policy decision", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"decision", outcome, "reason", d.Reason, "address", d.Address)
-	cc.s.auditEvent(store.AuditEvent{Kind: "policy", Outcome: outcome, User: cc.id.User,
+	cc.s.auditAsync(&cc.audits, store.AuditEvent{Kind: "policy", Outcome: outcome, User: cc.id.User,
 		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
 		Reason: d.Reason, Detail: map[string]string{"address": d.Address, "key": cc.id.KeyFingerprint}})
 	return d
