@@ -33,7 +33,7 @@ type clientConn struct {
 
 	channels atomic.Int32 // open channels, capped by ssh.max_channels_per_connection
 
-	connMu sync.Mutex // serializes attempts to connect to the target
+	connMu sync.Mutex     // serializes attempts to connect to the target
 	audits sync.WaitGroup // audit events of the login and decision still being stored
 
 	mu       sync.Mutex        // guards the fields below
