@@ -32,6 +32,7 @@ type bastionConfig struct {
 	adminKey     string            // alice's authorized_keys line
 	remoteUser   string            // the user alice may be on the targets
 	targets      map[string]string // alias → address
+	reuseIdle    string            // upstream.reuse_idle; "" leaves the default
 }
 
 // writeBastionConfig writes a jumpcast config file next to the data folder:
@@ -46,6 +47,10 @@ func writeBastionConfig(c bastionConfig) (string, error) {
 	for alias, addr := range c.targets {
 		fmt.Fprintf(&targets, "  %s:\n    address: %q\n", alias, addr)
 	}
+	var reuse string
+	if c.reuseIdle != "" {
+		reuse = "\n  reuse_idle: " + c.reuseIdle
+	}
 	cfg := fmt.Sprintf(`data_dir: %q
 ssh:
   listen: "127.0.0.1:0"
@@ -58,7 +63,7 @@ recording:
   min_free_space: 1MiB
 upstream:
   identity_files: [%q]
-  dial_timeout: 5s
+  dial_timeout: 5s%s
 log:
   format: json
 users:
@@ -68,7 +73,7 @@ users:
       - targets: ["*"]
         as: [%q]
 targets:
-%s`, c.dataDir, c.hostKey, c.identityFile, c.adminKey, c.remoteUser, targets.String())
+%s`, c.dataDir, c.hostKey, c.identityFile, reuse, c.adminKey, c.remoteUser, targets.String())
 	p := filepath.Join(filepath.Dir(c.dataDir), filepath.Base(c.dataDir)+".yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		return "", fmt.Errorf("write bastion config: %w", err)

@@ -137,6 +137,7 @@ func (f *fixtures) startJumpcast(o *options, name string) *bastion {
 		adminKey:     f.admin.AuthorizedLine,
 		remoteUser:   f.user,
 		targets:      map[string]string{aliasDB: f.target.Addr, aliasIdle: f.idle.Addr},
+		reuseIdle:    o.ReuseIdle,
 	}
 	cfgPath, err := writeBastionConfig(c)
 	if err != nil {

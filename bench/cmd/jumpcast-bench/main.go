@@ -40,6 +40,7 @@ type options struct {
 	Seed          uint64          `json:"seed"`
 	Paths         []string        `json:"paths"`
 	Only          map[string]bool `json:"only,omitempty"`
+	ReuseIdle     string          `json:"reuse_idle,omitempty"` // upstream.reuse_idle of both bastions; "" = the product default
 
 	outDir       string
 	perfOut      string
@@ -83,6 +84,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.perfOut, "perf", "", "write a `perf record` profile of jc-rec during the first PTY text run to this file")
 	fs.StringVar(&o.pprofDir, "pprof", "", "write Go CPU and heap profiles of jc-rec (from its admin socket) during the first run of each phase to this folder")
 	fs.IntVar(&o.pprofSeconds, "pprof-seconds", 5, "length of each -pprof CPU profile; the heap profile is taken when it ends")
+	fs.StringVar(&o.ReuseIdle, "reuse-idle", "", "upstream.reuse_idle for both jumpcast paths, e.g. 0s to measure cold setup (default: the product's default)")
 	fs.BoolVar(&o.verbose, "v", false, "verbose fixture logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -94,6 +96,11 @@ func parseFlags(args []string) (*options, error) {
 		return full
 	}
 	var err error
+	if o.ReuseIdle != "" {
+		if _, err := time.ParseDuration(o.ReuseIdle); err != nil {
+			return nil, fmt.Errorf("-reuse-idle: %w", err)
+		}
+	}
 	if o.BulkBytes, err = sizeFlag(bulk, scale(512<<20, 48<<20)); err != nil {
 		return nil, fmt.Errorf("-bulk: %w", err)
 	}

@@ -117,9 +117,13 @@ func printTable(w io.Writer, r *report) {
 	}
 	fmt.Fprintf(w, "\njumpcast bench %s — %s, %d cores, %s; %s; load %s\n", r.Date.Format("2006-01-02 15:04 MST"),
 		r.Machine.CPU, r.Machine.Cores, r.Machine.OpenSSH, shortCommit(r.Machine), strings.Join(load, " "))
-	fmt.Fprintf(w, "medians of %d repetitions; bulk %s, text %s, parallel %d × %s, %d idle sessions (ProxyJump %d)\n\n",
+	reuse := "upstream.reuse_idle default"
+	if r.Options.ReuseIdle != "" {
+		reuse = "upstream.reuse_idle " + r.Options.ReuseIdle
+	}
+	fmt.Fprintf(w, "medians of %d repetitions; bulk %s, text %s, parallel %d × %s, %d idle sessions (ProxyJump %d); %s\n\n",
 		r.Options.Reps, size(r.Options.BulkBytes), size(r.Options.TextBytes), r.Options.Parallel,
-		size(r.Options.ParallelBytes), r.Options.Idle, min(r.Options.Idle, r.Options.IdleProxyJump))
+		size(r.Options.ParallelBytes), r.Options.Idle, min(r.Options.Idle, r.Options.IdleProxyJump), reuse)
 	width := 0
 	for _, m := range r.Metrics {
 		width = max(width, utf8.RuneCountInString(m.Label))
