@@ -117,6 +117,12 @@ func stableDirSize(dir string) (int64, error) {
 	return last, nil
 }
 
+// setupSettle is the pause before each setup run: the previous run's
+// path may still be finishing in the background (a bastion finalizing a
+// recording, an sshd session process exiting), and that work must not be
+// billed to the path measured next.
+const setupSettle = 50 * time.Millisecond
+
 // setup runs `ssh PATH true` setupRuns times per path, interleaved.
 func (b *bench) setup(ctx context.Context, order []*benchPath) error {
 	samples := map[string][]float64{}
@@ -125,6 +131,7 @@ func (b *bench) setup(ctx context.Context, order []*benchPath) error {
 	}
 	for range b.o.SetupRuns {
 		for _, p := range order {
+			time.Sleep(setupSettle)
 			d, err := b.ssh.run(ctx, p.alias, "true")
 			if err != nil {
 				return err
