@@ -8,6 +8,8 @@
 // Layout: server.go (lifecycle), auth.go and limits.go (who may connect),
 // login.go (the login-name grammar), policy.go (who may reach what),
 // upstream_dial.go, hostkeys.go and upstream_auth.go (the target side),
+// target.go and reuse.go (one target connection per admin connection, kept
+// for the same user's next one when it logged in with bastion-held keys),
 // bridge.go and requests.go (session channels), forward.go (direct-tcpip),
 // errors.go (the one-line messages admins see), whoami.go (the no-target
 // login), recording.go (the recording seam).
