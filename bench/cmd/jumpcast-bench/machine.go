@@ -27,7 +27,14 @@ type machine struct {
 	// machine makes every path slower, though the interleaving keeps the
 	// ratios fair.
 	LoadAvg string `json:"loadavg"`
+	// GoEnv holds the Go runtime variables set for the run (GOGC,
+	// GOMEMLIMIT, GOMAXPROCS, GODEBUG): the bastions inherit them.
+	GoEnv map[string]string `json:"go_env,omitempty"`
 }
+
+// goRuntimeVars are the environment variables that change how a Go
+// bastion runs.
+var goRuntimeVars = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"}
 
 // describeMachine gathers the machine facts; a fact it cannot read stays empty.
 func describeMachine(jumpcastBin string) machine {
@@ -61,6 +68,14 @@ func describeMachine(jumpcastBin string) machine {
 	}
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(data))
+	}
+	for _, k := range goRuntimeVars {
+		if v, ok := os.LookupEnv(k); ok {
+			if m.GoEnv == nil {
+				m.GoEnv = map[string]string{}
+			}
+			m.GoEnv[k] = v
+		}
 	}
 	m.OpenSSH = output("ssh", "-V")
 	m.Commit = output("git", "rev-parse", "HEAD")

@@ -121,6 +121,11 @@ func printTable(w io.Writer, r *report) {
 	if r.Options.ReuseIdle != "" {
 		reuse = "upstream.reuse_idle " + r.Options.ReuseIdle
 	}
+	for _, k := range goRuntimeVars {
+		if v, ok := r.Machine.GoEnv[k]; ok {
+			reuse += "; " + k + "=" + v
+		}
+	}
 	fmt.Fprintf(w, "medians of %d repetitions; bulk %s, text %s, parallel %d × %s, %d idle sessions (ProxyJump %d); %s\n\n",
 		r.Options.Reps, size(r.Options.BulkBytes), size(r.Options.TextBytes), r.Options.Parallel,
 		size(r.Options.ParallelBytes), r.Options.Idle, min(r.Options.Idle, r.Options.IdleProxyJump), reuse)
