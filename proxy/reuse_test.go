@@ -49,6 +49,13 @@ func TestReuseSameUserSkipsTargetLogin(t *testing.T) {
 	if got := f.target.AuthLog(); len(got) != 1 || got[0] != "publickey:root" {
 		t.Errorf("target logins %v: want one, the other sessions reusing it", got)
 	}
+	var logins []string
+	for _, ev := range f.audit.find("session", "started") {
+		logins = append(logins, ev.Detail["target_login"])
+	}
+	if strings.Join(logins, " ") != "new reused reused" {
+		t.Errorf("session audit events say target_login %v, want new reused reused", logins)
+	}
 	if n := strings.Count(f.logs.String(), "target connection reused"); n != 2 {
 		t.Errorf("%d reuse log lines, want 2:\n%s", n, f.logs.String())
 	}

@@ -132,7 +132,18 @@ func (ss *session) start(r *gossh.Request) {
 		"kind", kind, "command", command)
 	ss.s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "started", User: cc.id.User,
 		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		SessionID: ss.info.ID, Detail: map[string]string{"kind": kind, "command": command, "address": d.Address}})
+		SessionID: ss.info.ID, Detail: map[string]string{"kind": kind, "command": command, "address": d.Address,
+			"target_login": targetLogin(ss.up)}})
+}
+
+// targetLogin says, for the audit trail, whether the session's target
+// connection logged in for it ("new") or was kept from an earlier
+// connection of the same user ("reused", see reuse.go).
+func targetLogin(up *upstream) string {
+	if up != nil && up.wasReused() {
+		return "reused"
+	}
+	return "new"
 }
 
 // startRecorder starts the recording. An error means the session must be
