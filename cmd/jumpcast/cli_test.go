@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/config"
 	"github.com/spf13/cobra"
 )
 
@@ -125,6 +126,26 @@ func TestExampleConfigPasses(t *testing.T) {
 	for _, want := range []string{"alice", "db1", "web1", "postgres,root", "hosts 10.0.1.*"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("effective policy lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The address printed after "auditor add": never a port 0 or an empty
+// host, https under TLS.
+func TestWebURL(t *testing.T) {
+	for _, c := range []struct{ listen, cert, want string }{
+		{"127.0.0.1:8080", "", "http://127.0.0.1:8080/"},
+		{":8080", "", "http://localhost:8080/"},
+		{"0.0.0.0:443", "/etc/tls.crt", "https://localhost:443/"},
+		{"[::]:8080", "", "http://localhost:8080/"},
+		{"[::1]:8080", "", "http://[::1]:8080/"},
+		{"127.0.0.1:0", "", ""},
+		{"", "", ""},
+	} {
+		cfg := config.Default()
+		cfg.Web.Listen, cfg.Web.TLSCert = c.listen, c.cert
+		if got := webURL(cfg); got != c.want {
+			t.Errorf("webURL(%q, tls %v) = %q, want %q", c.listen, c.cert != "", got, c.want)
 		}
 	}
 }

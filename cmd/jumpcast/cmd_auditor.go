@@ -99,7 +99,11 @@ func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 			if err := b.PutAuditor(cmd.Context(), a); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); log in at http://%s/\n", name, role, cfg.Web.Listen)
+			where := "log in on the web site"
+			if u := webURL(cfg); u != "" {
+				where = "log in at " + u
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); %s\n", name, role, where)
 			return nil
 		},
 	}

@@ -218,6 +218,24 @@ func (p *program) Run(ctx context.Context) error {
 	}
 }
 
+// webURL is the web site's address as configured, for messages: https
+// under TLS, "localhost" for an all-interfaces listen address. It is ""
+// when the web site is off or its port is chosen at start (":0").
+func webURL(cfg *config.Config) string {
+	host, port, err := net.SplitHostPort(cfg.Web.Listen)
+	if err != nil || port == "0" {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if cfg.Web.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
+}
+
 func webAddr(l net.Listener) string {
 	if l == nil {
 		return "off"
