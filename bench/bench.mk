@@ -8,7 +8,7 @@ bench_saved_default_goal := $(.DEFAULT_GOAL)
 BENCH_FLAGS ?=
 BENCH_BINS  := bin/jumpcast-norec bin/jumpcast-bench
 
-.PHONY: bench bench-quick bench-profile bench-bins
+.PHONY: bench bench-quick bench-profile bench-bins bench-floor
 
 # bench-bins: the benchmark-only bastion (built like the product) and the harness.
 bench-bins:
@@ -22,6 +22,11 @@ bench: build test-deps bench-bins
 ## bench-quick: the same, about 10× smaller (a minute or two)
 bench-quick: build test-deps bench-bins
 	./bin/jumpcast-bench -jumpcast $(BIN) -quick $(BENCH_FLAGS)
+
+## bench-floor: jumpcast against a bare x/crypto relay (bench/cmd/jumpcast-floor) in the jc-norec column: echo, bulk, setup
+bench-floor: build test-deps bench-bins
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/jumpcast-floor ./bench/cmd/jumpcast-floor
+	./bin/jumpcast-bench -jumpcast $(BIN) -norec bin/jumpcast-floor -only echo,bulk,setup $(BENCH_FLAGS)
 
 ## bench-profile: bench with a perf profile of the recording bastion during the PTY text run (needs perf)
 bench-profile: test-deps bench-bins

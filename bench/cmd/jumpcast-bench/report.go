@@ -126,6 +126,9 @@ func printTable(w io.Writer, r *report) {
 			reuse += "; " + k + "=" + v
 		}
 	}
+	if b := filepath.Base(r.Options.NorecBin); b != "jumpcast-norec" {
+		reuse += "; the jc-norec column is " + b
+	}
 	fmt.Fprintf(w, "medians of %d repetitions; bulk %s, text %s, parallel %d × %s, %d idle sessions (ProxyJump %d); %s\n\n",
 		r.Options.Reps, size(r.Options.BulkBytes), size(r.Options.TextBytes), r.Options.Parallel,
 		size(r.Options.ParallelBytes), r.Options.Idle, min(r.Options.Idle, r.Options.IdleProxyJump), reuse)
