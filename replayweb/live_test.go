@@ -102,6 +102,22 @@ func (r *sseReader) event() recorder.Event {
 	return ev
 }
 
+// openLive opens id's live event stream as c on the server at base,
+// bounded by 10 s; the body is closed when the test ends.
+func (c *client) openLive(t *testing.T, base, id string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/recordings/"+id+"/live", nil)
+	req.AddCookie(c.jar[sessionCookie])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = res.Body.Close() })
+	return res
+}
+
 func TestLiveServerSentEvents(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	e, m := newLiveEnv(t)
@@ -124,15 +140,8 @@ func TestLiveServerSentEvents(t *testing.T) {
 		t.Fatal("the page of an active session does not use the live stream")
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/recordings/"+sess.ID()+"/live", nil)
-	req.AddCookie(c.jar[sessionCookie])
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	res := c.openLive(t, ts.URL, sess.ID())
+	defer res.Body.Close() // before goleak's check, which runs ahead of cleanups
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("live: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
 	}

@@ -346,15 +346,8 @@ func TestUserLiveView(t *testing.T) {
 
 	ts := httptest.NewServer(e.srv.Handler())
 	defer ts.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/recordings/"+hers.ID()+"/live", nil)
-	req.AddCookie(c.jar[sessionCookie])
-	lres, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lres.Body.Close()
+	lres := c.openLive(t, ts.URL, hers.ID())
+	defer lres.Body.Close() // before goleak's check, which runs ahead of cleanups
 	if lres.StatusCode != 200 {
 		t.Fatalf("her own live stream: %d", lres.StatusCode)
 	}
