@@ -294,48 +294,6 @@ func (cc *clientConn) adopt(up *upstream) bool {
 	return true
 }
 
-// takeKept returns a kept target connection for k that still answers,
-// adopted by cc, or nil.
-func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
-	s := cc.s
-	for {
-		up := s.pool.take(k)
-		if up == nil {
-			return nil
-		}
-		if !targetAlive(up.client, reuseProbeTimeout) {
-			_ = up.Close()
-			continue
-		}
-		up.setOwner(cc)
-		if !cc.adopt(up) {
-			up.setOwner(nil)
-			s.pool.park(up, config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0))
-			return nil
-		}
-		up.mu.Lock()
-		uses := up.uses
-		up.mu.Unlock()
-		s.log.Info("target connection reused", "user", cc.id.User, "target", cc.login.Target,
-			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
-			"address", d.Address, "uses", uses)
-		return up
-	}
-}
-
-// release is called when the admin connection ends: up is kept for the
-// same user's next connection when it may be reused, else closed.
-func (cc *clientConn) release(up *upstream) {
-	s := cc.s
-	idle := config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0)
-	if !up.reusable || idle <= 0 || cc.agentRequested() || s.isClosing() {
-		_ = up.Close()
-		return
-	}
-	up.setOwner(nil)
-	s.pool.park(up, idle)
-}
-
 // halfCloser is a stream whose write side can be closed alone.
 type halfCloser interface {
 	io.ReadWriteCloser

@@ -32,12 +32,12 @@ import (
 func main() {
 	cfgPath := flag.String("c", "", "config file (required)")
 	flag.Parse()
-	if err := run(*cfgPath); err != nil {
-		fmt.Fprintln(os.Stderr, "jumpcast-floor:", err)
-		os.Exit(1)
-	}
+	err := run(*cfgPath) // returns only when it cannot go on
+	fmt.Fprintln(os.Stderr, "jumpcast-floor:", err)
+	os.Exit(1)
 }
 
+// run serves until the listener fails; it never returns nil.
 func run(cfgPath string) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
