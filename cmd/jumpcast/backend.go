@@ -57,6 +57,21 @@ type auditPage struct {
 
 // openBackend connects to a running server's admin socket, or opens the
 // data folder directly when no server is running.
+// withBackend loads the config, opens the backend (see openBackend) and
+// runs fn, closing the backend when fn returns.
+func withBackend(g *globalFlags, fn func(b backend) error) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	b, err := openBackend(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = b.Close() }()
+	return fn(b)
+}
+
 func openBackend(cfg *config.Config) (backend, error) {
 	sock := socketPath(cfg)
 	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {

@@ -174,25 +174,18 @@ func newAuditorLsCmd(g *globalFlags) *cobra.Command {
 		Example: "  jumpcast auditor ls",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			b, err := openBackend(cfg)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = b.Close() }()
-			as, err := b.ListAuditors(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
-			for _, a := range as {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.Role, a.Created.Local().Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return withBackend(g, func(b backend) error {
+				as, err := b.ListAuditors(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+				for _, a := range as {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.Role, a.Created.Local().Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 }
@@ -204,20 +197,13 @@ func newAuditorRmCmd(g *globalFlags) *cobra.Command {
 		Example: "  jumpcast auditor rm dave",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			b, err := openBackend(cfg)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = b.Close() }()
-			if err := b.DeleteAuditor(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s deleted\n", args[0])
-			return nil
+			return withBackend(g, func(b backend) error {
+				if err := b.DeleteAuditor(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "auditor %s deleted\n", args[0])
+				return nil
+			})
 		},
 	}
 }

@@ -12,20 +12,6 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// withBackend loads the config, opens the backend and runs fn.
-func withBackend(g *globalFlags, fn func(b backend) error) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	b, err := openBackend(cfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = b.Close() }()
-	return fn(b)
-}
-
 func newTokenCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "token",

@@ -47,24 +47,17 @@ func newRecLsCmd(g *globalFlags) *cobra.Command {
 			if f.Until, err = parseWhen(until, now); err != nil {
 				return usageError{fmt.Errorf("--until: %w", err)}
 			}
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			b, err := openBackend(cfg)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = b.Close() }()
-			page, err := b.ListRecordings(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(page)
-			}
-			printRecordings(cmd.OutOrStdout(), page)
-			return nil
+			return withBackend(g, func(b backend) error {
+				page, err := b.ListRecordings(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(page)
+				}
+				printRecordings(cmd.OutOrStdout(), page)
+				return nil
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -155,22 +148,15 @@ func newRecShowCmd(g *globalFlags) *cobra.Command {
 		Example: "  jumpcast recordings show 20261124T093012.345678Z-3f9a1c2b",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			b, err := openBackend(cfg)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = b.Close() }()
-			r, err := b.GetRecording(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(r)
+			return withBackend(g, func(b backend) error {
+				r, err := b.GetRecording(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			})
 		},
 	}
 }
@@ -184,16 +170,9 @@ when it was closed. Without IDs, every closed recording is checked. Exits 1 if
 any file is missing or changed.`,
 		Example: "  jumpcast recordings verify\n  jumpcast recordings verify 20261124T093012.345678Z-3f9a1c2b",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			b, err := openBackend(cfg)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = b.Close() }()
-			return verifyRecordings(cmd, b, args)
+			return withBackend(g, func(b backend) error {
+				return verifyRecordings(cmd, b, args)
+			})
 		},
 	}
 }
