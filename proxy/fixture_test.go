@@ -40,7 +40,7 @@ type fixture struct {
 	hostKey  gossh.PublicKey  // the bastion's host key
 	rec      *spyRecorder
 	audit    *memAudit
-	logs     *syncBuffer
+	logs     *sshtest.SyncBuffer
 	pinPath  string
 	serveErr chan error
 }
@@ -57,7 +57,7 @@ type fixtureOpts struct {
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
-	f := &fixture{t: t, admin: sshtest.NewKeyPair(t), audit: &memAudit{}, logs: &syncBuffer{}, serveErr: make(chan error, 1)}
+	f := &fixture{t: t, admin: sshtest.NewKeyPair(t), audit: &memAudit{}, logs: &sshtest.SyncBuffer{}, serveErr: make(chan error, 1)}
 	bastionID := o.id
 	if bastionID == nil {
 		bastionID = sshtest.NewKeyPair(t)
@@ -431,22 +431,4 @@ func (a *memAudit) waitEvent(t *testing.T, kind, outcome string) store.AuditEven
 	}
 	t.Fatalf("no audit event %s/%s", kind, outcome)
 	return store.AuditEvent{}
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -30,7 +30,7 @@ import (
 type liveSSH struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *syncBuffer
+	out   *sshtest.SyncBuffer
 	done  chan struct{} // closed when ssh has exited; waitErr is then set
 	// waitErr is Wait's result, written before done is closed.
 	waitErr error
@@ -45,7 +45,7 @@ func (e *e2e) startLiveSSH(t *testing.T, login, script string) *liveSSH {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &liveSSH{cmd: cmd, stdin: stdin, out: &syncBuffer{}, done: make(chan struct{})}
+	l := &liveSSH{cmd: cmd, stdin: stdin, out: &sshtest.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = l.out, l.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

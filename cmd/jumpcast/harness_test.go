@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -54,29 +54,11 @@ func runJumpcast(t *testing.T, stdin string, args ...string) (stdout, stderr str
 	return o.String(), e.String(), code
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is a `jumpcast serve` child process.
 type server struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
-	stderr  *syncBuffer
+	stderr  *sshtest.SyncBuffer
 	SSHAddr string
 	SSHPort string
 	WebAddr string
@@ -94,7 +76,7 @@ func startServer(t *testing.T, cfgPath string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}, cfgPath: cfgPath}
+	s := &server{cmd: cmd, done: make(chan struct{}), stderr: &sshtest.SyncBuffer{}, cfgPath: cfgPath}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ type bastion struct {
 	store   *store.Store
 	dir     *recorder.Dir
 	recDir  string
-	logs    *syncBuffer // warnings and errors of the bastion
+	logs    *sshtest.SyncBuffer // warnings and errors of the bastion
 }
 
 // bastionOpts changes newBastion's defaults.
@@ -58,7 +57,7 @@ type bastionOpts struct {
 
 func newBastion(t testing.TB, o bastionOpts) *bastion {
 	t.Helper()
-	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), logs: &syncBuffer{}}
+	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), logs: &sshtest.SyncBuffer{}}
 	id := sshtest.NewKeyPair(t)
 	b.target = sshtest.NewTarget(t, sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{id.Public}})
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
@@ -298,22 +297,4 @@ func procRSSMB(t testing.TB, pid string) float64 {
 	}
 	t.Fatalf("no VmRSS in /proc/%s/status", pid)
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and a reader.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -206,7 +206,7 @@ func startRealSSH(ctx context.Context, t *testing.T, cfg *sshtest.ClientConfig, 
 	if err != nil {
 		return err
 	}
-	var errOut syncBuffer
+	var errOut sshtest.SyncBuffer
 	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		return err

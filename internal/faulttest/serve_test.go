@@ -20,6 +20,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -47,7 +48,7 @@ func buildJumpcast(t *testing.T) string {
 type child struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
-	stderr  *syncBuffer
+	stderr  *sshtest.SyncBuffer
 	SSHAddr string
 	SSHPort int
 }
@@ -64,7 +65,7 @@ func startChild(t *testing.T, bin, cfgPath string) *child {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}}
+	c := &child{cmd: cmd, done: make(chan struct{}), stderr: &sshtest.SyncBuffer{}}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -176,7 +177,7 @@ func listChildRecordings(t *testing.T, bin, cfgPath string) []store.Recording {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "recordings", "ls", "--json", "--limit", "500", "-c", cfgPath)
-	var errOut syncBuffer
+	var errOut sshtest.SyncBuffer
 	cmd.Stderr = &errOut
 	out, err := cmd.Output()
 	if err != nil {

@@ -149,7 +149,7 @@ func StartAgent(t testing.TB, keys ...*KeyPair) *Agent {
 		t.Fatalf("agent folder: %v", err)
 	}
 	a := &Agent{Socket: filepath.Join(dir, "agent.sock")}
-	var log syncBuffer
+	var log SyncBuffer
 	cmd := exec.Command("ssh-agent", "-D", "-a", a.Socket)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

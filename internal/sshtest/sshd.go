@@ -50,7 +50,7 @@ type SSHD struct {
 
 	opts       SSHDOptions
 	configPath string
-	log        syncBuffer // sshd's stderr and stdout over all its runs
+	log        SyncBuffer // sshd's stderr and stdout over all its runs
 
 	mu     sync.Mutex    // guards cmd and exited
 	cmd    *exec.Cmd     // the running listener, nil when stopped
@@ -279,33 +279,34 @@ func freePort() (int, error) {
 	return port, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers and readers
+// (process output, logs). The zero value is ready to use.
+type SyncBuffer struct {
 	mu  sync.Mutex // guards buf
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
 // Len is the number of bytes written so far.
-func (b *syncBuffer) Len() int {
+func (b *SyncBuffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Len()
 }
 
 // From returns what was written after the first n bytes.
-func (b *syncBuffer) From(n int) string {
+func (b *SyncBuffer) From(n int) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return string(b.buf.Bytes()[n:])

@@ -203,7 +203,7 @@ func TestDiskFullWhileIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
+	var out, errOut sshtest.SyncBuffer
 	s.Stdout, s.Stderr = &out, &errOut
 	if err := s.Start(`echo ready; read line; echo "got $line"; exec sleep 30`); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@
 package misbehave
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +56,7 @@ type bastion struct {
 	admin   *sshtest.KeyPair // alice's key
 	id      *sshtest.KeyPair // the bastion's identity for targets
 	hostKey gossh.PublicKey
-	logs    *syncBuffer
+	logs    *sshtest.SyncBuffer
 }
 
 type bastionOpts struct {
@@ -70,7 +68,7 @@ type bastionOpts struct {
 
 func newBastion(t *testing.T, o bastionOpts) *bastion {
 	t.Helper()
-	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), id: o.id, logs: &syncBuffer{}}
+	b := &bastion{t: t, admin: sshtest.NewKeyPair(t), id: o.id, logs: &sshtest.SyncBuffer{}}
 	if b.id == nil {
 		b.id = sshtest.NewKeyPair(t)
 	}
@@ -222,7 +220,7 @@ func (b *bastion) exec(c *gossh.Client, cmd string, limit time.Duration) run {
 		b.t.Fatalf("open session: %v", err)
 	}
 	defer s.Close()
-	var out, errOut syncBuffer
+	var out, errOut sshtest.SyncBuffer
 	s.Stdout, s.Stderr = &out, &errOut
 	done := make(chan error, 1)
 	go func() { done <- s.Run(cmd) }() // owner: exec; ends with the session
@@ -354,22 +352,4 @@ func (b *bastion) readCast(rec store.Recording) cast {
 	c.cut = r.Truncated()
 	c.outSHA = hex.EncodeToString(h.Sum(nil))
 	return c
-}
-
-// syncBuffer is a buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -97,7 +97,7 @@ func TestTargetDiesMidSession(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out, errOut syncBuffer
+			var out, errOut sshtest.SyncBuffer
 			s.Stdout, s.Stderr = &out, &errOut
 			if err := s.Start("echo $PPID; echo ready; exec sleep 30"); err != nil {
 				t.Fatal(err)
@@ -179,7 +179,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func waitOutput(t *testing.T, b *syncBuffer, want string) {
+func waitOutput(t *testing.T, b *sshtest.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(b.String(), want) {
@@ -219,7 +219,7 @@ func TestTargetBurst100MB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errOut syncBuffer
+	var errOut sshtest.SyncBuffer
 	s.Stderr = &errOut
 	runtime.GC()
 	var before runtime.MemStats
@@ -302,7 +302,7 @@ func TestTargetStallsWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
+	var out, errOut sshtest.SyncBuffer
 	s.Stdout, s.Stderr = &out, &errOut
 	if err := s.Start("cat"); err != nil {
 		t.Fatal(err)
