@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,13 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/internal/servetest"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -56,85 +54,16 @@ func runJumpcast(t *testing.T, stdin string, args ...string) (stdout, stderr str
 
 // server is a `jumpcast serve` child process.
 type server struct {
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	stderr  *sshtest.SyncBuffer
-	SSHAddr string
-	SSHPort string
-	WebAddr string
+	*servetest.Server
 	cfgPath string
 }
-
-var welcomeRE = regexp.MustCompile(`SSH on (\S+):(\d+), web on (\S+),`)
 
 // startServer starts `jumpcast serve -c cfgPath` and waits until it has
 // printed its listen addresses.
 func startServer(t *testing.T, cfgPath string) *server {
 	t.Helper()
 	cmd := jumpcastCmd(context.Background(), "serve", "-c", cfgPath, "--log-format", "json")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, done: make(chan struct{}), stderr: &sshtest.SyncBuffer{}, cfgPath: cfgPath}
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // owner: waits for the child and closes done
-		_ = cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() { s.Kill() })
-	lines := make(chan string, 64)
-	go func() { // owner: reads the child's stdout until it closes
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("jumpcast serve exited before it listened; stderr:\n%s", s.stderr.String())
-			}
-			if m := welcomeRE.FindStringSubmatch(line); m != nil {
-				s.SSHAddr, s.SSHPort, s.WebAddr = m[1]+":"+m[2], m[2], m[3]
-				return s
-			}
-		case <-deadline:
-			t.Fatalf("jumpcast serve did not start in 30s; stderr:\n%s", s.stderr.String())
-		}
-	}
-}
-
-// Kill sends SIGKILL and waits for the process to go.
-func (s *server) Kill() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-}
-
-// Stop sends SIGTERM and waits up to 30 s for a clean exit.
-func (s *server) Stop(t *testing.T) {
-	t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		t.Errorf("jumpcast serve did not stop within 30s of SIGTERM")
-		s.Kill()
-	}
+	return &server{Server: servetest.Start(t, cmd), cfgPath: cfgPath}
 }
 
 // writeConfig writes a config file for one user and one target.

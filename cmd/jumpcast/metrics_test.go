@@ -67,7 +67,7 @@ func startMetricsE2E(t *testing.T) (*e2e, string) {
 func logLines(t *testing.T, s *server) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(s.stderr.String()))
+	sc := bufio.NewScanner(strings.NewReader(s.Stderr.String()))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
@@ -90,7 +90,7 @@ func waitLogLine(t *testing.T, s *server, ok func(map[string]any) bool) map[stri
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no such log line in 15s; stderr:\n%s", s.stderr.String())
+			t.Fatalf("no such log line in 15s; stderr:\n%s", s.Stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

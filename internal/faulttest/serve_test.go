@@ -3,14 +3,12 @@
 package faulttest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jumpcast/jumpcast/internal/servetest"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -46,14 +45,9 @@ func buildJumpcast(t *testing.T) string {
 
 // child is a `jumpcast serve` process.
 type child struct {
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	stderr  *sshtest.SyncBuffer
-	SSHAddr string
+	*servetest.Server
 	SSHPort int
 }
-
-var welcomeRE = regexp.MustCompile(`SSH on (\S+):(\d+), web on (\S+),`)
 
 // startChild starts `bin serve -c cfgPath` and waits (30 s at most) until it
 // printed its listen addresses. t.Cleanup kills it.
@@ -61,62 +55,13 @@ func startChild(t *testing.T, bin, cfgPath string) *child {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "-c", cfgPath, "--log-format", "json")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, done: make(chan struct{}), stderr: &sshtest.SyncBuffer{}}
-	cmd.Stderr = c.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // owner: the child; waits for the process and closes done
-		_ = cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(c.Kill)
-	lines := make(chan string, 64)
-	go func() { // owner: the child; reads its stdout until it closes
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("jumpcast serve exited before it listened; stderr:\n%s", c.stderr.String())
-			}
-			if m := welcomeRE.FindStringSubmatch(line); m != nil {
-				c.SSHAddr = m[1] + ":" + m[2]
-				c.SSHPort, _ = strconv.Atoi(m[2])
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("jumpcast serve did not start in 30s; stderr:\n%s", c.stderr.String())
-		}
-	}
+	s := servetest.Start(t, cmd)
+	port, _ := strconv.Atoi(s.SSHPort)
+	return &child{Server: s, SSHPort: port}
 }
 
-// Kill sends SIGKILL to the child (by its process id) and waits for it.
-func (c *child) Kill() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	<-c.done
-}
-
-// Pid is the child's process id.
-func (c *child) Pid() string { return strconv.Itoa(c.cmd.Process.Pid) }
+// Pid is the child's process id, for ps and kill.
+func (c *child) Pid() string { return strconv.Itoa(c.Server.Pid()) }
 
 // writeChildConfig writes a config: alice (adminKey) may reach db1
 // (targetAddr) as remoteUser; the bastion logs in with identityFile;
