@@ -216,6 +216,8 @@ func (ss *session) open() error {
 // channel with the admin's one-line message and exit status 255.
 func (ss *session) refuse(r *gossh.Request, err error) {
 	ae := asAdminError(err, reasonUnreachable, "session failed")
+	// The decision that refused it is stored before the admin hears of it.
+	ss.cc.audits.Wait()
 	reply(r, true) // a "false" would add ssh's own "request failed" line
 	cc := ss.cc
 	ss.s.log.Warn("session refused", "user", cc.id.User, "target", cc.login.Target,

@@ -70,6 +70,7 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 	remote, via, err := s.dialForward(ctx, cc, p)
 	if err != nil {
 		ae := asAdminError(err, reasonDenied, forwardRefused)
+		cc.audits.Wait() // the decision is stored before the admin hears of it
 		kind := gossh.Prohibited
 		if ae.Reason != reasonDenied {
 			kind = gossh.ConnectionFailed

@@ -217,3 +217,37 @@ func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
 	f.audit.waitEvent(t, "auth", "ok")
 	f.audit.waitEvent(t, "policy", "allowed")
 }
+
+// A refusal is told to the admin only once the decision behind it is
+// stored: the audit trail never misses a denial the admin saw.
+func TestRefusalWaitsForPolicyAuditEvent(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
+	f.audit.setHold(func(ev store.AuditEvent) {
+		if ev.Kind == "policy" {
+			<-release
+		}
+	})
+	c := f.dial("postgres@t1")
+	s := openRaw(t, c)
+	s.request("exec", false, execMsg{"true"})
+	select {
+	case r := <-s.done:
+		t.Fatalf("refusal %q reached the admin before the denial was stored", r.stderr)
+	case <-time.After(300 * time.Millisecond):
+	}
+	releaseOnce()
+	select {
+	case r := <-s.done:
+		if r.status != 255 || !strings.Contains(string(r.stderr), "not permitted") {
+			t.Fatalf("after the store caught up: status %d stderr %q", r.status, r.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refusal 10 s after the denial was stored")
+	}
+	if ev := f.audit.find("policy", "denied"); len(ev) != 1 {
+		t.Errorf("policy denials stored: %d, want 1", len(ev))
+	}
+}
