@@ -12,6 +12,7 @@ import (
 func (ss *session) whoami(r *gossh.Request) {
 	reply(r, true)
 	cc := ss.cc
+	cc.audits.Wait() // the login is stored before anything is shown
 	ss.mu.Lock()
 	pty := ss.pty
 	ss.mu.Unlock()
