@@ -51,8 +51,12 @@ errors naming the key and its line) and print who may reach what as whom.`,
 
 // printPolicy prints the effective policy: one line per user and grant.
 func printPolicy(w io.Writer, path string, cfg *config.Config) {
-	fmt.Fprintf(w, "%s: OK (%d users, %d targets, host keys: %s, recording: %s)\n\n",
-		path, len(cfg.Users), len(cfg.Targets), cfg.Upstream.HostKeyPolicy, cfg.Recording.OnFailure)
+	reuse := "off"
+	if d := config.DurationOr(cfg.Upstream.ReuseIdle, 0); d > 0 {
+		reuse = d.String()
+	}
+	fmt.Fprintf(w, "%s: OK (%d users, %d targets, host keys: %s, recording: %s, target logins kept: %s)\n\n",
+		path, len(cfg.Users), len(cfg.Targets), cfg.Upstream.HostKeyPolicy, cfg.Recording.OnFailure, reuse)
 	pol := proxy.NewPolicy(cfg)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tTARGET\tADDRESS\tAS\tFORWARDING")
