@@ -53,6 +53,7 @@ type fixtureOpts struct {
 	noIDs    bool                 // the bastion has no identity key
 	addr     string               // t1's address when the target is not an in-process one
 	id       *sshtest.KeyPair     // the bastion's identity key (default: a new one)
+	onDial   func(outcome string, took time.Duration)
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -107,7 +108,7 @@ targets:
 	f.srv, err = New(Options{
 		Config: cfg, HostSigners: []gossh.Signer{hostSigner}, Recorder: rec, Audit: f.audit,
 		Logger:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		KnownHostsPath: f.pinPath, IdentitySigners: ids,
+		KnownHostsPath: f.pinPath, IdentitySigners: ids, OnDial: o.onDial,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -167,9 +167,13 @@ func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
 		if up == nil {
 			return nil
 		}
+		start := time.Now()
 		if !targetAlive(up.client, reuseProbeTimeout) {
 			_ = up.Close()
 			continue
+		}
+		if s.onDial != nil {
+			s.onDial(DialReused, time.Since(start))
 		}
 		up.setOwner(cc)
 		if !cc.adopt(up) {

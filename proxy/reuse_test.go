@@ -37,7 +37,13 @@ func (f *fixture) waitKept(n int) {
 }
 
 func TestReuseSameUserSkipsTargetLogin(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
+	var mu sync.Mutex
+	var dials []string
+	f := newFixture(t, fixtureOpts{onDial: func(outcome string, _ time.Duration) {
+		mu.Lock()
+		dials = append(dials, outcome)
+		mu.Unlock()
+	}})
 	for i, cmd := range []string{"echo one", "echo two; exit 3", "echo three"} {
 		r := f.execOnce("root@t1", cmd)
 		want := []string{"one\n", "two\n", "three\n"}[i]
@@ -56,6 +62,11 @@ func TestReuseSameUserSkipsTargetLogin(t *testing.T) {
 	if strings.Join(logins, " ") != "new reused reused" {
 		t.Errorf("session audit events say target_login %v, want new reused reused", logins)
 	}
+	mu.Lock()
+	if got := strings.Join(dials, " "); got != "ok reused reused" {
+		t.Errorf("OnDial saw %q, want ok reused reused", got)
+	}
+	mu.Unlock()
 	if n := strings.Count(f.logs.String(), "target connection reused"); n != 2 {
 		t.Errorf("%d reuse log lines, want 2:\n%s", n, f.logs.String())
 	}

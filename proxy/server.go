@@ -50,6 +50,8 @@ type Options struct {
 	// authentication took together (a relayed password prompt counts too)
 	// and how it ended: one of the Dial* outcomes. It runs on the
 	// session's goroutine and must be quick. Nil means not observed.
+	// Taking over a kept connection (upstream.reuse_idle) is reported as
+	// DialReused with the time its liveness probe took.
 	OnDial func(outcome string, took time.Duration)
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time

@@ -67,6 +67,7 @@ const (
 	DialHostKey     = "hostkey"     // the host key was unknown or changed
 	DialAuthFailed  = "auth_failed" // the target refused every credential, or the admin aborted a prompt
 	DialError       = "error"       // anything else
+	DialReused      = "reused"      // a kept connection was taken over (reuse.go); took is the liveness probe
 )
 
 // dialTarget connects to the decided target (see connectTarget) and tells

@@ -110,7 +110,7 @@ func New(o Options) *Metrics {
 		m.sessions.WithLabelValues(o)
 	}
 	m.authFailures.WithLabelValues(labelValue(reasonNoKey))
-	for _, o := range []string{"ok", "unreachable", "hostkey", "auth_failed", "error"} {
+	for _, o := range []string{"ok", "unreachable", "hostkey", "auth_failed", "error", "reused"} {
 		m.dial.WithLabelValues(o)
 	}
 	m.proxied.WithLabelValues("in")
