@@ -24,8 +24,9 @@ import (
 //   - it is handed only to the same bastion user, for the same target
 //     address and remote user, after that connection's own policy
 //     decision allowed it, and only after the target answers a probe;
-//   - a reload (SIGHUP) or shutdown closes every kept connection, so a
-//     changed policy, key or host-key setting never meets an old one.
+//   - a reload (SIGHUP) or shutdown closes every kept connection, and one
+//     made under an older configuration is never kept or handed out, so a
+//     changed policy, key or host-key setting never meets an old login.
 //
 // Each session on a reused connection is still its own channel with its
 // own recording and audit events; the target's log shows one login for
@@ -168,7 +169,7 @@ func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
 			return nil
 		}
 		start := time.Now()
-		if !targetAlive(up.client, reuseProbeTimeout) {
+		if up.snap != s.snap.Load() || !targetAlive(up.client, reuseProbeTimeout) {
 			_ = up.Close()
 			continue
 		}
@@ -196,7 +197,7 @@ func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
 func (cc *clientConn) release(up *upstream) {
 	s := cc.s
 	idle := config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0)
-	if !up.reusable || idle <= 0 || cc.agentRequested() || s.isClosing() {
+	if !up.reusable || idle <= 0 || cc.agentRequested() || s.isClosing() || up.snap != s.snap.Load() {
 		_ = up.Close()
 		return
 	}

@@ -262,3 +262,25 @@ func TestRefusalWaitsForPolicyAuditEvent(t *testing.T) {
 		t.Errorf("policy denials stored: %d, want 1", len(ev))
 	}
 }
+
+// A target login made before a reload, still in use during it, is not
+// kept when its admin leaves: the next connection logs in afresh under the
+// new configuration.
+func TestReuseNotAcrossReloadWhileInUse(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	c := f.dial("root@t1")
+	s := openRaw(t, c)
+	s.request("exec", true, execMsg{"echo started; sleep 0.3"})
+	s.waitFor("started")
+	if err := f.srv.Reload(f.cfg); err != nil {
+		t.Fatal(err)
+	}
+	s.wait()
+	_ = c.Close()
+	time.Sleep(50 * time.Millisecond)
+	f.waitKept(0)
+	f.execOnce("root@t1", "true")
+	if got := f.target.AuthLog(); len(got) != 2 {
+		t.Errorf("target logins %v: the pre-reload login was reused", got)
+	}
+}

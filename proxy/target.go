@@ -68,7 +68,8 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 		return nil, errors.New("admin connection closed")
 	}
 	s := cc.s
-	cfg := s.snap.Load().cfg
+	snap := s.snap.Load()
+	cfg := snap.cfg
 	label := targetLabel(d.Alias, d.Address)
 	plan := &authPlan{
 		user:     cc.login.RemoteUser,
@@ -99,7 +100,7 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 			Reason: ae.Reason, Detail: map[string]string{"address": d.Address, "message": ae.Msg}})
 		return nil, ae
 	}
-	up = &upstream{client: client, label: label, key: key,
+	up = &upstream{client: client, label: label, key: key, snap: snap,
 		reusable: plan.agent == nil && plan.triedMethods() == "publickey"}
 	up.setOwner(cc)
 	agentChans := client.HandleChannelOpen("auth-agent@openssh.com")

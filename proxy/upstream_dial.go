@@ -18,9 +18,10 @@ import (
 // user's next connection when it may be reused (see reuse.go).
 type upstream struct {
 	client   *gossh.Client
-	label    string   // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
-	key      reuseKey // who may take it over
-	reusable bool     // authenticated with bastion-held keys only
+	label    string    // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
+	key      reuseKey  // who may take it over
+	snap     *snapshot // the configuration it was made under; kept only while current
+	reusable bool      // authenticated with bastion-held keys only
 	once     sync.Once
 
 	expiry *time.Timer // closes it while kept; guarded by the pool's mu
