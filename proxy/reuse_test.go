@@ -201,19 +201,27 @@ func TestReuseWithOpenSSH(t *testing.T) {
 	}
 }
 
+// holdPolicyEvents makes the audit store wait before storing a policy
+// event until the returned function is called (at the latest when the
+// test ends), like an index that is slow to commit.
+func (f *fixture) holdPolicyEvents() (release func()) {
+	ch := make(chan struct{})
+	release = sync.OnceFunc(func() { close(ch) })
+	f.t.Cleanup(release)
+	f.audit.setHold(func(ev store.AuditEvent) {
+		if ev.Kind == "policy" {
+			<-ch
+		}
+	})
+	return release
+}
+
 // The login's and the decision's audit events are written while the
 // target is dialed, not before; still, no byte of the session flows until
 // both are stored.
 func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	release := make(chan struct{})
-	releaseOnce := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(releaseOnce)
-	f.audit.setHold(func(ev store.AuditEvent) {
-		if ev.Kind == "policy" {
-			<-release
-		}
-	})
+	releaseOnce := f.holdPolicyEvents()
 	c := f.dial("root@t1")
 	s := openRaw(t, c)
 	s.request("exec", false, execMsg{"echo hi"})
@@ -233,14 +241,7 @@ func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
 // stored: the audit trail never misses a denial the admin saw.
 func TestRefusalWaitsForPolicyAuditEvent(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	release := make(chan struct{})
-	releaseOnce := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(releaseOnce)
-	f.audit.setHold(func(ev store.AuditEvent) {
-		if ev.Kind == "policy" {
-			<-release
-		}
-	})
+	releaseOnce := f.holdPolicyEvents()
 	c := f.dial("postgres@t1")
 	s := openRaw(t, c)
 	s.request("exec", false, execMsg{"true"})
