@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/metrics"
+	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -104,22 +104,9 @@ func scrapeMetrics(t *testing.T, u, token string) (map[string]float64, map[strin
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: %d %.300s", u, code, body)
 	}
-	samples, help := map[string]float64{}, map[string]string{}
-	for _, line := range strings.Split(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
-			name, text, _ := strings.Cut(rest, " ")
-			help[name] = text
-			continue
-		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("sample %q: %v", line, err)
-		}
-		samples[line[:i]] = v
+	samples, help, err := metricstest.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return samples, help
 }

@@ -1,20 +1,19 @@
 package metrics
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -34,30 +33,9 @@ func scrape(t *testing.T, url string) (samples map[string]float64, help map[stri
 		b, _ := io.ReadAll(res.Body)
 		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
 	}
-	return parseExposition(t, res.Body)
-}
-
-func parseExposition(t *testing.T, r io.Reader) (map[string]float64, map[string]string) {
-	t.Helper()
-	samples, help := map[string]float64{}, map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
-			name, text, _ := strings.Cut(rest, " ")
-			help[name] = text
-			continue
-		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("sample line %q: %v", line, err)
-		}
-		samples[line[:i]] = v
+	samples, help, err = metricstest.Parse(res.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return samples, help
 }
