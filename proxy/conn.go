@@ -69,13 +69,21 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 	return g
 }
 
+// maxAuthTries makes a connection hang up after six refused keys, as
+// OpenSSH's MaxAuthTries 6 does. Since x/crypto v0.59 a refused key
+// offered without a signature (how every client offers its keys first) is
+// not counted until the connection has had MaxAuthTries of them, so 3 here
+// is 3 free offers + 3 counted ones = 6 keys. TestHostileBruteForce checks
+// that the sixth key is still tried and the seventh is not.
+const maxAuthTries = 3
+
 // serverConfig is gliderlabs' ServerConfigCallback: hardened algorithms
 // and the callbacks that record which key really signed.
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	cc, _ := ctx.Value(connKey).(*clientConn)
 	conf := &gossh.ServerConfig{
 		Config:       serverAlgorithms(),
-		MaxAuthTries: 6,
+		MaxAuthTries: maxAuthTries,
 	}
 	conf.PublicKeyAuthAlgorithms = publicKeyAuthAlgorithms()
 	if cc != nil {
