@@ -6,13 +6,14 @@
 bench_saved_default_goal := $(.DEFAULT_GOAL)
 
 BENCH_FLAGS ?=
-BENCH_BINS  := bin/jumpcast-norec bin/jumpcast-bench
+BENCH_BINS  := bin/jumpcast-norec bin/jumpcast-tcprelay bin/jumpcast-bench
 
 .PHONY: bench bench-quick bench-profile bench-bins bench-floor
 
 # bench-bins: the benchmark-only bastion (built like the product) and the harness.
 bench-bins:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/jumpcast-norec ./bench/cmd/jumpcast-norec
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/jumpcast-tcprelay ./bench/cmd/jumpcast-tcprelay
 	$(GO) build -o bin/jumpcast-bench ./bench/cmd/jumpcast-bench
 
 ## bench: direct OpenSSH vs ProxyJump vs jumpcast (recording on/off), one interleaved run; JSON in bench/results/
@@ -23,10 +24,10 @@ bench: build test-deps bench-bins
 bench-quick: build test-deps bench-bins
 	./bin/jumpcast-bench -jumpcast $(BIN) -quick $(BENCH_FLAGS)
 
-## bench-floor: jumpcast against a bare x/crypto relay (bench/cmd/jumpcast-floor) in the jc-norec column: echo, bulk, setup
+## bench-floor: jumpcast against a bare x/crypto relay (bench/cmd/jumpcast-floor, in the jc-norec column) and a plain Go TCP relay (tcp-relay): echo, bulk, setup
 bench-floor: build test-deps bench-bins
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/jumpcast-floor ./bench/cmd/jumpcast-floor
-	./bin/jumpcast-bench -jumpcast $(BIN) -norec bin/jumpcast-floor -only echo,bulk,setup $(BENCH_FLAGS)
+	./bin/jumpcast-bench -jumpcast $(BIN) -norec bin/jumpcast-floor -paths direct,proxyjump,jc-rec,jc-norec,tcp-relay -only echo,bulk,setup $(BENCH_FLAGS)
 
 ## bench-profile: bench with a perf profile of the recording bastion during the PTY text run (needs perf)
 bench-profile: test-deps bench-bins

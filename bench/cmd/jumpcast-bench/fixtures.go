@@ -18,6 +18,10 @@ const (
 	pathProxyJump = "proxyjump" // OpenSSH client -J jump sshd → target sshd
 	pathRec       = "jc-rec"    // jumpcast serve, recording on (the product)
 	pathNorec     = "jc-norec"  // jumpcast-norec: the same proxy with proxy.NopRecorder
+	// pathRelay is not measured by default: OpenSSH client → jumpcast-tcprelay
+	// (io.Copy in Go, no SSH) → target sshd. What one Go process in the path
+	// costs by itself.
+	pathRelay = "tcp-relay"
 )
 
 var allPaths = []string{pathDirect, pathProxyJump, pathRec, pathNorec}
@@ -101,8 +105,12 @@ func startFixtures(tb *fixtureTB, o *options, selected []string) *fixtures {
 			p.bastion = f.startJumpcast(o, name)
 			p.tree, p.dial = &procTree{root: p.bastion.pid}, f.dialJumpcast(p.bastion)
 			hosts = append(hosts, hostBlock(name, p.bastion.addr, f.user+"@"+aliasDB)...)
+		case pathRelay:
+			p.bastion = f.startRelay(o.RelayBin)
+			p.tree, p.dial = &procTree{root: p.bastion.pid}, f.dialRelay(p.bastion.addr)
+			hosts = append(hosts, hostBlock(name, p.bastion.addr, f.user)...)
 		default:
-			tb.Fatalf("unknown path %q (want one of %s)", name, strings.Join(allPaths, ","))
+			tb.Fatalf("unknown path %q (want one of %s,%s)", name, strings.Join(allPaths, ","), pathRelay)
 		}
 		f.paths[name] = p
 	}
@@ -112,7 +120,10 @@ func startFixtures(tb *fixtureTB, o *options, selected []string) *fixtures {
 		cc.TrustHostKey(tb, f.jump.Addr, f.jump.HostKey)
 	}
 	for _, p := range f.paths {
-		if p.bastion != nil {
+		switch {
+		case p.name == pathRelay:
+			cc.TrustHostKey(tb, p.bastion.addr, f.target.HostKey) // the target answers through it
+		case p.bastion != nil:
 			cc.TrustHostKey(tb, p.bastion.addr, f.hostKey.Public)
 		}
 	}
@@ -198,6 +209,52 @@ func (f *fixtures) dialProxyJump(target string) (*gossh.Client, func(), error) {
 	}
 	c := gossh.NewClient(cc, chans, reqs)
 	return c, func() { _ = c.Close(); _ = jc.Close() }, nil
+}
+
+// startRelay starts the tcp-relay path's relay to the real target: bin is
+// jumpcast-tcprelay, or socat (a relay in C, for comparison), which is
+// given a free port and announced with the same welcome line.
+func (f *fixtures) startRelay(bin string) *bastion {
+	dir := f.tb.TempDir()
+	data, logPath := filepath.Join(dir, "data"), filepath.Join(dir, "relay.log")
+	if filepath.Base(bin) != "socat" {
+		return startBastion(f.tb, bin, []string{"-to", f.target.Addr}, data, logPath)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.tb.Fatalf("free port for socat: %v", err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	script := `echo "socat: SSH on $1, web on off,"; exec "$2" "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr,fork" "TCP:$4"`
+	b := startBastion(f.tb, "sh", []string{"-c", script, "sh", addr, bin, port, f.target.Addr}, data, logPath)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return b
+		}
+		if time.Now().After(deadline) {
+			f.tb.Fatalf("socat did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dialRelay reaches the real target through the TCP relay at addr; the
+// relay does not lead to the idle target.
+func (f *fixtures) dialRelay(addr string) func(string) (*gossh.Client, func(), error) {
+	return func(target string) (*gossh.Client, func(), error) {
+		if target != aliasDB {
+			return nil, nil, fmt.Errorf("the tcp-relay path leads only to %s", aliasDB)
+		}
+		c, err := gossh.Dial("tcp", addr, f.goConfig(f.user, f.target.HostKey))
+		if err != nil {
+			return nil, nil, fmt.Errorf("dial the target through the relay %s: %w", addr, err)
+		}
+		return c, func() { _ = c.Close() }, nil
+	}
 }
 
 func (f *fixtures) dialJumpcast(b *bastion) func(string) (*gossh.Client, func(), error) {

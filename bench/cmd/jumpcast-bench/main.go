@@ -27,6 +27,7 @@ import (
 type options struct {
 	JumpcastBin   string          `json:"jumpcast_bin"`
 	NorecBin      string          `json:"norec_bin"`
+	RelayBin      string          `json:"relay_bin,omitempty"`
 	Quick         bool            `json:"quick"`
 	Reps          int             `json:"reps"`
 	BulkBytes     int64           `json:"bulk_bytes"`
@@ -67,6 +68,7 @@ func parseFlags(args []string) (*options, error) {
 	var bulk, text, par, paths, only string
 	fs.StringVar(&o.JumpcastBin, "jumpcast", "bin/jumpcast", "the jumpcast binary (recording on)")
 	fs.StringVar(&o.NorecBin, "norec", "bin/jumpcast-norec", "the benchmark-only bastion without recording")
+	fs.StringVar(&o.RelayBin, "tcprelay", "bin/jumpcast-tcprelay", "the plain TCP relay of the optional tcp-relay path; socat (a relay in C) also works")
 	fs.BoolVar(&o.Quick, "quick", false, "about 10× smaller runs: defaults become -bulk 48MiB -text 24MiB -setup 6 -echo 300 -parallel-bytes 2MiB -idle 100 -idle-proxyjump 40")
 	fs.IntVar(&o.Reps, "reps", 3, "repetitions (medians are taken over them)")
 	fs.StringVar(&bulk, "bulk", "", "bytes per bulk run (default 512MiB)")
@@ -78,7 +80,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.Idle, "idle", -1, "idle interactive sessions held open per bastion (default 1000; 0 skips)")
 	fs.IntVar(&o.IdleProxyJump, "idle-proxyjump", -1, "cap on idle sessions through the ProxyJump sshd (default 200; each costs two sshd processes)")
 	fs.Uint64Var(&o.Seed, "seed", 6, "seed of the text stream")
-	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to measure, comma-separated")
+	fs.StringVar(&paths, "paths", strings.Join(allPaths, ","), "paths to measure, comma-separated; tcp-relay (a plain Go TCP relay in front of the target, for echo, bulk and setup) is also known")
 	fs.StringVar(&only, "only", "", "phases to run, comma-separated: setup,echo,bulk,text,pty,parallel,idle (default all)")
 	fs.StringVar(&o.outDir, "out", "bench/results", "folder for the JSON results")
 	fs.StringVar(&o.perfOut, "perf", "", "write a `perf record` profile of jc-rec during the first PTY text run to this file")

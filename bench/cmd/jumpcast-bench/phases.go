@@ -209,8 +209,8 @@ func (b *bench) parallel(ctx context.Context, order []*benchPath) error {
 // bulk phases, garbage not yet collected) does not count.
 func (b *bench) idle(order []*benchPath) error {
 	for _, p := range order {
-		if p.tree == nil {
-			continue
+		if p.tree == nil || p.name == pathRelay {
+			continue // no bastion, or (the relay) no way to the idle target
 		}
 		n := b.o.Idle
 		if p.name == pathProxyJump {
