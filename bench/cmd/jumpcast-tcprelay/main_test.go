@@ -18,31 +18,17 @@ func TestRelayHalfClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer target.Close()
-	go func() { // owner: the test; ends when the listener closes
-		for {
-			c, err := target.Accept()
-			if err != nil {
-				return
-			}
-			n, _ := io.Copy(io.Discard, c)
-			fmt.Fprintf(c, "got %d", n)
-			_ = c.Close()
-		}
-	}()
+	go acceptAll(target, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "got %d", n)
+		_ = c.Close()
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() { // owner: the test; ends when the listener closes
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go relay(c.(*net.TCPConn), target.Addr().String())
-		}
-	}()
+	go acceptAll(ln, func(c net.Conn) { relay(c.(*net.TCPConn), target.Addr().String()) })
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -62,5 +48,17 @@ func TestRelayHalfClose(t *testing.T) {
 	}
 	if string(reply) != "got 1048576" {
 		t.Fatalf("reply %q, want %q", reply, "got 1048576")
+	}
+}
+
+// acceptAll serves each connection of ln with serve, in its own goroutine,
+// until ln is closed.
+func acceptAll(ln net.Listener, serve func(net.Conn)) { // owner: the test
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go serve(c)
 	}
 }
