@@ -76,7 +76,8 @@ endif
 FUZZTIME     ?= 10s
 FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed \
 	./config:FuzzParse \
-	./recorder:FuzzReader ./recorder:FuzzUTF8Carry ./recorder:FuzzSFTPParser ./recorder:FuzzBinarySummary
+	./recorder:FuzzReader ./recorder:FuzzUTF8Carry ./recorder:FuzzSFTPParser ./recorder:FuzzBinarySummary \
+	./recorder:FuzzAppendJSONString
 
 ## fuzz: every fuzz target for FUZZTIME (default 10s) each, sequentially
 fuzz:

@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -62,22 +61,11 @@ type Event struct {
 	Data string
 }
 
-// tuple is the JSON shape of e: a 3-element array whose time is a fixed
-// 6-decimal number (microseconds, never exponent notation).
-func (e Event) tuple() [3]any {
-	return [3]any{json.Number(strconv.FormatFloat(e.Time, 'f', 6, 64)), e.Code, e.Data}
-}
-
-// MarshalJSON encodes e as [time, code, data]. Invalid UTF-8 in Data
-// becomes U+FFFD, one per invalid byte (encoding/json's rule).
+// MarshalJSON encodes e as [time, code, data], the time as a fixed
+// 6-decimal number (microseconds, never exponent notation). Invalid UTF-8
+// in Data becomes U+FFFD, one per invalid byte (encoding/json's rule).
 func (e Event) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e.tuple()); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return appendEvent(nil, e.Time, e.Code, e.Data), nil
 }
 
 // UnmarshalJSON decodes [time, code, data]. A data element that is not a

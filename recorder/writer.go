@@ -73,13 +73,7 @@ type Writer struct {
 
 	mu      sync.Mutex // guards every field below and writes to dst
 	dst     io.Writer
-	buf     bytes.Buffer  // whole encoded lines not yet written to dst
-	enc     *json.Encoder // encodes into buf
-	tuple   [3]any        // the event being encoded: pointers to evTime, evCode, evData
-	evTime  json.Number   // fixed 6-decimal seconds, aliasing num during an encode
-	evCode  string
-	evData  string
-	num     []byte      // scratch for evTime
+	buf     []byte      // whole encoded lines not yet written to dst
 	offset  int64       // bytes written to dst so far
 	last    float64     // time of the last event, to keep times non-decreasing
 	carries [2]carry    // per stream: trailing incomplete UTF-8
@@ -114,12 +108,13 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 	if wr.interval <= 0 || wr.interval > MaxFlushInterval {
 		wr.interval = MaxFlushInterval
 	}
-	wr.tuple = [3]any{&wr.evTime, &wr.evCode, &wr.evData}
-	wr.enc = json.NewEncoder(&wr.buf)
-	wr.enc.SetEscapeHTML(false)
-	if err := wr.enc.Encode(h); err != nil {
+	var hb bytes.Buffer
+	enc := json.NewEncoder(&hb)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(h); err != nil {
 		return nil, fmt.Errorf("encode asciicast header: %w", err)
 	}
+	wr.buf = hb.Bytes()
 	if err := wr.flushLocked(); err != nil {
 		return nil, fmt.Errorf("write asciicast header: %w", err)
 	}
@@ -309,25 +304,16 @@ func (w *Writer) endBinaryRun(s stream, at time.Duration) error {
 	return w.emit(CodeMarker, "[binary "+what+": "+strconv.FormatInt(n, 10)+" bytes]", at)
 }
 
-// emit encodes one event that happened at time at into the buffer (one
-// json encode per event), reports it to OnEvent, and writes the buffer
-// when it is large or arms the flush timer. Called with w.mu held.
+// emit encodes one event that happened at time at into the buffer,
+// reports it to OnEvent, and writes the buffer when it is large or arms
+// the flush timer. Called with w.mu held.
 func (w *Writer) emit(code, data string, at time.Duration) error {
 	t := float64(at.Microseconds()) / 1e6
 	if t < w.last {
 		t = w.last
 	}
 	w.last = t
-	// The same JSON as json.Marshal(Event.tuple()) (see TestEncodeMatchesMarshal),
-	// encoded through pointers held by w so that no value is boxed per event.
-	w.num = strconv.AppendFloat(w.num[:0], t, 'f', 6, 64)
-	w.evTime = json.Number(unsafe.String(unsafe.SliceData(w.num), len(w.num)))
-	w.evCode, w.evData = code, data
-	err := w.enc.Encode(&w.tuple)
-	w.evTime, w.evData = "", "" // neither may outlive this call
-	if err != nil {
-		return w.fail(fmt.Errorf("encode asciicast event: %w", err))
-	}
+	w.buf = append(appendEvent(w.buf, t, code, data), '\n')
 	if w.onEvent != nil {
 		w.onEvent(Event{Time: t, Code: code, Data: data})
 	}
@@ -337,7 +323,7 @@ func (w *Writer) emit(code, data string, at time.Duration) error {
 	if w.timer == nil {
 		w.timer = time.AfterFunc(w.interval, w.timerFlush)
 	}
-	if w.buf.Len() >= flushSize {
+	if len(w.buf) >= flushSize {
 		return w.flushLocked()
 	}
 	return nil
@@ -355,8 +341,8 @@ func (w *Writer) timerFlush() {
 	// A buffer grown by a burst of output is given back rather than kept
 	// by a session that may now stay idle for hours; a stream still
 	// flowing grows a new one (one allocation per FlushInterval).
-	if w.buf.Cap() > idleBufMax {
-		w.buf = bytes.Buffer{}
+	if cap(w.buf) > idleBufMax {
+		w.buf = nil
 	}
 	if cap(w.scratch) > idleBufMax {
 		w.scratch = nil
@@ -370,12 +356,12 @@ func (w *Writer) timerFlush() {
 
 // flushLocked writes the buffered whole lines to dst. Called with w.mu held.
 func (w *Writer) flushLocked() error {
-	if w.buf.Len() == 0 {
+	if len(w.buf) == 0 {
 		return nil
 	}
-	n, err := w.dst.Write(w.buf.Bytes())
+	n, err := w.dst.Write(w.buf)
 	w.offset += int64(n)
-	w.buf.Reset()
+	w.buf = w.buf[:0]
 	if err != nil {
 		return w.fail(fmt.Errorf("write recording: %w", err))
 	}

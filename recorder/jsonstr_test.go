@@ -1,0 +1,77 @@
+package recorder
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// encodingJSON is the oracle appendEvent must match: encoding/json's
+// encoding of [time as a 6-decimal number, code, data] without HTML
+// escapes.
+func encodingJSON(t testing.TB, ev Event) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode([3]any{json.Number(strconv.FormatFloat(ev.Time, 'f', 6, 64)), ev.Code, ev.Data}); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// TestAppendEventMatchesEncodingJSON puts every byte value, the two
+// escaped separators, invalid and truncated UTF-8, at every offset of an
+// 8-byte word (the fast path's unit) and at the ends.
+func TestAppendEventMatchesEncodingJSON(t *testing.T) {
+	specials := []string{"\x00", "\x1f", " ", "\"", "\\", "\x7f", "\b", "\f", "\n", "\r", "\t", "<>&",
+		"\u2028", "\u2029", "\u2027", "\u202a", "\xe2\x80", "\xe2", "日本", "😀", "\xff", "\xc3\x28", "\xed\xa0\x80", "e\u0301"}
+	for b := range 256 {
+		specials = append(specials, string([]byte{byte(b)}))
+	}
+	for _, sp := range specials {
+		for pre := range 17 {
+			for _, post := range []int{0, 1, 7, 8, 9} {
+				data := strings.Repeat("a", pre) + sp + strings.Repeat("z", post)
+				ev := Event{Time: 12.345678, Code: CodeOutput, Data: data}
+				got, _ := ev.MarshalJSON()
+				if want := encodingJSON(t, ev); !bytes.Equal(got, want) {
+					t.Fatalf("data %q:\n got %s\nwant %s", data, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestPlain8 checks the word test against the byte rule on words that
+// hold one special byte among plain ones, at each position.
+func TestPlain8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for c := range 256 {
+		for pos := range 8 {
+			for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']', 0x7f} {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = byte(c)
+				if got, want := plain8(load64(string(w), 0)), plain(byte(c)); got != want {
+					t.Fatalf("word %q: plain8 %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppendJSONString: any data, encoded as encoding/json would.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text", "a\"b\\c\n\r\t\x00\x1b[0m", "日本語 😀", "\u2028\u2029", "\xff\xfe", "\xe2\x80\xa8x", "abcdefgh\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		ev := Event{Time: 1, Code: CodeOutput, Data: data}
+		got, _ := ev.MarshalJSON()
+		if want := encodingJSON(t, ev); !bytes.Equal(got, want) {
+			t.Fatalf("data %q:\n got %s\nwant %s", data, got, want)
+		}
+	})
+}
