@@ -186,6 +186,20 @@ type rawSession struct {
 	out []byte
 }
 
+// openReadyShell opens an xterm shell as root@t1 and waits until it has run
+// a command.
+func (f *fixture) openReadyShell(t *testing.T) *rawSession {
+	t.Helper()
+	s := openRaw(t, f.dial("root@t1"))
+	s.pty("xterm", 80, 24)
+	s.request("shell", true, nil)
+	if _, err := s.ch.Write([]byte("echo ready\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("ready")
+	return s
+}
+
 func openRaw(t *testing.T, c *gossh.Client) *rawSession {
 	t.Helper()
 	ch, reqs, err := c.OpenChannel("session", nil)

@@ -151,14 +151,7 @@ func TestAgentForwardingForbiddenByPolicy(t *testing.T) {
 
 func TestShutdownTellsAdmins(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
-	s := openRaw(t, c)
-	s.pty("xterm", 80, 24)
-	s.request("shell", true, nil)
-	if _, err := s.ch.Write([]byte("echo ready\n")); err != nil {
-		t.Fatal(err)
-	}
-	s.waitFor("ready")
+	s := f.openReadyShell(t)
 	if n := f.srv.ActiveSessions(); n != 1 {
 		t.Errorf("ActiveSessions = %d, want 1", n)
 	}

@@ -32,14 +32,8 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	b := browsertest.New(t, 55*time.Second, "")
 	dir := browsertest.ArtifactDir(t, "replayweb")
 
-	b.Do(t, "log in",
-		chromedp.Navigate(ts.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("recordings")),
-	)
+	b.LogIn(t, ts.URL+"/", "alice", testPassword)
+	b.Do(t, "see the list", chromedp.WaitVisible(chromedp.ID("recordings")))
 	rows, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[int](`document.querySelectorAll("#recordings tbody tr").length`))
 	if err != nil || rows != 6 {
 		t.Fatalf("list: %d rows (%v), want 6", rows, err)
@@ -140,13 +134,7 @@ func TestBrowserWatchesLiveSession(t *testing.T) {
 	b := browsertest.New(t, 55*time.Second, "")
 	dir := browsertest.ArtifactDir(t, "replayweb")
 
-	b.Do(t, "log in",
-		chromedp.Navigate(ts.URL+"/recordings/"+sess.ID()),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-	)
-	b.Load(t, "submit the login", chromedp.Submit(chromedp.ID("password")))
+	b.LogIn(t, ts.URL+"/recordings/"+sess.ID(), "alice", testPassword)
 	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")), chromedp.WaitVisible(chromedp.ID("live-note")))
 	b.WaitTerminal(t, "line-before-the-auditor-came")
 
@@ -211,13 +199,7 @@ func TestBrowserHostileRecording(t *testing.T) {
 	t.Cleanup(ts.Close)
 	b := browsertest.New(t, 55*time.Second, "")
 
-	b.Do(t, "log in",
-		chromedp.Navigate(ts.URL+"/recordings/"+rec.ID),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-	)
-	b.Load(t, "submit the login", chromedp.Submit(chromedp.ID("password")))
+	b.LogIn(t, ts.URL+"/recordings/"+rec.ID, "alice", testPassword)
 	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("the player never loaded the recording: %v; %s", err, b.ProblemsSoFar())
 	}

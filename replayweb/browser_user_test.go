@@ -31,14 +31,8 @@ func TestBrowserUserSeesOwnSessions(t *testing.T) {
 	b := browsertest.New(t, 45*time.Second, "")
 	dir := browsertest.ArtifactDir(t, "replayweb")
 
-	b.Do(t, "log in as a user account",
-		chromedp.Navigate(ts.URL+"/?user=bob"),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("recordings")),
-	)
+	b.LogIn(t, ts.URL+"/?user=bob", "alice", testPassword) // a user account
+	b.Do(t, "see the list", chromedp.WaitVisible(chromedp.ID("recordings")))
 	ids := b.Eval(t, `Array.from(document.querySelectorAll("#recordings tbody tr")).map(r => r.dataset.id).join(",")`)
 	if ids != rec.ID {
 		t.Fatalf("alice's list (asked for user=bob): rows %q, want only %s", ids, rec.ID)

@@ -55,6 +55,8 @@ func (s *Server) recordingFor(c echo.Context) (*store.Recording, error) {
 type recordingBody struct {
 	Rec       store.Recording
 	Live      bool // the live view is available: the player follows the session
+	CanEnd    bool // the page offers an admin the form that ends the session
+	Notice    string
 	IdleLimit int
 }
 
@@ -65,6 +67,10 @@ func (s *Server) recordingPage(c echo.Context) error {
 	}
 	b := recordingBody{Rec: *rec, IdleLimit: idleLimit}
 	b.Live = rec.Status == store.StatusActive && s.isLive(rec.ID)
+	b.CanEnd = rec.Status == store.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
+	if c.QueryParam("ended") != "" {
+		b.Notice = "You ended this session; its admin was told why."
+	}
 	return s.render(c, http.StatusOK, "recording", pageData{Title: rec.RemoteUser + "@" + targetName(*rec), Nav: "recordings", Body: b})
 }
 

@@ -59,6 +59,10 @@ type Options struct {
 	// Now is the clock for sessions, rate limits and audit times; nil means
 	// time.Now.
 	Now func() time.Time
+	// EndSession ends the running session recording as id on behalf of by
+	// ("auditor NAME"), telling its admin why (proxy.Server.EndSession).
+	// Nil: the site offers no way to end sessions.
+	EndSession func(id, by, why string) error
 }
 
 // Server is the web site. It holds sessions in memory; it starts no
@@ -203,6 +207,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/auditors/:name/delete", s.adminDeleteAuditor)
 	admin.POST("/tokens", s.adminCreateToken)
 	admin.POST("/tokens/:id/delete", s.adminDeleteToken)
+	admin.POST("/recordings/:id/end", s.adminEndSession)
 
 	// API: a session cookie or an API token; read-only.
 	api := e.Group("/api", s.requireAPI)

@@ -37,7 +37,7 @@ func (p *program) listenAdmin() error {
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	p.adminLn = l
-	b := &localBackend{st: p.store, dir: p.dir}
+	b := &localBackend{st: p.store, dir: p.dir, end: p.proxy.EndSession}
 	p.admin = &http.Server{Handler: adminHandler(b), ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
@@ -60,6 +60,9 @@ func adminHandler(b backend) http.Handler {
 	mux.HandleFunc("POST /recordings/{id}/verify", func(w http.ResponseWriter, r *http.Request) {
 		res, err := b.Verify(r.Context(), r.PathValue("id"))
 		writeAdminJSON(w, res, err)
+	})
+	mux.HandleFunc("POST /recordings/{id}/end", func(w http.ResponseWriter, r *http.Request) {
+		writeAdminJSON(w, struct{}{}, b.EndSession(r.Context(), r.PathValue("id"), r.FormValue("reason")))
 	})
 	mux.HandleFunc("GET /recordings/{id}/cast", func(w http.ResponseWriter, r *http.Request) {
 		rc, err := b.Cast(r.Context(), r.PathValue("id"))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jumpcast/jumpcast/store"
@@ -31,6 +32,11 @@ func (b *remoteBackend) Verify(ctx context.Context, id string) (verifyResult, er
 	var v verifyResult
 	err := b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/verify", nil, &v)
 	return v, err
+}
+
+func (b *remoteBackend) EndSession(ctx context.Context, id, why string) error {
+	form := url.Values{"reason": {why}}
+	return b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/end", strings.NewReader(form.Encode()), nil)
 }
 
 func (b *remoteBackend) Cast(ctx context.Context, id string) (io.ReadCloser, error) {

@@ -23,6 +23,8 @@ type backend interface {
 	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
 	GetRecording(ctx context.Context, id string) (*store.Recording, error)
 	Verify(ctx context.Context, id string) (verifyResult, error)
+	// EndSession ends a running session (only a running server has any).
+	EndSession(ctx context.Context, id, why string) error
 	Cast(ctx context.Context, id string) (io.ReadCloser, error)
 	PutAuditor(ctx context.Context, a store.Auditor) error
 	ListAuditors(ctx context.Context) ([]store.Auditor, error)
@@ -86,6 +88,23 @@ type localBackend struct {
 	st    *store.Store
 	dir   *recorder.Dir
 	owned bool // Close closes st and dir
+	// end is the running server's proxy.Server.EndSession; nil when the CLI
+	// opened the data folder itself (no server, so no live session).
+	end func(id, by, why string) error
+}
+
+// errNoServer answers EndSession when no server runs.
+var errNoServer = errors.New("no jumpcast serve is running on this data folder, so no session is live")
+
+// endedBy is who EndSession names for the command line: whoever can use
+// the admin socket is the server's own operating-system user.
+const endedBy = "an operator on the bastion"
+
+func (b *localBackend) EndSession(_ context.Context, id, why string) error {
+	if b.end == nil {
+		return errNoServer
+	}
+	return b.end(id, endedBy, why)
 }
 
 func openLocalBackend(cfg *config.Config) (*localBackend, error) {

@@ -141,13 +141,7 @@ func TestBrowserE2E(t *testing.T) {
 	art := browsertest.ArtifactDir(t, "e2e")
 	site := "http://" + e.srv.WebAddr
 
-	b.Load(t, "open the site", chromedp.Navigate(site+"/"))
-	b.Do(t, "log in",
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "carol"),
-		chromedp.SendKeys(chromedp.ID("password"), pw),
-	)
-	b.Load(t, "submit the login", chromedp.Submit(chromedp.ID("password")))
+	b.LogIn(t, site+"/", "carol", pw)
 	b.Do(t, "see the list", chromedp.WaitVisible(chromedp.ID("recordings")))
 	if n := b.Eval(t, `String(document.querySelectorAll("#recordings tbody tr").length)`); n != "2" {
 		t.Fatalf("list: %s rows, want 2", n)

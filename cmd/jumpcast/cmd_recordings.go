@@ -23,9 +23,10 @@ func newRecordingsCmd(g *globalFlags) *cobra.Command {
 with a server running they talk to it over its admin socket in the data folder.`,
 		Example: `  jumpcast recordings ls --user alice --since 24h
   jumpcast recordings show 20261124T093012.345678Z-3f9a1c2b
-  jumpcast recordings verify`,
+  jumpcast recordings verify
+  jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --reason "change freeze"`,
 	}
-	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecVerifyCmd(g))
+	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecVerifyCmd(g), newRecEndCmd(g))
 	return cmd
 }
 
@@ -159,6 +160,33 @@ func newRecShowCmd(g *globalFlags) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newRecEndCmd(g *globalFlags) *cobra.Command {
+	var why string
+	cmd := &cobra.Command{
+		Use:   "end ID",
+		Short: "End a running session; its admin is told why",
+		Long: `End a running session (a recording whose status is active) on the running
+server. The admin's terminal shows "jumpcast: session ended by an operator on the
+bastion[: REASON]" and ssh exits with 255; the recording is finalized with that
+line as its exit reason, and the audit log gets a session/terminated event.
+Auditors with the admin role can do the same from the recording's web page.`,
+		Example: `  jumpcast recordings ls --status active
+  jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --reason "change freeze"`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBackend(g, func(b backend) error {
+				if err := b.EndSession(cmd.Context(), args[0], why); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "ended session %s\n", args[0])
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&why, "reason", "", "the reason shown on the admin's terminal (at most 200 characters)")
+	return cmd
 }
 
 func newRecVerifyCmd(g *globalFlags) *cobra.Command {

@@ -157,6 +157,7 @@ func (p *program) listenWeb() error {
 		Metrics:        p.metrics.Handler(),
 		Health:         p.health.Live,
 		Ready:          p.health.Ready,
+		EndSession:     p.proxy.EndSession,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)

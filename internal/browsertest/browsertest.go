@@ -150,6 +150,20 @@ func (b *Browser) Load(t *testing.T, what string, trigger chromedp.Action[chrome
 	}
 }
 
+// LogIn opens url, which must answer with the login form (a page that
+// needs a login redirects there), signs in as name and waits for the page
+// the form leads to.
+func (b *Browser) LogIn(t *testing.T, url, name, password string) {
+	t.Helper()
+	b.Load(t, "open "+url, chromedp.Navigate(url))
+	b.Do(t, "fill in the login form",
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+	)
+	b.Load(t, "submit the login", chromedp.Submit(chromedp.ID("password")))
+}
+
 // Eval evaluates js, which must produce a string.
 func (b *Browser) Eval(t *testing.T, js string) string {
 	t.Helper()
@@ -161,6 +175,10 @@ func (b *Browser) Eval(t *testing.T, js string) string {
 }
 
 // Screenshot saves a full-page PNG as dir/name and returns its path.
+// Take it after the page's clicks, not between them: after a full-page
+// capture (captureBeyondViewport), Chromium 156 headless dropped mouse
+// clicks on the page — a submit button clicked with chromedp.Click or at
+// its coordinates did nothing, while elementFromPoint named the button.
 func (b *Browser) Screenshot(t *testing.T, dir, name string) string {
 	t.Helper()
 	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG

@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"errors"
+	"strings"
+	"unicode"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// ErrNoLiveSession is EndSession's answer for an id that is not a session
+// running on this bastion (unknown, already ended, or a forward).
+var ErrNoLiveSession = errors.New("no live session with that id")
+
+// reasonEnded is the audit and log reason of a session ended by EndSession.
+const reasonEnded = "ended by request"
+
+// maxEndReason bounds the reason shown to the admin, in characters.
+const maxEndReason = 200
+
+// EndSession ends the running session whose recording id is id, at the
+// request of by (for example "auditor bob"): the admin's terminal shows
+// "jumpcast: session ended by <by>[: <why>]" and ssh exits with 255, the
+// target channel is closed, the recording is finalized with that line as
+// its exit reason, and a session/terminated audit event names by and why
+// before anything else happens. why may be empty; control characters are
+// dropped from it and it is cut to 200 characters.
+func (s *Server) EndSession(id, by, why string) error {
+	ss := s.liveSession(id)
+	if ss == nil {
+		return ErrNoLiveSession
+	}
+	why = cleanEndReason(why)
+	msg := "session ended by " + cleanEndReason(by)
+	if why != "" {
+		msg += ": " + why
+	}
+	cc := ss.cc
+	detail := map[string]string{"by": by}
+	s.log.Warn("session ended on request", "session_id", id, "user", cc.id.User, "target", cc.login.Target,
+		"by", by, "why", why)
+	s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "terminated", User: cc.id.User,
+		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
+		SessionID: id, Reason: why, Detail: detail})
+	ss.abort(&adminError{Reason: reasonEnded, Msg: msg})
+	return nil
+}
+
+// liveSession finds the open session recording as id.
+func (s *Server) liveSession(id string) *session {
+	if id == "" {
+		return nil
+	}
+	s.mu.Lock()
+	open := make([]*session, 0, len(s.sessions))
+	for a := range s.sessions {
+		if ss, ok := a.(*session); ok {
+			open = append(open, ss)
+		}
+	}
+	s.mu.Unlock()
+	for _, ss := range open { // ss.mu is never taken under s.mu
+		if ss.recordingID() == id {
+			return ss
+		}
+	}
+	return nil
+}
+
+func (ss *session) recordingID() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.sid
+}
+
+// cleanEndReason makes s safe to print on the admin's terminal: no control
+// characters, at most maxEndReason characters, no surrounding spaces.
+func cleanEndReason(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || !unicode.IsPrint(r) && r != ' ' {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > maxEndReason {
+		s = string(r[:maxEndReason])
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,46 @@
+package replayweb
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// maxEndReason bounds the reason field, in bytes; the proxy cuts what it
+// shows to 200 characters.
+const maxEndReason = 800
+
+// adminEndSession ends a running session (Options.EndSession) at an
+// admin's request and goes back to its page. The form carries an optional
+// reason, which the admin's terminal shows. Guarded like every /admin
+// route: a session, role admin, the CSRF token.
+func (s *Server) adminEndSession(c echo.Context) error {
+	rec, err := s.recordingFor(c)
+	if err != nil {
+		return err
+	}
+	if s.o.EndSession == nil {
+		return echo.NewHTTPError(http.StatusNotFound, "ending sessions is not available on this site")
+	}
+	why := c.FormValue("reason")
+	if len(why) > maxEndReason {
+		return echo.NewHTTPError(http.StatusBadRequest, "the reason is too long")
+	}
+	if rec.Status != store.StatusActive {
+		return echo.NewHTTPError(http.StatusConflict, "this session is not running")
+	}
+	p := principalOf(c)
+	if err := s.o.EndSession(rec.ID, "auditor "+p.Name, why); err != nil {
+		s.log.Info("end session refused", "session_id", rec.ID, "user", p.Name, "err", err)
+		return echo.NewHTTPError(http.StatusConflict, "this session is not running on this bastion")
+	}
+	detail := map[string]string{"action": "end_session"}
+	if why != "" {
+		detail["reason"] = why
+	}
+	_ = s.audit(c, store.AuditEvent{Kind: "web_admin", Outcome: "ok", User: p.Name, SessionID: rec.ID,
+		Target: rec.TargetAlias, RemoteUser: rec.RemoteUser, Detail: detail})
+	return c.Redirect(http.StatusSeeOther, "/recordings/"+rec.ID+"?ended=1")
+}
