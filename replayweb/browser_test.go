@@ -226,3 +226,39 @@ func TestBrowserHostileRecording(t *testing.T) {
 	}
 	b.CheckClean(t, "hostile recording")
 }
+
+// TestBrowserOpensAtTime: /recordings/ID?t=SECONDS (the link `jumpcast
+// recordings grep --json` prints) opens the player paused at that moment
+// of the recording — what was printed before it shows, what came later
+// does not — with the idle limit off so that times are the file's.
+func TestBrowserOpensAtTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real browser")
+	}
+	e := newEnv(t, nil)
+	cast := `{"version": 2, "width": 80, "height": 24}
+[0.5, "o", "first-line\r\n"]
+[12.0, "o", "the-moment\r\n"]
+[20.0, "o", "much-later\r\n"]
+`
+	rec := e.addRecording(store.Recording{Duration: 20 * time.Second}, cast)
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	b := browsertest.New(t, 55*time.Second, "")
+	b.LogIn(t, ts.URL+"/recordings/"+rec.ID+"?t=12.5", "alice", testPassword)
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getCurrentTime() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the player never moved to the time: %v; %s", err, b.ProblemsSoFar())
+	}
+	b.WaitTerminal(t, "first-line", "the-moment")
+	at, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[float64](`window.jumpcastPlayer.getCurrentTime()`))
+	if err != nil || at < 12 || at > 13 {
+		t.Errorf("player at %v s (%v), want 12.5", at, err)
+	}
+	if text := b.Eval(t, `document.querySelector("#player").textContent`); strings.Contains(text, "much-later") {
+		t.Error("the terminal shows output from after the time")
+	}
+	if idle := b.Eval(t, `document.getElementById("idle").value`); idle != "0" {
+		t.Errorf("idle limit %q, want off", idle)
+	}
+	b.CheckClean(t, "open at a time")
+}

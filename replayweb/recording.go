@@ -58,6 +58,7 @@ type recordingBody struct {
 	CanEnd    bool // the page offers an admin the form that ends the session
 	Notice    string
 	IdleLimit int
+	StartAt   string // ?t=: seconds into the recording where the player opens; "" from the start
 }
 
 func (s *Server) recordingPage(c echo.Context) error {
@@ -68,6 +69,9 @@ func (s *Server) recordingPage(c echo.Context) error {
 	b := recordingBody{Rec: *rec, IdleLimit: idleLimit}
 	b.Live = rec.Status == store.StatusActive && s.isLive(rec.ID)
 	b.CanEnd = rec.Status == store.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
+	if t, err := strconv.ParseFloat(c.QueryParam("t"), 64); err == nil && t > 0 && t < 1e9 {
+		b.StartAt = strconv.FormatFloat(t, 'f', -1, 64)
+	}
 	if c.QueryParam("ended") != "" {
 		b.Notice = "You ended this session; its admin was told why."
 	}

@@ -38,6 +38,9 @@ func (p *program) listenAdmin() error {
 	}
 	p.adminLn = l
 	b := &localBackend{st: p.store, dir: p.dir, end: p.proxy.EndSession}
+	if p.webLn != nil { // the real port, also when web.listen asked for :0
+		b.web = webURLFor(p.webLn.Addr().String(), p.cfg.Web.TLSCert != "")
+	}
 	p.admin = &http.Server{Handler: adminHandler(b), ReadHeaderTimeout: 10 * time.Second}
 	return nil
 }
@@ -60,6 +63,10 @@ func adminHandler(b backend) http.Handler {
 	mux.HandleFunc("POST /recordings/{id}/verify", func(w http.ResponseWriter, r *http.Request) {
 		res, err := b.Verify(r.Context(), r.PathValue("id"))
 		writeAdminJSON(w, res, err)
+	})
+	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		u, err := b.WebURL(r.Context())
+		writeAdminJSON(w, serverInfo{WebURL: u}, err)
 	})
 	mux.HandleFunc("POST /recordings/{id}/end", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminJSON(w, struct{}{}, b.EndSession(r.Context(), r.PathValue("id"), r.FormValue("reason")))
@@ -120,6 +127,11 @@ func adminHandler(b backend) http.Handler {
 		_, _ = b.Backup(r.Context(), w)
 	})
 	return mux
+}
+
+// serverInfo is GET /info on the admin socket.
+type serverInfo struct {
+	WebURL string `json:"web_url"`
 }
 
 func writeAdminJSON(w http.ResponseWriter, v any, err error) {

@@ -34,6 +34,12 @@ func (b *remoteBackend) Verify(ctx context.Context, id string) (verifyResult, er
 	return v, err
 }
 
+func (b *remoteBackend) WebURL(ctx context.Context) (string, error) {
+	var info serverInfo
+	err := b.do(ctx, http.MethodGet, "/info", nil, &info)
+	return info.WebURL, err
+}
+
 func (b *remoteBackend) EndSession(ctx context.Context, id, why string) error {
 	form := url.Values{"reason": {why}}
 	return b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/end", strings.NewReader(form.Encode()), nil)

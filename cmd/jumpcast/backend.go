@@ -25,6 +25,9 @@ type backend interface {
 	Verify(ctx context.Context, id string) (verifyResult, error)
 	// EndSession ends a running session (only a running server has any).
 	EndSession(ctx context.Context, id, why string) error
+	// WebURL is the web site's address ("" when there is none or it is not
+	// known): a running server's real listener, else the configured one.
+	WebURL(ctx context.Context) (string, error)
 	Cast(ctx context.Context, id string) (io.ReadCloser, error)
 	PutAuditor(ctx context.Context, a store.Auditor) error
 	ListAuditors(ctx context.Context) ([]store.Auditor, error)
@@ -91,7 +94,10 @@ type localBackend struct {
 	// end is the running server's proxy.Server.EndSession; nil when the CLI
 	// opened the data folder itself (no server, so no live session).
 	end func(id, by, why string) error
+	web string // WebURL's answer
 }
+
+func (b *localBackend) WebURL(context.Context) (string, error) { return b.web, nil }
 
 // errNoServer answers EndSession when no server runs.
 var errNoServer = errors.New("no jumpcast serve is running on this data folder, so no session is live")
@@ -122,7 +128,7 @@ func openLocalBackend(cfg *config.Config) (*localBackend, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("open recordings folder: %w", err)
 	}
-	return &localBackend{st: st, dir: dir, owned: true}, nil
+	return &localBackend{st: st, dir: dir, owned: true, web: webURL(cfg)}, nil
 }
 
 func (b *localBackend) Close() error {

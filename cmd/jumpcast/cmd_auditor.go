@@ -100,7 +100,7 @@ func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			where := "log in on the web site"
-			if u := webURL(cfg); u != "" {
+			if u, err := b.WebURL(cmd.Context()); err == nil && u != "" {
 				where = "log in at " + u
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); %s\n", name, role, where)

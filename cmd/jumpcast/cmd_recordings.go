@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -18,15 +19,16 @@ func newRecordingsCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "recordings",
 		Aliases: []string{"rec"},
-		Short:   "List, show and verify recordings",
-		Long: `List, show and verify recordings. These work whether or not the server runs:
+		Short:   "List, show, search, verify and end recordings",
+		Long: `List, show, search, verify and end recordings. These work whether or not the server runs:
 with a server running they talk to it over its admin socket in the data folder.`,
 		Example: `  jumpcast recordings ls --user alice --since 24h
   jumpcast recordings show 20261124T093012.345678Z-3f9a1c2b
+  jumpcast recordings grep 'rm -rf' --since 24h
   jumpcast recordings verify
   jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --reason "change freeze"`,
 	}
-	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecVerifyCmd(g), newRecEndCmd(g))
+	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecGrepCmd(g), newRecVerifyCmd(g), newRecEndCmd(g))
 	return cmd
 }
 
@@ -62,17 +64,22 @@ func newRecLsCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
+	addFilterFlags(fl, &f, &since, &until)
+	fl.IntVar(&f.Limit, "limit", 50, "rows per page")
+	fl.StringVar(&f.Cursor, "cursor", "", "continue from a previous page")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// addFilterFlags adds the recording filters that ls and grep share.
+func addFilterFlags(fl *pflag.FlagSet, f *store.Filter, since, until *string) {
 	fl.StringVar(&f.User, "user", "", "bastion user")
 	fl.StringVar(&f.Target, "target", "", "target alias or host")
 	fl.StringVar(&f.RemoteUser, "remote-user", "", "remote user")
 	fl.StringVar(&f.Status, "status", "", "active, finished, interrupted or failed")
 	fl.StringVar(&f.Text, "text", "", "text in the title or command")
-	fl.StringVar(&since, "since", "", "start at or after: RFC 3339 time, date, or a duration ago (24h)")
-	fl.StringVar(&until, "until", "", "start before: RFC 3339 time, date, or a duration ago")
-	fl.IntVar(&f.Limit, "limit", 50, "rows per page")
-	fl.StringVar(&f.Cursor, "cursor", "", "continue from a previous page")
-	fl.BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	fl.StringVar(since, "since", "", "start at or after: RFC 3339 time, date, or a duration ago (24h)")
+	fl.StringVar(until, "until", "", "start before: RFC 3339 time, date, or a duration ago")
 }
 
 // parseWhen accepts an RFC 3339 time, a date (YYYY-MM-DD, local time) or a

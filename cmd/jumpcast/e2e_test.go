@@ -199,14 +199,19 @@ func TestKillAndRecover(t *testing.T) {
 // admin socket while the server holds the database, and directly when not.
 func TestAuditorAddWithAndWithoutServer(t *testing.T) {
 	e := startE2E(t)
-	if _, errOut, code := runJumpcast(t, "a long enough password\n", "auditor", "add", "carol", "--admin", "-c", e.cfgPath); code != 0 {
+	out, errOut, code := runJumpcast(t, "a long enough password\n", "auditor", "add", "carol", "--admin", "-c", e.cfgPath)
+	if code != 0 {
 		t.Fatalf("auditor add with server: exit %d: %s", code, errOut)
+	}
+	// web.listen asks for port 0: the running server knows the real one.
+	if want := "log in at http://" + e.srv.WebAddr + "/"; !strings.Contains(out, want) {
+		t.Errorf("auditor add with server printed %q, want %q", out, want)
 	}
 	e.srv.Stop(t)
 	if _, errOut, code := runJumpcast(t, "another long password\n", "auditor", "add", "dave", "-c", e.cfgPath); code != 0 {
 		t.Fatalf("auditor add without server: exit %d: %s", code, errOut)
 	}
-	out, _, _ := runJumpcast(t, "", "auditor", "ls", "-c", e.cfgPath)
+	out, _, _ = runJumpcast(t, "", "auditor", "ls", "-c", e.cfgPath)
 	if !strings.Contains(out, "carol") || !strings.Contains(out, "admin") || !strings.Contains(out, "dave") {
 		t.Errorf("auditor ls: %q", out)
 	}

@@ -223,7 +223,13 @@ func (p *program) Run(ctx context.Context) error {
 // under TLS, "localhost" for an all-interfaces listen address. It is ""
 // when the web site is off or its port is chosen at start (":0").
 func webURL(cfg *config.Config) string {
-	host, port, err := net.SplitHostPort(cfg.Web.Listen)
+	return webURLFor(cfg.Web.Listen, cfg.Web.TLSCert != "")
+}
+
+// webURLFor is the site's address for a listen address ("" when the port
+// is chosen at start), with localhost for an unspecified host.
+func webURLFor(listen string, tls bool) string {
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil || port == "0" {
 		return ""
 	}
@@ -231,7 +237,7 @@ func webURL(cfg *config.Config) string {
 		host = "localhost"
 	}
 	scheme := "http"
-	if cfg.Web.TLSCert != "" {
+	if tls {
 		scheme = "https"
 	}
 	return scheme + "://" + net.JoinHostPort(host, port) + "/"

@@ -9,6 +9,14 @@
   var speedSel = document.getElementById("speed");
   var idleSel = document.getElementById("idle");
   var state = { player: null, speed: 1, idle: Number(box.dataset.idle || 2) };
+  // ?t=SECONDS (a link from "jumpcast recordings grep") opens the player at
+  // that moment of the recording; the idle limit is off so that the
+  // player's time is the recording's.
+  var startAt = Number(box.dataset.start || 0);
+  if (startAt > 0) {
+    state.idle = 0;
+    if (idleSel) idleSel.value = "0";
+  }
 
   function setState(s) { box.dataset.state = s; }
 
@@ -90,5 +98,9 @@
     });
   }
   setState("loading");
-  create(0, !!box.dataset.live);
+  var first = create(0, !!box.dataset.live);
+  if (startAt > 0 && !box.dataset.live) {
+    // startAt alone waits for a play; seeking shows the moment paused.
+    Promise.resolve(first.seek(startAt)).catch(function () {});
+  }
 })();
