@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anmitsu/go-shlex"
 )
 
 // TestDocumentedCommandsParse runs every `jumpcast …` command line shown in
@@ -38,7 +40,12 @@ func TestDocumentedCommandsParse(t *testing.T) {
 	bin := jumpcastBinary(ctx, t)
 	for _, c := range cmds {
 		_, line, _ := strings.Cut(c, ": ")
-		args := append(strings.Fields(line)[1:], "--help")
+		words, err := shlex.Split(line, true) // as the reader's shell splits it
+		if err != nil {
+			t.Errorf("%s\n  → not a shell command line: %v", c, err)
+			continue
+		}
+		args := append(words[1:], "--help")
 		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s\n  → %v: %s", c, err, firstLine(out))
