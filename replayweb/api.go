@@ -27,9 +27,12 @@ type apiRecording struct {
 // and cursor. A user account's list is of its own recordings only, whatever
 // user= says (listFilter).
 func (s *Server) apiList(c echo.Context) error {
-	_, f, err := listFilter(c, apiPageSize, maxAPIPageSize)
+	q, f, err := listFilter(c, apiPageSize, maxAPIPageSize)
 	if err != nil {
 		return err
+	}
+	if q.Screen != "" { // the list page's search reads files; the API does not
+		return echo.NewHTTPError(http.StatusBadRequest, "screen: searching recordings' text is on the list page and in `jumpcast recordings grep`, not in the API")
 	}
 	page, err := s.store.ListRecordings(c.Request().Context(), f)
 	if err != nil {

@@ -100,8 +100,11 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// loginURL is the login page, with next when there is somewhere to come
+// back to: any GET but the bare list. A shared link to a filtered list
+// keeps its filters through the login.
 func loginURL(r *http.Request) string {
-	if r.Method != http.MethodGet || r.URL.Path == "/" {
+	if r.Method != http.MethodGet || r.URL.Path == "/" && r.URL.RawQuery == "" {
 		return "/login"
 	}
 	return "/login?next=" + url.QueryEscape(r.URL.RequestURI())

@@ -30,6 +30,7 @@ var statuses = []string{store.StatusActive, store.StatusFinished, store.StatusIn
 // page, its links and the API all use it, so a link can be shared.
 type listQuery struct {
 	Text, User, Target, RemoteUser, Status string
+	Screen                                 string // text the terminal showed (list page only; see screen.go)
 	SinceText, UntilText                   string // as typed: YYYY-MM-DD or RFC 3339
 	Sort                                   string // "start" or "duration"
 	Order                                  string // "desc" or "asc"
@@ -41,11 +42,11 @@ type listQuery struct {
 // ("until" includes its whole day) or RFC 3339 times.
 func parseListQuery(v url.Values, defLimit, maxLimit int) (listQuery, store.Filter, error) {
 	q := listQuery{
-		Text: v.Get("q"), User: v.Get("user"), Target: v.Get("target"), RemoteUser: v.Get("remote_user"),
+		Text: v.Get("q"), Screen: v.Get("screen"), User: v.Get("user"), Target: v.Get("target"), RemoteUser: v.Get("remote_user"),
 		Status: v.Get("status"), SinceText: v.Get("since"), UntilText: v.Get("until"),
 		Sort: v.Get("sort"), Order: v.Get("order"), Cursor: v.Get("cursor"), Limit: defLimit,
 	}
-	for _, s := range []*string{&q.Text, &q.User, &q.Target, &q.RemoteUser, &q.SinceText, &q.UntilText} {
+	for _, s := range []*string{&q.Text, &q.Screen, &q.User, &q.Target, &q.RemoteUser, &q.SinceText, &q.UntilText} {
 		*s = strings.TrimSpace(*s)
 		if len(*s) > maxFilterLen {
 			return q, store.Filter{}, fmt.Errorf("a filter is longer than %d characters", maxFilterLen)
@@ -134,7 +135,7 @@ func parseDay(s string, endOfDay bool) (time.Time, error) {
 
 // filtered reports whether any filter (not sort or page) is set.
 func (q listQuery) filtered() bool {
-	return q.Text != "" || q.User != "" || q.Target != "" || q.RemoteUser != "" || q.Status != "" ||
+	return q.Text != "" || q.Screen != "" || q.User != "" || q.Target != "" || q.RemoteUser != "" || q.Status != "" ||
 		q.SinceText != "" || q.UntilText != ""
 }
 
@@ -148,6 +149,7 @@ func (q listQuery) values() url.Values {
 		}
 	}
 	set("q", q.Text)
+	set("screen", q.Screen)
 	set("user", q.User)
 	set("target", q.Target)
 	set("remote_user", q.RemoteUser)
@@ -184,6 +186,9 @@ type listBody struct {
 	// to its own recordings: the form shows it instead of a person filter.
 	// "" for auditors and admins.
 	OnlyPerson string
+	// Matches holds, with a screen search, each listed recording's first
+	// matching line by id (Items keeps only recordings that matched).
+	Matches map[string]*screenMatch
 }
 
 func (s *Server) listPage(c echo.Context) error {
@@ -196,6 +201,11 @@ func (s *Server) listPage(c echo.Context) error {
 		return fmt.Errorf("list recordings: %w", err)
 	}
 	b := listBody{Q: q, Items: page.Items, Filtered: q.filtered(), Statuses: statuses, SSHHint: s.o.SSHHint}
+	if q.Screen != "" {
+		if b.Items, b.Matches, err = s.searchScreens(c, q.Screen, page.Items); err != nil {
+			return err
+		}
+	}
 	if p := principalOf(c); !p.seesAll() {
 		b.OnlyPerson = p.Name
 	}

@@ -2,6 +2,7 @@ package replayweb
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -275,4 +276,39 @@ func TestTrustedProxy(t *testing.T) {
 	if _, err := New(Options{Store: e.store, Recordings: e.casts, TrustedProxies: []string{"not-an-ip"}}); err == nil {
 		t.Error("a bad trusted proxy was accepted")
 	}
+}
+
+// TestSharedListLinkSurvivesLogin: a filtered list link opened without a
+// session comes back, filters and all, after the login; the bare list
+// goes to the plain login page.
+func TestSharedListLinkSurvivesLogin(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client()
+	if res, _ := c.get("/"); res.Header.Get("Location") != "/login" {
+		t.Errorf("bare list: redirect to %q, want /login", res.Header.Get("Location"))
+	}
+	shared := "/?user=carol&since=2026-11-01&screen=drop+table"
+	res, _ := c.get(shared)
+	if loc := res.Header.Get("Location"); loc != "/login?next="+url.QueryEscape(shared) {
+		t.Fatalf("filtered list: redirect to %q", loc)
+	}
+	_, page := c.get(res.Header.Get("Location"))
+	res, _ = c.do(http.MethodPost, "/login", url.Values{
+		"_csrf": {csrfFrom(t, page)}, "name": {"alice"}, "password": {testPassword}, "next": {nextFrom(t, page)},
+	})
+	if loc := res.Header.Get("Location"); loc != shared {
+		t.Errorf("after login: to %q, want %q", loc, shared)
+	}
+}
+
+// nextFrom reads the login form's hidden next field.
+func nextFrom(t *testing.T, page string) string {
+	t.Helper()
+	const field = `name="next" value="`
+	i := strings.Index(page, field)
+	if i < 0 {
+		t.Fatal("no next field on the login page")
+	}
+	v, _, _ := strings.Cut(page[i+len(field):], `"`)
+	return html.UnescapeString(v)
 }

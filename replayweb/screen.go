@@ -1,0 +1,110 @@
+package replayweb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// screenScanLimit is how much of one cast file a screen search reads: a
+// page lists up to 50 recordings, and one session that printed gigabytes
+// must not stall it. A variable so that tests can lower it.
+var screenScanLimit int64 = 64 << 20
+
+// screenMatch is the first line of a recording whose text contains the
+// searched string.
+type screenMatch struct {
+	At      string // seconds into the recording, for ?t=
+	Clock   string // the same as M:SS.s
+	Line    string
+	Partial bool // no match in the first screenScanLimit bytes of a longer file: the rest was not searched
+}
+
+// searchScreens keeps the recordings of one list page whose output — as
+// the terminal showed it (recorder.ScanLines) — contains text, case
+// folded, and returns each one's first matching line. Reading recordings'
+// contents is an audit event (kind "search"), written before any file is
+// opened; when it cannot be written nothing is searched.
+func (s *Server) searchScreens(c echo.Context, text string, recs []store.Recording) ([]store.Recording, map[string]*screenMatch, error) {
+	p := principalOf(c)
+	if err := s.audit(c, store.AuditEvent{Kind: "search", Outcome: "ok", User: p.Name,
+		Detail: map[string]string{"screen": text, "recordings": strconv.Itoa(len(recs))}}); err != nil {
+		return nil, nil, err
+	}
+	needle := strings.ToLower(text)
+	kept := recs[:0:0]
+	found := map[string]*screenMatch{}
+	for _, r := range recs {
+		m, ok, err := s.searchScreen(r, needle)
+		if err != nil {
+			s.log.Warn("screen search skipped a recording", "session_id", r.ID, "err", err)
+			continue
+		}
+		if ok {
+			kept = append(kept, r)
+			found[r.ID] = &m
+		}
+	}
+	return kept, found, nil
+}
+
+func (s *Server) searchScreen(r store.Recording, needle string) (screenMatch, bool, error) {
+	rel := r.Path
+	if rel == "" {
+		var err error
+		if rel, err = recorder.RelPath(r.ID); err != nil {
+			return screenMatch{}, false, err
+		}
+	}
+	f, err := s.casts.Open(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return screenMatch{}, false, nil // purged: nothing to find
+	}
+	if err != nil {
+		return screenMatch{}, false, err
+	}
+	defer func() { _ = f.Close() }()
+	rd, err := recorder.NewReader(io.LimitReader(f, screenScanLimit))
+	if err != nil {
+		return screenMatch{}, false, err
+	}
+	var m screenMatch
+	found := false
+	err = recorder.ScanLines(rd, recorder.CodeOutput, func(l recorder.Line) bool {
+		if !strings.Contains(strings.ToLower(l.Text), needle) {
+			return true
+		}
+		m = screenMatch{At: strconv.FormatFloat(l.Time, 'f', 1, 64), Clock: clockOf(l.Time), Line: l.Text}
+		found = true
+		return false
+	})
+	if err != nil {
+		return m, false, err
+	}
+	if !found {
+		// Listed all the same when only the start of the file was read, so
+		// that the auditor knows where the search could not look.
+		info, err := f.Stat()
+		m.Partial = err == nil && info.Size() > screenScanLimit
+		found = m.Partial
+	}
+	return m, found, nil
+}
+
+// clockOf prints seconds into a session as H:MM:SS.s or M:SS.s.
+func clockOf(sec float64) string {
+	tenths := int64(sec*10 + 0.5)
+	h, m, s := tenths/36000, tenths/600%60, float64(tenths%600)/10
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%04.1f", h, m, s)
+	}
+	return fmt.Sprintf("%d:%04.1f", m, s)
+}
