@@ -54,6 +54,11 @@ type SSH struct {
 	// every certificate it signed. Reloaded with the rest of the file.
 	// Empty: nothing is revoked.
 	RevokedKeys []string `yaml:"revoked_keys,omitempty"`
+	// Banner is shown by the admin's ssh client before authentication, like
+	// sshd's Banner: a system-use notice ("sessions are recorded"). Empty
+	// (the default) sends none. At most 4 KiB; no control characters but
+	// newline and tab.
+	Banner string `yaml:"banner,omitempty"`
 	// HandshakeTimeout bounds the time from TCP accept to successful
 	// authentication. Default 20s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`

@@ -96,6 +96,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad cidr", "web:\n  trusted_proxies: [\"10.0.0.0/99\"]\n", []string{"web.trusted_proxies.0"}},
 		{"flush too slow", "recording:\n  flush_interval: 5s\n", []string{"recording.flush_interval"}},
 		{"bad metrics listen", "metrics:\n  listen: 9100\n", []string{"line 2", "metrics.listen"}},
+		{"banner with an escape", "ssh:\n  banner: \"hi\\e[2J\"\n", []string{"line 2", "ssh.banner", "U+001B"}},
+		{"banner too long", "ssh:\n  banner: \"" + strings.Repeat("x", 5000) + "\"\n", []string{"ssh.banner", "longer than 4096"}},
 		{"metrics on the web port", "metrics:\n  listen: \"127.0.0.1:8080\"\n", []string{"metrics.listen", "web.listen"}},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path"
@@ -8,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -37,6 +40,9 @@ func (c *Config) Validate() error {
 		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
 			return bad(fmt.Sprintf("ssh.revoked_keys.%d", i), "not a public key: %v", err)
 		}
+	}
+	if err := checkBanner(c.SSH.Banner); err != nil {
+		return bad("ssh.banner", "%v", err)
 	}
 	if c.SSH.HandshakeTimeout < 0 || c.SSH.IdleTimeout < 0 || c.SSH.ShutdownGrace < 0 {
 		return bad("ssh", "timeouts must not be negative")
@@ -237,4 +243,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// maxBanner bounds ssh.banner: a notice, not a document.
+const maxBanner = 4 << 10
+
+// checkBanner refuses a banner a terminal could be steered by: every
+// client prints it raw to stderr.
+func checkBanner(b string) error {
+	if len(b) > maxBanner {
+		return fmt.Errorf("longer than %d bytes", maxBanner)
+	}
+	if !utf8.ValidString(b) {
+		return errors.New("not UTF-8")
+	}
+	for _, r := range b {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return fmt.Errorf("control character %U (only newline and tab are allowed)", r)
+		}
+	}
+	return nil
 }

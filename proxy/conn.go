@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,10 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	}
 	conf.PublicKeyAuthAlgorithms = publicKeyAuthAlgorithms()
 	if cc != nil {
+		if b := cc.snap.cfg.SSH.Banner; b != "" {
+			banner := strings.TrimRight(b, "\n") + "\n"
+			conf.BannerCallback = func(gossh.ConnMetadata) string { return banner }
+		}
 		conf.VerifiedPublicKeyCallback = cc.verified
 		conf.AuthLogCallback = func(_ gossh.ConnMetadata, method string, _ error) {
 			if method != "none" {

@@ -304,3 +304,25 @@ func (rf *realFixture) localForward(t *testing.T) string {
 	cancel()
 	return string((<-done).stderr)
 }
+
+// TestOpenSSHShowsBanner: the real ssh client prints ssh.banner before it
+// logs in (at LogLevel INFO, its default), and a reload changes it for
+// the next connection.
+func TestOpenSSHShowsBanner(t *testing.T) {
+	rf := newRealFixture(t, fixtureOpts{config: func(c *config.Config) {
+		c.SSH.Banner = "Sessions through this bastion are recorded.\n\tAuthorized use only.\n\n"
+	}})
+	_, stderr, code := rf.ssh(t, nil, nil, "-o", "LogLevel=INFO", rf.dest("@"), "true")
+	if code != 0 || !strings.Contains(stderr, "Sessions through this bastion are recorded.\n\tAuthorized use only.\n") {
+		t.Fatalf("code %d stderr %q", code, stderr)
+	}
+	next := *rf.cfg
+	next.SSH.Banner = "Changed notice."
+	if err := rf.srv.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, _ = rf.ssh(t, nil, nil, "-o", "LogLevel=INFO", rf.dest("@"), "true")
+	if !strings.Contains(stderr, "Changed notice.\n") || strings.Contains(stderr, "recorded") {
+		t.Errorf("after reload: stderr %q", stderr)
+	}
+}
