@@ -60,8 +60,6 @@ type auditPage struct {
 	Next   string             `json:"next,omitempty"`
 }
 
-// openBackend connects to a running server's admin socket, or opens the
-// data folder directly when no server is running.
 // withBackend loads the config, opens the backend (see openBackend) and
 // runs fn, closing the backend when fn returns.
 func withBackend(g *globalFlags, fn func(b backend) error) error {
@@ -69,6 +67,11 @@ func withBackend(g *globalFlags, fn func(b backend) error) error {
 	if err != nil {
 		return err
 	}
+	return withConfigBackend(cfg, fn)
+}
+
+// withConfigBackend is withBackend for a command that has loaded cfg.
+func withConfigBackend(cfg *config.Config, fn func(b backend) error) error {
 	b, err := openBackend(cfg)
 	if err != nil {
 		return err
@@ -77,6 +80,8 @@ func withBackend(g *globalFlags, fn func(b backend) error) error {
 	return fn(b)
 }
 
+// openBackend connects to a running server's admin socket, or opens the
+// data folder directly when no server is running.
 func openBackend(cfg *config.Config) (backend, error) {
 	sock := socketPath(cfg)
 	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {

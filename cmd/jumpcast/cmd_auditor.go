@@ -90,21 +90,18 @@ func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := openBackend(cfg)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = b.Close() }()
-			a := store.Auditor{Name: name, PasswordHash: hash, Role: role, Created: time.Now().UTC()}
-			if err := b.PutAuditor(cmd.Context(), a); err != nil {
-				return err
-			}
-			where := "log in on the web site"
-			if u, err := b.WebURL(cmd.Context()); err == nil && u != "" {
-				where = "log in at " + u
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); %s\n", name, role, where)
-			return nil
+			return withConfigBackend(cfg, func(b backend) error {
+				a := store.Auditor{Name: name, PasswordHash: hash, Role: role, Created: time.Now().UTC()}
+				if err := b.PutAuditor(cmd.Context(), a); err != nil {
+					return err
+				}
+				where := "log in on the web site"
+				if u, err := b.WebURL(cmd.Context()); err == nil && u != "" {
+					where = "log in at " + u
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); %s\n", name, role, where)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&roleFlag, "role", store.RoleAuditor, "auditor (sees all recordings), admin (also manages accounts and API tokens) or user (an SSH user: sees only their own)")

@@ -21,33 +21,28 @@ recording id (looked up in the index) or the path of a .cast file.`,
 		Example: "  jumpcast play 20261124T093012.345678Z-3f9a1c2b --speed 2 --idle-limit 1s\n  jumpcast play session.cast",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rc io.ReadCloser
-			if recorder.ValidID(args[0]) {
-				cfg, err := g.loadConfig()
+			play := func(rc io.ReadCloser) error {
+				defer func() { _ = rc.Close() }()
+				r, err := recorder.NewReader(rc)
 				if err != nil {
 					return err
 				}
-				b, err := openBackend(cfg)
-				if err != nil {
-					return err
-				}
-				defer func() { _ = b.Close() }()
-				if rc, err = b.Cast(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-			} else {
+				return recorder.Play(cmd.Context(), cmd.OutOrStdout(), r, speed, idle)
+			}
+			if !recorder.ValidID(args[0]) {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
 				}
-				rc = f
+				return play(f)
 			}
-			defer func() { _ = rc.Close() }()
-			r, err := recorder.NewReader(rc)
-			if err != nil {
-				return err
-			}
-			return recorder.Play(cmd.Context(), cmd.OutOrStdout(), r, speed, idle)
+			return withBackend(g, func(b backend) error {
+				rc, err := b.Cast(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return play(rc)
+			})
 		},
 	}
 	cmd.Flags().Float64Var(&speed, "speed", 1, "playback speed factor")
