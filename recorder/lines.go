@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -147,4 +148,15 @@ func (t *termText) flush() {
 	if s != "" && !t.emit(Line{Time: t.start, Text: s}) {
 		t.stop = true
 	}
+}
+
+// Offset prints a time into a recording (seconds) as M:SS.s, or H:MM:SS.s
+// from an hour on: how grep and the web's screen search show a match.
+func Offset(sec float64) string {
+	tenths := int64(sec*10 + 0.5)
+	h, m, s := tenths/36000, tenths/600%60, float64(tenths%600)/10
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%04.1f", h, m, s)
+	}
+	return fmt.Sprintf("%d:%04.1f", m, s)
 }

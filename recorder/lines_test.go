@@ -86,3 +86,11 @@ func TestScanLinesBounded(t *testing.T) {
 		t.Errorf("line lengths %v", n)
 	}
 }
+
+func TestOffset(t *testing.T) {
+	for sec, want := range map[float64]string{0: "0:00.0", 3.25: "0:03.3", 59.96: "1:00.0", 754.2: "12:34.2", 3725.04: "1:02:05.0"} {
+		if got := Offset(sec); got != want {
+			t.Errorf("Offset(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package replayweb
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"strconv"
@@ -82,7 +81,7 @@ func (s *Server) searchScreen(r store.Recording, needle string) (screenMatch, bo
 		if !strings.Contains(strings.ToLower(l.Text), needle) {
 			return true
 		}
-		m = screenMatch{At: strconv.FormatFloat(l.Time, 'f', 1, 64), Clock: clockOf(l.Time), Line: l.Text}
+		m = screenMatch{At: strconv.FormatFloat(l.Time, 'f', 1, 64), Clock: recorder.Offset(l.Time), Line: l.Text}
 		found = true
 		return false
 	})
@@ -97,14 +96,4 @@ func (s *Server) searchScreen(r store.Recording, needle string) (screenMatch, bo
 		found = m.Partial
 	}
 	return m, found, nil
-}
-
-// clockOf prints seconds into a session as H:MM:SS.s or M:SS.s.
-func clockOf(sec float64) string {
-	tenths := int64(sec*10 + 0.5)
-	h, m, s := tenths/36000, tenths/600%60, float64(tenths%600)/10
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d:%04.1f", h, m, s)
-	}
-	return fmt.Sprintf("%d:%04.1f", m, s)
 }

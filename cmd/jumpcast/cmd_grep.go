@@ -110,7 +110,7 @@ func grepRecordings(cmd *cobra.Command, b backend, f store.Filter, re *regexp.Re
 			for _, m := range matches {
 				total++
 				if !asJSON {
-					fmt.Fprintf(w, "%s  +%s  %s → %s  %s\n", r.ID, clock(m.Time), r.User, remoteOf(r), m.Text)
+					fmt.Fprintf(w, "%s  +%s  %s → %s  %s\n", r.ID, recorder.Offset(m.Time), r.User, remoteOf(r), m.Text)
 					continue
 				}
 				gm := grepMatch{ID: r.ID, Time: m.Time, User: r.User, RemoteUser: r.RemoteUser, Target: r.TargetAlias,
@@ -153,15 +153,4 @@ func grepCast(ctx context.Context, b backend, id string, re *regexp.Regexp, code
 		return out, err
 	}
 	return out, nil
-}
-
-// clock prints seconds into a session as H:MM:SS.s or M:SS.s.
-func clock(sec float64) string {
-	d := time.Duration(sec * float64(time.Second)).Round(100 * time.Millisecond)
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	s := (d % time.Minute).Seconds()
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d:%04.1f", h, m, s)
-	}
-	return fmt.Sprintf("%d:%04.1f", m, s)
 }
