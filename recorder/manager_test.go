@@ -3,7 +3,11 @@ package recorder
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,4 +325,39 @@ func assertNothingStarted(t *testing.T, f *managerFixture) {
 		}
 		return nil
 	})
+}
+
+// TestClosedRecordingHashIsLogged: the "recording closed" log line carries
+// the SHA-256 of the file as written, the one the index stores.
+func TestClosedRecordingHashIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	f := newManagerFixture(t, func(o *ManagerOptions) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	ctx := context.Background()
+	s, err := f.m.Start(ctx, shellInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Output([]byte("hashed output\r\n")))
+	must(t, s.Close(ctx, Exit{Status: 0, HasStatus: true}))
+	data, err := os.ReadFile(filepath.Join(f.base, filepath.FromSlash(f.index.finished[testID].Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	if f.index.finished[testID].SHA256 != want {
+		t.Fatalf("index hash %q, file hash %q", f.index.finished[testID].SHA256, want)
+	}
+	var closed map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "recording closed" {
+			closed = m
+		}
+	}
+	if closed == nil || closed["sha256"] != want || closed["session_id"] != testID {
+		t.Errorf("recording closed line %v, want sha256 %s", closed, want)
+	}
 }

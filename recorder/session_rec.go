@@ -283,8 +283,10 @@ func (s *Session) Close(ctx context.Context, exit Exit) error {
 			err = errors.Join(err, fmt.Errorf("index recording %s: %w", rec.ID, ierr))
 		}
 	}
+	// The file's hash in the log as well as in the index: logs shipped off
+	// the bastion keep it where editing the data folder cannot reach.
 	s.m.log.Info("recording closed", "session_id", rec.ID, "status", rec.Status,
-		"bytes", rec.FileSize, "duration", rec.Duration, "err", rec.Error)
+		"bytes", rec.FileSize, "duration", rec.Duration, "sha256", rec.SHA256, "err", rec.Error)
 	s.mu.Lock()
 	s.closeErr = err
 	s.mu.Unlock()
