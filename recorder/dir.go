@@ -135,3 +135,37 @@ func HashFile(r io.Reader) (sha string, size int64, err error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), size, nil
 }
+
+// Check is the outcome of re-hashing one recording file against the
+// SHA-256 its index row stored when the recording closed.
+type Check struct {
+	Actual  string // the file's SHA-256 now ("" when it could not be read)
+	Size    int64
+	OK      bool
+	Problem string // why not OK: missing, changed, still recording, no hash
+}
+
+// CheckFile re-hashes f (nil: the file could not be opened, openErr says
+// why) against expected, the index's hash; active is true while the
+// recording is still being written.
+func CheckFile(f io.Reader, openErr error, expected string, active bool) Check {
+	if f == nil {
+		return Check{Problem: "file missing: " + openErr.Error()}
+	}
+	var c Check
+	var err error
+	c.Actual, c.Size, err = HashFile(f)
+	switch {
+	case err != nil:
+		c.Problem = "read: " + err.Error()
+	case active:
+		c.Problem = "still being recorded"
+	case expected == "":
+		c.Problem = "no hash in the index"
+	case c.Actual != expected:
+		c.Problem = "file changed since it was closed"
+	default:
+		c.OK = true
+	}
+	return c
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,8 @@ type recordingBody struct {
 	Notice    string
 	IdleLimit int
 	StartAt   string // ?t=: seconds into the recording where the player opens; "" from the start
+	// Verify is the result of the "Verify the file" button, nil otherwise.
+	Verify *recorder.Check
 }
 
 func (s *Server) recordingPage(c echo.Context) error {
@@ -66,7 +69,40 @@ func (s *Server) recordingPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b := recordingBody{Rec: *rec, IdleLimit: idleLimit}
+	return s.showRecording(c, rec, nil)
+}
+
+// verifyRecording re-hashes the recording's file against the index
+// (recorder.CheckFile, what `jumpcast recordings verify` does), writes a
+// "verify" audit event and shows the page with the result.
+func (s *Server) verifyRecording(c echo.Context) error {
+	rec, err := s.recordingFor(c)
+	if err != nil {
+		return err
+	}
+	active := rec.Status == store.StatusActive
+	var check recorder.Check
+	if f, err := s.openCast(rec); err != nil {
+		check = recorder.CheckFile(nil, err, rec.SHA256, active)
+	} else {
+		check = recorder.CheckFile(f, nil, rec.SHA256, active)
+		_ = f.Close()
+	}
+	outcome, detail := "ok", map[string]string{"sha256": check.Actual}
+	if !check.OK {
+		outcome, detail["problem"] = "failed", check.Problem
+	}
+	if err := s.audit(c, store.AuditEvent{Kind: "verify", Outcome: outcome, User: principalOf(c).Name,
+		SessionID: rec.ID, Target: rec.TargetAlias, RemoteUser: rec.RemoteUser, Detail: detail}); err != nil {
+		return err
+	}
+	return s.showRecording(c, rec, &check)
+}
+
+// showRecording renders the recording page, with a verification result
+// when verify is set.
+func (s *Server) showRecording(c echo.Context, rec *store.Recording, verify *recorder.Check) error {
+	b := recordingBody{Rec: *rec, IdleLimit: idleLimit, Verify: verify}
 	b.Live = rec.Status == store.StatusActive && s.isLive(rec.ID)
 	b.CanEnd = rec.Status == store.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
 	if t, err := strconv.ParseFloat(c.QueryParam("t"), 64); err == nil && t > 0 && t < 1e9 {
@@ -100,18 +136,24 @@ func (s *Server) apiCast(c echo.Context) error {
 	return s.serveCast(c, rec, "download", "api")
 }
 
-// serveCast streams the recording file, gzip-compressed when the client
-// accepts it. The audit event is written first: when it cannot be, the
-// cast is not served.
-func (s *Server) serveCast(c echo.Context, rec *store.Recording, kind, via string) error {
+// openCast opens rec's file under the recordings folder: its indexed path,
+// or the one its id names.
+func (s *Server) openCast(rec *store.Recording) (*os.File, error) {
 	rel := rec.Path
 	if rel == "" {
 		var err error
 		if rel, err = recorder.RelPath(rec.ID); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	f, err := s.casts.Open(rel)
+	return s.casts.Open(rel)
+}
+
+// serveCast streams the recording file, gzip-compressed when the client
+// accepts it. The audit event is written first: when it cannot be, the
+// cast is not served.
+func (s *Server) serveCast(c echo.Context, rec *store.Recording, kind, via string) error {
+	f, err := s.openCast(rec)
 	if errors.Is(err, fs.ErrNotExist) {
 		return echo.NewHTTPError(http.StatusNotFound, "the recording file is missing (purged?)").SetInternal(err)
 	}

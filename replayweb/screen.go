@@ -56,14 +56,7 @@ func (s *Server) searchScreens(c echo.Context, text string, recs []store.Recordi
 }
 
 func (s *Server) searchScreen(r store.Recording, needle string) (screenMatch, bool, error) {
-	rel := r.Path
-	if rel == "" {
-		var err error
-		if rel, err = recorder.RelPath(r.ID); err != nil {
-			return screenMatch{}, false, err
-		}
-	}
-	f, err := s.casts.Open(rel)
+	f, err := s.openCast(&r)
 	if errors.Is(err, fs.ErrNotExist) {
 		return screenMatch{}, false, nil // purged: nothing to find
 	}

@@ -199,6 +199,7 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/recordings/:id", s.recordingPage)
 	pages.GET("/recordings/:id/cast", s.castForPage)
 	pages.GET("/recordings/:id/live", s.liveEvents)
+	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
 
 	admin := e.Group("/admin", s.requireSession, s.requireAdmin, s.checkCSRF)

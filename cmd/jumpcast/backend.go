@@ -159,27 +159,14 @@ func (b *localBackend) Verify(ctx context.Context, id string) (verifyResult, err
 	if err != nil {
 		return verifyResult{}, err
 	}
-	res := verifyResult{ID: id, Expected: r.SHA256}
-	f, err := b.dir.Open(r.Path)
-	if err != nil {
-		res.Problem = "file missing: " + err.Error()
-		return res, nil
+	var c recorder.Check
+	if f, err := b.dir.Open(r.Path); err != nil {
+		c = recorder.CheckFile(nil, err, r.SHA256, r.Status == store.StatusActive)
+	} else {
+		c = recorder.CheckFile(f, nil, r.SHA256, r.Status == store.StatusActive)
+		_ = f.Close()
 	}
-	defer func() { _ = f.Close() }()
-	res.Actual, res.Size, err = recorder.HashFile(f)
-	switch {
-	case err != nil:
-		res.Problem = "read: " + err.Error()
-	case r.Status == store.StatusActive:
-		res.Problem = "still being recorded"
-	case r.SHA256 == "":
-		res.Problem = "no hash in the index"
-	case res.Actual != r.SHA256:
-		res.Problem = "file changed since it was closed"
-	default:
-		res.OK = true
-	}
-	return res, nil
+	return verifyResult{ID: id, Expected: r.SHA256, Actual: c.Actual, Size: c.Size, OK: c.OK, Problem: c.Problem}, nil
 }
 
 func (b *localBackend) Cast(ctx context.Context, id string) (io.ReadCloser, error) {

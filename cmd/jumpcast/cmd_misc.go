@@ -96,7 +96,7 @@ func newAuditCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "RFC 3339 time, date, or a duration ago")
-	cmd.Flags().StringVar(&f.Kind, "kind", "", "auth, policy, session, forward, playback, download, search, purge, recording, web_login, web_admin")
+	cmd.Flags().StringVar(&f.Kind, "kind", "", "auth, policy, session, forward, playback, download, verify, search, purge, recording, web_login, web_admin")
 	cmd.Flags().StringVar(&f.User, "user", "", "bastion user or auditor")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "events to print")
 	return cmd
