@@ -97,11 +97,27 @@ func TestConfigInitThenCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config check of what init wrote: %v\n%s", err, out)
 	}
-	for _, want := range []string{"OK", "alice", "db1", "10.0.0.5:22", "db2", "root,deploy"} {
+	for _, want := range []string{"OK", "alice", "db1", "10.0.0.5:22", "db2", "root,deploy", "login banner: none"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config check output lacks %q:\n%s", want, out)
 		}
 	}
+	withBanner := string(mustRead(t, cfgPath)) + "ssh:\n  banner: |\n    Sessions are recorded.\n    Authorized use only.\n"
+	if err := os.WriteFile(cfgPath, []byte(withBanner), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = runCLI(t, "", "config", "check", "-c", cfgPath); err != nil || !strings.Contains(out, "login banner: 2 line(s)") {
+		t.Errorf("config check with a banner: %v\n%s", err, out)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestConfigCheckNamesTheBadKey(t *testing.T) {

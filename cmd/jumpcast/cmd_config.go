@@ -55,8 +55,12 @@ func printPolicy(w io.Writer, path string, cfg *config.Config) {
 	if d := config.DurationOr(cfg.Upstream.ReuseIdle, 0); d > 0 {
 		reuse = d.String()
 	}
-	fmt.Fprintf(w, "%s: OK (%d users, %d targets, host keys: %s, recording: %s, target logins kept: %s)\n\n",
-		path, len(cfg.Users), len(cfg.Targets), cfg.Upstream.HostKeyPolicy, cfg.Recording.OnFailure, reuse)
+	banner := "none"
+	if b := strings.TrimRight(cfg.SSH.Banner, "\n"); b != "" {
+		banner = fmt.Sprintf("%d line(s)", strings.Count(b, "\n")+1)
+	}
+	fmt.Fprintf(w, "%s: OK (%d users, %d targets, host keys: %s, recording: %s, target logins kept: %s, login banner: %s)\n\n",
+		path, len(cfg.Users), len(cfg.Targets), cfg.Upstream.HostKeyPolicy, cfg.Recording.OnFailure, reuse, banner)
 	pol := proxy.NewPolicy(cfg)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tTARGET\tADDRESS\tAS\tFORWARDING")
