@@ -168,6 +168,10 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is json, text or auto (text on a terminal). Default auto.
 	Format string `yaml:"format"`
+	// Audit writes every audit event to the log as well, one "audit" line
+	// each, so that a log shipped off the bastion is a copy of the audit
+	// trail. Default true.
+	Audit *bool `yaml:"audit"`
 }
 
 // Metrics configures the optional operations listener. Whatever it says,

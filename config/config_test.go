@@ -208,3 +208,17 @@ func TestReuseIdleZeroMeansOff(t *testing.T) {
 		t.Errorf("reuse_idle: 0s became %v; 0 must stay off", got)
 	}
 }
+
+// TestLogAuditDefaultsOn: log.audit is on unless the file says false.
+func TestLogAuditDefaultsOn(t *testing.T) {
+	if a := Default().Log.Audit; a == nil || !*a {
+		t.Errorf("default log.audit = %v, want true", a)
+	}
+	c, err := Parse([]byte("log:\n  audit: false\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Log.Audit; a == nil || *a {
+		t.Errorf("log.audit: false parsed as %v", a)
+	}
+}

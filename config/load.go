@@ -94,6 +94,10 @@ func (c *Config) ApplyDefaults() {
 	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
+	if c.Log.Audit == nil {
+		t := true
+		c.Log.Audit = &t
+	}
 	if c.Users == nil {
 		c.Users = map[string]User{}
 	}

@@ -89,7 +89,11 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 		logger.Warn("recordings interrupted by an earlier stop were closed", "count", n)
 	}
 	p.metrics = metrics.New(metrics.Options{ActiveSessions: p.activeSessions, Logger: logger})
-	p.audit = p.metrics.Auditor(p.store)
+	var sink metrics.AuditSink = p.store
+	if a := p.cfg.Log.Audit; a == nil || *a {
+		sink = auditLog{log: p.log, next: p.store}
+	}
+	p.audit = p.metrics.Auditor(sink)
 	p.health = newHealth(cfg, p.store, p.dir, logger)
 	p.hub = recorder.NewHub()
 	mgr := recorder.NewManager(recorder.ManagerOptions{

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// TestAuditEventsAreLogged: with the default log.audit, a session through
+// the real ssh client leaves its audit trail in the server's JSON log too —
+// the login, the policy decision, the session's start and end, the end
+// naming the recording — with the same fields as the stored events.
+func TestAuditEventsAreLogged(t *testing.T) {
+	e := startE2E(t)
+	if out, errOut, code := e.ssh(t, "", e.login(), "echo logged"); code != 0 {
+		t.Fatalf("ssh: exit %d %q %q", code, out, errOut)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	want := map[string]bool{"auth/ok": false, "policy/allowed": false, "session/started": false, "session/ended": false}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, line := range strings.Split(e.srv.Stderr.String(), "\n") {
+			var m struct {
+				Msg, Kind, Outcome, User string
+				Session                  string `json:"session_id"`
+			}
+			if json.Unmarshal([]byte(line), &m) != nil || m.Msg != "audit" || m.User != "alice" {
+				continue
+			}
+			k := m.Kind + "/" + m.Outcome
+			if _, ok := want[k]; ok && (k != "session/ended" || m.Session == recs[0].ID) {
+				want[k] = true
+			}
+		}
+		all := true
+		for _, seen := range want {
+			all = all && seen
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit lines seen %v in the log:\n%s", want, e.srv.Stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
