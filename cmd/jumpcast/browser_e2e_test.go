@@ -176,7 +176,28 @@ func TestBrowserE2E(t *testing.T) {
 	}
 	b.CheckClean(t, "download")
 
+	searchScreens(t, e, b, rec.ID)
 	watchLive(t, e, b, art)
+}
+
+// searchScreens: the auditor types text the session printed into "On
+// screen"; the list keeps that session, with the line, and the line's link
+// opens the player at that moment showing it.
+func searchScreens(t *testing.T, e *e2e, b *browsertest.Browser, id string) {
+	t.Helper()
+	b.Load(t, "back to the list", chromedp.Navigate("http://"+e.srv.WebAddr+"/"))
+	b.Do(t, "type screen text", chromedp.SendKeys(chromedp.ID("screen"), "SECOND-LINE-of-the"))
+	b.Load(t, "search", chromedp.Submit(chromedp.ID("screen")))
+	rows := b.Eval(t, `Array.from(document.querySelectorAll("#recordings tbody tr[data-id]")).map(function (r) { return r.dataset.id; }).join(",")`)
+	if rows != id {
+		t.Fatalf("screen search listed %q, want only %s", rows, id)
+	}
+	if line := b.Eval(t, `document.querySelector(".screen-match code").textContent`); line != "second-line-of-the-session" {
+		t.Errorf("matching line %q", line)
+	}
+	b.Load(t, "open the match", chromedp.Click(chromedp.CSS(".screen-match a")))
+	b.WaitTerminal(t, "second-line-of-the-session")
+	b.CheckClean(t, "screen search")
 }
 
 // watchLive: a session that runs while the auditor watches; what it prints
