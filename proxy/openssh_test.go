@@ -326,3 +326,39 @@ func TestOpenSSHShowsBanner(t *testing.T) {
 		t.Errorf("after reload: stderr %q", stderr)
 	}
 }
+
+// TestOpenSSHControlMaster: an admin with ControlMaster in ~/.ssh/config
+// runs several commands over one connection to the bastion. Each is its
+// own session with its own recording and exit status, and the master's
+// exit closes the connection.
+func TestOpenSSHControlMaster(t *testing.T) {
+	rf := newRealFixture(t, fixtureOpts{})
+	sock := filepath.Join(t.TempDir(), "cm.sock")
+	mux := []string{"-o", "ControlPath=" + sock}
+	if _, stderr, code := rf.ssh(t, nil, nil, append(mux, "-o", "ControlMaster=yes", "-o", "ControlPersist=30", "-f", "-N", rf.dest("@"))...); code != 0 {
+		t.Fatalf("master: %d %q", code, stderr)
+	}
+	defer func() { _, _, _ = rf.ssh(t, nil, nil, append(mux, "-O", "exit", rf.dest("@"))...) }()
+	for i, cmd := range []string{"echo one", "echo two; exit 3"} {
+		out, stderr, code := rf.ssh(t, nil, nil, append(mux, rf.dest("@"), cmd)...)
+		want := []string{"one\n", "two\n"}[i]
+		if out != want || code != []int{0, 3}[i] {
+			t.Errorf("%q over the master: %q %d (stderr %q)", cmd, out, code, stderr)
+		}
+	}
+	if _, stderr, code := rf.ssh(t, nil, nil, append(mux, "-O", "check", rf.dest("@"))...); code != 0 {
+		t.Fatalf("the master is gone: %q", stderr)
+	}
+	rf.rec.mu.Lock()
+	var outs []string
+	for _, s := range rf.rec.sessions {
+		outs = append(outs, s.output.String())
+	}
+	rf.rec.mu.Unlock()
+	if len(outs) != 2 || outs[0] != "one\n" || outs[1] != "two\n" {
+		t.Errorf("recordings %q, want one per command", outs)
+	}
+	if n := len(rf.audit.find("auth", "ok")); n != 1 {
+		t.Errorf("%d logins to the bastion, want 1 (the master's)", n)
+	}
+}
