@@ -189,6 +189,8 @@ type listBody struct {
 	// Matches holds, with a screen search, each listed recording's first
 	// matching line by id (Items keeps only recordings that matched).
 	Matches map[string]*screenMatch
+	// ScanLimit is how much of each file a screen search reads.
+	ScanLimit int64
 }
 
 func (s *Server) listPage(c echo.Context) error {
@@ -202,6 +204,7 @@ func (s *Server) listPage(c echo.Context) error {
 	}
 	b := listBody{Q: q, Items: page.Items, Filtered: q.filtered(), Statuses: statuses, SSHHint: s.o.SSHHint}
 	if q.Screen != "" {
+		b.ScanLimit = screenScanLimit
 		if b.Items, b.Matches, err = s.searchScreens(c, q.Screen, page.Items); err != nil {
 			return err
 		}

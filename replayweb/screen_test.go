@@ -71,7 +71,7 @@ func TestScreenSearch(t *testing.T) {
 	long := e.addRecording(store.Recording{User: "carol", Title: "long"}, castWith(
 		`[1.0, "o", "`+strings.Repeat("x", 300)+`\r\n"]`, `[2.0, "o", "drop table late\r\n"]`))
 	_, page = auditor.get("/?" + url.Values{"screen": {"drop table"}}.Encode())
-	if !strings.Contains(page, `data-id="`+long.ID+`"`) || !strings.Contains(page, "was not searched") {
+	if !strings.Contains(page, `data-id="`+long.ID+`"`) || !strings.Contains(page, "no match in the first 200 B; the rest of this recording was not searched") {
 		t.Error("a recording cut by the scan limit is not listed with its note")
 	}
 	if !strings.Contains(page, `data-id="`+hit.ID+`"`) {
