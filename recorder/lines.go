@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -11,10 +13,18 @@ import (
 // Line is one line of a recording's text as a terminal showed it (or, for
 // input, as it was typed): escape sequences and control characters taken
 // out, backspaces applied. Time is when its first character was recorded,
-// in seconds since the start, the player's timeline.
+// End when the line was complete, both in seconds since the start, the
+// player's timeline.
 type Line struct {
 	Time float64
+	End  float64
 	Text string
+}
+
+// SeekTo is where a player shows the whole line on screen: the tenth of a
+// second after End (never 0, which players read as "from the start").
+func (l Line) SeekTo() string {
+	return strconv.FormatFloat(math.Floor(l.End*10)/10+0.1, 'f', 1, 64)
 }
 
 // maxLineRunes cuts a line that never ends (a progress bar redrawn with
@@ -52,6 +62,7 @@ type termText struct {
 	emit  func(Line) bool
 	line  []rune
 	start float64 // time of line's first rune
+	end   float64 // time of the event that added to or ended the line last
 	state int
 	stop  bool
 }
@@ -112,6 +123,7 @@ func (t *termText) write(at float64, data string) bool {
 		case c == 0x1b:
 			t.state = stEsc
 		case c == '\n' || c == '\r':
+			t.end = at
 			t.flush()
 		case c == '\b' || c == 0x7f: // backspace; DEL is what a terminal sends for it
 			if n := len(t.line); n > 0 {
@@ -133,6 +145,7 @@ func (t *termText) add(at float64, c rune) {
 		t.start = at
 	}
 	t.line = append(t.line, c)
+	t.end = at
 	if len(t.line) >= maxLineRunes {
 		t.flush()
 	}
@@ -145,7 +158,7 @@ func (t *termText) flush() {
 	}
 	s := strings.TrimSpace(string(t.line))
 	t.line = t.line[:0]
-	if s != "" && !t.emit(Line{Time: t.start, Text: s}) {
+	if s != "" && !t.emit(Line{Time: t.start, End: t.end, Text: s}) {
 		t.stop = true
 	}
 }

@@ -50,12 +50,12 @@ func TestScanLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Line{
-		{1, "root@db1:~# rm -rf /tmp/x"},
-		{3, "café ok tab"},
-		{3.5, "progress 10%"},
-		{3.5, "progress 100%"},
-		{4, "txt final"},
-		{5, "no newline at the end"},
+		{1, 2.5, "root@db1:~# rm -rf /tmp/x"},
+		{3, 3.5, "café ok tab"},
+		{3.5, 3.5, "progress 10%"},
+		{3.5, 3.5, "progress 100%"},
+		{4, 4, "txt final"},
+		{5, 5, "no newline at the end"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("lines:\n got %+v\nwant %+v", got, want)
@@ -70,7 +70,7 @@ func TestScanLines(t *testing.T) {
 	if err := ScanLines(r, CodeInput, func(l Line) bool { got = append(got, l); return len(got) < 1 }); err != nil {
 		t.Fatal(err)
 	}
-	if want := []Line{{1, "sudo rm -rf /var/lib/y"}}; !reflect.DeepEqual(got, want) {
+	if want := []Line{{1, 1.5, "sudo rm -rf /var/lib/y"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("input lines (stop after one):\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -91,6 +91,16 @@ func TestOffset(t *testing.T) {
 	for sec, want := range map[float64]string{0: "0:00.0", 3.25: "0:03.3", 59.96: "1:00.0", 754.2: "12:34.2", 3725.04: "1:02:05.0"} {
 		if got := Offset(sec); got != want {
 			t.Errorf("Offset(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}
+
+// TestSeekTo: a link to a line lands after the line is complete, and never
+// on 0 (the player's "from the start"), even for a line printed at once.
+func TestSeekTo(t *testing.T) {
+	for end, want := range map[float64]string{0: "0.1", 0.04: "0.1", 2.5: "2.6", 3.25: "3.3", 59.99: "60.0"} {
+		if got := (Line{End: end}).SeekTo(); got != want {
+			t.Errorf("SeekTo(End %v) = %s, want %s", end, got, want)
 		}
 	}
 }

@@ -74,7 +74,7 @@ func (s *Server) searchScreen(r store.Recording, needle string) (screenMatch, bo
 		if !strings.Contains(strings.ToLower(l.Text), needle) {
 			return true
 		}
-		m = screenMatch{At: strconv.FormatFloat(l.Time, 'f', 1, 64), Clock: recorder.Offset(l.Time), Line: l.Text}
+		m = screenMatch{At: l.SeekTo(), Clock: recorder.Offset(l.Time), Line: l.Text}
 		found = true
 		return false
 	})
