@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -33,7 +34,7 @@ func TestExecExitStatusAndStreams(t *testing.T) {
 	rec := f.rec.last(t)
 	if rec.info.Kind != recorder.KindExec || rec.info.Command != "echo out; echo err >&2; exit 7" ||
 		rec.info.User != "alice" || rec.info.RemoteUser != "root" || rec.info.TargetAlias != "t1" ||
-		!recorder.ValidID(rec.info.ID) || rec.info.KeyFingerprint != gossh.FingerprintSHA256(f.admin.Public) {
+		!recording.ValidID(rec.info.ID) || rec.info.KeyFingerprint != gossh.FingerprintSHA256(f.admin.Public) {
 		t.Errorf("session info = %+v", rec.info)
 	}
 	if got := rec.output.String(); got != "out\nerr\n" && got != "err\nout\n" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
@@ -94,7 +95,7 @@ func (ss *session) start(r *gossh.Request) {
 	}
 	cc, d, now := ss.cc, ss.decision, ss.s.now()
 	ss.info = recorder.SessionInfo{
-		ID: recorder.NewID(now), User: cc.id.User, KeyFingerprint: cc.id.KeyFingerprint,
+		ID: recording.NewID(now), User: cc.id.User, KeyFingerprint: cc.id.KeyFingerprint,
 		RemoteUser: cc.login.RemoteUser, TargetAlias: d.Alias, TargetAddr: d.Address,
 		ClientAddr: cc.remote.String(), Kind: kind, Command: command,
 		PTY: ss.ptyReq != nil, Width: ss.width, Height: ss.height,

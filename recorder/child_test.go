@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // Child processes: the test binary re-executed with childEnv set.
@@ -63,8 +65,8 @@ func childWriteForever(path string) error {
 // childIndex prints the final record as JSON on stdout.
 type childIndex struct{}
 
-func (childIndex) Started(context.Context, Record) error { return nil }
-func (childIndex) Finished(_ context.Context, r Record) error {
+func (childIndex) Started(context.Context, recording.Meta) error { return nil }
+func (childIndex) Finished(_ context.Context, r recording.Meta) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -219,7 +221,7 @@ func TestManagerDiskFull(t *testing.T) {
 		<-done
 		t.Fatal("child timed out")
 	}
-	var rec Record
+	var rec recording.Meta
 	for line := range strings.Lines(stdout.String()) {
 		if b, ok := strings.CutPrefix(line, "RECORD "); ok {
 			if err := json.Unmarshal([]byte(b), &rec); err != nil {
@@ -230,7 +232,7 @@ func TestManagerDiskFull(t *testing.T) {
 	if !strings.Contains(stdout.String(), "OUTPUT-ERROR") {
 		t.Errorf("no output error reported: %s", stdout.String())
 	}
-	if rec.Status != StatusFailed || !strings.Contains(rec.Error, "file too large") {
+	if rec.Status != recording.StatusFailed || !strings.Contains(rec.Error, "file too large") {
 		t.Errorf("record status %q error %q, want failed with the write error", rec.Status, rec.Error)
 	}
 	f, err := os.Open(filepath.Join(base, rec.Path))

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // File and folder permissions of the recordings folder.
@@ -49,7 +51,7 @@ func (d *Dir) Path() string { return d.root.Name() }
 // is an error) and its day folders (0700). It returns the open file (read
 // and write) and its path relative to the folder.
 func (d *Dir) Create(id string) (*os.File, string, error) {
-	rel, err := RelPath(id)
+	rel, err := relPath(id)
 	if err != nil {
 		return nil, "", fmt.Errorf("create recording: %w", err)
 	}
@@ -116,14 +118,21 @@ func (d *Dir) Close() error { return d.root.Close() }
 // checkRel accepts only "YYYY/MM/DD/<id>.cast" where the date is the id's.
 func checkRel(rel string) error {
 	id, ok := strings.CutSuffix(path.Base(rel), ".cast")
-	if !ok || !ValidID(id) {
-		return fmt.Errorf("%q: %w", rel, ErrBadPath)
-	}
-	want, err := RelPath(id)
-	if err != nil || want != rel {
+	want, err := relPath(id)
+	if !ok || err != nil || want != rel {
 		return fmt.Errorf("%q: %w", rel, ErrBadPath)
 	}
 	return nil
+}
+
+// relPath is recording.RelPath that also refuses a well-formed id whose
+// date does not exist: the folder names only the files of ids NewID could
+// have made.
+func relPath(id string) (string, error) {
+	if _, err := recording.IDTime(id); err != nil {
+		return "", err
+	}
+	return recording.RelPath(id)
 }
 
 // HashFile returns the hex SHA-256 of everything r yields and its size.

@@ -3,9 +3,11 @@
 // (Dir: server-made names under an os.Root, 0600 files, 0700 folders), the
 // live fan-out of running sessions to watchers (Hub), and the Manager that
 // ties them together behind the proxy's recording seam and reports each
-// recording to an Index once at start and once at end.
+// recording's recording.Meta to an Index once at start and once at end.
 //
-// The package imports nothing else of jumpcast: it knows no SSH and no HTTP.
+// The package imports nothing else of jumpcast but the leaf
+// internal/recording (a recording's id, statuses and metadata row, which it
+// shares with the store): it knows no SSH and no HTTP.
 //
 // Exactness is the point: a UTF-8 character split across two reads is joined
 // (a carry of at most 3 bytes per stream), only truly invalid bytes become

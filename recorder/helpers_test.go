@@ -15,7 +15,7 @@ import (
 )
 
 // requireRealEnv mirrors internal/sshtest.RequireRealEnv (recorder imports
-// nothing of ours, not even in tests).
+// nothing of ours but leaf packages, not even in tests).
 const requireRealEnv = "JUMPCAST_REQUIRE_REAL"
 
 // childEnv makes the test binary act as a child process (see

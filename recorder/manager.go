@@ -6,13 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-)
 
-// Recording statuses reported to the Index.
-const (
-	StatusActive   = "active"
-	StatusFinished = "finished"
-	StatusFailed   = "failed"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // ErrLowDiskSpace is returned by Start when the recordings folder's file
@@ -20,30 +15,16 @@ const (
 var ErrLowDiskSpace = errors.New("recordings disk below free-space floor")
 
 // Index receives each recording's metadata twice: once when it starts and
-// once when it ends — never per event. The lead's adapter writes it to the
-// store.
+// once when it ends — never per event. cmd/jumpcast writes it to the store
+// (internal/recindex).
 type Index interface {
-	// Started is called once, with Status "active", before the session
-	// is let through. An error refuses the recording.
-	Started(ctx context.Context, r Record) error
-	// Finished is called once, with Status "finished" or "failed".
-	Finished(ctx context.Context, r Record) error
-}
-
-// Record is a recording's metadata as the Index stores it.
-type Record struct {
-	SessionInfo // ID filled; Env holds TERM and SHELL only; Start set
-	Title       string
-	Path        string // relative to the recordings folder: "YYYY/MM/DD/<id>.cast"
-	End         time.Time
-	Duration    time.Duration // measured on the monotonic clock
-	BytesIn     int64         // bytes the admin sent (counted even when not recorded)
-	BytesOut    int64         // bytes the admin received
-	FileSize    int64
-	Exit        Exit
-	Status      string // StatusActive, StatusFinished, StatusFailed
-	Error       string // why the recording failed, "" otherwise
-	SHA256      string // hex SHA-256 of the finished file
+	// Started is called once, with Status recording.StatusActive and the
+	// fields known at the start, before the session is let through. An
+	// error refuses the recording.
+	Started(ctx context.Context, m recording.Meta) error
+	// Finished is called once, with Status recording.StatusFinished or
+	// recording.StatusFailed and every field filled.
+	Finished(ctx context.Context, m recording.Meta) error
 }
 
 // ManagerOptions configure a Manager.
@@ -54,7 +35,7 @@ type ManagerOptions struct {
 	// RecordInput records what the admin types as "i" events. Off by
 	// default: input holds passwords typed at prompts.
 	RecordInput bool
-	// FlushInterval: see WriterOptions; 0 means MaxFlushInterval.
+	// FlushInterval: see WriterOptions; 0 means recording.MaxFlushInterval.
 	FlushInterval time.Duration
 	// MinFreeSpace refuses new recordings when the folder's file system
 	// has fewer free bytes; 0 disables the check.
@@ -95,8 +76,8 @@ func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error)
 		info.Start = m.now()
 	}
 	if info.ID == "" {
-		info.ID = NewID(info.Start)
-	} else if !ValidID(info.ID) {
+		info.ID = recording.NewID(info.Start)
+	} else if !recording.ValidID(info.ID) {
 		return nil, fmt.Errorf("start recording: invalid id %q", info.ID)
 	}
 	if err := m.checkSpace(); err != nil {
@@ -113,7 +94,7 @@ func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error)
 		return nil, fmt.Errorf("start recording: %w", err)
 	}
 	s := newSession(m, info, f, rel)
-	if err := s.open(ctx); err != nil {
+	if err := s.open(ctx, info); err != nil {
 		_ = f.Close()
 		_ = m.o.Dir.Remove(rel)
 		return nil, fmt.Errorf("start recording %s: %w", info.ID, err)
@@ -148,6 +129,27 @@ func target(info SessionInfo) string {
 // Title is the recording's title: "root@db1 — alice".
 func Title(info SessionInfo) string {
 	return info.RemoteUser + "@" + target(info) + " — " + info.User
+}
+
+// startMeta is the metadata of a recording as it starts: what info says,
+// with its title, its file's path rel and the active status.
+func startMeta(info SessionInfo, rel string) recording.Meta {
+	return recording.Meta{
+		ID: info.ID, User: info.User, KeyFingerprint: info.KeyFingerprint, RemoteUser: info.RemoteUser,
+		TargetAlias: info.TargetAlias, TargetAddr: info.TargetAddr, ClientAddr: info.ClientAddr,
+		Kind: info.Kind, Command: info.Command, Term: info.Term, Width: info.Width, Height: info.Height,
+		Start: info.Start, Title: Title(info), Path: rel, Status: recording.StatusActive,
+	}
+}
+
+// exitStatus is e's exit-status as Meta.ExitStatus holds it: nil when the
+// target sent none.
+func exitStatus(e Exit) *int {
+	if !e.HasStatus {
+		return nil
+	}
+	st := e.Status
+	return &st
 }
 
 // headerEnv keeps TERM (from the pty-req, else the env) and SHELL only:

@@ -14,23 +14,25 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // memIndex is a small real Index: it keeps the records it is given and
 // checks the once-at-start, once-at-end contract.
 type memIndex struct {
 	mu         sync.Mutex
-	started    map[string]Record
-	finished   map[string]Record
+	started    map[string]recording.Meta
+	finished   map[string]recording.Meta
 	startedErr error
 	t          testing.TB
 }
 
 func newMemIndex(t testing.TB) *memIndex {
-	return &memIndex{started: map[string]Record{}, finished: map[string]Record{}, t: t}
+	return &memIndex{started: map[string]recording.Meta{}, finished: map[string]recording.Meta{}, t: t}
 }
 
-func (x *memIndex) Started(_ context.Context, r Record) error {
+func (x *memIndex) Started(_ context.Context, r recording.Meta) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.startedErr != nil {
@@ -43,7 +45,7 @@ func (x *memIndex) Started(_ context.Context, r Record) error {
 	return nil
 }
 
-func (x *memIndex) Finished(_ context.Context, r Record) error {
+func (x *memIndex) Finished(_ context.Context, r recording.Meta) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if _, ok := x.started[r.ID]; !ok {
@@ -113,10 +115,10 @@ func TestManagerFullCycle(t *testing.T) {
 		t.Errorf("Active = %v", got)
 	}
 	rec := f.index.started[testID]
-	if rec.Status != StatusActive || rec.Path != "2026/11/24/"+testID+".cast" || rec.Title != "root@db1 — alice" {
+	if rec.Status != recording.StatusActive || rec.Path != "2026/11/24/"+testID+".cast" || rec.Title != "root@db1 — alice" {
 		t.Errorf("Started record %+v", rec)
 	}
-	if _, leaked := rec.Env["AWS_SECRET_ACCESS_KEY"]; leaked {
+	if b, _ := json.Marshal(rec); bytes.Contains(b, []byte("hunter2")) {
 		t.Error("a client env variable other than TERM/SHELL reached the index")
 	}
 	f.clk.set(100 * time.Millisecond)
@@ -141,7 +143,7 @@ func TestManagerFullCycle(t *testing.T) {
 	sub.Close()
 
 	fin := f.index.finished[testID]
-	if fin.Status != StatusFinished || fin.Error != "" || fin.Exit != exit || fin.Duration != 2*time.Second ||
+	if fin.Status != recording.StatusFinished || fin.Error != "" || fin.ExitStatus == nil || *fin.ExitStatus != exit.Status || fin.ExitSignal != "" || fin.Duration != 2*time.Second ||
 		fin.BytesIn != 3 || fin.BytesOut != int64(len("root@db1:~# \x1b[32m日本\x1b[0m\r\n")) {
 		t.Errorf("Finished record %+v", fin)
 	}
@@ -203,7 +205,7 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ValidID(s.ID()) {
+	if !recording.ValidID(s.ID()) {
 		t.Errorf("assigned id %q", s.ID())
 	}
 	must(t, s.Input([]byte("secret stdin")))
@@ -214,7 +216,7 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 	}
 	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
 	fin := f.index.finished[s.ID()]
-	if fin.BytesIn != 12 || fin.BytesOut != int64(len(blob))+24 || fin.Status != StatusFinished {
+	if fin.BytesIn != 12 || fin.BytesOut != int64(len(blob))+24 || fin.Status != recording.StatusFinished {
 		t.Errorf("record %+v", fin)
 	}
 	if fin.FileSize > 4096 {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // blockWorker holds the Writer's lock (through Snapshot, as a joining
@@ -159,7 +161,7 @@ func TestSessionFailureReportedWhileIdle(t *testing.T) {
 			if err := s.Close(context.Background(), Exit{}); err == nil {
 				t.Error("close after the failure: no error")
 			}
-			if rec := f.index.finished[s.ID()]; rec.Status != StatusFailed {
+			if rec := f.index.finished[s.ID()]; rec.Status != recording.StatusFailed {
 				t.Errorf("status %q", rec.Status)
 			}
 		})

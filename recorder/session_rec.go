@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // Session is one recording in progress. Output, Input and Resize are safe
@@ -43,7 +45,7 @@ type Session struct {
 	sftpAt  time.Duration  // worker only: time of the sftp input being parsed
 
 	mu       sync.Mutex // guards rec, failErr, onFail, notified, closed and closeErr
-	rec      Record
+	rec      recording.Meta
 	failErr  error
 	onFail   func(error)
 	notified bool // onFail has been called
@@ -77,13 +79,12 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
 	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now(),
 		q: make(chan item, queueDepth)}
-	s.rec = Record{SessionInfo: info, Title: Title(info), Path: rel, Status: StatusActive}
+	s.rec = startMeta(info, rel)
 	return s
 }
 
 // open writes the header, tells the Index and goes live.
-func (s *Session) open(ctx context.Context) error {
-	info := s.rec.SessionInfo
+func (s *Session) open(ctx context.Context, info SessionInfo) error {
 	opt := WriterOptions{
 		Clock:         func() time.Duration { return s.m.now().Sub(s.start) },
 		FlushInterval: s.m.o.FlushInterval,
@@ -104,7 +105,7 @@ func (s *Session) open(ctx context.Context) error {
 		s.sftp = newSFTPParser(func(label string) { s.fail(s.w.markerAt(label, s.sftpAt)) })
 	}
 	if s.m.o.Index != nil {
-		if err := s.m.o.Index.Started(ctx, s.Record()); err != nil {
+		if err := s.m.o.Index.Started(ctx, s.Meta()); err != nil {
 			return fmt.Errorf("index: %w", err)
 		}
 	}
@@ -145,8 +146,8 @@ func (s *Session) Snapshot(attach func()) (io.ReadCloser, error) {
 // ID returns the recording id.
 func (s *Session) ID() string { return s.rec.ID }
 
-// Record returns a copy of the recording's metadata as of now.
-func (s *Session) Record() Record {
+// Meta returns a copy of the recording's metadata as of now.
+func (s *Session) Meta() recording.Meta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rec
@@ -275,7 +276,7 @@ func (s *Session) Close(ctx context.Context, exit Exit) error {
 	}
 	rec := s.finish(exit)
 	var err error
-	if rec.Status == StatusFailed {
+	if rec.Status == recording.StatusFailed {
 		err = fmt.Errorf("recording %s: %s", rec.ID, rec.Error)
 	}
 	if s.m.o.Index != nil {
@@ -293,19 +294,19 @@ func (s *Session) Close(ctx context.Context, exit Exit) error {
 	return err
 }
 
-// finish fills the end-of-recording fields and returns the final Record.
-func (s *Session) finish(exit Exit) Record {
+// finish fills the end-of-recording fields and returns the final Meta.
+func (s *Session) finish(exit Exit) recording.Meta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rec.End = s.m.now()
 	s.rec.Duration = s.rec.End.Sub(s.start)
-	s.rec.Exit = exit
+	s.rec.ExitStatus, s.rec.ExitSignal = exitStatus(exit), exit.Signal
 	s.rec.FileSize = s.hw.n
 	s.rec.SHA256 = hex.EncodeToString(s.hw.h.Sum(nil))
 	s.rec.BytesIn, s.rec.BytesOut = s.bytesIn.Load(), s.bytesOut.Load()
-	s.rec.Status = StatusFinished
+	s.rec.Status = recording.StatusFinished
 	if s.failErr != nil {
-		s.rec.Status, s.rec.Error = StatusFailed, s.failErr.Error()
+		s.rec.Status, s.rec.Error = recording.StatusFailed, s.failErr.Error()
 	}
 	return s.rec
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/pkg/sftp"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // teeConn joins a reader and a writer into the io.ReadWriteCloser the sftp
@@ -64,7 +66,7 @@ func TestManagerSFTP(t *testing.T) {
 	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
 
 	fin := f.index.finished[testID]
-	if fin.BytesIn < int64(len(payload)) || fin.BytesOut == 0 || fin.Status != StatusFinished {
+	if fin.BytesIn < int64(len(payload)) || fin.BytesOut == 0 || fin.Status != recording.StatusFinished {
 		t.Errorf("record %+v", fin)
 	}
 	path := filepath.Join(f.base, fin.Path)

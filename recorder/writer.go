@@ -10,11 +10,9 @@ import (
 	"sync"
 	"time"
 	"unsafe"
-)
 
-// MaxFlushInterval is the longest a buffered event may wait before it is
-// written to the file: the durability promise after a crash.
-const MaxFlushInterval = time.Second
+	"github.com/jumpcast/jumpcast/internal/recording"
+)
 
 // flushSize is how many buffered bytes trigger an immediate write. Lines
 // are only ever written whole, so a file cut by a crash ends on a line.
@@ -33,8 +31,8 @@ type WriterOptions struct {
 	// nil means a monotonic clock started by NewWriter. Tests inject one.
 	Clock func() time.Duration
 	// FlushInterval bounds how long an encoded event stays in memory
-	// before it is written. 0 (or anything above MaxFlushInterval) means
-	// MaxFlushInterval.
+	// before it is written. 0 (or anything above
+	// recording.MaxFlushInterval) means recording.MaxFlushInterval.
 	FlushInterval time.Duration
 	// SummarizeBinary is for exec sessions without a PTY: a run of binary
 	// chunks (see looksBinary) becomes one "m" event "[binary output: N
@@ -105,8 +103,8 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 		start := time.Now()
 		wr.clock = func() time.Duration { return time.Since(start) }
 	}
-	if wr.interval <= 0 || wr.interval > MaxFlushInterval {
-		wr.interval = MaxFlushInterval
+	if wr.interval <= 0 || wr.interval > recording.MaxFlushInterval {
+		wr.interval = recording.MaxFlushInterval
 	}
 	var hb bytes.Buffer
 	enc := json.NewEncoder(&hb)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // apiList is one page of the JSON recordings list. Next is the cursor for
@@ -16,9 +16,10 @@ type apiList struct {
 	Next       string         `json:"next,omitempty"`
 }
 
-// apiRecording is a store row plus whether it can be watched live now.
+// apiRecording is a recording's metadata plus whether it can be watched
+// live now.
 type apiRecording struct {
-	store.Recording
+	recording.Meta
 	Live bool `json:"live"`
 }
 
@@ -41,7 +42,7 @@ func (s *Server) apiList(c echo.Context) error {
 	out := apiList{Recordings: make([]apiRecording, 0, len(page.Items)), Next: page.Next}
 	active := s.activeSet()
 	for _, r := range page.Items {
-		out.Recordings = append(out.Recordings, apiRecording{Recording: r, Live: active[r.ID]})
+		out.Recordings = append(out.Recordings, apiRecording{Meta: r, Live: active[r.ID]})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -51,5 +52,5 @@ func (s *Server) apiGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiRecording{Recording: *rec, Live: s.isLive(rec.ID)})
+	return c.JSON(http.StatusOK, apiRecording{Meta: *rec, Live: s.isLive(rec.ID)})
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jumpcast/jumpcast/internal/browsertest"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 func TestBrowserPlaysRecording(t *testing.T) {
@@ -24,7 +24,7 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	e := newEnv(t, nil)
 	// Some other sessions, so the filter has something to do.
 	for i := range 5 {
-		e.addRecording(store.Recording{User: "bob", RemoteUser: "www", TargetAlias: fmt.Sprintf("web%d", i), Kind: "shell", Duration: time.Duration(i+3) * time.Second, Title: "www@web — bob"}, sampleCast)
+		e.addRecording(recording.Meta{User: "bob", RemoteUser: "www", TargetAlias: fmt.Sprintf("web%d", i), Kind: "shell", Duration: time.Duration(i+3) * time.Second, Title: "www@web — bob"}, sampleCast)
 	}
 	rec := e.recordSession(t, "alice", "db1", "root", []string{"$ uname -a\r\n", "Linux db1 6.1.0 x86_64 GNU/Linux\r\n", "$ echo recorded-through-jumpcast\r\n", "recorded-through-jumpcast\r\n", "$ exit\r\n"})
 	ts := httptest.NewServer(e.srv.Handler())
@@ -72,10 +72,10 @@ func TestBrowserPlaysRecording(t *testing.T) {
 // recordSession records lines as a session's output with recorder.Writer
 // (0.3 s apart on an injected clock, a marker before the last line) and
 // indexes it as finished, as the proxy would.
-func (e *env) recordSession(t *testing.T, user, target, remote string, lines []string) store.Recording {
+func (e *env) recordSession(t *testing.T, user, target, remote string, lines []string) recording.Meta {
 	t.Helper()
 	start := e.clock.Now().Add(-55 * time.Minute)
-	id := recorder.NewID(start)
+	id := recording.NewID(start)
 	f, rel, err := e.casts.Create(id)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func (e *env) recordSession(t *testing.T, user, target, remote string, lines []s
 		t.Fatal(err)
 	}
 	zero := 0
-	r := e.addRecording(store.Recording{
+	r := e.addRecording(recording.Meta{
 		ID: id, Start: start, Path: rel, User: user, TargetAlias: target, RemoteUser: remote, Kind: recorder.KindShell,
 		Duration: now, ExitStatus: &zero, SHA256: sha, Title: remote + "@" + target + " — " + user,
 		KeyFingerprint: "SHA256:2ZbvfJ1o6oPjE2xLwSd7c5vA8nqZ1Q3TzpLh4Yx0b9M", FileSize: size,
@@ -191,7 +191,7 @@ func TestBrowserHostileRecording(t *testing.T) {
 		line(0.4, "m", `[sftp: rename "/a" "/`+img+`"]`) +
 		line(0.5, "o", "$ exit\r\n")
 	f := evilFields()
-	f.Status = store.StatusFinished
+	f.Status = recording.StatusFinished
 	f.Title, f.Command = img, "<script>window.__xss=4</script>"
 	f.Duration = 500 * time.Millisecond
 	rec := e.addRecording(f, cast)
@@ -241,7 +241,7 @@ func TestBrowserOpensAtTime(t *testing.T) {
 [12.0, "o", "the-moment\r\n"]
 [20.0, "o", "much-later\r\n"]
 `
-	rec := e.addRecording(store.Recording{Duration: 20 * time.Second}, cast)
+	rec := e.addRecording(recording.Meta{Duration: 20 * time.Second}, cast)
 	ts := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(ts.Close)
 	b := browsertest.New(t, 55*time.Second, "")

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jumpcast/jumpcast/internal/browsertest"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -21,9 +22,9 @@ func TestBrowserUserSeesOwnSessions(t *testing.T) {
 	}
 	e := newEnv(t, nil)
 	e.addAuditor("alice", store.RoleUser)
-	var bobs []store.Recording
+	var bobs []recording.Meta
 	for range 3 {
-		bobs = append(bobs, e.addRecording(store.Recording{User: "bob", RemoteUser: "www", TargetAlias: "web1", Kind: "shell", Title: "bob-only work"}, sampleCast))
+		bobs = append(bobs, e.addRecording(recording.Meta{User: "bob", RemoteUser: "www", TargetAlias: "web1", Kind: "shell", Title: "bob-only work"}, sampleCast))
 	}
 	rec := e.recordSession(t, "alice", "db1", "root", []string{"$ echo mine\r\n", "alice-own-output\r\n", "$ exit\r\n"})
 	ts := httptest.NewServer(e.srv.Handler())

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) adminEndSession(c echo.Context) error {
 	if len(why) > maxEndReason {
 		return echo.NewHTTPError(http.StatusBadRequest, "the reason is too long")
 	}
-	if rec.Status != store.StatusActive {
+	if rec.Status != recording.StatusActive {
 		return echo.NewHTTPError(http.StatusConflict, "this session is not running")
 	}
 	p := principalOf(c)

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // endCalls records what the site asked the bastion to end.
@@ -40,8 +40,8 @@ func (e *endCalls) list() []string {
 func TestAdminEndsALiveSession(t *testing.T) {
 	ends := &endCalls{}
 	e := newEnv(t, func(o *Options) { o.EndSession = ends.end })
-	live := e.addRecording(store.Recording{Status: store.StatusActive, User: "carol"}, sampleCast)
-	done := e.addRecording(store.Recording{}, sampleCast)
+	live := e.addRecording(recording.Meta{Status: recording.StatusActive, User: "carol"}, sampleCast)
+	done := e.addRecording(recording.Meta{}, sampleCast)
 	path := "/admin/recordings/" + live.ID + "/end"
 
 	auditor := e.client()
@@ -107,7 +107,7 @@ func TestAdminEndsALiveSession(t *testing.T) {
 // offers no form and ends nothing.
 func TestNoEndSessionWithoutTheBastion(t *testing.T) {
 	e := newEnv(t, nil)
-	live := e.addRecording(store.Recording{Status: store.StatusActive}, sampleCast)
+	live := e.addRecording(recording.Meta{Status: recording.StatusActive}, sampleCast)
 	admin := e.client()
 	admin.login("root", testPassword)
 	_, page := admin.get("/recordings/" + live.ID)

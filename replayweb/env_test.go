@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -91,16 +92,16 @@ func (e *env) addAuditor(name, role string) {
 }
 
 // addRecording indexes a finished recording and writes its cast file.
-func (e *env) addRecording(r store.Recording, cast string) store.Recording {
+func (e *env) addRecording(r recording.Meta, cast string) recording.Meta {
 	e.t.Helper()
 	if r.Start.IsZero() {
 		r.Start = e.clock.Now().Add(-time.Hour).Add(time.Duration(e.events) * time.Minute)
 	}
 	e.events++
 	if r.ID == "" {
-		r.ID = recorder.NewID(r.Start)
+		r.ID = recording.NewID(r.Start)
 	}
-	rel, err := recorder.RelPath(r.ID)
+	rel, err := recording.RelPath(r.ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -132,14 +133,14 @@ func (e *env) addRecording(r store.Recording, cast string) store.Recording {
 		r.FileSize = int64(len(cast))
 	}
 	status := r.Status
-	r.Status = store.StatusActive
+	r.Status = recording.StatusActive
 	ctx := context.Background()
 	if err := e.store.CreateRecording(ctx, &r); err != nil {
 		e.t.Fatal(err)
 	}
-	if status != store.StatusActive {
+	if status != recording.StatusActive {
 		if status == "" {
-			status = store.StatusFinished
+			status = recording.StatusFinished
 		}
 		r.Status = status
 		if r.End.IsZero() {

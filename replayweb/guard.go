@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -24,7 +25,7 @@ type principal struct {
 
 // seesAll reports whether p may see every recording: auditors and admins.
 // Everyone else (store.RoleUser, and any role this version does not know)
-// sees only the recordings whose Recording.User is their account name; a
+// sees only the recordings whose Meta.User is their account name; a
 // nil principal sees nothing.
 func (p *principal) seesAll() bool {
 	return p != nil && (p.Role == store.RoleAuditor || p.Role == store.RoleAdmin)
@@ -32,7 +33,7 @@ func (p *principal) seesAll() bool {
 
 // mayView reports whether p may see rec (its row, page, cast and live
 // stream).
-func (p *principal) mayView(rec *store.Recording) bool {
+func (p *principal) mayView(rec *recording.Meta) bool {
 	if p == nil {
 		return false
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -25,7 +25,7 @@ func concretePath(path, id string) string {
 // later without a guard fails here.
 func TestEveryRouteIsGuarded(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Metrics = http.NotFoundHandler() })
-	rec := e.addRecording(store.Recording{}, sampleCast)
+	rec := e.addRecording(recording.Meta{}, sampleCast)
 	routes := e.srv.e.Routes()
 	if len(routes) < 15 {
 		t.Fatalf("only %d routes: the enumeration is not seeing the router", len(routes))
@@ -101,9 +101,9 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 func TestEveryRouteIsScopedForUsers(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Metrics = http.NotFoundHandler() })
 	e.addAuditor("alice", store.RoleUser)
-	mine := e.addRecording(store.Recording{User: "alice", Title: "alice works"}, sampleCast)
-	theirs := e.addRecording(store.Recording{User: "bob", Title: "bob-secret title"}, strings.ReplaceAll(sampleCast, "hello", "bob-secret"))
-	unknown := recorder.NewID(e.clock.Now())
+	mine := e.addRecording(recording.Meta{User: "alice", Title: "alice works"}, sampleCast)
+	theirs := e.addRecording(recording.Meta{User: "bob", Title: "bob-secret title"}, strings.ReplaceAll(sampleCast, "hello", "bob-secret"))
+	unknown := recording.NewID(e.clock.Now())
 	secret, tok := NewAPIToken()
 	tok.Owner, tok.Name = "alice", "alice's script" // as `jumpcast token create --owner alice` makes it
 	if err := e.store.PutToken(t.Context(), tok); err != nil {
@@ -184,9 +184,9 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 
 func TestCastRouteRefusesTraversal(t *testing.T) {
 	e := newEnv(t, nil)
-	rec := e.addRecording(store.Recording{}, sampleCast)
+	rec := e.addRecording(recording.Meta{}, sampleCast)
 	// A row whose stored path leaves the folder must not be served either.
-	evil := e.addRecording(store.Recording{Path: "../index.db"}, "")
+	evil := e.addRecording(recording.Meta{Path: "../index.db"}, "")
 	c := e.client()
 	c.login("alice", testPassword)
 	for _, target := range []string{

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -312,12 +313,12 @@ func TestStreamedBodyOverLimit(t *testing.T) {
 
 // evilFields puts a distinct HTML payload in every text field of a
 // recording that comes from an admin's ssh client or from a target.
-func evilFields() store.Recording {
+func evilFields() recording.Meta {
 	p := func(f string) string { return `<x-evil-` + f + ` onmouseover="alert(1)">"'&` }
-	return store.Recording{
+	return recording.Meta{
 		User: p("user"), KeyFingerprint: p("key"), RemoteUser: p("remote"), TargetAlias: p("alias"),
 		TargetAddr: p("addr"), ClientAddr: p("client"), Kind: p("kind"), Command: p("command"), Title: p("title"),
-		Term: p("term"), ExitSignal: p("signal"), Error: p("error"), Status: store.StatusFailed,
+		Term: p("term"), ExitSignal: p("signal"), Error: p("error"), Status: recording.StatusFailed,
 	}
 }
 
@@ -379,7 +380,7 @@ func TestHostileFieldsEscapedEverywhere(t *testing.T) {
 			t.Errorf("%s: invalid JSON", target)
 		}
 	}
-	var got store.Recording
+	var got recording.Meta
 	if _, body := c.get("/api/recordings/" + rec.ID); json.Unmarshal([]byte(body), &got) != nil || got.Command != evilFields().Command {
 		t.Errorf("the API does not round-trip the command: %q", got.Command)
 	}
@@ -391,7 +392,7 @@ func TestHostileFieldsEscapedEverywhere(t *testing.T) {
 // served, and an auditor never sees the admin page.
 func TestPathTricksOnGuardedRoutes(t *testing.T) {
 	e := newEnv(t, nil)
-	rec := e.addRecording(store.Recording{}, sampleCast)
+	rec := e.addRecording(recording.Meta{}, sampleCast)
 	auditor := e.client()
 	auditor.login("alice", testPassword)
 	anon := e.client()

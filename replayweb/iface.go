@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -11,7 +12,7 @@ import (
 // Store is what the web site needs from the index. *store.Store satisfies it.
 type Store interface {
 	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
-	GetRecording(ctx context.Context, id string) (*store.Recording, error)
+	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
 
 	GetAuditor(ctx context.Context, name string) (*store.Auditor, error)
@@ -26,7 +27,7 @@ type Store interface {
 }
 
 // CastOpener opens a recording file by its path relative to the recordings
-// folder (store.Recording.Path). *recorder.Dir satisfies it; it must refuse
+// folder (recording.Meta.Path). *recorder.Dir satisfies it; it must refuse
 // paths that leave the folder (it opens under an os.Root).
 type CastOpener interface {
 	Open(rel string) (*os.File, error)

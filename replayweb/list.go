@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -23,8 +23,6 @@ const (
 	maxAPIPageSize = 500
 	maxFilterLen   = 200
 )
-
-var statuses = []string{store.StatusActive, store.StatusFinished, store.StatusInterrupted, store.StatusFailed}
 
 // listQuery is the recordings filter as it appears in the URL; the list
 // page, its links and the API all use it, so a link can be shared.
@@ -52,7 +50,7 @@ func parseListQuery(v url.Values, defLimit, maxLimit int) (listQuery, store.Filt
 			return q, store.Filter{}, fmt.Errorf("a filter is longer than %d characters", maxFilterLen)
 		}
 	}
-	if q.Status != "" && !slices.Contains(statuses, q.Status) {
+	if q.Status != "" && !recording.Status(q.Status).Valid() {
 		return q, store.Filter{}, fmt.Errorf("unknown status %q", q.Status)
 	}
 	switch q.Sort {
@@ -85,7 +83,7 @@ func parseListQuery(v url.Values, defLimit, maxLimit int) (listQuery, store.Filt
 		return q, store.Filter{}, fmt.Errorf("until: %w", err)
 	}
 	f := store.Filter{
-		User: q.User, Target: q.Target, RemoteUser: q.RemoteUser, Status: q.Status,
+		User: q.User, Target: q.Target, RemoteUser: q.RemoteUser, Status: recording.Status(q.Status),
 		Since: since, Until: until, Text: q.Text,
 		Sort: q.Sort, Asc: q.Order == "asc", Limit: q.Limit, Cursor: q.Cursor,
 	}
@@ -174,9 +172,9 @@ func pageURL(v url.Values) string {
 
 type listBody struct {
 	Q            listQuery
-	Items        []store.Recording
+	Items        []recording.Meta
 	Filtered     bool
-	Statuses     []string
+	Statuses     []recording.Status
 	Next         string // URL of the next page, "" on the last
 	First        string // URL of the first page with the same filters
 	SortStart    string // URL sorting by start (toggling order when already)
@@ -202,7 +200,7 @@ func (s *Server) listPage(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list recordings: %w", err)
 	}
-	b := listBody{Q: q, Items: page.Items, Filtered: q.filtered(), Statuses: statuses, SSHHint: s.o.SSHHint}
+	b := listBody{Q: q, Items: page.Items, Filtered: q.filtered(), Statuses: recording.Statuses(), SSHHint: s.o.SSHHint}
 	if q.Screen != "" {
 		b.ScanLimit = screenScanLimit
 		if b.Items, b.Matches, err = s.searchScreens(c, q.Screen, page.Items); err != nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // keepAlive is how often an idle live stream sends an SSE comment, so that
@@ -114,7 +114,7 @@ func (s *Server) liveEvents(c echo.Context) error {
 // pumpLive forwards events until the session ends (Events closed) or the
 // browser leaves (request context done). It runs on the request's
 // goroutine and starts none.
-func (s *Server) pumpLive(c echo.Context, rec *store.Recording, sub *recorder.Subscription, sw *sseWriter) {
+func (s *Server) pumpLive(c echo.Context, rec *recording.Meta, sub *recorder.Subscription, sw *sseWriter) {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	ctx := c.Request().Context()
@@ -161,7 +161,7 @@ func (s *Server) pumpLive(c echo.Context, rec *store.Recording, sub *recorder.Su
 // endLive finishes the stream after Events closed: "done" when the session
 // ended (or the live view failed), nothing when this watcher was dropped for
 // being slow (its browser reconnects and starts over).
-func (s *Server) endLive(rec *store.Recording, sub *recorder.Subscription, sw *sseWriter) {
+func (s *Server) endLive(rec *recording.Meta, sub *recorder.Subscription, sw *sseWriter) {
 	if err := sub.Err(); errors.Is(err, recorder.ErrSlowWatcher) {
 		s.log.Info("live view dropped a slow watcher; the browser reconnects", "session_id", rec.ID)
 		return

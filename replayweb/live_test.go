@@ -12,44 +12,16 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/recorder"
-	"github.com/jumpcast/jumpcast/store"
 )
-
-// storeIndex writes the recorder's Records to the store, as cmd/jumpcast's
-// adapter does.
-type storeIndex struct{ st *store.Store }
-
-func toRow(r recorder.Record) *store.Recording {
-	row := &store.Recording{
-		ID: r.ID, User: r.User, KeyFingerprint: r.KeyFingerprint, RemoteUser: r.RemoteUser,
-		TargetAlias: r.TargetAlias, TargetAddr: r.TargetAddr, ClientAddr: r.ClientAddr, Kind: r.Kind,
-		Command: r.Command, Title: r.Title, Term: r.Term, Width: r.Width, Height: r.Height,
-		Start: r.Start, End: r.End, Duration: r.Duration, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
-		FileSize: r.FileSize, Status: r.Status, Error: r.Error, Path: r.Path, SHA256: r.SHA256,
-		ExitSignal: r.Exit.Signal,
-	}
-	if r.Exit.HasStatus {
-		st := r.Exit.Status
-		row.ExitStatus = &st
-	}
-	return row
-}
-
-func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
-	return x.st.CreateRecording(ctx, toRow(r))
-}
-
-func (x storeIndex) Finished(ctx context.Context, r recorder.Record) error {
-	return x.st.FinishRecording(ctx, toRow(r))
-}
 
 // newLiveEnv is an env whose site has a live Hub, fed by a real recorder
 // Manager writing to the env's recordings folder and store.
 func newLiveEnv(t *testing.T) (*env, *recorder.Manager) {
 	hub := recorder.NewHub()
 	e := newEnv(t, func(o *Options) { o.Live = hub })
-	m := recorder.NewManager(recorder.ManagerOptions{Dir: e.casts, Index: storeIndex{e.store}, Hub: hub, FlushInterval: 50 * time.Millisecond})
+	m := recorder.NewManager(recorder.ManagerOptions{Dir: e.casts, Index: recindex.New(e.store), Hub: hub, FlushInterval: 50 * time.Millisecond})
 	return e, m
 }
 

@@ -14,12 +14,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
 func TestUserTextIsEscaped(t *testing.T) {
 	e := newEnv(t, nil)
-	rec := e.addRecording(store.Recording{
+	rec := e.addRecording(recording.Meta{
 		Title:          `<script>alert(1)</script>`,
 		Command:        `"><img src=x onerror=alert(2)>`,
 		RemoteUser:     `<b>root</b>`,
@@ -60,7 +61,7 @@ func TestListFiltersSortAndPages(t *testing.T) {
 		if i%3 == 0 {
 			who = "bob"
 		}
-		e.addRecording(store.Recording{
+		e.addRecording(recording.Meta{
 			User: who, RemoteUser: "root", TargetAlias: fmt.Sprintf("db%d", i%2), Kind: "shell",
 			Start: day.Add(time.Duration(i) * time.Hour), Duration: time.Duration(i+1) * time.Second,
 			Title: fmt.Sprintf("session number %d", i),
@@ -139,7 +140,7 @@ func TestEmptyState(t *testing.T) {
 func TestRecordingPageAndCast(t *testing.T) {
 	e := newEnv(t, nil)
 	code := 3
-	rec := e.addRecording(store.Recording{
+	rec := e.addRecording(recording.Meta{
 		User: "alice", RemoteUser: "root", TargetAlias: "db1", TargetAddr: "10.0.0.5:22", Kind: "shell",
 		KeyFingerprint: "SHA256:abcdefghijklmnop", SHA256: strings.Repeat("ab", 32), ExitStatus: &code, Duration: 4 * time.Second,
 	}, sampleCast)
@@ -194,8 +195,8 @@ func TestRecordingPageAndCast(t *testing.T) {
 
 func TestAPI(t *testing.T) {
 	e := newEnv(t, nil)
-	rec := e.addRecording(store.Recording{User: "bob", RemoteUser: "postgres", TargetAlias: "db2"}, sampleCast)
-	e.addRecording(store.Recording{User: "carol"}, sampleCast)
+	rec := e.addRecording(recording.Meta{User: "bob", RemoteUser: "postgres", TargetAlias: "db2"}, sampleCast)
+	e.addRecording(recording.Meta{User: "carol"}, sampleCast)
 
 	admin := e.client()
 	admin.login("root", testPassword)
@@ -210,8 +211,8 @@ func TestAPI(t *testing.T) {
 	script.hdr.Set("Authorization", "Bearer "+secret)
 	res, body = script.get("/api/recordings?user=bob")
 	var list struct {
-		Recordings []store.Recording `json:"recordings"`
-		Next       string            `json:"next"`
+		Recordings []recording.Meta `json:"recordings"`
+		Next       string           `json:"next"`
 	}
 	if res.StatusCode != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Recordings) != 1 || list.Recordings[0].ID != rec.ID {
 		t.Fatalf("api list with token: %d %s", res.StatusCode, body)
@@ -225,7 +226,7 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("api second page: %s", body)
 	}
 	res, body = script.get("/api/recordings/" + rec.ID)
-	var one store.Recording
+	var one recording.Meta
 	if res.StatusCode != 200 || json.Unmarshal([]byte(body), &one) != nil || one.RemoteUser != "postgres" {
 		t.Fatalf("api get: %d %s", res.StatusCode, body)
 	}

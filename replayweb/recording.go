@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -25,14 +26,14 @@ const idleLimit = 2
 // errNoRecording is the one answer for an invalid id and an unknown one.
 var errNoRecording = echo.NewHTTPError(http.StatusNotFound, "no such recording")
 
-// recordingFor validates the :id parameter with recorder.ValidID before it
+// recordingFor validates the :id parameter with recording.ValidID before it
 // goes anywhere, then looks the row up. A recording the principal may not
 // see (a user account asking for someone else's) is errNoRecording, the
 // same answer as an unknown id, so its existence does not show; it is
 // logged, not audited as a playback.
-func (s *Server) recordingFor(c echo.Context) (*store.Recording, error) {
+func (s *Server) recordingFor(c echo.Context) (*recording.Meta, error) {
 	id := c.Param("id")
-	if !recorder.ValidID(id) {
+	if !recording.ValidID(id) {
 		return nil, errNoRecording
 	}
 	rec, err := s.store.GetRecording(c.Request().Context(), id)
@@ -54,7 +55,7 @@ func (s *Server) recordingFor(c echo.Context) (*store.Recording, error) {
 }
 
 type recordingBody struct {
-	Rec       store.Recording
+	Rec       recording.Meta
 	Live      bool // the live view is available: the player follows the session
 	CanEnd    bool // the page offers an admin the form that ends the session
 	Notice    string
@@ -80,7 +81,7 @@ func (s *Server) verifyRecording(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	active := rec.Status == store.StatusActive
+	active := rec.Status == recording.StatusActive
 	var check recorder.Check
 	if f, err := s.openCast(rec); err != nil {
 		check = recorder.CheckFile(nil, err, rec.SHA256, active)
@@ -101,10 +102,10 @@ func (s *Server) verifyRecording(c echo.Context) error {
 
 // showRecording renders the recording page, with a verification result
 // when verify is set.
-func (s *Server) showRecording(c echo.Context, rec *store.Recording, verify *recorder.Check) error {
+func (s *Server) showRecording(c echo.Context, rec *recording.Meta, verify *recorder.Check) error {
 	b := recordingBody{Rec: *rec, IdleLimit: idleLimit, Verify: verify}
-	b.Live = rec.Status == store.StatusActive && s.isLive(rec.ID)
-	b.CanEnd = rec.Status == store.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
+	b.Live = rec.Status == recording.StatusActive && s.isLive(rec.ID)
+	b.CanEnd = rec.Status == recording.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
 	if t, err := strconv.ParseFloat(c.QueryParam("t"), 64); err == nil && t > 0 && t < 1e9 {
 		b.StartAt = strconv.FormatFloat(t, 'f', -1, 64)
 	}
@@ -138,11 +139,11 @@ func (s *Server) apiCast(c echo.Context) error {
 
 // openCast opens rec's file under the recordings folder: its indexed path,
 // or the one its id names.
-func (s *Server) openCast(rec *store.Recording) (*os.File, error) {
+func (s *Server) openCast(rec *recording.Meta) (*os.File, error) {
 	rel := rec.Path
 	if rel == "" {
 		var err error
-		if rel, err = recorder.RelPath(rec.ID); err != nil {
+		if rel, err = recording.RelPath(rec.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -152,7 +153,7 @@ func (s *Server) openCast(rec *store.Recording) (*os.File, error) {
 // serveCast streams the recording file, gzip-compressed when the client
 // accepts it. The audit event is written first: when it cannot be, the
 // cast is not served.
-func (s *Server) serveCast(c echo.Context, rec *store.Recording, kind, via string) error {
+func (s *Server) serveCast(c echo.Context, rec *recording.Meta, kind, via string) error {
 	f, err := s.openCast(rec)
 	if errors.Is(err, fs.ErrNotExist) {
 		return echo.NewHTTPError(http.StatusNotFound, "the recording file is missing (purged?)").SetInternal(err)
@@ -182,7 +183,7 @@ func (s *Server) serveCast(c echo.Context, rec *store.Recording, kind, via strin
 		}
 		return zw.Close()
 	}
-	if st, err := f.Stat(); err == nil && rec.Status != store.StatusActive {
+	if st, err := f.Stat(); err == nil && rec.Status != recording.StatusActive {
 		h.Set(echo.HeaderContentLength, strconv.FormatInt(st.Size(), 10))
 	}
 	c.Response().WriteHeader(http.StatusOK)
@@ -223,7 +224,7 @@ func (s *Server) audit(c echo.Context, ev store.AuditEvent) error {
 
 // auditRecording records that the request's principal played or
 // downloaded rec.
-func (s *Server) auditRecording(c echo.Context, kind string, rec *store.Recording, detail map[string]string) error {
+func (s *Server) auditRecording(c echo.Context, kind string, rec *recording.Meta, detail map[string]string) error {
 	p := principalOf(c)
 	ev := store.AuditEvent{
 		Kind: kind, Outcome: "ok", SessionID: rec.ID,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -142,7 +143,7 @@ func fmtSize(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
-func fmtExit(r store.Recording) string {
+func fmtExit(r recording.Meta) string {
 	switch {
 	case r.ExitSignal != "":
 		return "SIG" + r.ExitSignal
@@ -154,7 +155,7 @@ func fmtExit(r store.Recording) string {
 }
 
 // targetName is the alias when the session used one, else the address.
-func targetName(r store.Recording) string {
+func targetName(r recording.Meta) string {
 	if r.TargetAlias != "" {
 		return r.TargetAlias
 	}

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -30,7 +31,7 @@ func userEnv(t *testing.T, mod func(*Options)) (e *env, alices, bobs []string) {
 	e = newEnv(t, mod)
 	e.addAuditor("alice", store.RoleUser)
 	for i := range 15 {
-		r := store.Recording{User: "bob", Title: fmt.Sprintf("bob session %d", i), Duration: time.Duration(i+1) * time.Second}
+		r := recording.Meta{User: "bob", Title: fmt.Sprintf("bob session %d", i), Duration: time.Duration(i+1) * time.Second}
 		if i%5 == 0 || i%5 == 2 {
 			r.User, r.Title = "alice", fmt.Sprintf("alice session %d", i)
 		}
@@ -169,7 +170,7 @@ func TestUserCannotReachOthersRecordings(t *testing.T) {
 	e, alices, bobs := userEnv(t, nil)
 	c := e.client()
 	c.login("alice", testPassword)
-	bob, unknown := bobs[0], recorder.NewID(e.clock.Now())
+	bob, unknown := bobs[0], recording.NewID(e.clock.Now())
 	for _, suffix := range []string{"", "/cast", "/cast?download=1", "/live"} {
 		for _, prefix := range []string{"/recordings/", "/api/recordings/"} {
 			if prefix == "/api/recordings/" && suffix != "" && suffix != "/cast" {
@@ -258,7 +259,7 @@ func TestUserMetricsAndTokens(t *testing.T) {
 func TestRoleChangeOutsideTheSite(t *testing.T) {
 	e, _, _ := userEnv(t, nil)
 	e.addAuditor("carol", store.RoleAuditor)
-	e.addRecording(store.Recording{User: "carol"}, sampleCast)
+	e.addRecording(recording.Meta{User: "carol"}, sampleCast)
 	c := e.client()
 	c.login("carol", testPassword)
 	if got := apiIDs(t, c, ""); len(got) != 16 {
@@ -287,7 +288,7 @@ func TestRoleChangeOutsideTheSite(t *testing.T) {
 func TestUserEmptyState(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addAuditor("dan", store.RoleUser)
-	e.addRecording(store.Recording{User: "bob"}, sampleCast)
+	e.addRecording(recording.Meta{User: "bob"}, sampleCast)
 	c := e.client()
 	c.login("dan", testPassword)
 	_, body := c.get("/")
@@ -336,7 +337,7 @@ func TestUserLiveView(t *testing.T) {
 		t.Error("alice's list shows bob's live session or not hers")
 	}
 	res, body := c.get("/recordings/" + bobs.ID() + "/live")
-	uRes, uBody := c.get("/recordings/" + recorder.NewID(time.Now()) + "/live")
+	uRes, uBody := c.get("/recordings/" + recording.NewID(time.Now()) + "/live")
 	if res.StatusCode != http.StatusNotFound || res.StatusCode != uRes.StatusCode || body != uBody {
 		t.Errorf("bob's live stream: %d %q; unknown: %d %q", res.StatusCode, body, uRes.StatusCode, uBody)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -32,7 +33,7 @@ type screenMatch struct {
 // folded, and returns each one's first matching line. Reading recordings'
 // contents is an audit event (kind "search"), written before any file is
 // opened; when it cannot be written nothing is searched.
-func (s *Server) searchScreens(c echo.Context, text string, recs []store.Recording) ([]store.Recording, map[string]*screenMatch, error) {
+func (s *Server) searchScreens(c echo.Context, text string, recs []recording.Meta) ([]recording.Meta, map[string]*screenMatch, error) {
 	p := principalOf(c)
 	if err := s.audit(c, store.AuditEvent{Kind: "search", Outcome: "ok", User: p.Name,
 		Detail: map[string]string{"screen": text, "recordings": strconv.Itoa(len(recs))}}); err != nil {
@@ -55,7 +56,7 @@ func (s *Server) searchScreens(c echo.Context, text string, recs []store.Recordi
 	return kept, found, nil
 }
 
-func (s *Server) searchScreen(r store.Recording, needle string) (screenMatch, bool, error) {
+func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, bool, error) {
 	f, err := s.openCast(&r)
 	if errors.Is(err, fs.ErrNotExist) {
 		return screenMatch{}, false, nil // purged: nothing to find

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -21,17 +22,17 @@ func castWith(lines ...string) string {
 // first part is listed with a note instead of being dropped.
 func TestScreenSearch(t *testing.T) {
 	e := newEnv(t, nil)
-	hit := e.addRecording(store.Recording{User: "carol", Title: "hit"}, castWith(
+	hit := e.addRecording(recording.Meta{User: "carol", Title: "hit"}, castWith(
 		`[0.5, "o", "$ psql\r\n"]`,
 		`[3.25, "o", "\u001b[1;31mDROP TABLE\u001b[0m users; -- <script>alert(1)</script>\r\n"]`,
 		`[4.0, "o", "drop table again\r\n"]`))
-	miss := e.addRecording(store.Recording{User: "carol", Title: "miss"}, castWith(`[1.0, "o", "select 1;\r\n"]`))
-	bobs := e.addRecording(store.Recording{User: "bob", Title: "bobs"}, castWith(`[2.0, "o", "drop table bob_only;\r\n"]`))
+	miss := e.addRecording(recording.Meta{User: "carol", Title: "miss"}, castWith(`[1.0, "o", "select 1;\r\n"]`))
+	bobs := e.addRecording(recording.Meta{User: "bob", Title: "bobs"}, castWith(`[2.0, "o", "drop table bob_only;\r\n"]`))
 
 	auditor := e.client()
 	auditor.login("alice", testPassword)
 	_, page := auditor.get("/?" + url.Values{"screen": {"Drop Table"}}.Encode())
-	for _, r := range []store.Recording{hit, bobs} {
+	for _, r := range []recording.Meta{hit, bobs} {
 		if !strings.Contains(page, `data-id="`+r.ID+`"`) {
 			t.Errorf("%s is not listed", r.Title)
 		}
@@ -68,7 +69,7 @@ func TestScreenSearch(t *testing.T) {
 
 	defer func(old int64) { screenScanLimit = old }(screenScanLimit)
 	screenScanLimit = 200
-	long := e.addRecording(store.Recording{User: "carol", Title: "long"}, castWith(
+	long := e.addRecording(recording.Meta{User: "carol", Title: "long"}, castWith(
 		`[1.0, "o", "`+strings.Repeat("x", 300)+`\r\n"]`, `[2.0, "o", "drop table late\r\n"]`))
 	_, page = auditor.get("/?" + url.Values{"screen": {"drop table"}}.Encode())
 	if !strings.Contains(page, `data-id="`+long.ID+`"`) || !strings.Contains(page, "no match in the first 200 B; the rest of this recording was not searched") {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestVerifyRecording(t *testing.T) {
 	e := newEnv(t, nil)
 	sum := sha256.Sum256([]byte(sampleCast))
-	rec := e.addRecording(store.Recording{SHA256: hex.EncodeToString(sum[:])}, sampleCast)
+	rec := e.addRecording(recording.Meta{SHA256: hex.EncodeToString(sum[:])}, sampleCast)
 	c := e.client()
 	c.login("alice", testPassword)
 	_, page := c.get("/recordings/" + rec.ID)

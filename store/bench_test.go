@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 const benchRows = 1_000_000
@@ -16,7 +18,7 @@ const benchRows = 1_000_000
 // benchStore returns a store with benchRows generated recordings. The
 // filled file is cached in os.TempDir(), keyed by schema and row-codec
 // version, so only the first run pays for the fill (about a minute here).
-func benchStore(b *testing.B) (*Store, []Recording) {
+func benchStore(b *testing.B) (*Store, []recording.Meta) {
 	b.Helper()
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("jumpcast-store-bench-s%d-c%d-%d.db", SchemaVersion, codecVersion, benchRows))
 	if _, err := os.Stat(path); err != nil {
@@ -38,7 +40,7 @@ func benchStore(b *testing.B) (*Store, []Recording) {
 		b.Logf("%s: %.0f MB", path, float64(fi.Size())/1e6)
 	}
 	// Sample rows (every 1000th, in start order) to pick filter values and deep cursors.
-	var sample []Recording
+	var sample []recording.Meta
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRecordings).Cursor()
 		i := 0
@@ -113,10 +115,10 @@ func BenchmarkList1M(b *testing.B) {
 		{"user_common", Filter{User: "user001"}},
 		{"target", Filter{Target: "srv0500"}},
 		{"target_host", Filter{Target: "10.0.1.244"}},
-		{"status", Filter{Status: StatusFailed}},
+		{"status", Filter{Status: recording.StatusFailed}},
 		{"time_week", week},
 		{"user_target", Filter{User: "user010", Target: "srv0020"}},
-		{"user_status_remote", Filter{User: "user100", Status: StatusFailed, RemoteUser: "postgres"}},
+		{"user_status_remote", Filter{User: "user100", Status: recording.StatusFailed, RemoteUser: "postgres"}},
 		{"text_common", Filter{Text: "syslog"}},
 		{"text_rare", Filter{Text: "user299"}},
 		{"text_none", Filter{Text: "no such words"}},
@@ -135,7 +137,7 @@ func BenchmarkList1M(b *testing.B) {
 				if f.Sort == "duration" {
 					f.Cursor = encodeCursor(true, append(be64(uint64(100*time.Second)), mid.ID...), false)
 				} else if !f.Since.IsZero() {
-					f.Cursor = encodeCursor(false, []byte(idTimePrefix(f.Since.Add(3*24*time.Hour))+"-00000000"), false)
+					f.Cursor = encodeCursor(false, []byte(recording.TimePrefix(f.Since.Add(3*24*time.Hour))+"-00000000"), false)
 				} else {
 					f.Cursor = encodeCursor(false, []byte(mid.ID), false)
 				}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // A recording row is a compact binary record rather than JSON: at a
@@ -29,7 +31,7 @@ const (
 	flagStart = 1 << iota
 	flagEnd
 	flagExit
-	flagPathDerived // Path is idPath(id) and not stored
+	flagPathDerived // Path is recording.RelPath(id) and not stored
 	flagSHARaw      // SHA256 is stored as 32 raw bytes, not 64 hex digits
 )
 
@@ -55,20 +57,20 @@ const (
 
 var errCorruptRow = errors.New("corrupt recording row")
 
-func strFields(r *Recording) [numStrFields]string {
+func strFields(r *recording.Meta) [numStrFields]string {
 	return [numStrFields]string{
 		fUser: r.User, fKeyFingerprint: r.KeyFingerprint, fRemoteUser: r.RemoteUser,
 		fTargetAlias: r.TargetAlias, fTargetAddr: r.TargetAddr, fClientAddr: r.ClientAddr,
 		fKind: r.Kind, fCommand: r.Command, fTitle: r.Title, fTerm: r.Term,
-		fExitSignal: r.ExitSignal, fStatus: r.Status, fError: r.Error, fPath: r.Path, fSHA256: r.SHA256,
+		fExitSignal: r.ExitSignal, fStatus: string(r.Status), fError: r.Error, fPath: r.Path, fSHA256: r.SHA256,
 	}
 }
 
 // encodeRow returns r's row bytes (r.ID is the key and is not included).
-func encodeRow(r *Recording) []byte {
+func encodeRow(r *recording.Meta) []byte {
 	strs := strFields(r)
 	var flags byte
-	if r.Path != "" && r.Path == idPath(r.ID) {
+	if p, err := recording.RelPath(r.ID); err == nil && r.Path == p {
 		flags |= flagPathDerived
 		strs[fPath] = ""
 	}
@@ -172,9 +174,9 @@ func (v *rowView) startTime() time.Time {
 	return time.Unix(0, v.start).UTC()
 }
 
-// recording copies the view into a Recording with the given id.
-func (v *rowView) recording(id string) Recording {
-	r := Recording{
+// recording copies the view into a recording.Meta with the given id.
+func (v *rowView) recording(id string) recording.Meta {
+	r := recording.Meta{
 		ID:             id,
 		User:           string(v.s[fUser]),
 		KeyFingerprint: string(v.s[fKeyFingerprint]),
@@ -187,7 +189,7 @@ func (v *rowView) recording(id string) Recording {
 		Title:          string(v.s[fTitle]),
 		Term:           string(v.s[fTerm]),
 		ExitSignal:     string(v.s[fExitSignal]),
-		Status:         string(v.s[fStatus]),
+		Status:         recording.Status(v.s[fStatus]),
 		Error:          string(v.s[fError]),
 		Path:           string(v.s[fPath]),
 		SHA256:         string(v.s[fSHA256]),
@@ -207,7 +209,7 @@ func (v *rowView) recording(id string) Recording {
 		r.ExitStatus = &e
 	}
 	if v.flags&flagPathDerived != 0 {
-		r.Path = idPath(id)
+		r.Path, _ = recording.RelPath(id) // valid: the flag is set only for a valid id
 	}
 	if v.flags&flagSHARaw != 0 {
 		r.SHA256 = hex.EncodeToString(v.s[fSHA256])
@@ -215,23 +217,14 @@ func (v *rowView) recording(id string) Recording {
 	return r
 }
 
-// decodeRow parses row bytes into a Recording (copying everything out of
+// decodeRow parses row bytes into a recording.Meta (copying everything out of
 // the page).
-func decodeRow(id string, b []byte) (Recording, error) {
+func decodeRow(id string, b []byte) (recording.Meta, error) {
 	var v rowView
 	if err := v.parse(b); err != nil {
-		return Recording{}, fmt.Errorf("recording %s: %w", id, err)
+		return recording.Meta{}, fmt.Errorf("recording %s: %w", id, err)
 	}
 	return v.recording(id), nil
-}
-
-// idPath is the file path recorder.RelPath derives from a valid id:
-// "YYYY/MM/DD/<id>.cast".
-func idPath(id string) string {
-	if !validID(id) {
-		return ""
-	}
-	return id[0:4] + "/" + id[4:6] + "/" + id[6:8] + "/" + id + ".cast"
 }
 
 // durKey maps a duration to its sort key; negative durations count as 0.

@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // BenchmarkRowCodec compares the binary row with encoding/json on the
 // generated data of BenchmarkList1M: bytes per row and decode cost.
 func BenchmarkRowCodec(b *testing.B) {
 	next := newGen(1, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), genLarge)
-	rows := make([]Recording, 1000)
+	rows := make([]recording.Meta, 1000)
 	for i := range rows {
 		rows[i] = next()
 	}
@@ -50,7 +52,7 @@ func BenchmarkRowCodec(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			var r Recording
+			var r recording.Meta
 			if err := json.Unmarshal(js[i%len(rows)], &r); err != nil {
 				b.Fatal(err)
 			}

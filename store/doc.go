@@ -1,8 +1,8 @@
 // Package store is jumpcast's index: one bbolt file holding the metadata
-// of every recorded session, the audit log, the web accounts (auditors) and
-// the API tokens. The recordings themselves are asciicast files owned by
-// package recorder; the store only names them (Recording.Path) and keeps
-// their size and SHA-256.
+// of every recorded session (a recording.Meta per row), the audit log, the
+// web accounts (auditors) and the API tokens. The recordings themselves are
+// asciicast files owned by package recorder; the store only names them
+// (Meta.Path) and keeps their size and SHA-256.
 //
 // # Layout
 //
@@ -23,7 +23,7 @@
 //	tokens           id → JSON APIToken
 //	token_hash       hash → id
 //
-// Recording ids are made by recorder.NewID: fixed-width, UTC, so they sort
+// Recording ids are made by recording.NewID: fixed-width, UTC, so they sort
 // as bytes in start order and a time range is a key range. Every secondary
 // key ends with the id, so within one user (target, status...) the keys are
 // in start order too, and a page of results is a cursor seek followed by at

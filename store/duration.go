@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // smallSetMax is the largest candidate set a duration-sorted page ranks in
@@ -20,7 +22,7 @@ func (q *query) durationStream(tx *bolt.Tx) stream {
 	if keys, ok := q.smallCandidates(tx); ok {
 		return &sorted{keys: keys, desc: q.desc}
 	}
-	return single{&walker{c: tx.Bucket(bucketDuration).Cursor(), restLen: 8 + idLen, desc: q.desc, work: &q.work}}
+	return single{&walker{c: tx.Bucket(bucketDuration).Cursor(), restLen: 8 + recording.IDLen, desc: q.desc, work: &q.work}}
 }
 
 // smallCandidates walks every equality filter's index range (and, when a
@@ -69,7 +71,7 @@ func (q *query) smallCandidates(tx *bolt.Tx) (keys [][]byte, ok bool) {
 		return nil, false
 	}
 	w := ws[winner]
-	const keyLen = 8 + idLen
+	const keyLen = 8 + recording.IDLen
 	arena := make([]byte, 0, n*keyLen)
 	keys = make([][]byte, 0, n)
 	for rest, val, more := w.seek(nil); more; rest, val, more = w.next() {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // openTest opens a fresh store in t.TempDir() and closes it at cleanup.
@@ -24,10 +26,10 @@ func openTest(t testing.TB) *Store {
 	return s
 }
 
-// testID makes an id the way recorder.NewID does (store must not import
-// recorder).
+// testID makes an id the way recording.NewID does, with random digits from
+// rnd so that generated data is deterministic for a seed.
 func testID(start time.Time, rnd *rand.Rand) string {
-	return start.UTC().Format(idLayout) + fmt.Sprintf("-%08x", rnd.Uint32())
+	return recording.TimePrefix(start) + fmt.Sprintf("-%08x", rnd.Uint32())
 }
 
 var (
@@ -38,16 +40,16 @@ var (
 		{"", "10.0.0.9:22"}, {"v6", "[2001:db8::1]:22"}, {"cache", "10.0.0.1:2222"}, {"", "bastion2"},
 		{"mail", "10.0.0.3:22"}, {"build", "10.0.0.4:22"},
 	}
-	genStatus   = []string{StatusFinished, StatusFinished, StatusFinished, StatusFinished, StatusFinished, StatusFinished, StatusFailed, StatusInterrupted, StatusActive}
+	genStatus   = []recording.Status{recording.StatusFinished, recording.StatusFinished, recording.StatusFinished, recording.StatusFinished, recording.StatusFinished, recording.StatusFinished, recording.StatusFailed, recording.StatusInterrupted, recording.StatusActive}
 	genCommands = []string{"", "", "", "tail -f /var/log/Syslog", "pg_dump --all", "systemctl restart nginx", "ls -la", "Élan vital check", "sudo -i"}
 )
 
 // genRecordings returns n random recordings with increasing starts from
 // base (some sharing a microsecond), deterministic for a seed. Skewed
 // choices make some filter values common and others rare.
-func genRecordings(seed uint64, n int, base time.Time) []Recording {
+func genRecordings(seed uint64, n int, base time.Time) []recording.Meta {
 	next := newGen(seed, base, genSmall)
-	out := make([]Recording, n)
+	out := make([]recording.Meta, n)
 	for i := range out {
 		out[i] = next()
 	}
@@ -68,14 +70,14 @@ var (
 )
 
 // newGen returns a generator of recordings (see genRecordings).
-func newGen(seed uint64, base time.Time, shape genShape) func() Recording {
+func newGen(seed uint64, base time.Time, shape genShape) func() recording.Meta {
 	rnd := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	pick := func(n int) int { // skewed: low indexes are more frequent
 		a, b := rnd.IntN(n), rnd.IntN(n)
 		return min(a, b)
 	}
 	t := base.UTC().Truncate(time.Microsecond)
-	return func() Recording {
+	return func() recording.Meta {
 		if rnd.IntN(10) != 0 { // 1 in 10 shares the previous microsecond
 			t = t.Add(time.Duration(1+rnd.Int64N(int64(shape.maxGap/time.Microsecond))) * time.Microsecond)
 		}
@@ -93,7 +95,7 @@ func newGen(seed uint64, base time.Time, shape genShape) func() Recording {
 		if cmd != "" {
 			kind = "exec"
 		}
-		r := Recording{
+		r := recording.Meta{
 			ID: testID(t, rnd), User: user, KeyFingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8", RemoteUser: genRemote[pick(len(genRemote))],
 			TargetAlias: tg.alias, TargetAddr: tg.addr, ClientAddr: "192.0.2.7:50000", Kind: kind, Command: cmd,
 			Title: fmt.Sprintf("%s@%s — %s", "root", tg.alias, user), Term: "xterm-256color",
@@ -101,7 +103,7 @@ func newGen(seed uint64, base time.Time, shape genShape) func() Recording {
 			Status: genStatus[rnd.IntN(len(genStatus))],
 		}
 		r.Path = t.Format("2006/01/02/") + r.ID + ".cast"
-		if r.Status != StatusActive {
+		if r.Status != recording.StatusActive {
 			r.Duration = time.Duration(rnd.IntN(200)) * time.Second // many ties
 			r.End = r.Start.Add(r.Duration)
 			r.BytesIn, r.BytesOut, r.FileSize = rnd.Int64N(1e4), rnd.Int64N(1e6), rnd.Int64N(1e6)
@@ -115,7 +117,7 @@ func newGen(seed uint64, base time.Time, shape genShape) func() Recording {
 
 // insertAll indexes rows through the public API: create, then finish the
 // ones that are not active.
-func insertAll(t testing.TB, s *Store, rows []Recording) {
+func insertAll(t testing.TB, s *Store, rows []recording.Meta) {
 	t.Helper()
 	ctx := context.Background()
 	for _, r := range rows {
@@ -124,7 +126,7 @@ func insertAll(t testing.TB, s *Store, rows []Recording) {
 		if err := s.CreateRecording(ctx, &c); err != nil {
 			t.Fatal(err)
 		}
-		if r.Status == StatusActive {
+		if r.Status == recording.StatusActive {
 			continue
 		}
 		f := r

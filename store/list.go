@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // Page sizes of ListRecordings and ListAudit.
@@ -19,22 +21,22 @@ const (
 // Filter selects and orders recordings for ListRecordings. The zero value
 // lists every recording, newest first, DefaultLimit per page.
 type Filter struct {
-	User       string    // exact Recording.User; "" = any
-	Target     string    // exact TargetAlias, or exact host of TargetAddr; "" = any
-	RemoteUser string    // exact Recording.RemoteUser; "" = any
-	Status     string    // exact Recording.Status; "" = any
-	Since      time.Time // Start >= Since; zero = no lower bound
-	Until      time.Time // Start < Until; zero = no upper bound
-	Text       string    // case-insensitive substring of Title or Command; "" = any
-	Sort       string    // "start" (default) or "duration"
-	Asc        bool      // oldest/shortest first; default newest/longest first
-	Limit      int       // page size; <= 0 means DefaultLimit, capped at MaxLimit
-	Cursor     string    // Page.Next of the previous page; "" = first page
+	User       string           // exact Meta.User; "" = any
+	Target     string           // exact TargetAlias, or exact host of TargetAddr; "" = any
+	RemoteUser string           // exact Meta.RemoteUser; "" = any
+	Status     recording.Status // exact Meta.Status; "" = any
+	Since      time.Time        // Start >= Since; zero = no lower bound
+	Until      time.Time        // Start < Until; zero = no upper bound
+	Text       string           // case-insensitive substring of Title or Command; "" = any
+	Sort       string           // "start" (default) or "duration"
+	Asc        bool             // oldest/shortest first; default newest/longest first
+	Limit      int              // page size; <= 0 means DefaultLimit, capped at MaxLimit
+	Cursor     string           // Page.Next of the previous page; "" = first page
 }
 
 // Page is one page of ListRecordings.
 type Page struct {
-	Items []Recording `json:"recordings"`
+	Items []recording.Meta `json:"recordings"`
 	// Next is the cursor of the following page, "" when there is none. A
 	// page can hold fewer than Limit items (even none) while Next is not
 	// empty: the page's work budget ran out first (see ListRecordings).
@@ -129,12 +131,12 @@ func newQuery(f Filter) (*query, error) {
 	}
 	q.limit = min(q.limit, MaxLimit)
 	if !f.Since.IsZero() {
-		q.lo = []byte(idTimePrefix(f.Since))
+		q.lo = []byte(recording.TimePrefix(f.Since))
 	}
 	if !f.Until.IsZero() {
 		// Ids of the same microsecond as Until may still start before it
 		// (Start can carry nanoseconds): include them, the row check decides.
-		q.hi = []byte(idTimePrefix(f.Until) + "~")
+		q.hi = []byte(recording.TimePrefix(f.Until) + "~")
 	}
 	if f.Cursor != "" {
 		var err error
@@ -151,7 +153,7 @@ func (q *query) eqFilters() [][2][]byte {
 	for _, e := range []struct {
 		b []byte
 		v string
-	}{{bucketUser, q.f.User}, {bucketRemoteUser, q.f.RemoteUser}, {bucketTarget, q.f.Target}, {bucketStatus, q.f.Status}} {
+	}{{bucketUser, q.f.User}, {bucketRemoteUser, q.f.RemoteUser}, {bucketTarget, q.f.Target}, {bucketStatus, string(q.f.Status)}} {
 		if e.v != "" {
 			out = append(out, [2][]byte{e.b, []byte(e.v + "\x00")})
 		}
@@ -178,7 +180,7 @@ func (q *query) startStream(tx *bolt.Tx) stream {
 }
 
 func (q *query) idWalker(c *bolt.Cursor, prefix []byte) *walker {
-	return &walker{c: c, prefix: prefix, restLen: idLen, lo: q.lo, hi: q.hi, desc: q.desc, work: &q.work}
+	return &walker{c: c, prefix: prefix, restLen: recording.IDLen, lo: q.lo, hi: q.hi, desc: q.desc, work: &q.work}
 }
 
 // run collects one page from st: each position's row is read and checked
@@ -196,7 +198,7 @@ func (q *query) run(st stream) (Page, error) {
 			break
 		}
 		checked = true
-		id := pos[len(pos)-idLen:]
+		id := pos[len(pos)-recording.IDLen:]
 		if val == nil {
 			q.work += costRowGet
 			val = q.rows.Get(id)
@@ -235,7 +237,7 @@ func (q *query) match(v *rowView) bool {
 	f := &q.f
 	if f.User != "" && string(v.s[fUser]) != f.User ||
 		f.RemoteUser != "" && string(v.s[fRemoteUser]) != f.RemoteUser ||
-		f.Status != "" && string(v.s[fStatus]) != f.Status {
+		f.Status != "" && string(v.s[fStatus]) != string(f.Status) {
 		return false
 	}
 	if f.Target != "" && string(v.s[fTargetAlias]) != f.Target && string(hostPart(v.s[fTargetAddr])) != f.Target {
@@ -275,12 +277,12 @@ func decodeCursor(c string, byDuration bool) (pos []byte, inclusive bool, err er
 	if err != nil || len(b) < 3 || b[0] != cursorVersion || b[2] > 1 {
 		return nil, false, bad
 	}
-	want, kind := idLen, byte('s')
+	want, kind := recording.IDLen, byte('s')
 	if byDuration {
-		want, kind = 8+idLen, 'd'
+		want, kind = 8+recording.IDLen, 'd'
 	}
 	pos = b[3:]
-	if b[1] != kind || len(pos) != want || !validID(string(pos[len(pos)-idLen:])) {
+	if b[1] != kind || len(pos) != want || !recording.ValidID(string(pos[len(pos)-recording.IDLen:])) {
 		return nil, false, bad
 	}
 	return pos, b[2] == 1, nil

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // reference answers a filter by brute force over all rows.
-func reference(rows []Recording, f Filter) []string {
-	var out []Recording
+func reference(rows []recording.Meta, f Filter) []string {
+	var out []recording.Meta
 	text := strings.ToLower(f.Text)
 	for _, r := range rows {
 		if f.User != "" && r.User != f.User || f.RemoteUser != "" && r.RemoteUser != f.RemoteUser ||
@@ -27,7 +29,7 @@ func reference(rows []Recording, f Filter) []string {
 		}
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b Recording) int {
+	slices.SortFunc(out, func(a, b recording.Meta) int {
 		if f.Sort == "duration" && a.Duration != b.Duration {
 			return int(a.Duration - b.Duration)
 		}
@@ -82,7 +84,7 @@ func pageAll(t *testing.T, s *Store, f Filter, between func()) (ids []string, sh
 
 // randomFilter builds a filter from the bits of mask, with values taken
 // from the data (and sometimes values that match nothing).
-func randomFilter(rnd *rand.Rand, rows []Recording, mask int) Filter {
+func randomFilter(rnd *rand.Rand, rows []recording.Meta, mask int) Filter {
 	r := rows[rnd.IntN(len(rows))]
 	var f Filter
 	if mask&1 != 0 {
@@ -274,8 +276,8 @@ func ExampleStore_ListRecordings() {
 	ctx := context.Background()
 	for i, user := range []string{"alice", "bob", "alice"} {
 		start := time.Date(2026, 11, 24, 9, 30, i, 0, time.UTC)
-		r := &Recording{
-			ID:   start.Format("20060102T150405.000000Z") + "-3f9a1c2" + fmt.Sprint(i), // recorder.NewID(start)
+		r := &recording.Meta{
+			ID:   recording.TimePrefix(start) + "-3f9a1c2" + fmt.Sprint(i), // as recording.NewID(start) makes it
 			User: user, TargetAlias: "db1", TargetAddr: "10.0.0.1:22", Title: "root@db1 — " + user, Start: start,
 		}
 		if err := s.CreateRecording(ctx, r); err != nil {

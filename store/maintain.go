@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // Recovered is what the caller of RecoverActive learned from a recording's
@@ -19,13 +21,13 @@ type Recovered struct {
 
 // RecoverFunc inspects the file of a recording left active by a crash. The
 // store calls it outside any transaction.
-type RecoverFunc func(r Recording) (Recovered, error)
+type RecoverFunc func(r recording.Meta) (Recovered, error)
 
 // RecoverActive marks every recording still active as interrupted. It is
 // meant for start-up, before sessions are accepted: fn is called once per
 // row (outside any transaction) and its End, FileSize, SHA256 and
 // ExitStatus are stored, with Duration = End - Start. When fn fails, the row
-// is still marked interrupted, with fn's error in Recording.Error. All rows
+// is still marked interrupted, with fn's error in Meta.Error. All rows
 // are rewritten in one transaction. It returns how many rows it changed.
 func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) {
 	active, err := s.ActiveRecordings(ctx)
@@ -40,7 +42,7 @@ func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) 
 			return 0, fmt.Errorf("recover active recordings: %w", err)
 		}
 		r := &active[i]
-		r.Status = StatusInterrupted
+		r.Status = recording.StatusInterrupted
 		got, err := fn(*r)
 		if err != nil {
 			r.Error = fmt.Sprintf("recover after restart: %v", err)
@@ -62,7 +64,7 @@ func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) 
 			if err != nil {
 				return err
 			}
-			if old.Status != StatusActive {
+			if old.Status != recording.StatusActive {
 				continue // finished meanwhile
 			}
 			if err := writeRecording(tx, old, &active[i]); err != nil {
@@ -90,7 +92,7 @@ const MaxPurgeBatch = 10000
 // MaxPurgeBatch rows are returned. The caller removes the files, then the
 // rows (DeleteRecordings: one transaction for the batch), and writes one
 // audit event per purge.
-func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]Recording, error) {
+func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]recording.Meta, error) {
 	if maxAge <= 0 && maxTotal <= 0 {
 		return nil, nil
 	}
@@ -106,21 +108,21 @@ func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.
 	var cutoffPrefix string
 	if maxAge > 0 {
 		cutoff = now.Add(-maxAge)
-		cutoffPrefix = idTimePrefix(cutoff)
+		cutoffPrefix = recording.TimePrefix(cutoff)
 	}
-	var out []Recording
+	var out []recording.Meta
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRecordings).Cursor()
 		var v rowView
 		for k, val := c.First(); k != nil && len(out) < MaxPurgeBatch; k, val = c.Next() {
-			beyondAge := maxAge <= 0 || string(k[:min(len(k), idTimeLen)]) > cutoffPrefix
+			beyondAge := maxAge <= 0 || string(k[:min(len(k), recording.TimePrefixLen)]) > cutoffPrefix
 			if excess <= 0 && beyondAge {
 				return nil
 			}
 			if err := v.parse(val); err != nil {
 				return fmt.Errorf("recording %s: %w", k, err)
 			}
-			if string(v.s[fStatus]) == StatusActive {
+			if string(v.s[fStatus]) == string(recording.StatusActive) {
 				continue
 			}
 			if (maxAge > 0 && v.startTime().Before(cutoff)) || excess > 0 {

@@ -8,77 +8,26 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
-
-// Recording ids are made by recorder.NewID ("20261124T093012.345678Z-3f9a1c2b"):
-// idTimeLen bytes of fixed-width UTC time, a dash, 8 hex digits.
-const (
-	idLayout  = "20060102T150405.000000Z"
-	idTimeLen = len(idLayout)
-	idLen     = idTimeLen + 1 + 8
-)
-
-// validID reports whether id has exactly recorder.NewID's form. Index keys
-// rely on it: every key ends with a fixed-width id.
-func validID(id string) bool {
-	if len(id) != idLen {
-		return false
-	}
-	for i := 0; i < idLen; i++ {
-		c := id[i]
-		switch {
-		case i == 8:
-			if c != 'T' {
-				return false
-			}
-		case i == 15:
-			if c != '.' {
-				return false
-			}
-		case i == 22:
-			if c != 'Z' {
-				return false
-			}
-		case i == 23:
-			if c != '-' {
-				return false
-			}
-		case i > 23:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// idTimePrefix formats t like the time part of an id. Truncation to the
-// microsecond keeps it monotonic: t1 <= t2 implies prefix(t1) <= prefix(t2).
-func idTimePrefix(t time.Time) string { return t.UTC().Format(idLayout) }
 
 // CreateRecording indexes a session that has just started. r.ID must be a
-// recorder.NewID id made from r.Start (the time range filter relies on the
+// recording.NewID id made from r.Start (the time range filter relies on the
 // id's time); a zero r.Start is taken from the id. The status is set to
 // active whatever r.Status says. It fails if the id exists.
-func (s *Store) CreateRecording(ctx context.Context, r *Recording) error {
-	if !validID(r.ID) {
-		return fmt.Errorf("create recording: invalid id %q", r.ID)
-	}
-	idTime, err := time.Parse(idLayout, r.ID[:idTimeLen])
+func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
+	idTime, err := recording.IDTime(r.ID)
 	if err != nil {
-		return fmt.Errorf("create recording: invalid id %q: %w", r.ID, err)
+		return fmt.Errorf("create recording: %w", err)
 	}
 	if r.Start.IsZero() {
 		r.Start = idTime
-	} else if got := idTimePrefix(r.Start); got != r.ID[:idTimeLen] {
-		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recorder.NewID(start))",
+	} else if !startMatchesID(r) {
+		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recording.NewID(start))",
 			r.ID, r.Start.UTC().Format(time.RFC3339Nano))
 	}
-	r.Status = StatusActive
+	r.Status = recording.StatusActive
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRecordings).Get([]byte(r.ID)) != nil {
 			return errors.New("already exists")
@@ -96,12 +45,11 @@ func (s *Store) CreateRecording(ctx context.Context, r *Recording) error {
 // finished, interrupted or failed; empty means finished. A zero r.Start
 // keeps the stored one; a zero r.Duration with a non-zero r.End is computed
 // as End-Start. It returns ErrNotFound if the recording was never created.
-func (s *Store) FinishRecording(ctx context.Context, r *Recording) error {
-	switch r.Status {
-	case "":
-		r.Status = StatusFinished
-	case StatusFinished, StatusInterrupted, StatusFailed:
-	default:
+func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
+	if r.Status == "" {
+		r.Status = recording.StatusFinished
+	}
+	if !r.Status.Final() {
 		return fmt.Errorf("finish recording %s: status %q is not a final status", r.ID, r.Status)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -111,7 +59,7 @@ func (s *Store) FinishRecording(ctx context.Context, r *Recording) error {
 		}
 		if r.Start.IsZero() {
 			r.Start = old.Start
-		} else if idTimePrefix(r.Start) != r.ID[:idTimeLen] {
+		} else if !startMatchesID(r) {
 			return fmt.Errorf("start %s does not match the id's time", r.Start.UTC().Format(time.RFC3339Nano))
 		}
 		if r.Duration == 0 && !r.End.IsZero() && r.End.After(r.Start) {
@@ -125,9 +73,15 @@ func (s *Store) FinishRecording(ctx context.Context, r *Recording) error {
 	return nil
 }
 
+// startMatchesID reports whether r.Start is the time r.ID was made from (to
+// the microsecond): the time range filter finds rows by their id's time.
+func startMatchesID(r *recording.Meta) bool {
+	return len(r.ID) >= recording.TimePrefixLen && recording.TimePrefix(r.Start) == r.ID[:recording.TimePrefixLen]
+}
+
 // GetRecording returns one recording, or an error wrapping ErrNotFound.
-func (s *Store) GetRecording(ctx context.Context, id string) (*Recording, error) {
-	var r *Recording
+func (s *Store) GetRecording(ctx context.Context, id string) (*recording.Meta, error) {
+	var r *recording.Meta
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		r, err = getRow(tx, id)
@@ -185,8 +139,8 @@ func (s *Store) DeleteRecordings(ctx context.Context, ids []string) (int, error)
 
 // ActiveRecordings returns the recordings whose status is active, oldest
 // first. Its cost is proportional to their number, not to the index size.
-func (s *Store) ActiveRecordings(ctx context.Context) ([]Recording, error) {
-	var out []Recording
+func (s *Store) ActiveRecordings(ctx context.Context) ([]recording.Meta, error) {
+	var out []recording.Meta
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		out, err = activeRows(tx)
@@ -198,14 +152,14 @@ func (s *Store) ActiveRecordings(ctx context.Context) ([]Recording, error) {
 	return out, nil
 }
 
-func activeRows(tx *bolt.Tx) ([]Recording, error) {
-	var out []Recording
-	prefix := []byte(StatusActive + "\x00")
+func activeRows(tx *bolt.Tx) ([]recording.Meta, error) {
+	var out []recording.Meta
+	prefix := []byte(recording.StatusActive + "\x00")
 	rows := tx.Bucket(bucketRecordings)
 	c := tx.Bucket(bucketStatus).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		id := k[len(prefix):]
-		if len(id) != idLen {
+		if len(id) != recording.IDLen {
 			continue
 		}
 		v := rows.Get(id)
@@ -222,7 +176,7 @@ func activeRows(tx *bolt.Tx) ([]Recording, error) {
 }
 
 // getRow reads one row, copied out of the transaction.
-func getRow(tx *bolt.Tx, id string) (*Recording, error) {
+func getRow(tx *bolt.Tx, id string) (*recording.Meta, error) {
 	v := tx.Bucket(bucketRecordings).Get([]byte(id))
 	if v == nil {
 		return nil, ErrNotFound
@@ -236,7 +190,7 @@ func getRow(tx *bolt.Tx, id string) (*Recording, error) {
 
 // writeRecording replaces the row old (nil: none) by r (nil: delete), with
 // its index entries and the stats counters.
-func writeRecording(tx *bolt.Tx, old, r *Recording) error {
+func writeRecording(tx *bolt.Tx, old, r *recording.Meta) error {
 	rows := bucketFor(tx, bucketRecordings)
 	if old != nil {
 		for _, e := range indexEntries(old) {
@@ -244,7 +198,7 @@ func writeRecording(tx *bolt.Tx, old, r *Recording) error {
 				return err
 			}
 		}
-		if err := addStat(tx, []byte(statusKeyPrefix+old.Status), -1); err != nil {
+		if err := addStat(tx, []byte(statusKeyPrefix+string(old.Status)), -1); err != nil {
 			return err
 		}
 		if err := addStat(tx, keySize, -old.FileSize); err != nil {
@@ -259,7 +213,7 @@ func writeRecording(tx *bolt.Tx, old, r *Recording) error {
 			return err
 		}
 	}
-	if err := addStat(tx, []byte(statusKeyPrefix+r.Status), 1); err != nil {
+	if err := addStat(tx, []byte(statusKeyPrefix+string(r.Status)), 1); err != nil {
 		return err
 	}
 	if err := addStat(tx, keySize, r.FileSize); err != nil {
@@ -293,7 +247,7 @@ type indexEntry struct {
 // equality indexes carry the duration so that a duration-sorted page can
 // rank a small candidate set without reading rows. Empty values are not
 // indexed (an empty filter value means "no filter").
-func indexEntries(r *Recording) []indexEntry {
+func indexEntries(r *recording.Meta) []indexEntry {
 	dur := be64(durKey(r.Duration))
 	out := make([]indexEntry, 0, 6)
 	add := func(b []byte, val string) {
@@ -307,7 +261,7 @@ func indexEntries(r *Recording) []indexEntry {
 		add(bucketTarget, h)
 	}
 	add(bucketRemoteUser, r.RemoteUser)
-	add(bucketStatus, r.Status)
+	add(bucketStatus, string(r.Status))
 	out = append(out, indexEntry{bucketDuration, append(copyBytes(dur), r.ID...), []byte{}})
 	return out
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // SchemaVersion is the layout this code reads and writes. A file with a
@@ -70,9 +72,9 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 // Stats summarises the recordings index. It is kept up to date by every
 // write, so reading it costs a few key lookups, not a scan.
 type Stats struct {
-	Count         int            // recordings of any status
-	TotalFileSize int64          // sum of Recording.FileSize
-	ByStatus      map[string]int // count per Recording.Status; statuses with no rows are absent
+	Count         int                      // recordings of any status
+	TotalFileSize int64                    // sum of Meta.FileSize
+	ByStatus      map[recording.Status]int // count per Meta.Status; statuses with no rows are absent
 }
 
 // Stats keys: "size" is the total file size; "status:<s>" a count.
@@ -82,7 +84,7 @@ const statusKeyPrefix = "status:"
 
 // Stats returns the counters of the recordings index.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{ByStatus: map[string]int{}}
+	st := Stats{ByStatus: map[recording.Status]int{}}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketStats)
 		return b.ForEach(func(k, v []byte) error {
@@ -92,7 +94,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 				st.TotalFileSize = n
 			case strings.HasPrefix(string(k), statusKeyPrefix):
 				if n != 0 {
-					st.ByStatus[string(k[len(statusKeyPrefix):])] = int(n)
+					st.ByStatus[recording.Status(k[len(statusKeyPrefix):])] = int(n)
 					st.Count += int(n)
 				}
 			}

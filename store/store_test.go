@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 func TestOpenLockedNamesFile(t *testing.T) {
@@ -84,10 +86,10 @@ func TestCreateFinishGet(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	start := time.Date(2026, 11, 24, 9, 30, 12, 345678000, time.FixedZone("CET", 3600))
-	r := Recording{
+	r := recording.Meta{
 		ID: "20261124T083012.345678Z-3f9a1c2b", User: "alice", RemoteUser: "root", TargetAlias: "db1",
 		TargetAddr: "10.0.0.1:22", Kind: "shell", Title: "root@db1 — alice", Width: 120, Height: 40,
-		Start: start, Status: StatusFinished, Path: "2026/11/24/20261124T083012.345678Z-3f9a1c2b.cast",
+		Start: start, Status: recording.StatusFinished, Path: "2026/11/24/20261124T083012.345678Z-3f9a1c2b.cast",
 	}
 	if err := s.CreateRecording(ctx, &r); err != nil {
 		t.Fatal(err)
@@ -96,7 +98,7 @@ func TestCreateFinishGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != StatusActive || !got.Start.Equal(start) || got.Width != 120 || got.Title != r.Title {
+	if got.Status != recording.StatusActive || !got.Start.Equal(start) || got.Width != 120 || got.Title != r.Title {
 		t.Errorf("after create: %+v", got)
 	}
 	if act, _ := s.ActiveRecordings(ctx); len(act) != 1 || act[0].ID != r.ID {
@@ -117,7 +119,7 @@ func TestCreateFinishGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != StatusFinished || got.Duration != 90*time.Second || got.ExitStatus == nil || *got.ExitStatus != 3 ||
+	if got.Status != recording.StatusFinished || got.Duration != 90*time.Second || got.ExitStatus == nil || *got.ExitStatus != 3 ||
 		got.FileSize != 4096 || got.BytesOut != 20 || !got.End.Equal(fin.End) {
 		t.Errorf("after finish: %+v", got)
 	}
@@ -125,24 +127,24 @@ func TestCreateFinishGet(t *testing.T) {
 		t.Errorf("still active: %+v", act)
 	}
 	// The finished row is found by its new status and duration, not the old ones.
-	for _, f := range []Filter{{Status: StatusFinished}, {Sort: "duration"}, {Target: "10.0.0.1"}, {Target: "db1"}} {
+	for _, f := range []Filter{{Status: recording.StatusFinished}, {Sort: "duration"}, {Target: "10.0.0.1"}, {Target: "db1"}} {
 		p, err := s.ListRecordings(ctx, f)
 		if err != nil || len(p.Items) != 1 || p.Items[0].Duration != 90*time.Second {
 			t.Errorf("list %+v: %+v, %v", f, p, err)
 		}
 	}
-	if p, _ := s.ListRecordings(ctx, Filter{Status: StatusActive}); len(p.Items) != 0 {
+	if p, _ := s.ListRecordings(ctx, Filter{Status: recording.StatusActive}); len(p.Items) != 0 {
 		t.Errorf("stale status index: %+v", p.Items)
 	}
 	st, err := s.Stats(ctx)
-	if err != nil || st.Count != 1 || st.TotalFileSize != 4096 || st.ByStatus[StatusFinished] != 1 || len(st.ByStatus) != 1 {
+	if err != nil || st.Count != 1 || st.TotalFileSize != 4096 || st.ByStatus[recording.StatusFinished] != 1 || len(st.ByStatus) != 1 {
 		t.Errorf("stats %+v, %v", st, err)
 	}
 
 	if _, err := s.GetRecording(ctx, "20261124T083012.345678Z-00000000"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("get missing: %v", err)
 	}
-	if err := s.FinishRecording(ctx, &Recording{ID: "20261124T083012.345678Z-00000000"}); !errors.Is(err, ErrNotFound) {
+	if err := s.FinishRecording(ctx, &recording.Meta{ID: "20261124T083012.345678Z-00000000"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("finish missing: %v", err)
 	}
 	if err := s.DeleteRecording(ctx, r.ID); err != nil {
@@ -171,14 +173,14 @@ func TestCreateRejectsBadIDs(t *testing.T) {
 		{"upper hex", "20261124T093012.345678Z-3F9A1C2B"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := s.CreateRecording(ctx, &Recording{ID: tc.id}); err == nil {
+			if err := s.CreateRecording(ctx, &recording.Meta{ID: tc.id}); err == nil {
 				t.Errorf("id %q accepted", tc.id)
 			}
 		})
 	}
 	// The start must be the id's time, or time-range filters would lie.
-	r := Recording{ID: "20261124T093012.345678Z-3f9a1c2b", Start: time.Date(2026, 11, 24, 9, 30, 13, 0, time.UTC)}
-	if err := s.CreateRecording(ctx, &r); err == nil || !strings.Contains(err.Error(), "recorder.NewID") {
+	r := recording.Meta{ID: "20261124T093012.345678Z-3f9a1c2b", Start: time.Date(2026, 11, 24, 9, 30, 13, 0, time.UTC)}
+	if err := s.CreateRecording(ctx, &r); err == nil || !strings.Contains(err.Error(), "recording.NewID") {
 		t.Errorf("mismatched start: %v", err)
 	}
 	// A zero start is taken from the id.
@@ -189,7 +191,7 @@ func TestCreateRejectsBadIDs(t *testing.T) {
 	if want := time.Date(2026, 11, 24, 9, 30, 12, 345678000, time.UTC); !r.Start.Equal(want) {
 		t.Errorf("start %v, want %v", r.Start, want)
 	}
-	if err := s.FinishRecording(ctx, &Recording{ID: r.ID, Status: StatusActive}); err == nil {
+	if err := s.FinishRecording(ctx, &recording.Meta{ID: r.ID, Status: recording.StatusActive}); err == nil {
 		t.Error("finish with status active accepted")
 	}
 }
@@ -199,9 +201,9 @@ func TestRecoverActive(t *testing.T) {
 	ctx := context.Background()
 	rows := genRecordings(7, 40, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	insertAll(t, s, rows)
-	var active []Recording
+	var active []recording.Meta
 	for _, r := range rows {
-		if r.Status == StatusActive {
+		if r.Status == recording.StatusActive {
 			active = append(active, r)
 		}
 	}
@@ -210,7 +212,7 @@ func TestRecoverActive(t *testing.T) {
 	}
 	broken := active[0].ID
 	code := 0
-	n, err := s.RecoverActive(ctx, func(r Recording) (Recovered, error) {
+	n, err := s.RecoverActive(ctx, func(r recording.Meta) (Recovered, error) {
 		if r.ID == broken {
 			return Recovered{}, errors.New("open cast: no such file")
 		}
@@ -224,7 +226,7 @@ func TestRecoverActive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != StatusInterrupted {
+		if got.Status != recording.StatusInterrupted {
 			t.Errorf("%s: status %s", a.ID, got.Status)
 		}
 		if a.ID == broken {
@@ -249,17 +251,17 @@ func TestPurgeCandidates(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var rows []Recording
+	var rows []recording.Meta
 	for i := range 10 { // one a day, 100 bytes each; day 2 and 7 still active
-		r := Recording{ID: base.AddDate(0, 0, i).Format(idLayout) + "-0000000" + string(rune('0'+i)), FileSize: 100, Status: StatusFinished}
+		r := recording.Meta{ID: recording.TimePrefix(base.AddDate(0, 0, i)) + "-0000000" + string(rune('0'+i)), FileSize: 100, Status: recording.StatusFinished}
 		if i == 2 || i == 7 {
-			r.Status, r.FileSize = StatusActive, 0
+			r.Status, r.FileSize = recording.StatusActive, 0
 		}
 		rows = append(rows, r)
 	}
 	insertAll(t, s, rows)
 	now := base.AddDate(0, 0, 10)
-	ids := func(rs []Recording) (out []int) {
+	ids := func(rs []recording.Meta) (out []int) {
 		for _, r := range rs {
 			out = append(out, int(r.ID[len(r.ID)-1]-'0'))
 		}
@@ -368,7 +370,7 @@ func TestBackupIsAValidStore(t *testing.T) {
 
 func TestRowCodecRoundTrip(t *testing.T) {
 	code := -1
-	for _, r := range []Recording{
+	for _, r := range []recording.Meta{
 		{ID: "20261124T093012.345678Z-3f9a1c2b", Path: "2026/11/24/20261124T093012.345678Z-3f9a1c2b.cast",
 			SHA256: strings.Repeat("0f", 32), ExitStatus: &code, Start: time.Unix(1, 5).UTC(), End: time.Unix(9, 0).UTC(),
 			Duration: 8 * time.Second, Title: "root@db1 — zoë", Width: 300, BytesOut: 1 << 40},

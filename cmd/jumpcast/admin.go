@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -164,7 +165,7 @@ func filterToQuery(f store.Filter) url.Values {
 	set("user", f.User)
 	set("target", f.Target)
 	set("remote_user", f.RemoteUser)
-	set("status", f.Status)
+	set("status", string(f.Status))
 	set("text", f.Text)
 	set("sort", f.Sort)
 	set("cursor", f.Cursor)
@@ -186,7 +187,7 @@ func filterToQuery(f store.Filter) url.Values {
 func filterFromQuery(q url.Values) (store.Filter, error) {
 	f := store.Filter{
 		User: q.Get("user"), Target: q.Get("target"), RemoteUser: q.Get("remote_user"),
-		Status: q.Get("status"), Text: q.Get("text"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
+		Status: recording.Status(q.Get("status")), Text: q.Get("text"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 		Asc: q.Get("asc") == "1",
 	}
 	var err error

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -20,8 +21,8 @@ func (b *remoteBackend) ListRecordings(ctx context.Context, f store.Filter) (sto
 	return p, err
 }
 
-func (b *remoteBackend) GetRecording(ctx context.Context, id string) (*store.Recording, error) {
-	var r store.Recording
+func (b *remoteBackend) GetRecording(ctx context.Context, id string) (*recording.Meta, error) {
+	var r recording.Meta
 	if err := b.do(ctx, http.MethodGet, "/recordings/"+url.PathEscape(id), nil, &r); err != nil {
 		return nil, err
 	}

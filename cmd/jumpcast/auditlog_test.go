@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // TestAuditEventsAreLogged: with the default log.audit, a session through
@@ -18,7 +18,7 @@ func TestAuditEventsAreLogged(t *testing.T) {
 	if out, errOut, code := e.ssh(t, "", e.login(), "echo logged"); code != 0 {
 		t.Fatalf("ssh: exit %d %q %q", code, out, errOut)
 	}
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	want := map[string]bool{"auth/ok": false, "policy/allowed": false, "session/started": false, "session/ended": false}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

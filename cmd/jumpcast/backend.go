@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/replayweb"
 	"github.com/jumpcast/jumpcast/store"
@@ -21,7 +22,7 @@ import (
 // (localBackend). The admin socket serves a localBackend.
 type backend interface {
 	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
-	GetRecording(ctx context.Context, id string) (*store.Recording, error)
+	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
 	Verify(ctx context.Context, id string) (verifyResult, error)
 	// EndSession ends a running session (only a running server has any).
 	EndSession(ctx context.Context, id, why string) error
@@ -147,8 +148,8 @@ func (b *localBackend) ListRecordings(ctx context.Context, f store.Filter) (stor
 	return b.st.ListRecordings(ctx, f)
 }
 
-func (b *localBackend) GetRecording(ctx context.Context, id string) (*store.Recording, error) {
-	if !recorder.ValidID(id) {
+func (b *localBackend) GetRecording(ctx context.Context, id string) (*recording.Meta, error) {
+	if !recording.ValidID(id) {
 		return nil, fmt.Errorf("%q is not a recording id: %w", id, store.ErrNotFound)
 	}
 	return b.st.GetRecording(ctx, id)
@@ -161,9 +162,9 @@ func (b *localBackend) Verify(ctx context.Context, id string) (verifyResult, err
 	}
 	var c recorder.Check
 	if f, err := b.dir.Open(r.Path); err != nil {
-		c = recorder.CheckFile(nil, err, r.SHA256, r.Status == store.StatusActive)
+		c = recorder.CheckFile(nil, err, r.SHA256, r.Status == recording.StatusActive)
 	} else {
-		c = recorder.CheckFile(f, nil, r.SHA256, r.Status == store.StatusActive)
+		c = recorder.CheckFile(f, nil, r.SHA256, r.Status == recording.StatusActive)
 		_ = f.Close()
 	}
 	return verifyResult{ID: id, Expected: r.SHA256, Actual: c.Actual, Size: c.Size, OK: c.OK, Problem: c.Problem}, nil

@@ -16,8 +16,8 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/internal/browsertest"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // The browser end-to-end test drives the whole product the way a newcomer
@@ -125,8 +125,8 @@ func TestBrowserE2E(t *testing.T) {
 	if _, errOut, code := runJumpcast(t, pw+"\n", "auditor", "add", "carol", "-c", e.cfgPath); code != 0 {
 		t.Fatalf("auditor add: exit %d: %s", code, errOut)
 	}
-	recs := waitRecordings(t, e.cfgPath, 2, func(r store.Recording) bool { return r.Status == store.StatusFinished })
-	var rec store.Recording
+	recs := waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	var rec recording.Meta
 	for _, r := range recs {
 		if r.TargetAlias == "db1" {
 			rec = r
@@ -206,10 +206,10 @@ func watchLive(t *testing.T, e *e2e, b *browsertest.Browser, art string) {
 	t.Helper()
 	live := e.startLiveSSH(t, e.login(),
 		`printf 'live-ready \342\234\223\n'; while read l; do [ "$l" = quit ] && exit 0; printf 'got:%s \303\274\n' "$l"; done`)
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
 	var id string
 	for _, r := range recs {
-		if r.Status == store.StatusActive {
+		if r.Status == recording.StatusActive {
 			id = r.ID
 		}
 	}

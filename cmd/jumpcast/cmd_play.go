@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 )
 
@@ -29,7 +30,7 @@ recording id (looked up in the index) or the path of a .cast file.`,
 				}
 				return recorder.Play(cmd.Context(), cmd.OutOrStdout(), r, speed, idle)
 			}
-			if !recorder.ValidID(args[0]) {
+			if !recording.ValidID(args[0]) {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -76,7 +77,7 @@ func addFilterFlags(fl *pflag.FlagSet, f *store.Filter, since, until *string) {
 	fl.StringVar(&f.User, "user", "", "bastion user")
 	fl.StringVar(&f.Target, "target", "", "target alias or host")
 	fl.StringVar(&f.RemoteUser, "remote-user", "", "remote user")
-	fl.StringVar(&f.Status, "status", "", "active, finished, interrupted or failed")
+	fl.StringVar((*string)(&f.Status), "status", "", "active, finished, interrupted or failed")
 	fl.StringVar(&f.Text, "text", "", "text in the title or command")
 	fl.StringVar(since, "since", "", "start at or after: RFC 3339 time, date, or a duration ago (24h)")
 	fl.StringVar(until, "until", "", "start before: RFC 3339 time, date, or a duration ago")
@@ -118,7 +119,7 @@ func printRecordings(w io.Writer, page store.Page) {
 	}
 }
 
-func remoteOf(r store.Recording) string {
+func remoteOf(r recording.Meta) string {
 	t := r.TargetAlias
 	if t == "" {
 		t = r.TargetAddr
@@ -126,7 +127,7 @@ func remoteOf(r store.Recording) string {
 	return r.RemoteUser + "@" + t
 }
 
-func exitOf(r store.Recording) string {
+func exitOf(r recording.Meta) string {
 	switch {
 	case r.ExitSignal != "":
 		return "SIG" + r.ExitSignal
@@ -222,7 +223,7 @@ func verifyRecordings(cmd *cobra.Command, b backend, ids []string) error {
 				return err
 			}
 			for _, r := range page.Items {
-				if r.Status != store.StatusActive {
+				if r.Status != recording.StatusActive {
 					ids = append(ids, r.ID)
 				}
 			}

@@ -12,9 +12,9 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // e2e is one bastion in a child process in front of one real sshd.
@@ -96,7 +96,7 @@ func asciinemaCat(t *testing.T, path string) string {
 	return string(out)
 }
 
-func (e *e2e) castPath(r store.Recording) string {
+func (e *e2e) castPath(r recording.Meta) string {
 	return filepath.Join(e.dataDir, "recordings", filepath.FromSlash(r.Path))
 }
 
@@ -114,7 +114,7 @@ func TestRecordedSessionThroughOpenSSH(t *testing.T) {
 	if !strings.Contains(out, "héllo 世界 🎉") || !strings.Contains(out, "second line") {
 		t.Fatalf("client output: %q", out)
 	}
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	r := recs[0]
 	if r.User != "alice" || r.TargetAlias != "db1" || r.RemoteUser != e.sshd.User() || r.ExitStatus == nil || *r.ExitStatus != 3 {
 		t.Errorf("index row: %+v", r)
@@ -174,13 +174,13 @@ func TestKillAndRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
 	time.Sleep(2500 * time.Millisecond) // more than one flush interval after the output
 	e.srv.Kill()
 
 	e.srv = startServer(t, e.cfgPath)
 	recs := listRecordings(t, e.cfgPath)
-	if len(recs) != 1 || recs[0].Status != store.StatusInterrupted {
+	if len(recs) != 1 || recs[0].Status != recording.StatusInterrupted {
 		t.Fatalf("after restart: %+v", recs)
 	}
 	r := recs[0]
@@ -241,12 +241,12 @@ func TestResizeThroughOpenSSH(t *testing.T) {
 	t.Cleanup(func() {
 		_ = exec.Command("tmux", "-S", sock, "kill-server").Run()
 	})
-	waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
 	time.Sleep(500 * time.Millisecond)
 	tmux("resize-window", "-t", "t", "-x", "120", "-y", "40")
 	time.Sleep(500 * time.Millisecond)
 	tmux("send-keys", "-t", "t", "Enter")
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	path := e.castPath(recs[0])
 	f, err := os.Open(path)
 	if err != nil {

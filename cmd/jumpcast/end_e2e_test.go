@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jumpcast/jumpcast/internal/browsertest"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -27,7 +28,7 @@ func TestEndSessionFromTheCommandLine(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
 	id := recs[0].ID
 
 	out, errOut, code := runJumpcast(t, "", "recordings", "end", id, "--reason", "change freeze", "-c", e.cfgPath)
@@ -42,7 +43,7 @@ func TestEndSessionFromTheCommandLine(t *testing.T) {
 		t.Errorf("ssh printed %q, lacking %q", live.out.String(), want)
 	}
 
-	recs = waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	recs = waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	data, err := os.ReadFile(e.castPath(recs[0]))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestBrowserAdminEndsLiveSession(t *testing.T) {
 		t.Fatalf("auditor add: exit %d: %s", code, errOut)
 	}
 	live := e.startLiveSSH(t, e.login(), `printf 'live-ready\n'; while read l; do printf 'got:%s\n' "$l"; done`)
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusActive })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
 	id := recs[0].ID
 
 	b := browsertest.New(t, 55*time.Second, t.TempDir())

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // TestRecordingsGrep: two sessions through the real ssh client, one of
@@ -22,8 +22,8 @@ func TestRecordingsGrep(t *testing.T) {
 	if out, errOut, code := e.ssh(t, "", "-tt", e.login(), `echo nothing to see`); code != 0 {
 		t.Fatalf("second session: exit %d %q %q", code, out, errOut)
 	}
-	recs := waitRecordings(t, e.cfgPath, 2, func(r store.Recording) bool { return r.Status == store.StatusFinished })
-	var want store.Recording
+	recs := waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	var want recording.Meta
 	for _, r := range recs {
 		if strings.Contains(r.Command, "DROP") {
 			want = r

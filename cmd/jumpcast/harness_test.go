@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/servetest"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -99,7 +100,7 @@ targets:
 
 // listRecordings asks the CLI (through the admin socket when the server
 // runs, or the data folder when not).
-func listRecordings(t *testing.T, cfgPath string, args ...string) []store.Recording {
+func listRecordings(t *testing.T, cfgPath string, args ...string) []recording.Meta {
 	t.Helper()
 	out, errOut, code := runJumpcast(t, "", append([]string{"recordings", "ls", "--json", "-c", cfgPath}, args...)...)
 	if code != 0 {
@@ -113,7 +114,7 @@ func listRecordings(t *testing.T, cfgPath string, args ...string) []store.Record
 }
 
 // waitRecordings polls until n recordings satisfy ok, or fails after 15 s.
-func waitRecordings(t *testing.T, cfgPath string, n int, ok func(store.Recording) bool) []store.Recording {
+func waitRecordings(t *testing.T, cfgPath string, n int, ok func(recording.Meta) bool) []recording.Meta {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -20,8 +20,8 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // The series issue 8 lists, each with a HELP line.
@@ -192,7 +192,7 @@ func TestMetricsAfterARealSession(t *testing.T) {
 	if code != 0 || out != "metrics-session-output" {
 		t.Fatalf("ssh: exit %d, %q %s", code, out, errOut)
 	}
-	recs := waitRecordings(t, e.cfgPath, 1, func(r store.Recording) bool { return r.Status == store.StatusFinished })
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	rec := recs[0]
 	// A key the bastion does not know.
 	stranger := sshtest.NewClientConfig(t, sshtest.NewKeyPair(t))
@@ -245,7 +245,7 @@ func TestMetricsAfterARealSession(t *testing.T) {
 
 // checkSessionLogLines: one JSON line when the session opened and one when
 // it closed, with the stable keys.
-func checkSessionLogLines(t *testing.T, e *e2e, rec store.Recording, outBytes int) {
+func checkSessionLogLines(t *testing.T, e *e2e, rec recording.Meta, outBytes int) {
 	t.Helper()
 	var opened, closed []map[string]any
 	for _, l := range logLines(t, e.srv) {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -70,7 +71,7 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 	return ctx.Err()
 }
 
-func (p *program) auditPurge(ctx context.Context, r store.Recording, maxAge, maxTotal string) {
+func (p *program) auditPurge(ctx context.Context, r recording.Meta, maxAge, maxTotal string) {
 	_ = p.audit.AppendAudit(ctx, store.AuditEvent{
 		Kind: "purge", Outcome: "ok", User: r.User, SessionID: r.ID,
 		Target: r.TargetAlias, RemoteUser: r.RemoteUser,

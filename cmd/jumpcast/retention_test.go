@@ -11,6 +11,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/recindex"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -65,7 +66,7 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 		t.Errorf("after purge the index holds %+v; want only the active recording", page.Items)
 	}
 	for _, s := range finished {
-		rel, _ := recorder.RelPath(s.ID())
+		rel, _ := recording.RelPath(s.ID())
 		if f, err := p.dir.Open(rel); !errors.Is(err, fs.ErrNotExist) {
 			if f != nil {
 				_ = f.Close()

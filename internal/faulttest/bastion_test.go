@@ -25,6 +25,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/recindex"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -153,13 +154,13 @@ func (b *bastion) dial(login string) (*gossh.Client, error) {
 }
 
 // castPath is the file of an index row.
-func (b *bastion) castPath(r store.Recording) string {
+func (b *bastion) castPath(r recording.Meta) string {
 	return filepath.Join(b.recDir, filepath.FromSlash(r.Path))
 }
 
 // allRecordings pages through the whole index, oldest first.
-func allRecordings(ctx context.Context, st *store.Store) ([]store.Recording, error) {
-	var out []store.Recording
+func allRecordings(ctx context.Context, st *store.Store) ([]recording.Meta, error) {
+	var out []recording.Meta
 	f := store.Filter{Asc: true, Limit: 500}
 	for {
 		p, err := st.ListRecordings(ctx, f)

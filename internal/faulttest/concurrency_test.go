@@ -16,7 +16,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 const (
@@ -213,7 +213,7 @@ func checkConcRecordings(t *testing.T, b *bastion, results []concResult) {
 	if len(recs) != len(results) {
 		t.Fatalf("index has %d recordings, want %d", len(recs), len(results))
 	}
-	byAddr := map[string]store.Recording{}
+	byAddr := map[string]recording.Meta{}
 	for _, r := range recs {
 		byAddr[r.ClientAddr] = r
 	}
@@ -238,7 +238,7 @@ func checkConcRecordings(t *testing.T, b *bastion, results []concResult) {
 		t.Fatal(err)
 	}
 	n := int64(len(results))
-	if st.Count != len(results) || st.ByStatus[store.StatusFinished] != len(results) ||
+	if st.Count != len(results) || st.ByStatus[recording.StatusFinished] != len(results) ||
 		st.TotalFileSize != sumFile || sumFile != sumDisk || sumOut != n*concBytes {
 		t.Errorf("index totals: %+v; rows: %d bytes out (want %d), %d file bytes; on disk %d",
 			st, sumOut, n*concBytes, sumFile, sumDisk)
@@ -247,8 +247,8 @@ func checkConcRecordings(t *testing.T, b *bastion, results []concResult) {
 		st.Count, sumOut, float64(sumDisk)/(1<<20))
 }
 
-func checkConcRecording(b *bastion, r store.Recording, res concResult) error {
-	if r.Status != store.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 0 || r.BytesOut != int64(res.received) ||
+func checkConcRecording(b *bastion, r recording.Meta, res concResult) error {
+	if r.Status != recording.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 0 || r.BytesOut != int64(res.received) ||
 		r.Width != res.sizes[0][0] || r.Height != res.sizes[0][1] || r.SHA256 == "" {
 		return fmt.Errorf("index row %+v", r)
 	}

@@ -18,8 +18,8 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 const (
@@ -242,7 +242,7 @@ func waitStreaming(t *testing.T, got []*received) {
 }
 
 // checkKilledRecordings checks each recovered recording against its client.
-func checkKilledRecordings(t *testing.T, dataDir string, recs []store.Recording, got []*received, killedAt time.Time, connected time.Duration, rss float64) {
+func checkKilledRecordings(t *testing.T, dataDir string, recs []recording.Meta, got []*received, killedAt time.Time, connected time.Duration, rss float64) {
 	t.Helper()
 	cutoff := killedAt.Add(-killLossBound)
 	seen := map[int]bool{}
@@ -251,7 +251,7 @@ func checkKilledRecordings(t *testing.T, dataDir string, recs []store.Recording,
 	catted, catTook := 0, time.Duration(0)
 	for _, r := range recs {
 		path := filepath.Join(dataDir, "recordings", filepath.FromSlash(r.Path))
-		if r.Status != store.StatusInterrupted || r.SHA256 == "" || r.End.Before(r.Start) {
+		if r.Status != recording.StatusInterrupted || r.SHA256 == "" || r.End.Before(r.Start) {
 			t.Errorf("%s: index row after the restart: status %q, sha %q, start %v, end %v", r.ID, r.Status, r.SHA256, r.Start, r.End)
 		}
 		h, out, _, err := castOutput(path)

@@ -16,7 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 const (
@@ -86,7 +86,7 @@ func checkLeakIndex(t *testing.T, b *bastion) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := leakWarmup + leakSessions; st.Count != want || st.ByStatus[store.StatusActive] != 0 {
+	if want := leakWarmup + leakSessions; st.Count != want || st.ByStatus[recording.StatusActive] != 0 {
 		t.Errorf("index after %d sessions: %+v", want, st)
 	}
 }

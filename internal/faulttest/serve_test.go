@@ -18,6 +18,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/servetest"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
@@ -117,7 +118,7 @@ func childHostKey(t *testing.T, dataDir string) gossh.PublicKey {
 
 // listChildRecordings runs `jumpcast recordings ls --json` (through the
 // admin socket of the running server).
-func listChildRecordings(t *testing.T, bin, cfgPath string) []store.Recording {
+func listChildRecordings(t *testing.T, bin, cfgPath string) []recording.Meta {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

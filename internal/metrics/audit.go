@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -94,7 +95,7 @@ func detailNumber(ev store.AuditEvent, key string) float64 {
 }
 
 // Index returns a recorder index that counts the bytes of each finished
-// recording file, then passes the record to next.
+// recording file, then passes its metadata on to next.
 func (m *Metrics) Index(next recorder.Index) recorder.Index {
 	return countingIndex{m: m, next: next}
 }
@@ -104,11 +105,11 @@ type countingIndex struct {
 	next recorder.Index
 }
 
-func (x countingIndex) Started(ctx context.Context, r recorder.Record) error {
+func (x countingIndex) Started(ctx context.Context, r recording.Meta) error {
 	return x.next.Started(ctx, r)
 }
 
-func (x countingIndex) Finished(ctx context.Context, r recorder.Record) error {
+func (x countingIndex) Finished(ctx context.Context, r recording.Meta) error {
 	if r.FileSize > 0 {
 		x.m.recBytes.Add(float64(r.FileSize))
 	}

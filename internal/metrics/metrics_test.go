@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -188,10 +189,10 @@ func TestReasonLabelsAreBounded(t *testing.T) {
 }
 
 // memIndex is a recorder.Index that keeps the finished records.
-type memIndex struct{ finished []recorder.Record }
+type memIndex struct{ finished []recording.Meta }
 
-func (x *memIndex) Started(context.Context, recorder.Record) error { return nil }
-func (x *memIndex) Finished(_ context.Context, r recorder.Record) error {
+func (x *memIndex) Started(context.Context, recording.Meta) error { return nil }
+func (x *memIndex) Finished(_ context.Context, r recording.Meta) error {
 	x.finished = append(x.finished, r)
 	return nil
 }

@@ -1,15 +1,19 @@
-// Package recindex joins the recorder and the store: the recorder's Index
-// written onto the bbolt index, and the crash recovery of recordings a
-// killed server left active. cmd/jumpcast wires both; the fault tests use
-// the same code rather than a copy.
+// Package recindex joins the recorder and the store, the two packages that
+// must not import each other: the recorder's Index written onto the bbolt
+// index, and the crash recovery of recordings a killed server left active
+// (the store's rows, the recorder's files). cmd/jumpcast wires both; the
+// fault tests use the same code rather than a copy. Both sides speak
+// recording.Meta, so nothing here converts a row.
 package recindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"io"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -20,53 +24,20 @@ func New(st *store.Store) recorder.Index { return storeIndex{st} }
 
 type storeIndex struct{ st *store.Store }
 
-func (x storeIndex) Started(ctx context.Context, r recorder.Record) error {
-	return x.st.CreateRecording(ctx, toStoreRecording(r))
+func (x storeIndex) Started(ctx context.Context, m recording.Meta) error {
+	return x.st.CreateRecording(ctx, &m)
 }
 
-func (x storeIndex) Finished(ctx context.Context, r recorder.Record) error {
-	return x.st.FinishRecording(ctx, toStoreRecording(r))
-}
-
-func toStoreRecording(r recorder.Record) *store.Recording {
-	rec := &store.Recording{
-		ID:             r.ID,
-		User:           r.User,
-		KeyFingerprint: r.KeyFingerprint,
-		RemoteUser:     r.RemoteUser,
-		TargetAlias:    r.TargetAlias,
-		TargetAddr:     r.TargetAddr,
-		ClientAddr:     r.ClientAddr,
-		Kind:           r.Kind,
-		Command:        r.Command,
-		Title:          r.Title,
-		Term:           r.Term,
-		Width:          r.Width,
-		Height:         r.Height,
-		Start:          r.Start,
-		End:            r.End,
-		Duration:       r.Duration,
-		BytesIn:        r.BytesIn,
-		BytesOut:       r.BytesOut,
-		FileSize:       r.FileSize,
-		ExitSignal:     r.Exit.Signal,
-		Status:         r.Status,
-		Error:          r.Error,
-		Path:           r.Path,
-		SHA256:         r.SHA256,
-	}
-	if r.Exit.HasStatus {
-		st := r.Exit.Status
-		rec.ExitStatus = &st
-	}
-	return rec
+func (x storeIndex) Finished(ctx context.Context, m recording.Meta) error {
+	return x.st.FinishRecording(ctx, &m)
 }
 
 // Recover closes a recording that was active when the server died: its
 // end is the time of the file's last complete event, and the file is hashed
-// as it is now.
+// as it is now. A file that ends early (its reader reports
+// io.ErrUnexpectedEOF) is summarized as far as it goes.
 func Recover(dir *recorder.Dir) store.RecoverFunc {
-	return func(r store.Recording) (store.Recovered, error) {
+	return func(r recording.Meta) (store.Recovered, error) {
 		var out store.Recovered
 		f, err := dir.Open(r.Path)
 		if err != nil {
@@ -74,7 +45,7 @@ func Recover(dir *recorder.Dir) store.RecoverFunc {
 		}
 		defer func() { _ = f.Close() }()
 		sum, err := recorder.Summarize(f)
-		if err != nil && !strings.Contains(err.Error(), "EOF") {
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return out, fmt.Errorf("read %s: %w", r.Path, err)
 		}
 		out.End = r.Start.Add(time.Duration(sum.LastEventTime * float64(time.Second)))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -32,7 +33,7 @@ func TestIndexAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := st.GetRecording(ctx, s.ID()); err != nil || r.Status != store.StatusActive || r.Width != 100 {
+	if r, err := st.GetRecording(ctx, s.ID()); err != nil || r.Status != recording.StatusActive || r.Width != 100 {
 		t.Fatalf("at start: %+v, %v", r, err)
 	}
 	if err := s.Output([]byte("hello\r\n")); err != nil {
@@ -42,7 +43,7 @@ func TestIndexAndRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := st.GetRecording(ctx, s.ID())
-	if err != nil || r.Status != store.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 3 ||
+	if err != nil || r.Status != recording.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 3 ||
 		r.BytesOut != 7 || len(r.SHA256) != 64 || r.Title != "root@db1 — alice" {
 		t.Fatalf("at the end: %+v, %v", r, err)
 	}
@@ -61,7 +62,7 @@ func TestIndexAndRecovery(t *testing.T) {
 		t.Fatalf("RecoverActive = %d, %v", n, err)
 	}
 	r2, err := st.GetRecording(ctx, s2.ID())
-	if err != nil || r2.Status != store.StatusInterrupted || len(r2.SHA256) != 64 || r2.FileSize == 0 || r2.End.Before(r2.Start) {
+	if err != nil || r2.Status != recording.StatusInterrupted || len(r2.SHA256) != 64 || r2.FileSize == 0 || r2.End.Before(r2.Start) {
 		t.Fatalf("recovered: %+v, %v", r2, err)
 	}
 	_ = s2.Close(ctx, recorder.Exit{})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
@@ -62,7 +63,7 @@ func TestAdminVanishesMidOutput(t *testing.T) {
 	cs := b.readCast(rec)
 	t.Logf("admin vanished after %d KiB: target channel closed in %v, recording finalized in %v (%d bytes of output recorded, %d events)",
 		got>>10, closed, final, cs.outLen, cs.events)
-	if rec.Status != store.StatusFinished || rec.ExitStatus != nil || rec.SHA256 == "" ||
+	if rec.Status != recording.StatusFinished || rec.ExitStatus != nil || rec.SHA256 == "" ||
 		!contains(cs.markers, "[session ended: client disconnected]") || cs.cut || cs.outLen < int64(got) {
 		t.Errorf("recording %+v markers %q cut %v output %d", rec, cs.markers, cs.cut, cs.outLen)
 	}

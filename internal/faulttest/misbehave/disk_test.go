@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
@@ -112,7 +113,7 @@ func TestDiskFullMidSession(t *testing.T) {
 			if ev.Detail["on_failure"] != policy || ev.SessionID != rec.ID {
 				t.Errorf("audit = %+v", ev)
 			}
-			if rec.Status != store.StatusFailed || rec.Error == "" || cs.outLen == 0 || int(cs.outLen) >= len(r.stdout) && policy == config.FailOpen {
+			if rec.Status != recording.StatusFailed || rec.Error == "" || cs.outLen == 0 || int(cs.outLen) >= len(r.stdout) && policy == config.FailOpen {
 				t.Errorf("recording = %+v (output %d bytes)", rec, cs.outLen)
 			}
 			if policy == config.FailClosed {
@@ -228,7 +229,7 @@ func TestDiskFullWhileIdle(t *testing.T) {
 		t.Errorf("the session went on %v after the recording failed", took)
 	}
 	b.waitAudit("recording", "error", func(ev store.AuditEvent) bool { return ev.Detail["on_failure"] == config.FailClosed })
-	if rec := b.lastRecording("t1"); rec.Status != store.StatusFailed || !strings.Contains(rec.Error, "no space left") {
+	if rec := b.lastRecording("t1"); rec.Status != recording.StatusFailed || !strings.Contains(rec.Error, "no space left") {
 		t.Errorf("recording = %+v", rec)
 	}
 	_ = c.Close()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/recindex"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -283,7 +284,7 @@ func (b *bastion) waitAudit(kind, outcome string, match func(store.AuditEvent) b
 
 // lastRecording waits until the newest recording of target (an alias)
 // is no longer active and returns its index row.
-func (b *bastion) lastRecording(target string) store.Recording {
+func (b *bastion) lastRecording(target string) recording.Meta {
 	b.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -291,7 +292,7 @@ func (b *bastion) lastRecording(target string) store.Recording {
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		if len(p.Items) == 1 && p.Items[0].Status != store.StatusActive {
+		if len(p.Items) == 1 && p.Items[0].Status != recording.StatusActive {
 			return p.Items[0]
 		}
 		if time.Now().After(deadline) {
@@ -314,7 +315,7 @@ type cast struct {
 
 // readCast parses rec's file to its end; any error but a cut last line
 // fails the test.
-func (b *bastion) readCast(rec store.Recording) cast {
+func (b *bastion) readCast(rec recording.Meta) cast {
 	b.t.Helper()
 	f, err := b.dir.Open(rec.Path)
 	if err != nil {

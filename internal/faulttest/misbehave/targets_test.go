@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
@@ -119,7 +120,7 @@ func TestTargetDiesMidSession(t *testing.T) {
 			b.waitAudit("session", "ended", func(ev store.AuditEvent) bool { return ev.Reason == "target connection lost" })
 			rec := b.lastRecording("dies")
 			cs := b.readCast(rec)
-			if rec.Status != store.StatusFinished || rec.ExitStatus == nil || *rec.ExitStatus != 255 ||
+			if rec.Status != recording.StatusFinished || rec.ExitStatus == nil || *rec.ExitStatus != 255 ||
 				cs.exit != "255" || !contains(cs.markers, "[session ended: target connection lost]") ||
 				!strings.Contains(string(cs.output), "ready") {
 				t.Errorf("recording %+v, cast exit %q markers %q output %q", rec, cs.exit, cs.markers, cs.output)
@@ -252,7 +253,7 @@ func TestTargetBurst100MB(t *testing.T) {
 	if got := hex.EncodeToString(h.Sum(nil)); cs.outSHA != got || cs.outLen != size {
 		t.Errorf("recording holds %d bytes (sha %s), the admin got %d (sha %s)", cs.outLen, cs.outSHA, n, got)
 	}
-	if rec.Status != store.StatusFinished || rec.BytesOut != size || cs.exit != "0" || cs.cut {
+	if rec.Status != recording.StatusFinished || rec.BytesOut != size || cs.exit != "0" || cs.cut {
 		t.Errorf("recording = %+v, exit %q, cut %v", rec, cs.exit, cs.cut)
 	}
 	_ = c.Close()
@@ -355,7 +356,7 @@ func TestTargetStallsWindow(t *testing.T) {
 		t.Error("the admin's blocked write never returned")
 	}
 	b.waitAudit("upstream", "lost", func(ev store.AuditEvent) bool { return ev.Target == "stall" })
-	if rec := b.lastRecording("stall"); rec.Status != store.StatusFinished || rec.BytesIn < last/4 {
+	if rec := b.lastRecording("stall"); rec.Status != recording.StatusFinished || rec.BytesIn < last/4 {
 		t.Errorf("recording = %+v", rec)
 	}
 	_ = c.Close()
