@@ -27,7 +27,6 @@ const (
 	DefaultSessionTTL         = 12 * time.Hour
 	DefaultMinFreeSpace       = 256 << 20
 	DefaultFlushInterval      = 500 * time.Millisecond
-	MaxFlushInterval          = time.Second
 	DefaultDialTimeout        = 10 * time.Second
 	DefaultUpstreamHandshake  = 15 * time.Second
 	DefaultReuseIdle          = 10 * time.Second

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // nameRE is what user, group and target alias names may look like: they
@@ -76,8 +78,8 @@ func (c *Config) Validate() error {
 	default:
 		return bad("recording.on_failure", "%q: want %s or %s", c.Recording.OnFailure, FailClosed, FailOpen)
 	}
-	if c.Recording.FlushInterval < 0 || c.Recording.FlushInterval > MaxFlushInterval {
-		return bad("recording.flush_interval", "must be between 0 and 1s")
+	if c.Recording.FlushInterval < 0 || c.Recording.FlushInterval > recording.MaxFlushInterval {
+		return bad("recording.flush_interval", "must be between 0 and %v", recording.MaxFlushInterval)
 	}
 	if c.Recording.MaxAge < 0 || c.Recording.MaxTotalSize < 0 {
 		return bad("recording", "retention limits must not be negative")
