@@ -154,15 +154,17 @@ type Check struct {
 	Problem string // why not OK: missing, changed, still recording, no hash
 }
 
-// CheckFile re-hashes f (nil: the file could not be opened, openErr says
-// why) against expected, the index's hash; active is true while the
-// recording is still being written.
-func CheckFile(f io.Reader, openErr error, expected string, active bool) Check {
-	if f == nil {
-		return Check{Problem: "file missing: " + openErr.Error()}
+// Check re-hashes the recording at rel against expected, the SHA-256 its
+// index row stored when the recording closed; active is true while the
+// recording is still being written. A file that cannot be opened or read
+// is a Check with its Problem, not an error: verifying is reporting.
+func (d *Dir) Check(rel, expected string, active bool) Check {
+	f, err := d.Open(rel)
+	if err != nil {
+		return Check{Problem: "file missing: " + err.Error()}
 	}
+	defer func() { _ = f.Close() }()
 	var c Check
-	var err error
 	c.Actual, c.Size, err = HashFile(f)
 	switch {
 	case err != nil:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -166,5 +167,49 @@ func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDirCheck: verifying a file against its index hash names what is
+// wrong, and only an unchanged, closed, hashed file is OK.
+func TestDirCheck(t *testing.T) {
+	d, err := OpenDir(filepath.Join(t.TempDir(), "recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.Close() }()
+	f, rel, err := d.Create(testID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("content"); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	const sha = "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73" // sha256("content")
+	for _, c := range []struct {
+		name     string
+		rel      string
+		expected string
+		active   bool
+		ok       bool
+		problem  string
+	}{
+		{"unchanged", rel, sha, false, true, ""},
+		{"changed", rel, strings.Repeat("0", 64), false, false, "file changed since it was closed"},
+		{"active", rel, "", true, false, "still being recorded"},
+		{"no hash", rel, "", false, false, "no hash in the index"},
+		{"missing", "2026/11/25/20261125T093012.345678Z-3f9a1c2b.cast", sha, false, false, "file missing: "},
+		{"not a recording path", "../x.cast", sha, false, false, "file missing: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := d.Check(c.rel, c.expected, c.active)
+			if got.OK != c.ok || !strings.HasPrefix(got.Problem, c.problem) || c.problem == "" && got.Problem != "" {
+				t.Errorf("Check = %+v, want OK %v, problem %q", got, c.ok, c.problem)
+			}
+			if c.ok && (got.Actual != sha || got.Size != 7) {
+				t.Errorf("Check = %+v, want sha %s, size 7", got, sha)
+			}
+		})
 	}
 }

@@ -26,11 +26,15 @@ type Store interface {
 	DeleteToken(ctx context.Context, id string) error
 }
 
-// CastOpener opens a recording file by its path relative to the recordings
-// folder (recording.Meta.Path). *recorder.Dir satisfies it; it must refuse
-// paths that leave the folder (it opens under an os.Root).
+// CastOpener opens and verifies recording files by their path relative to
+// the recordings folder (recording.Meta.Path). *recorder.Dir satisfies
+// it; it must refuse paths that leave the folder (it opens under an
+// os.Root).
 type CastOpener interface {
 	Open(rel string) (*os.File, error)
+	// Check re-hashes the file against expected, the index's SHA-256;
+	// active is true while the recording is still being written.
+	Check(rel, expected string, active bool) recorder.Check
 }
 
 // LiveSource is the live fan-out of active sessions. *recorder.Hub

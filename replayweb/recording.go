@@ -74,21 +74,18 @@ func (s *Server) recordingPage(c echo.Context) error {
 }
 
 // verifyRecording re-hashes the recording's file against the index
-// (recorder.CheckFile, what `jumpcast recordings verify` does), writes a
+// (CastOpener.Check, what `jumpcast recordings verify` does), writes a
 // "verify" audit event and shows the page with the result.
 func (s *Server) verifyRecording(c echo.Context) error {
 	rec, err := s.recordingFor(c)
 	if err != nil {
 		return err
 	}
-	active := rec.Status == recording.StatusActive
-	var check recorder.Check
-	if f, err := s.openCast(rec); err != nil {
-		check = recorder.CheckFile(nil, err, rec.SHA256, active)
-	} else {
-		check = recorder.CheckFile(f, nil, rec.SHA256, active)
-		_ = f.Close()
+	rel, err := castPath(rec)
+	if err != nil {
+		return fmt.Errorf("verify recording %s: %w", rec.ID, err)
 	}
+	check := s.casts.Check(rel, rec.SHA256, rec.Status == recording.StatusActive)
 	outcome, detail := "ok", map[string]string{"sha256": check.Actual}
 	if !check.OK {
 		outcome, detail["problem"] = "failed", check.Problem
@@ -137,15 +134,20 @@ func (s *Server) apiCast(c echo.Context) error {
 	return s.serveCast(c, rec, "download", "api")
 }
 
-// openCast opens rec's file under the recordings folder: its indexed path,
+// castPath is rec's file under the recordings folder: its indexed path,
 // or the one its id names.
+func castPath(rec *recording.Meta) (string, error) {
+	if rec.Path != "" {
+		return rec.Path, nil
+	}
+	return recording.RelPath(rec.ID)
+}
+
+// openCast opens rec's file (castPath).
 func (s *Server) openCast(rec *recording.Meta) (*os.File, error) {
-	rel := rec.Path
-	if rel == "" {
-		var err error
-		if rel, err = recording.RelPath(rec.ID); err != nil {
-			return nil, err
-		}
+	rel, err := castPath(rec)
+	if err != nil {
+		return nil, err
 	}
 	return s.casts.Open(rel)
 }

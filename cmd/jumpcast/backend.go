@@ -160,13 +160,7 @@ func (b *localBackend) Verify(ctx context.Context, id string) (verifyResult, err
 	if err != nil {
 		return verifyResult{}, err
 	}
-	var c recorder.Check
-	if f, err := b.dir.Open(r.Path); err != nil {
-		c = recorder.CheckFile(nil, err, r.SHA256, r.Status == recording.StatusActive)
-	} else {
-		c = recorder.CheckFile(f, nil, r.SHA256, r.Status == recording.StatusActive)
-		_ = f.Close()
-	}
+	c := b.dir.Check(r.Path, r.SHA256, r.Status == recording.StatusActive)
 	return verifyResult{ID: id, Expected: r.SHA256, Actual: c.Actual, Size: c.Size, OK: c.OK, Problem: c.Problem}, nil
 }
 
