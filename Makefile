@@ -76,8 +76,9 @@ endif
 FUZZTIME     ?= 10s
 FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed \
 	./config:FuzzParse \
-	./recorder:FuzzReader ./recorder:FuzzUTF8Carry ./recorder:FuzzSFTPParser ./recorder:FuzzBinarySummary \
-	./recorder:FuzzAppendJSONString
+	./recorder:FuzzSFTPParser \
+	./recorder/asciicast:FuzzReader ./recorder/asciicast:FuzzUTF8Carry ./recorder/asciicast:FuzzBinarySummary \
+	./recorder/asciicast:FuzzAppendJSONString
 
 ## fuzz: every fuzz target for FUZZTIME (default 10s) each, sequentially
 fuzz:

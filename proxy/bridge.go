@@ -8,6 +8,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -50,13 +51,13 @@ type session struct {
 	// Session.Start returns EOF although the command ran).
 	replying sync.Mutex
 
-	mu       sync.Mutex    // guards the fields below
-	target   gossh.Channel // nil until opened
-	pty      bool          // the admin's terminal is in raw mode
-	sid      string        // recording id, once the session started
-	forced   *adminError   // why the bastion ended the session, if it did
-	gone     bool          // the admin's channel ended before the target's
-	exitSent recorder.Exit // how the session ended, as passed to the admin
+	mu       sync.Mutex     // guards the fields below
+	target   gossh.Channel  // nil until opened
+	pty      bool           // the admin's terminal is in raw mode
+	sid      string         // recording id, once the session started
+	forced   *adminError    // why the bastion ended the session, if it did
+	gone     bool           // the admin's channel ended before the target's
+	exitSent asciicast.Exit // how the session ended, as passed to the admin
 }
 
 const (
@@ -229,7 +230,7 @@ func (ss *session) refuse(r *gossh.Request, err error) {
 	ss.mu.Lock()
 	pty := ss.pty
 	forced := ss.forced != nil
-	ss.exitSent = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: ae.Reason}
+	ss.exitSent = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: ae.Reason}
 	ss.mu.Unlock()
 	if forced { // abort already told the admin
 		return

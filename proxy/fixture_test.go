@@ -18,6 +18,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
@@ -322,7 +323,7 @@ type spySession struct {
 	output bytes.Buffer
 	input  bytes.Buffer
 	sizes  [][2]int
-	exit   *recorder.Exit
+	exit   *asciicast.Exit
 	closes int
 }
 
@@ -361,7 +362,7 @@ func (s *spySession) Resize(w, h int) error {
 	return nil
 }
 
-func (s *spySession) Close(ctx context.Context, exit recorder.Exit) error {
+func (s *spySession) Close(ctx context.Context, exit asciicast.Exit) error {
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
 	if ctx.Err() != nil {

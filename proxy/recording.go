@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // Recorder is the recording seam: the bridge hands it every session before
@@ -25,7 +26,7 @@ type SessionRecorder interface {
 	Resize(width, height int) error
 	// Close finalizes the recording with how the session ended. It is
 	// called exactly once, with a context that is not the session's.
-	Close(ctx context.Context, exit recorder.Exit) error
+	Close(ctx context.Context, exit asciicast.Exit) error
 }
 
 // RecorderFunc adapts a function to Recorder.
@@ -46,7 +47,7 @@ func (NopRecorder) Start(context.Context, recorder.SessionInfo) (SessionRecorder
 
 type nopSession struct{}
 
-func (nopSession) Output([]byte) error                        { return nil }
-func (nopSession) Input([]byte) error                         { return nil }
-func (nopSession) Resize(int, int) error                      { return nil }
-func (nopSession) Close(context.Context, recorder.Exit) error { return nil }
+func (nopSession) Output([]byte) error                         { return nil }
+func (nopSession) Input([]byte) error                          { return nil }
+func (nopSession) Resize(int, int) error                       { return nil }
+func (nopSession) Close(context.Context, asciicast.Exit) error { return nil }

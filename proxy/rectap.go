@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // recTap sits between the bridge's copy loops and a SessionRecorder. It
@@ -95,7 +95,7 @@ func (t *recTap) resize(w, h int) {
 
 // close finalizes the recording, once, with a fresh context (the
 // session's may be cancelled). It returns the recorder's error.
-func (t *recTap) close(exit recorder.Exit) error {
+func (t *recTap) close(exit asciicast.Exit) error {
 	t.mu.Lock()
 	sr := t.sr
 	already := t.closed

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // backgroundRecorder stands for recorder.Session, which writes on a
@@ -27,10 +28,10 @@ type backgroundSession struct {
 	fn func(error)
 }
 
-func (*backgroundSession) Output([]byte) error                        { return nil }
-func (*backgroundSession) Input([]byte) error                         { return nil }
-func (*backgroundSession) Resize(int, int) error                      { return nil }
-func (*backgroundSession) Close(context.Context, recorder.Exit) error { return nil }
+func (*backgroundSession) Output([]byte) error                         { return nil }
+func (*backgroundSession) Input([]byte) error                          { return nil }
+func (*backgroundSession) Resize(int, int) error                       { return nil }
+func (*backgroundSession) Close(context.Context, asciicast.Exit) error { return nil }
 
 func (s *backgroundSession) NotifyFailure(fn func(error)) {
 	s.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -254,10 +255,10 @@ func (ss *session) sendExit(exits []*gossh.Request) {
 	ss.mu.Lock()
 	forced, gone, pty := ss.forced, ss.gone, ss.pty
 	ss.mu.Unlock()
-	var exit recorder.Exit
+	var exit asciicast.Exit
 	switch {
 	case forced != nil:
-		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
+		exit = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
 	case len(exits) == 0 && (gone || ss.cc.adminGone()):
 		// The admin left first; closing their connection closed the target's.
 		exit.Reason = reasonClientGone
@@ -265,7 +266,7 @@ func (ss *session) sendExit(exits []*gossh.Request) {
 		// Like ssh's "Connection to HOST closed by remote host." and 255.
 		lost := &adminError{Reason: reasonTargetLost, Msg: "connection to " + ss.up.label + " lost"}
 		_, _ = ss.ch.Stderr().Write([]byte(termLine(lost.line(), pty)))
-		exit = recorder.Exit{Status: refusalStatus, HasStatus: true, Reason: reasonTargetLost}
+		exit = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: reasonTargetLost}
 	case len(exits) == 0:
 		exit.Reason = "target closed without exit status"
 	}
@@ -285,7 +286,7 @@ func (ss *session) sendExit(exits []*gossh.Request) {
 }
 
 // exitFrom reads an exit request into e.
-func exitFrom(r *gossh.Request, e recorder.Exit) recorder.Exit {
+func exitFrom(r *gossh.Request, e asciicast.Exit) asciicast.Exit {
 	switch r.Type {
 	case "exit-status":
 		var m exitStatusMsg

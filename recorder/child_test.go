@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // Child processes: the test binary re-executed with childEnv set.
@@ -49,7 +51,7 @@ func childWriteForever(path string) error {
 	if err != nil {
 		return err
 	}
-	w, err := NewWriter(f, Header{Title: "durability"}, WriterOptions{FlushInterval: 100 * time.Millisecond})
+	w, err := asciicast.NewWriter(f, asciicast.Header{Title: "durability"}, asciicast.WriterOptions{FlushInterval: 100 * time.Millisecond})
 	if err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func childFillDisk(base string) error {
 	if err := s.Resize(1, 1); err == nil {
 		return fmt.Errorf("resize after a write error: no error")
 	}
-	if err := s.Close(context.Background(), Exit{Reason: "recording failed"}); err == nil {
+	if err := s.Close(context.Background(), asciicast.Exit{Reason: "recording failed"}); err == nil {
 		return fmt.Errorf("close after a write error: no error")
 	}
 	return nil
@@ -170,7 +172,7 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Summarize(bytes.NewReader(raw))
+	sum, err := asciicast.Summarize(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("killed file: %v", err)
 	}
@@ -184,15 +186,15 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 		t.Errorf("killed file has %d events up to %.3fs; flushes every 0.1s over 0.7s should have kept more",
 			sum.Events, sum.LastEventTime)
 	}
-	_, evs := readAll(t, bytes.NewReader(raw))
+	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	var want strings.Builder
 	for i := range evs {
 		fmt.Fprintf(&want, "tick %d 日本\r\n", i)
 	}
-	if got := joined(evs, CodeOutput); got != want.String() {
+	if got := asciicasttest.Joined(evs, asciicast.CodeOutput); got != want.String() {
 		t.Errorf("events have a gap or damage")
 	}
-	if cat := asciinemaCat(t, path); !strings.Contains(cat, "tick 0 日本") {
+	if cat := asciicasttest.AsciinemaCat(t, path); !strings.Contains(cat, "tick 0 日本") {
 		t.Errorf("asciinema cat of the killed file: %q", cat)
 	}
 	t.Logf("after SIGKILL at ~0.7s: %d events kept, last at %.3fs, %d bytes", sum.Events, sum.LastEventTime, len(raw))
@@ -247,9 +249,9 @@ func TestManagerDiskFull(t *testing.T) {
 	if _, err := f.Seek(0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if sum, err := Summarize(f); err != nil || sum.Events == 0 || sum.Truncated {
+	if sum, err := asciicast.Summarize(f); err != nil || sum.Events == 0 || sum.Truncated {
 		t.Errorf("the part written before the disk filled is not whole lines: %+v %v", sum, err)
 	}
 	// A strict reader must accept it too: no partial line at the end.
-	asciinemaCat(t, filepath.Join(base, rec.Path))
+	asciicasttest.AsciinemaCat(t, filepath.Join(base, rec.Path))
 }

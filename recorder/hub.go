@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // DefaultHubBuffer is how many live events a watcher may fall behind
@@ -24,7 +26,7 @@ var ErrAlreadyLive = errors.New("session already live")
 // mid-session gets everything so far. Snapshot must call attach exactly
 // once while no event can be published, and return a reader of the
 // recording's bytes as of that moment: the header line followed by every
-// event published before attach. (*Writer).Snapshot makes this easy.
+// event published before attach. (*asciicast.Writer).Snapshot makes this easy.
 type Source interface {
 	Snapshot(attach func()) (io.ReadCloser, error)
 }
@@ -97,8 +99,8 @@ func (h *Hub) Active() []string {
 // buffer is full is disconnected with ErrSlowWatcher. Events must be sent
 // in recording order, in step with the Source (see Source). Send keeps a
 // copy of ev.Data (made only when someone watches), so the caller may
-// reuse its memory when Send returns (see WriterOptions.OnEvent).
-func (f *Feed) Send(ev Event) {
+// reuse its memory when Send returns (see asciicast.WriterOptions.OnEvent).
+func (f *Feed) Send(ev asciicast.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ended || len(f.subs) == 0 {

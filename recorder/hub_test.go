@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // memLive is a live session recorded into memory, published on a Hub the
@@ -17,7 +20,7 @@ import (
 type memLive struct {
 	mu   sync.Mutex // guards buf
 	buf  bytes.Buffer
-	w    *Writer
+	w    *asciicast.Writer
 	feed *Feed
 }
 
@@ -41,9 +44,9 @@ func (m *memLive) Snapshot(attach func()) (io.ReadCloser, error) {
 func newMemLive(t *testing.T, h *Hub, id string) *memLive {
 	t.Helper()
 	m := &memLive{}
-	w, err := NewWriter(m, Header{Title: id}, WriterOptions{
+	w, err := asciicast.NewWriter(m, asciicast.Header{Title: id}, asciicast.WriterOptions{
 		FlushInterval: 5 * time.Millisecond,
-		OnEvent:       func(ev Event) { m.feed.Send(ev) },
+		OnEvent:       func(ev asciicast.Event) { m.feed.Send(ev) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,15 +60,15 @@ func newMemLive(t *testing.T, h *Hub, id string) *memLive {
 
 func (m *memLive) end(t *testing.T) {
 	t.Helper()
-	if err := m.w.Close(Exit{HasStatus: true}); err != nil {
+	if err := m.w.Close(asciicast.Exit{HasStatus: true}); err != nil {
 		t.Error(err)
 	}
 	m.feed.End()
 }
 
 // collect reads a subscription to its end.
-func collect(sub *Subscription) []Event {
-	var evs []Event
+func collect(sub *Subscription) []asciicast.Event {
+	var evs []asciicast.Event
 	for ev := range sub.Events {
 		evs = append(evs, ev)
 	}
@@ -103,7 +106,7 @@ func TestHubLateJoinersSeeEverythingOnce(t *testing.T) {
 				if sub.Header.Title != "s1" {
 					t.Errorf("subscriber header %+v", sub.Header)
 				}
-				results <- joined(evs, CodeOutput)
+				results <- asciicasttest.Joined(evs, asciicast.CodeOutput)
 			})
 		}
 		if err := live.w.Output(fmt.Appendf(nil, "line %d 日本\r\n", i)); err != nil {
@@ -140,7 +143,7 @@ func TestHubSlowWatcherNeverBlocks(t *testing.T) {
 	go func() {
 		defer close(done)
 		for ev := range fast.Events {
-			if ev.Code == CodeOutput {
+			if ev.Code == asciicast.CodeOutput {
 				fastOut.WriteString(ev.Data)
 			}
 			seen.Add(1)
@@ -233,5 +236,5 @@ func TestHubBrokenSource(t *testing.T) {
 	if sub.Err() == nil || !strings.Contains(sub.Err().Error(), "disk on fire") {
 		t.Errorf("Err = %v", sub.Err())
 	}
-	feed.Send(Event{Code: "o", Data: "x"}) // no watcher left, must not block
+	feed.Send(asciicast.Event{Code: "o", Data: "x"}) // no watcher left, must not block
 }

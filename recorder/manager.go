@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // ErrLowDiskSpace is returned by Start when the recordings folder's file
@@ -35,7 +36,8 @@ type ManagerOptions struct {
 	// RecordInput records what the admin types as "i" events. Off by
 	// default: input holds passwords typed at prompts.
 	RecordInput bool
-	// FlushInterval: see WriterOptions; 0 means recording.MaxFlushInterval.
+	// FlushInterval: see asciicast.WriterOptions; 0 means
+	// recording.MaxFlushInterval.
 	FlushInterval time.Duration
 	// MinFreeSpace refuses new recordings when the folder's file system
 	// has fewer free bytes; 0 disables the check.
@@ -87,7 +89,7 @@ func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error)
 	if info.Width <= 0 || info.Height <= 0 {
 		// The index states the size the header states: a client without a
 		// terminal (ssh -tt from a pipe) asks for 0×0.
-		info.Width, info.Height = DefaultWidth, DefaultHeight
+		info.Width, info.Height = asciicast.DefaultWidth, asciicast.DefaultHeight
 	}
 	f, rel, err := m.o.Dir.Create(info.ID)
 	if err != nil {
@@ -144,7 +146,7 @@ func startMeta(info SessionInfo, rel string) recording.Meta {
 
 // exitStatus is e's exit-status as Meta.ExitStatus holds it: nil when the
 // target sent none.
-func exitStatus(e Exit) *int {
+func exitStatus(e asciicast.Exit) *int {
 	if !e.HasStatus {
 		return nil
 	}
@@ -171,15 +173,15 @@ func headerEnv(info SessionInfo) map[string]string {
 }
 
 // header builds the asciicast header of a session.
-func header(info SessionInfo) Header {
-	h := Header{
+func header(info SessionInfo) asciicast.Header {
+	h := asciicast.Header{
 		Version:   2,
 		Width:     info.Width,
 		Height:    info.Height,
 		Timestamp: info.Start.Unix(),
 		Title:     Title(info),
 		Env:       info.Env,
-		Jumpcast: &HeaderMeta{
+		Jumpcast: &asciicast.HeaderMeta{
 			SessionID:      info.ID,
 			User:           info.User,
 			KeyFingerprint: info.KeyFingerprint,
@@ -191,7 +193,7 @@ func header(info SessionInfo) Header {
 		},
 	}
 	if h.Width <= 0 || h.Height <= 0 {
-		h.Width, h.Height = DefaultWidth, DefaultHeight
+		h.Width, h.Height = asciicast.DefaultWidth, asciicast.DefaultHeight
 	}
 	if info.Kind != KindShell {
 		h.Command = info.Command

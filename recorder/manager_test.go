@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,7 +17,11 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden .cast files under testdata/")
 
 // memIndex is a small real Index: it keeps the records it is given and
 // checks the once-at-start, once-at-end contract.
@@ -81,20 +86,20 @@ type managerFixture struct {
 	base  string
 	index *memIndex
 	hub   *Hub
-	clk   *fakeClock
+	clk   *asciicasttest.Clock
 	m     *Manager
 }
 
 func newManagerFixture(t *testing.T, tweak func(*ManagerOptions)) *managerFixture {
 	t.Helper()
-	f := &managerFixture{base: filepath.Join(t.TempDir(), "recordings"), index: newMemIndex(t), hub: NewHub(), clk: &fakeClock{}}
+	f := &managerFixture{base: filepath.Join(t.TempDir(), "recordings"), index: newMemIndex(t), hub: NewHub(), clk: &asciicasttest.Clock{}}
 	var err error
 	if f.dir, err = OpenDir(f.base); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.dir.Close() })
 	o := ManagerOptions{Dir: f.dir, Index: f.index, Hub: f.hub, RecordInput: true, FlushInterval: 10 * time.Millisecond,
-		Now: func() time.Time { return testStart.Add(f.clk.now()) }}
+		Now: func() time.Time { return testStart.Add(f.clk.Now()) }}
 	if tweak != nil {
 		tweak(&o)
 	}
@@ -121,20 +126,20 @@ func TestManagerFullCycle(t *testing.T) {
 	if b, _ := json.Marshal(rec); bytes.Contains(b, []byte("hunter2")) {
 		t.Error("a client env variable other than TERM/SHELL reached the index")
 	}
-	f.clk.set(100 * time.Millisecond)
+	f.clk.Set(100 * time.Millisecond)
 	must(t, s.Output([]byte("root@db1:~# ")))
-	f.clk.set(time.Second)
+	f.clk.Set(time.Second)
 	must(t, s.Input([]byte("ls\r")))
 	must(t, s.Output([]byte("\x1b[32m日\xe6")))
 	sub, ok := f.hub.Subscribe(testID)
 	if !ok {
 		t.Fatal("not live")
 	}
-	f.clk.set(1500 * time.Millisecond)
+	f.clk.Set(1500 * time.Millisecond)
 	must(t, s.Output([]byte("\x9c\xac\x1b[0m\r\n")))
 	must(t, s.Resize(100, 30))
-	f.clk.set(2 * time.Second)
-	exit := Exit{Status: 3, HasStatus: true}
+	f.clk.Set(2 * time.Second)
+	exit := asciicast.Exit{Status: 3, HasStatus: true}
 	must(t, s.Close(ctx, exit))
 	if err := s.Close(ctx, exit); err != nil {
 		t.Errorf("second Close = %v", err)
@@ -168,7 +173,7 @@ func TestManagerFullCycle(t *testing.T) {
 	if want, err := os.ReadFile(golden); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("cast differs from %s (%v):\n%s", golden, err, got)
 	}
-	h, evs := readAll(t, bytes.NewReader(got))
+	h, evs := asciicasttest.ReadAll(t, bytes.NewReader(got))
 	if h.Width != 132 || h.Height != 43 || h.Title != "root@db1 — alice" || h.Timestamp != testStart.Unix() ||
 		len(h.Env) != 2 || h.Env["TERM"] != "xterm-256color" || h.Env["SHELL"] != "/bin/bash" || h.Command != "" ||
 		h.Jumpcast == nil || h.Jumpcast.KeyFingerprint != "SHA256:abc" || h.Jumpcast.ClientAddr != "192.0.2.7:50123" {
@@ -182,7 +187,7 @@ func TestManagerFullCycle(t *testing.T) {
 			t.Errorf("watcher event %d = %+v, file %+v", i, watched[i], evs[i])
 		}
 	}
-	if cat := asciinemaCat(t, path); !strings.Contains(cat, "日本") {
+	if cat := asciicasttest.AsciinemaCat(t, path); !strings.Contains(cat, "日本") {
 		t.Errorf("asciinema cat: %q", cat)
 	}
 	if len(f.hub.Active()) != 0 {
@@ -214,7 +219,7 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 	for i := 0; i < len(blob); i += 32 << 10 {
 		must(t, s.Output(blob[i:i+32<<10]))
 	}
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 	fin := f.index.finished[s.ID()]
 	if fin.BytesIn != 12 || fin.BytesOut != int64(len(blob))+24 || fin.Status != recording.StatusFinished {
 		t.Errorf("record %+v", fin)
@@ -227,7 +232,7 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, evs := readAll(t, bytes.NewReader(raw))
+	h, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	if h.Command != "tar cz /etc" || h.Width != 80 || h.Height != 24 || h.Env["TERM"] != "" {
 		t.Errorf("header %+v", h)
 	}
@@ -237,10 +242,10 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 	if strings.Contains(string(raw), "secret stdin") {
 		t.Error("input recorded with RecordInput off")
 	}
-	if joined(evs, CodeMarker) != "[binary output: 1048576 bytes]" {
-		t.Errorf("markers %q", joined(evs, CodeMarker))
+	if asciicasttest.Joined(evs, asciicast.CodeMarker) != "[binary output: 1048576 bytes]" {
+		t.Errorf("markers %q", asciicasttest.Joined(evs, asciicast.CodeMarker))
 	}
-	if cat := asciinemaCat(t, path); !strings.Contains(cat, "tar: removing leading /") {
+	if cat := asciicasttest.AsciinemaCat(t, path); !strings.Contains(cat, "tar: removing leading /") {
 		t.Errorf("asciinema cat: %q", cat)
 	}
 }
@@ -260,7 +265,7 @@ func TestManagerRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		must(t, s.Close(context.Background(), Exit{}))
+		must(t, s.Close(context.Background(), asciicast.Exit{}))
 	})
 	t.Run("folder path blocked by a file", func(t *testing.T) {
 		f := newManagerFixture(t, nil)
@@ -342,7 +347,7 @@ func TestClosedRecordingHashIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	must(t, s.Output([]byte("hashed output\r\n")))
-	must(t, s.Close(ctx, Exit{Status: 0, HasStatus: true}))
+	must(t, s.Close(ctx, asciicast.Exit{Status: 0, HasStatus: true}))
 	data, err := os.ReadFile(filepath.Join(f.base, filepath.FromSlash(f.index.finished[testID].Path)))
 	if err != nil {
 		t.Fatal(err)

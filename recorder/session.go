@@ -31,15 +31,3 @@ type SessionInfo struct {
 	Env            map[string]string
 	Start          time.Time
 }
-
-// Exit is how a session ended, as the proxy passed it to the client.
-type Exit struct {
-	// Status is the exit-status value; valid when HasStatus.
-	Status    int
-	HasStatus bool
-	// Signal is the exit-signal name without "SIG" ("KILL"), or "".
-	Signal string
-	// Reason is a short human reason when the session did not end by its
-	// own exit ("client disconnected", "target closed", "recording failed").
-	Reason string
-}

@@ -3,7 +3,6 @@ package recorder
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,9 +10,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // blockWorker holds the Writer's lock (through Snapshot, as a joining
@@ -40,26 +40,33 @@ func TestSessionTimesAreTakenWhenBytesPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clk.set(100 * time.Millisecond)
+	f.clk.Set(100 * time.Millisecond)
 	motd := strings.Repeat("welcome ", 40) + "\r\n"
 	release := blockWorker(t, s, []byte(motd))
 	must(t, s.Output([]byte("$ ")))
-	f.clk.set(250 * time.Millisecond)
+	f.clk.Set(250 * time.Millisecond)
 	must(t, s.Input([]byte("l")))
-	f.clk.set(300 * time.Millisecond)
+	f.clk.Set(300 * time.Millisecond)
 	must(t, s.Resize(100, 30))
-	f.clk.set(1250 * time.Millisecond)
+	f.clk.Set(1250 * time.Millisecond)
 	must(t, s.Output([]byte("s\r\n日本")))
-	f.clk.set(9 * time.Second) // the worker only runs now
+	f.clk.Set(9 * time.Second) // the worker only runs now
 	release()
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 
 	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, evs := readAll(t, bytes.NewReader(raw))
-	want := []Event{{0.1, "o", motd}, {0.1, "o", "$ "}, {0.25, "i", "l"}, {0.3, "r", "100x30"}, {1.25, "o", "s\r\n日本"}, {9, "x", "0"}}
+	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
+	want := []asciicast.Event{
+		{Time: 0.1, Code: "o", Data: motd},
+		{Time: 0.1, Code: "o", Data: "$ "},
+		{Time: 0.25, Code: "i", Data: "l"},
+		{Time: 0.3, Code: "r", Data: "100x30"},
+		{Time: 1.25, Code: "o", Data: "s\r\n日本"},
+		{Time: 9, Code: "x", Data: "0"},
+	}
 	if len(evs) != len(want) {
 		t.Fatalf("events %+v, want %+v", evs, want)
 	}
@@ -107,13 +114,13 @@ func TestSessionBackpressureNeverDrops(t *testing.T) {
 	}
 	release()
 	<-done
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, evs := readAll(t, bytes.NewReader(raw))
-	if got := joined(evs, CodeOutput); got != want.String() {
+	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
+	if got := asciicasttest.Joined(evs, asciicast.CodeOutput); got != want.String() {
 		t.Errorf("recorded %d bytes, want %d in order", len(got), want.Len())
 	}
 }
@@ -127,8 +134,8 @@ func TestSessionFailureReportedWhileIdle(t *testing.T) {
 		name string
 		out  []byte
 	}{
-		{"worker write", bytes.Repeat([]byte("x"), 2*flushSize)}, // written by the worker
-		{"timer flush", []byte("prompt$ ")},                      // written by the flush timer
+		{"worker write", bytes.Repeat([]byte("x"), 128<<10)}, // twice the Writer's 64 KiB flush size: written by the worker
+		{"timer flush", []byte("prompt$ ")},                  // written by the flush timer
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newManagerFixture(t, nil)
@@ -158,7 +165,7 @@ func TestSessionFailureReportedWhileIdle(t *testing.T) {
 			default:
 				t.Error("a function set after the failure was not called")
 			}
-			if err := s.Close(context.Background(), Exit{}); err == nil {
+			if err := s.Close(context.Background(), asciicast.Exit{}); err == nil {
 				t.Error("close after the failure: no error")
 			}
 			if rec := f.index.finished[s.ID()]; rec.Status != recording.StatusFailed {
@@ -182,7 +189,7 @@ func TestSessionBinaryShortcut(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{}, WriterOptions{Clock: (&fakeClock{}).now, SummarizeBinary: true})
+	w, err := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{Clock: (&asciicasttest.Clock{}).Now, SummarizeBinary: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +197,14 @@ func TestSessionBinaryShortcut(t *testing.T) {
 		must(t, s.Output(c))
 		must(t, w.Output(c))
 	}
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
-	must(t, w.Close(Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
+	must(t, w.Close(asciicast.Exit{HasStatus: true}))
 	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, got := readAll(t, bytes.NewReader(raw))
-	_, want := readAll(t, &buf)
+	_, got := asciicasttest.ReadAll(t, bytes.NewReader(raw))
+	_, want := asciicasttest.ReadAll(t, &buf)
 	if len(got) != len(want) {
 		t.Fatalf("session events %+v, writer events %+v", got, want)
 	}
@@ -206,44 +213,8 @@ func TestSessionBinaryShortcut(t *testing.T) {
 			t.Errorf("event %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if joined(got, CodeMarker) != "[binary output: 6 bytes][binary output: 1 bytes]" {
-		t.Errorf("markers %q", joined(got, CodeMarker))
-	}
-}
-
-// TestEncodeMatchesMarshal: the Writer's event lines are exactly what
-// encoding/json makes of the event tuple, and they decode back to the same
-// data for valid UTF-8.
-func TestEncodeMatchesMarshal(t *testing.T) {
-	rng := rand.New(rand.NewPCG(6, 6))
-	alphabet := []string{"a", " ", "\r\n", "\t", "\x1b[0m", "\"", "\\", "<>&", "\u2028", "日", "😀", "\x00", "\x7f", "\xff", "e\u0301"}
-	for i := range 500 {
-		var sb strings.Builder
-		for range rng.IntN(40) + 1 {
-			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
-		}
-		data := sb.String()
-		at := time.Duration(rng.Int64N(int64(100 * time.Hour)))
-		var buf bytes.Buffer
-		w, err := NewWriter(&buf, Header{}, WriterOptions{Clock: func() time.Duration { return at }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf.Reset()
-		must(t, w.Marker(data))
-		must(t, w.Flush())
-		ev := Event{Time: float64(at.Microseconds()) / 1e6, Code: CodeMarker, Data: data}
-		want := encodingJSON(t, ev)
-		if got := buf.String(); got != string(want)+"\n" {
-			t.Fatalf("case %d: writer %q, json %q", i, got, want)
-		}
-		var back Event
-		if err := json.Unmarshal(want, &back); err != nil {
-			t.Fatal(err)
-		}
-		if utf8.ValidString(data) && back != ev {
-			t.Errorf("case %d: round trip %+v, want %+v", i, back, ev)
-		}
+	if asciicasttest.Joined(got, asciicast.CodeMarker) != "[binary output: 6 bytes][binary output: 1 bytes]" {
+		t.Errorf("markers %q", asciicasttest.Joined(got, asciicast.CodeMarker))
 	}
 }
 
@@ -269,7 +240,9 @@ func BenchmarkSessionOutput(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			chunk := bytes.Repeat(benchChunk("cjk"), size/4096+1)[:size]
+			// asciicast's BenchmarkEncode "cjk" text, repeated to size.
+			line := "日本語のテキストと中文字符，한국어 😀 e\u0301\r\n"
+			chunk := []byte(strings.Repeat(strings.Repeat(line, 4096/len(line)+1)[:4096], size/4096+1)[:size])
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -277,7 +250,7 @@ func BenchmarkSessionOutput(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if err := s.Close(context.Background(), Exit{}); err != nil {
+			if err := s.Close(context.Background(), asciicast.Exit{}); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -313,16 +286,16 @@ func TestSessionMixedSizesKeepStreamOrder(t *testing.T) {
 		must(t, s.Output(p))
 	}
 	<-done
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, evs := readAll(t, bytes.NewReader(raw))
-	if got, want := joined(evs, CodeOutput), string(bytes.Join(outs, nil)); got != want {
+	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
+	if got, want := asciicasttest.Joined(evs, asciicast.CodeOutput), string(bytes.Join(outs, nil)); got != want {
 		t.Errorf("output: %d bytes recorded, want %d in order", len(got), len(want))
 	}
-	if got, want := joined(evs, CodeInput), string(bytes.Join(ins, nil)); got != want {
+	if got, want := asciicasttest.Joined(evs, asciicast.CodeInput), string(bytes.Join(ins, nil)); got != want {
 		t.Errorf("input: %d bytes recorded, want %d in order", len(got), len(want))
 	}
 	last := 0.0
@@ -331,38 +304,6 @@ func TestSessionMixedSizesKeepStreamOrder(t *testing.T) {
 			t.Fatalf("time went back: %v after %v", ev.Time, last)
 		}
 		last = ev.Time
-	}
-}
-
-// TestWriterGivesBackBurstBuffers: after a burst of output, the timed
-// flush of a quiet stream leaves the Writer holding small buffers only.
-func TestWriterGivesBackBurstBuffers(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{}, WriterOptions{FlushInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Repeat("日本語 ", 5000) + strings.Repeat("x", 30000)
-	must(t, w.Output([]byte(text[:40001]))) // ends inside a character
-	must(t, w.Output([]byte(text[40001:]))) // the carry joins it in scratch
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		w.mu.Lock()
-		bufCap, scratchCap, pending := cap(w.buf), cap(w.scratch), w.timer != nil
-		w.mu.Unlock()
-		if !pending && bufCap <= idleBufMax && scratchCap <= idleBufMax {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the flush: buffer capacity %d, scratch %d (want <= %d)", bufCap, scratchCap, idleBufMax)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	must(t, w.Output([]byte("$ ")))
-	must(t, w.Close(Exit{HasStatus: true}))
-	_, evs := readAll(t, &buf)
-	if got := joined(evs, CodeOutput); got != text+"$ " {
-		t.Errorf("recorded %d bytes, want %d", len(got), len(text)+2)
 	}
 }
 
@@ -383,15 +324,15 @@ func TestSessionBinaryCountKeepsOrder(t *testing.T) {
 	must(t, s.Output([]byte("done\n")))         // ends the binary run
 	must(t, s.Output([]byte{0, 0, 0}))          // counted inline once the queue is empty
 	must(t, s.Output([]byte("\xe6\x97\xa5\n"))) // a character after the second run
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, evs := readAll(t, bytes.NewReader(raw))
+	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	var got []string
 	for _, ev := range evs {
-		if ev.Code == CodeOutput || ev.Code == CodeMarker {
+		if ev.Code == asciicast.CodeOutput || ev.Code == asciicast.CodeMarker {
 			got = append(got, ev.Data)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // Session is one recording in progress. Output, Input and Resize are safe
@@ -30,7 +31,7 @@ type Session struct {
 	m     *Manager
 	file  *os.File
 	hw    *hashingWriter
-	w     *Writer
+	w     *asciicast.Writer
 	feed  *Feed // nil without a Hub; set before Start returns
 	sftp  *sftpParser
 	start time.Time // m.now() at start, carrying the monotonic reading
@@ -42,7 +43,11 @@ type Session struct {
 	qclosed bool           // guarded by qmu: Close has begun, nothing more is queued
 	running atomic.Bool    // a worker is draining q
 	workers sync.WaitGroup // the worker, if one runs; Close waits for it
-	sftpAt  time.Duration  // worker only: time of the sftp input being parsed
+	summary bool           // no PTY: binary output is counted (WriterOptions.SummarizeBinary)
+	// at is the Writer's clock: the time of the event being written. The
+	// holder of the worker role sets it before each item; Close, once the
+	// queue has stopped, sets it to the time of the close.
+	at time.Duration
 
 	mu       sync.Mutex // guards rec, failErr, onFail, notified, closed and closeErr
 	rec      recording.Meta
@@ -85,24 +90,25 @@ func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
 
 // open writes the header, tells the Index and goes live.
 func (s *Session) open(ctx context.Context, info SessionInfo) error {
-	opt := WriterOptions{
-		Clock:         func() time.Duration { return s.m.now().Sub(s.start) },
-		FlushInterval: s.m.o.FlushInterval,
-		// Without a PTY the stream may be a pipe of anything (tar, scp -t):
-		// binary runs are summarized, text is still recorded exactly.
-		SummarizeBinary: !info.PTY,
+	// Without a PTY the stream may be a pipe of anything (tar, scp -t):
+	// binary runs are summarized, text is still recorded exactly.
+	s.summary = !info.PTY
+	opt := asciicast.WriterOptions{
+		Clock:           func() time.Duration { return s.at },
+		FlushInterval:   s.m.o.FlushInterval,
+		SummarizeBinary: s.summary,
 		OnEvent:         s.publish,
+		OnFlushError:    s.fail,
 	}
-	w, err := NewWriter(s.hw, header(info), opt)
+	w, err := asciicast.NewWriter(s.hw, header(info), opt)
 	if err != nil {
 		return err
 	}
-	w.onFlushErr = s.fail
 	s.w = w
 	if info.Kind == KindSFTP {
 		// The parser runs on the worker: the marker takes the time the
-		// request passed the bastion, not the time it was parsed.
-		s.sftp = newSFTPParser(func(label string) { s.fail(s.w.markerAt(label, s.sftpAt)) })
+		// request passed the bastion (s.at), not the time it was parsed.
+		s.sftp = newSFTPParser(func(label string) { s.fail(s.w.Marker(label)) })
 	}
 	if s.m.o.Index != nil {
 		if err := s.m.o.Index.Started(ctx, s.Meta()); err != nil {
@@ -120,7 +126,7 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 }
 
 // publish is the Writer's OnEvent: it runs under the Writer's lock.
-func (s *Session) publish(ev Event) {
+func (s *Session) publish(ev asciicast.Event) {
 	if s.feed != nil {
 		s.feed.Send(ev)
 	}
@@ -248,7 +254,7 @@ func (s *Session) fail(err error) {
 // Close finalizes the recording: trailing events, flush, fsync, close,
 // end of the live feed, SHA-256 and size, and Index.Finished (with ctx).
 // It is idempotent: later calls return the first call's result.
-func (s *Session) Close(ctx context.Context, exit Exit) error {
+func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 	s.mu.Lock()
 	if s.closed {
 		defer s.mu.Unlock()
@@ -258,11 +264,12 @@ func (s *Session) Close(ctx context.Context, exit Exit) error {
 	s.mu.Unlock()
 	s.stopQueue()
 
+	s.at = s.elapsed()
 	if s.sftp != nil {
 		_ = s.record(s.w.Marker("[sftp: " + strconv.FormatInt(s.bytesIn.Load(), 10) + " bytes up, " +
 			strconv.FormatInt(s.bytesOut.Load(), 10) + " bytes down]"))
 	}
-	if err := s.w.Close(exit); err != nil && !errors.Is(err, ErrClosed) {
+	if err := s.w.Close(exit); err != nil && !errors.Is(err, asciicast.ErrClosed) {
 		_ = s.record(err)
 	}
 	if err := s.file.Sync(); err != nil {
@@ -295,7 +302,7 @@ func (s *Session) Close(ctx context.Context, exit Exit) error {
 }
 
 // finish fills the end-of-recording fields and returns the final Meta.
-func (s *Session) finish(exit Exit) recording.Meta {
+func (s *Session) finish(exit asciicast.Exit) recording.Meta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rec.End = s.m.now()
@@ -358,10 +365,10 @@ func (s *Session) elapsed() time.Duration { return s.m.now().Sub(s.start) }
 
 // enqueueData queues a copy of p. Output without a PTY that contains a
 // NUL byte is binary whatever the UTF-8 carry holds (see
-// Writer.binaryAt): only its length is queued.
+// asciicast.Writer.BinaryOutput): only its length is queued.
 func (s *Session) enqueueData(o op, p []byte) error {
 	it := item{op: o, at: s.elapsed()}
-	if o == opOutput && s.w.summarize && bytes.IndexByte(p, 0) >= 0 {
+	if o == opOutput && s.summary && bytes.IndexByte(p, 0) >= 0 {
 		it.op, it.n = opBinary, len(p)
 		if s.countInline(it) {
 			return s.failed()
@@ -389,7 +396,7 @@ func (s *Session) enqueue(it item) error {
 	defer s.qmu.RUnlock()
 	if s.qclosed {
 		release(it)
-		return ErrClosed
+		return asciicast.ErrClosed
 	}
 	s.q <- it
 	if s.running.CompareAndSwap(false, true) {
@@ -449,19 +456,19 @@ func (s *Session) apply(it item) {
 	if s.failed() != nil {
 		return
 	}
+	s.at = it.at
 	var err error
 	switch it.op {
 	case opOutput:
-		err = s.w.dataAt(streamOut, it.data, it.at)
+		err = s.w.Output(it.data)
 	case opInput:
-		err = s.w.dataAt(streamIn, it.data, it.at)
+		err = s.w.Input(it.data)
 	case opBinary:
-		err = s.w.binaryAt(streamOut, it.n)
+		err = s.w.BinaryOutput(it.n)
 	case opSFTP:
-		s.sftpAt = it.at
 		s.sftp.feed(it.data)
 	case opResize:
-		err = s.w.resizeAt(it.w, it.h, it.at)
+		err = s.w.Resize(it.w, it.h)
 	}
 	s.fail(err)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/pkg/sftp"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // teeConn joins a reader and a writer into the io.ReadWriteCloser the sftp
@@ -63,7 +65,7 @@ func TestManagerSFTP(t *testing.T) {
 	<-served
 	_ = s2cW.Close() // EOF to the client: Close returns
 	_ = cl.Close()
-	must(t, s.Close(context.Background(), Exit{HasStatus: true}))
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 
 	fin := f.index.finished[testID]
 	if fin.BytesIn < int64(len(payload)) || fin.BytesOut == 0 || fin.Status != recording.StatusFinished {
@@ -77,13 +79,13 @@ func TestManagerSFTP(t *testing.T) {
 	if strings.Contains(string(raw), "secret data") {
 		t.Error("file contents recorded in an sftp cast")
 	}
-	h, evs := readAll(t, strings.NewReader(string(raw)))
+	h, evs := asciicasttest.ReadAll(t, strings.NewReader(string(raw)))
 	if h.Command != "sftp" {
 		t.Errorf("header %+v", h)
 	}
 	var markers []string
 	for _, ev := range evs {
-		if ev.Code == CodeMarker {
+		if ev.Code == asciicast.CodeMarker {
 			markers = append(markers, ev.Data)
 		}
 	}
@@ -104,7 +106,7 @@ func TestManagerSFTP(t *testing.T) {
 			t.Errorf("marker %d = %q, want %q", i, markers[i], w)
 		}
 	}
-	asciinemaCat(t, path)
+	asciicasttest.AsciinemaCat(t, path)
 }
 
 // recordFunc adapts Session.Input/Output to io.Writer for io.TeeReader.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // Subscription is one watcher of a live session. Events yields the whole
@@ -13,17 +15,17 @@ import (
 // session, when the watcher fell too far behind, or after Close; Err tells
 // which. The caller must call Close.
 type Subscription struct {
-	Header Header
-	Events <-chan Event
+	Header asciicast.Header
+	Events <-chan asciicast.Event
 
 	feed      *Feed
-	events    chan Event    // Events; closed by the forwarder
-	live      chan Event    // bounded; sent by Feed.Send, closed by Feed.End
-	kicked    chan struct{} // closed when disconnected for slowness
-	done      chan struct{} // closed by Close
-	exited    chan struct{} // closed when the forwarder returns
-	once      sync.Once     // guards close(done)
-	mu        sync.Mutex    // guards err and wasKicked
+	events    chan asciicast.Event // Events; closed by the forwarder
+	live      chan asciicast.Event // bounded; sent by Feed.Send, closed by Feed.End
+	kicked    chan struct{}        // closed when disconnected for slowness
+	done      chan struct{}        // closed by Close
+	exited    chan struct{}        // closed when the forwarder returns
+	once      sync.Once            // guards close(done)
+	mu        sync.Mutex           // guards err and wasKicked
 	err       error
 	wasKicked bool
 }
@@ -40,8 +42,8 @@ func (h *Hub) Subscribe(id string) (*Subscription, bool) {
 	}
 	s := &Subscription{
 		feed:   f,
-		events: make(chan Event),
-		live:   make(chan Event, h.buffer),
+		events: make(chan asciicast.Event),
+		live:   make(chan asciicast.Event, h.buffer),
 		kicked: make(chan struct{}),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
@@ -52,9 +54,9 @@ func (h *Hub) Subscribe(id string) (*Subscription, bool) {
 	if err == nil && !attached {
 		err = errors.New("live source did not attach the watcher")
 	}
-	var rd *Reader
+	var rd *asciicast.Reader
 	if err == nil {
-		rd, err = NewReader(rc)
+		rd, err = asciicast.NewReader(rc)
 	}
 	if err != nil {
 		if rc != nil {
@@ -110,7 +112,7 @@ func (s *Subscription) kick(err error) {
 }
 
 // forward sends the backlog, then live events, to s.events.
-func (s *Subscription) forward(rd *Reader, rc io.Closer) {
+func (s *Subscription) forward(rd *asciicast.Reader, rc io.Closer) {
 	defer close(s.exited)
 	defer close(s.events)
 	closed := false
@@ -152,7 +154,7 @@ func (s *Subscription) forward(rd *Reader, rc io.Closer) {
 	}
 }
 
-func (s *Subscription) send(ev Event) bool {
+func (s *Subscription) send(ev asciicast.Event) bool {
 	select {
 	case s.events <- ev:
 		return true

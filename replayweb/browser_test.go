@@ -15,6 +15,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/browsertest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 func TestBrowserPlaysRecording(t *testing.T) {
@@ -69,7 +70,7 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	}
 }
 
-// recordSession records lines as a session's output with recorder.Writer
+// recordSession records lines as a session's output with asciicast.Writer
 // (0.3 s apart on an injected clock, a marker before the last line) and
 // indexes it as finished, as the proxy would.
 func (e *env) recordSession(t *testing.T, user, target, remote string, lines []string) recording.Meta {
@@ -81,8 +82,8 @@ func (e *env) recordSession(t *testing.T, user, target, remote string, lines []s
 		t.Fatal(err)
 	}
 	var now time.Duration
-	w, err := recorder.NewWriter(f, recorder.Header{Width: 80, Height: 24, Timestamp: start.Unix(), Title: remote + "@" + target + " — " + user},
-		recorder.WriterOptions{Clock: func() time.Duration { return now }})
+	w, err := asciicast.NewWriter(f, asciicast.Header{Width: 80, Height: 24, Timestamp: start.Unix(), Title: remote + "@" + target + " — " + user},
+		asciicast.WriterOptions{Clock: func() time.Duration { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func (e *env) recordSession(t *testing.T, user, target, remote string, lines []s
 			t.Fatal(err)
 		}
 	}
-	if err := w.Close(recorder.Exit{Status: 0, HasStatus: true}); err != nil {
+	if err := w.Close(asciicast.Exit{Status: 0, HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -125,7 +126,7 @@ func TestBrowserWatchesLiveSession(t *testing.T) {
 	}
 	e, m := newLiveEnv(t)
 	sess := startSession(t, m, "alice", "db2")
-	defer sess.Close(context.Background(), recorder.Exit{})
+	defer sess.Close(context.Background(), asciicast.Exit{})
 	if err := sess.Output([]byte("$ tail -f /var/log/syslog\r\nline-before-the-auditor-came\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestBrowserWatchesLiveSession(t *testing.T) {
 	b.Screenshot(t, dir, "live.png")
 
 	// The session ends: the player says so and the page offers the recording.
-	if err := sess.Close(t.Context(), recorder.Exit{Status: 0, HasStatus: true}); err != nil {
+	if err := sess.Close(t.Context(), asciicast.Exit{Status: 0, HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
 	b.Do(t, "wait for the end", chromedp.WaitVisible(chromedp.ID("live-ended")))

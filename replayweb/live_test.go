@@ -14,6 +14,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // newLiveEnv is an env whose site has a live Hub, fed by a real recorder
@@ -64,10 +65,10 @@ func (r *sseReader) next() (name, data string) {
 	return "", ""
 }
 
-func (r *sseReader) event() recorder.Event {
+func (r *sseReader) event() asciicast.Event {
 	r.t.Helper()
 	name, data := r.next()
-	var ev recorder.Event
+	var ev asciicast.Event
 	if name != "" || json.Unmarshal([]byte(data), &ev) != nil {
 		r.t.Fatalf("want an event, got %q %q", name, data)
 	}
@@ -119,7 +120,7 @@ func TestLiveServerSentEvents(t *testing.T) {
 	}
 	r := &sseReader{t: t, sc: bufio.NewScanner(res.Body)}
 	_, data := r.next()
-	var hdr recorder.Header
+	var hdr asciicast.Header
 	if err := json.Unmarshal([]byte(data), &hdr); err != nil || hdr.Version != 2 || hdr.Width != 100 || hdr.Height != 30 {
 		t.Fatalf("first event is not the v2 header: %q", data)
 	}
@@ -132,7 +133,7 @@ func TestLiveServerSentEvents(t *testing.T) {
 	if ev := r.event(); ev.Code != "o" || ev.Data != "while-watching\r\n" {
 		t.Fatalf("live event: %+v", ev)
 	}
-	if err := sess.Close(t.Context(), recorder.Exit{Status: 0, HasStatus: true}); err != nil {
+	if err := sess.Close(t.Context(), asciicast.Exit{Status: 0, HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ev := r.event(); ev.Code != "x" {
@@ -158,7 +159,7 @@ func TestLiveViewerLeaves(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	e, m := newLiveEnv(t)
 	sess := startSession(t, m, "alice", "db1")
-	defer sess.Close(context.Background(), recorder.Exit{})
+	defer sess.Close(context.Background(), asciicast.Exit{})
 	ts := httptest.NewServer(e.srv.Handler())
 	defer ts.Close()
 	c := e.client()

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -325,7 +325,7 @@ func TestUserLiveView(t *testing.T) {
 	e, m := newLiveEnv(t)
 	e.addAuditor("alice", store.RoleUser)
 	bobs := startSession(t, m, "bob", "db1")
-	defer bobs.Close(context.Background(), recorder.Exit{})
+	defer bobs.Close(context.Background(), asciicast.Exit{})
 	hers := startSession(t, m, "alice", "db2")
 	if err := hers.Output([]byte("alice-live\r\n")); err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestUserLiveView(t *testing.T) {
 	if ev := r.event(); ev.Data != "alice-live\r\n" {
 		t.Errorf("her live backlog: %+v", ev)
 	}
-	if err := hers.Close(t.Context(), recorder.Exit{Status: 0, HasStatus: true}); err != nil {
+	if err := hers.Close(t.Context(), asciicast.Exit{Status: 0, HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
 	r.event() // exit

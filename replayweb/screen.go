@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -29,7 +29,7 @@ type screenMatch struct {
 }
 
 // searchScreens keeps the recordings of one list page whose output — as
-// the terminal showed it (recorder.ScanLines) — contains text, case
+// the terminal showed it (asciicast.ScanLines) — contains text, case
 // folded, and returns each one's first matching line. Reading recordings'
 // contents is an audit event (kind "search"), written before any file is
 // opened; when it cannot be written nothing is searched.
@@ -65,17 +65,17 @@ func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, boo
 		return screenMatch{}, false, err
 	}
 	defer func() { _ = f.Close() }()
-	rd, err := recorder.NewReader(io.LimitReader(f, screenScanLimit))
+	rd, err := asciicast.NewReader(io.LimitReader(f, screenScanLimit))
 	if err != nil {
 		return screenMatch{}, false, err
 	}
 	var m screenMatch
 	found := false
-	err = recorder.ScanLines(rd, recorder.CodeOutput, func(l recorder.Line) bool {
+	err = asciicast.ScanLines(rd, asciicast.CodeOutput, func(l asciicast.Line) bool {
 		if !strings.Contains(strings.ToLower(l.Text), needle) {
 			return true
 		}
-		m = screenMatch{At: l.SeekTo(), Clock: recorder.Offset(l.Time), Line: l.Text}
+		m = screenMatch{At: l.SeekTo(), Clock: asciicast.Offset(l.Time), Line: l.Text}
 		found = true
 		return false
 	})

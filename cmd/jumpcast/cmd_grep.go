@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -64,9 +64,9 @@ player at that moment.`,
 			if f.Until, err = parseWhen(until, now); err != nil {
 				return usageError{fmt.Errorf("--until: %w", err)}
 			}
-			code := recorder.CodeOutput
+			code := asciicast.CodeOutput
 			if input {
-				code = recorder.CodeInput
+				code = asciicast.CodeInput
 			}
 			return withBackend(g, func(b backend) error {
 				web, _ := b.WebURL(cmd.Context()) // links are a convenience: none is fine
@@ -109,7 +109,7 @@ func grepRecordings(cmd *cobra.Command, b backend, f store.Filter, re *regexp.Re
 			for _, m := range matches {
 				total++
 				if !asJSON {
-					fmt.Fprintf(w, "%s  +%s  %s → %s  %s\n", r.ID, recorder.Offset(m.Time), r.User, remoteOf(r), m.Text)
+					fmt.Fprintf(w, "%s  +%s  %s → %s  %s\n", r.ID, asciicast.Offset(m.Time), r.User, remoteOf(r), m.Text)
 					continue
 				}
 				gm := grepMatch{ID: r.ID, Time: m.Time, User: r.User, RemoteUser: r.RemoteUser, Target: r.TargetAlias,
@@ -131,18 +131,18 @@ func grepRecordings(cmd *cobra.Command, b backend, f store.Filter, re *regexp.Re
 
 // grepCast returns the lines of one recording that re matches, at most
 // maxCount (0: all).
-func grepCast(ctx context.Context, b backend, id string, re *regexp.Regexp, code string, maxCount int) ([]recorder.Line, error) {
+func grepCast(ctx context.Context, b backend, id string, re *regexp.Regexp, code string, maxCount int) ([]asciicast.Line, error) {
 	rc, err := b.Cast(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = rc.Close() }()
-	rd, err := recorder.NewReader(rc)
+	rd, err := asciicast.NewReader(rc)
 	if err != nil {
 		return nil, err
 	}
-	var out []recorder.Line
-	err = recorder.ScanLines(rd, code, func(l recorder.Line) bool {
+	var out []asciicast.Line
+	err = asciicast.ScanLines(rd, code, func(l asciicast.Line) bool {
 		if re.MatchString(l.Text) {
 			out = append(out, l)
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 func newPlayCmd(g *globalFlags) *cobra.Command {
@@ -24,11 +24,11 @@ recording id (looked up in the index) or the path of a .cast file.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			play := func(rc io.ReadCloser) error {
 				defer func() { _ = rc.Close() }()
-				r, err := recorder.NewReader(rc)
+				r, err := asciicast.NewReader(rc)
 				if err != nil {
 					return err
 				}
-				return recorder.Play(cmd.Context(), cmd.OutOrStdout(), r, speed, idle)
+				return asciicast.Play(cmd.Context(), cmd.OutOrStdout(), r, speed, idle)
 			}
 			if !recording.ValidID(args[0]) {
 				f, err := os.Open(args[0])

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // e2e is one bastion in a child process in front of one real sshd.
@@ -58,14 +58,14 @@ func (e *e2e) login() string { return e.sshd.User() + "@db1@127.0.0.1" }
 
 // castOutput decodes a recording file: its header and the concatenated
 // data of its "o" events.
-func castOutput(t *testing.T, path string) (recorder.Header, string) {
+func castOutput(t *testing.T, path string) (asciicast.Header, string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	r, err := recorder.NewReader(f)
+	r, err := asciicast.NewReader(f)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -253,7 +253,7 @@ func TestResizeThroughOpenSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	rd, err := recorder.NewReader(f)
+	rd, err := asciicast.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -50,7 +51,7 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range finished {
-		if err := s.Close(ctx, recorder.Exit{HasStatus: true}); err != nil {
+		if err := s.Close(ctx, asciicast.Exit{HasStatus: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,5 +79,5 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 	if err != nil || len(evs) != 3 {
 		t.Errorf("purge audit events: %d, %v; want 3", len(evs), err)
 	}
-	_ = active.Close(ctx, recorder.Exit{})
+	_ = active.Close(ctx, asciicast.Exit{})
 }

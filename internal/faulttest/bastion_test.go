@@ -29,6 +29,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -238,15 +239,15 @@ func exitStatus(reqs <-chan *gossh.Request) int {
 
 // castOutput decodes a recording file: its header, the concatenated data
 // of its "o" events and the sizes of its "r" events.
-func castOutput(path string) (recorder.Header, []byte, [][2]int, error) {
+func castOutput(path string) (asciicast.Header, []byte, [][2]int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return recorder.Header{}, nil, nil, err
+		return asciicast.Header{}, nil, nil, err
 	}
 	defer func() { _ = f.Close() }()
-	r, err := recorder.NewReader(f)
+	r, err := asciicast.NewReader(f)
 	if err != nil {
-		return recorder.Header{}, nil, nil, fmt.Errorf("%s: %w", path, err)
+		return asciicast.Header{}, nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var out bytes.Buffer
 	var sizes [][2]int
@@ -259,10 +260,10 @@ func castOutput(path string) (recorder.Header, []byte, [][2]int, error) {
 			return r.Header(), out.Bytes(), sizes, fmt.Errorf("%s: %w", path, err)
 		}
 		switch ev.Code {
-		case recorder.CodeOutput:
+		case asciicast.CodeOutput:
 			out.WriteString(ev.Data)
-		case recorder.CodeResize:
-			w, h, err := recorder.ParseResize(ev.Data)
+		case asciicast.CodeResize:
+			w, h, err := asciicast.ParseResize(ev.Data)
 			if err != nil {
 				return r.Header(), out.Bytes(), sizes, fmt.Errorf("%s: bad r event %q: %w", path, ev.Data, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -216,7 +217,7 @@ func TestIndexCountsRecordingBytes(t *testing.T) {
 	if err := s.Output([]byte("hello from db1\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(t.Context(), recorder.Exit{HasStatus: true}); err != nil {
+	if err := s.Close(t.Context(), asciicast.Exit{HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
 	if len(next.finished) != 1 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -44,7 +45,7 @@ func Recover(dir *recorder.Dir) store.RecoverFunc {
 			return out, fmt.Errorf("open %s: %w", r.Path, err)
 		}
 		defer func() { _ = f.Close() }()
-		sum, err := recorder.Summarize(f)
+		sum, err := asciicast.Summarize(f)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return out, fmt.Errorf("read %s: %w", r.Path, err)
 		}

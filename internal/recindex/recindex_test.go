@@ -8,6 +8,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -39,7 +40,7 @@ func TestIndexAndRecovery(t *testing.T) {
 	if err := s.Output([]byte("hello\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(ctx, recorder.Exit{HasStatus: true, Status: 3}); err != nil {
+	if err := s.Close(ctx, asciicast.Exit{HasStatus: true, Status: 3}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := st.GetRecording(ctx, s.ID())
@@ -65,5 +66,5 @@ func TestIndexAndRecovery(t *testing.T) {
 	if err != nil || r2.Status != recording.StatusInterrupted || len(r2.SHA256) != 64 || r2.FileSize == 0 || r2.End.Before(r2.Start) {
 		t.Fatalf("recovered: %+v, %v", r2, err)
 	}
-	_ = s2.Close(ctx, recorder.Exit{})
+	_ = s2.Close(ctx, asciicast.Exit{})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
@@ -322,7 +323,7 @@ func (b *bastion) readCast(rec recording.Meta) cast {
 		b.t.Fatalf("open recording: %v", err)
 	}
 	defer f.Close()
-	r, err := recorder.NewReader(f)
+	r, err := asciicast.NewReader(f)
 	if err != nil {
 		b.t.Fatalf("recording header: %v", err)
 	}
@@ -338,15 +339,15 @@ func (b *bastion) readCast(rec recording.Meta) cast {
 		}
 		c.events++
 		switch ev.Code {
-		case recorder.CodeOutput:
+		case asciicast.CodeOutput:
 			h.Write([]byte(ev.Data))
 			c.outLen += int64(len(ev.Data))
 			if len(c.output) < 1<<20 {
 				c.output = append(c.output, ev.Data...)
 			}
-		case recorder.CodeMarker:
+		case asciicast.CodeMarker:
 			c.markers = append(c.markers, ev.Data)
-		case recorder.CodeExit:
+		case asciicast.CodeExit:
 			c.exit = ev.Data
 		}
 	}

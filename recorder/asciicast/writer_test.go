@@ -1,4 +1,4 @@
-package recorder
+package asciicast_test
 
 import (
 	"bytes"
@@ -9,7 +9,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
+
+// must fails t at once on err.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 var update = flag.Bool("update", false, "rewrite the golden .cast files under testdata/")
 
@@ -24,10 +35,10 @@ type step struct {
 
 type goldenCase struct {
 	name      string
-	header    Header
+	header    asciicast.Header
 	summarize bool
 	steps     []step
-	exit      Exit
+	exit      asciicast.Exit
 	wantOut   string // decoded "o" data
 	wantCat   string // text asciinema cat must print
 }
@@ -35,10 +46,10 @@ type goldenCase struct {
 var goldenCases = []goldenCase{
 	{
 		name: "shell",
-		header: Header{Width: 120, Height: 40, Timestamp: 1795000000, Title: "root@db1 — alice",
+		header: asciicast.Header{Width: 120, Height: 40, Timestamp: 1795000000, Title: "root@db1 — alice",
 			Env: map[string]string{"TERM": "xterm-256color", "SHELL": "/bin/bash"},
-			Jumpcast: &HeaderMeta{SessionID: "20261124T093012.345678Z-3f9a1c2b", User: "alice",
-				RemoteUser: "root", Target: "db1", TargetAddr: "10.0.0.5:22", ClientAddr: "192.0.2.7:50123", Kind: KindShell}},
+			Jumpcast: &asciicast.HeaderMeta{SessionID: "20261124T093012.345678Z-3f9a1c2b", User: "alice",
+				RemoteUser: "root", Target: "db1", TargetAddr: "10.0.0.5:22", ClientAddr: "192.0.2.7:50123", Kind: "shell"}},
 		steps: []step{
 			{at: 0, out: "root@db1:~# "},
 			{at: 1500 * time.Millisecond, in: "l"},
@@ -53,13 +64,13 @@ var goldenCases = []goldenCase{
 			{at: 3500 * time.Millisecond, marker: "checkpoint"},
 			{at: 4 * time.Second, out: "bad \xff byte\r\n"},
 		},
-		exit:    Exit{Status: 0, HasStatus: true, Reason: "client disconnected"},
+		exit:    asciicast.Exit{Status: 0, HasStatus: true, Reason: "client disconnected"},
 		wantOut: "root@db1:~# \x1b[01;34mdir\x1b[0m  café 日本 😀 e\u0301 \"quoted\" <&> \\ tab\t\r\nbad \uFFFD byte\r\n",
 		wantCat: "café 日本 😀",
 	},
 	{
 		name:      "exec-binary",
-		header:    Header{Timestamp: 1795000000, Command: "tar cz /etc", Title: "root@db1 — alice"},
+		header:    asciicast.Header{Timestamp: 1795000000, Command: "tar cz /etc", Title: "root@db1 — alice"},
 		summarize: true,
 		steps: []step{
 			{at: 0, out: "tar: Removing leading '/' from member names\n"},
@@ -68,17 +79,17 @@ var goldenCases = []goldenCase{
 			{at: 3 * time.Second, out: "done: 日本語\n"},
 			{at: 4 * time.Second, out: "\x00\x01\x02"},
 		},
-		exit:    Exit{Status: 2, HasStatus: true},
+		exit:    asciicast.Exit{Status: 2, HasStatus: true},
 		wantOut: "tar: Removing leading '/' from member names\ndone: 日本語\n",
 		wantCat: "done: 日本語",
 	},
 	{
 		name:   "cut-at-close",
-		header: Header{Width: 80, Height: 24, Timestamp: 1795000000},
+		header: asciicast.Header{Width: 80, Height: 24, Timestamp: 1795000000},
 		steps: []step{
 			{at: 250 * time.Millisecond, out: "killed mid-character: \xe6\x97"},
 		},
-		exit:    Exit{Signal: "KILL"},
+		exit:    asciicast.Exit{Signal: "KILL"},
 		wantOut: "killed mid-character: \uFFFD\uFFFD",
 		wantCat: "killed mid-character:",
 	},
@@ -88,13 +99,13 @@ var goldenCases = []goldenCase{
 func writeGolden(t *testing.T, c goldenCase) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	clk := &fakeClock{}
-	w, err := NewWriter(&buf, c.header, WriterOptions{Clock: clk.now, SummarizeBinary: c.summarize})
+	clk := &asciicasttest.Clock{}
+	w, err := asciicast.NewWriter(&buf, c.header, asciicast.WriterOptions{Clock: clk.Now, SummarizeBinary: c.summarize})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range c.steps {
-		clk.set(s.at)
+		clk.Set(s.at)
 		switch {
 		case s.out != "":
 			err = w.Output([]byte(s.out))
@@ -109,7 +120,7 @@ func writeGolden(t *testing.T, c goldenCase) []byte {
 			t.Fatal(err)
 		}
 	}
-	clk.set(5 * time.Second)
+	clk.Set(5 * time.Second)
 	if err := w.Close(c.exit); err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +144,14 @@ func TestWriterGolden(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("cast differs from %s (run with -update if intended)\ngot:\n%s\nwant:\n%s", path, got, want)
 			}
-			_, evs := readAll(t, bytes.NewReader(got))
-			if out := joined(evs, CodeOutput); out != c.wantOut {
+			_, evs := asciicasttest.ReadAll(t, bytes.NewReader(got))
+			if out := asciicasttest.Joined(evs, asciicast.CodeOutput); out != c.wantOut {
 				t.Errorf("decoded output\n got %q\nwant %q", out, c.wantOut)
 			}
-			if last := evs[len(evs)-1]; last.Code != CodeExit || last.Data != ExitData(c.exit) {
-				t.Errorf("last event %+v, want x %q", last, ExitData(c.exit))
+			if last := evs[len(evs)-1]; last.Code != asciicast.CodeExit || last.Data != asciicast.ExitData(c.exit) {
+				t.Errorf("last event %+v, want x %q", last, asciicast.ExitData(c.exit))
 			}
-			if cat := asciinemaCat(t, path); !strings.Contains(cat, c.wantCat) {
+			if cat := asciicasttest.AsciinemaCat(t, path); !strings.Contains(cat, c.wantCat) {
 				t.Errorf("asciinema cat printed %q, want it to contain %q", cat, c.wantCat)
 			}
 		})
@@ -170,24 +181,24 @@ func TestWriterGoldenDetails(t *testing.T) {
 
 func TestWriterDefaultsAndErrors(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{}, WriterOptions{})
+	w, err := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(Exit{}); err != nil {
+	if err := w.Close(asciicast.Exit{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Output([]byte("late")); err != ErrClosed {
+	if err := w.Output([]byte("late")); err != asciicast.ErrClosed {
 		t.Errorf("Output after Close = %v, want ErrClosed", err)
 	}
-	if err := w.Close(Exit{}); err != ErrClosed {
+	if err := w.Close(asciicast.Exit{}); err != asciicast.ErrClosed {
 		t.Errorf("second Close = %v, want ErrClosed", err)
 	}
-	h, evs := readAll(t, &buf)
+	h, evs := asciicasttest.ReadAll(t, &buf)
 	if h.Version != 2 || h.Width != 80 || h.Height != 24 {
 		t.Errorf("header %+v, want v2 80x24", h)
 	}
-	if len(evs) != 1 || evs[0].Code != CodeExit || evs[0].Data != "" {
+	if len(evs) != 1 || evs[0].Code != asciicast.CodeExit || evs[0].Data != "" {
 		t.Errorf("events %+v, want one x with unknown status", evs)
 	}
 }
@@ -206,18 +217,18 @@ func (f *failAfter) Write(p []byte) (int, error) {
 }
 
 func TestWriterStickyError(t *testing.T) {
-	w, err := NewWriter(&failAfter{n: 200}, Header{}, WriterOptions{FlushInterval: time.Millisecond})
+	w, err := asciicast.NewWriter(&failAfter{n: 200}, asciicast.Header{}, asciicast.WriterOptions{FlushInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	big := bytes.Repeat([]byte("x"), flushSize)
+	big := bytes.Repeat([]byte("x"), asciicast.FlushSize)
 	if err := w.Output(big); err == nil {
 		t.Fatal("Output over a failing writer: no error")
 	}
 	if err := w.Resize(10, 10); err == nil {
 		t.Error("Resize after a write error: no error")
 	}
-	if err := w.Close(Exit{}); err == nil {
+	if err := w.Close(asciicast.Exit{}); err == nil {
 		t.Error("Close after a write error: no error")
 	}
 }
@@ -225,15 +236,15 @@ func TestWriterStickyError(t *testing.T) {
 func TestWriterFlushesWithinInterval(t *testing.T) {
 	var mu sync.Mutex
 	var buf bytes.Buffer
-	w, err := NewWriter(writerFunc(func(p []byte) (int, error) {
+	w, err := asciicast.NewWriter(writerFunc(func(p []byte) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return buf.Write(p)
-	}), Header{}, WriterOptions{FlushInterval: 20 * time.Millisecond})
+	}), asciicast.Header{}, asciicast.WriterOptions{FlushInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = w.Close(Exit{}) }()
+	defer func() { _ = w.Close(asciicast.Exit{}) }()
 	if err := w.Output([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +269,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestWriterConcurrent(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{}, WriterOptions{})
+	w, err := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,14 +289,44 @@ func TestWriterConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if err := w.Close(Exit{HasStatus: true}); err != nil {
+	if err := w.Close(asciicast.Exit{HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, evs := readAll(t, &buf)
-	if got := joined(evs, CodeOutput); got != strings.Repeat("日本", 200) {
+	_, evs := asciicasttest.ReadAll(t, &buf)
+	if got := asciicasttest.Joined(evs, asciicast.CodeOutput); got != strings.Repeat("日本", 200) {
 		t.Errorf("output mangled under concurrency: %d bytes", len(got))
 	}
-	if got := joined(evs, CodeInput); got != strings.Repeat("é", 200) {
+	if got := asciicasttest.Joined(evs, asciicast.CodeInput); got != strings.Repeat("é", 200) {
 		t.Errorf("input mangled under concurrency")
+	}
+}
+
+// TestWriterGivesBackBurstBuffers: after a burst of output, the timed
+// flush of a quiet stream leaves the Writer holding small buffers only.
+func TestWriterGivesBackBurstBuffers(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{FlushInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("日本語 ", 5000) + strings.Repeat("x", 30000)
+	must(t, w.Output([]byte(text[:40001]))) // ends inside a character
+	must(t, w.Output([]byte(text[40001:]))) // the carry joins it in scratch
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		bufCap, scratchCap, pending := w.Held()
+		if !pending && bufCap <= asciicast.IdleBufMax && scratchCap <= asciicast.IdleBufMax {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the flush: buffer capacity %d, scratch %d (want <= %d)", bufCap, scratchCap, asciicast.IdleBufMax)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	must(t, w.Output([]byte("$ ")))
+	must(t, w.Close(asciicast.Exit{HasStatus: true}))
+	_, evs := asciicasttest.ReadAll(t, &buf)
+	if got := asciicasttest.Joined(evs, asciicast.CodeOutput); got != text+"$ " {
+		t.Errorf("recorded %d bytes, want %d", len(got), len(text)+2)
 	}
 }

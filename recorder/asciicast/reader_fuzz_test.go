@@ -1,4 +1,4 @@
-package recorder
+package asciicast_test
 
 import (
 	"bytes"
@@ -10,15 +10,18 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // readEvents reads a whole stream: header error, events, the first error
 // after the header, and whether the stream ended truncated. It gives up
 // after a bound on the number of events (one per input byte and then some)
 // so that a Reader that never ends fails the fuzz run instead of hanging.
-func readEvents(t *testing.T, data []byte) (hdrErr error, evs []Event, err error, truncated bool) {
+func readEvents(t *testing.T, data []byte) (hdrErr error, evs []asciicast.Event, err error, truncated bool) {
 	t.Helper()
-	rd, hdrErr := NewReader(bytes.NewReader(data))
+	rd, hdrErr := asciicast.NewReader(bytes.NewReader(data))
 	if hdrErr != nil {
 		return hdrErr, nil, nil, false
 	}
@@ -50,7 +53,7 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":2,"width":80,"height":24}`+"\n"+`[0.5,"o","hi"]`+"\n"+`[1,"x","0"]`), uint16(40))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
-		if _, err := Summarize(bytes.NewReader(data)); err != nil && err.Error() == "" {
+		if _, err := asciicast.Summarize(bytes.NewReader(data)); err != nil && err.Error() == "" {
 			t.Fatal("empty error message")
 		}
 		hdrErr, evs, err, truncated := readEvents(t, data)
@@ -66,7 +69,7 @@ func FuzzReader(f *testing.F) {
 // only the header line allowed to fail. When the whole stream ends with a
 // partial line (wholeTruncated), a cut of that line may parse as one more
 // event.
-func checkPrefix(t *testing.T, data []byte, n int, evs []Event, wholeTruncated bool) {
+func checkPrefix(t *testing.T, data []byte, n int, evs []asciicast.Event, wholeTruncated bool) {
 	t.Helper()
 	hdrErr, got, err, truncated := readEvents(t, data[:n])
 	if hdrErr != nil {
@@ -122,27 +125,28 @@ func lineStart(data []byte, n int) int {
 }
 
 // decodeLast decodes the last (partial) line of b.
-func decodeLast(b []byte) (Event, bool, error) {
+func decodeLast(b []byte) (asciicast.Event, bool, error) {
 	line := bytes.TrimSpace(b[lineStart(b, len(b)):])
 	if len(line) == 0 {
-		return Event{}, false, nil
+		return asciicast.Event{}, false, nil
 	}
-	ev, err := decodeEvent(line)
+	var ev asciicast.Event
+	err := ev.UnmarshalJSON(line) // the Reader's decoding of one line
 	return ev, true, err
 }
 
-func sameEvent(a, b Event) bool {
+func sameEvent(a, b asciicast.Event) bool {
 	return a.Code == b.Code && a.Data == b.Data && (a.Time == b.Time || math.IsNaN(a.Time) && math.IsNaN(b.Time))
 }
 
 // roundTrip writes the events the Writer can produce (o, i, r, m with
 // sane times) through a Writer and reads them back.
-func roundTrip(t *testing.T, evs []Event) {
+func roundTrip(t *testing.T, evs []asciicast.Event) {
 	t.Helper()
-	var want []Event
-	clock := &fakeClock{}
+	var want []asciicast.Event
+	clock := &asciicasttest.Clock{}
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{}, WriterOptions{Clock: clock.now})
+	w, err := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,30 +155,30 @@ func roundTrip(t *testing.T, evs []Event) {
 		if !(ev.Time >= 0 && ev.Time < 1e6) {
 			continue
 		}
-		clock.set(time.Duration(ev.Time * float64(time.Second)))
-		at := math.Max(last, float64(clock.now().Microseconds())/1e6)
+		clock.Set(time.Duration(ev.Time * float64(time.Second)))
+		at := math.Max(last, float64(clock.Now().Microseconds())/1e6)
 		data := ev.Data
 		if !utf8.ValidString(data) { // only a non-string data element, kept as JSON text, can be
 			continue
 		}
 		switch ev.Code {
-		case CodeOutput, CodeInput:
+		case asciicast.CodeOutput, asciicast.CodeInput:
 			if data == "" {
 				continue
 			}
-			if ev.Code == CodeOutput {
+			if ev.Code == asciicast.CodeOutput {
 				err = w.Output([]byte(data))
 			} else {
 				err = w.Input([]byte(data))
 			}
-		case CodeResize:
-			wd, ht, perr := ParseResize(data)
+		case asciicast.CodeResize:
+			wd, ht, perr := asciicast.ParseResize(data)
 			if perr != nil {
 				continue
 			}
-			data = ResizeData(wd, ht)
+			data = asciicast.ResizeData(wd, ht)
 			err = w.Resize(wd, ht)
-		case CodeMarker:
+		case asciicast.CodeMarker:
 			err = w.Marker(data)
 		default:
 			continue
@@ -183,13 +187,13 @@ func roundTrip(t *testing.T, evs []Event) {
 			t.Fatal(err)
 		}
 		last = at
-		want = append(want, Event{Time: at, Code: ev.Code, Data: data})
+		want = append(want, asciicast.Event{Time: at, Code: ev.Code, Data: data})
 	}
-	clock.set(time.Duration(last * float64(time.Second)))
-	if err := w.Close(Exit{HasStatus: true, Status: 3}); err != nil {
+	clock.Set(time.Duration(last * float64(time.Second)))
+	if err := w.Close(asciicast.Exit{HasStatus: true, Status: 3}); err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, Event{Time: last, Code: CodeExit, Data: "3"})
+	want = append(want, asciicast.Event{Time: last, Code: asciicast.CodeExit, Data: "3"})
 	hdrErr, got, err, truncated := readEvents(t, buf.Bytes())
 	if hdrErr != nil || err != nil || truncated {
 		t.Fatalf("written stream does not read back: %v %v truncated=%v\n%s", hdrErr, err, truncated, buf.Bytes())

@@ -1,11 +1,11 @@
-package recorder_test
+package asciicast_test
 
 import (
 	"bytes"
 	"fmt"
 	"time"
 
-	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // A character split across two reads is joined, and a window change is
@@ -13,13 +13,13 @@ import (
 func ExampleNewWriter() {
 	var elapsed time.Duration
 	var buf bytes.Buffer
-	w, _ := recorder.NewWriter(&buf, recorder.Header{Width: 80, Height: 24, Title: "root@db1 — alice"},
-		recorder.WriterOptions{Clock: func() time.Duration { return elapsed }})
+	w, _ := asciicast.NewWriter(&buf, asciicast.Header{Width: 80, Height: 24, Title: "root@db1 — alice"},
+		asciicast.WriterOptions{Clock: func() time.Duration { return elapsed }})
 	_ = w.Output([]byte("caf\xc3"))
 	elapsed = 250 * time.Millisecond
 	_ = w.Output([]byte("\xa9\r\n"))
 	_ = w.Resize(100, 30)
-	_ = w.Close(recorder.Exit{Status: 0, HasStatus: true})
+	_ = w.Close(asciicast.Exit{Status: 0, HasStatus: true})
 	fmt.Print(buf.String())
 	// Output:
 	// {"version":2,"width":80,"height":24,"title":"root@db1 — alice"}

@@ -1,4 +1,4 @@
-package recorder
+package asciicast
 
 import (
 	"bytes"
@@ -27,7 +27,11 @@ var ErrClosed = errors.New("recording closed")
 
 // WriterOptions tune a Writer. The zero value is a sensible default.
 type WriterOptions struct {
-	// Clock returns the time elapsed since the start of the recording.
+	// Clock returns the time of the event being recorded, as time since
+	// the start of the recording. It is called once by each Output, Input,
+	// Resize, Marker and Close, on the caller's goroutine, before the
+	// event is recorded: a caller that records an event later than it
+	// happened (recorder.Session's worker) answers the time it happened.
 	// nil means a monotonic clock started by NewWriter. Tests inject one.
 	Clock func() time.Duration
 	// FlushInterval bounds how long an encoded event stays in memory
@@ -46,6 +50,11 @@ type WriterOptions struct {
 	// copy it (strings.Clone) to keep it. The Manager uses it to feed the
 	// live Hub, whose Feed.Send copies what it queues.
 	OnEvent func(Event)
+	// OnFlushError, if set, is called with the error when a timed flush
+	// (see FlushInterval) fails, on the timer's goroutine, without the
+	// Writer's lock: no call may be coming that would return it. The
+	// error is sticky as any other (see Writer).
+	OnFlushError func(error)
 }
 
 // stream indexes the per-direction state.
@@ -60,13 +69,22 @@ const (
 // Output from the stdout and stderr copiers, Input from the stdin copier and
 // Resize from the request loop. The first write error is sticky: every
 // later call returns it. Close does not close the underlying io.Writer.
+//
+// Lifecycle: NewWriter writes the header; then Output, Input, Resize,
+// Marker, BinaryOutput, Flush, Snapshot and Err may be called in any order
+// from any goroutine; Close writes the trailing events once, after which
+// every recording call returns ErrClosed. Meanwhile the flush timer, armed
+// by the first event after a write, writes the buffer at most FlushInterval
+// later on its own goroutine.
+//
+// Locking: mu is the Writer's only lock. Every method holds it while it
+// touches the stream, OnEvent is called under it, and OnFlushError and
+// Clock are called without it.
 type Writer struct {
-	clock     func() time.Duration
-	interval  time.Duration
-	summarize bool
-	onEvent   func(Event)
-	// onFlushErr, if set (by Session, before any event), is called without
-	// the lock when a timed flush fails: no call may be coming to report it.
+	clock      func() time.Duration
+	interval   time.Duration
+	summarize  bool
+	onEvent    func(Event)
 	onFlushErr func(error)
 
 	mu      sync.Mutex // guards every field below and writes to dst
@@ -93,11 +111,12 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 		h.Width, h.Height = DefaultWidth, DefaultHeight
 	}
 	wr := &Writer{
-		clock:     opt.Clock,
-		interval:  opt.FlushInterval,
-		summarize: opt.SummarizeBinary,
-		onEvent:   opt.OnEvent,
-		dst:       w,
+		clock:      opt.Clock,
+		interval:   opt.FlushInterval,
+		summarize:  opt.SummarizeBinary,
+		onEvent:    opt.OnEvent,
+		onFlushErr: opt.OnFlushError,
+		dst:        w,
 	}
 	if wr.clock == nil {
 		start := time.Now()
@@ -126,13 +145,8 @@ func (w *Writer) Output(p []byte) error { return w.dataAt(streamOut, p, w.clock(
 func (w *Writer) Input(p []byte) error { return w.dataAt(streamIn, p, w.clock()) }
 
 // Resize records a window change as an "r" event.
-func (w *Writer) Resize(width, height int) error { return w.resizeAt(width, height, w.clock()) }
-
-// Marker records an "m" event with label.
-func (w *Writer) Marker(label string) error { return w.markerAt(label, w.clock()) }
-
-// resizeAt records a window change that happened at time at.
-func (w *Writer) resizeAt(width, height int, at time.Duration) error {
+func (w *Writer) Resize(width, height int) error {
+	at := w.clock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
@@ -141,8 +155,9 @@ func (w *Writer) resizeAt(width, height int, at time.Duration) error {
 	return w.emit(CodeResize, ResizeData(width, height), at)
 }
 
-// markerAt records an "m" event with label at time at.
-func (w *Writer) markerAt(label string, at time.Duration) error {
+// Marker records an "m" event with label.
+func (w *Writer) Marker(label string) error {
+	at := w.clock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
@@ -156,6 +171,7 @@ func (w *Writer) markerAt(label string, at time.Duration) error {
 // binary run, a "[session ended: reason]" marker when exit.Reason is set,
 // the trailing "x" event, and flushes. A second Close returns ErrClosed.
 func (w *Writer) Close(exit Exit) error {
+	at := w.clock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -171,7 +187,6 @@ func (w *Writer) Close(exit Exit) error {
 	if w.err != nil {
 		return w.err
 	}
-	at := w.clock()
 	for _, s := range []stream{streamOut, streamIn} {
 		if err := w.endBinaryRun(s, at); err != nil {
 			return err
@@ -273,18 +288,22 @@ func (w *Writer) dataAt(s stream, p []byte, at time.Duration) error {
 	return w.emit(s.code(), unsafe.String(unsafe.SliceData(b), len(b)), at)
 }
 
-// binaryAt counts n bytes of stream s that contain a NUL byte as part of
-// the binary run, with whatever the UTF-8 carry held: exactly what dataAt
-// does with such a chunk under SummarizeBinary, without looking at the
-// bytes. Only valid with SummarizeBinary.
-func (w *Writer) binaryAt(s stream, n int) error {
+// BinaryOutput records n bytes of output that contain a NUL byte without
+// looking at them: with SummarizeBinary such a chunk joins the binary run
+// (with whatever the UTF-8 carry held), exactly as Output would do with
+// it, for the cost of an addition. Without SummarizeBinary it is an error:
+// the bytes would have been recorded.
+func (w *Writer) BinaryOutput(n int) error {
+	if !w.summarize {
+		return errors.New("asciicast: BinaryOutput without SummarizeBinary")
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
 		return err
 	}
-	w.binRun[s] += int64(n + w.carries[s].n)
-	w.carries[s].n = 0
+	w.binRun[streamOut] += int64(n + w.carries[streamOut].n)
+	w.carries[streamOut].n = 0
 	return nil
 }
 

@@ -2,18 +2,17 @@ package recorder
 
 import (
 	"bytes"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
-// Fuzz targets for how a session's bytes are classified: the sftp request
-// parser (file operations become markers, data is not kept) and the
-// binary/text split of sessions without a PTY (binary runs become a
-// "[binary …: N bytes]" marker, text is recorded exactly).
+// The fuzz target of the sftp request parser: file operations become
+// markers, data is not kept. (The binary/text split of sessions without a
+// PTY is asciicast's FuzzBinarySummary.)
 
 // sftpLabels feeds chunks to a fresh parser and returns its labels.
 func sftpLabels(t *testing.T, chunks [][]byte) []string {
@@ -38,7 +37,7 @@ func FuzzSFTPParser(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
 		whole := sftpLabels(t, [][]byte{data})
-		split := sftpLabels(t, splitRandom(data, seed))
+		split := sftpLabels(t, asciicasttest.SplitRandom(data, seed))
 		if strings.Join(whole, "\n") != strings.Join(split, "\n") || len(whole) != len(split) {
 			t.Fatalf("split stream gave %q, whole %q", split, whole)
 		}
@@ -85,61 +84,4 @@ func sftpSamples() [][]byte {
 		sftpPacket(sftpOpen, "\xff\xfe", uint32(0x3f), uint32(0)),
 		sftpPacket(sftpOpen)[:9], // cut short
 	}
-}
-
-var binaryMarker = regexp.MustCompile(`^\[binary (output|input): ([0-9]+) bytes\]$`)
-
-// FuzzBinarySummary: in a session without a PTY, every byte is accounted
-// for (as recorded text or in a binary marker's count), a valid UTF-8
-// stream without NUL is recorded exactly with no marker, and the cast
-// stays valid UTF-8 that reads back cleanly.
-func FuzzBinarySummary(f *testing.F) {
-	for _, s := range append(utf8Samples, "\x00\x01\x02binary\x00", "text then \x1f\x8b\x08\x00\x00\x00 gzip", "\xe6\x97\xa5 then \xff") {
-		f.Add([]byte(s), uint64(len(s)))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
-		var buf bytes.Buffer
-		w, err := NewWriter(&buf, Header{}, WriterOptions{Clock: (&fakeClock{}).now, SummarizeBinary: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range splitRandom(data, seed) {
-			if err := w.Output(c); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(Exit{HasStatus: true}); err != nil {
-			t.Fatal(err)
-		}
-		if !utf8.Valid(buf.Bytes()) {
-			t.Fatal("cast is not valid UTF-8")
-		}
-		_, evs := readAll(t, &buf)
-		text, binary, markers := 0, 0, 0
-		for _, ev := range evs {
-			switch ev.Code {
-			case CodeOutput:
-				text += len(ev.Data)
-			case CodeMarker:
-				m := binaryMarker.FindStringSubmatch(ev.Data)
-				if m == nil || m[1] != "output" {
-					t.Fatalf("marker %q", ev.Data)
-				}
-				n, _ := strconv.Atoi(m[2])
-				binary += n
-				markers++
-			}
-		}
-		// A character the stream never completed is written as one U+FFFD
-		// (3 bytes) per byte at close.
-		tail := len(data) - incompleteTail(data)
-		if total := text + binary; total != len(data) && total != len(data)+2*tail {
-			t.Fatalf("accounted %d bytes (%d text, %d binary) of %d", total, text, binary, len(data))
-		}
-		if utf8.Valid(data) && bytes.IndexByte(data, 0) < 0 {
-			if markers != 0 || joined(evs, CodeOutput) != string(data) {
-				t.Fatalf("text stream summarized or changed: %q", joined(evs, CodeOutput))
-			}
-		}
-	})
 }

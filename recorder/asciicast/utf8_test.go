@@ -1,4 +1,4 @@
-package recorder
+package asciicast_test
 
 import (
 	"bytes"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // replaceInvalid is what a decoder of the whole, unsplit stream yields:
@@ -24,29 +27,16 @@ func replaceInvalid(b []byte) string {
 	return s.String()
 }
 
-// splitRandom cuts b into chunks at points chosen by seed (sizes 0..12,
-// so multi-byte characters are split in every possible place).
-func splitRandom(b []byte, seed uint64) [][]byte {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	var chunks [][]byte
-	for len(b) > 0 {
-		n := min(rng.IntN(13), len(b))
-		chunks = append(chunks, b[:n])
-		b = b[n:]
-	}
-	return chunks
-}
-
 // checkCarry feeds data, split by seed, as output and (separately split)
 // as input through a Writer and checks the decoded streams.
 func checkCarry(t *testing.T, data []byte, seed uint64) {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Header{}, WriterOptions{Clock: (&fakeClock{}).now})
+	w, err := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{Clock: (&asciicasttest.Clock{}).Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, ins := splitRandom(data, seed), splitRandom(data, ^seed)
+	outs, ins := asciicasttest.SplitRandom(data, seed), asciicasttest.SplitRandom(data, ^seed)
 	for i := range max(len(outs), len(ins)) {
 		if i < len(outs) {
 			if err := w.Output(outs[i]); err != nil {
@@ -59,19 +49,19 @@ func checkCarry(t *testing.T, data []byte, seed uint64) {
 			}
 		}
 	}
-	if err := w.Close(Exit{HasStatus: true}); err != nil {
+	if err := w.Close(asciicast.Exit{HasStatus: true}); err != nil {
 		t.Fatal(err)
 	}
 	if !utf8.Valid(buf.Bytes()) {
 		t.Fatalf("cast is not valid UTF-8")
 	}
-	_, evs := readAll(t, &buf)
+	_, evs := asciicasttest.ReadAll(t, &buf)
 	want := replaceInvalid(data)
 	if utf8.Valid(data) && want != string(data) {
 		t.Fatal("replaceInvalid changed valid input")
 	}
-	for _, code := range []string{CodeOutput, CodeInput} {
-		if got := joined(evs, code); got != want {
+	for _, code := range []string{asciicast.CodeOutput, asciicast.CodeInput} {
+		if got := asciicasttest.Joined(evs, code); got != want {
 			t.Fatalf("%s stream: decoded\n%q\nwant\n%q\n(input %q, seed %d)", code, got, want, data, seed)
 		}
 	}
@@ -120,26 +110,5 @@ func TestUTF8CarryProperty(t *testing.T) {
 			}
 		}
 		checkCarry(t, b, uint64(i))
-	}
-}
-
-func TestIncompleteTail(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want int
-	}{
-		{"", 0},
-		{"abc", 3},
-		{"ab\xe6\x97", 2},
-		{"\xf0\x9f\x98", 0},
-		{"\xf0\x9f\x98\x80", 4},
-		{"a\xc3", 1},
-		{"a\xff", 2},        // invalid: emitted, not carried
-		{"a\xe0\x80", 3},    // invalid second byte: not a prefix
-		{"\x80\x80\x80", 3}, // lone continuation bytes: invalid
-	} {
-		if got := incompleteTail([]byte(c.in)); got != c.want {
-			t.Errorf("incompleteTail(%q) = %d, want %d", c.in, got, c.want)
-		}
 	}
 }

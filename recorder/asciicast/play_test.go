@@ -1,4 +1,4 @@
-package recorder
+package asciicast_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 func TestPlayWritesOutputAtPace(t *testing.T) {
@@ -16,14 +18,14 @@ func TestPlayWritesOutputAtPace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := NewReader(bytes.NewReader(full))
+	rd, err := asciicast.NewReader(bytes.NewReader(full))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	start := time.Now()
 	// 5 s of recording at 20× speed: about 0.2 s (the last o event is at 4 s).
-	if err := Play(context.Background(), &out, rd, 20, 0); err != nil {
+	if err := asciicast.Play(context.Background(), &out, rd, 20, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
@@ -41,13 +43,13 @@ func TestPlayIdleLimit(t *testing.T) {
 [3600,"o","b"]
 [7200.25,"o","c"]
 `
-	rd, err := NewReader(strings.NewReader(cast))
+	rd, err := asciicast.NewReader(strings.NewReader(cast))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	start := time.Now()
-	if err := Play(context.Background(), &out, rd, 1, 50*time.Millisecond); err != nil {
+	if err := asciicast.Play(context.Background(), &out, rd, 1, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "abc" {
@@ -59,14 +61,14 @@ func TestPlayIdleLimit(t *testing.T) {
 }
 
 func TestPlayCancel(t *testing.T) {
-	rd, err := NewReader(strings.NewReader("{\"version\":2,\"width\":80,\"height\":24}\n[0,\"o\",\"a\"]\n[3600,\"o\",\"b\"]\n"))
+	rd, err := asciicast.NewReader(strings.NewReader("{\"version\":2,\"width\":80,\"height\":24}\n[0,\"o\",\"a\"]\n[3600,\"o\",\"b\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	var out bytes.Buffer
-	err = Play(ctx, &out, rd, 1, 0)
+	err = asciicast.Play(ctx, &out, rd, 1, 0)
 	if !errors.Is(err, context.DeadlineExceeded) || out.String() != "a" {
 		t.Errorf("Play under a cancelled context = %v, output %q", err, out.String())
 	}

@@ -1,4 +1,4 @@
-package recorder
+package asciicast_test
 
 import (
 	"bytes"
@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // benchChunks are 4 KiB reads of typical terminal output.
@@ -36,7 +39,7 @@ func BenchmarkEncode(b *testing.B) {
 	for _, kind := range []string{"text", "cjk", "escapes", "binary"} {
 		b.Run(kind, func(b *testing.B) {
 			chunk := benchChunk(kind)
-			w, err := NewWriter(io.Discard, Header{}, WriterOptions{Clock: (&fakeClock{}).now, SummarizeBinary: kind == "binary"})
+			w, err := asciicast.NewWriter(io.Discard, asciicast.Header{}, asciicast.WriterOptions{Clock: (&asciicasttest.Clock{}).Now, SummarizeBinary: kind == "binary"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -47,7 +50,7 @@ func BenchmarkEncode(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			_ = w.Close(Exit{})
+			_ = w.Close(asciicast.Exit{})
 		})
 	}
 }
@@ -55,17 +58,17 @@ func BenchmarkEncode(b *testing.B) {
 // BenchmarkRead measures parsing a cast of 4 KiB text events.
 func BenchmarkRead(b *testing.B) {
 	var buf bytes.Buffer
-	w, _ := NewWriter(&buf, Header{}, WriterOptions{Clock: (&fakeClock{}).now})
+	w, _ := asciicast.NewWriter(&buf, asciicast.Header{}, asciicast.WriterOptions{Clock: (&asciicasttest.Clock{}).Now})
 	chunk := benchChunk("cjk")
 	for range 256 {
 		_ = w.Output(chunk)
 	}
-	_ = w.Close(Exit{})
+	_ = w.Close(asciicast.Exit{})
 	raw := buf.Bytes()
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		rd, err := NewReader(bytes.NewReader(raw))
+		rd, err := asciicast.NewReader(bytes.NewReader(raw))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,11 +1,14 @@
-package recorder
+package asciicast
 
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // encodingJSON is the oracle appendEvent must match: encoding/json's
@@ -74,4 +77,44 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("data %q:\n got %s\nwant %s", data, got, want)
 		}
 	})
+}
+
+// TestEncodeMatchesMarshal: the Writer's event lines are exactly what
+// encoding/json makes of the event tuple, and they decode back to the same
+// data for valid UTF-8.
+func TestEncodeMatchesMarshal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	alphabet := []string{"a", " ", "\r\n", "\t", "\x1b[0m", "\"", "\\", "<>&", "\u2028", "日", "😀", "\x00", "\x7f", "\xff", "e\u0301"}
+	for i := range 500 {
+		var sb strings.Builder
+		for range rng.IntN(40) + 1 {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		data := sb.String()
+		at := time.Duration(rng.Int64N(int64(100 * time.Hour)))
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, Header{}, WriterOptions{Clock: func() time.Duration { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Reset()
+		if err := w.Marker(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		ev := Event{Time: float64(at.Microseconds()) / 1e6, Code: CodeMarker, Data: data}
+		want := encodingJSON(t, ev)
+		if got := buf.String(); got != string(want)+"\n" {
+			t.Fatalf("case %d: writer %q, json %q", i, got, want)
+		}
+		var back Event
+		if err := json.Unmarshal(want, &back); err != nil {
+			t.Fatal(err)
+		}
+		if utf8.ValidString(data) && back != ev {
+			t.Errorf("case %d: round trip %+v, want %+v", i, back, ev)
+		}
+	}
 }

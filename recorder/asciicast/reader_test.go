@@ -1,4 +1,4 @@
-package recorder
+package asciicast_test
 
 import (
 	"bytes"
@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 func TestEventJSON(t *testing.T) {
-	ev := Event{Time: 1.2345678, Code: "o", Data: "a\x1b[0m\"<>é\xff"}
+	ev := asciicast.Event{Time: 1.2345678, Code: "o", Data: "a\x1b[0m\"<>é\xff"}
 	b, err := ev.MarshalJSON() // json.Marshal would add HTML escapes: also valid
 	if err != nil {
 		t.Fatal(err)
@@ -20,7 +23,7 @@ func TestEventJSON(t *testing.T) {
 	if want := `[1.234568,"o","a\u001b[0m\"<>é\ufffd"]`; string(b) != want {
 		t.Errorf("Marshal = %s, want %s", b, want)
 	}
-	var back Event
+	var back asciicast.Event
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +38,7 @@ func TestEventJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`[1e-06,"z",{"k":1}]`), &back); err != nil || back.Data != `{"k":1}` || back.Time != 1e-6 {
 		t.Errorf("unknown code with object data: %+v, %v", back, err)
 	}
-	if w, h, err := ParseResize(ResizeData(132, 43)); err != nil || w != 132 || h != 43 {
+	if w, h, err := asciicast.ParseResize(asciicast.ResizeData(132, 43)); err != nil || w != 132 || h != 43 {
 		t.Errorf("resize round trip: %d %d %v", w, h, err)
 	}
 }
@@ -48,11 +51,11 @@ func TestReaderTruncatedEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, all := readAll(t, bytes.NewReader(full))
+	_, all := asciicasttest.ReadAll(t, bytes.NewReader(full))
 	headerEnd := bytes.IndexByte(full, '\n')
 	for cut := 0; cut <= len(full); cut++ {
 		part := full[:cut]
-		rd, err := NewReader(bytes.NewReader(part))
+		rd, err := asciicast.NewReader(bytes.NewReader(part))
 		if cut < headerEnd {
 			if err == nil {
 				t.Fatalf("cut %d inside the header: no error", cut)
@@ -62,7 +65,7 @@ func TestReaderTruncatedEverywhere(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut %d: NewReader: %v", cut, err)
 		}
-		var got []Event
+		var got []asciicast.Event
 		for {
 			ev, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -114,13 +117,13 @@ func TestReaderErrors(t *testing.T) {
 		{"not json", "hello\n", "header"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := NewReader(strings.NewReader(c.in))
+			_, err := asciicast.NewReader(strings.NewReader(c.in))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("NewReader error = %v, want it to mention %q", err, c.want)
 			}
 		})
 	}
-	rd, err := NewReader(strings.NewReader("{\"version\":2,\"width\":1,\"height\":1}\n[1,\"o\",\"a\"]\ngarbage\n[2,\"o\",\"b\"]\n"))
+	rd, err := asciicast.NewReader(strings.NewReader("{\"version\":2,\"width\":1,\"height\":1}\n[1,\"o\",\"a\"]\ngarbage\n[2,\"o\",\"b\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func TestSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Summarize(bytes.NewReader(full))
+	s, err := asciicast.Summarize(bytes.NewReader(full))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +152,7 @@ func TestSummarize(t *testing.T) {
 	}
 	// A crash: cut in the middle of the resize line.
 	cut := bytes.Index(full, []byte(`"r","100`))
-	s, err = Summarize(bytes.NewReader(full[:cut]))
+	s, err = asciicast.Summarize(bytes.NewReader(full[:cut]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func TestSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Summarize(bytes.NewReader(sig)); err != nil || s.ExitSignal != "KILL" || s.ExitStatus != nil {
+	if s, err := asciicast.Summarize(bytes.NewReader(sig)); err != nil || s.ExitSignal != "KILL" || s.ExitStatus != nil {
 		t.Errorf("signal summary %+v, %v", s, err)
 	}
 }

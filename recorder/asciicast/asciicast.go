@@ -1,4 +1,4 @@
-package recorder
+package asciicast
 
 import (
 	"encoding/json"
@@ -119,6 +119,18 @@ func ParseResize(data string) (width, height int, err error) {
 		return 0, 0, fmt.Errorf("resize data %q: %w", data, err)
 	}
 	return width, height, nil
+}
+
+// Exit is how a session ended, as the proxy passed it to the client.
+type Exit struct {
+	// Status is the exit-status value; valid when HasStatus.
+	Status    int
+	HasStatus bool
+	// Signal is the exit-signal name without "SIG" ("KILL"), or "".
+	Signal string
+	// Reason is a short human reason when the session did not end by its
+	// own exit ("client disconnected", "target closed", "recording failed").
+	Reason string
 }
 
 // ExitData is the data of the trailing "x" event for exit: the decimal
