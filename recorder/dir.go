@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -16,13 +15,13 @@ import (
 
 // File and folder permissions of the recordings folder.
 const (
-	FileMode os.FileMode = 0o600
-	DirMode  os.FileMode = 0o700
+	fileMode os.FileMode = 0o600
+	dirMode  os.FileMode = 0o700
 )
 
-// ErrBadPath is returned for a recording path that is not one the server
+// errBadPath is returned for a recording path that is not one the server
 // makes ("YYYY/MM/DD/<id>.cast" with a valid id of that day).
-var ErrBadPath = errors.New("not a recording path")
+var errBadPath = errors.New("not a recording path")
 
 // Dir is the recordings folder, opened as an os.Root: no name given to it
 // can reach outside, and only server-made names are accepted. Safe for
@@ -34,7 +33,7 @@ type Dir struct {
 // OpenDir opens the recordings folder at path, creating it (0700) if it is
 // missing.
 func OpenDir(path string) (*Dir, error) {
-	if err := os.MkdirAll(path, DirMode); err != nil {
+	if err := os.MkdirAll(path, dirMode); err != nil {
 		return nil, fmt.Errorf("create recordings folder: %w", err)
 	}
 	root, err := os.OpenRoot(path)
@@ -44,9 +43,6 @@ func OpenDir(path string) (*Dir, error) {
 	return &Dir{root: root}, nil
 }
 
-// Path returns the folder's path as given to OpenDir.
-func (d *Dir) Path() string { return d.root.Name() }
-
 // Create makes the file of recording id (0600, exclusive: an existing file
 // is an error) and its day folders (0700). It returns the open file (read
 // and write) and its path relative to the folder.
@@ -55,10 +51,10 @@ func (d *Dir) Create(id string) (*os.File, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("create recording: %w", err)
 	}
-	if err := d.root.MkdirAll(path.Dir(rel), DirMode); err != nil {
+	if err := d.root.MkdirAll(path.Dir(rel), dirMode); err != nil {
 		return nil, "", fmt.Errorf("create recording folder %s: %w", path.Dir(rel), err)
 	}
-	f, err := d.root.OpenFile(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	f, err := d.root.OpenFile(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return nil, "", fmt.Errorf("create recording %s: %w", rel, err)
 	}
@@ -77,7 +73,7 @@ func (d *Dir) Open(rel string) (*os.File, error) {
 		return nil, fmt.Errorf("open recording %s: %w", rel, err)
 	}
 	if !before.Mode().IsRegular() {
-		return nil, fmt.Errorf("open recording %s: not a regular file: %w", rel, ErrBadPath)
+		return nil, fmt.Errorf("open recording %s: not a regular file: %w", rel, errBadPath)
 	}
 	f, err := d.root.Open(rel)
 	if err != nil {
@@ -86,7 +82,7 @@ func (d *Dir) Open(rel string) (*os.File, error) {
 	after, err := f.Stat()
 	if err != nil || !os.SameFile(before, after) {
 		_ = f.Close()
-		return nil, fmt.Errorf("open recording %s: file changed while opening: %w", rel, ErrBadPath)
+		return nil, fmt.Errorf("open recording %s: file changed while opening: %w", rel, errBadPath)
 	}
 	return f, nil
 }
@@ -103,15 +99,6 @@ func (d *Dir) Remove(rel string) error {
 	return nil
 }
 
-// Stat returns the file information of a recording (not following a
-// symlink).
-func (d *Dir) Stat(rel string) (fs.FileInfo, error) {
-	if err := checkRel(rel); err != nil {
-		return nil, err
-	}
-	return d.root.Lstat(rel)
-}
-
 // Close releases the folder.
 func (d *Dir) Close() error { return d.root.Close() }
 
@@ -120,7 +107,7 @@ func checkRel(rel string) error {
 	id, ok := strings.CutSuffix(path.Base(rel), ".cast")
 	want, err := relPath(id)
 	if !ok || err != nil || want != rel {
-		return fmt.Errorf("%q: %w", rel, ErrBadPath)
+		return fmt.Errorf("%q: %w", rel, errBadPath)
 	}
 	return nil
 }

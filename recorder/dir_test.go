@@ -34,8 +34,8 @@ func TestDirCreateOpenRemove(t *testing.T) {
 		t.Errorf("second Create = %v, want exists", err)
 	}
 	for p, want := range map[string]os.FileMode{
-		base: DirMode, filepath.Join(base, "2026"): DirMode, filepath.Join(base, "2026/11/24"): DirMode,
-		filepath.Join(base, rel): FileMode,
+		base: dirMode, filepath.Join(base, "2026"): dirMode, filepath.Join(base, "2026/11/24"): dirMode,
+		filepath.Join(base, rel): fileMode,
 	} {
 		fi, err := os.Stat(p)
 		if err != nil {

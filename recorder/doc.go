@@ -4,8 +4,8 @@
 // once at start and once at end; the recordings folder on disk (Dir:
 // server-made names under an os.Root, 0600 files, 0700 folders, re-hashing
 // with Check); the live fan-out of running sessions to watchers (Hub,
-// Feed, Subscription); and the sftp request parser whose file operations
-// become markers. The file format itself is package asciicast's.
+// Subscription); and the sftp request parser whose file operations become
+// markers. The file format itself is package asciicast's.
 //
 // The package imports nothing else of jumpcast but recorder/asciicast and
 // the leaf internal/recording (a recording's id, statuses and metadata row,

@@ -11,73 +11,65 @@ import (
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
-// DefaultHubBuffer is how many live events a watcher may fall behind
+// defaultHubBuffer is how many live events a watcher may fall behind
 // before it is disconnected with ErrSlowWatcher.
-const DefaultHubBuffer = 4096
+const defaultHubBuffer = 4096
 
 // ErrSlowWatcher is a Subscription's error when it fell more than the
 // Hub's buffer behind: it was disconnected so the session never waits.
 var ErrSlowWatcher = errors.New("watcher too slow: disconnected")
 
-// ErrAlreadyLive is returned by Publish for an id that is already live.
-var ErrAlreadyLive = errors.New("session already live")
+// errAlreadyLive is returned by publish for an id that is already live.
+var errAlreadyLive = errors.New("session already live")
 
-// Source is what a live session offers the Hub so that a watcher joining
-// mid-session gets everything so far. Snapshot must call attach exactly
+// source is what a live session offers the Hub so that a watcher joining
+// mid-session gets everything so far. snapshot must call attach exactly
 // once while no event can be published, and return a reader of the
 // recording's bytes as of that moment: the header line followed by every
-// event published before attach. (*asciicast.Writer).Snapshot makes this easy.
-type Source interface {
-	Snapshot(attach func()) (io.ReadCloser, error)
-}
-
-// HubOptions tune a Hub. The zero value is the default.
-type HubOptions struct {
-	// Buffer is how many live events each watcher may fall behind before
-	// it is disconnected; 0 means DefaultHubBuffer.
-	Buffer int
+// event published before attach. (*asciicast.Writer).Snapshot makes this
+// easy.
+type source interface {
+	snapshot(attach func()) (io.ReadCloser, error)
 }
 
 // Hub fans live sessions out to watchers. Publishers never block on a
 // watcher. Safe for concurrent use.
 type Hub struct {
-	buffer int
+	buffer int // live events a watcher may fall behind before it is disconnected
 
 	mu    sync.Mutex // guards feeds
-	feeds map[string]*Feed
+	feeds map[string]*feed
 }
 
-// NewHub returns a Hub with default options.
-func NewHub() *Hub { return NewHubWith(HubOptions{}) }
+// NewHub returns a Hub whose watchers may fall defaultHubBuffer live
+// events behind before they are disconnected with ErrSlowWatcher.
+func NewHub() *Hub { return newHub(defaultHubBuffer) }
 
-// NewHubWith returns a Hub with options o.
-func NewHubWith(o HubOptions) *Hub {
-	if o.Buffer <= 0 {
-		o.Buffer = DefaultHubBuffer
-	}
-	return &Hub{buffer: o.Buffer, feeds: make(map[string]*Feed)}
+// newHub returns a Hub whose watchers may fall buffer events behind.
+func newHub(buffer int) *Hub {
+	return &Hub{buffer: buffer, feeds: make(map[string]*feed)}
 }
 
-// Feed is the publishing side of one live session.
-type Feed struct {
+// feed is the publishing side of one live session.
+type feed struct {
 	hub *Hub
 	id  string
-	src Source
+	src source
 
 	mu    sync.Mutex // guards subs and ended; Send and End hold it
 	subs  map[*Subscription]struct{}
 	ended bool
 }
 
-// Publish makes session id live. The caller must call End when the
+// publish makes session id live. The caller must call End when the
 // session ends.
-func (h *Hub) Publish(id string, src Source) (*Feed, error) {
+func (h *Hub) publish(id string, src source) (*feed, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.feeds[id]; ok {
-		return nil, fmt.Errorf("publish %s: %w", id, ErrAlreadyLive)
+		return nil, fmt.Errorf("publish %s: %w", id, errAlreadyLive)
 	}
-	f := &Feed{hub: h, id: id, src: src, subs: make(map[*Subscription]struct{})}
+	f := &feed{hub: h, id: id, src: src, subs: make(map[*Subscription]struct{})}
 	h.feeds[id] = f
 	return f, nil
 }
@@ -97,10 +89,10 @@ func (h *Hub) Active() []string {
 
 // Send delivers ev to every watcher without blocking: a watcher whose
 // buffer is full is disconnected with ErrSlowWatcher. Events must be sent
-// in recording order, in step with the Source (see Source). Send keeps a
+// in recording order, in step with the source (see source). Send keeps a
 // copy of ev.Data (made only when someone watches), so the caller may
 // reuse its memory when Send returns (see asciicast.WriterOptions.OnEvent).
-func (f *Feed) Send(ev asciicast.Event) {
+func (f *feed) Send(ev asciicast.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ended || len(f.subs) == 0 {
@@ -119,7 +111,7 @@ func (f *Feed) Send(ev asciicast.Event) {
 
 // End marks the session finished: it is no longer live, and watchers get
 // end-of-stream after the events already queued for them. Idempotent.
-func (f *Feed) End() {
+func (f *feed) End() {
 	f.hub.mu.Lock()
 	if f.hub.feeds[f.id] == f {
 		delete(f.hub.feeds, f.id)
@@ -139,7 +131,7 @@ func (f *Feed) End() {
 }
 
 // attach registers s, or reports that the session has already ended.
-func (f *Feed) attach(s *Subscription) {
+func (f *feed) attach(s *Subscription) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ended {
@@ -149,7 +141,7 @@ func (f *Feed) attach(s *Subscription) {
 	f.subs[s] = struct{}{}
 }
 
-func (f *Feed) detach(s *Subscription) {
+func (f *feed) detach(s *Subscription) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.subs, s)

@@ -16,12 +16,12 @@ import (
 )
 
 // memLive is a live session recorded into memory, published on a Hub the
-// way the Manager does it (OnEvent → Feed.Send, Writer.Snapshot).
+// way the Manager does it (OnEvent → feed.Send, Writer.Snapshot).
 type memLive struct {
 	mu   sync.Mutex // guards buf
 	buf  bytes.Buffer
 	w    *asciicast.Writer
-	feed *Feed
+	feed *feed
 }
 
 func (m *memLive) Write(p []byte) (int, error) {
@@ -30,7 +30,7 @@ func (m *memLive) Write(p []byte) (int, error) {
 	return m.buf.Write(p)
 }
 
-func (m *memLive) Snapshot(attach func()) (io.ReadCloser, error) {
+func (m *memLive) snapshot(attach func()) (io.ReadCloser, error) {
 	var snap []byte
 	err := m.w.Snapshot(func(off int64) {
 		attach()
@@ -52,7 +52,7 @@ func newMemLive(t *testing.T, h *Hub, id string) *memLive {
 		t.Fatal(err)
 	}
 	m.w = w
-	if m.feed, err = h.Publish(id, m); err != nil {
+	if m.feed, err = h.publish(id, m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -132,7 +132,7 @@ func TestHubLateJoinersSeeEverythingOnce(t *testing.T) {
 // TestHubSlowWatcherNeverBlocks: a watcher that never reads is
 // disconnected; the session and a normal watcher go on unhindered.
 func TestHubSlowWatcherNeverBlocks(t *testing.T) {
-	h := NewHubWith(HubOptions{Buffer: 16})
+	h := newHub(16)
 	live := newMemLive(t, h, "s2")
 	slow, _ := h.Subscribe("s2")
 	defer slow.Close()
@@ -191,8 +191,8 @@ func TestHubEdges(t *testing.T) {
 		t.Error("Subscribe to an unknown id: ok")
 	}
 	live := newMemLive(t, h, "s3")
-	if _, err := h.Publish("s3", live); !errors.Is(err, ErrAlreadyLive) {
-		t.Errorf("second Publish = %v", err)
+	if _, err := h.publish("s3", live); !errors.Is(err, errAlreadyLive) {
+		t.Errorf("second publish = %v", err)
 	}
 	// A watcher that leaves early does not disturb the session.
 	sub, _ := h.Subscribe("s3")
@@ -214,13 +214,13 @@ func TestHubEdges(t *testing.T) {
 // brokenSource cannot provide the session so far.
 type brokenSource struct{}
 
-func (brokenSource) Snapshot(attach func()) (io.ReadCloser, error) {
+func (brokenSource) snapshot(attach func()) (io.ReadCloser, error) {
 	return nil, errors.New("disk on fire")
 }
 
 func TestHubBrokenSource(t *testing.T) {
 	h := NewHub()
-	feed, err := h.Publish("s4", brokenSource{})
+	feed, err := h.publish("s4", brokenSource{})
 	if err != nil {
 		t.Fatal(err)
 	}

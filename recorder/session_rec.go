@@ -32,7 +32,7 @@ type Session struct {
 	file  *os.File
 	hw    *hashingWriter
 	w     *asciicast.Writer
-	feed  *Feed // nil without a Hub; set before Start returns
+	feed  *feed // nil without a Hub; set before Start returns
 	sftp  *sftpParser
 	start time.Time // m.now() at start, carrying the monotonic reading
 
@@ -116,7 +116,7 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 		}
 	}
 	if s.m.o.Hub != nil {
-		feed, err := s.m.o.Hub.Publish(info.ID, s)
+		feed, err := s.m.o.Hub.publish(info.ID, s)
 		if err != nil {
 			s.m.log.Warn("recording not offered live", "session_id", info.ID, "err", err)
 		}
@@ -132,9 +132,9 @@ func (s *Session) publish(ev asciicast.Event) {
 	}
 }
 
-// Snapshot implements Source for the Hub: the file as flushed at the
+// snapshot implements source for the Hub: the file as flushed at the
 // moment attach runs, read through a separate descriptor.
-func (s *Session) Snapshot(attach func()) (io.ReadCloser, error) {
+func (s *Session) snapshot(attach func()) (io.ReadCloser, error) {
 	var off int64
 	if err := s.w.Snapshot(func(o int64) { off = o; attach() }); err != nil {
 		return nil, err

@@ -18,9 +18,9 @@ type Subscription struct {
 	Header asciicast.Header
 	Events <-chan asciicast.Event
 
-	feed      *Feed
+	feed      *feed
 	events    chan asciicast.Event // Events; closed by the forwarder
-	live      chan asciicast.Event // bounded; sent by Feed.Send, closed by Feed.End
+	live      chan asciicast.Event // bounded; sent by feed.Send, closed by feed.End
 	kicked    chan struct{}        // closed when disconnected for slowness
 	done      chan struct{}        // closed by Close
 	exited    chan struct{}        // closed when the forwarder returns
@@ -50,7 +50,7 @@ func (h *Hub) Subscribe(id string) (*Subscription, bool) {
 	}
 	s.Events = s.events
 	attached := false
-	rc, err := f.src.Snapshot(func() { attached = true; f.attach(s) })
+	rc, err := f.src.snapshot(func() { attached = true; f.attach(s) })
 	if err == nil && !attached {
 		err = errors.New("live source did not attach the watcher")
 	}

@@ -108,8 +108,8 @@ func decodeEvent(b []byte) (Event, error) {
 	return ev, nil
 }
 
-// ResizeData is the data of an "r" event: "WIDTHxHEIGHT".
-func ResizeData(width, height int) string {
+// resizeData is the data of an "r" event: "WIDTHxHEIGHT".
+func resizeData(width, height int) string {
 	return strconv.Itoa(width) + "x" + strconv.Itoa(height)
 }
 
@@ -133,9 +133,9 @@ type Exit struct {
 	Reason string
 }
 
-// ExitData is the data of the trailing "x" event for exit: the decimal
+// exitData is the data of the trailing "x" event for exit: the decimal
 // status, else "SIG"+signal, else "" when neither is known.
-func ExitData(exit Exit) string {
+func exitData(exit Exit) string {
 	switch {
 	case exit.HasStatus:
 		return strconv.Itoa(exit.Status)

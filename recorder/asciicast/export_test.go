@@ -20,3 +20,9 @@ func (w *Writer) Held() (buf, scratch int, pending bool) {
 	defer w.mu.Unlock()
 	return cap(w.buf), cap(w.scratch), w.timer != nil
 }
+
+// The data of "r" and "x" events, as the Writer writes them.
+var (
+	ResizeData = resizeData
+	ExitData   = exitData
+)

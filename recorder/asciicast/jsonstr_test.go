@@ -101,7 +101,7 @@ func TestEncodeMatchesMarshal(t *testing.T) {
 		if err := w.Marker(data); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Flush(); err != nil {
+		if err := w.Snapshot(func(int64) {}); err != nil { // flushes
 			t.Fatal(err)
 		}
 		ev := Event{Time: float64(at.Microseconds()) / 1e6, Code: CodeMarker, Data: data}

@@ -71,7 +71,7 @@ const (
 // later call returns it. Close does not close the underlying io.Writer.
 //
 // Lifecycle: NewWriter writes the header; then Output, Input, Resize,
-// Marker, BinaryOutput, Flush, Snapshot and Err may be called in any order
+// Marker, BinaryOutput and Snapshot may be called in any order
 // from any goroutine; Close writes the trailing events once, after which
 // every recording call returns ErrClosed. Meanwhile the flush timer, armed
 // by the first event after a write, writes the buffer at most FlushInterval
@@ -152,7 +152,7 @@ func (w *Writer) Resize(width, height int) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	return w.emit(CodeResize, ResizeData(width, height), at)
+	return w.emit(CodeResize, resizeData(width, height), at)
 }
 
 // Marker records an "m" event with label.
@@ -202,18 +202,8 @@ func (w *Writer) Close(exit Exit) error {
 			return err
 		}
 	}
-	if err := w.emit(CodeExit, ExitData(exit), at); err != nil {
+	if err := w.emit(CodeExit, exitData(exit), at); err != nil {
 		return err
-	}
-	return w.flushLocked()
-}
-
-// Flush writes buffered events now.
-func (w *Writer) Flush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
 	}
 	return w.flushLocked()
 }
@@ -233,13 +223,6 @@ func (w *Writer) Snapshot(fn func(offset int64)) error {
 	}
 	fn(w.offset)
 	return nil
-}
-
-// Err returns the sticky write error, or nil.
-func (w *Writer) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
 }
 
 func (s stream) code() string {
