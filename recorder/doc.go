@@ -12,8 +12,8 @@
 // which it shares with the store): it knows no SSH and no HTTP.
 //
 // A Session never encodes or writes on the caller's goroutine: Output,
-// Input and Resize take the event's time, copy the bytes and queue them;
-// one worker at a time writes them in order through an
+// Input and Resize take the event's time, copy the bytes and queue them
+// (queue.go); one worker at a time writes them in order through an
 // asciicast.Writer into the file and its SHA-256. Every window change
 // becomes an "r" event; input is recorded only with RecordInput; exec
 // sessions without a PTY have binary runs summarized.

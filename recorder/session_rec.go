@@ -19,41 +19,56 @@ import (
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
-// Session is one recording in progress. Output, Input and Resize are safe
-// for concurrent use; after the first write error they all return it (the
-// caller applies the failure policy). Close finalizes it once.
+// Session is one recording in progress.
 //
-// Output, Input and Resize do not encode or write: they take the event's
-// time, copy the bytes into a pooled buffer and queue them (see enqueue);
-// a worker goroutine encodes, hashes and writes in queue order. A failure found by the worker is returned by the
-// next call and reported at once to the function given to NotifyFailure.
+// The following are called in order:
+//   - Manager.Start makes it (newSession) and opens it (open): the header is
+//     written, the Index told, the recording offered to the Hub.
+//   - Output and Input, from the session's output and input copiers, and
+//     Resize, from its request loop, concurrently, for as long as the
+//     session lasts; NotifyFailure at any time. They do not encode or
+//     write: they take the event's time, copy the bytes into a pooled
+//     buffer and push them on q, whose worker applies them in order
+//     through w (encode, hash, write).
+//   - Close, once the session has ended; later calls return the first
+//     call's result. It stops q, which waits for every queued event, then
+//     writes the trailing events, syncs and closes the file, ends the live
+//     feed and tells the Index.
+//
+// After the first failure (a write error found by the worker, the
+// Writer's flush timer or Close) Output, Input and Resize return it, and
+// the function given to NotifyFailure is called once: the caller applies
+// the failure policy.
+//
+// Locks, one per concern: q's (whether pushes are still taken: Close's
+// stop waits for those in progress), sftp's (the parser), w's (the stream
+// and the file), the live feed's, failure's (the first error and its
+// notification) and mu (rec and the result of Close). One is taken under
+// another only in that order — q's (held by inline while it applies)
+// before sftp's before w's before the feed's — and failure's and mu are
+// never held while another is taken. at belongs to q's worker role.
 type Session struct {
-	m     *Manager
-	file  *os.File
-	hw    *hashingWriter
-	w     *asciicast.Writer
-	feed  *feed // nil without a Hub; set before Start returns
-	sftp  *sftpParser
-	start time.Time // m.now() at start, carrying the monotonic reading
+	m       *Manager
+	file    *os.File
+	hw      *hashingWriter
+	w       *asciicast.Writer
+	feed    *feed // nil without a Hub; set before Start returns
+	sftp    *sftpParser
+	start   time.Time // m.now() at start, carrying the monotonic reading
+	summary bool      // no PTY: binary output is counted (asciicast.WriterOptions.SummarizeBinary)
 
 	bytesIn, bytesOut atomic.Int64
 
-	q       chan item      // events waiting for the worker; capacity queueDepth
-	qmu     sync.RWMutex   // held for reading while queuing, for writing by Close to stop it
-	qclosed bool           // guarded by qmu: Close has begun, nothing more is queued
-	running atomic.Bool    // a worker is draining q
-	workers sync.WaitGroup // the worker, if one runs; Close waits for it
-	summary bool           // no PTY: binary output is counted (WriterOptions.SummarizeBinary)
-	// at is the Writer's clock: the time of the event being written. The
-	// holder of the worker role sets it before each item; Close, once the
-	// queue has stopped, sets it to the time of the close.
+	q *queue // events on their way to w; applied by s.apply
+	// at is w's clock: the time of the event being written. The holder of
+	// q's worker role sets it before each item; Close, once q has stopped,
+	// sets it to the time of the close.
 	at time.Duration
 
-	mu       sync.Mutex // guards rec, failErr, onFail, notified, closed and closeErr
+	failure failure // the first error and whom to tell
+
+	mu       sync.Mutex // guards rec, closed and closeErr
 	rec      recording.Meta
-	failErr  error
-	onFail   func(error)
-	notified bool // onFail has been called
 	closed   bool
 	closeErr error
 }
@@ -82,8 +97,8 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 }
 
 func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
-	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now(),
-		q: make(chan item, queueDepth)}
+	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now()}
+	s.q = newQueue(s.apply)
 	s.rec = startMeta(info, rel)
 	return s
 }
@@ -193,7 +208,7 @@ func (s *Session) Resize(width, height int) error {
 	if err := s.failed(); err != nil || s.sftp != nil {
 		return err
 	}
-	return s.enqueue(item{op: opResize, at: s.elapsed(), w: width, h: height})
+	return s.q.push(item{op: opResize, at: s.elapsed(), w: width, h: height})
 }
 
 // NotifyFailure sets fn to be called once, from the worker or the flush
@@ -201,53 +216,29 @@ func (s *Session) Resize(width, height int) error {
 // goroutine, if it already has. It replaces an earlier fn. Without it, a failure
 // is only seen by the next Output, Input or Resize, which an idle session
 // may never make. fn must not call the Session.
-func (s *Session) NotifyFailure(fn func(error)) {
-	s.mu.Lock()
-	s.onFail = fn
-	err := s.failErr
-	call := err != nil && fn != nil
-	s.notified = call
-	s.mu.Unlock()
-	if call {
-		fn(err)
-	}
-}
+func (s *Session) NotifyFailure(fn func(error)) { s.failure.setNotify(fn) }
 
-func (s *Session) failed() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failErr
-}
+// failed returns the recording's failure, or nil.
+func (s *Session) failed() error { return s.failure.get() }
 
-// record notes err as the recording's failure (the first one wins).
+// record notes err as the recording's failure (the first one wins, and is
+// logged) and returns the failure; nil err: nothing.
 func (s *Session) record(err error) error {
 	if err == nil {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failErr == nil {
-		s.failErr = err
+	failure, first := s.failure.keep(err)
+	if first {
 		s.m.log.Error("recording failed", "session_id", s.rec.ID, "err", err)
 	}
-	return s.failErr
+	return failure
 }
 
 // fail records err (nil: nothing) and calls the NotifyFailure function
-// once, outside the lock.
+// once.
 func (s *Session) fail(err error) {
-	if s.record(err) == nil {
-		return
-	}
-	s.mu.Lock()
-	fn, first := s.onFail, !s.notified
-	if fn != nil && first {
-		s.notified = true
-	}
-	err = s.failErr
-	s.mu.Unlock()
-	if fn != nil && first {
-		fn(err)
+	if s.record(err) != nil {
+		s.failure.report()
 	}
 }
 
@@ -262,7 +253,7 @@ func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	s.stopQueue()
+	s.q.stop()
 
 	s.at = s.elapsed()
 	if s.sftp != nil {
@@ -303,6 +294,7 @@ func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 
 // finish fills the end-of-recording fields and returns the final Meta.
 func (s *Session) finish(exit asciicast.Exit) recording.Meta {
+	failed := s.failed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rec.End = s.m.now()
@@ -312,145 +304,34 @@ func (s *Session) finish(exit asciicast.Exit) recording.Meta {
 	s.rec.SHA256 = hex.EncodeToString(s.hw.h.Sum(nil))
 	s.rec.BytesIn, s.rec.BytesOut = s.bytesIn.Load(), s.bytesOut.Load()
 	s.rec.Status = recording.StatusFinished
-	if s.failErr != nil {
-		s.rec.Status, s.rec.Error = recording.StatusFailed, s.failErr.Error()
+	if failed != nil {
+		s.rec.Status, s.rec.Error = recording.StatusFailed, failed.Error()
 	}
 	return s.rec
-}
-
-// queueDepth bounds the events queued for a session's worker. Queuing
-// blocks when it is full: a recording that cannot keep up slows the
-// session down (backpressure to the admin) rather than dropping bytes or
-// growing without bound. With 32 KiB reads this is at most 256 KiB in
-// flight per session.
-const queueDepth = 8
-
-// Pooled buffer sizes: keystrokes and prompts fit the small one, a full
-// SSH read (io.Copy's 32 KiB) the large one. Longer chunks get a buffer of
-// their own.
-const (
-	smallBuf = 512
-	largeBuf = 32 << 10
-)
-
-var (
-	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
-	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
-)
-
-// op is what a queued item asks of the worker.
-type op uint8
-
-const (
-	opOutput op = iota // data on the output stream
-	opInput            // data on the input stream ("i" events)
-	opBinary           // n bytes of binary output (contains NUL), not copied
-	opSFTP             // sftp requests to parse for markers
-	opResize           // a window change to w×h
-	opNone             // nothing (an item already applied)
-)
-
-// item is one queued event: its time was taken when the bytes passed.
-type item struct {
-	op   op
-	at   time.Duration
-	data []byte  // the bytes, in buf
-	buf  *[]byte // pooled buffer to return, or nil
-	n    int     // opBinary: byte count
-	w, h int     // opResize
 }
 
 // elapsed is the event time of something passing now.
 func (s *Session) elapsed() time.Duration { return s.m.now().Sub(s.start) }
 
-// enqueueData queues a copy of p. Output without a PTY that contains a
+// enqueueData pushes a copy of p. Output without a PTY that contains a
 // NUL byte is binary whatever the UTF-8 carry holds (see
-// asciicast.Writer.BinaryOutput): only its length is queued.
+// asciicast.Writer.BinaryOutput): only its length is queued, or counted
+// at once when the queue is idle.
 func (s *Session) enqueueData(o op, p []byte) error {
-	it := item{op: o, at: s.elapsed()}
+	at := s.elapsed()
 	if o == opOutput && s.summary && bytes.IndexByte(p, 0) >= 0 {
-		it.op, it.n = opBinary, len(p)
-		if s.countInline(it) {
+		it := item{op: opBinary, at: at, n: len(p)}
+		if s.q.inline(it) {
 			return s.failed()
 		}
-		return s.enqueue(it)
+		return s.q.push(it)
 	}
-	switch {
-	case len(p) <= smallBuf:
-		it.buf = smallPool.Get().(*[]byte)
-	case len(p) <= largeBuf:
-		it.buf = largePool.Get().(*[]byte)
-	}
-	if it.buf != nil {
-		it.data = (*it.buf)[:copy(*it.buf, p)]
-	} else {
-		it.data = bytes.Clone(p)
-	}
-	return s.enqueue(it)
+	return s.q.push(dataItem(o, at, p))
 }
 
-// enqueue hands it to the worker, starting one if none runs. It blocks
-// while the queue is full. After Close has begun it returns ErrClosed.
-func (s *Session) enqueue(it item) error {
-	s.qmu.RLock()
-	defer s.qmu.RUnlock()
-	if s.qclosed {
-		release(it)
-		return asciicast.ErrClosed
-	}
-	s.q <- it
-	if s.running.CompareAndSwap(false, true) {
-		s.workers.Add(1)
-		go s.drain() // owner: Session; exits when q is empty, Close waits for it
-	}
-	return nil
-}
-
-// countInline applies a binary count on the calling goroutine when no
-// worker runs and nothing is queued: adding to a counter under the
-// Writer's lock, with no encoding and no I/O, is cheaper than waking a
-// worker for every 32 KiB of a binary stream (scp, tar). It takes the
-// worker's role (running) for that moment, so order is kept; false means
-// the caller queues it.
-func (s *Session) countInline(it item) bool {
-	s.qmu.RLock()
-	defer s.qmu.RUnlock()
-	if s.qclosed || len(s.q) > 0 || !s.running.CompareAndSwap(false, true) {
-		return false
-	}
-	if len(s.q) == 0 {
-		s.apply(it)
-		it.op = opNone
-	}
-	s.running.Store(false)
-	if len(s.q) > 0 && s.running.CompareAndSwap(false, true) {
-		s.workers.Add(1)
-		go s.drain() // owner: Session; as in enqueue
-	}
-	return it.op == opNone
-}
-
-// drain is the worker: it applies queued items in order until the queue is
-// empty, then exits (an idle session holds no goroutine). The recheck
-// after clearing running closes the race with a concurrent enqueue: either
-// that enqueue starts a new worker or this one continues.
-func (s *Session) drain() {
-	defer s.workers.Done()
-	for {
-		select {
-		case it := <-s.q:
-			s.apply(it)
-		default:
-			s.running.Store(false)
-			if len(s.q) == 0 || !s.running.CompareAndSwap(false, true) {
-				return
-			}
-		}
-	}
-}
-
-// apply writes one item. After a failure items are only released, so that
-// queuing never blocks on a dead recording.
+// apply writes one item; it is q's apply, called by the holder of q's
+// worker role. After a failure items are only released, so that queuing
+// never blocks on a dead recording.
 func (s *Session) apply(it item) {
 	defer release(it)
 	if s.failed() != nil {
@@ -471,29 +352,4 @@ func (s *Session) apply(it item) {
 		err = s.w.Resize(it.w, it.h)
 	}
 	s.fail(err)
-}
-
-// release returns it's buffer to its pool.
-func release(it item) {
-	if it.buf == nil {
-		return
-	}
-	switch cap(*it.buf) {
-	case smallBuf:
-		smallPool.Put(it.buf)
-	case largeBuf:
-		largePool.Put(it.buf)
-	}
-}
-
-// stopQueue stops queuing and waits until every queued item is written.
-// Calls already queuing finish first (they hold qmu for reading).
-func (s *Session) stopQueue() {
-	s.qmu.Lock()
-	s.qclosed = true
-	s.qmu.Unlock()
-	s.workers.Wait()
-	for len(s.q) > 0 { // not reached: the worker drains before it exits
-		s.apply(<-s.q)
-	}
 }
