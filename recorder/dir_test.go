@@ -12,13 +12,20 @@ import (
 
 const testID = "20261124T093012.345678Z-3f9a1c2b"
 
-func TestDirCreateOpenRemove(t *testing.T) {
-	base := filepath.Join(t.TempDir(), "recordings")
+// openTestDir opens the recordings folder at base until the test ends.
+func openTestDir(t testing.TB, base string) *Dir {
+	t.Helper()
 	d, err := OpenDir(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = d.Close() }()
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func TestDirCreateOpenRemove(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "recordings")
+	d := openTestDir(t, base)
 	f, rel, err := d.Create(testID)
 	if err != nil {
 		t.Fatal(err)
@@ -80,11 +87,7 @@ func TestDirRejectsTraversal(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := OpenDir(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.Close() }()
+	d := openTestDir(t, base)
 	otherID := "20261124T093012.345678Z-00000000"
 	// Symlinks inside the folder: one whose name is a valid path but
 	// points outside (absolute and relative), one pointing to another
@@ -173,11 +176,7 @@ func mustSymlink(t *testing.T, target, link string) {
 // TestDirCheck: verifying a file against its index hash names what is
 // wrong, and only an unchanged, closed, hashed file is OK.
 func TestDirCheck(t *testing.T) {
-	d, err := OpenDir(filepath.Join(t.TempDir(), "recordings"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.Close() }()
+	d := openTestDir(t, filepath.Join(t.TempDir(), "recordings"))
 	f, rel, err := d.Create(testID)
 	if err != nil {
 		t.Fatal(err)
