@@ -39,7 +39,7 @@ type WriterOptions struct {
 	// recording.MaxFlushInterval) means recording.MaxFlushInterval.
 	FlushInterval time.Duration
 	// SummarizeBinary is for exec sessions without a PTY: a run of binary
-	// chunks (see looksBinary) becomes one "m" event "[binary output: N
+	// chunks (holding a NUL byte or invalid UTF-8) becomes one "m" event "[binary output: N
 	// bytes]" (or "[binary input: …]") written when the run ends, instead
 	// of escaped JSON. Text chunks are still recorded exactly.
 	SummarizeBinary bool
@@ -47,8 +47,8 @@ type WriterOptions struct {
 	// encoded into the buffer, in file order, with the Writer's lock held:
 	// it must not block and must not call the Writer. ev.Data may share
 	// memory with the caller's buffer and is valid only during the call:
-	// copy it (strings.Clone) to keep it. The Manager uses it to feed the
-	// live Hub, whose Feed.Send copies what it queues.
+	// copy it (strings.Clone) to keep it. Package recorder uses it to feed
+	// its live Hub, which copies what it keeps.
 	OnEvent func(Event)
 	// OnFlushError, if set, is called with the error when a timed flush
 	// (see FlushInterval) fails, on the timer's goroutine, without the
