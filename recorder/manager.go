@@ -128,8 +128,8 @@ func target(info SessionInfo) string {
 	return info.TargetAddr
 }
 
-// Title is the recording's title: "root@db1 — alice".
-func Title(info SessionInfo) string {
+// title is the recording's title: "root@db1 — alice".
+func title(info SessionInfo) string {
 	return info.RemoteUser + "@" + target(info) + " — " + info.User
 }
 
@@ -140,7 +140,7 @@ func startMeta(info SessionInfo, rel string) recording.Meta {
 		ID: info.ID, User: info.User, KeyFingerprint: info.KeyFingerprint, RemoteUser: info.RemoteUser,
 		TargetAlias: info.TargetAlias, TargetAddr: info.TargetAddr, ClientAddr: info.ClientAddr,
 		Kind: info.Kind, Command: info.Command, Term: info.Term, Width: info.Width, Height: info.Height,
-		Start: info.Start, Title: Title(info), Path: rel, Status: recording.StatusActive,
+		Start: info.Start, Title: title(info), Path: rel, Status: recording.StatusActive,
 	}
 }
 
@@ -179,7 +179,7 @@ func header(info SessionInfo) asciicast.Header {
 		Width:     info.Width,
 		Height:    info.Height,
 		Timestamp: info.Start.Unix(),
-		Title:     Title(info),
+		Title:     title(info),
 		Env:       info.Env,
 		Jumpcast: &asciicast.HeaderMeta{
 			SessionID:      info.ID,

@@ -126,7 +126,7 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 		s.sftp = newSFTPParser(func(label string) { s.fail(s.w.Marker(label)) })
 	}
 	if s.m.o.Index != nil {
-		if err := s.m.o.Index.Started(ctx, s.Meta()); err != nil {
+		if err := s.m.o.Index.Started(ctx, s.meta()); err != nil {
 			return fmt.Errorf("index: %w", err)
 		}
 	}
@@ -167,8 +167,8 @@ func (s *Session) snapshot(attach func()) (io.ReadCloser, error) {
 // ID returns the recording id.
 func (s *Session) ID() string { return s.rec.ID }
 
-// Meta returns a copy of the recording's metadata as of now.
-func (s *Session) Meta() recording.Meta {
+// meta returns a copy of the recording's metadata as of now.
+func (s *Session) meta() recording.Meta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rec
