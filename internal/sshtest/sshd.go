@@ -72,6 +72,9 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 		configPath:  filepath.Join(dir, "sshd_config"),
 	}
 	s.writeHostKey(t)
+	if err := os.Mkdir(s.homeDir(), 0o700); err != nil {
+		t.Fatalf("sshd: %v", err)
+	}
 	var lines []string
 	for _, k := range opts.AuthorizedKeys {
 		lines = append(lines, authorizedLine(k, "sshtest"))
@@ -222,9 +225,19 @@ func (s *SSHD) config(port int) string {
 		"MaxSessions 20",
 		"MaxStartups 200",
 		"LogLevel VERBOSE",
+		// The target's shells read their startup files from the fixture's
+		// own empty home, not from the machine's: a login user's ~/.bashrc
+		// (root's, on CI) may run anything — pyenv's rehash there waits
+		// 60 s on a lock file that a killed session left behind, and every
+		// ssh test through this sshd would hang. sshd applies SetEnv after
+		// it sets HOME; it still changes into the passwd home directory.
+		"SetEnv HOME="+s.homeDir(),
 	)
 	return strings.Join(append(lines, tail...), "\n") + "\n"
 }
+
+// homeDir is the HOME of the target's sessions: an empty folder in Dir.
+func (s *SSHD) homeDir() string { return filepath.Join(s.Dir, "home") }
 
 // cleanup kills the per-connection sshd processes, then the listener.
 func (s *SSHD) cleanup() {
