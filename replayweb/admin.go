@@ -13,12 +13,12 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// accountNameRE is what an auditor name may be: short, no spaces, safe in a
+// accountNameRE is what an account name may be: short, no spaces, safe in a
 // URL path segment.
 var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 type adminBody struct {
-	Auditors  []store.Auditor
+	Accounts  []store.Account
 	Tokens    []store.APIToken
 	Error     string
 	Notice    string
@@ -32,21 +32,21 @@ func (s *Server) adminPage(c echo.Context) error {
 func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
 	ctx := c.Request().Context()
 	var err error
-	if b.Auditors, err = s.store.ListAuditors(ctx); err != nil {
-		return fmt.Errorf("list auditors: %w", err)
+	if b.Accounts, err = s.store.ListAccounts(ctx); err != nil {
+		return fmt.Errorf("list accounts: %w", err)
 	}
 	if b.Tokens, err = s.store.ListTokens(ctx); err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	slices.SortFunc(b.Auditors, func(a, b store.Auditor) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(b.Accounts, func(a, b store.Account) int { return strings.Compare(a.Name, b.Name) })
 	return s.render(c, status, "admin", pageData{Title: "Administration", Nav: "admin", Body: b})
 }
 
-// adminPutAuditor adds an account or resets its password and role
+// adminPutAccount adds an account or resets its password and role
 // (auditor, admin, or user: a bastion user who sees only their own
 // recordings, so the name must be the SSH user's name). The account's open
 // sessions end, so a demotion takes effect at once.
-func (s *Server) adminPutAuditor(c echo.Context) error {
+func (s *Server) adminPutAccount(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	role := c.FormValue("role")
 	if !accountNameRE.MatchString(name) {
@@ -60,16 +60,16 @@ func (s *Server) adminPutAuditor(c echo.Context) error {
 		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "Password: " + err.Error() + "."})
 	}
 	ctx := c.Request().Context()
-	a := store.Auditor{Name: name, PasswordHash: hash, Role: role, Created: s.now().UTC()}
+	a := store.Account{Name: name, PasswordHash: hash, Role: role, Created: s.now().UTC()}
 	notice := "Account " + name + " added."
-	if old, err := s.store.GetAuditor(ctx, name); err == nil {
+	if old, err := s.store.GetAccount(ctx, name); err == nil {
 		a.Created = old.Created
 		notice = "Account " + name + " updated; its open sessions were ended."
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("look up auditor %q: %w", name, err)
+		return fmt.Errorf("look up account %q: %w", name, err)
 	}
-	if err := s.store.PutAuditor(ctx, a); err != nil {
-		return fmt.Errorf("put auditor %q: %w", name, err)
+	if err := s.store.PutAccount(ctx, a); err != nil {
+		return fmt.Errorf("put account %q: %w", name, err)
 	}
 	s.adminAudit(c, "put_auditor", name, map[string]string{"role": role})
 	me := principalOf(c)
@@ -88,13 +88,13 @@ func (s *Server) adminPutAuditor(c echo.Context) error {
 	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
 }
 
-func (s *Server) adminDeleteAuditor(c echo.Context) error {
+func (s *Server) adminDeleteAccount(c echo.Context) error {
 	name := c.Param("name")
 	if principalOf(c).Name == name {
 		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "You cannot delete your own account."})
 	}
-	if err := s.store.DeleteAuditor(c.Request().Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("delete auditor %q: %w", name, err)
+	if err := s.store.DeleteAccount(c.Request().Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete account %q: %w", name, err)
 	}
 	s.sess.removeUser(name)
 	s.adminAudit(c, "delete_auditor", name, nil)

@@ -21,7 +21,7 @@ func TestBrowserUserSeesOwnSessions(t *testing.T) {
 		t.Skip("real browser")
 	}
 	e := newEnv(t, nil)
-	e.addAuditor("alice", store.RoleUser)
+	e.addAccount("alice", store.RoleUser)
 	var bobs []recording.Meta
 	for range 3 {
 		bobs = append(bobs, e.addRecording(recording.Meta{User: "bob", RemoteUser: "www", TargetAlias: "web1", Kind: "shell", Title: "bob-only work"}, sampleCast))

@@ -75,18 +75,18 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, srv: srv, store: st, dir: dir, casts: casts, clock: clock}
-	e.addAuditor("alice", store.RoleAuditor)
-	e.addAuditor("root", store.RoleAdmin)
+	e.addAccount("alice", store.RoleAuditor)
+	e.addAccount("root", store.RoleAdmin)
 	return e
 }
 
-func (e *env) addAuditor(name, role string) {
+func (e *env) addAccount(name, role string) {
 	e.t.Helper()
 	h, err := HashPassword(testPassword)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.store.PutAuditor(context.Background(), store.Auditor{Name: name, PasswordHash: h, Role: role, Created: e.clock.Now()}); err != nil {
+	if err := e.store.PutAccount(context.Background(), store.Account{Name: name, PasswordHash: h, Role: role, Created: e.clock.Now()}); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -73,14 +73,14 @@ func (s *Server) sessionPrincipal(c echo.Context) (*principal, error) {
 	if ss == nil {
 		return nil, nil
 	}
-	a, err := s.store.GetAuditor(c.Request().Context(), ss.user)
+	a, err := s.store.GetAccount(c.Request().Context(), ss.user)
 	if errors.Is(err, store.ErrNotFound) || err == nil && a.Role != ss.role {
 		s.sess.remove(ss.id)
 		s.log.Info("web session ended: its account was deleted or its role changed", "user", ss.user, "remote_addr", c.RealIP())
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up auditor %q: %w", ss.user, err)
+		return nil, fmt.Errorf("look up account %q: %w", ss.user, err)
 	}
 	return &principal{Name: ss.user, Role: ss.role, session: ss}, nil
 }
@@ -196,7 +196,7 @@ func (s *Server) tokenPrincipal(c echo.Context, auth string) (*principal, error)
 		return nil, err
 	}
 	// A token dies with its owner's account, and has its current scope.
-	owner, err := s.store.GetAuditor(ctx, tok.Owner)
+	owner, err := s.store.GetAccount(ctx, tok.Owner)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, unauthorized
 	}

@@ -33,7 +33,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	auditor := e.client()
 	auditor.login("alice", testPassword)
 	token := auditor.csrf()
-	e.addAuditor("dan", store.RoleUser)
+	e.addAccount("dan", store.RoleUser)
 	user := e.client()
 	user.ip = "198.51.100.8"
 	user.login("dan", testPassword)
@@ -86,7 +86,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		t.Errorf("checked only %d routes", checked)
 	}
 	// Neither the auditor's nor the user's attempt created an admin.
-	if _, err := e.store.GetAuditor(t.Context(), "mallory"); err == nil {
+	if _, err := e.store.GetAccount(t.Context(), "mallory"); err == nil {
 		t.Error("an auditor or a user created an account")
 	}
 }
@@ -100,7 +100,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 // listFilter fails here.
 func TestEveryRouteIsScopedForUsers(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Metrics = http.NotFoundHandler() })
-	e.addAuditor("alice", store.RoleUser)
+	e.addAccount("alice", store.RoleUser)
 	mine := e.addRecording(recording.Meta{User: "alice", Title: "alice works"}, sampleCast)
 	theirs := e.addRecording(recording.Meta{User: "bob", Title: "bob-secret title"}, strings.ReplaceAll(sampleCast, "hello", "bob-secret"))
 	unknown := recording.NewID(e.clock.Now())
@@ -174,10 +174,10 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 	if ev := auditOf(t, e, theirs.ID); len(ev) != 0 {
 		t.Errorf("audit events about bob's recording: %v", ev)
 	}
-	if a, err := e.store.GetAuditor(t.Context(), "alice"); err != nil || a.Role != store.RoleUser {
+	if a, err := e.store.GetAccount(t.Context(), "alice"); err != nil || a.Role != store.RoleUser {
 		t.Errorf("alice after the run: %+v, %v", a, err)
 	}
-	if _, err := e.store.GetAuditor(t.Context(), "mallory"); err == nil {
+	if _, err := e.store.GetAccount(t.Context(), "mallory"); err == nil {
 		t.Error("a user created an account")
 	}
 }

@@ -24,7 +24,7 @@ import (
 // cross-site form) changes nothing, whatever the route.
 func TestEveryPostNeedsCSRF(t *testing.T) {
 	e := newEnv(t, nil)
-	e.addAuditor("victim", store.RoleAuditor)
+	e.addAccount("victim", store.RoleAuditor)
 	secret, tok := NewAPIToken()
 	tok.Owner, tok.Name = "root", "kept"
 	if err := e.store.PutToken(t.Context(), tok); err != nil {
@@ -69,10 +69,10 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 	}
 	// Nothing changed: no account made or removed, the token works, the
 	// admin is still logged in.
-	if _, err := e.store.GetAuditor(t.Context(), "mallory"); err == nil {
+	if _, err := e.store.GetAccount(t.Context(), "mallory"); err == nil {
 		t.Error("a forged POST created an account")
 	}
-	if _, err := e.store.GetAuditor(t.Context(), "victim"); err != nil {
+	if _, err := e.store.GetAccount(t.Context(), "victim"); err != nil {
 		t.Error("a forged POST deleted an account")
 	}
 	api := e.client()
@@ -89,7 +89,7 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 			t.Errorf("GET %s: %d", p, res.StatusCode)
 		}
 	}
-	if _, err := e.store.GetAuditor(t.Context(), "victim"); err != nil {
+	if _, err := e.store.GetAccount(t.Context(), "victim"); err != nil {
 		t.Error("a GET deleted an account")
 	}
 }
@@ -99,7 +99,7 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 // rights at once, including an admin who demotes themselves.
 func TestWrongRoleAndStaleSessions(t *testing.T) {
 	e := newEnv(t, nil)
-	e.addAuditor("ops", store.RoleAdmin)
+	e.addAccount("ops", store.RoleAdmin)
 	secret, tok := NewAPIToken()
 	tok.Owner, tok.Name = "root", "admin's token"
 	if err := e.store.PutToken(t.Context(), tok); err != nil {
@@ -117,7 +117,7 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 			t.Errorf("admin's API token on %s %s: %d, want 302 to /login", r.Method, path, res.StatusCode)
 		}
 	}
-	if _, err := e.store.GetAuditor(t.Context(), "mallory"); err == nil {
+	if _, err := e.store.GetAccount(t.Context(), "mallory"); err == nil {
 		t.Error("an API token created an account")
 	}
 
@@ -157,13 +157,13 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 	}
 
 	// A deleted account's session ends.
-	e.addAuditor("gone", store.RoleAuditor)
+	e.addAccount("gone", store.RoleAuditor)
 	gone := e.client()
 	gone.ip = "198.51.100.31"
 	gone.login("gone", testPassword)
 	boss := e.client()
 	boss.ip = "198.51.100.32"
-	e.addAuditor("boss", store.RoleAdmin)
+	e.addAccount("boss", store.RoleAdmin)
 	boss.login("boss", testPassword)
 	boss.do(http.MethodPost, "/admin/auditors/gone/delete", url.Values{"_csrf": {boss.csrf()}})
 	if res, _ := gone.get("/"); res.StatusCode != http.StatusFound {
@@ -332,7 +332,7 @@ func TestHostileFieldsEscapedEverywhere(t *testing.T) {
 	rec := e.addRecording(evilFields(), sampleCast)
 	// Account and token names are validated by the forms, but the store may
 	// hold others (an older version, a restore): they are escaped too.
-	if err := e.store.PutAuditor(t.Context(), store.Auditor{Name: `<x-evil-account>`, Role: store.RoleAuditor, PasswordHash: "x"}); err != nil {
+	if err := e.store.PutAccount(t.Context(), store.Account{Name: `<x-evil-account>`, Role: store.RoleAuditor, PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	_, tok := NewAPIToken()

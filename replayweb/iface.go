@@ -15,10 +15,10 @@ type Store interface {
 	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
 
-	GetAuditor(ctx context.Context, name string) (*store.Auditor, error)
-	PutAuditor(ctx context.Context, a store.Auditor) error
-	ListAuditors(ctx context.Context) ([]store.Auditor, error)
-	DeleteAuditor(ctx context.Context, name string) error
+	GetAccount(ctx context.Context, name string) (*store.Account, error)
+	PutAccount(ctx context.Context, a store.Account) error
+	ListAccounts(ctx context.Context) ([]store.Account, error)
+	DeleteAccount(ctx context.Context, name string) error
 
 	PutToken(ctx context.Context, t store.APIToken) error
 	TokenByHash(ctx context.Context, hash string) (*store.APIToken, error)

@@ -110,18 +110,18 @@ func (s *Server) loginSubmit(c echo.Context) error {
 // authenticate returns the account when name and password match, nil when
 // they do not. An unknown name costs the same hash check as a wrong
 // password.
-func (s *Server) authenticate(c echo.Context, name, pw string) (*store.Auditor, error) {
+func (s *Server) authenticate(c echo.Context, name, pw string) (*store.Account, error) {
 	if name == "" || pw == "" {
 		CheckPassword(s.dummyHash, pw)
 		return nil, nil
 	}
-	a, err := s.store.GetAuditor(c.Request().Context(), name)
+	a, err := s.store.GetAccount(c.Request().Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		CheckPassword(s.dummyHash, pw)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up auditor %q: %w", name, err)
+		return nil, fmt.Errorf("look up account %q: %w", name, err)
 	}
 	if !CheckPassword(a.PasswordHash, pw) {
 		return nil, nil

@@ -192,7 +192,7 @@ func TestCSRF(t *testing.T) {
 			t.Errorf("%s token: %d, want 403", name, res.StatusCode)
 		}
 	}
-	if _, err := e.store.GetAuditor(t.Context(), "carol"); err == nil {
+	if _, err := e.store.GetAccount(t.Context(), "carol"); err == nil {
 		t.Fatal("a POST without a valid token created an account")
 	}
 	res, body := admin.do(http.MethodPost, "/admin/auditors", form(tok))

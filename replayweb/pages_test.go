@@ -266,7 +266,7 @@ func TestAPI(t *testing.T) {
 
 func TestTokenDiesWithOwner(t *testing.T) {
 	e := newEnv(t, nil)
-	e.addAuditor("dave", store.RoleAdmin)
+	e.addAccount("dave", store.RoleAdmin)
 	secret, tok := NewAPIToken()
 	tok.Owner, tok.Name = "dave", "ci"
 	if err := e.store.PutToken(t.Context(), tok); err != nil {

@@ -36,7 +36,7 @@ var b64 = base64.RawStdEncoding
 
 // HashPassword returns an argon2id hash of pw as a PHC string
 // ("$argon2id$v=19$m=19456,t=2,p=1$salt$hash"), ready for
-// store.Auditor.PasswordHash. Passwords shorter than 8 or longer than 1024
+// store.Account.PasswordHash. Passwords shorter than 8 or longer than 1024
 // bytes are refused.
 func HashPassword(pw string) (string, error) {
 	if len(pw) < minPasswordLen {

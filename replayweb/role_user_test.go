@@ -29,7 +29,7 @@ var rowRE = regexp.MustCompile(`<tr data-id="([^"]+)">`)
 func userEnv(t *testing.T, mod func(*Options)) (e *env, alices, bobs []string) {
 	t.Helper()
 	e = newEnv(t, mod)
-	e.addAuditor("alice", store.RoleUser)
+	e.addAccount("alice", store.RoleUser)
 	for i := range 15 {
 		r := recording.Meta{User: "bob", Title: fmt.Sprintf("bob session %d", i), Duration: time.Duration(i+1) * time.Second}
 		if i%5 == 0 || i%5 == 2 {
@@ -118,7 +118,7 @@ func TestUserListsOnlyOwnRecordings(t *testing.T) {
 	// alice, resumes within her own list (or is refused), never within bob's.
 	auditor := e.client()
 	auditor.ip = "198.51.100.9"
-	e.addAuditor("carol", store.RoleAuditor)
+	e.addAccount("carol", store.RoleAuditor)
 	auditor.login("carol", testPassword)
 	for _, q := range []string{"user=bob&limit=2", "user=bob&limit=2&sort=duration", "limit=1"} {
 		_, body := auditor.get("/api/recordings?" + q)
@@ -227,7 +227,7 @@ func TestUserMetricsAndTokens(t *testing.T) {
 	}
 	// A token made for carol (an auditor) sees everything; once carol is a
 	// user account, the same token sees only carol's (none).
-	e.addAuditor("carol", store.RoleAuditor)
+	e.addAccount("carol", store.RoleAuditor)
 	secret, tok := NewAPIToken()
 	tok.Owner, tok.Name = "carol", "export"
 	if err := e.store.PutToken(t.Context(), tok); err != nil {
@@ -241,7 +241,7 @@ func TestUserMetricsAndTokens(t *testing.T) {
 	if res, _ := bearer.get("/metrics"); res.StatusCode != http.StatusNotFound { // NotFoundHandler: admitted
 		t.Errorf("/metrics for an auditor's token: %d", res.StatusCode)
 	}
-	e.addAuditor("carol", store.RoleUser)
+	e.addAccount("carol", store.RoleUser)
 	if got := apiIDs(t, bearer, "user=bob"); len(got) != 0 {
 		t.Errorf("token of a user account: %v", got)
 	}
@@ -258,14 +258,14 @@ func TestUserMetricsAndTokens(t *testing.T) {
 // loses the auditor's view at the next request, not at the session's end.
 func TestRoleChangeOutsideTheSite(t *testing.T) {
 	e, _, _ := userEnv(t, nil)
-	e.addAuditor("carol", store.RoleAuditor)
+	e.addAccount("carol", store.RoleAuditor)
 	e.addRecording(recording.Meta{User: "carol"}, sampleCast)
 	c := e.client()
 	c.login("carol", testPassword)
 	if got := apiIDs(t, c, ""); len(got) != 16 {
 		t.Fatalf("carol as auditor: %d recordings", len(got))
 	}
-	e.addAuditor("carol", store.RoleUser) // jumpcast auditor add carol --role user
+	e.addAccount("carol", store.RoleUser) // jumpcast auditor add carol --role user
 	if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
 		t.Errorf("carol's auditor session after her demotion: %d, want 302 to /login", res.StatusCode)
 	}
@@ -277,7 +277,7 @@ func TestRoleChangeOutsideTheSite(t *testing.T) {
 		t.Errorf("carol as a user: %d recordings, want her 1", len(got))
 	}
 	// Deleted outside the site: the session ends too.
-	if err := e.store.DeleteAuditor(t.Context(), "carol"); err != nil {
+	if err := e.store.DeleteAccount(t.Context(), "carol"); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
@@ -287,7 +287,7 @@ func TestRoleChangeOutsideTheSite(t *testing.T) {
 
 func TestUserEmptyState(t *testing.T) {
 	e := newEnv(t, nil)
-	e.addAuditor("dan", store.RoleUser)
+	e.addAccount("dan", store.RoleUser)
 	e.addRecording(recording.Meta{User: "bob"}, sampleCast)
 	c := e.client()
 	c.login("dan", testPassword)
@@ -306,14 +306,14 @@ func TestAdminCreatesUserAccount(t *testing.T) {
 		t.Error("the admin page does not offer the user role")
 	}
 	res, _ := root.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {root.csrf()}, "name": {"erin"}, "password": {"a long enough password"}, "role": {"user"}})
-	if a, err := e.store.GetAuditor(t.Context(), "erin"); res.StatusCode != 200 || err != nil || a.Role != store.RoleUser {
+	if a, err := e.store.GetAccount(t.Context(), "erin"); res.StatusCode != 200 || err != nil || a.Role != store.RoleUser {
 		t.Errorf("add a user account: %d, %+v, %v", res.StatusCode, a, err)
 	}
 	res, body := root.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {root.csrf()}, "name": {"frank"}, "password": {"a long enough password"}, "role": {"superuser"}})
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "auditor, user or admin") {
 		t.Errorf("unknown role: %d", res.StatusCode)
 	}
-	if _, err := e.store.GetAuditor(t.Context(), "frank"); err == nil {
+	if _, err := e.store.GetAccount(t.Context(), "frank"); err == nil {
 		t.Error("an account with an unknown role was made")
 	}
 }
@@ -323,7 +323,7 @@ func TestAdminCreatesUserAccount(t *testing.T) {
 func TestUserLiveView(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	e, m := newLiveEnv(t)
-	e.addAuditor("alice", store.RoleUser)
+	e.addAccount("alice", store.RoleUser)
 	bobs := startSession(t, m, "bob", "db1")
 	defer bobs.Close(context.Background(), asciicast.Exit{})
 	hers := startSession(t, m, "alice", "db2")

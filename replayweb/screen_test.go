@@ -58,7 +58,7 @@ func TestScreenSearch(t *testing.T) {
 		t.Fatalf("search audit events %+v (%v)", evs, err)
 	}
 
-	e.addAuditor("carol", store.RoleUser)
+	e.addAccount("carol", store.RoleUser)
 	user := e.client()
 	user.ip = "198.51.100.9"
 	user.login("carol", testPassword)

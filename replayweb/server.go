@@ -204,8 +204,8 @@ func (s *Server) routes(e *echo.Echo) {
 
 	admin := e.Group("/admin", s.requireSession, s.requireAdmin, s.checkCSRF)
 	admin.GET("", s.adminPage)
-	admin.POST("/auditors", s.adminPutAuditor)
-	admin.POST("/auditors/:name/delete", s.adminDeleteAuditor)
+	admin.POST("/auditors", s.adminPutAccount)
+	admin.POST("/auditors/:name/delete", s.adminDeleteAccount)
 	admin.POST("/tokens", s.adminCreateToken)
 	admin.POST("/tokens/:id/delete", s.adminDeleteToken)
 	admin.POST("/recordings/:id/end", s.adminEndSession)

@@ -18,69 +18,69 @@ func ValidRole(role string) bool {
 	return role == RoleUser || role == RoleAuditor || role == RoleAdmin
 }
 
-// PutAuditor creates or replaces the web account a.Name. The name must not
+// PutAccount creates or replaces the web account a.Name. The name must not
 // be empty and the role must be one of Roles (ValidRole); a zero Created is
 // set to now.
-func (s *Store) PutAuditor(ctx context.Context, a Auditor) error {
+func (s *Store) PutAccount(ctx context.Context, a Account) error {
 	if a.Name == "" {
-		return errors.New("put auditor: empty name")
+		return errors.New("put account: empty name")
 	}
 	if !ValidRole(a.Role) {
-		return fmt.Errorf("put auditor %s: role %q (want %s, %s or %s)", a.Name, a.Role, RoleUser, RoleAuditor, RoleAdmin)
+		return fmt.Errorf("put account %s: role %q (want %s, %s or %s)", a.Name, a.Role, RoleUser, RoleAuditor, RoleAdmin)
 	}
 	if a.Created.IsZero() {
 		a.Created = time.Now().UTC()
 	}
 	data, err := json.Marshal(&a)
 	if err != nil {
-		return fmt.Errorf("put auditor %s: %w", a.Name, err)
+		return fmt.Errorf("put account %s: %w", a.Name, err)
 	}
 	err = s.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAuditors).Put([]byte(a.Name), data)
+		return tx.Bucket(bucketAccounts).Put([]byte(a.Name), data)
 	})
 	if err != nil {
-		return fmt.Errorf("put auditor %s: %w", a.Name, err)
+		return fmt.Errorf("put account %s: %w", a.Name, err)
 	}
 	return nil
 }
 
-// GetAuditor returns one web account, or an error wrapping ErrNotFound.
-func (s *Store) GetAuditor(ctx context.Context, name string) (*Auditor, error) {
-	var a Auditor
+// GetAccount returns one web account, or an error wrapping ErrNotFound.
+func (s *Store) GetAccount(ctx context.Context, name string) (*Account, error) {
+	var a Account
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return getJSON(tx.Bucket(bucketAuditors), []byte(name), &a)
+		return getJSON(tx.Bucket(bucketAccounts), []byte(name), &a)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get auditor %s: %w", name, err)
+		return nil, fmt.Errorf("get account %s: %w", name, err)
 	}
 	return &a, nil
 }
 
-// ListAuditors returns every web account, by name.
-func (s *Store) ListAuditors(ctx context.Context) ([]Auditor, error) {
-	var out []Auditor
+// ListAccounts returns every web account, by name.
+func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
+	var out []Account
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAuditors).ForEach(func(k, v []byte) error {
-			var a Auditor
+		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
+			var a Account
 			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("auditor %s: %w", k, err)
+				return fmt.Errorf("account %s: %w", k, err)
 			}
 			out = append(out, a)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list auditors: %w", err)
+		return nil, fmt.Errorf("list accounts: %w", err)
 	}
 	return out, nil
 }
 
-// DeleteAuditor removes a web account and every API token it owns, in one
+// DeleteAccount removes a web account and every API token it owns, in one
 // transaction (a removed account must not keep API access). It returns
 // ErrNotFound when there is no such account.
-func (s *Store) DeleteAuditor(ctx context.Context, name string) error {
+func (s *Store) DeleteAccount(ctx context.Context, name string) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAuditors)
+		b := tx.Bucket(bucketAccounts)
 		if b.Get([]byte(name)) == nil {
 			return ErrNotFound
 		}
@@ -109,7 +109,7 @@ func (s *Store) DeleteAuditor(ctx context.Context, name string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete auditor %s: %w", name, err)
+		return fmt.Errorf("delete account %s: %w", name, err)
 	}
 	return nil
 }

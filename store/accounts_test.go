@@ -6,36 +6,36 @@ import (
 	"testing"
 )
 
-func TestAuditorsAndTokens(t *testing.T) {
+func TestAccountsAndTokens(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	if err := s.PutAuditor(ctx, Auditor{Name: "eve", Role: "root"}); err == nil {
+	if err := s.PutAccount(ctx, Account{Name: "eve", Role: "root"}); err == nil {
 		t.Error("unknown role accepted")
 	}
-	if err := s.PutAuditor(ctx, Auditor{Role: RoleAdmin}); err == nil {
+	if err := s.PutAccount(ctx, Account{Role: RoleAdmin}); err == nil {
 		t.Error("empty name accepted")
 	}
-	for _, a := range []Auditor{{Name: "carol", Role: RoleAuditor, PasswordHash: "h1"}, {Name: "ann", Role: RoleAdmin, PasswordHash: "h2"}, {Name: "bob", Role: RoleUser, PasswordHash: "h4"}} {
-		if err := s.PutAuditor(ctx, a); err != nil {
+	for _, a := range []Account{{Name: "carol", Role: RoleAuditor, PasswordHash: "h1"}, {Name: "ann", Role: RoleAdmin, PasswordHash: "h2"}, {Name: "bob", Role: RoleUser, PasswordHash: "h4"}} {
+		if err := s.PutAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutAuditor(ctx, Auditor{Name: "carol", Role: RoleAdmin, PasswordHash: "h3"}); err != nil {
+	if err := s.PutAccount(ctx, Account{Name: "carol", Role: RoleAdmin, PasswordHash: "h3"}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.GetAuditor(ctx, "carol")
+	a, err := s.GetAccount(ctx, "carol")
 	if err != nil || a.Role != RoleAdmin || a.PasswordHash != "h3" || a.Created.IsZero() {
-		t.Errorf("replaced auditor: %+v, %v", a, err)
+		t.Errorf("replaced account: %+v, %v", a, err)
 	}
-	list, err := s.ListAuditors(ctx)
+	list, err := s.ListAccounts(ctx)
 	if err != nil || len(list) != 3 || list[0].Name != "ann" || list[1].Name != "bob" || list[2].Name != "carol" {
 		t.Errorf("list: %+v, %v", list, err)
 	}
-	if b, err := s.GetAuditor(ctx, "bob"); err != nil || b.Role != RoleUser {
+	if b, err := s.GetAccount(ctx, "bob"); err != nil || b.Role != RoleUser {
 		t.Errorf("user account: %+v, %v", b, err)
 	}
-	if _, err := s.GetAuditor(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("missing auditor: %v", err)
+	if _, err := s.GetAccount(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing account: %v", err)
 	}
 
 	for _, tk := range []APIToken{{ID: "t1", Hash: "aa", Owner: "carol"}, {ID: "t2", Hash: "bb", Owner: "ann"}, {ID: "t3", Hash: "cc", Owner: "carol"}} {
@@ -67,10 +67,10 @@ func TestAuditorsAndTokens(t *testing.T) {
 	}
 
 	// Deleting an account revokes its tokens.
-	if err := s.DeleteAuditor(ctx, "carol"); err != nil {
+	if err := s.DeleteAccount(ctx, "carol"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteAuditor(ctx, "carol"); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteAccount(ctx, "carol"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 	if toks, err := s.ListTokens(ctx); err != nil || len(toks) != 0 {

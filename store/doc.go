@@ -1,6 +1,6 @@
 // Package store is jumpcast's index: one bbolt file holding the metadata
 // of every recorded session (a recording.Meta per row), the audit log, the
-// web accounts (auditors) and the API tokens. The recordings themselves are
+// web accounts and the API tokens. The recordings themselves are
 // asciicast files owned by package recorder; the store only names them
 // (Meta.Path) and keeps their size and SHA-256.
 //
@@ -19,7 +19,7 @@
 //	audit            time (8) seq (8) → JSON AuditEvent
 //	audit_user       user \x00 time seq → empty
 //	audit_kind       kind \x00 time seq → empty
-//	auditors         name → JSON Auditor
+//	auditors         name → JSON Account (the bucket keeps its first name)
 //	tokens           id → JSON APIToken
 //	token_hash       hash → id
 //

@@ -60,7 +60,7 @@ var (
 	bucketAudit      = []byte("audit")
 	bucketAuditUser  = []byte("audit_user")
 	bucketAuditKind  = []byte("audit_kind")
-	bucketAuditors   = []byte("auditors")
+	bucketAccounts   = []byte("auditors") // named before roles other than auditor existed; kept so old files open
 	bucketTokens     = []byte("tokens")
 	bucketTokenHash  = []byte("token_hash")
 )
@@ -71,7 +71,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketStats, bucketRecordings,
 	bucketUser, bucketTarget, bucketRemoteUser, bucketStatus, bucketDuration,
 	bucketAudit, bucketAuditUser, bucketAuditKind,
-	bucketAuditors, bucketTokens, bucketTokenHash,
+	bucketAccounts, bucketTokens, bucketTokenHash,
 }
 
 // Open opens (or creates, mode 0600) the index at path. It creates every

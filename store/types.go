@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned for a missing recording, auditor, token or audit
+// ErrNotFound is returned for a missing recording, account, token or audit
 // event.
 var ErrNotFound = errors.New("not found")
 
@@ -36,8 +36,8 @@ const (
 	RoleUser = "user"
 )
 
-// Auditor is a web account.
-type Auditor struct {
+// Account is a web account of any role (RoleUser, RoleAuditor or RoleAdmin).
+type Account struct {
 	Name         string    `json:"name"`
 	PasswordHash string    `json:"password_hash"` // PHC-style hash string
 	Role         string    `json:"role"`

@@ -83,20 +83,20 @@ func adminHandler(b backend) http.Handler {
 		_, _ = io.Copy(w, rc)
 	})
 	mux.HandleFunc("PUT /auditors/{name}", func(w http.ResponseWriter, r *http.Request) {
-		var a store.Auditor
+		var a store.Account
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&a); err != nil {
 			writeAdminErr(w, err)
 			return
 		}
 		a.Name = r.PathValue("name")
-		writeAdminJSON(w, struct{}{}, b.PutAuditor(r.Context(), a))
+		writeAdminJSON(w, struct{}{}, b.PutAccount(r.Context(), a))
 	})
 	mux.HandleFunc("GET /auditors", func(w http.ResponseWriter, r *http.Request) {
-		as, err := b.ListAuditors(r.Context())
+		as, err := b.ListAccounts(r.Context())
 		writeAdminJSON(w, as, err)
 	})
 	mux.HandleFunc("DELETE /auditors/{name}", func(w http.ResponseWriter, r *http.Request) {
-		writeAdminJSON(w, struct{}{}, b.DeleteAuditor(r.Context(), r.PathValue("name")))
+		writeAdminJSON(w, struct{}{}, b.DeleteAccount(r.Context(), r.PathValue("name")))
 	})
 	mux.HandleFunc("POST /tokens", func(w http.ResponseWriter, r *http.Request) {
 		tc, err := b.CreateToken(r.Context(), r.FormValue("owner"), r.FormValue("name"))

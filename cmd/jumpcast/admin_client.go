@@ -54,7 +54,7 @@ func (b *remoteBackend) Cast(ctx context.Context, id string) (io.ReadCloser, err
 	return resp.Body, nil
 }
 
-func (b *remoteBackend) PutAuditor(ctx context.Context, a store.Auditor) error {
+func (b *remoteBackend) PutAccount(ctx context.Context, a store.Account) error {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -62,13 +62,13 @@ func (b *remoteBackend) PutAuditor(ctx context.Context, a store.Auditor) error {
 	return b.do(ctx, http.MethodPut, "/auditors/"+url.PathEscape(a.Name), bytes.NewReader(body), nil)
 }
 
-func (b *remoteBackend) ListAuditors(ctx context.Context) ([]store.Auditor, error) {
-	var as []store.Auditor
+func (b *remoteBackend) ListAccounts(ctx context.Context) ([]store.Account, error) {
+	var as []store.Account
 	err := b.do(ctx, http.MethodGet, "/auditors", nil, &as)
 	return as, err
 }
 
-func (b *remoteBackend) DeleteAuditor(ctx context.Context, name string) error {
+func (b *remoteBackend) DeleteAccount(ctx context.Context, name string) error {
 	return b.do(ctx, http.MethodDelete, "/auditors/"+url.PathEscape(name), nil, nil)
 }
 

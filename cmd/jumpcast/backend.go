@@ -30,9 +30,9 @@ type backend interface {
 	// known): a running server's real listener, else the configured one.
 	WebURL(ctx context.Context) (string, error)
 	Cast(ctx context.Context, id string) (io.ReadCloser, error)
-	PutAuditor(ctx context.Context, a store.Auditor) error
-	ListAuditors(ctx context.Context) ([]store.Auditor, error)
-	DeleteAuditor(ctx context.Context, name string) error
+	PutAccount(ctx context.Context, a store.Account) error
+	ListAccounts(ctx context.Context) ([]store.Account, error)
+	DeleteAccount(ctx context.Context, name string) error
 	CreateToken(ctx context.Context, owner, name string) (tokenCreated, error)
 	ListTokens(ctx context.Context) ([]store.APIToken, error)
 	DeleteToken(ctx context.Context, id string) error
@@ -172,21 +172,21 @@ func (b *localBackend) Cast(ctx context.Context, id string) (io.ReadCloser, erro
 	return b.dir.Open(r.Path)
 }
 
-func (b *localBackend) PutAuditor(ctx context.Context, a store.Auditor) error {
-	return b.st.PutAuditor(ctx, a)
+func (b *localBackend) PutAccount(ctx context.Context, a store.Account) error {
+	return b.st.PutAccount(ctx, a)
 }
 
-func (b *localBackend) ListAuditors(ctx context.Context) ([]store.Auditor, error) {
-	return b.st.ListAuditors(ctx)
+func (b *localBackend) ListAccounts(ctx context.Context) ([]store.Account, error) {
+	return b.st.ListAccounts(ctx)
 }
 
-func (b *localBackend) DeleteAuditor(ctx context.Context, name string) error {
-	return b.st.DeleteAuditor(ctx, name)
+func (b *localBackend) DeleteAccount(ctx context.Context, name string) error {
+	return b.st.DeleteAccount(ctx, name)
 }
 
 func (b *localBackend) CreateToken(ctx context.Context, owner, name string) (tokenCreated, error) {
-	if _, err := b.st.GetAuditor(ctx, owner); err != nil {
-		return tokenCreated{}, fmt.Errorf("auditor %q: %w", owner, err)
+	if _, err := b.st.GetAccount(ctx, owner); err != nil {
+		return tokenCreated{}, fmt.Errorf("account %q: %w", owner, err)
 	}
 	secret, tok := replayweb.NewAPIToken()
 	tok.Owner, tok.Name = owner, name

@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// AuditorName is the web account the demo creates.
-const AuditorName = "demo"
+// AccountName is the web account the demo creates.
+const AccountName = "demo"
 
 // Options configures Start. The zero value is usable except for Jumpcast.
 type Options struct {
@@ -56,7 +56,7 @@ type Demo struct {
 	KeyPath    string // the generated client key (private)
 	KnownHosts string // pins the bastion's host key for the printed ssh line
 	HomeKeys   bool   // the user's own keys were added too
-	Auditor    string
+	Account    string
 	Password   string
 
 	jumpcast  string
@@ -75,7 +75,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if o.Jumpcast == "" {
 		return nil, errors.New("demo: no jumpcast binary given")
 	}
-	d = &Demo{jumpcast: o.Jumpcast, Auditor: AuditorName, User: osUserName()}
+	d = &Demo{jumpcast: o.Jumpcast, Account: AccountName, User: osUserName()}
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -87,7 +87,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if err := d.setup(o); err != nil {
 		return nil, err
 	}
-	if err := d.addAuditor(ctx); err != nil {
+	if err := d.addAccount(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.serve(); err != nil {
@@ -195,11 +195,11 @@ func (d *Demo) setup(o Options) error {
 	return nil
 }
 
-// addAuditor runs `jumpcast auditor add demo --admin` with a new random
+// addAccount runs `jumpcast auditor add demo --admin` with a new random
 // password on stdin, before the server holds the database.
-func (d *Demo) addAuditor(ctx context.Context) error {
+func (d *Demo) addAccount(ctx context.Context) error {
 	d.Password = randomPassword()
-	cmd := exec.CommandContext(ctx, d.jumpcast, "auditor", "add", d.Auditor, "--admin", "-c", d.ConfigPath)
+	cmd := exec.CommandContext(ctx, d.jumpcast, "auditor", "add", d.Account, "--admin", "-c", d.ConfigPath)
 	cmd.Stdin = strings.NewReader(d.Password + "\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -312,7 +312,7 @@ and:      %s recordings ls -c %s
 Config: %s   Server log: %s
 
 Press Ctrl-C to stop the demo%s.
-`, d.Dir, d.SSHCommand(!d.HomeKeys), d.WebURL, d.Auditor, d.Password,
+`, d.Dir, d.SSHCommand(!d.HomeKeys), d.WebURL, d.Account, d.Password,
 		d.SSHCommand(!d.HomeKeys), d.jumpcast, d.ConfigPath, d.ConfigPath, d.LogPath, d.removeNote())
 	if d.HomeKeys {
 		fmt.Fprintf(w, "(Your ~/.ssh/id_*.pub keys log in; without them add: -o IdentitiesOnly=yes -i %s)\n", d.KeyPath)

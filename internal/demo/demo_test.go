@@ -121,7 +121,7 @@ func webLogin(ctx context.Context, t *testing.T, d *Demo) *http.Client {
 	if m == nil {
 		t.Fatalf("no CSRF token on the login page:\n%s", page)
 	}
-	form := url.Values{"name": {d.Auditor}, "password": {d.Password}, "_csrf": {m[1]}, "next": {"/"}}
+	form := url.Values{"name": {d.Account}, "password": {d.Password}, "_csrf": {m[1]}, "next": {"/"}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.WebURL+"login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.Do(req)
@@ -130,7 +130,7 @@ func webLogin(ctx context.Context, t *testing.T, d *Demo) *http.Client {
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
-		t.Fatalf("log in as %s: status %d at %s; want the recordings list", d.Auditor, resp.StatusCode, resp.Request.URL)
+		t.Fatalf("log in as %s: status %d at %s; want the recordings list", d.Account, resp.StatusCode, resp.Request.URL)
 	}
 	return c
 }

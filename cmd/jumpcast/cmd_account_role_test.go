@@ -74,8 +74,12 @@ func TestAuditorAddRole(t *testing.T) {
 			}
 		})
 	}
+	// "jumpcast account" is the same command.
+	if out, errOut, code := runJumpcast(t, pw, "account", "add", "ivy", "--role", "user", "-c", cfg); code != 0 || !strings.Contains(out, "account ivy saved (role user)") {
+		t.Errorf("account add ivy: exit %d, %q %q", code, out, errOut)
+	}
 	roles := accountRoles(t, cfg)
-	for name, want := range map[string]string{"alice": "user", "bob": "user", "carol": "auditor", "dave": "auditor", "erin": "admin", "frank": "admin", "gina": "admin"} {
+	for name, want := range map[string]string{"alice": "user", "bob": "user", "carol": "auditor", "dave": "auditor", "erin": "admin", "frank": "admin", "gina": "admin", "ivy": "user"} {
 		if roles[name] != want {
 			t.Errorf("auditor ls: %s has role %q, want %q", name, roles[name], want)
 		}

@@ -17,11 +17,15 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-func newAuditorCmd(g *globalFlags) *cobra.Command {
+// newAccountCmd is `jumpcast auditor`, the web accounts of every role. The
+// command keeps the name operators know; `jumpcast account` is the same.
+func newAccountCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "auditor",
-		Short: "Manage the web site's accounts",
-		Long: `Manage the web site's accounts. These work whether or not the server runs.
+		Use:     "auditor",
+		Aliases: []string{"account"},
+		Short:   "Manage the web site's accounts (also: jumpcast account)",
+		Long: `Manage the web site's accounts, of every role ("jumpcast account" is the
+same command). These work whether or not the server runs.
 Passwords are read from the terminal, or from stdin when it is not one.
 
 Roles: auditor sees every recording; admin also manages accounts and API
@@ -31,7 +35,7 @@ tokens; user is an SSH user of the bastion who sees only their own sessions
   echo 'long passphrase' | jumpcast auditor add dave
   jumpcast auditor add alice --role user`,
 	}
-	cmd.AddCommand(newAuditorAddCmd(g), newAuditorLsCmd(g), newAuditorRmCmd(g))
+	cmd.AddCommand(newAccountAddCmd(g), newAccountLsCmd(g), newAccountRmCmd(g))
 	return cmd
 }
 
@@ -57,7 +61,7 @@ func accountRole(role string, roleSet, admin bool) (string, error) {
 	return role, nil
 }
 
-func newAuditorAddCmd(g *globalFlags) *cobra.Command {
+func newAccountAddCmd(g *globalFlags) *cobra.Command {
 	var admin bool
 	var roleFlag string
 	cmd := &cobra.Command{
@@ -91,15 +95,15 @@ func newAuditorAddCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			return withConfigBackend(cfg, func(b backend) error {
-				a := store.Auditor{Name: name, PasswordHash: hash, Role: role, Created: time.Now().UTC()}
-				if err := b.PutAuditor(cmd.Context(), a); err != nil {
+				a := store.Account{Name: name, PasswordHash: hash, Role: role, Created: time.Now().UTC()}
+				if err := b.PutAccount(cmd.Context(), a); err != nil {
 					return err
 				}
 				where := "log in on the web site"
 				if u, err := b.WebURL(cmd.Context()); err == nil && u != "" {
 					where = "log in at " + u
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "auditor %s saved (role %s); %s\n", name, role, where)
+				fmt.Fprintf(cmd.OutOrStdout(), "account %s saved (role %s); %s\n", name, role, where)
 				return nil
 			})
 		},
@@ -164,15 +168,15 @@ func checkPassword(pw string) (string, error) {
 	return pw, nil
 }
 
-func newAuditorLsCmd(g *globalFlags) *cobra.Command {
+func newAccountLsCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:     "ls",
-		Short:   "List auditor accounts",
+		Short:   "List the web accounts",
 		Example: "  jumpcast auditor ls",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withBackend(g, func(b backend) error {
-				as, err := b.ListAuditors(cmd.Context())
+				as, err := b.ListAccounts(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -187,18 +191,18 @@ func newAuditorLsCmd(g *globalFlags) *cobra.Command {
 	}
 }
 
-func newAuditorRmCmd(g *globalFlags) *cobra.Command {
+func newAccountRmCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:     "rm NAME",
-		Short:   "Delete an auditor account",
+		Short:   "Delete a web account and its API tokens",
 		Example: "  jumpcast auditor rm dave",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withBackend(g, func(b backend) error {
-				if err := b.DeleteAuditor(cmd.Context(), args[0]); err != nil {
+				if err := b.DeleteAccount(cmd.Context(), args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "auditor %s deleted\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "account %s deleted\n", args[0])
 				return nil
 			})
 		},
