@@ -45,7 +45,7 @@ func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
 // adminPutAccount adds an account or resets its password and role
 // (auditor, admin, or user: a bastion user who sees only their own
 // recordings, so the name must be the SSH user's name). The account's open
-// sessions end, so a demotion takes effect at once.
+// web logins end, so a demotion takes effect at once.
 func (s *Server) adminPutAccount(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	role := c.FormValue("role")
@@ -64,7 +64,7 @@ func (s *Server) adminPutAccount(c echo.Context) error {
 	notice := "Account " + name + " added."
 	if old, err := s.store.GetAccount(ctx, name); err == nil {
 		a.Created = old.Created
-		notice = "Account " + name + " updated; its open sessions were ended."
+		notice = "Account " + name + " updated; its web logins were ended."
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up account %q: %w", name, err)
 	}
@@ -73,16 +73,16 @@ func (s *Server) adminPutAccount(c echo.Context) error {
 	}
 	s.adminAudit(c, "put_auditor", name, map[string]string{"role": role})
 	me := principalOf(c)
-	if me.Name != name || me.session == nil {
-		s.sess.removeUser(name)
+	if me.Name != name || me.login == nil {
+		s.logins.removeUser(name)
 		return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
 	}
-	// Their own account: their other browsers are logged out; this session
+	// Their own account: their other browsers are logged out; this login
 	// carries the old role, so a role change ends it too.
-	s.sess.removeUserExcept(name, me.session.id)
+	s.logins.removeUserExcept(name, me.login.id)
 	if role != me.Role {
-		s.sess.remove(me.session.id)
-		s.setCookie(c, s.cookieName(), "", -1)
+		s.logins.remove(me.login.id)
+		s.setCookie(c, s.webLoginCookieName(), "", -1)
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
 	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
@@ -96,9 +96,9 @@ func (s *Server) adminDeleteAccount(c echo.Context) error {
 	if err := s.store.DeleteAccount(c.Request().Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete account %q: %w", name, err)
 	}
-	s.sess.removeUser(name)
+	s.logins.removeUser(name)
 	s.adminAudit(c, "delete_auditor", name, nil)
-	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Account " + name + " deleted; its sessions and API tokens no longer work."})
+	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Account " + name + " deleted; its web logins and API tokens no longer work."})
 }
 
 // adminCreateToken makes an API token owned by the admin who creates it and

@@ -11,7 +11,7 @@
 // and runs Handler in an http.Server.
 //
 // Every page and every recording byte requires a logged-in account (a
-// session cookie) or, for /api and /metrics, an API token. Casts are served
+// login cookie) or, for /api and /metrics, an API token. Casts are served
 // only by handlers that validate the recording id, look the row up in the
 // store and open the row's path; there is no static route to recordings.
 //

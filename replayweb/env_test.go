@@ -20,7 +20,7 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// testClock is a settable clock for sessions and rate limits.
+// testClock is a settable clock for web logins and rate limits.
 type testClock struct {
 	mu sync.Mutex // guards t
 	t  time.Time
@@ -235,7 +235,7 @@ func (c *client) login(name, pw string) *http.Response {
 	return res
 }
 
-// csrf returns the session's form token, read from a page like a browser.
+// csrf returns the login's form token, read from a page like a browser.
 func (c *client) csrf() string {
 	c.t.Helper()
 	_, page := c.get("/")

@@ -14,13 +14,13 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// principal is who a request acts as: a logged-in account (session set) or
+// principal is who a request acts as: a logged-in account (login set) or
 // an API token holder (tokenID set).
 type principal struct {
 	Name    string
 	Role    string
-	session *session // nil for API tokens
-	tokenID string   // "" for sessions
+	login   *webLogin // nil for API tokens
+	tokenID string    // "" for web logins
 }
 
 // seesAll reports whether p may see every recording: auditors and admins.
@@ -47,49 +47,49 @@ func principalOf(c echo.Context) *principal {
 	return p
 }
 
-func (s *Server) cookieName() string {
+func (s *Server) webLoginCookieName() string {
 	if s.o.Secure {
-		return secureSessionCookie
+		return secureWebLoginCookie
 	}
-	return sessionCookie
+	return webLoginCookie
 }
 
-// sessionFrom returns the request's live session, or nil.
-func (s *Server) sessionFrom(c echo.Context) *session {
-	ck, err := c.Cookie(s.cookieName())
+// webLoginFrom returns the request's live login, or nil.
+func (s *Server) webLoginFrom(c echo.Context) *webLogin {
+	ck, err := c.Cookie(s.webLoginCookieName())
 	if err != nil {
 		return nil
 	}
-	return s.sess.get(ck.Value)
+	return s.logins.get(ck.Value)
 }
 
-// sessionPrincipal returns who the request's live session acts as, or nil
+// loginPrincipal returns who the request's live login acts as, or nil
 // when there is none. The account is read again on every request: a
-// session whose account was deleted or given another role since the login
+// login whose account was deleted or given another role since the login
 // ends here, also when the change came through the CLI, which cannot reach
-// the session table (a demotion to user must not keep an auditor's view).
-func (s *Server) sessionPrincipal(c echo.Context) (*principal, error) {
-	ss := s.sessionFrom(c)
-	if ss == nil {
+// the login table (a demotion to user must not keep an auditor's view).
+func (s *Server) loginPrincipal(c echo.Context) (*principal, error) {
+	l := s.webLoginFrom(c)
+	if l == nil {
 		return nil, nil
 	}
-	a, err := s.store.GetAccount(c.Request().Context(), ss.user)
-	if errors.Is(err, store.ErrNotFound) || err == nil && a.Role != ss.role {
-		s.sess.remove(ss.id)
-		s.log.Info("web session ended: its account was deleted or its role changed", "user", ss.user, "remote_addr", c.RealIP())
+	a, err := s.store.GetAccount(c.Request().Context(), l.user)
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.Role != l.role {
+		s.logins.remove(l.id)
+		s.log.Info("web login ended: its account was deleted or its role changed", "user", l.user, "remote_addr", c.RealIP())
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up account %q: %w", ss.user, err)
+		return nil, fmt.Errorf("look up account %q: %w", l.user, err)
 	}
-	return &principal{Name: ss.user, Role: ss.role, session: ss}, nil
+	return &principal{Name: l.user, Role: l.role, login: l}, nil
 }
 
-// requireSession admits requests with a live session cookie. Others are
+// requireLogin admits requests with a live login cookie. Others are
 // sent to the login page (302), with where they wanted to go as next.
-func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		p, err := s.sessionPrincipal(c)
+		p, err := s.loginPrincipal(c)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func loginURL(r *http.Request) string {
 	return "/login?next=" + url.QueryEscape(r.URL.RequestURI())
 }
 
-// requireAdmin admits admins only; it runs after requireSession.
+// requireAdmin admits admins only; it runs after requireLogin.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if p := principalOf(c); p == nil || p.Role != store.RoleAdmin {
@@ -122,7 +122,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // requireSeesAll admits auditors and admins, and refuses user accounts
-// (and tokens acting for one) with 403; it runs after requireSession or
+// (and tokens acting for one) with 403; it runs after requireLogin or
 // requireAPI. It guards what is about every session at once (/metrics).
 func (s *Server) requireSeesAll(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -134,8 +134,8 @@ func (s *Server) requireSeesAll(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // checkCSRF refuses a state-changing request whose form field _csrf (or
-// header X-CSRF-Token) is not the session's token. It runs after
-// requireSession.
+// header X-CSRF-Token) is not the login's token. It runs after
+// requireLogin.
 func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		switch c.Request().Method {
@@ -147,15 +147,15 @@ func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		if tok == "" {
 			tok = c.FormValue("_csrf")
 		}
-		if p == nil || p.session == nil || tok == "" ||
-			subtle.ConstantTimeCompare([]byte(tok), []byte(p.session.csrf)) != 1 {
+		if p == nil || p.login == nil || tok == "" ||
+			subtle.ConstantTimeCompare([]byte(tok), []byte(p.login.csrf)) != 1 {
 			return echo.NewHTTPError(http.StatusForbidden, "the form has expired or did not come from this site; reload the page and try again")
 		}
 		return next(c)
 	}
 }
 
-// requireAPI admits a session cookie or "Authorization: Bearer <token>" of a
+// requireAPI admits a login cookie or "Authorization: Bearer <token>" of a
 // token whose owner account still exists. Others get 401.
 func (s *Server) requireAPI(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -167,7 +167,7 @@ func (s *Server) requireAPI(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(principalKey, p)
 			return next(c)
 		}
-		p, err := s.sessionPrincipal(c)
+		p, err := s.loginPrincipal(c)
 		if err != nil {
 			return err
 		}

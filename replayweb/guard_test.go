@@ -92,7 +92,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 }
 
 // TestEveryRouteIsScopedForUsers enumerates the router's routes as a user
-// account (role user: alice, a bastion user) by session and by an API token
+// account (role user: alice, a bastion user) by browser and by an API token
 // of hers. Every route that takes a recording id must answer for bob's
 // recording exactly what it answers for an unknown id, and no answer (with
 // ?user=bob&q=bob on every route) may name or contain bob's recording. A
@@ -109,8 +109,8 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 	if err := e.store.PutToken(t.Context(), tok); err != nil {
 		t.Fatal(err)
 	}
-	session := e.client()
-	session.login("alice", testPassword)
+	browser := e.client()
+	browser.login("alice", testPassword)
 	bearer := e.client()
 	bearer.hdr.Set("Authorization", "Bearer "+secret)
 	checked := 0
@@ -124,11 +124,11 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 		}
 		checked++
 		t.Run(method+" "+r.Path, func(t *testing.T) {
-			for who, c := range map[string]*client{"session": session, "token": bearer} {
+			for who, c := range map[string]*client{"browser": browser, "token": bearer} {
 				do := func(id string) (*http.Response, string) {
 					form := url.Values{"name": {"mallory"}, "password": {"12345678901"}, "role": {"admin"}}
-					if c == session {
-						form.Set("_csrf", session.csrf())
+					if c == browser {
+						form.Set("_csrf", browser.csrf())
 					}
 					target := concretePath(r.Path, id)
 					if method == http.MethodGet {
@@ -136,8 +136,8 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 						form = nil
 					}
 					res, body := c.do(method, target, form)
-					if r.Path == "/logout" && c == session {
-						session.login("alice", testPassword)
+					if r.Path == "/logout" && c == browser {
+						browser.login("alice", testPassword)
 					}
 					return res, body
 				}
@@ -145,7 +145,7 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 				if strings.Contains(body, theirs.ID) || strings.Contains(body, "bob-secret") {
 					t.Errorf("%s: %d: the answer names or contains bob's recording:\n%.600s", who, res.StatusCode, body)
 				}
-				if (strings.HasPrefix(r.Path, "/admin") || r.Path == "/metrics") && res.StatusCode != http.StatusForbidden && (who == "session" || r.Path == "/metrics") {
+				if (strings.HasPrefix(r.Path, "/admin") || r.Path == "/metrics") && res.StatusCode != http.StatusForbidden && (who == "browser" || r.Path == "/metrics") {
 					t.Errorf("%s: %d, want 403", who, res.StatusCode)
 				}
 				if !strings.Contains(r.Path, ":id") {
@@ -156,7 +156,7 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 				if res.StatusCode != uRes.StatusCode || body != uBody || res.Header.Get("Content-Type") != uRes.Header.Get("Content-Type") {
 					t.Errorf("%s: bob's recording answers %d %q, an unknown id %d %q: an existence oracle", who, res.StatusCode, body, uRes.StatusCode, uBody)
 				}
-				ownRoute := who == "session" && strings.HasPrefix(r.Path, "/recordings/") || who == "token" && strings.HasPrefix(r.Path, "/api/recordings/")
+				ownRoute := who == "browser" && strings.HasPrefix(r.Path, "/recordings/") || who == "token" && strings.HasPrefix(r.Path, "/api/recordings/")
 				if ownRoute && res.StatusCode != http.StatusNotFound {
 					t.Errorf("%s: bob's recording: %d, want 404", who, res.StatusCode)
 				}

@@ -20,7 +20,7 @@ import (
 // guard, login and page tests do not already cover.
 
 // TestEveryPostNeedsCSRF enumerates the router's POST routes: a logged-in
-// admin's browser that posts without the session's token (a forged
+// admin's browser that posts without the login's token (a forged
 // cross-site form) changes nothing, whatever the route.
 func TestEveryPostNeedsCSRF(t *testing.T) {
 	e := newEnv(t, nil)
@@ -48,7 +48,7 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 		for what, set := range map[string]func(url.Values, *client){
 			"no token":              func(url.Values, *client) {},
 			"empty token":           func(v url.Values, _ *client) { v.Set("_csrf", "") },
-			"another session's":     func(v url.Values, _ *client) { v.Set("_csrf", otherTok) },
+			"another login's":       func(v url.Values, _ *client) { v.Set("_csrf", otherTok) },
 			"another's in a header": func(_ url.Values, c *client) { c.hdr.Set("X-CSRF-Token", otherTok) },
 			"login form token":      func(v url.Values, _ *client) { v.Set("_csrf", e.srv.loginCSRF.token("nonce")) },
 		} {
@@ -94,10 +94,10 @@ func TestEveryPostNeedsCSRF(t *testing.T) {
 	}
 }
 
-// TestWrongRoleAndStaleSessions: an API token (even an admin's) is no key to
+// TestWrongRoleAndStaleLogins: an API token (even an admin's) is no key to
 // the pages or the admin forms; a demoted or deleted account loses its
 // rights at once, including an admin who demotes themselves.
-func TestWrongRoleAndStaleSessions(t *testing.T) {
+func TestWrongRoleAndStaleLogins(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addAccount("ops", store.RoleAdmin)
 	secret, tok := NewAPIToken()
@@ -121,7 +121,7 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 		t.Error("an API token created an account")
 	}
 
-	// ops is demoted by root: ops's open session is admin no more.
+	// ops is demoted by root: ops's open login is admin no more.
 	ops := e.client()
 	ops.ip = "198.51.100.30"
 	ops.login("ops", testPassword)
@@ -129,7 +129,7 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 	root.login("root", testPassword)
 	root.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {root.csrf()}, "name": {"ops"}, "password": {"a long enough password"}, "role": {"auditor"}})
 	if res, _ := ops.get("/admin"); res.StatusCode == 200 {
-		t.Error("a demoted admin's open session still reaches /admin")
+		t.Error("a demoted admin's open login still reaches /admin")
 	}
 
 	// root resets its own password: its other browser is logged out, this
@@ -141,13 +141,13 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 		t.Fatalf("own password reset: %d", res.StatusCode)
 	}
 	if res, _ := laptop.get("/"); res.StatusCode != http.StatusFound {
-		t.Errorf("root's other session after its password reset: %d, want 302", res.StatusCode)
+		t.Errorf("root's other login after its password reset: %d, want 302", res.StatusCode)
 	}
 	if res, _ := root.get("/admin"); res.StatusCode != 200 {
-		t.Errorf("the session that reset its own password: %d, want 200", res.StatusCode)
+		t.Errorf("the login that reset its own password: %d, want 200", res.StatusCode)
 	}
 
-	// root demotes itself: the session that did it is not an admin's any more.
+	// root demotes itself: the login that did it is not an admin's any more.
 	res, _ := root.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {root.csrf()}, "name": {"root"}, "password": {testPassword}, "role": {"auditor"}})
 	if res.StatusCode >= 400 {
 		t.Fatalf("self-demotion: %d", res.StatusCode)
@@ -156,7 +156,7 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 		t.Error("an admin who demoted themselves still reaches /admin")
 	}
 
-	// A deleted account's session ends.
+	// A deleted account's login ends.
 	e.addAccount("gone", store.RoleAuditor)
 	gone := e.client()
 	gone.ip = "198.51.100.31"
@@ -167,38 +167,38 @@ func TestWrongRoleAndStaleSessions(t *testing.T) {
 	boss.login("boss", testPassword)
 	boss.do(http.MethodPost, "/admin/auditors/gone/delete", url.Values{"_csrf": {boss.csrf()}})
 	if res, _ := gone.get("/"); res.StatusCode != http.StatusFound {
-		t.Errorf("a deleted account's session: %d, want 302 to login", res.StatusCode)
+		t.Errorf("a deleted account's login: %d, want 302 to login", res.StatusCode)
 	}
 }
 
-// TestSessionIDs: every login gets a new id, the pre-login cookie is never a
-// session and is dropped at login, and a logged-out id cannot be replayed.
-func TestSessionIDs(t *testing.T) {
+// TestLoginIDs: every login gets a new id, the pre-login cookie is never a
+// login and is dropped at login, and a logged-out id cannot be replayed.
+func TestLoginIDs(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		e := newEnv(t, func(o *Options) { o.Secure = secure })
-		sessName, loginName := sessionCookie, loginCookie
+		cookieName, nonceName := webLoginCookie, loginNonceCookie
 		if secure {
-			sessName, loginName = secureSessionCookie, secureLoginCookie
+			cookieName, nonceName = secureWebLoginCookie, secureLoginNonceCookie
 		}
 		c := e.client()
 		res, page := c.get("/login")
-		pre := findCookie(res, loginName)
+		pre := findCookie(res, nonceName)
 		if pre == nil {
-			t.Fatalf("secure=%v: the login page set no %s cookie", secure, loginName)
+			t.Fatalf("secure=%v: the login page set no %s cookie", secure, nonceName)
 		}
 		checkFlags(t, pre, secure)
-		// The pre-login cookie's value does not work as a session.
+		// The pre-login cookie's value does not work as a login.
 		forger := e.client()
-		forger.jar[sessName] = &http.Cookie{Name: sessName, Value: pre.Value}
+		forger.jar[cookieName] = &http.Cookie{Name: cookieName, Value: pre.Value}
 		if res, _ := forger.get("/"); res.StatusCode != http.StatusFound {
-			t.Errorf("secure=%v: the pre-login cookie as a session: %d", secure, res.StatusCode)
+			t.Errorf("secure=%v: the pre-login cookie as a login: %d", secure, res.StatusCode)
 		}
 		res, _ = c.do(http.MethodPost, "/login", url.Values{"_csrf": {csrfFrom(t, page)}, "name": {"alice"}, "password": {testPassword}})
-		first := findCookie(res, sessName)
+		first := findCookie(res, cookieName)
 		if first == nil || first.Value == pre.Value {
 			t.Fatalf("secure=%v: login set %v", secure, res.Header["Set-Cookie"])
 		}
-		if gone := findCookie(res, loginName); gone == nil || gone.MaxAge >= 0 {
+		if gone := findCookie(res, nonceName); gone == nil || gone.MaxAge >= 0 {
 			t.Errorf("secure=%v: login did not delete the pre-login cookie", secure)
 		}
 		for _, ck := range res.Cookies() {
@@ -206,30 +206,30 @@ func TestSessionIDs(t *testing.T) {
 		}
 		// Logout ends the id on the server: replaying the cookie fails.
 		res, _ = c.do(http.MethodPost, "/logout", url.Values{"_csrf": {c.csrf()}})
-		if del := findCookie(res, sessName); del == nil || del.MaxAge >= 0 {
+		if del := findCookie(res, cookieName); del == nil || del.MaxAge >= 0 {
 			t.Errorf("secure=%v: logout did not delete the cookie", secure)
 		} else {
 			checkFlags(t, del, secure)
 		}
 		replay := e.client()
-		replay.jar[sessName] = first
+		replay.jar[cookieName] = first
 		if res, _ := replay.get("/"); res.StatusCode != http.StatusFound {
 			t.Errorf("secure=%v: a logged-out id replayed: %d", secure, res.StatusCode)
 		}
 		// A second login gets another id.
 		res = c.login("alice", testPassword)
-		if second := findCookie(res, sessName); second == nil || second.Value == first.Value {
+		if second := findCookie(res, cookieName); second == nil || second.Value == first.Value {
 			t.Errorf("secure=%v: a second login reused the id", secure)
 		}
 		// Without TLS the __Host- cookie is not read, and the reverse.
-		other := sessionCookie
+		other := webLoginCookie
 		if !secure {
-			other = secureSessionCookie
+			other = secureWebLoginCookie
 		}
 		swapped := e.client()
-		swapped.jar[other] = &http.Cookie{Name: other, Value: c.jar[sessName].Value}
+		swapped.jar[other] = &http.Cookie{Name: other, Value: c.jar[cookieName].Value}
 		if res, _ := swapped.get("/"); res.StatusCode != http.StatusFound {
-			t.Errorf("secure=%v: the session under the name %s: %d", secure, other, res.StatusCode)
+			t.Errorf("secure=%v: the login under the name %s: %d", secure, other, res.StatusCode)
 		}
 	}
 }
@@ -263,7 +263,7 @@ func TestStreamedBodyOverLimit(t *testing.T) {
 	t.Cleanup(ts.Close)
 	admin := e.client()
 	admin.login("root", testPassword)
-	ck := admin.jar[sessionCookie]
+	ck := admin.jar[webLoginCookie]
 	tok := admin.csrf()
 
 	big := "_csrf=" + tok + "&name=" + strings.Repeat("a", maxBody+1)

@@ -82,7 +82,7 @@ func (c *client) openLive(t *testing.T, base, id string) *http.Response {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/recordings/"+id+"/live", nil)
-	req.AddCookie(c.jar[sessionCookie])
+	req.AddCookie(c.jar[webLoginCookie])
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestLiveViewerLeaves(t *testing.T) {
 	c.login("alice", testPassword)
 	ctx, cancel := context.WithCancel(t.Context())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/recordings/"+sess.ID()+"/live", nil)
-	req.AddCookie(c.jar[sessionCookie])
+	req.AddCookie(c.jar[webLoginCookie])
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

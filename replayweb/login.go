@@ -19,11 +19,11 @@ type loginBody struct {
 	Error string
 }
 
-func (s *Server) loginCookieName() string {
+func (s *Server) loginNonceCookieName() string {
 	if s.o.Secure {
-		return secureLoginCookie
+		return secureLoginNonceCookie
 	}
-	return loginCookie
+	return loginNonceCookie
 }
 
 // setCookie sets an HttpOnly, SameSite=Strict, path-/ cookie; maxAge < 0
@@ -42,17 +42,17 @@ func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
 // loginNonce returns the browser's login-form nonce, setting a new one when
 // it has none.
 func (s *Server) loginNonce(c echo.Context) string {
-	if ck, err := c.Cookie(s.loginCookieName()); err == nil && len(ck.Value) >= 32 {
+	if ck, err := c.Cookie(s.loginNonceCookieName()); err == nil && len(ck.Value) >= 32 {
 		return ck.Value
 	}
 	n := randomToken()
-	s.setCookie(c, s.loginCookieName(), n, 0)
+	s.setCookie(c, s.loginNonceCookieName(), n, 0)
 	return n
 }
 
 func (s *Server) loginPage(c echo.Context) error {
 	next := safeNext(c.QueryParam("next"))
-	if p, err := s.sessionPrincipal(c); err != nil {
+	if p, err := s.loginPrincipal(c); err != nil {
 		return err
 	} else if p != nil {
 		return c.Redirect(http.StatusFound, next)
@@ -77,7 +77,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		return s.renderLogin(c, http.StatusTooManyRequests, b)
 	}
 	var nonce string
-	if ck, err := c.Cookie(s.loginCookieName()); err == nil {
+	if ck, err := c.Cookie(s.loginNonceCookieName()); err == nil {
 		nonce = ck.Value
 	}
 	if !s.loginCSRF.valid(nonce, c.FormValue("_csrf")) {
@@ -94,14 +94,14 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		b.Error = "Wrong name or password."
 		return s.renderLogin(c, http.StatusUnauthorized, b)
 	}
-	// A login always gets a fresh session id: an id planted in the browser
+	// A login always gets a fresh login id: an id planted in the browser
 	// before login is dropped, never promoted (session fixation).
-	if ck, err := c.Cookie(s.cookieName()); err == nil {
-		s.sess.remove(ck.Value)
+	if ck, err := c.Cookie(s.webLoginCookieName()); err == nil {
+		s.logins.remove(ck.Value)
 	}
-	ss := s.sess.create(a.Name, a.Role)
-	s.setCookie(c, s.cookieName(), ss.id, int(s.o.SessionTTL/time.Second))
-	s.setCookie(c, s.loginCookieName(), "", -1)
+	l := s.logins.create(a.Name, a.Role)
+	s.setCookie(c, s.webLoginCookieName(), l.id, int(s.o.LoginTTL/time.Second))
+	s.setCookie(c, s.loginNonceCookieName(), "", -1)
 	_ = s.audit(c, store.AuditEvent{Kind: "web_login", Outcome: "ok", User: a.Name})
 	s.log.Info("web login", "user", a.Name, "role", a.Role, "remote_addr", ip)
 	return c.Redirect(http.StatusSeeOther, b.Next)
@@ -130,11 +130,11 @@ func (s *Server) authenticate(c echo.Context, name, pw string) (*store.Account, 
 }
 
 func (s *Server) logout(c echo.Context) error {
-	if p := principalOf(c); p != nil && p.session != nil {
-		s.sess.remove(p.session.id)
+	if p := principalOf(c); p != nil && p.login != nil {
+		s.logins.remove(p.login.id)
 		s.log.Info("web logout", "user", p.Name, "remote_addr", c.RealIP())
 	}
-	s.setCookie(c, s.cookieName(), "", -1)
+	s.setCookie(c, s.webLoginCookieName(), "", -1)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 

@@ -47,8 +47,8 @@ func TestLoginWrongPassword(t *testing.T) {
 		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Wrong name or password") {
 			t.Errorf("%q: %d", cred[0], res.StatusCode)
 		}
-		if _, ok := c.jar[sessionCookie]; ok {
-			t.Errorf("%q: got a session cookie", cred[0])
+		if _, ok := c.jar[webLoginCookie]; ok {
+			t.Errorf("%q: got a login cookie", cred[0])
 		}
 	}
 }
@@ -59,9 +59,9 @@ func TestCookieFlags(t *testing.T) {
 		c := e.client()
 		_, page := c.get("/login")
 		res, _ := c.do(http.MethodPost, "/login", url.Values{"_csrf": {csrfFrom(t, page)}, "name": {"alice"}, "password": {testPassword}})
-		want := sessionCookie
+		want := webLoginCookie
 		if secure {
-			want = secureSessionCookie
+			want = secureWebLoginCookie
 		}
 		var found *http.Cookie
 		for _, ck := range res.Cookies() {
@@ -81,24 +81,24 @@ func TestCookieFlags(t *testing.T) {
 	}
 }
 
-func TestSessionFixation(t *testing.T) {
+func TestLoginFixation(t *testing.T) {
 	e := newEnv(t, nil)
-	// An attacker plants a session id they know in the victim's browser.
+	// An attacker plants a login id they know in the victim's browser.
 	attacker := e.client()
 	attacker.login("alice", testPassword)
-	planted := attacker.jar[sessionCookie].Value
+	planted := attacker.jar[webLoginCookie].Value
 
 	victim := e.client()
 	victim.ip = "198.51.100.9"
 	_, page := victim.get("/login")
-	victim.jar[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: planted}
+	victim.jar[webLoginCookie] = &http.Cookie{Name: webLoginCookie, Value: planted}
 	res, _ := victim.do(http.MethodPost, "/login", url.Values{"_csrf": {csrfFrom(t, page)}, "name": {"root"}, "password": {testPassword}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("victim login: %d", res.StatusCode)
 	}
-	got := victim.jar[sessionCookie].Value
+	got := victim.jar[webLoginCookie].Value
 	if got == planted {
-		t.Fatal("login kept the planted session id")
+		t.Fatal("login kept the planted login id")
 	}
 	// The planted id is gone, and it never became root's.
 	if res, _ := attacker.get("/admin"); res.StatusCode != http.StatusFound {
@@ -106,14 +106,14 @@ func TestSessionFixation(t *testing.T) {
 	}
 	// A made-up id is not accepted either.
 	forger := e.client()
-	forger.jar[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: "chosen-by-attacker"}
+	forger.jar[webLoginCookie] = &http.Cookie{Name: webLoginCookie, Value: "chosen-by-attacker"}
 	if res, _ := forger.get("/"); res.StatusCode != http.StatusFound {
-		t.Errorf("made-up session id: %d", res.StatusCode)
+		t.Errorf("made-up login id: %d", res.StatusCode)
 	}
 }
 
-func TestSessionExpires(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.SessionTTL = time.Hour })
+func TestLoginExpires(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.LoginTTL = time.Hour })
 	c := e.client()
 	c.login("alice", testPassword)
 	e.clock.Add(59 * time.Minute)
@@ -182,7 +182,7 @@ func TestCSRF(t *testing.T) {
 		}
 		return v
 	}
-	for name, v := range map[string]url.Values{"missing": form(""), "wrong": form("AAAA" + tok[4:]), "other session's": form(func() string {
+	for name, v := range map[string]url.Values{"missing": form(""), "wrong": form("AAAA" + tok[4:]), "other login's": form(func() string {
 		o := e.client()
 		o.login("root", testPassword)
 		return o.csrf()

@@ -234,9 +234,9 @@ func TestAPI(t *testing.T) {
 	if res.StatusCode != 200 || body != sampleCast {
 		t.Fatalf("api cast: %d", res.StatusCode)
 	}
-	// The session cookie works on the API too.
+	// The login cookie works on the API too.
 	if res, _ := admin.get("/api/recordings"); res.StatusCode != 200 {
-		t.Errorf("api with a session: %d", res.StatusCode)
+		t.Errorf("api with a login: %d", res.StatusCode)
 	}
 	// A token is no key to the pages.
 	if res, _ := script.get("/"); res.StatusCode != http.StatusFound {

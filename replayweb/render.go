@@ -53,8 +53,8 @@ func (s *Server) render(c echo.Context, status int, page string, d pageData) err
 	if d.User == nil {
 		d.User = principalOf(c)
 	}
-	if d.CSRF == "" && d.User != nil && d.User.session != nil {
-		d.CSRF = d.User.session.csrf
+	if d.CSRF == "" && d.User != nil && d.User.login != nil {
+		d.CSRF = d.User.login.csrf
 	}
 	var buf bytes.Buffer
 	if err := s.pages[page].t.ExecuteTemplate(&buf, "layout", d); err != nil {

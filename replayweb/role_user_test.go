@@ -254,8 +254,8 @@ func TestUserMetricsAndTokens(t *testing.T) {
 }
 
 // TestRoleChangeOutsideTheSite: the CLI changes accounts in the store
-// directly, without the site's session table. An auditor made a user there
-// loses the auditor's view at the next request, not at the session's end.
+// directly, without the site's login table. An auditor made a user there
+// loses the auditor's view at the next request, not at the login's end.
 func TestRoleChangeOutsideTheSite(t *testing.T) {
 	e, _, _ := userEnv(t, nil)
 	e.addAccount("carol", store.RoleAuditor)
@@ -267,21 +267,21 @@ func TestRoleChangeOutsideTheSite(t *testing.T) {
 	}
 	e.addAccount("carol", store.RoleUser) // jumpcast auditor add carol --role user
 	if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
-		t.Errorf("carol's auditor session after her demotion: %d, want 302 to /login", res.StatusCode)
+		t.Errorf("carol's auditor login after her demotion: %d, want 302 to /login", res.StatusCode)
 	}
 	if res, _ := c.get("/api/recordings"); res.StatusCode != http.StatusUnauthorized {
-		t.Errorf("carol's API session after her demotion: %d, want 401", res.StatusCode)
+		t.Errorf("carol's API access after her demotion: %d, want 401", res.StatusCode)
 	}
 	c.login("carol", testPassword)
 	if got := apiIDs(t, c, ""); len(got) != 1 {
 		t.Errorf("carol as a user: %d recordings, want her 1", len(got))
 	}
-	// Deleted outside the site: the session ends too.
+	// Deleted outside the site: the login ends too.
 	if err := e.store.DeleteAccount(t.Context(), "carol"); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
-		t.Errorf("a deleted account's session: %d, want 302", res.StatusCode)
+		t.Errorf("a deleted account's login: %d, want 302", res.StatusCode)
 	}
 }
 

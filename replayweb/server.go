@@ -38,8 +38,8 @@ type Options struct {
 	// peer and X-Forwarded-For is ignored. The login rate limit and audit
 	// events key on this address.
 	TrustedProxies []string
-	// SessionTTL is how long a login lasts; zero means 12 hours.
-	SessionTTL time.Duration
+	// LoginTTL is how long a login lasts; zero means 12 hours.
+	LoginTTL time.Duration
 	// Secure marks cookies Secure (with the __Host- prefix) and sends HSTS;
 	// set it when the site is served over TLS.
 	Secure bool
@@ -56,7 +56,7 @@ type Options struct {
 	// Ready is the readiness check behind GET /readyz, open to anyone, with
 	// the same rules as Health. Nil leaves /readyz out.
 	Ready func(ctx context.Context) error
-	// Now is the clock for sessions, rate limits and audit times; nil means
+	// Now is the clock for web logins, rate limits and audit times; nil means
 	// time.Now.
 	Now func() time.Time
 	// EndSession ends the running session recording as id on behalf of by
@@ -65,7 +65,7 @@ type Options struct {
 	EndSession func(id, by, why string) error
 }
 
-// Server is the web site. It holds sessions in memory; it starts no
+// Server is the web site. It holds web logins in memory; it starts no
 // goroutine of its own (the live view's goroutines belong to their request).
 type Server struct {
 	store Store
@@ -76,7 +76,7 @@ type Server struct {
 	o     Options
 
 	e         *echo.Echo
-	sess      *sessions
+	logins    *webLogins
 	limit     *limiter
 	loginCSRF loginCSRF
 	pages     map[string]*pageTemplate
@@ -100,8 +100,8 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.SessionTTL <= 0 {
-		o.SessionTTL = 12 * time.Hour
+	if o.LoginTTL <= 0 {
+		o.LoginTTL = 12 * time.Hour
 	}
 	extractor, err := ipExtractor(o.TrustedProxies)
 	if err != nil {
@@ -121,7 +121,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		store: o.Store, casts: o.Recordings, live: o.Live, log: o.Logger, now: o.Now, o: o,
-		sess:      newSessions(o.SessionTTL, o.Now),
+		logins:    newWebLogins(o.LoginTTL, o.Now),
 		limit:     newLimiter(loginBurst, loginRefill, o.Now),
 		loginCSRF: loginCSRF{key: key},
 		pages:     pages,
@@ -191,10 +191,10 @@ func (s *Server) routes(e *echo.Echo) {
 	static := e.Group("/static", s.staticCache)
 	static.StaticFS("/", mustSub(embedded, "assets"))
 
-	// Pages: a session cookie; forms carry the session's CSRF token. Every
+	// Pages: a login cookie; forms carry the login's CSRF token. Every
 	// handler that reaches a recording does so through recordingFor or
 	// listFilter, which confine a user account to its own recordings.
-	pages := e.Group("", s.requireSession, s.checkCSRF)
+	pages := e.Group("", s.requireLogin, s.checkCSRF)
 	pages.GET("/", s.listPage)
 	pages.GET("/recordings/:id", s.recordingPage)
 	pages.GET("/recordings/:id/cast", s.castForPage)
@@ -202,7 +202,7 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
 
-	admin := e.Group("/admin", s.requireSession, s.requireAdmin, s.checkCSRF)
+	admin := e.Group("/admin", s.requireLogin, s.requireAdmin, s.checkCSRF)
 	admin.GET("", s.adminPage)
 	admin.POST("/auditors", s.adminPutAccount)
 	admin.POST("/auditors/:name/delete", s.adminDeleteAccount)
@@ -210,7 +210,7 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/tokens/:id/delete", s.adminDeleteToken)
 	admin.POST("/recordings/:id/end", s.adminEndSession)
 
-	// API: a session cookie or an API token; read-only.
+	// API: a login cookie or an API token; read-only.
 	api := e.Group("/api", s.requireAPI)
 	api.GET("/recordings", s.apiList)
 	api.GET("/recordings/:id", s.apiGet)

@@ -155,7 +155,7 @@ func (p *program) listenWeb() error {
 		Live:           p.hub,
 		Logger:         p.log,
 		TrustedProxies: cfg.Web.TrustedProxies,
-		SessionTTL:     cfg.Web.SessionTTL,
+		LoginTTL:       cfg.Web.SessionTTL, // web.session_ttl: how long a web login lasts
 		Secure:         cfg.Web.TLSCert != "",
 		SSHHint:        sshHint(p.sshLn.Addr().String(), "user", "target"),
 		Metrics:        p.metrics.Handler(),
