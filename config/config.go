@@ -4,9 +4,19 @@
 // from a file).
 //
 // Configuration is plain data: nothing here reads flags or the environment,
-// opens sockets or touches the data folder. The zero value of every optional
-// field means "use the default", and Default returns a Config with every
-// default filled in.
+// opens sockets or touches the data folder. Every field holds the value in
+// force, with its default resolved once, when the file is parsed: callers
+// read plain fields and never apply a default themselves.
+//
+// Where a field's zero value is not a setting of its own, zero means "use
+// the default" and ApplyDefaults fills it in. A few fields default to true
+// or to a duration where false or 0 means off (upstream.password_auth,
+// upstream.reuse_idle, log.audit, a rule's agent_auth and
+// agent_forwarding): those defaults are set before decoding (by Parse, and
+// for each rule by Rule.UnmarshalYAML), so a key the file leaves out keeps
+// its default and a key the file sets wins. Default returns a Config with
+// every default filled in; a Config or Rule built in Go code says those
+// values itself.
 package config
 
 import (
@@ -150,16 +160,18 @@ type Upstream struct {
 	// target. Default 15s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	// PasswordAuth relays password and keyboard-interactive prompts to the
-	// admin's terminal when key authentication fails. Default true.
-	PasswordAuth *bool `yaml:"password_auth"`
+	// admin's terminal when key authentication fails. Default true (set by
+	// Parse and Default).
+	PasswordAuth bool `yaml:"password_auth"`
 	// ReuseIdle keeps a target connection open this long after the admin
 	// connection that made it ends, so the same bastion user's next
 	// connection to the same address as the same remote user takes it over
 	// instead of connecting and authenticating again (OpenSSH's
 	// ControlPersist, on the bastion). Only connections authenticated with
 	// bastion-held keys are kept, never ones that used the admin's agent
-	// or a relayed password. Default 10s; 0 turns reuse off.
-	ReuseIdle *time.Duration `yaml:"reuse_idle"`
+	// or a relayed password. Default 10s (set by Parse and Default); 0
+	// turns reuse off.
+	ReuseIdle time.Duration `yaml:"reuse_idle"`
 }
 
 // Log configures structured logging.
@@ -170,8 +182,8 @@ type Log struct {
 	Format string `yaml:"format"`
 	// Audit writes every audit event to the log as well, one "audit" line
 	// each, so that a log shipped off the bastion is a copy of the audit
-	// trail. Default true.
-	Audit *bool `yaml:"audit"`
+	// trail. Default true (set by Parse and Default).
+	Audit bool `yaml:"audit"`
 }
 
 // Metrics configures the optional operations listener. Whatever it says,
@@ -201,6 +213,11 @@ type Group struct {
 
 // Rule allows some targets as some remote users. A session is allowed when
 // one rule matches both its target and its remote user.
+//
+// AgentAuth and AgentForwarding default to true: a rule decoded from YAML
+// that leaves them out has them set (Rule.UnmarshalYAML), and a marshalled
+// rule writes them only when they are false (Rule.MarshalYAML). A Rule
+// literal in Go code has them false unless it says otherwise.
 type Rule struct {
 	// Targets are globs over target aliases ("db*").
 	Targets []string `yaml:"targets,omitempty"`
@@ -211,10 +228,10 @@ type Rule struct {
 	As []string `yaml:"as,omitempty"`
 	// AgentAuth lets the bastion use the admin's forwarded agent to log in
 	// to the target. Default true.
-	AgentAuth *bool `yaml:"agent_auth,omitempty"`
+	AgentAuth bool `yaml:"agent_auth"`
 	// AgentForwarding passes the admin's agent on to the target session
 	// when the admin asked for it (ssh -A). Default true.
-	AgentForwarding *bool `yaml:"agent_forwarding,omitempty"`
+	AgentForwarding bool `yaml:"agent_forwarding"`
 	// PortForwarding allows direct-tcpip channels (ssh -J, ssh -L) to the
 	// matched targets; they cannot be recorded. Default false.
 	PortForwarding bool `yaml:"port_forwarding,omitempty"`

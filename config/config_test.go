@@ -1,9 +1,12 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const aliceKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
@@ -197,28 +200,84 @@ func TestReuseIdleZeroMeansOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := DurationOr(c.Upstream.ReuseIdle, -1); got != DefaultReuseIdle {
+	if got := c.Upstream.ReuseIdle; got != DefaultReuseIdle {
 		t.Errorf("default reuse_idle %v, want %v", got, DefaultReuseIdle)
 	}
 	c, err = Parse([]byte("upstream:\n  reuse_idle: 0s\n"), "off.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := DurationOr(c.Upstream.ReuseIdle, -1); got != 0 {
+	if got := c.Upstream.ReuseIdle; got != 0 {
 		t.Errorf("reuse_idle: 0s became %v; 0 must stay off", got)
 	}
 }
 
 // TestLogAuditDefaultsOn: log.audit is on unless the file says false.
 func TestLogAuditDefaultsOn(t *testing.T) {
-	if a := Default().Log.Audit; a == nil || !*a {
+	if a := Default().Log.Audit; !a {
 		t.Errorf("default log.audit = %v, want true", a)
 	}
 	c, err := Parse([]byte("log:\n  audit: false\n"), "x.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := c.Log.Audit; a == nil || *a {
+	if a := c.Log.Audit; a {
 		t.Errorf("log.audit: false parsed as %v", a)
+	}
+}
+
+// TestDefaultsResolvedAtParse: the keys whose zero value is a setting of
+// its own (false, 0 = off) come out of Parse with their default when the
+// file leaves them out, and with the file's value when it sets them, so
+// that callers read plain fields.
+func TestDefaultsResolvedAtParse(t *testing.T) {
+	rules := "users:\n  alice:\n    keys: [\"" + aliceKey + "\"]\n    allow:\n" +
+		"      - {targets: [a], as: [root]}\n" +
+		"      - {targets: [b], as: [root], agent_auth: false, agent_forwarding: false}\n" +
+		"      - {targets: [c], as: [root], agent_auth: ~}\n"
+	c, err := Parse([]byte(rules), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := c.Users["alice"].Allow
+	for i, want := range []bool{true, false, true} {
+		if allow[i].AgentAuth != want || allow[i].AgentForwarding != want {
+			t.Errorf("rule %d: agent_auth %v, agent_forwarding %v; want %v", i, allow[i].AgentAuth, allow[i].AgentForwarding, want)
+		}
+	}
+	if !c.Upstream.PasswordAuth || !Default().Upstream.PasswordAuth {
+		t.Error("upstream.password_auth left out is not true")
+	}
+	c, err = Parse([]byte("upstream:\n  password_auth: false\n"), "pw.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Upstream.PasswordAuth {
+		t.Error("upstream.password_auth: false parsed as true")
+	}
+}
+
+// TestRuleMarshalReadsBack: a marshalled rule reads back as itself and
+// leaves its defaults out, as config init writes it.
+func TestRuleMarshalReadsBack(t *testing.T) {
+	for _, r := range []Rule{
+		{Targets: []string{"db*"}, As: []string{"root"}, AgentAuth: true, AgentForwarding: true},
+		{Hosts: []string{"10.0.0.*"}, As: []string{"*"}, AgentForwarding: true, PortForwarding: true},
+		{Targets: []string{"web1"}, As: []string{"deploy"}},
+	} {
+		out, err := yaml.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Rule
+		if err := yaml.Unmarshal(out, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, r) {
+			t.Errorf("%+v marshalled as %q read back as %+v", r, out, back)
+		}
+		if r.AgentAuth && strings.Contains(string(out), "agent_auth") {
+			t.Errorf("default agent_auth written out: %q", out)
+		}
 	}
 }

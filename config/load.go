@@ -40,12 +40,25 @@ var defaultEnvAllow = []string{"LANG", "LC_*", "TERM", "TZ", "COLORTERM"}
 // log in until one is added), no targets, every default filled in.
 func Default() *Config {
 	c := &Config{}
+	c.presetDefaults()
 	c.ApplyDefaults()
 	return c
 }
 
-// ApplyDefaults fills every zero optional field with its default. It is
-// idempotent.
+// presetDefaults sets the fields whose zero value is a setting of its own
+// (false, or 0 meaning off) to their defaults. After decoding, an absent
+// key and an explicit false or 0 look the same, so these defaults are set
+// before: Parse decodes over them. Rules do the same for their own fields
+// in Rule.UnmarshalYAML.
+func (c *Config) presetDefaults() {
+	c.Upstream.PasswordAuth = true
+	c.Upstream.ReuseIdle = DefaultReuseIdle
+	c.Log.Audit = true
+}
+
+// ApplyDefaults fills every zero optional field whose zero value means
+// "use the default" (see the package comment for those where it does not).
+// It is idempotent.
 func (c *Config) ApplyDefaults() {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -83,20 +96,8 @@ func (c *Config) ApplyDefaults() {
 	def(&c.Upstream.HostKeyPolicy, HostKeyTOFU)
 	defD(&c.Upstream.DialTimeout, DefaultDialTimeout)
 	defD(&c.Upstream.HandshakeTimeout, DefaultUpstreamHandshake)
-	if c.Upstream.ReuseIdle == nil {
-		d := DefaultReuseIdle
-		c.Upstream.ReuseIdle = &d
-	}
-	if c.Upstream.PasswordAuth == nil {
-		t := true
-		c.Upstream.PasswordAuth = &t
-	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
-	if c.Log.Audit == nil {
-		t := true
-		c.Log.Audit = &t
-	}
 	if c.Users == nil {
 		c.Users = map[string]User{}
 	}
@@ -119,13 +120,15 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes, defaults and validates YAML data; name is used in errors.
-// Unknown keys are errors.
+// Unknown keys are errors. Every default is resolved here: the Config it
+// returns holds the values in force.
 func Parse(data []byte, name string) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, cleanYAMLError(err))
 	}
 	c := &Config{}
+	c.presetDefaults()
 	if len(bytes.TrimSpace(data)) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
@@ -142,6 +145,43 @@ func Parse(data []byte, name string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return c, nil
+}
+
+// UnmarshalYAML decodes a rule over its defaults (AgentAuth and
+// AgentForwarding true), so that a rule that leaves them out allows them
+// and one that says false does not. It takes the decoder's unmarshal
+// function rather than a *yaml.Node: that decodes with the same decoder,
+// so unknown keys inside a rule stay errors (Node.Decode would not check
+// them).
+func (r *Rule) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Rule // the same fields without this method
+	p := plain{AgentAuth: true, AgentForwarding: true}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*r = Rule(p)
+	return nil
+}
+
+// MarshalYAML writes a rule with agent_auth and agent_forwarding only when
+// they are false, so that it reads back as itself and a rule with the
+// defaults stays as short as one written by hand.
+func (r Rule) MarshalYAML() (any, error) {
+	type plain Rule // the same fields without this method
+	var n yaml.Node
+	if err := n.Encode(plain(r)); err != nil {
+		return nil, err
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if (k.Value == "agent_auth" || k.Value == "agent_forwarding") && v.Value == "true" {
+			continue
+		}
+		kept = append(kept, k, v)
+	}
+	n.Content = kept
+	return &n, nil
 }
 
 // cleanYAMLError turns the library's multi-line "unmarshal errors" into one

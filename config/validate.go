@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -89,8 +88,8 @@ func (c *Config) Validate() error {
 	default:
 		return bad("upstream.host_key_policy", "%q: want %s or %s", c.Upstream.HostKeyPolicy, HostKeyTOFU, HostKeyStrict)
 	}
-	if c.Upstream.ReuseIdle != nil && (*c.Upstream.ReuseIdle < 0 || *c.Upstream.ReuseIdle > MaxReuseIdle) {
-		return bad("upstream.reuse_idle", "%s: want 0 (off) up to %s", *c.Upstream.ReuseIdle, MaxReuseIdle)
+	if c.Upstream.ReuseIdle < 0 || c.Upstream.ReuseIdle > MaxReuseIdle {
+		return bad("upstream.reuse_idle", "%s: want 0 (off) up to %s", c.Upstream.ReuseIdle, MaxReuseIdle)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -220,22 +219,6 @@ func SplitHostPortDefault(addr string, defPort int) (string, int, error) {
 		return "", 0, fmt.Errorf("%q is not host[:port]", addr)
 	}
 	return host, port, nil
-}
-
-// DurationOr returns *d, or def when d is nil.
-func DurationOr(d *time.Duration, def time.Duration) time.Duration {
-	if d == nil {
-		return def
-	}
-	return *d
-}
-
-// BoolOr returns *b, or def when b is nil.
-func BoolOr(b *bool, def bool) bool {
-	if b == nil {
-		return def
-	}
-	return *b
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -93,7 +93,7 @@ func TestHostileKeyOfAnotherUser(t *testing.T) {
 	f := hostileFixture(t, func(c *config.Config) {
 		// bob may reach t1 as deploy only; carol shares alice's key.
 		c.Users["bob"] = config.User{Keys: []string{bob.AuthorizedLine},
-			Allow: []config.Rule{{Targets: []string{"t1"}, As: []string{"deploy"}}}}
+			Allow: []config.Rule{{Targets: []string{"t1"}, As: []string{"deploy"}, AgentAuth: true, AgentForwarding: true}}}
 	})
 	// bob's key is bob, whatever remote user he asks for.
 	c, err := f.tryDial("root@t1", gossh.PublicKeys(bob.Signer))

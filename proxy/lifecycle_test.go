@@ -128,11 +128,10 @@ func TestAgentAuthAndForwarding(t *testing.T) {
 
 func TestAgentForwardingForbiddenByPolicy(t *testing.T) {
 	agentKey := sshtest.NewKeyPair(t)
-	no := false
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}},
 		config: func(c *config.Config) {
 			u := c.Users["alice"]
-			u.Allow[0].AgentAuth, u.Allow[0].AgentForwarding = &no, &no
+			u.Allow[0].AgentAuth, u.Allow[0].AgentForwarding = false, false
 			c.Users["alice"] = u
 		}})
 	keyring := agent.NewKeyring()

@@ -49,7 +49,7 @@ func (p *Policy) Grants(user string) []Grant {
 	byAlias := map[string]*Grant{}
 	var hosts []Grant
 	for _, r := range rules {
-		aa, af := config.BoolOr(r.AgentAuth, true), config.BoolOr(r.AgentForwarding, true)
+		aa, af := r.AgentAuth, r.AgentForwarding
 		for alias, t := range p.cfg.Targets {
 			if !anyMatch(r.Targets, alias) {
 				continue
@@ -140,8 +140,8 @@ func (p *Policy) Decide(user string, login Login) Decision {
 		}
 		d.Allowed = true
 		d.PortForwarding = d.PortForwarding || r.PortForwarding
-		d.AgentAuth = d.AgentAuth || config.BoolOr(r.AgentAuth, true)
-		d.AgentForwarding = d.AgentForwarding || config.BoolOr(r.AgentForwarding, true)
+		d.AgentAuth = d.AgentAuth || r.AgentAuth
+		d.AgentForwarding = d.AgentForwarding || r.AgentForwarding
 	}
 	switch {
 	case d.Allowed:

@@ -3,8 +3,6 @@ package proxy
 import (
 	"sync"
 	"time"
-
-	"github.com/jumpcast/jumpcast/config"
 )
 
 // Upstream reuse is OpenSSH's ControlPersist, kept on the bastion: when an
@@ -179,7 +177,7 @@ func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
 		up.setOwner(cc)
 		if !cc.adopt(up) {
 			up.setOwner(nil)
-			s.pool.park(up, config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0))
+			s.pool.park(up, s.snap.Load().cfg.Upstream.ReuseIdle)
 			return nil
 		}
 		up.mu.Lock()
@@ -196,7 +194,7 @@ func (cc *clientConn) takeKept(k reuseKey, d Decision) *upstream {
 // same user's next connection when it may be reused, else closed.
 func (cc *clientConn) release(up *upstream) {
 	s := cc.s
-	idle := config.DurationOr(s.snap.Load().cfg.Upstream.ReuseIdle, 0)
+	idle := s.snap.Load().cfg.Upstream.ReuseIdle
 	if !up.reusable || idle <= 0 || cc.agentRequested() || s.isClosing() || up.snap != s.snap.Load() {
 		_ = up.Close()
 		return

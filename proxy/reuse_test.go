@@ -112,8 +112,7 @@ func TestReuseOnlyForSameUserTargetAndRemoteUser(t *testing.T) {
 }
 
 func TestReuseOffAndIdleExpiry(t *testing.T) {
-	off := time.Duration(0)
-	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = &off }})
+	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = 0 }})
 	f.execOnce("root@t1", "true")
 	f.execOnce("root@t1", "true")
 	if got := f.target.AuthLog(); len(got) != 2 {
@@ -122,7 +121,7 @@ func TestReuseOffAndIdleExpiry(t *testing.T) {
 	f.waitKept(0)
 
 	short := 150 * time.Millisecond
-	g := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = &short }})
+	g := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = short }})
 	g.execOnce("root@t1", "true")
 	g.waitKept(1)
 	time.Sleep(short + 100*time.Millisecond)

@@ -75,7 +75,7 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 		user:     cc.login.RemoteUser,
 		host:     cc.login.Target,
 		signers:  append(s.targetIdentities(d.Target), s.ids...),
-		password: config.BoolOr(cfg.Upstream.PasswordAuth, true),
+		password: cfg.Upstream.PasswordAuth,
 	}
 	if ss != nil && ss.ptyReq != nil {
 		plan.prompt = &prompter{out: ss.ch.Stderr(), in: ss.in}

@@ -52,7 +52,7 @@ errors naming the key and its line) and print who may reach what as whom.`,
 // printPolicy prints the effective policy: one line per user and grant.
 func printPolicy(w io.Writer, path string, cfg *config.Config) {
 	reuse := "off"
-	if d := config.DurationOr(cfg.Upstream.ReuseIdle, 0); d > 0 {
+	if d := cfg.Upstream.ReuseIdle; d > 0 {
 		reuse = d.String()
 	}
 	banner := "none"
@@ -140,7 +140,8 @@ func configInit(w io.Writer, user, keyFile, as string, targets []string) error {
 	}
 	u := config.User{Keys: []string{strings.TrimSpace(string(data))}}
 	if len(aliases) > 0 {
-		u.Allow = []config.Rule{{Targets: aliases, As: strings.Split(as, ",")}}
+		// The rule's defaults, which MarshalYAML leaves out of the file.
+		u.Allow = []config.Rule{{Targets: aliases, As: strings.Split(as, ","), AgentAuth: true, AgentForwarding: true}}
 	}
 	cfg.Users[user] = u
 	// Validate what we are about to print, so the file loads as written.

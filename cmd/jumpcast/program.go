@@ -90,7 +90,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	}
 	p.metrics = metrics.New(metrics.Options{ActiveSessions: p.activeSessions, Logger: logger})
 	var sink metrics.AuditSink = p.store
-	if a := p.cfg.Log.Audit; a == nil || *a {
+	if p.cfg.Log.Audit {
 		sink = auditLog{log: p.log, next: p.store}
 	}
 	p.audit = p.metrics.Auditor(sink)

@@ -35,8 +35,7 @@ func TestNoLeaksAfterManySessions(t *testing.T) {
 	// Reuse off: every session makes and tears down its own target
 	// connection too, the path with the most to leak. (Kept connections
 	// are covered by proxy/reuse_test.go under goleak.)
-	off := time.Duration(0)
-	b := newBastion(t, bastionOpts{noSync: true, config: func(c *config.Config) { c.Upstream.ReuseIdle = &off }})
+	b := newBastion(t, bastionOpts{noSync: true, config: func(c *config.Config) { c.Upstream.ReuseIdle = 0 }})
 	rssStart := rssMB(t)
 	for i := range leakWarmup {
 		if err := leakSession(b, i); err != nil {
