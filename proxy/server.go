@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshkey"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -42,8 +44,9 @@ type Options struct {
 	// pinning: under the tofu policy, unknown hosts are then refused.
 	KnownHostsPath string
 	// IdentitySigners are bastion-held keys for upstream authentication
-	// (upstream.identity_files, see LoadIdentityFiles), tried after the
-	// admin's forwarded agent and a target's own identity files.
+	// (upstream.identity_files, read by the caller), tried after the
+	// admin's forwarded agent and a target's own identity files (which the
+	// Server reads itself from Config, at New and at each Reload).
 	IdentitySigners []gossh.Signer
 	// OnDial, when set, is called once per attempt to connect to a target
 	// with how long the TCP connect, SSH handshake and upstream
@@ -83,15 +86,40 @@ type Server struct {
 	wg sync.WaitGroup // every session goroutine (bridges, forwards)
 }
 
-// snapshot is one consistent view of the configuration.
+// snapshot is one consistent view of the configuration, built by New and
+// by each Reload and never changed afterwards.
 type snapshot struct {
 	cfg    *config.Config
 	policy *Policy
 	keys   *keyIndex
+	// targetIDs are the targets' own identity keys
+	// (targets.NAME.identity_files) by alias, read from disk when the
+	// snapshot is built: a dial never reads a key file, and only a reload
+	// reads a changed one. A file that cannot be used was logged then and
+	// is left out.
+	targetIDs map[string][]gossh.Signer
 }
 
-func newSnapshot(cfg *config.Config) *snapshot {
-	return &snapshot{cfg: cfg, policy: NewPolicy(cfg), keys: newKeyIndex(cfg)}
+func newSnapshot(cfg *config.Config, log *slog.Logger) *snapshot {
+	return &snapshot{cfg: cfg, policy: NewPolicy(cfg), keys: newKeyIndex(cfg), targetIDs: loadTargetIdentities(cfg, log)}
+}
+
+// loadTargetIdentities reads every target's identity files. A file that
+// cannot be used is logged and skipped, as if it were not listed: the
+// target may still be reached with the other keys and methods.
+func loadTargetIdentities(cfg *config.Config, log *slog.Logger) map[string][]gossh.Signer {
+	out := map[string][]gossh.Signer{}
+	for _, alias := range slices.Sorted(maps.Keys(cfg.Targets)) {
+		for _, p := range cfg.Targets[alias].IdentityFiles {
+			signer, err := sshkey.Read(p)
+			if err != nil {
+				log.Error("target identity file unusable", "target", alias, "err", err)
+				continue
+			}
+			out[alias] = append(out[alias], signer)
+		}
+	}
+	return out
 }
 
 // New checks opts and builds a Server. It does not listen; call Serve.
@@ -124,7 +152,7 @@ func New(opts Options) (*Server, error) {
 		s.rec = NopRecorder{}
 	}
 	s.limits = newLimiter(s.now)
-	s.snap.Store(newSnapshot(opts.Config))
+	s.snap.Store(newSnapshot(opts.Config, s.log))
 	s.srv = &ssh.Server{
 		Version:              "jumpcast",
 		HostSigners:          toGliderSigners(opts.HostSigners),
@@ -163,8 +191,9 @@ func (s *Server) Serve(l net.Listener) error {
 
 // Reload swaps the configuration: policy, targets, keys and limits apply
 // to connections and sessions that start afterwards; open sessions keep
-// going. cfg must be defaulted and validated. Listen address and host keys
-// are not reloaded.
+// going. cfg must be defaulted and validated. The targets' identity files
+// are read again here (and only here and in New). Listen address, host
+// keys and Options.IdentitySigners are not reloaded.
 func (s *Server) Reload(cfg *config.Config) error {
 	if cfg == nil {
 		return errors.New("proxy: reload: nil config")
@@ -172,7 +201,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("proxy: reload: %w", err)
 	}
-	s.snap.Store(newSnapshot(cfg))
+	s.snap.Store(newSnapshot(cfg, s.log))
 	// A kept target connection was made under the old policy, keys and
 	// host-key settings: none of it may meet the new ones.
 	closed := s.pool.flush()

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -74,7 +74,7 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 	plan := &authPlan{
 		user:     cc.login.RemoteUser,
 		host:     cc.login.Target,
-		signers:  append(s.targetIdentities(d.Target), s.ids...),
+		signers:  slices.Concat(snap.targetIDs[d.Alias], s.ids),
 		password: cfg.Upstream.PasswordAuth,
 	}
 	if ss != nil && ss.ptyReq != nil {
@@ -163,21 +163,6 @@ func (cc *clientConn) targetLost(d Decision, err error) {
 	cc.s.auditEvent(store.AuditEvent{Kind: "upstream", Outcome: "lost", User: cc.id.User,
 		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
 		Reason: reasonTargetLost, Detail: map[string]string{"address": d.Address, "error": msg}})
-}
-
-// targetIdentities loads a target's own identity files. A file that cannot
-// be read is logged and skipped.
-func (s *Server) targetIdentities(t config.Target) []gossh.Signer {
-	var out []gossh.Signer
-	for _, p := range t.IdentityFiles {
-		signers, err := LoadIdentityFiles([]string{p})
-		if err != nil {
-			s.log.Error("target identity file unusable", "err", err)
-			continue
-		}
-		out = append(out, signers...)
-	}
-	return out
 }
 
 func (cc *clientConn) agentRequested() bool {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -200,23 +199,4 @@ func sanitizeLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// LoadIdentityFiles reads unencrypted private keys (OpenSSH, PEM) for
-// upstream authentication. A key protected by a passphrase is an error:
-// the bastion cannot ask for it.
-func LoadIdentityFiles(paths []string) ([]gossh.Signer, error) {
-	var out []gossh.Signer
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("identity file: %w", err)
-		}
-		s, err := gossh.ParsePrivateKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("identity file %s: %w", p, err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }

@@ -35,6 +35,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshkey"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -67,7 +68,7 @@ func run(cfgPath string) error {
 	if err != nil {
 		return fmt.Errorf("ssh.host_keys: %w", err)
 	}
-	ids, err := proxy.LoadIdentityFiles(cfg.Upstream.IdentityFiles)
+	ids, err := sshkey.ReadAll(cfg.Upstream.IdentityFiles)
 	if err != nil {
 		return fmt.Errorf("upstream.identity_files: %w", err)
 	}
