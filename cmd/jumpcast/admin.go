@@ -38,7 +38,7 @@ func (p *program) listenAdmin() error {
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	p.adminLn = l
-	b := &localBackend{st: p.store, dir: p.dir, end: p.proxy.EndSession}
+	b := &localBackend{st: p.bastion.Store, dir: p.bastion.Dir, end: p.bastion.Proxy.EndSession}
 	if p.webLn != nil { // the real port, also when web.listen asked for :0
 		b.web = webURLFor(p.webLn.Addr().String(), p.cfg.Web.TLSCert != "")
 	}

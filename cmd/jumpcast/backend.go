@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/replayweb"
@@ -120,16 +121,16 @@ func (b *localBackend) EndSession(_ context.Context, id, why string) error {
 }
 
 func openLocalBackend(cfg *config.Config) (*localBackend, error) {
-	if _, err := os.Stat(dbPath(cfg)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(bastion.DBPath(cfg)); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
 	}
-	st, err := store.Open(dbPath(cfg), store.Options{Timeout: time.Second})
+	st, err := store.Open(bastion.DBPath(cfg), store.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, err
 	}
-	dir, err := recorder.OpenDir(recDirPath(cfg))
+	dir, err := recorder.OpenDir(bastion.RecordingsPath(cfg))
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("open recordings folder: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
@@ -17,15 +18,6 @@ import (
 // Operations wiring: metrics, health probes and the optional
 // unauthenticated metrics listener.
 
-// activeSessions feeds jumpcast_active_sessions. Scrapes start after
-// newProgram has set p.proxy (the servers start in Run).
-func (p *program) activeSessions() int {
-	if p.proxy == nil {
-		return 0
-	}
-	return p.proxy.ActiveSessions()
-}
-
 // newHealth builds the probes: the data and recordings folders must take
 // files (both probes); the index must answer and the recordings disk stay
 // above recording.min_free_space (readiness).
@@ -33,7 +25,7 @@ func newHealth(cfg *config.Config, st *store.Store, dir *recorder.Dir, logger *s
 	return metrics.NewHealth(metrics.HealthOptions{
 		Writable: []metrics.Folder{
 			{Name: "data folder", Path: cfg.DataDir},
-			{Name: "recordings folder", Path: recDirPath(cfg)},
+			{Name: "recordings folder", Path: bastion.RecordingsPath(cfg)},
 		},
 		Store: func(ctx context.Context) error {
 			_, err := st.Version(ctx)
@@ -58,7 +50,7 @@ func (p *program) listenOps() error {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	p.ops = &http.Server{
-		Handler:           metrics.OpsHandler(p.metrics, p.health),
+		Handler:           metrics.OpsHandler(p.bastion.Metrics, p.health),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -14,20 +14,18 @@ import (
 	"syscall"
 	"time"
 
-	gossh "golang.org/x/crypto/ssh"
-
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/metrics"
-	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/proxy"
-	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/replayweb"
-	"github.com/jumpcast/jumpcast/store"
 )
 
-// program is a running bastion: the SSH proxy, the recorder, the index, the
-// web site and the admin socket, wired together. newProgram opens and
-// listens; Run serves until its context ends; Close releases everything.
+// program is a running jumpcast serve: the bastion (SSH proxy, recorder,
+// index, metrics and audit sink, wired by package bastion), and around it
+// the listeners, the web site, the metrics listener and the admin socket.
+// newProgram opens and listens; Run serves until its context ends; Close
+// releases everything.
 type program struct {
 	cfgPath string // "" when running on embedded defaults (SIGHUP then has nothing to reload)
 	log     *slog.Logger
@@ -35,12 +33,7 @@ type program struct {
 	mu  sync.Mutex // guards cfg across SIGHUP reloads
 	cfg *config.Config
 
-	store   *store.Store
-	audit   metrics.AuditSink // the store, with every event counted in metrics
-	dir     *recorder.Dir
-	hub     *recorder.Hub
-	proxy   *proxy.Server
-	metrics *metrics.Metrics
+	bastion *bastion.Bastion // nil only while newProgram fails before it
 	health  *metrics.Health
 	web     *http.Server // nil when web.listen is empty
 	ops     *http.Server // nil when metrics.listen is empty
@@ -49,13 +42,8 @@ type program struct {
 	admin                        *http.Server
 }
 
-// Paths inside the data folder. All are made by the server.
-func dbPath(cfg *config.Config) string     { return filepath.Join(cfg.DataDir, "jumpcast.db") }
-func recDirPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "recordings") }
+// socketPath is the admin socket, in the data folder.
 func socketPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "admin.sock") }
-func knownHostsPath(cfg *config.Config) string {
-	return filepath.Join(cfg.DataDir, "known_hosts")
-}
 
 func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *program, err error) {
 	// p is not the named result: every "return nil, err" would nil it
@@ -66,58 +54,10 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 			_ = p.Close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
-	}
-	signers, err := loadHostKeys(cfg, logger)
-	if err != nil {
+	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
-	identities, err := loadIdentityFiles(cfg.Upstream.IdentityFiles)
-	if err != nil {
-		return nil, err
-	}
-	if p.store, err = store.Open(dbPath(cfg), store.Options{Timeout: time.Second}); err != nil {
-		return nil, err
-	}
-	if p.dir, err = recorder.OpenDir(recDirPath(cfg)); err != nil {
-		return nil, fmt.Errorf("open recordings folder: %w", err)
-	}
-	if n, err := p.store.RecoverActive(context.Background(), recindex.Recover(p.dir)); err != nil {
-		return nil, fmt.Errorf("recover interrupted recordings: %w", err)
-	} else if n > 0 {
-		logger.Warn("recordings interrupted by an earlier stop were closed", "count", n)
-	}
-	p.metrics = metrics.New(metrics.Options{ActiveSessions: p.activeSessions, Logger: logger})
-	var sink metrics.AuditSink = p.store
-	if p.cfg.Log.Audit {
-		sink = auditLog{log: p.log, next: p.store}
-	}
-	p.audit = p.metrics.Auditor(sink)
-	p.health = newHealth(cfg, p.store, p.dir, logger)
-	p.hub = recorder.NewHub()
-	mgr := recorder.NewManager(recorder.ManagerOptions{
-		Dir:           p.dir,
-		Index:         p.metrics.Index(recindex.New(p.store)),
-		Hub:           p.hub,
-		RecordInput:   cfg.Recording.Input,
-		FlushInterval: cfg.Recording.FlushInterval,
-		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
-		Logger:        logger,
-	})
-	p.proxy, err = proxy.New(proxy.Options{
-		Config:          cfg,
-		HostSigners:     signers,
-		Recorder:        managerRecorder(mgr),
-		Audit:           p.audit,
-		OnDial:          p.metrics.ObserveDial,
-		Logger:          logger,
-		KnownHostsPath:  knownHostsPath(cfg),
-		IdentitySigners: identities,
-	})
-	if err != nil {
-		return nil, err
-	}
+	p.health = newHealth(cfg, p.bastion.Store, p.bastion.Dir, logger)
 	if p.sshLn, err = net.Listen("tcp", cfg.SSH.Listen); err != nil {
 		return nil, fmt.Errorf("ssh listener: %w", err)
 	}
@@ -133,35 +73,24 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	return p, nil
 }
 
-// managerRecorder adapts the recorder's Manager to the proxy's seam.
-func managerRecorder(m *recorder.Manager) proxy.Recorder {
-	return proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
-		s, err := m.Start(ctx, info)
-		if err != nil {
-			return nil, err // not a typed nil inside the interface
-		}
-		return s, nil
-	})
-}
-
 func (p *program) listenWeb() error {
 	cfg := p.cfg
 	if cfg.Web.Listen == "" {
 		return nil
 	}
 	site, err := replayweb.New(replayweb.Options{
-		Store:          auditedStore{Store: p.store, audit: p.audit},
-		Recordings:     p.dir,
-		Live:           p.hub,
+		Store:          auditedStore{Store: p.bastion.Store, audit: p.bastion.Audit},
+		Recordings:     p.bastion.Dir,
+		Live:           p.bastion.Hub,
 		Logger:         p.log,
 		TrustedProxies: cfg.Web.TrustedProxies,
 		LoginTTL:       cfg.Web.SessionTTL, // web.session_ttl: how long a web login lasts
 		Secure:         cfg.Web.TLSCert != "",
 		SSHHint:        sshHint(p.sshLn.Addr().String(), "user", "target"),
-		Metrics:        p.metrics.Handler(),
+		Metrics:        p.bastion.Metrics.Handler(),
 		Health:         p.health.Live,
 		Ready:          p.health.Ready,
-		EndSession:     p.proxy.EndSession,
+		EndSession:     p.bastion.Proxy.EndSession,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
@@ -183,7 +112,7 @@ func (p *program) listenWeb() error {
 // finalized, and the database is closed by Close. SIGHUP reloads policy.
 func (p *program) Run(ctx context.Context) error {
 	errc := make(chan error, 4) // one slot per server goroutine below (ssh, web, admin, ops)
-	go func() { errc <- p.proxy.Serve(p.sshLn) }()
+	go func() { errc <- p.bastion.Proxy.Serve(p.sshLn) }()
 	if p.web != nil {
 		go func() {
 			var err error
@@ -268,7 +197,7 @@ func (p *program) reload() {
 	p.mu.Lock()
 	cfg.DataDir = p.cfg.DataDir // the data folder cannot move under a running server
 	p.mu.Unlock()
-	if err := p.proxy.Reload(cfg); err != nil {
+	if err := p.bastion.Proxy.Reload(cfg); err != nil {
 		p.log.Error("SIGHUP: policy not reloaded", "err", err)
 		return
 	}
@@ -282,10 +211,10 @@ func (p *program) reload() {
 // closes them (which finalizes their recordings).
 func (p *program) shutdown() {
 	grace := p.cfg.SSH.ShutdownGrace
-	p.log.Info("shutting down", "grace", grace.String(), "active_sessions", p.proxy.ActiveSessions())
+	p.log.Info("shutting down", "grace", grace.String(), "active_sessions", p.bastion.Proxy.ActiveSessions())
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := p.proxy.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := p.bastion.Proxy.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		p.log.Warn("ssh shutdown", "err", err)
 	}
 	wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -299,12 +228,14 @@ func (p *program) shutdown() {
 	}
 }
 
-// Close releases everything newProgram opened. It is safe on a partly
-// built program.
+// Close releases everything newProgram opened, in this order: the SSH
+// side (open sessions end and their recordings are finalized), the
+// listeners and servers around it, then the bastion's recordings folder
+// and index. It is safe on a partly built program.
 func (p *program) Close() error {
 	var errs []error
-	if p.proxy != nil {
-		errs = append(errs, p.proxy.Close())
+	if p.bastion != nil && p.bastion.Proxy != nil {
+		errs = append(errs, p.bastion.Proxy.Close())
 	}
 	for _, l := range []net.Listener{p.sshLn, p.webLn, p.adminLn, p.opsLn} {
 		if l != nil {
@@ -320,24 +251,8 @@ func (p *program) Close() error {
 	if p.ops != nil {
 		_ = p.ops.Close()
 	}
-	if p.dir != nil {
-		errs = append(errs, p.dir.Close())
-	}
-	if p.store != nil {
-		errs = append(errs, p.store.Close())
+	if p.bastion != nil {
+		errs = append(errs, p.bastion.Close()) // the proxy again (a no-op), the folder, the index
 	}
 	return errors.Join(errs...)
-}
-
-// loadIdentityFiles reads the bastion-held upstream keys.
-func loadIdentityFiles(paths []string) ([]gossh.Signer, error) {
-	var out []gossh.Signer
-	for _, path := range paths {
-		s, err := readPrivateKey(path)
-		if err != nil {
-			return nil, fmt.Errorf("upstream.identity_files: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }

@@ -43,14 +43,14 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	for ctx.Err() == nil {
-		cands, err := p.store.PurgeCandidates(ctx, now, rc.MaxAge, int64(rc.MaxTotalSize))
+		cands, err := p.bastion.Store.PurgeCandidates(ctx, now, rc.MaxAge, int64(rc.MaxTotalSize))
 		if err != nil || len(cands) == 0 {
 			return err
 		}
 		ids := make([]string, 0, len(cands))
 		var rmErr error
 		for _, r := range cands {
-			if err := p.dir.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := p.bastion.Dir.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				// Keep this row and stop: a file we cannot remove must stay
 				// findable, and the next run would only fail on it again.
 				rmErr = fmt.Errorf("remove %s: %w", r.ID, err)
@@ -58,7 +58,7 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 			}
 			ids = append(ids, r.ID)
 		}
-		if _, err := p.store.DeleteRecordings(ctx, ids); err != nil {
+		if _, err := p.bastion.Store.DeleteRecordings(ctx, ids); err != nil {
 			return err
 		}
 		for _, r := range cands[:len(ids)] {
@@ -72,7 +72,7 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 }
 
 func (p *program) auditPurge(ctx context.Context, r recording.Meta, maxAge, maxTotal string) {
-	_ = p.audit.AppendAudit(ctx, store.AuditEvent{
+	_ = p.bastion.Audit.AppendAudit(ctx, store.AuditEvent{
 		Kind: "purge", Outcome: "ok", User: r.User, SessionID: r.ID,
 		Target: r.TargetAlias, RemoteUser: r.RemoteUser,
 		Reason: fmt.Sprintf("retention (max_age %s, max_total_size %s)", maxAge, maxTotal),

@@ -32,7 +32,7 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 	}
 	defer func() { _ = p.Close() }()
 	ctx := context.Background()
-	mgr := recorder.NewManager(recorder.ManagerOptions{Dir: p.dir, Index: recindex.New(p.store)})
+	mgr := recorder.NewManager(recorder.ManagerOptions{Dir: p.bastion.Dir, Index: recindex.New(p.bastion.Store)})
 	var finished []*recorder.Session
 	start := time.Now().Add(-time.Hour)
 	for i := range 3 {
@@ -59,7 +59,7 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 	if err := p.purge(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	page, err := p.store.ListRecordings(ctx, store.Filter{})
+	page, err := p.bastion.Store.ListRecordings(ctx, store.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +68,14 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 	}
 	for _, s := range finished {
 		rel, _ := recording.RelPath(s.ID())
-		if f, err := p.dir.Open(rel); !errors.Is(err, fs.ErrNotExist) {
+		if f, err := p.bastion.Dir.Open(rel); !errors.Is(err, fs.ErrNotExist) {
 			if f != nil {
 				_ = f.Close()
 			}
 			t.Errorf("file of purged recording %s still opens (err %v)", s.ID(), err)
 		}
 	}
-	evs, _, err := p.store.ListAudit(ctx, store.AuditFilter{Kind: "purge"})
+	evs, _, err := p.bastion.Store.ListAudit(ctx, store.AuditFilter{Kind: "purge"})
 	if err != nil || len(evs) != 3 {
 		t.Errorf("purge audit events: %d, %v; want 3", len(evs), err)
 	}

@@ -5,8 +5,6 @@ package faulttest
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +22,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
-	"github.com/jumpcast/jumpcast/internal/recindex"
+	wiring "github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
@@ -33,11 +31,11 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// bastion is jumpcast wired in process as `jumpcast serve` wires it: the
-// proxy on 127.0.0.1:0, the recorder's Manager writing into a real
-// recordings folder, and a real bbolt index, in front of an in-process
-// target (a real PTY and /bin/sh per session). alice may reach alias "t1"
-// as root.
+// bastion is jumpcast wired in process by bastion.New, as `jumpcast serve`
+// wires it: the proxy on 127.0.0.1:0, the recorder's Manager writing into
+// a real recordings folder, and a real bbolt index, in front of an
+// in-process target (a real PTY and /bin/sh per session). alice may reach
+// alias "t1" as root.
 type bastion struct {
 	t       testing.TB
 	srv     *proxy.Server
@@ -76,44 +74,25 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DataDir = t.TempDir()
 	cfg.SSH.MaxUnauthenticated = 512
+	cfg.Upstream.IdentityFiles = []string{id.PrivatePath}
+	cfg.Recording.MinFreeSpace = 0 // what these tests fill is memory and the index, not the disk
 	if o.config != nil {
 		o.config(cfg)
-	}
-	tmp := t.TempDir()
-	if b.store, err = store.Open(filepath.Join(tmp, "jumpcast.db"), store.Options{NoSync: o.noSync}); err != nil {
-		t.Fatal(err)
-	}
-	b.recDir = filepath.Join(tmp, "recordings")
-	if b.dir, err = recorder.OpenDir(b.recDir); err != nil {
-		t.Fatal(err)
 	}
 	level := slog.LevelWarn
 	if os.Getenv("FAULTTEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: level}))
-	mgr := recorder.NewManager(recorder.ManagerOptions{
-		Dir: b.dir, Index: recindex.New(b.store), Hub: recorder.NewHub(),
-		FlushInterval: cfg.Recording.FlushInterval, Logger: logger,
-	})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	host, _ := gossh.NewSignerFromKey(priv)
-	b.hostKey = host.PublicKey()
-	b.srv, err = proxy.New(proxy.Options{
-		Config: cfg, HostSigners: []gossh.Signer{host}, Audit: b.store, Logger: logger,
-		Recorder: proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
-			s, err := mgr.Start(ctx, info)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		}),
-		KnownHostsPath: filepath.Join(tmp, "known_hosts"), IdentitySigners: []gossh.Signer{id.Signer},
-	})
+	bst, err := wiring.New(cfg, wiring.Options{Logger: logger, NoSync: o.noSync})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.srv, b.store, b.dir = bst.Proxy, bst.Store, bst.Dir
+	b.recDir = wiring.RecordingsPath(cfg)
+	b.hostKey = bst.HostKeys[0].PublicKey()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +105,7 @@ targets:
 		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
 			t.Errorf("Serve returned %v", err)
 		}
-		_ = b.dir.Close()
-		_ = b.store.Close()
+		_ = bst.Close()
 		if t.Failed() {
 			t.Logf("bastion warnings:\n%s", b.logs.String())
 		}

@@ -4,8 +4,6 @@ package misbehave
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,14 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"os/user"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
-	"github.com/jumpcast/jumpcast/internal/recindex"
+	wiring "github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
@@ -44,9 +41,10 @@ const (
 	slack            = 3 * time.Second // scheduling on a busy 2-core machine
 )
 
-// bastion is a real jumpcast SSH side on 127.0.0.1:0: proxy.Server, the
-// recorder's Manager writing into recDir, and a bbolt store for the index
-// and the audit events. alice may reach every target as root.
+// bastion is a real jumpcast SSH side on 127.0.0.1:0, wired by
+// bastion.New as `jumpcast serve` wires it: proxy.Server, the recorder's
+// Manager writing into recDir, and a bbolt store for the index and the
+// audit events. alice may reach every target as root.
 type bastion struct {
 	t       *testing.T
 	srv     *proxy.Server
@@ -93,6 +91,8 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 	cfg.Upstream.HandshakeTimeout = upstreamHSTimout
 	cfg.SSH.HandshakeTimeout = adminHSTimeout
 	cfg.Recording.MinFreeSpace = 0
+	cfg.DataDir = t.TempDir()
+	cfg.Upstream.IdentityFiles = []string{b.id.PrivatePath}
 	if o.config != nil {
 		o.config(cfg)
 	}
@@ -100,39 +100,17 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 		t.Fatal(err)
 	}
 	b.cfg = cfg
-	data := t.TempDir()
 	b.recDir = o.recDir
 	if b.recDir == "" {
-		b.recDir = filepath.Join(data, "recordings")
-	}
-	if b.st, err = store.Open(filepath.Join(data, "jumpcast.db"), store.Options{Timeout: time.Second, NoSync: true}); err != nil {
-		t.Fatal(err)
-	}
-	if b.dir, err = recorder.OpenDir(b.recDir); err != nil {
-		t.Fatal(err)
+		b.recDir = wiring.RecordingsPath(cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mgr := recorder.NewManager(recorder.ManagerOptions{
-		Dir: b.dir, Index: recindex.New(b.st), RecordInput: cfg.Recording.Input, FlushInterval: cfg.Recording.FlushInterval,
-		MinFreeSpace: uint64(cfg.Recording.MinFreeSpace), Logger: logger,
-	})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	host, _ := gossh.NewSignerFromKey(priv)
-	b.hostKey = host.PublicKey()
-	b.srv, err = proxy.New(proxy.Options{
-		Config: cfg, HostSigners: []gossh.Signer{host}, Audit: b.st, Logger: logger,
-		Recorder: proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
-			s, err := mgr.Start(ctx, info)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		}),
-		KnownHostsPath: filepath.Join(data, "known_hosts"), IdentitySigners: []gossh.Signer{b.id.Signer},
-	})
+	bst, err := wiring.New(cfg, wiring.Options{Logger: logger, RecordingsDir: b.recDir, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.srv, b.st, b.dir = bst.Proxy, bst.Store, bst.Dir
+	b.hostKey = bst.HostKeys[0].PublicKey()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -147,9 +125,8 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
 			t.Errorf("Serve returned %v", err)
 		}
-		_ = b.dir.Close()
-		if err := b.st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
+		if err := bst.Close(); err != nil {
+			t.Errorf("close bastion: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("bastion log:\n%s", b.logs.String())

@@ -1,4 +1,4 @@
-package main
+package bastion
 
 import (
 	"crypto/ed25519"
@@ -14,10 +14,12 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/sshkey"
 )
 
-// defaultHostKeyPath is where the generated host key lives.
-func defaultHostKeyPath(cfg *config.Config) string {
+// HostKeyPath is where the generated host key lives (and its public half,
+// with ".pub" added).
+func HostKeyPath(cfg *config.Config) string {
 	return filepath.Join(cfg.DataDir, "ssh_host_ed25519_key")
 }
 
@@ -27,7 +29,7 @@ func defaultHostKeyPath(cfg *config.Config) string {
 func loadHostKeys(cfg *config.Config, log *slog.Logger) ([]gossh.Signer, error) {
 	paths := cfg.SSH.HostKeys
 	if len(paths) == 0 {
-		p := defaultHostKeyPath(cfg)
+		p := HostKeyPath(cfg)
 		created, err := ensureHostKey(p)
 		if err != nil {
 			return nil, err
@@ -39,7 +41,7 @@ func loadHostKeys(cfg *config.Config, log *slog.Logger) ([]gossh.Signer, error) 
 	}
 	var signers []gossh.Signer
 	for _, p := range paths {
-		s, err := readPrivateKey(p)
+		s, err := sshkey.Read(p)
 		if err != nil {
 			return nil, fmt.Errorf("ssh.host_keys: %w", err)
 		}
@@ -79,7 +81,7 @@ func ensureHostKey(path string) (bool, error) {
 	if err := f.Close(); err != nil {
 		return false, fmt.Errorf("write host key: %w", err)
 	}
-	signer, err := readPrivateKey(path)
+	signer, err := sshkey.Read(path)
 	if err != nil {
 		return false, err
 	}
@@ -88,21 +90,4 @@ func ensureHostKey(path string) (bool, error) {
 		return false, fmt.Errorf("write host key: %w", err)
 	}
 	return true, nil
-}
-
-// readPrivateKey reads an unencrypted OpenSSH/PEM private key.
-func readPrivateKey(path string) (gossh.Signer, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	s, err := gossh.ParsePrivateKey(data)
-	if err != nil {
-		var pe *gossh.PassphraseMissingError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s: encrypted keys are not supported", path)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
 }

@@ -1,0 +1,218 @@
+// Package bastion wires jumpcast's SSH side and everything behind it into
+// one running bastion: the data folder, the host keys, the upstream
+// identity keys, the bbolt index (store), the recordings folder with crash
+// recovery, the recorder's Manager and live Hub, metrics, the audit sink
+// (the log, metrics, then the store) and the proxy's SSH server.
+//
+// The binary (cmd/jumpcast), the fault tests (internal/faulttest and
+// internal/faulttest/misbehave) and the no-recording benchmark bastion
+// (bench/cmd/jumpcast-norec) all build through New, so that they run the
+// same wiring and a new dependency is added here, once. What only the
+// binary has (the web site, the admin socket, the metrics listener,
+// retention, SIGHUP) is built in cmd/jumpcast from a Bastion's parts.
+//
+// Besides cmd/jumpcast, this is the one package that wires concrete types
+// together; it imports everything it wires and nothing imports it but
+// those four.
+package bastion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/metrics"
+	"github.com/jumpcast/jumpcast/internal/recindex"
+	"github.com/jumpcast/jumpcast/internal/sshkey"
+	"github.com/jumpcast/jumpcast/proxy"
+	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// Paths inside the data folder. All are made by the server.
+func DBPath(cfg *config.Config) string         { return filepath.Join(cfg.DataDir, "jumpcast.db") }
+func RecordingsPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "recordings") }
+func KnownHostsPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "known_hosts") }
+
+// storeLockTimeout is how long New waits for another process's lock on
+// the index before it says that process holds it.
+const storeLockTimeout = time.Second
+
+// Options are what differs between the programs that build a bastion.
+// The zero value is the product's wiring.
+type Options struct {
+	// Logger receives the logs of every part. Nil discards them.
+	Logger *slog.Logger
+	// RecordingsDir is the recordings folder. Empty means
+	// <data_dir>/recordings (RecordingsPath), as jumpcast serve has it.
+	RecordingsDir string
+	// NoSync makes the index skip fsync (store.Options.NoSync): only for
+	// tests where fsync is not what is tested.
+	NoSync bool
+	// NoRecording wires proxy.NopRecorder in place of the recorder: no
+	// recordings folder, no crash recovery, no Manager and no live Hub
+	// (Dir and Hub stay nil). Only the benchmark's no-recording bastion
+	// sets it, to measure what recording costs; the product has no way to
+	// switch recording off.
+	NoRecording bool
+}
+
+// Bastion is the wired SSH side of jumpcast. New sets every field; they
+// are not to be changed afterwards. It does not listen: the caller serves
+// Proxy on a listener of its own and calls Close when done.
+type Bastion struct {
+	// HostKeys are the host keys Proxy presents: ssh.host_keys, or the key
+	// generated once in the data folder.
+	HostKeys []gossh.Signer
+	// Store is the bbolt index: recordings, audit events, accounts.
+	Store *store.Store
+	// Dir is the recordings folder; nil with Options.NoRecording.
+	Dir *recorder.Dir
+	// Hub offers running sessions to live watchers; nil with
+	// Options.NoRecording.
+	Hub *recorder.Hub
+	// Metrics holds the Prometheus series. Its active-sessions gauge reads
+	// Proxy.
+	Metrics *metrics.Metrics
+	// Audit is where audit events go: one log line each (log.audit), a
+	// metrics count, then Store. The web site and the retention job append
+	// theirs here too.
+	Audit metrics.AuditSink
+	// Proxy is the SSH server admins reach.
+	Proxy *proxy.Server
+}
+
+// New builds a bastion from cfg, which must be defaulted and validated:
+// it creates the data folder, reads or generates the host keys, reads
+// upstream.identity_files, opens the index and the recordings folder,
+// marks recordings an earlier run left active as interrupted, and wires
+// the recorder, metrics and audit sink into a proxy.Server. On error
+// everything opened so far is closed again.
+func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// b is not the named result: every "return nil, err" would nil it
+	// before the deferred Close ran.
+	b := &Bastion{}
+	defer func() {
+		if err != nil {
+			_ = b.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	if b.HostKeys, err = loadHostKeys(cfg, log); err != nil {
+		return nil, err
+	}
+	identities, err := sshkey.ReadAll(cfg.Upstream.IdentityFiles)
+	if err != nil {
+		return nil, fmt.Errorf("upstream.identity_files: %w", err)
+	}
+	if b.Store, err = store.Open(DBPath(cfg), store.Options{Timeout: storeLockTimeout, NoSync: o.NoSync}); err != nil {
+		return nil, err
+	}
+	b.Metrics = metrics.New(metrics.Options{ActiveSessions: b.activeSessions, Logger: log})
+	var sink metrics.AuditSink = b.Store
+	if cfg.Log.Audit {
+		sink = auditLog{log: log, next: b.Store}
+	}
+	b.Audit = b.Metrics.Auditor(sink)
+	rec, err := b.openRecorder(cfg, o, log)
+	if err != nil {
+		return nil, err
+	}
+	b.Proxy, err = proxy.New(proxy.Options{
+		Config:          cfg,
+		HostSigners:     b.HostKeys,
+		Recorder:        rec,
+		Audit:           b.Audit,
+		OnDial:          b.Metrics.ObserveDial,
+		Logger:          log,
+		KnownHostsPath:  KnownHostsPath(cfg),
+		IdentitySigners: identities,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// openRecorder opens the recordings folder, recovers what an earlier run
+// left active, and returns the recorder behind the proxy's seam (a
+// NopRecorder with Options.NoRecording).
+func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) (proxy.Recorder, error) {
+	if o.NoRecording {
+		return proxy.NopRecorder{}, nil
+	}
+	path := o.RecordingsDir
+	if path == "" {
+		path = RecordingsPath(cfg)
+	}
+	var err error
+	if b.Dir, err = recorder.OpenDir(path); err != nil {
+		return nil, fmt.Errorf("open recordings folder: %w", err)
+	}
+	if n, err := b.Store.RecoverActive(context.Background(), recindex.Recover(b.Dir)); err != nil {
+		return nil, fmt.Errorf("recover interrupted recordings: %w", err)
+	} else if n > 0 {
+		log.Warn("recordings interrupted by an earlier stop were closed", "count", n)
+	}
+	b.Hub = recorder.NewHub()
+	return managerRecorder(recorder.NewManager(recorder.ManagerOptions{
+		Dir:           b.Dir,
+		Index:         b.Metrics.Index(recindex.New(b.Store)),
+		Hub:           b.Hub,
+		RecordInput:   cfg.Recording.Input,
+		FlushInterval: cfg.Recording.FlushInterval,
+		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
+		Logger:        log,
+	})), nil
+}
+
+// managerRecorder adapts the recorder's Manager to the proxy's seam.
+func managerRecorder(m *recorder.Manager) proxy.Recorder {
+	return proxy.RecorderFunc(func(ctx context.Context, info recorder.SessionInfo) (proxy.SessionRecorder, error) {
+		s, err := m.Start(ctx, info)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return s, nil
+	})
+}
+
+// activeSessions feeds jumpcast_active_sessions. Scrapes start after New
+// has set Proxy (the servers start later).
+func (b *Bastion) activeSessions() int {
+	if b.Proxy == nil {
+		return 0
+	}
+	return b.Proxy.ActiveSessions()
+}
+
+// Close closes the proxy (open sessions end and their recordings are
+// finalized), then the recordings folder, then the index. It is safe on a
+// partly built Bastion, and closing the proxy again is a no-op, so a
+// caller may close Proxy first.
+func (b *Bastion) Close() error {
+	var errs []error
+	if b.Proxy != nil {
+		errs = append(errs, b.Proxy.Close())
+	}
+	if b.Dir != nil {
+		errs = append(errs, b.Dir.Close())
+	}
+	if b.Store != nil {
+		errs = append(errs, b.Store.Close())
+	}
+	return errors.Join(errs...)
+}
