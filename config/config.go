@@ -246,6 +246,7 @@ type Target struct {
 	// them set, only they are accepted, whatever HostKeyPolicy says.
 	HostKeys []string `yaml:"host_keys,omitempty"`
 	// IdentityFiles are bastion-held keys used for this target only, tried
-	// before Upstream.IdentityFiles.
+	// before Upstream.IdentityFiles. The proxy reads them when it takes the
+	// config (at start and at each reload), never while connecting.
 	IdentityFiles []string `yaml:"identity_files,omitempty"`
 }

@@ -16,8 +16,8 @@ import (
 var ErrLowDiskSpace = errors.New("recordings disk below free-space floor")
 
 // Index receives each recording's metadata twice: once when it starts and
-// once when it ends — never per event. cmd/jumpcast writes it to the store
-// (internal/recindex).
+// once when it ends — never per event. internal/recindex writes it to the
+// store (wired by internal/bastion).
 type Index interface {
 	// Started is called once, with Status recording.StatusActive and the
 	// fields known at the start, before the session is let through. An

@@ -2,7 +2,9 @@
 // as an asciicast file and serves the recordings to auditors.
 //
 // main is tiny: it builds the command tree (commands.go) and maps errors to
-// exit codes. The server itself is the program type in program.go.
+// exit codes. The server itself is the program type in program.go: the
+// bastion that internal/bastion wires, and around it the listeners, the
+// web site, the admin socket, retention, reload and shutdown.
 package main
 
 import (

@@ -6,6 +6,6 @@
 // audit sink that the proxy, the web site and the retention job already
 // write to and counts each event as it passes; Index wraps the recorder's
 // index and counts the bytes of each finished recording; ObserveDial is the
-// proxy's Options.OnDial. cmd/jumpcast wires these; nothing here imports
-// proxy or replayweb.
+// proxy's Options.OnDial. internal/bastion wires these; nothing here
+// imports proxy or replayweb.
 package metrics

@@ -1,8 +1,8 @@
 // Package recindex joins the recorder and the store, the two packages that
 // must not import each other: the recorder's Index written onto the bbolt
 // index, and the crash recovery of recordings a killed server left active
-// (the store's rows, the recorder's files). cmd/jumpcast wires both; the
-// fault tests use the same code rather than a copy. Both sides speak
+// (the store's rows, the recorder's files). internal/bastion wires both,
+// for the binary, the fault tests and the benchmark alike. Both sides speak
 // recording.Meta, so nothing here converts a row.
 package recindex
 
