@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -45,7 +46,10 @@ func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
 // adminPutAccount adds an account or resets its password and role
 // (auditor, admin, or user: a bastion user who sees only their own
 // recordings, so the name must be the SSH user's name). The account's open
-// web logins end, so a demotion takes effect at once.
+// web logins end at their next request (a new credential version, see
+// loginPrincipal), so a demotion or a reset takes effect at once; the
+// admin's own browser, after a password change of their own, goes on under
+// a new login id.
 func (s *Server) adminPutAccount(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	role := c.FormValue("role")
@@ -68,24 +72,24 @@ func (s *Server) adminPutAccount(c echo.Context) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up account %q: %w", name, err)
 	}
-	if err := s.store.PutAccount(ctx, a); err != nil {
+	if a, err = s.store.PutAccount(ctx, a); err != nil {
 		return fmt.Errorf("put account %q: %w", name, err)
 	}
 	s.adminAudit(c, "put_auditor", name, map[string]string{"role": role})
 	me := principalOf(c)
 	if me.Name != name || me.login == nil {
-		s.logins.removeUser(name)
 		return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
 	}
-	// Their own account: their other browsers are logged out; this login
-	// carries the old role, so a role change ends it too.
-	s.logins.removeUserExcept(name, me.login.id)
+	// Their own account. This login was made for the old role: a role
+	// change ends it too.
 	if role != me.Role {
 		s.logins.remove(me.login.id)
 		s.setCookie(c, s.webLoginCookieName(), "", -1)
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
-	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
+	me.login = s.logins.rotate(me.login, &a)
+	s.setCookie(c, s.webLoginCookieName(), me.login.id, int(me.login.expires.Sub(s.now())/time.Second))
+	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Your password was changed; your other web logins were ended."})
 }
 
 func (s *Server) adminDeleteAccount(c echo.Context) error {
@@ -96,8 +100,7 @@ func (s *Server) adminDeleteAccount(c echo.Context) error {
 	if err := s.store.DeleteAccount(c.Request().Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete account %q: %w", name, err)
 	}
-	s.logins.removeUser(name)
-	s.adminAudit(c, "delete_auditor", name, nil)
+	s.adminAudit(c, "delete_auditor", name, nil) // its web logins end at their next request
 	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Account " + name + " deleted; its web logins and API tokens no longer work."})
 }
 
@@ -138,3 +141,4 @@ func (s *Server) adminAudit(c echo.Context, action, subject string, detail map[s
 	}
 	_ = s.audit(c, store.AuditEvent{Kind: "web_admin", Outcome: "ok", User: principalOf(c).Name, Detail: detail})
 }
+

@@ -86,7 +86,7 @@ func (e *env) addAccount(name, role string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.store.PutAccount(context.Background(), store.Account{Name: name, PasswordHash: h, Role: role, Created: e.clock.Now()}); err != nil {
+	if _, err := e.store.PutAccount(context.Background(), store.Account{Name: name, PasswordHash: h, Role: role, Created: e.clock.Now()}); err != nil {
 		e.t.Fatal(err)
 	}
 }

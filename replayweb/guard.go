@@ -64,19 +64,22 @@ func (s *Server) webLoginFrom(c echo.Context) *webLogin {
 }
 
 // loginPrincipal returns who the request's live login acts as, or nil
-// when there is none. The account is read again on every request: a
-// login whose account was deleted or given another role since the login
-// ends here, also when the change came through the CLI, which cannot reach
-// the login table (a demotion to user must not keep an auditor's view).
+// when there is none. The account is read again on every request: a login
+// whose account was deleted, or whose password or role changed since
+// (store.Account.CredentialVersion), ends here. This is the one place
+// logins end on account changes, whichever way the change came: the admin
+// page, or the CLI through the admin socket or the data folder, which
+// cannot reach the login table (a demotion to user must not keep an
+// auditor's view; a password reset must end what the old password opened).
 func (s *Server) loginPrincipal(c echo.Context) (*principal, error) {
 	l := s.webLoginFrom(c)
 	if l == nil {
 		return nil, nil
 	}
 	a, err := s.store.GetAccount(c.Request().Context(), l.user)
-	if errors.Is(err, store.ErrNotFound) || err == nil && a.Role != l.role {
+	if errors.Is(err, store.ErrNotFound) || err == nil && (a.Role != l.role || a.CredentialVersion != l.version) {
 		s.logins.remove(l.id)
-		s.log.Info("web login ended: its account was deleted or its role changed", "user", l.user, "remote_addr", c.RealIP())
+		s.log.Info("web login ended: its account was deleted or its password or role changed", "user", l.user, "remote_addr", c.RealIP())
 		return nil, nil
 	}
 	if err != nil {

@@ -137,7 +137,8 @@ func TestWrongRoleAndStaleLogins(t *testing.T) {
 	laptop := e.client()
 	laptop.ip = "198.51.100.33"
 	laptop.login("root", testPassword)
-	if res, _ := root.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {root.csrf()}, "name": {"root"}, "password": {testPassword}, "role": {"admin"}}); res.StatusCode != 200 {
+	before := *root.jar[webLoginCookie]
+	if res, body := root.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {root.csrf()}, "name": {"root"}, "password": {testPassword}, "role": {"admin"}}); res.StatusCode != 200 || !strings.Contains(body, "your other web logins were ended") {
 		t.Fatalf("own password reset: %d", res.StatusCode)
 	}
 	if res, _ := laptop.get("/"); res.StatusCode != http.StatusFound {
@@ -145,6 +146,14 @@ func TestWrongRoleAndStaleLogins(t *testing.T) {
 	}
 	if res, _ := root.get("/admin"); res.StatusCode != 200 {
 		t.Errorf("the login that reset its own password: %d, want 200", res.StatusCode)
+	}
+	if root.jar[webLoginCookie].Value == before.Value {
+		t.Error("the login that reset its own password kept its id")
+	}
+	copied := e.client() // a copy of that browser's cookie from before the reset
+	copied.jar[webLoginCookie] = &before
+	if res, _ := copied.get("/"); res.StatusCode != http.StatusFound {
+		t.Errorf("the login id from before the reset: %d, want 302", res.StatusCode)
 	}
 
 	// root demotes itself: the login that did it is not an admin's any more.
@@ -332,7 +341,7 @@ func TestHostileFieldsEscapedEverywhere(t *testing.T) {
 	rec := e.addRecording(evilFields(), sampleCast)
 	// Account and token names are validated by the forms, but the store may
 	// hold others (an older version, a restore): they are escaped too.
-	if err := e.store.PutAccount(t.Context(), store.Account{Name: `<x-evil-account>`, Role: store.RoleAuditor, PasswordHash: "x"}); err != nil {
+	if _, err := e.store.PutAccount(t.Context(), store.Account{Name: `<x-evil-account>`, Role: store.RoleAuditor, PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	_, tok := NewAPIToken()

@@ -16,7 +16,9 @@ type Store interface {
 	AppendAudit(ctx context.Context, ev store.AuditEvent) error
 
 	GetAccount(ctx context.Context, name string) (*store.Account, error)
-	PutAccount(ctx context.Context, a store.Account) error
+	// PutAccount returns the row as stored: with a new CredentialVersion
+	// when the password hash or role changed (see store.Account).
+	PutAccount(ctx context.Context, a store.Account) (store.Account, error)
 	ListAccounts(ctx context.Context) ([]store.Account, error)
 	DeleteAccount(ctx context.Context, name string) error
 

@@ -99,7 +99,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if ck, err := c.Cookie(s.webLoginCookieName()); err == nil {
 		s.logins.remove(ck.Value)
 	}
-	l := s.logins.create(a.Name, a.Role)
+	l := s.logins.create(a)
 	s.setCookie(c, s.webLoginCookieName(), l.id, int(s.o.LoginTTL/time.Second))
 	s.setCookie(c, s.loginNonceCookieName(), "", -1)
 	_ = s.audit(c, store.AuditEvent{Kind: "web_login", Outcome: "ok", User: a.Name})

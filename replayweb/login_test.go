@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/store"
 )
 
 func TestLoginLogout(t *testing.T) {
@@ -123,6 +125,60 @@ func TestLoginExpires(t *testing.T) {
 	e.clock.Add(2 * time.Minute)
 	if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
 		t.Fatalf("after expiry: %d", res.StatusCode)
+	}
+}
+
+// TestPasswordChangeOutsideTheSiteEndsWebLogins: a new password written to
+// the store directly — what `jumpcast auditor add NAME` does through the
+// admin socket or the data folder, without reaching the site's login
+// table — ends the account's web logins at their next request, page and
+// API alike; other accounts' logins and a write that changes neither
+// password nor role are left alone; the old password no longer signs in.
+func TestPasswordChangeOutsideTheSiteEndsWebLogins(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, laptop, root := e.client(), e.client(), e.client()
+	laptop.ip = "198.51.100.8"
+	root.ip = "198.51.100.9"
+	alice.login("alice", testPassword)
+	laptop.login("alice", testPassword)
+	root.login("root", testPassword)
+	setAccount := func(a store.Account) {
+		t.Helper()
+		if _, err := e.store.PutAccount(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := e.store.GetAccount(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setAccount(*old) // nothing changes: the logins go on
+	if res, _ := alice.get("/"); res.StatusCode != 200 {
+		t.Fatalf("after a write that changed nothing: %d, want 200", res.StatusCode)
+	}
+
+	const newPW = "a brand new passphrase"
+	h, err := HashPassword(newPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setAccount(store.Account{Name: "alice", PasswordHash: h, Role: store.RoleAuditor})
+	if res, _ := alice.get("/"); res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Errorf("a page after the password change: %d to %q, want 302 to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := laptop.get("/api/recordings"); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the API with the other login after the password change: %d, want 401", res.StatusCode)
+	}
+	if res, _ := root.get("/"); res.StatusCode != 200 {
+		t.Errorf("another account's login: %d, want 200", res.StatusCode)
+	}
+	_, page := alice.get("/login")
+	if res, _ := alice.do(http.MethodPost, "/login", url.Values{"_csrf": {csrfFrom(t, page)}, "name": {"alice"}, "password": {testPassword}}); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old password: %d, want 401", res.StatusCode)
+	}
+	alice.login("alice", newPW)
+	if res, _ := alice.get("/"); res.StatusCode != 200 {
+		t.Errorf("logged in with the new password: %d", res.StatusCode)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/jumpcast/jumpcast/store"
 )
 
 // Cookie names. webLoginCookie holds a logged-in browser's login id; it
@@ -32,6 +34,7 @@ type webLogin struct {
 	id      string // the cookie value; 256 random bits
 	user    string
 	role    string
+	version uint64 // the account's store.Account.CredentialVersion at login
 	csrf    string // synchronizer token for this login's forms
 	created time.Time
 	expires time.Time
@@ -59,12 +62,29 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// create makes a new login with a fresh id for user. A login always
+// create makes a new login with a fresh id for account a. A login always
 // creates a new id, so an id planted before login (session fixation) is never
 // promoted.
-func (s *webLogins) create(user, role string) *webLogin {
+func (s *webLogins) create(a *store.Account) *webLogin {
 	now := s.now()
-	l := &webLogin{id: randomToken(), user: user, role: role, csrf: randomToken(), created: now, expires: now.Add(s.ttl)}
+	return s.add(&webLogin{id: randomToken(), user: a.Name, role: a.Role, version: a.CredentialVersion,
+		csrf: randomToken(), created: now, expires: now.Add(s.ttl)})
+}
+
+// rotate replaces old by a login with a fresh id and CSRF token that holds
+// account a's current credentials and keeps old's expiry: the browser that
+// changed its own password goes on, under an id that no copy of the old
+// cookie knows.
+func (s *webLogins) rotate(old *webLogin, a *store.Account) *webLogin {
+	s.remove(old.id)
+	return s.add(&webLogin{id: randomToken(), user: a.Name, role: a.Role, version: a.CredentialVersion,
+		csrf: randomToken(), created: old.created, expires: old.expires})
+}
+
+// add puts l in the table, dropping expired logins and then the oldest
+// when it is full.
+func (s *webLogins) add(l *webLogin) *webLogin {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= maxWebLogins {
@@ -106,29 +126,6 @@ func (s *webLogins) remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, id)
-}
-
-// removeUser ends every login of user (account deleted or role changed).
-func (s *webLogins) removeUser(user string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, l := range s.m {
-		if l.user == user {
-			delete(s.m, id)
-		}
-	}
-}
-
-// removeUserExcept ends every login of user but the one with id keep
-// (a password change made from that login).
-func (s *webLogins) removeUserExcept(user, keep string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, l := range s.m {
-		if l.user == user && id != keep {
-			delete(s.m, id)
-		}
-	}
 }
 
 func (s *webLogins) sweepLocked(now time.Time) {

@@ -18,30 +18,47 @@ func ValidRole(role string) bool {
 	return role == RoleUser || role == RoleAuditor || role == RoleAdmin
 }
 
-// PutAccount creates or replaces the web account a.Name. The name must not
-// be empty and the role must be one of Roles (ValidRole); a zero Created is
-// set to now.
-func (s *Store) PutAccount(ctx context.Context, a Account) error {
+// PutAccount creates or replaces the web account a.Name and returns the row
+// as stored. The name must not be empty and the role must be one of Roles
+// (ValidRole); a zero Created is set to now. A new account, a new password
+// hash or a new role gets a new CredentialVersion (the bucket's sequence,
+// so a deleted and re-created account never gets an old value back);
+// otherwise the stored one is kept.
+func (s *Store) PutAccount(ctx context.Context, a Account) (Account, error) {
 	if a.Name == "" {
-		return errors.New("put account: empty name")
+		return Account{}, errors.New("put account: empty name")
 	}
 	if !ValidRole(a.Role) {
-		return fmt.Errorf("put account %s: role %q (want %s, %s or %s)", a.Name, a.Role, RoleUser, RoleAuditor, RoleAdmin)
+		return Account{}, fmt.Errorf("put account %s: role %q (want %s, %s or %s)", a.Name, a.Role, RoleUser, RoleAuditor, RoleAdmin)
 	}
 	if a.Created.IsZero() {
 		a.Created = time.Now().UTC()
 	}
-	data, err := json.Marshal(&a)
-	if err != nil {
-		return fmt.Errorf("put account %s: %w", a.Name, err)
-	}
-	err = s.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAccounts).Put([]byte(a.Name), data)
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAccounts)
+		var old Account
+		switch err := getJSON(b, []byte(a.Name), &old); {
+		case err == nil && old.PasswordHash == a.PasswordHash && old.Role == a.Role:
+			a.CredentialVersion = old.CredentialVersion
+		case err == nil || errors.Is(err, ErrNotFound):
+			v, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			a.CredentialVersion = v
+		default:
+			return err
+		}
+		data, err := json.Marshal(&a)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(a.Name), data)
 	})
 	if err != nil {
-		return fmt.Errorf("put account %s: %w", a.Name, err)
+		return Account{}, fmt.Errorf("put account %s: %w", a.Name, err)
 	}
-	return nil
+	return a, nil
 }
 
 // GetAccount returns one web account, or an error wrapping ErrNotFound.

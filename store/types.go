@@ -42,6 +42,14 @@ type Account struct {
 	PasswordHash string    `json:"password_hash"` // PHC-style hash string
 	Role         string    `json:"role"`
 	Created      time.Time `json:"created"`
+	// CredentialVersion names the account's current password and role:
+	// PutAccount gives it a new value, never used before in this file,
+	// whenever either changes (the caller's value is ignored). A web login
+	// remembers the version it was made with and ends at its next request
+	// once they differ, whichever way the change was made. Zero in rows
+	// written before the field existed, which then stay valid until their
+	// first change.
+	CredentialVersion uint64 `json:"credential_version,omitempty"`
 }
 
 // APIToken is a bearer token for the JSON API. Only its SHA-256 is stored.

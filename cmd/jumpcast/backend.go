@@ -174,7 +174,8 @@ func (b *localBackend) Cast(ctx context.Context, id string) (io.ReadCloser, erro
 }
 
 func (b *localBackend) PutAccount(ctx context.Context, a store.Account) error {
-	return b.st.PutAccount(ctx, a)
+	_, err := b.st.PutAccount(ctx, a)
+	return err
 }
 
 func (b *localBackend) ListAccounts(ctx context.Context) ([]store.Account, error) {

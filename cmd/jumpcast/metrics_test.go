@@ -150,26 +150,58 @@ var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 // failWebLogin tries the login form with a wrong password.
 func failWebLogin(t *testing.T, webAddr string) {
 	t.Helper()
+	if _, code := postWebLogin(t, webAddr, "carol", "not the password"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong web password: %d, want 401", code)
+	}
+}
+
+// webLogin logs in through the form and returns a client holding the
+// login cookie.
+func webLogin(tb testing.TB, webAddr, name, pw string) *http.Client {
+	tb.Helper()
+	c, code := postWebLogin(tb, webAddr, name, pw)
+	if code != http.StatusSeeOther && code != http.StatusFound {
+		tb.Fatalf("web login as %s: %d", name, code)
+	}
+	return c
+}
+
+// postWebLogin fetches the login page and posts its form as a browser
+// would; it returns the client (with its cookies, not following
+// redirects) and the status of the post.
+func postWebLogin(tb testing.TB, webAddr, name, pw string) (*http.Client, int) {
+	tb.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := c.Get("http://" + webAddr + "/login")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	page, _ := io.ReadAll(res.Body)
 	_ = res.Body.Close()
 	m := csrfInput.FindSubmatch(page)
 	if m == nil {
-		t.Fatalf("login page has no form token: %.300s", page)
+		tb.Fatalf("login page has no form token: %.300s", page)
 	}
-	res, err = c.PostForm("http://"+webAddr+"/login", url.Values{"_csrf": {string(m[1])}, "name": {"carol"}, "password": {"not the password"}})
+	res, err = c.PostForm("http://"+webAddr+"/login", url.Values{"_csrf": {string(m[1])}, "name": {name}, "password": {pw}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	_ = res.Body.Close()
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("wrong web password: %d, want 401", res.StatusCode)
+	return c, res.StatusCode
+}
+
+// webStatus is the status of a GET with c's cookies.
+func webStatus(tb testing.TB, c *http.Client, u string) int {
+	tb.Helper()
+	res, err := c.Get(u)
+	if err != nil {
+		tb.Fatal(err)
 	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	return res.StatusCode
 }
 
 // TestMetricsAfterARealSession: after one session through the real ssh
