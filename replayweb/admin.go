@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,11 +21,12 @@ import (
 var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 type adminBody struct {
-	Accounts  []store.Account
-	Tokens    []store.APIToken
-	Error     string
-	Notice    string
-	NewSecret string // a token secret just created: shown once
+	Accounts    []store.Account
+	Tokens      []store.APIToken
+	Error       string
+	Notice      string
+	NewSecret   string // a token secret just created: shown once
+	MinPassword int    // MinPasswordLen, for the form's hint
 }
 
 func (s *Server) adminPage(c echo.Context) error {
@@ -31,6 +34,7 @@ func (s *Server) adminPage(c echo.Context) error {
 }
 
 func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
+	b.MinPassword = MinPasswordLen
 	ctx := c.Request().Context()
 	var err error
 	if b.Accounts, err = s.store.ListAccounts(ctx); err != nil {
@@ -61,7 +65,7 @@ func (s *Server) adminPutAccount(c echo.Context) error {
 	}
 	hash, err := HashPassword(c.FormValue("password"))
 	if err != nil {
-		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: "Password: " + err.Error() + "."})
+		return s.renderAdmin(c, http.StatusBadRequest, adminBody{Error: sentence(err)})
 	}
 	ctx := c.Request().Context()
 	a := store.Account{Name: name, PasswordHash: hash, Role: role, Created: s.now().UTC()}
@@ -142,3 +146,10 @@ func (s *Server) adminAudit(c echo.Context, action, subject string, detail map[s
 	_ = s.audit(c, store.AuditEvent{Kind: "web_admin", Outcome: "ok", User: principalOf(c).Name, Detail: detail})
 }
 
+// sentence is err's one-line message as a sentence for a page: capital
+// first letter, full stop.
+func sentence(err error) string {
+	msg := err.Error()
+	r, n := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[n:] + "."
+}

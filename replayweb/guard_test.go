@@ -74,7 +74,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 					if who == "user" {
 						tok = userToken
 					}
-					res, _ := c.do(method, path, url.Values{"_csrf": {tok}, "name": {"mallory"}, "password": {"12345678901"}, "role": {"admin"}})
+					res, _ := c.do(method, path, url.Values{"_csrf": {tok}, "name": {"mallory"}, "password": {"a long enough password"}, "role": {"admin"}})
 					if res.StatusCode != http.StatusForbidden {
 						t.Errorf("%s %s %s: %d, want 403", who, method, path, res.StatusCode)
 					}
@@ -126,7 +126,7 @@ func TestEveryRouteIsScopedForUsers(t *testing.T) {
 		t.Run(method+" "+r.Path, func(t *testing.T) {
 			for who, c := range map[string]*client{"browser": browser, "token": bearer} {
 				do := func(id string) (*http.Response, string) {
-					form := url.Values{"name": {"mallory"}, "password": {"12345678901"}, "role": {"admin"}}
+					form := url.Values{"name": {"mallory"}, "password": {"a long enough password"}, "role": {"admin"}}
 					if c == browser {
 						form.Set("_csrf", browser.csrf())
 					}

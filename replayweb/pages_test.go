@@ -300,9 +300,6 @@ func TestPasswordHash(t *testing.T) {
 	if !CheckPassword(h, testPassword) || CheckPassword(h, testPassword+" ") || CheckPassword("", "") || CheckPassword("$argon2id$v=19$m=999999999,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "x") {
 		t.Error("CheckPassword")
 	}
-	if _, err := HashPassword("short"); err == nil {
-		t.Error("a 5-character password was accepted")
-	}
 	// bcrypt hashes (made by other tools) are accepted.
 	bc, err := bcrypt.GenerateFromPassword([]byte("U*U"), bcrypt.MinCost)
 	if err != nil {
@@ -314,6 +311,56 @@ func TestPasswordHash(t *testing.T) {
 	secret, tok := NewAPIToken()
 	if !strings.HasPrefix(secret, "jct_") || tok.Hash != TokenHash(secret) || strings.Contains(tok.Hash, secret) || len(tok.ID) != 16 {
 		t.Errorf("token %q %+v", secret, tok)
+	}
+}
+
+// TestCheckNewPassword is the password rule, the same for the admin page
+// and `jumpcast auditor add`: at least 15 characters (code points, not
+// bytes), at most 1024 bytes, no composition rules.
+func TestCheckNewPassword(t *testing.T) {
+	for _, tc := range []struct {
+		name, pw string
+		want     string // "" = accepted
+	}{
+		{"empty", "", "the password has 0 characters; it needs at least 15 (a few words make one)"},
+		{"the CLI's old minimum", "0123456789", "the password has 10 characters; it needs at least 15 (a few words make one)"},
+		{"one short", "fourteen chars", "the password has 14 characters; it needs at least 15 (a few words make one)"},
+		{"exactly 15", "fifteen chars!!", ""},
+		{"a few words", "correct horse battery", ""},
+		{"14 two-byte characters are 14, not 28", strings.Repeat("é", 14), "the password has 14 characters; it needs at least 15 (a few words make one)"},
+		{"15 two-byte characters", strings.Repeat("é", 15), ""},
+		{"15 emoji", strings.Repeat("🔑", 15), ""},
+		{"only lower-case letters", "aaaaaaaaaaaaaaaaaaaa", ""},
+		{"1024 bytes", strings.Repeat("x", 1024), ""},
+		{"1025 bytes", strings.Repeat("x", 1025), "the password has 1025 bytes; at most 1024 are accepted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckNewPassword(tc.pw)
+			if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != tc.want {
+				t.Errorf("CheckNewPassword(%q) = %v, want %q", tc.pw, err, tc.want)
+			}
+			if _, herr := HashPassword(tc.pw); fmt.Sprint(herr) != fmt.Sprint(err) {
+				t.Errorf("HashPassword applies another rule: %v, CheckNewPassword %v", herr, err)
+			}
+		})
+	}
+}
+
+// TestAdminFormPasswordRule: the admin page refuses a short password with
+// the rule's message and the form says how long one must be.
+func TestAdminFormPasswordRule(t *testing.T) {
+	e := newEnv(t, nil)
+	admin := e.client()
+	admin.login("root", testPassword)
+	res, body := admin.do(http.MethodPost, "/admin/auditors", url.Values{"_csrf": {admin.csrf()}, "name": {"erin"}, "password": {"fourteen chars"}, "role": {"auditor"}})
+	if want := "The password has 14 characters; it needs at least 15 (a few words make one)."; res.StatusCode != http.StatusBadRequest || !strings.Contains(body, want) {
+		t.Errorf("14-character password: %d, want 400 with %q", res.StatusCode, want)
+	}
+	if _, err := e.store.GetAccount(t.Context(), "erin"); err == nil {
+		t.Error("the account was made with a short password")
+	}
+	if !strings.Contains(body, `minlength="15"`) || !strings.Contains(body, "Password (15+ characters)") {
+		t.Error("the form does not say the minimum length")
 	}
 }
 

@@ -39,9 +39,6 @@ tokens; user is an SSH user of the bastion who sees only their own sessions
 	return cmd
 }
 
-// minPasswordLen is the shortest password accepted for an auditor.
-const minPasswordLen = 10
-
 // accountRole resolves --role and its alias --admin: auditor when neither
 // is given; an unknown role, or --admin with another --role, is a usage
 // error naming the flag.
@@ -135,6 +132,8 @@ func validAccountName(s string) bool {
 }
 
 // readPassword prompts twice on a terminal; from a pipe it reads one line.
+// The password rule is replayweb's (CheckNewPassword, through
+// HashPassword), the same as the admin page's.
 func readPassword(in io.Reader, prompt io.Writer) (string, error) {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(prompt, "Password: ")
@@ -152,20 +151,13 @@ func readPassword(in io.Reader, prompt io.Writer) (string, error) {
 		if string(a) != string(b) {
 			return "", errors.New("the passwords differ")
 		}
-		return checkPassword(string(a))
+		return string(a), nil
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
-	return checkPassword(strings.TrimRight(line, "\r\n"))
-}
-
-func checkPassword(pw string) (string, error) {
-	if len(pw) < minPasswordLen {
-		return "", fmt.Errorf("password too short: at least %d characters", minPasswordLen)
-	}
-	return pw, nil
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func newAccountLsCmd(g *globalFlags) *cobra.Command {

@@ -103,3 +103,29 @@ func TestAuditorAddRole(t *testing.T) {
 		t.Errorf("a refused auditor add changed the accounts: %v", after)
 	}
 }
+
+// TestAuditorAddPasswordRule: the CLI applies the admin page's password
+// rule (replayweb.CheckNewPassword) and says it in one line: exit 1, no
+// account made; 15 characters are enough, counted as characters.
+func TestAuditorAddPasswordRule(t *testing.T) {
+	cfg := roleConfig(t)
+	for _, tc := range []struct{ pw, wantErr string }{
+		{"short", "jumpcast: the password has 5 characters; it needs at least 15 (a few words make one)\n"},
+		{"0123456789", "jumpcast: the password has 10 characters; it needs at least 15 (a few words make one)\n"},
+		{"fourteen chars", "jumpcast: the password has 14 characters; it needs at least 15 (a few words make one)\n"},
+		{strings.Repeat("x", 1025), "jumpcast: the password has 1025 bytes; at most 1024 are accepted\n"},
+	} {
+		out, errOut, code := runJumpcast(t, tc.pw+"\n", "auditor", "add", "henry", "-c", cfg)
+		if code != 1 || errOut != tc.wantErr || out != "" {
+			t.Errorf("auditor add with a %d-byte password: exit %d, stdout %q, stderr %q; want exit 1 and %q", len(tc.pw), code, out, errOut, tc.wantErr)
+		}
+	}
+	if _, ok := accountRoles(t, cfg)["henry"]; ok {
+		t.Error("an account was made with a password the rule refuses")
+	}
+	for name, pw := range map[string]string{"ivan": "fifteen chars!!", "judy": strings.Repeat("é", 15)} {
+		if _, errOut, code := runJumpcast(t, pw+"\n", "auditor", "add", name, "-c", cfg); code != 0 {
+			t.Errorf("auditor add %s with %q: exit %d %s", name, pw, code, errOut)
+		}
+	}
+}
