@@ -86,9 +86,13 @@ func (r *received) lostSince(n int) time.Time {
 }
 
 // streamLoop is what each admin types: a steady numbered stream, ten
-// lines a second, with UTF-8, until the connection goes.
+// lines a second, with UTF-8 ("héllo 世界 🎉"), until the connection goes.
+// The typed line is ASCII (octal escapes): its echo is wrapped by the
+// target's line editor, which in the C locale may cut a multi-byte
+// character at the terminal's edge — invalid UTF-8 that a recording stores
+// as U+FFFD, so only the program's output is compared byte for byte.
 func streamLoop(i int) string {
-	return fmt.Sprintf("i=0; while :; do i=$((i+1)); printf 's%%02d line %%d héllo 世界 🎉\\n' %d $i; read -t 0.1 _; done\n", i)
+	return fmt.Sprintf("i=0; while :; do i=$((i+1)); printf 's%%02d line %%d h\\303\\251llo \\344\\270\\226\\347\\225\\214 \\360\\237\\216\\211\\n' %d $i; read -t 0.1 _; done\n", i)
 }
 
 var tagRE = regexp.MustCompile(`s(\d\d) line 1 `)
