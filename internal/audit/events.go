@@ -1,0 +1,157 @@
+package audit
+
+import (
+	"strconv"
+	"time"
+)
+
+// One constructor per event. Each returns an Event with ID and Time zero
+// (the Sink and the producer fill them in) and says which Who fields it
+// keeps; the rest of the event's fields are the constructor's to set.
+
+// Key is the credential an SSH user authenticated with.
+type Key struct {
+	Fingerprint string // SHA-256 fingerprint of the public key (for a certificate: of its key)
+	CA          string // fingerprint of the CA that signed the user certificate; "" for a plain key
+	CertKeyID   string // the user certificate's key id; recorded only with CA
+}
+
+// AuthOK is an SSH login that proved a key of bastion user user: kind
+// auth, outcome ok. login is the login name as typed ("root@db1").
+func AuthOK(user, remoteAddr, login string, key Key) Event {
+	d := map[DetailKey]string{DetailKeyFingerprint: key.Fingerprint, DetailLogin: login}
+	if key.CA != "" {
+		d[DetailCA], d[DetailCertKeyID] = key.CA, key.CertKeyID
+	}
+	return Event{Kind: KindAuth, Outcome: OutcomeOK, Who: Who{User: user, RemoteAddr: remoteAddr}, Detail: d}
+}
+
+// AuthDenied is an SSH connection that closed without authenticating
+// after offering credentials: kind auth, outcome denied, reason
+// ReasonNoAuthorizedKey. why is the operator's detail (which key or
+// certificate check failed).
+func AuthDenied(remoteAddr, why string) Event {
+	return Event{Kind: KindAuth, Outcome: OutcomeDenied, Who: Who{RemoteAddr: remoteAddr},
+		Reason: ReasonNoAuthorizedKey, Detail: map[DetailKey]string{DetailWhy: why}}
+}
+
+// PolicyDecided is the policy's decision on who's target and remote user:
+// kind policy, outcome allowed or denied. keyFingerprint is the key the
+// user logged in with, address the target's host:port ("" when it did not
+// resolve).
+func PolicyDecided(who Who, allowed bool, reason Reason, address, keyFingerprint string) Event {
+	outcome := OutcomeDenied
+	if allowed {
+		outcome = OutcomeAllowed
+	}
+	return Event{Kind: KindPolicy, Outcome: outcome, Who: who, Reason: reason,
+		Detail: map[DetailKey]string{DetailAddress: address, DetailKeyFingerprint: keyFingerprint}}
+}
+
+// Start describes a session as it starts, for SessionStarted.
+type Start struct {
+	Kind        string // shell, exec, sftp or subsystem
+	Command     string // the exec command or subsystem name; "" for a shell
+	Address     string // the target's host:port
+	TargetLogin string // "new" when the target connection logged in for this session, "kept" when reused
+}
+
+// SessionStarted is a session channel whose shell, exec or subsystem the
+// target accepted, recorded as sessionID: kind session, outcome started.
+func SessionStarted(who Who, sessionID string, s Start) Event {
+	return Event{Kind: KindSession, Outcome: OutcomeStarted, Who: who, SessionID: sessionID,
+		Detail: map[DetailKey]string{DetailSessionKind: s.Kind, DetailCommand: s.Command,
+			DetailAddress: s.Address, DetailTargetLogin: s.TargetLogin}}
+}
+
+// SessionDenied is a session channel the bastion refused before it
+// started, for a reason not audited by an earlier event (a malformed
+// login name): kind session, outcome denied. message is the line the
+// admin was shown.
+func SessionDenied(who Who, reason Reason, message string) Event {
+	return Event{Kind: KindSession, Outcome: OutcomeDenied, Who: who, Reason: reason,
+		Detail: map[DetailKey]string{DetailMessage: message}}
+}
+
+// End describes how a session ended, for SessionEnded.
+type End struct {
+	// Reason is set when the bastion or the client, not the program, ended
+	// the session: ReasonClientGone, ReasonTargetLost, the line shown to
+	// the admin for a forced end... Empty when the program exited.
+	Reason    Reason
+	HasStatus bool // the program's exit status is known
+	Status    int  // exit status, when HasStatus
+	Signal    string
+	Duration  time.Duration
+	BytesIn   int64 // admin → target
+	BytesOut  int64 // target → admin
+}
+
+// SessionEnded is the last event of a started session: kind session,
+// outcome ended. exit_status and exit_signal are always in Detail, ""
+// when unknown.
+func SessionEnded(who Who, sessionID string, e End) Event {
+	status := ""
+	if e.HasStatus {
+		status = strconv.Itoa(e.Status)
+	}
+	return Event{Kind: KindSession, Outcome: OutcomeEnded, Who: who, SessionID: sessionID, Reason: e.Reason,
+		Detail: map[DetailKey]string{DetailExitStatus: status, DetailExitSignal: e.Signal,
+			DetailDuration: e.Duration.String(), DetailBytesIn: strconv.FormatInt(e.BytesIn, 10),
+			DetailBytesOut: strconv.FormatInt(e.BytesOut, 10)}}
+}
+
+// SessionTerminated is a running session ended on request (proxy's
+// EndSession) by by ("auditor bob"): kind session, outcome terminated. The
+// reason is why, free text from the requester ("" when none was given).
+func SessionTerminated(who Who, sessionID, by, why string) Event {
+	return Event{Kind: KindSession, Outcome: OutcomeTerminated, Who: who, SessionID: sessionID,
+		Reason: Reason(why), Detail: map[DetailKey]string{DetailBy: by}}
+}
+
+// RecordingFailed is a recording that could not be written: kind
+// recording, outcome error. The reason is err's text; onFailure is the
+// recording.on_failure policy applied ("fail-open" or "fail-closed").
+func RecordingFailed(who Who, sessionID string, err error, onFailure string) Event {
+	return Event{Kind: KindRecording, Outcome: OutcomeError, Who: who, SessionID: sessionID,
+		Reason: Reason(err.Error()), Detail: map[DetailKey]string{DetailOnFailure: onFailure}}
+}
+
+// ForwardDenied is a direct-tcpip channel to destination (host:port) that
+// was refused or could not be connected: kind forward, outcome denied.
+func ForwardDenied(who Who, reason Reason, destination string) Event {
+	return Event{Kind: KindForward, Outcome: OutcomeDenied, Who: who, Reason: reason,
+		Detail: map[DetailKey]string{DetailDestination: destination}}
+}
+
+// ForwardOpened is a direct-tcpip channel connected to destination: kind
+// forward, outcome allowed. via says from where it was dialled ("bastion"
+// or "target NAME"); origin is the originator address the client sent.
+func ForwardOpened(who Who, destination, via, origin string) Event {
+	return Event{Kind: KindForward, Outcome: OutcomeAllowed, Who: who,
+		Detail: map[DetailKey]string{DetailDestination: destination, DetailVia: via, DetailOrigin: origin}}
+}
+
+// UpstreamFailed is a target connection that could not be made (dial,
+// host key, handshake or authentication): kind upstream, outcome error.
+// message is the line the admin was shown.
+func UpstreamFailed(who Who, reason Reason, address, message string) Event {
+	return Event{Kind: KindUpstream, Outcome: OutcomeError, Who: who, Reason: reason,
+		Detail: map[DetailKey]string{DetailAddress: address, DetailMessage: message}}
+}
+
+// UpstreamLost is a target connection that closed while its admin was
+// still connected: kind upstream, outcome lost, reason ReasonTargetLost.
+// errText says how it closed.
+func UpstreamLost(who Who, address, errText string) Event {
+	return Event{Kind: KindUpstream, Outcome: OutcomeLost, Who: who, Reason: ReasonTargetLost,
+		Detail: map[DetailKey]string{DetailAddress: address, DetailError: errText}}
+}
+
+// HostKeyPinned is a target host key trusted on first use and written to
+// the pin file: kind hostkey, outcome pinned. Only Who.Target is set (the
+// target's label).
+func HostKeyPinned(target, address, fingerprint, keyType string) Event {
+	return Event{Kind: KindHostKey, Outcome: OutcomePinned, Who: Who{Target: target},
+		Detail: map[DetailKey]string{DetailAddress: address, DetailKeyFingerprint: fingerprint, DetailType: keyType}}
+}
