@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gliderlabs/ssh"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	gossh "golang.org/x/crypto/ssh"
@@ -93,7 +94,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	ss.tap = &recTap{onFail: ss.recordingFailed}
 	if !s.addSession(ss) {
 		go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
-		sendRefusal(ch, false, "jumpcast: "+reasonShutdown)
+		sendRefusal(ch, false, "jumpcast: "+string(audit.ReasonShutdown))
 		return
 	}
 	defer s.removeSession(ss)
@@ -167,7 +168,7 @@ func (ss *session) agentRequest(r *gossh.Request) {
 func (ss *session) open() error {
 	cc := ss.cc
 	if cc.loginErr != nil {
-		return &adminError{Reason: reasonBadLogin, Msg: cc.loginErr.Error(), Err: cc.loginErr}
+		return &adminError{Reason: audit.ReasonBadLogin, Msg: cc.loginErr.Error(), Err: cc.loginErr}
 	}
 	if !cc.login.HasTarget {
 		return errHandled
@@ -192,7 +193,7 @@ func (ss *session) open() error {
 		tch, treqs, err = up.client.OpenChannel("session", nil)
 	}
 	if err != nil {
-		return &adminError{Reason: reasonChannel, Msg: up.label + ": session refused by target", Err: err}
+		return &adminError{Reason: audit.ReasonChannelRefused, Msg: up.label + ": session refused by target", Err: err}
 	}
 	ss.mu.Lock()
 	if ss.forced != nil {
@@ -216,7 +217,7 @@ func (ss *session) open() error {
 // refuse answers the request that could not be served and ends the
 // channel with the admin's one-line message and exit status 255.
 func (ss *session) refuse(r *gossh.Request, err error) {
-	ae := asAdminError(err, reasonUnreachable, "session failed")
+	ae := asAdminError(err, audit.ReasonUnreachable, "session failed")
 	// The decision that refused it is stored before the admin hears of it.
 	ss.cc.audits.Wait()
 	reply(r, true) // a "false" would add ssh's own "request failed" line
@@ -224,13 +225,13 @@ func (ss *session) refuse(r *gossh.Request, err error) {
 	ss.s.log.Warn("session refused", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"reason", ae.Reason, "err", ae.Error())
-	if ae.Reason == reasonBadLogin {
-		ss.s.auditEvent(auditRefusal(cc, ae))
+	if ae.Reason == audit.ReasonBadLogin {
+		ss.s.auditEvent(audit.SessionDenied(cc.who(), ae.Reason, ae.Msg))
 	}
 	ss.mu.Lock()
 	pty := ss.pty
 	forced := ss.forced != nil
-	ss.exitSent = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: ae.Reason}
+	ss.exitSent = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: string(ae.Reason)}
 	ss.mu.Unlock()
 	if forced { // abort already told the admin
 		return

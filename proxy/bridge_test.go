@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	gossh "golang.org/x/crypto/ssh"
@@ -43,7 +44,7 @@ func TestExecExitStatusAndStreams(t *testing.T) {
 	if rec.exit == nil || !rec.exit.HasStatus || rec.exit.Status != 7 || rec.closes != 1 {
 		t.Errorf("recorded exit = %+v (closes %d)", rec.exit, rec.closes)
 	}
-	ev := f.audit.waitEvent(t, "policy", "allowed")
+	ev := f.audit.waitEvent(t, audit.KindPolicy, audit.OutcomeAllowed)
 	if ev.User != "alice" || ev.Target != "t1" || ev.RemoteUser != "root" {
 		t.Errorf("policy audit event = %+v", ev)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/sys/cpu"
 )
@@ -47,6 +47,12 @@ type clientConn struct {
 	authWhy  string            // why the last offered key was refused, for the log
 }
 
+// who is the connection's party in audit events: the bastion user, the
+// admin's address, and the target and remote user of the login name.
+func (cc *clientConn) who() audit.Who {
+	return audit.Who{User: cc.id.User, RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser}
+}
+
 // onConnect is gliderlabs' ConnCallback: it applies the abuse limits and
 // arms the handshake timer. Returning nil closes the connection.
 func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
@@ -56,7 +62,7 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 	ok, reason := s.limits.admit(ip, cfg.MaxUnauthenticated, cfg.MaxAuthFailures, cfg.AuthFailureWindow)
 	if !ok || s.isClosing() {
 		if reason == "" {
-			reason = reasonShutdown
+			reason = string(audit.ReasonShutdown)
 		}
 		s.log.Warn("connection refused", "remote_addr", c.RemoteAddr().String(), "reason", reason)
 		return nil
@@ -131,14 +137,10 @@ func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *
 	cc.login, cc.loginErr = ParseLogin(meta.User())
 	cc.authOK.Store(true)
 	cc.raw.authenticated()
-	detail := map[string]string{"key": id.KeyFingerprint, "login": meta.User()}
-	if id.CAFingerprint != "" {
-		detail["ca"], detail["cert_key_id"] = id.CAFingerprint, id.CertKeyID
-	}
 	s.log.Info("authenticated", "user", id.User, "key", id.KeyFingerprint, "login", meta.User(),
 		"remote_addr", cc.remote.String())
-	s.auditAsync(&cc.audits, store.AuditEvent{Kind: "auth", Outcome: "ok", User: id.User,
-		RemoteAddr: cc.remote.String(), Detail: detail})
+	s.auditAsync(&cc.audits, audit.AuthOK(id.User, cc.remote.String(), meta.User(),
+		audit.Key{Fingerprint: id.KeyFingerprint, CA: id.CAFingerprint, CertKeyID: id.CertKeyID}))
 	return &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}, nil
 }
 
@@ -155,8 +157,7 @@ func (cc *clientConn) onClose(authed bool) {
 			why = "no key offered"
 		}
 		s.log.Warn("authentication failed", "remote_addr", cc.remote.String(), "why", why)
-		s.auditEvent(store.AuditEvent{Kind: "auth", Outcome: "denied", RemoteAddr: cc.remote.String(),
-			Reason: "no authorized key", Detail: map[string]string{"why": why}})
+		s.auditEvent(audit.AuthDenied(cc.remote.String(), why))
 	}
 	cc.mu.Lock()
 	cc.closed = true

@@ -18,4 +18,8 @@
 // ssh.Session: requests are forwarded with their original payloads, stdout
 // and stderr are both copied, and the exit message is sent only after both
 // output streams reached EOF.
+//
+// Every login, decision, session, forward and target failure is an audit
+// event built by a constructor of internal/audit and handed to
+// Options.Audit, an audit.Sink; proxy does not import the store.
 package proxy

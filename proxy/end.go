@@ -5,15 +5,12 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // ErrNoLiveSession is EndSession's answer for an id that is not a session
 // running on this bastion (unknown, already ended, or a forward).
 var ErrNoLiveSession = errors.New("no live session with that id")
-
-// reasonEnded is the audit and log reason of a session ended by EndSession.
-const reasonEnded = "ended by request"
 
 // maxEndReason bounds the reason shown to the admin, in characters.
 const maxEndReason = 200
@@ -36,13 +33,10 @@ func (s *Server) EndSession(id, by, why string) error {
 		msg += ": " + why
 	}
 	cc := ss.cc
-	detail := map[string]string{"by": by}
 	s.log.Warn("session ended on request", "session_id", id, "user", cc.id.User, "target", cc.login.Target,
 		"by", by, "why", why)
-	s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "terminated", User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		SessionID: id, Reason: why, Detail: detail})
-	ss.abort(&adminError{Reason: reasonEnded, Msg: msg})
+	s.auditEvent(audit.SessionTerminated(cc.who(), id, by, why))
+	ss.abort(&adminError{Reason: audit.ReasonEndedOnRequest, Msg: msg})
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // TestEndSession: an auditor ends a running shell. The admin's terminal
@@ -33,12 +35,12 @@ func TestEndSession(t *testing.T) {
 	if rec := f.rec.last(t); rec.exit == nil || rec.exit.Reason != "session ended by auditor bob: rm -rf[2J on prod" {
 		t.Errorf("recorded exit = %+v", rec.exit)
 	}
-	ended := f.audit.find("session", "terminated")
+	ended := f.audit.find(audit.KindSession, audit.OutcomeTerminated)
 	if len(ended) != 1 || ended[0].User != "alice" || ended[0].Target != "t1" ||
-		ended[0].Detail["by"] != "auditor bob" || ended[0].SessionID != id || ended[0].Reason != "rm -rf[2J on prod" {
+		ended[0].Detail[audit.DetailBy] != "auditor bob" || ended[0].SessionID != id || ended[0].Reason != "rm -rf[2J on prod" {
 		t.Fatalf("terminated events %+v", ended)
 	}
-	f.audit.waitEvent(t, "session", "ended")
+	f.audit.waitEvent(t, audit.KindSession, audit.OutcomeEnded)
 	for deadline := time.Now().Add(10 * time.Second); f.srv.ActiveSessions() > 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the ended session is still open")

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/gliderlabs/ssh"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -21,28 +22,11 @@ var ErrServerClosed = ssh.ErrServerClosed
 // the bastion refused, like ssh's own 255 for connection errors.
 const refusalStatus = 255
 
-// Reasons of admin-visible failures, used as the audit event's Reason and
-// the log line's "reason" key. They are stable strings.
-const (
-	reasonBadLogin     = "malformed login name"
-	reasonNoTarget     = "no such target"
-	reasonDenied       = "not permitted"
-	reasonUnreachable  = "target unreachable"
-	reasonHostKey      = "host key changed"
-	reasonUnknownKey   = "host key unknown"
-	reasonUpstreamAuth = "upstream authentication failed"
-	reasonShutdown     = "bastion shutting down"
-	reasonRecording    = "recording unavailable"
-	reasonChannel      = "target refused the session"
-	reasonTargetLost   = "target connection lost"
-	reasonClientGone   = "client disconnected"
-)
-
 // adminError is a failure the admin is told about in one line,
 // "jumpcast: <Msg>". Msg must be safe to print on a terminal; detail for
 // the log goes in Err.
 type adminError struct {
-	Reason string // one of the reason constants
+	Reason audit.Reason // the audit event's Reason and the log line's "reason"
 	Msg    string
 	Err    error
 }
@@ -61,7 +45,7 @@ func (e *adminError) line() string { return "jumpcast: " + e.Msg }
 
 // asAdminError turns any error into an adminError, keeping one if err
 // already is one.
-func asAdminError(err error, reason, fallback string) *adminError {
+func asAdminError(err error, reason audit.Reason, fallback string) *adminError {
 	var ae *adminError
 	if errors.As(err, &ae) {
 		return ae

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/skeema/knownhosts"
 	gossh "golang.org/x/crypto/ssh"
@@ -24,9 +25,10 @@ func refusal(t *testing.T, f *fixture, login string) result {
 func TestAdminErrors(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	tests := []struct {
-		name, login, want, reason string
+		name, login, want string
+		reason            audit.Reason
 	}{
-		{"malformed login", "root@@t1", `jumpcast: malformed login name "root@@t1": more than one '@' or '+' (want REMOTEUSER@TARGET)`, reasonBadLogin},
+		{"malformed login", "root@@t1", `jumpcast: malformed login name "root@@t1": more than one '@' or '+' (want REMOTEUSER@TARGET)`, audit.ReasonBadLogin},
 		{"unknown target", "root@db9", "jumpcast: db9: no such target", ""},
 		{"remote user not permitted", "postgres@t1", "jumpcast: t1: remote user postgres not permitted for alice", ""},
 		{"raw host not permitted", "root@127.0.0.1", "jumpcast: 127.0.0.1: no such target", ""},
@@ -42,10 +44,10 @@ func TestAdminErrors(t *testing.T) {
 			}
 		})
 	}
-	if ev := f.audit.find("policy", "denied"); len(ev) < 3 {
+	if ev := f.audit.find(audit.KindPolicy, audit.OutcomeDenied); len(ev) < 3 {
 		t.Errorf("policy denials audited: %d, want 3", len(ev))
 	}
-	if ev := f.audit.find("session", "denied"); len(ev) != 1 || ev[0].Reason != reasonBadLogin {
+	if ev := f.audit.find(audit.KindSession, audit.OutcomeDenied); len(ev) != 1 || ev[0].Reason != audit.ReasonBadLogin {
 		t.Errorf("bad login audit = %+v", ev)
 	}
 	if !strings.Contains(f.logs.String(), "decision=denied reason=\"remote user postgres not permitted\"") {
@@ -60,7 +62,7 @@ func TestTargetUnreachable(t *testing.T) {
 	if want := "jumpcast: t1 (" + addr + "): connection refused\n"; string(r.stderr) != want || r.status != 255 {
 		t.Errorf("stderr = %q status %d, want %q 255", r.stderr, r.status, want)
 	}
-	if ev := f.audit.waitEvent(t, "upstream", "error"); ev.Reason != reasonUnreachable {
+	if ev := f.audit.waitEvent(t, audit.KindUpstream, audit.OutcomeError); ev.Reason != audit.ReasonUnreachable {
 		t.Errorf("audit = %+v", ev)
 	}
 }
@@ -168,7 +170,7 @@ func TestDirectTCPIPRefusedByDefault(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "administratively prohibited") || !strings.Contains(err.Error(), forwardRefused) {
 		t.Errorf("forward: %v", err)
 	}
-	f.audit.waitEvent(t, "forward", "denied")
+	f.audit.waitEvent(t, audit.KindForward, audit.OutcomeDenied)
 }
 
 func TestDirectTCPIPAllowedThroughTarget(t *testing.T) {
@@ -188,8 +190,8 @@ func TestDirectTCPIPAllowedThroughTarget(t *testing.T) {
 	if _, err := conn.Read(buf); err != nil || string(buf[:4]) != "SSH-" {
 		t.Errorf("forwarded stream starts %q (%v), want an SSH banner", buf, err)
 	}
-	ev := f.audit.waitEvent(t, "forward", "allowed")
-	if ev.Detail["destination"] != f.target.Addr {
+	ev := f.audit.waitEvent(t, audit.KindForward, audit.OutcomeAllowed)
+	if ev.Detail[audit.DetailDestination] != f.target.Addr {
 		t.Errorf("forward audit = %+v", ev)
 	}
 }

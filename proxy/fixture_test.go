@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
-	"github.com/jumpcast/jumpcast/store"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -398,11 +398,11 @@ func (r *spyRecorder) last(t *testing.T) spySession {
 // memAudit keeps audit events in memory.
 type memAudit struct {
 	mu     sync.Mutex
-	events []store.AuditEvent
-	hold   func(store.AuditEvent) // when set, runs before an event is stored (a slow index)
+	events []audit.Event
+	hold   func(audit.Event) // when set, runs before an event is stored (a slow index)
 }
 
-func (a *memAudit) AppendAudit(_ context.Context, ev store.AuditEvent) error {
+func (a *memAudit) AppendAudit(_ context.Context, ev audit.Event) error {
 	a.mu.Lock()
 	hold := a.hold
 	a.mu.Unlock()
@@ -416,17 +416,17 @@ func (a *memAudit) AppendAudit(_ context.Context, ev store.AuditEvent) error {
 }
 
 // setHold sets hold (see memAudit).
-func (a *memAudit) setHold(f func(store.AuditEvent)) {
+func (a *memAudit) setHold(f func(audit.Event)) {
 	a.mu.Lock()
 	a.hold = f
 	a.mu.Unlock()
 }
 
 // find returns the events of kind with outcome.
-func (a *memAudit) find(kind, outcome string) []store.AuditEvent {
+func (a *memAudit) find(kind audit.Kind, outcome audit.Outcome) []audit.Event {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []store.AuditEvent
+	var out []audit.Event
 	for _, e := range a.events {
 		if e.Kind == kind && e.Outcome == outcome {
 			out = append(out, e)
@@ -436,7 +436,7 @@ func (a *memAudit) find(kind, outcome string) []store.AuditEvent {
 }
 
 // waitEvent waits for an audit event of kind with outcome.
-func (a *memAudit) waitEvent(t *testing.T, kind, outcome string) store.AuditEvent {
+func (a *memAudit) waitEvent(t *testing.T, kind audit.Kind, outcome audit.Outcome) audit.Event {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -446,5 +446,5 @@ func (a *memAudit) waitEvent(t *testing.T, kind, outcome string) store.AuditEven
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no audit event %s/%s", kind, outcome)
-	return store.AuditEvent{}
+	return audit.Event{}
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/gliderlabs/ssh"
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -69,18 +69,16 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 	dst := net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))
 	remote, via, err := s.dialForward(ctx, cc, p)
 	if err != nil {
-		ae := asAdminError(err, reasonDenied, forwardRefused)
+		ae := asAdminError(err, audit.ReasonNotPermitted, forwardRefused)
 		cc.audits.Wait() // the decision is stored before the admin hears of it
 		kind := gossh.Prohibited
-		if ae.Reason != reasonDenied {
+		if ae.Reason != audit.ReasonNotPermitted {
 			kind = gossh.ConnectionFailed
 		}
 		_ = nc.Reject(kind, ae.Msg)
 		s.log.Warn("forward refused", "user", cc.id.User, "target", cc.login.Target, "remote_addr", cc.remote.String(),
-			"destination", dst, "decision", "denied", "reason", ae.Reason, "err", ae.Error())
-		s.auditEvent(store.AuditEvent{Kind: "forward", Outcome: "denied", User: cc.id.User, RemoteAddr: cc.remote.String(),
-			Target: cc.login.Target, RemoteUser: cc.login.RemoteUser, Reason: ae.Reason,
-			Detail: map[string]string{"destination": dst}})
+			"destination", dst, "decision", audit.OutcomeDenied, "reason", ae.Reason, "err", ae.Error())
+		s.auditEvent(audit.ForwardDenied(cc.who(), ae.Reason, dst))
 		return
 	}
 	ch, reqs, err := nc.Accept()
@@ -98,9 +96,7 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 	defer s.removeSession(f)
 	s.log.Info("forward opened", "user", cc.id.User, "target", cc.login.Target, "remote_addr", cc.remote.String(),
 		"destination", dst, "via", via)
-	s.auditEvent(store.AuditEvent{Kind: "forward", Outcome: "allowed", User: cc.id.User, RemoteAddr: cc.remote.String(),
-		Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		Detail: map[string]string{"destination": dst, "via": via, "origin": net.JoinHostPort(p.OrigHost, strconv.Itoa(int(p.OrigPort)))}})
+	s.auditEvent(audit.ForwardOpened(cc.who(), dst, via, net.JoinHostPort(p.OrigHost, strconv.Itoa(int(p.OrigPort)))))
 	join(ch, asHalfCloser(remote))
 	f.abort(nil)
 }
@@ -109,13 +105,13 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 // says from where ("target db1" or "bastion").
 func (s *Server) dialForward(ctx context.Context, cc *clientConn, p directTCPIP) (net.Conn, string, error) {
 	if cc.loginErr != nil {
-		return nil, "", &adminError{Reason: reasonDenied, Msg: forwardRefused}
+		return nil, "", &adminError{Reason: audit.ReasonNotPermitted, Msg: forwardRefused}
 	}
 	dst := net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))
 	if cc.login.HasTarget {
 		d := cc.decide()
 		if !d.Allowed || !d.PortForwarding {
-			return nil, "", &adminError{Reason: reasonDenied, Msg: forwardRefused}
+			return nil, "", &adminError{Reason: audit.ReasonNotPermitted, Msg: forwardRefused}
 		}
 		up, err := cc.target(ctx, d, nil)
 		if err != nil {
@@ -123,18 +119,18 @@ func (s *Server) dialForward(ctx context.Context, cc *clientConn, p directTCPIP)
 		}
 		c, err := up.client.DialContext(ctx, "tcp", dst)
 		if err != nil {
-			return nil, "", &adminError{Reason: reasonUnreachable, Msg: fmt.Sprintf("%s: cannot reach %s from the target", up.label, dst), Err: err}
+			return nil, "", &adminError{Reason: audit.ReasonUnreachable, Msg: fmt.Sprintf("%s: cannot reach %s from the target", up.label, dst), Err: err}
 		}
 		return c, "target " + cc.login.Target, nil
 	}
 	d := s.snap.Load().policy.DecideForward(cc.id.User, p.Host, int(p.Port))
 	if !d.Allowed {
-		return nil, "", &adminError{Reason: reasonDenied, Msg: forwardRefused}
+		return nil, "", &adminError{Reason: audit.ReasonNotPermitted, Msg: forwardRefused}
 	}
 	dialer := net.Dialer{Timeout: s.snap.Load().cfg.Upstream.DialTimeout}
 	c, err := dialer.DialContext(ctx, "tcp", d.Address)
 	if err != nil {
-		return nil, "", &adminError{Reason: reasonUnreachable, Msg: targetLabel(d.Alias, d.Address) + ": " + dialMessage(err), Err: err}
+		return nil, "", &adminError{Reason: audit.ReasonUnreachable, Msg: targetLabel(d.Alias, d.Address) + ": " + dialMessage(err), Err: err}
 	}
 	return c, "bastion", nil
 }

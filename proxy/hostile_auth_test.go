@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -34,7 +35,7 @@ func hostileFixture(t *testing.T, edit func(*config.Config)) *fixture {
 // key and audited why.
 func denied(t *testing.T, f *fixture, login, why string, auth ...gossh.AuthMethod) {
 	t.Helper()
-	before := len(f.audit.find("auth", "denied"))
+	before := len(f.audit.find(audit.KindAuth, audit.OutcomeDenied))
 	c, err := f.tryDial(login, auth...)
 	if err == nil {
 		_ = c.Close()
@@ -45,8 +46,8 @@ func denied(t *testing.T, f *fixture, login, why string, auth ...gossh.AuthMetho
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if evs := f.audit.find("auth", "denied"); len(evs) > before {
-			if got := evs[len(evs)-1].Detail["why"]; !strings.Contains(got, why) {
+		if evs := f.audit.find(audit.KindAuth, audit.OutcomeDenied); len(evs) > before {
+			if got := evs[len(evs)-1].Detail[audit.DetailWhy]; !strings.Contains(got, why) {
 				t.Errorf("%s: audited why %q, want %q", login, got, why)
 			}
 			return
@@ -211,14 +212,14 @@ func TestHostileBruteForce(t *testing.T) {
 	// Hammer until the address has been turned away 200 times (bounded by
 	// time, not by a count of attempts, so a slow machine still reaches it).
 	for blocked < 200 && time.Since(start) < 20*time.Second {
-		before := len(f.audit.find("auth", "denied"))
+		before := len(f.audit.find(audit.KindAuth, audit.OutcomeDenied))
 		_, err := f.tryDial("root@t1", gossh.PublicKeys(guesses...))
 		switch {
 		case err == nil:
 			t.Fatal("a wrong key got in")
 		case strings.Contains(err.Error(), "unable to authenticate"), strings.Contains(err.Error(), "too many authentication failures"):
 			reached++
-			for len(f.audit.find("auth", "denied")) == before && time.Since(start) < 10*time.Second {
+			for len(f.audit.find(audit.KindAuth, audit.OutcomeDenied)) == before && time.Since(start) < 10*time.Second {
 				time.Sleep(5 * time.Millisecond) // the failure is counted when the server closes
 			}
 		default:
@@ -250,7 +251,7 @@ func TestHostileBruteForce(t *testing.T) {
 	for range 3 {
 		_, _ = h.tryDial("root@t1", gossh.PublicKeys(guesses[0]))
 	}
-	for len(h.audit.find("auth", "denied")) < 3 && time.Since(first) < 5*time.Second {
+	for len(h.audit.find(audit.KindAuth, audit.OutcomeDenied)) < 3 && time.Since(first) < 5*time.Second {
 		time.Sleep(5 * time.Millisecond)
 	}
 	blockedAt := time.Now()

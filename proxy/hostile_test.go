@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -153,7 +154,7 @@ func TestHostileForwardWithoutTarget(t *testing.T) {
 	if _, err := c.Dial("tcp", "t1:22"); !isProhibited(err) {
 		t.Errorf("default policy: forward to t1:22: %v", err)
 	}
-	closed.audit.waitEvent(t, "forward", "denied")
+	closed.audit.waitEvent(t, audit.KindForward, audit.OutcomeDenied)
 
 	f := newFixture(t, fixtureOpts{config: func(c *config.Config) {
 		u := c.Users["alice"]
@@ -171,7 +172,7 @@ func TestHostileForwardWithoutTarget(t *testing.T) {
 		t.Errorf("forwarded stream starts %q (%v)", buf, err)
 	}
 	_ = conn.Close()
-	if ev := f.audit.waitEvent(t, "forward", "allowed"); ev.Detail["via"] != "bastion" || ev.Detail["destination"] != "t1:22" {
+	if ev := f.audit.waitEvent(t, audit.KindForward, audit.OutcomeAllowed); ev.Detail[audit.DetailVia] != "bastion" || ev.Detail[audit.DetailDestination] != "t1:22" {
 		t.Errorf("audit %+v", ev)
 	}
 	for _, dst := range []string{
@@ -235,7 +236,7 @@ func TestHostileOpenSSHJump(t *testing.T) {
 	if code != 0 || out != "jumped\n" {
 		t.Errorf("allowed jump: code %d stdout %q stderr %q", code, out, stderr)
 	}
-	if ev := g.audit.waitEvent(t, "forward", "allowed"); ev.User != "alice" || ev.Detail["destination"] != "t1:22" {
+	if ev := g.audit.waitEvent(t, audit.KindForward, audit.OutcomeAllowed); ev.User != "alice" || ev.Detail[audit.DetailDestination] != "t1:22" {
 		t.Errorf("audit %+v", ev)
 	}
 	if n := g.rec.count(); n != 0 {

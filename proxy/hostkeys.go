@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/jumpcast/jumpcast/config"
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/skeema/knownhosts"
 	gossh "golang.org/x/crypto/ssh"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
@@ -42,7 +42,7 @@ func (s *Server) hostKeyPolicy(cfg *config.Config, label, addr string, t config.
 	if len(files) > 0 {
 		var err error
 		if db, err = knownhosts.NewDB(files...); err != nil {
-			return nil, &adminError{Reason: reasonHostKey, Msg: label + ": cannot read known hosts", Err: err}
+			return nil, &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot read known hosts", Err: err}
 		}
 	}
 	hc := &hostKeyCheck{algos: defaultHostKeyAlgorithms()}
@@ -62,7 +62,7 @@ func (s *Server) hostKeyPolicy(cfg *config.Config, label, addr string, t config.
 		case err == nil:
 			return nil
 		case errors.As(err, &revoked):
-			return &adminError{Reason: reasonHostKey, Msg: fmt.Sprintf("%s: host key %s is revoked", label, gossh.FingerprintSHA256(key))}
+			return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: fmt.Sprintf("%s: host key %s is revoked", label, gossh.FingerprintSHA256(key))}
 		case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
 			want := make([]gossh.PublicKey, len(keyErr.Want))
 			for i, k := range keyErr.Want {
@@ -72,9 +72,9 @@ func (s *Server) hostKeyPolicy(cfg *config.Config, label, addr string, t config.
 		case errors.As(err, &keyErr) && tofu:
 			return s.pin(label, addr, key)
 		case errors.As(err, &keyErr):
-			return &adminError{Reason: reasonUnknownKey, Msg: fmt.Sprintf("%s: host key %s is not known (host_key_policy is strict)", label, gossh.FingerprintSHA256(key))}
+			return &adminError{Reason: audit.ReasonHostKeyUnknown, Msg: fmt.Sprintf("%s: host key %s is not known (host_key_policy is strict)", label, gossh.FingerprintSHA256(key))}
 		default:
-			return &adminError{Reason: reasonHostKey, Msg: label + ": host key check failed", Err: err}
+			return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": host key check failed", Err: err}
 		}
 	}
 	return hc, nil
@@ -87,7 +87,7 @@ func configuredHostKeys(label string, lines []string) (*hostKeyCheck, error) {
 	for _, l := range lines {
 		k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(l))
 		if err != nil {
-			return nil, &adminError{Reason: reasonHostKey, Msg: label + ": bad host key in config", Err: err}
+			return nil, &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": bad host key in config", Err: err}
 		}
 		keys = append(keys, k)
 		types = append(types, algorithmsForKeyType(k.Type())...)
@@ -121,7 +121,7 @@ func keyChanged(label string, want []gossh.PublicKey, got gossh.PublicKey) error
 	if len(same) == 0 {
 		same = other
 	}
-	return &adminError{Reason: reasonHostKey, Msg: fmt.Sprintf("%s: host key changed: expected %s got %s",
+	return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: fmt.Sprintf("%s: host key changed: expected %s got %s",
 		label, strings.Join(same, ", "), gossh.FingerprintSHA256(got))}
 }
 
@@ -145,23 +145,22 @@ func (s *Server) pin(label, addr string, key gossh.PublicKey) error {
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(s.pinPath), 0o700); err != nil {
-		return &adminError{Reason: reasonHostKey, Msg: label + ": cannot pin host key", Err: err}
+		return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot pin host key", Err: err}
 	}
 	f, err := os.OpenFile(s.pinPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return &adminError{Reason: reasonHostKey, Msg: label + ": cannot pin host key", Err: err}
+		return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot pin host key", Err: err}
 	}
 	_, werr := f.WriteString(knownhosts.Line([]string{addr}, key) + "\n")
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
-		return &adminError{Reason: reasonHostKey, Msg: label + ": cannot pin host key", Err: werr}
+		return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot pin host key", Err: werr}
 	}
 	fp := gossh.FingerprintSHA256(key)
 	s.log.Info("host key pinned", "target", label, "address", addr, "key", fp)
-	s.auditEvent(store.AuditEvent{Kind: "hostkey", Outcome: "pinned", Target: label,
-		Detail: map[string]string{"address": addr, "key": fp, "type": key.Type()}})
+	s.auditEvent(audit.HostKeyPinned(label, addr, fp, key.Type()))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -22,7 +23,7 @@ func TestRecordingFailClosedAtStart(t *testing.T) {
 	if string(r.stderr) != "jumpcast: recording unavailable: disk full\n" || r.status != 255 {
 		t.Errorf("stderr = %q status %d", r.stderr, r.status)
 	}
-	if ev := f.audit.waitEvent(t, "recording", "error"); ev.Reason != "disk full" {
+	if ev := f.audit.waitEvent(t, audit.KindRecording, audit.OutcomeError); ev.Reason != "disk full" {
 		t.Errorf("audit = %+v", ev)
 	}
 }
@@ -36,7 +37,7 @@ func TestRecordingFailOpenAtStart(t *testing.T) {
 	if r := s.wait(); string(r.stdout) != "still here\n" || r.status != 0 {
 		t.Errorf("fail-open session: %q status %d stderr %q", r.stdout, r.status, r.stderr)
 	}
-	f.audit.waitEvent(t, "recording", "error")
+	f.audit.waitEvent(t, audit.KindRecording, audit.OutcomeError)
 }
 
 func TestRecordingFailsMidway(t *testing.T) {
@@ -58,8 +59,8 @@ func TestRecordingFailsMidway(t *testing.T) {
 			} else if !strings.HasSuffix(string(r.stdout), "end\n") || r.status != 0 || len(r.stderr) != 0 {
 				t.Errorf("fail-open: %d bytes, status %d, stderr %q", len(r.stdout), r.status, r.stderr)
 			}
-			ev := f.audit.waitEvent(t, "recording", "error")
-			if ev.Detail["on_failure"] != policy {
+			ev := f.audit.waitEvent(t, audit.KindRecording, audit.OutcomeError)
+			if ev.Detail[audit.DetailOnFailure] != policy {
 				t.Errorf("audit = %+v", ev)
 			}
 			if rec := f.rec.last(t); rec.closes != 1 {
@@ -168,7 +169,7 @@ func TestShutdownTellsAdmins(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
-	if rec := f.rec.last(t); rec.exit == nil || rec.exit.Reason != reasonShutdown {
+	if rec := f.rec.last(t); rec.exit == nil || rec.exit.Reason != string(audit.ReasonShutdown) {
 		t.Errorf("recorded exit = %+v", rec.exit)
 	}
 	if _, err := net.DialTimeout("tcp", f.addr, time.Second); err == nil {

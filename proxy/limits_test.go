@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -47,7 +48,7 @@ func TestFailedAuthThrottled(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && len(f.audit.find("auth", "denied")) < 2 {
+	for time.Now().Before(deadline) && len(f.audit.find(audit.KindAuth, audit.OutcomeDenied)) < 2 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := f.tryDial("root@t1", gossh.PublicKeys(f.admin.Signer)); err == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // TestSessionEndCountsBytes: the "session ended" log line and audit event
@@ -30,9 +31,9 @@ func TestSessionEndCountsBytes(t *testing.T) {
 			if r := s.wait(); string(r.stdout) != "hello world" || string(r.stderr) != "err!\n\n" {
 				t.Fatalf("session: stdout %q stderr %q", r.stdout, r.stderr)
 			}
-			ev := f.audit.waitEvent(t, "session", "ended")
-			if ev.Detail["bytes_in"] != "11" || ev.Detail["bytes_out"] != "17" {
-				t.Errorf("audit detail bytes in/out = %q/%q, want 11/17", ev.Detail["bytes_in"], ev.Detail["bytes_out"])
+			ev := f.audit.waitEvent(t, audit.KindSession, audit.OutcomeEnded)
+			if ev.Detail[audit.DetailBytesIn] != "11" || ev.Detail[audit.DetailBytesOut] != "17" {
+				t.Errorf("audit detail bytes in/out = %q/%q, want 11/17", ev.Detail[audit.DetailBytesIn], ev.Detail[audit.DetailBytesOut])
 			}
 			var line string
 			for _, l := range strings.Split(f.logs.String(), "\n") {
@@ -56,11 +57,11 @@ func TestDialOutcome(t *testing.T) {
 		want string
 	}{
 		{nil, DialOK},
-		{&adminError{Reason: reasonUnreachable}, DialUnreachable},
-		{fmt.Errorf("wrapped: %w", &adminError{Reason: reasonHostKey}), DialHostKey},
-		{&adminError{Reason: reasonUnknownKey}, DialHostKey},
-		{&adminError{Reason: reasonUpstreamAuth}, DialAuthFailed},
-		{&adminError{Reason: reasonDenied}, DialError},
+		{&adminError{Reason: audit.ReasonUnreachable}, DialUnreachable},
+		{fmt.Errorf("wrapped: %w", &adminError{Reason: audit.ReasonHostKeyChanged}), DialHostKey},
+		{&adminError{Reason: audit.ReasonHostKeyUnknown}, DialHostKey},
+		{&adminError{Reason: audit.ReasonUpstreamAuth}, DialAuthFailed},
+		{&adminError{Reason: audit.ReasonNotPermitted}, DialError},
 		{errors.New("boom"), DialError},
 	} {
 		if got := dialOutcome(tc.err); got != tc.want {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -358,7 +359,7 @@ func TestOpenSSHControlMaster(t *testing.T) {
 	if len(outs) != 2 || outs[0] != "one\n" || outs[1] != "two\n" {
 		t.Errorf("recordings %q, want one per command", outs)
 	}
-	if n := len(rf.audit.find("auth", "ok")); n != 1 {
+	if n := len(rf.audit.find(audit.KindAuth, audit.OutcomeOK)); n != 1 {
 		t.Errorf("%d logins to the bastion, want 1 (the master's)", n)
 	}
 }

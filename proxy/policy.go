@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net"
 	"path"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // Policy answers who may reach which target as which remote user. It is
@@ -86,9 +86,10 @@ func (p *Policy) Grants(user string) []Grant {
 // Decision is the outcome of one policy check.
 type Decision struct {
 	Allowed bool
-	// Reason says why, in a few words ("rule matched", "no such target",
-	// "remote user not permitted").
-	Reason string
+	// Reason says why, in a few words: one of the policy reasons of
+	// package audit (audit.ReasonRuleMatched, audit.ReasonNoTarget...) or
+	// audit.RemoteUserNotPermitted. It is the policy event's reason.
+	Reason audit.Reason
 	// Unknown is true when the target is neither an alias nor a raw host a
 	// rule of the user names: the admin sees "no such target".
 	Unknown bool
@@ -106,10 +107,10 @@ type Decision struct {
 // user. It does no I/O.
 func (p *Policy) Decide(user string, login Login) Decision {
 	if _, ok := p.cfg.Users[user]; !ok {
-		return Decision{Reason: "unknown user"}
+		return Decision{Reason: audit.ReasonUnknownUser}
 	}
 	if !login.HasTarget {
-		return Decision{Reason: "no target", Unknown: true}
+		return Decision{Reason: audit.ReasonNoTargetGiven, Unknown: true}
 	}
 	rules := p.rules(user)
 	d := Decision{}
@@ -117,7 +118,7 @@ func (p *Policy) Decide(user string, login Login) Decision {
 	if t, ok := p.cfg.Targets[login.Host]; ok {
 		host, port, _ := config.SplitHostPortDefault(t.Address, 22)
 		if login.Port != 0 && login.Port != port {
-			return Decision{Reason: "an alias takes no other port", Unknown: true}
+			return Decision{Reason: audit.ReasonAliasPort, Unknown: true}
 		}
 		d.Alias, d.Target = login.Host, t
 		d.Address = net.JoinHostPort(host, strconv.Itoa(port))
@@ -145,14 +146,14 @@ func (p *Policy) Decide(user string, login Login) Decision {
 	}
 	switch {
 	case d.Allowed:
-		d.Reason = "rule matched"
+		d.Reason = audit.ReasonRuleMatched
 	case d.Alias == "" && !targetOK:
 		// A raw host no rule names is, for this user, no target at all.
-		d.Reason, d.Unknown = "no such target", true
+		d.Reason, d.Unknown = audit.ReasonNoTarget, true
 	case !targetOK:
-		d.Reason = "target not permitted"
+		d.Reason = audit.ReasonTargetNotPermitted
 	default:
-		d.Reason = fmt.Sprintf("remote user %s not permitted", login.RemoteUser)
+		d.Reason = audit.RemoteUserNotPermitted(login.RemoteUser)
 	}
 	return d
 }
@@ -198,24 +199,24 @@ func targetAddress(t config.Target) string {
 // end-to-end encrypted), so As is not checked. Address is where to dial.
 func (p *Policy) DecideForward(user, host string, port int) Decision {
 	if _, ok := p.cfg.Users[user]; !ok {
-		return Decision{Reason: "unknown user"}
+		return Decision{Reason: audit.ReasonUnknownUser}
 	}
 	d := Decision{Address: net.JoinHostPort(host, strconv.Itoa(port))}
 	match := func(r config.Rule) bool { return anyHostMatch(r.Hosts, host) }
 	if t, ok := p.cfg.Targets[host]; ok {
 		h, tp, _ := config.SplitHostPortDefault(t.Address, 22)
 		if port != tp && port != 22 {
-			return Decision{Reason: "an alias takes no other port", Unknown: true}
+			return Decision{Reason: audit.ReasonAliasPort, Unknown: true}
 		}
 		d.Alias, d.Target, d.Address = host, t, net.JoinHostPort(h, strconv.Itoa(tp))
 		match = func(r config.Rule) bool { return anyMatch(r.Targets, host) }
 	}
 	for _, r := range p.rules(user) {
 		if match(r) && r.PortForwarding {
-			d.Allowed, d.PortForwarding, d.Reason = true, true, "rule allows port forwarding"
+			d.Allowed, d.PortForwarding, d.Reason = true, true, audit.ReasonForwardingAllowed
 			return d
 		}
 	}
-	d.Reason = "port forwarding not permitted"
+	d.Reason = audit.ReasonForwardingNotAllowed
 	return d
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 func testPolicyConfig(t *testing.T) *config.Config {
@@ -47,21 +48,22 @@ func TestPolicyDecide(t *testing.T) {
 	tests := []struct {
 		name, user, login string
 		allowed, unknown  bool
-		addr, reason      string
+		addr              string
+		reason            audit.Reason
 	}{
-		{"alias allowed", "alice", "root@db1", true, false, "10.0.0.5:22", "rule matched"},
-		{"alias other port", "alice", "deploy@db2", true, false, "10.0.0.6:2222", "rule matched"},
-		{"alias with its port", "alice", "deploy@db2:2222", true, false, "10.0.0.6:2222", "rule matched"},
-		{"alias with another port", "alice", "deploy@db2:22", false, true, "", "an alias takes no other port"},
-		{"remote user denied", "alice", "postgres@db1", false, false, "10.0.0.5:22", "remote user postgres not permitted"},
-		{"target denied", "alice", "root@web1", false, false, "[2001:db8::7]:22", "target not permitted"},
-		{"unknown alias", "alice", "root@db9", false, true, "db9:22", "no such target"},
-		{"raw host allowed", "alice", "ops@10.0.0.9:2200", true, false, "10.0.0.9:2200", "rule matched"},
-		{"raw host other user", "alice", "root@10.0.0.9", false, false, "10.0.0.9:22", "remote user root not permitted"},
-		{"raw host not named", "alice", "ops@10.1.0.9", false, true, "10.1.0.9:22", "no such target"},
-		{"group rule", "bob", "anyone@web1", true, false, "[2001:db8::7]:22", "rule matched"},
-		{"nothing allowed", "carol", "root@db1", false, false, "10.0.0.5:22", "target not permitted"},
-		{"unknown user", "mallory", "root@db1", false, false, "", "unknown user"},
+		{"alias allowed", "alice", "root@db1", true, false, "10.0.0.5:22", audit.ReasonRuleMatched},
+		{"alias other port", "alice", "deploy@db2", true, false, "10.0.0.6:2222", audit.ReasonRuleMatched},
+		{"alias with its port", "alice", "deploy@db2:2222", true, false, "10.0.0.6:2222", audit.ReasonRuleMatched},
+		{"alias with another port", "alice", "deploy@db2:22", false, true, "", audit.ReasonAliasPort},
+		{"remote user denied", "alice", "postgres@db1", false, false, "10.0.0.5:22", audit.RemoteUserNotPermitted("postgres")},
+		{"target denied", "alice", "root@web1", false, false, "[2001:db8::7]:22", audit.ReasonTargetNotPermitted},
+		{"unknown alias", "alice", "root@db9", false, true, "db9:22", audit.ReasonNoTarget},
+		{"raw host allowed", "alice", "ops@10.0.0.9:2200", true, false, "10.0.0.9:2200", audit.ReasonRuleMatched},
+		{"raw host other user", "alice", "root@10.0.0.9", false, false, "10.0.0.9:22", audit.RemoteUserNotPermitted("root")},
+		{"raw host not named", "alice", "ops@10.1.0.9", false, true, "10.1.0.9:22", audit.ReasonNoTarget},
+		{"group rule", "bob", "anyone@web1", true, false, "[2001:db8::7]:22", audit.ReasonRuleMatched},
+		{"nothing allowed", "carol", "root@db1", false, false, "10.0.0.5:22", audit.ReasonTargetNotPermitted},
+		{"unknown user", "mallory", "root@db1", false, false, "", audit.ReasonUnknownUser},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
@@ -82,7 +83,7 @@ func TestRecordingFailsWhileIdle(t *testing.T) {
 	if !strings.Contains(string(r.stderr), "jumpcast: recording failed; session ended") || r.status != 255 {
 		t.Errorf("stderr %q status %d", r.stderr, r.status)
 	}
-	if ev := f.audit.waitEvent(t, "recording", "error"); !strings.Contains(ev.Reason, "no space left") {
+	if ev := f.audit.waitEvent(t, audit.KindRecording, audit.OutcomeError); !strings.Contains(string(ev.Reason), "no space left") {
 		t.Errorf("audit = %+v", ev)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -56,8 +56,8 @@ func TestReuseSameUserSkipsTargetLogin(t *testing.T) {
 		t.Errorf("target logins %v: want one, the other sessions reusing it", got)
 	}
 	var logins []string
-	for _, ev := range f.audit.find("session", "started") {
-		logins = append(logins, ev.Detail["target_login"])
+	for _, ev := range f.audit.find(audit.KindSession, audit.OutcomeStarted) {
+		logins = append(logins, ev.Detail[audit.DetailTargetLogin])
 	}
 	if strings.Join(logins, " ") != "new reused reused" {
 		t.Errorf("session audit events say target_login %v, want new reused reused", logins)
@@ -144,7 +144,7 @@ func TestReuseSurvivesTargetCrash(t *testing.T) {
 	if got := f.target.AuthLog(); len(got) != 2 {
 		t.Errorf("target logins %v, want a fresh one", got)
 	}
-	if f.audit.find("upstream", "lost") != nil {
+	if f.audit.find(audit.KindUpstream, audit.OutcomeLost) != nil {
 		t.Error("a kept connection's end was audited as a lost target")
 	}
 }
@@ -207,8 +207,8 @@ func (f *fixture) holdPolicyEvents() (release func()) {
 	ch := make(chan struct{})
 	release = sync.OnceFunc(func() { close(ch) })
 	f.t.Cleanup(release)
-	f.audit.setHold(func(ev store.AuditEvent) {
-		if ev.Kind == "policy" {
+	f.audit.setHold(func(ev audit.Event) {
+		if ev.Kind == audit.KindPolicy {
 			<-ch
 		}
 	})
@@ -232,8 +232,8 @@ func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
 	if r := s.wait(); string(r.stdout) != "hi\n" {
 		t.Fatalf("after the store caught up: stdout %q stderr %q", r.stdout, r.stderr)
 	}
-	f.audit.waitEvent(t, "auth", "ok")
-	f.audit.waitEvent(t, "policy", "allowed")
+	f.audit.waitEvent(t, audit.KindAuth, audit.OutcomeOK)
+	f.audit.waitEvent(t, audit.KindPolicy, audit.OutcomeAllowed)
 }
 
 // A refusal is told to the admin only once the decision behind it is
@@ -258,7 +258,7 @@ func TestRefusalWaitsForPolicyAuditEvent(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no refusal 10 s after the denial was stored")
 	}
-	if ev := f.audit.find("policy", "denied"); len(ev) != 1 {
+	if ev := f.audit.find(audit.KindPolicy, audit.OutcomeDenied); len(ev) != 1 {
 		t.Errorf("policy denials stored: %d, want 1", len(ev))
 	}
 }

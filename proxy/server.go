@@ -15,15 +15,10 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
-	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
-
-// Auditor receives audit events. *store.Store implements it.
-type Auditor interface {
-	AppendAudit(ctx context.Context, ev store.AuditEvent) error
-}
 
 // Options configures New.
 type Options struct {
@@ -34,9 +29,10 @@ type Options struct {
 	HostSigners []gossh.Signer
 	// Recorder receives every session. Nil means NopRecorder.
 	Recorder Recorder
-	// Audit receives audit events. Nil means none are stored (they are
+	// Audit receives audit events (cmd/jumpcast passes the store behind
+	// the metrics and log wrappers). Nil means none are stored (they are
 	// still logged).
-	Audit Auditor
+	Audit audit.Sink
 	// Logger receives structured logs. Nil discards them.
 	Logger *slog.Logger
 	// KnownHostsPath is the trust-on-first-use pin file (OpenSSH
@@ -66,7 +62,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	rec     Recorder
-	audit   Auditor
+	audit   audit.Sink
 	pinPath string
 	ids     []gossh.Signer
 	srv     *ssh.Server
@@ -249,7 +245,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		break
 	}
-	s.abortSessions(reasonShutdown)
+	s.abortSessions(audit.ReasonShutdown)
 	// Let the aborted sessions deliver their message and exit status
 	// before the connections go.
 	s.waitIdle(5 * time.Second)
@@ -302,7 +298,7 @@ func (s *Server) Close() error {
 
 // abortSessions tells every open session's admin why it ends and closes
 // it.
-func (s *Server) abortSessions(reason string) {
+func (s *Server) abortSessions(reason audit.Reason) {
 	s.mu.Lock()
 	list := make([]aborter, 0, len(s.sessions))
 	for ss := range s.sessions {
@@ -310,7 +306,7 @@ func (s *Server) abortSessions(reason string) {
 	}
 	s.mu.Unlock()
 	for _, ss := range list {
-		ss.abort(&adminError{Reason: reason, Msg: reason})
+		ss.abort(&adminError{Reason: reason, Msg: string(reason)})
 	}
 }
 
@@ -354,7 +350,7 @@ func (s *Server) isClosing() bool {
 // precede (a session's first byte). The login path then does not wait for
 // two index commits in series before it may dial the target. The time is
 // taken now, so the event's order in the index is unchanged.
-func (s *Server) auditAsync(pending *sync.WaitGroup, ev store.AuditEvent) {
+func (s *Server) auditAsync(pending *sync.WaitGroup, ev audit.Event) {
 	if s.audit == nil {
 		return
 	}
@@ -370,9 +366,9 @@ func (s *Server) auditAsync(pending *sync.WaitGroup, ev store.AuditEvent) {
 	}()
 }
 
-// auditEvent stores ev (with the time filled in) when an Auditor is set.
+// auditEvent stores ev (with the time filled in) when a Sink is set.
 // It never fails the caller: a store error is logged.
-func (s *Server) auditEvent(ev store.AuditEvent) {
+func (s *Server) auditEvent(ev audit.Event) {
 	if s.audit == nil {
 		return
 	}

@@ -7,15 +7,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
-	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -117,7 +116,7 @@ func (ss *session) start(r *gossh.Request) {
 	cc.audits.Wait()
 	if err := ss.startRecorder(); err != nil {
 		reply(r, true)
-		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})
+		ss.abort(&adminError{Reason: audit.ReasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})
 		return
 	}
 	ss.replying.Lock()
@@ -132,10 +131,8 @@ func (ss *session) start(r *gossh.Request) {
 	ss.s.log.Info("session started", "session_id", ss.info.ID, "user", cc.id.User,
 		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"kind", kind, "command", command)
-	ss.s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "started", User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		SessionID: ss.info.ID, Detail: map[string]string{"kind": kind, "command": command, "address": d.Address,
-			"target_login": targetLogin(ss.up)}})
+	ss.s.auditEvent(audit.SessionStarted(cc.who(), ss.info.ID,
+		audit.Start{Kind: kind, Command: command, Address: d.Address, TargetLogin: targetLogin(ss.up)}))
 }
 
 // targetLogin says, for the audit trail, whether the session's target
@@ -190,7 +187,7 @@ func (ss *session) recordingFailed(err error) {
 	failClosed := ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
 	ss.auditRecording(err, failClosed)
 	if failClosed {
-		ss.abort(&adminError{Reason: reasonRecording, Msg: "recording failed; session ended", Err: err})
+		ss.abort(&adminError{Reason: audit.ReasonRecording, Msg: "recording failed; session ended", Err: err})
 	}
 }
 
@@ -202,9 +199,7 @@ func (ss *session) auditRecording(err error, failClosed bool) {
 	}
 	ss.s.log.Error("recording failed", "session_id", ss.info.ID, "user", cc.id.User,
 		"target", cc.login.Target, "policy", policy, "err", err)
-	ss.s.auditEvent(store.AuditEvent{Kind: "recording", Outcome: "error", User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		SessionID: ss.info.ID, Reason: err.Error(), Detail: map[string]string{"on_failure": policy}})
+	ss.s.auditEvent(audit.RecordingFailed(cc.who(), ss.info.ID, err, policy))
 }
 
 // copyStdin copies the admin's input to the target, then passes the EOF
@@ -261,14 +256,14 @@ func (ss *session) sendExit(exits []*gossh.Request) {
 		exit = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: forced.Msg}
 	case len(exits) == 0 && (gone || ss.cc.adminGone()):
 		// The admin left first; closing their connection closed the target's.
-		exit.Reason = reasonClientGone
+		exit.Reason = string(audit.ReasonClientGone)
 	case len(exits) == 0 && ss.up != nil && !targetAlive(ss.up.client, lostProbeTimeout):
 		// Like ssh's "Connection to HOST closed by remote host." and 255.
-		lost := &adminError{Reason: reasonTargetLost, Msg: "connection to " + ss.up.label + " lost"}
+		lost := &adminError{Reason: audit.ReasonTargetLost, Msg: "connection to " + ss.up.label + " lost"}
 		_, _ = ss.ch.Stderr().Write([]byte(termLine(lost.line(), pty)))
-		exit = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: reasonTargetLost}
+		exit = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: string(audit.ReasonTargetLost)}
 	case len(exits) == 0:
-		exit.Reason = "target closed without exit status"
+		exit.Reason = string(audit.ReasonNoExitStatus)
 	}
 	if len(exits) > 0 && forced == nil {
 		for _, r := range exits {
@@ -309,7 +304,7 @@ func (ss *session) finalize() {
 	exit := ss.exitSent
 	ss.mu.Unlock()
 	if ss.started && !exit.HasStatus && exit.Signal == "" && exit.Reason == "" {
-		exit.Reason = "client disconnected"
+		exit.Reason = string(audit.ReasonClientGone)
 	}
 	if err := ss.tap.close(exit); err != nil {
 		ss.s.log.Error("recording not finalized", "session_id", ss.info.ID, "err", err)
@@ -328,17 +323,6 @@ func (ss *session) finalize() {
 		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"exit_status", status, "exit_signal", exit.Signal, "reason", exit.Reason, "duration", dur.Round(time.Millisecond).String(),
 		slog.Group("bytes", "in", in, "out", out))
-	ss.s.auditEvent(store.AuditEvent{Kind: "session", Outcome: "ended", User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		SessionID: ss.info.ID, Reason: exit.Reason,
-		Detail: map[string]string{"exit_status": status, "exit_signal": exit.Signal, "duration": dur.String(),
-			"bytes_in": strconv.FormatInt(in, 10), "bytes_out": strconv.FormatInt(out, 10)}})
-}
-
-// auditRefusal is the audit event of a refused session whose reason was
-// not already audited elsewhere.
-func auditRefusal(cc *clientConn, ae *adminError) store.AuditEvent {
-	return store.AuditEvent{Kind: "session", Outcome: "denied", User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		Reason: ae.Reason, Detail: map[string]string{"message": ae.Msg}}
+	ss.s.auditEvent(audit.SessionEnded(cc.who(), ss.info.ID, audit.End{Reason: audit.Reason(exit.Reason),
+		HasStatus: exit.HasStatus, Status: exit.Status, Signal: exit.Signal, Duration: dur, BytesIn: in, BytesOut: out}))
 }

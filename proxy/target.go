@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -27,28 +27,23 @@ func (cc *clientConn) decide() Decision {
 	cc.decided, cc.decision = true, d
 	cc.mu.Unlock()
 
-	outcome := "denied"
-	if d.Allowed {
-		outcome = "allowed"
-	}
+	ev := audit.PolicyDecided(cc.who(), d.Allowed, d.Reason, d.Address, cc.id.KeyFingerprint)
 	cc.s.log.Info("policy decision", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
-		"decision", outcome, "reason", d.Reason, "address", d.Address)
-	cc.s.auditAsync(&cc.audits, store.AuditEvent{Kind: "policy", Outcome: outcome, User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		Reason: d.Reason, Detail: map[string]string{"address": d.Address, "key": cc.id.KeyFingerprint}})
+		"decision", ev.Outcome, "reason", d.Reason, "address", d.Address)
+	cc.s.auditAsync(&cc.audits, ev)
 	return d
 }
 
 // policyError is the admin's message for a refused decision.
 func (cc *clientConn) policyError(d Decision) *adminError {
 	if d.Unknown {
-		return &adminError{Reason: reasonNoTarget, Msg: cc.login.Target + ": no such target"}
+		return &adminError{Reason: audit.ReasonNoTarget, Msg: cc.login.Target + ": no such target"}
 	}
-	if d.Reason == "target not permitted" {
-		return &adminError{Reason: reasonDenied, Msg: cc.login.Target + ": not permitted for " + cc.id.User}
+	if d.Reason == audit.ReasonTargetNotPermitted {
+		return &adminError{Reason: audit.ReasonNotPermitted, Msg: cc.login.Target + ": not permitted for " + cc.id.User}
 	}
-	return &adminError{Reason: reasonDenied, Msg: cc.login.Target + ": " + d.Reason + " for " + cc.id.User}
+	return &adminError{Reason: audit.ReasonNotPermitted, Msg: cc.login.Target + ": " + string(d.Reason) + " for " + cc.id.User}
 }
 
 // target returns the connection's upstream, connecting and authenticating
@@ -91,13 +86,11 @@ func (cc *clientConn) target(ctx context.Context, d Decision, ss *session) (*ups
 	}
 	client, err := s.dialTarget(ctx, cfg, d, label, plan)
 	if err != nil {
-		ae := asAdminError(err, reasonUnreachable, label+": connection failed")
+		ae := asAdminError(err, audit.ReasonUnreachable, label+": connection failed")
 		s.log.Warn("target connection failed", "user", cc.id.User, "target", cc.login.Target,
 			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 			"reason", ae.Reason, "err", ae.Error())
-		s.auditEvent(store.AuditEvent{Kind: "upstream", Outcome: "error", User: cc.id.User,
-			RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-			Reason: ae.Reason, Detail: map[string]string{"address": d.Address, "message": ae.Msg}})
+		s.auditEvent(audit.UpstreamFailed(cc.who(), ae.Reason, d.Address, ae.Msg))
 		return nil, ae
 	}
 	up = &upstream{client: client, label: label, key: key, snap: snap,
@@ -160,9 +153,7 @@ func (cc *clientConn) targetLost(d Decision, err error) {
 	cc.s.log.Warn("target connection lost", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"address", d.Address, "err", msg)
-	cc.s.auditEvent(store.AuditEvent{Kind: "upstream", Outcome: "lost", User: cc.id.User,
-		RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser,
-		Reason: reasonTargetLost, Detail: map[string]string{"address": d.Address, "error": msg}})
+	cc.s.auditEvent(audit.UpstreamLost(cc.who(), d.Address, msg))
 }
 
 func (cc *clientConn) agentRequested() bool {

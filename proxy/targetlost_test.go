@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // A target that drops its connection mid-session: the admin gets one line
@@ -23,13 +25,13 @@ func TestTargetLostMidSession(t *testing.T) {
 	if string(r.stderr) != want || r.exit != "exit-status" || r.status != 255 {
 		t.Errorf("stderr %q exit %s %d, want %q exit-status 255", r.stderr, r.exit, r.status, want)
 	}
-	if rec := f.rec.last(t); rec.exit == nil || rec.exit.Reason != reasonTargetLost || rec.exit.Status != 255 {
+	if rec := f.rec.last(t); rec.exit == nil || rec.exit.Reason != string(audit.ReasonTargetLost) || rec.exit.Status != 255 {
 		t.Errorf("recorded exit = %+v", rec.exit)
 	}
-	if ev := f.audit.waitEvent(t, "upstream", "lost"); ev.Target != "t1" || ev.User != "alice" {
+	if ev := f.audit.waitEvent(t, audit.KindUpstream, audit.OutcomeLost); ev.Target != "t1" || ev.User != "alice" {
 		t.Errorf("audit = %+v", ev)
 	}
-	if ev := f.audit.waitEvent(t, "session", "ended"); ev.Reason != reasonTargetLost {
+	if ev := f.audit.waitEvent(t, audit.KindSession, audit.OutcomeEnded); ev.Reason != audit.ReasonTargetLost {
 		t.Errorf("session audit = %+v", ev)
 	}
 	// The same admin connection reaches the target again.
@@ -50,8 +52,8 @@ func TestAdminGoneIsNotTargetLost(t *testing.T) {
 	s.waitFor("ready\n")
 	_ = c.Close()
 	rec := f.rec.last(t)
-	if rec.exit == nil || rec.exit.Reason != reasonClientGone || rec.exit.HasStatus {
-		t.Errorf("recorded exit = %+v, want %q", rec.exit, reasonClientGone)
+	if rec.exit == nil || rec.exit.Reason != string(audit.ReasonClientGone) || rec.exit.HasStatus {
+		t.Errorf("recorded exit = %+v, want %q", rec.exit, audit.ReasonClientGone)
 	}
 	if strings.Contains(f.logs.String(), "target connection lost") {
 		t.Error("admin's disconnect logged as a lost target")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -92,11 +93,11 @@ func dialOutcome(err error) string {
 		return DialError
 	}
 	switch ae.Reason {
-	case reasonUnreachable:
+	case audit.ReasonUnreachable:
 		return DialUnreachable
-	case reasonHostKey, reasonUnknownKey:
+	case audit.ReasonHostKeyChanged, audit.ReasonHostKeyUnknown:
 		return DialHostKey
-	case reasonUpstreamAuth:
+	case audit.ReasonUpstreamAuth:
 		return DialAuthFailed
 	}
 	return DialError
@@ -114,7 +115,7 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 	dialer := net.Dialer{Timeout: cfg.Upstream.DialTimeout}
 	conn, err := dialer.DialContext(ctx, "tcp", d.Address)
 	if err != nil {
-		return nil, &adminError{Reason: reasonUnreachable, Msg: label + ": " + dialMessage(err), Err: err}
+		return nil, &adminError{Reason: audit.ReasonUnreachable, Msg: label + ": " + dialMessage(err), Err: err}
 	}
 	deadline := func() { _ = conn.SetDeadline(time.Now().Add(cfg.Upstream.HandshakeTimeout)) }
 	deadline()
@@ -147,17 +148,17 @@ func upstreamError(label string, plan *authPlan, err error) error {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, errPromptAborted):
-		return &adminError{Reason: reasonUpstreamAuth, Msg: label + ": authentication aborted", Err: err}
+		return &adminError{Reason: audit.ReasonUpstreamAuth, Msg: label + ": authentication aborted", Err: err}
 	case isTimeout(err):
-		return &adminError{Reason: reasonUnreachable, Msg: label + ": ssh handshake timed out", Err: err}
+		return &adminError{Reason: audit.ReasonUnreachable, Msg: label + ": ssh handshake timed out", Err: err}
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		msg := fmt.Sprintf("%s: authentication failed as %s (tried %s)", label, plan.user, plan.triedMethods())
 		if plan.prompt == nil && plan.password {
 			msg += "; password prompts need a terminal (ssh -t)"
 		}
-		return &adminError{Reason: reasonUpstreamAuth, Msg: msg, Err: err}
+		return &adminError{Reason: audit.ReasonUpstreamAuth, Msg: msg, Err: err}
 	default:
-		return &adminError{Reason: reasonUnreachable, Msg: label + ": ssh handshake failed", Err: err}
+		return &adminError{Reason: audit.ReasonUnreachable, Msg: label + ": ssh handshake failed", Err: err}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -79,7 +80,7 @@ func (s *Server) adminPutAccount(c echo.Context) error {
 	if a, err = s.store.PutAccount(ctx, a); err != nil {
 		return fmt.Errorf("put account %q: %w", name, err)
 	}
-	s.adminAudit(c, "put_auditor", name, map[string]string{"role": role})
+	_ = s.audit(c, audit.AccountPut(principalOf(c).Name, name, role))
 	me := principalOf(c)
 	if me.Name != name || me.login == nil {
 		return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
@@ -104,7 +105,7 @@ func (s *Server) adminDeleteAccount(c echo.Context) error {
 	if err := s.store.DeleteAccount(c.Request().Context(), name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete account %q: %w", name, err)
 	}
-	s.adminAudit(c, "delete_auditor", name, nil) // its web logins end at their next request
+	_ = s.audit(c, audit.AccountDeleted(principalOf(c).Name, name)) // its web logins end at their next request
 	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Account " + name + " deleted; its web logins and API tokens no longer work."})
 }
 
@@ -120,7 +121,7 @@ func (s *Server) adminCreateToken(c echo.Context) error {
 	if err := s.store.PutToken(c.Request().Context(), tok); err != nil {
 		return fmt.Errorf("put token: %w", err)
 	}
-	s.adminAudit(c, "create_token", tok.Owner, map[string]string{"token": tok.ID, "name": name})
+	_ = s.audit(c, audit.TokenCreated(principalOf(c).Name, tok.Owner, tok.ID, name))
 	return s.renderAdmin(c, http.StatusOK, adminBody{NewSecret: secret})
 }
 
@@ -129,21 +130,8 @@ func (s *Server) adminDeleteToken(c echo.Context) error {
 	if err := s.store.DeleteToken(c.Request().Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete token %q: %w", id, err)
 	}
-	s.adminAudit(c, "delete_token", "", map[string]string{"token": id})
+	_ = s.audit(c, audit.TokenDeleted(principalOf(c).Name, id))
 	return s.renderAdmin(c, http.StatusOK, adminBody{Notice: "Token revoked."})
-}
-
-// adminAudit records an account or token change; a failure is logged (the
-// change is already made).
-func (s *Server) adminAudit(c echo.Context, action, subject string, detail map[string]string) {
-	if detail == nil {
-		detail = map[string]string{}
-	}
-	detail["action"] = action
-	if subject != "" {
-		detail["subject"] = subject
-	}
-	_ = s.audit(c, store.AuditEvent{Kind: "web_admin", Outcome: "ok", User: principalOf(c).Name, Detail: detail})
 }
 
 // sentence is err's one-line message as a sentence for a page: capital

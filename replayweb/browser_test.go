@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/browsertest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -65,7 +66,7 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	b.WaitTerminal(t, "Linux db1 6.1.0")
 	b.Screenshot(t, dir, "player.png")
 	b.CheckClean(t, "player")
-	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != "playback alice" {
+	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != auditLine(audit.KindPlayback, "alice") {
 		t.Errorf("audit after one page view: %v", ev)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/browsertest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
@@ -63,7 +64,7 @@ func TestBrowserUserSeesOwnSessions(t *testing.T) {
 	if ev := auditOf(t, e, bobs[0].ID); len(ev) != 0 {
 		t.Errorf("audit about bob's recording: %v", ev)
 	}
-	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != "playback alice" {
+	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != auditLine(audit.KindPlayback, "alice") {
 		t.Errorf("audit of her playback: %v", ev)
 	}
 }

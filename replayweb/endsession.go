@@ -5,8 +5,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // maxEndReason bounds the reason field, in bytes; the proxy cuts what it
@@ -37,11 +37,6 @@ func (s *Server) adminEndSession(c echo.Context) error {
 		s.log.Info("end session refused", "session_id", rec.ID, "user", p.Name, "err", err)
 		return echo.NewHTTPError(http.StatusConflict, "this session is not running on this bastion")
 	}
-	detail := map[string]string{"action": "end_session"}
-	if why != "" {
-		detail["reason"] = why
-	}
-	_ = s.audit(c, store.AuditEvent{Kind: "web_admin", Outcome: "ok", User: p.Name, SessionID: rec.ID,
-		Target: rec.TargetAlias, RemoteUser: rec.RemoteUser, Detail: detail})
+	_ = s.audit(c, audit.SessionEndRequested(actorOn(p.Name, rec), rec.ID, why))
 	return c.Redirect(http.StatusSeeOther, "/recordings/"+rec.ID+"?ended=1")
 }

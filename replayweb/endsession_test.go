@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
@@ -90,7 +91,7 @@ func TestAdminEndsALiveSession(t *testing.T) {
 	if _, page := admin.get(res.Header.Get("Location")); !strings.Contains(page, `id="end-notice"`) {
 		t.Error("no notice after ending")
 	}
-	if got := auditOf(t, e, live.ID); len(got) != 1 || got[0] != "web_admin root" {
+	if got := auditOf(t, e, live.ID); len(got) != 1 || got[0] != auditLine(audit.KindWebAdmin, "root") {
 		t.Errorf("audit events about the session: %q", got)
 	}
 

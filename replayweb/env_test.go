@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
@@ -253,8 +254,11 @@ func auditOf(t *testing.T, e *env, id string) []string {
 	var out []string
 	for i := len(evs) - 1; i >= 0; i-- {
 		if evs[i].SessionID == id {
-			out = append(out, evs[i].Kind+" "+evs[i].User)
+			out = append(out, auditLine(evs[i].Kind, evs[i].User))
 		}
 	}
 	return out
 }
+
+// auditLine is how auditOf words one event.
+func auditLine(kind audit.Kind, user string) string { return string(kind) + " " + user }

@@ -4,16 +4,19 @@ import (
 	"context"
 	"os"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// Store is what the web site needs from the index. *store.Store satisfies it.
+// Store is what the web site needs from the index. *store.Store satisfies
+// it. Its audit.Sink receives the web site's audit events (logins,
+// playbacks, downloads, searches, admin changes).
 type Store interface {
 	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
 	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
-	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+	audit.Sink
 
 	GetAccount(ctx context.Context, name string) (*store.Account, error)
 	// PutAccount returns the row as stored: with a new CredentialVersion

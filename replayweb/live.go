@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 )
@@ -92,7 +93,7 @@ func (s *Server) liveEvents(c echo.Context) error {
 		return err
 	}
 	defer sub.Close()
-	if err := s.auditRecording(c, "playback", rec, map[string]string{"via": "web", "live": "true"}); err != nil {
+	if err := s.auditRecording(c, rec, audit.KindPlayback, "web", true); err != nil {
 		return err
 	}
 	hdr, err := json.Marshal(sub.Header)

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
@@ -142,7 +143,7 @@ func TestLiveServerSentEvents(t *testing.T) {
 	if name, _ := r.next(); name != "done" {
 		t.Fatalf("want the done event, got %q", name)
 	}
-	if ev := auditOf(t, e, sess.ID()); len(ev) != 1 || ev[0] != "playback alice" {
+	if ev := auditOf(t, e, sess.ID()); len(ev) != 1 || ev[0] != auditLine(audit.KindPlayback, "alice") {
 		t.Errorf("audit: %v", ev)
 	}
 	// After the end the page plays the file, and the stream says done at once.

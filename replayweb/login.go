@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -89,7 +90,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		return err
 	}
 	if a == nil {
-		_ = s.audit(c, store.AuditEvent{Kind: "web_login", Outcome: "denied", User: name, Reason: "wrong name or password"})
+		_ = s.audit(c, audit.WebLoginDenied(name))
 		s.log.Info("web login refused", "user", name, "remote_addr", ip)
 		b.Error = "Wrong name or password."
 		return s.renderLogin(c, http.StatusUnauthorized, b)
@@ -102,7 +103,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	l := s.logins.create(a)
 	s.setCookie(c, s.webLoginCookieName(), l.id, int(s.o.LoginTTL/time.Second))
 	s.setCookie(c, s.loginNonceCookieName(), "", -1)
-	_ = s.audit(c, store.AuditEvent{Kind: "web_login", Outcome: "ok", User: a.Name})
+	_ = s.audit(c, audit.WebLoginOK(a.Name))
 	s.log.Info("web login", "user", a.Name, "role", a.Role, "remote_addr", ip)
 	return c.Redirect(http.StatusSeeOther, b.Next)
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -187,7 +188,7 @@ func TestRecordingPageAndCast(t *testing.T) {
 	c.hdr.Del("Accept-Encoding")
 
 	events := auditOf(t, e, rec.ID)
-	want := []string{"playback alice", "download alice", "playback alice"}
+	want := []string{auditLine(audit.KindPlayback, "alice"), auditLine(audit.KindDownload, "alice"), auditLine(audit.KindPlayback, "alice")}
 	if strings.Join(events, ",") != strings.Join(want, ",") {
 		t.Errorf("audit events for %s: %v, want %v", rec.ID, events, want)
 	}
@@ -259,7 +260,7 @@ func TestAPI(t *testing.T) {
 	if res, _ := script.get("/api/recordings"); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked token: %d", res.StatusCode)
 	}
-	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != "download root" {
+	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != auditLine(audit.KindDownload, "root") {
 		t.Errorf("api cast audit: %v", ev)
 	}
 }

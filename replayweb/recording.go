@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
@@ -86,12 +87,7 @@ func (s *Server) verifyRecording(c echo.Context) error {
 		return fmt.Errorf("verify recording %s: %w", rec.ID, err)
 	}
 	check := s.casts.Check(rel, rec.SHA256, rec.Status == recording.StatusActive)
-	outcome, detail := "ok", map[string]string{"sha256": check.Actual}
-	if !check.OK {
-		outcome, detail["problem"] = "failed", check.Problem
-	}
-	if err := s.audit(c, store.AuditEvent{Kind: "verify", Outcome: outcome, User: principalOf(c).Name,
-		SessionID: rec.ID, Target: rec.TargetAlias, RemoteUser: rec.RemoteUser, Detail: detail}); err != nil {
+	if err := s.audit(c, audit.Verified(actorOn(principalOf(c).Name, rec), rec.ID, check.OK, check.Actual, check.Problem)); err != nil {
 		return err
 	}
 	return s.showRecording(c, rec, &check)
@@ -119,9 +115,9 @@ func (s *Server) castForPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	kind := "playback"
+	kind := audit.KindPlayback
 	if c.QueryParam("download") != "" {
-		kind = "download"
+		kind = audit.KindDownload
 	}
 	return s.serveCast(c, rec, kind, "web")
 }
@@ -131,7 +127,7 @@ func (s *Server) apiCast(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.serveCast(c, rec, "download", "api")
+	return s.serveCast(c, rec, audit.KindDownload, "api")
 }
 
 // castPath is rec's file under the recordings folder: its indexed path,
@@ -153,9 +149,9 @@ func (s *Server) openCast(rec *recording.Meta) (*os.File, error) {
 }
 
 // serveCast streams the recording file, gzip-compressed when the client
-// accepts it. The audit event is written first: when it cannot be, the
-// cast is not served.
-func (s *Server) serveCast(c echo.Context, rec *recording.Meta, kind, via string) error {
+// accepts it; kind is audit.KindPlayback or audit.KindDownload. The audit
+// event is written first: when it cannot be, the cast is not served.
+func (s *Server) serveCast(c echo.Context, rec *recording.Meta, kind audit.Kind, via string) error {
 	f, err := s.openCast(rec)
 	if errors.Is(err, fs.ErrNotExist) {
 		return echo.NewHTTPError(http.StatusNotFound, "the recording file is missing (purged?)").SetInternal(err)
@@ -164,14 +160,14 @@ func (s *Server) serveCast(c echo.Context, rec *recording.Meta, kind, via string
 		return fmt.Errorf("open recording %s: %w", rec.ID, err)
 	}
 	defer func() { _ = f.Close() }()
-	if err := s.auditRecording(c, kind, rec, map[string]string{"via": via}); err != nil {
+	if err := s.auditRecording(c, rec, kind, via, false); err != nil {
 		return err
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/x-asciicast")
 	h.Set(echo.HeaderVary, echo.HeaderAcceptEncoding)
 	disp := "inline"
-	if kind == "download" {
+	if kind == audit.KindDownload {
 		disp = "attachment"
 	}
 	// Ids are [0-9TZ.-] and a hex suffix: nothing to quote or escape.
@@ -213,8 +209,10 @@ func acceptsGzip(header string) bool {
 	return false
 }
 
-// audit writes an audit event stamped with the time and the client address.
-func (s *Server) audit(c echo.Context, ev store.AuditEvent) error {
+// audit writes an audit event stamped with the time and the client
+// address. A failure is logged here, so a caller whose action is already
+// done may ignore the error.
+func (s *Server) audit(c echo.Context, ev audit.Event) error {
 	ev.Time = s.now().UTC()
 	ev.RemoteAddr = c.RealIP()
 	if err := s.store.AppendAudit(c.Request().Context(), ev); err != nil {
@@ -224,19 +222,23 @@ func (s *Server) audit(c echo.Context, ev store.AuditEvent) error {
 	return nil
 }
 
-// auditRecording records that the request's principal played or
-// downloaded rec.
-func (s *Server) auditRecording(c echo.Context, kind string, rec *recording.Meta, detail map[string]string) error {
-	p := principalOf(c)
-	ev := store.AuditEvent{
-		Kind: kind, Outcome: "ok", SessionID: rec.ID,
-		Target: targetName(*rec), RemoteUser: rec.RemoteUser, Detail: detail,
+// actorOn is the party of an audit event about rec: user (a web account)
+// acting on rec's target alias and remote user.
+func actorOn(user string, rec *recording.Meta) audit.Who {
+	return audit.Who{User: user, Target: rec.TargetAlias, RemoteUser: rec.RemoteUser}
+}
+
+// auditRecording records that the request's principal played (kind
+// audit.KindPlayback, live while the session runs) or downloaded
+// (audit.KindDownload) rec through via.
+func (s *Server) auditRecording(c echo.Context, rec *recording.Meta, kind audit.Kind, via string, live bool) error {
+	who, token := audit.Who{Target: targetName(*rec), RemoteUser: rec.RemoteUser}, ""
+	if p := principalOf(c); p != nil {
+		who.User, token = p.Name, p.tokenID
 	}
-	if p != nil {
-		ev.User = p.Name
-		if p.tokenID != "" {
-			ev.Detail["token"] = p.tokenID
-		}
+	ev := audit.Played(who, rec.ID, via, token, live)
+	if kind == audit.KindDownload {
+		ev = audit.Downloaded(who, rec.ID, via, token)
 	}
 	if err := s.audit(c, ev); err != nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "the audit log cannot be written; playback is refused").SetInternal(err)

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/store"
@@ -203,7 +204,7 @@ func TestUserCannotReachOthersRecordings(t *testing.T) {
 	if res, _ := c.get("/api/recordings/" + own + "/cast"); res.StatusCode != 200 {
 		t.Errorf("her own API cast: %d", res.StatusCode)
 	}
-	if ev := auditOf(t, e, own); !slices.Equal(ev, []string{"playback alice", "download alice", "download alice"}) {
+	if ev := auditOf(t, e, own); !slices.Equal(ev, []string{auditLine(audit.KindPlayback, "alice"), auditLine(audit.KindDownload, "alice"), auditLine(audit.KindDownload, "alice")}) {
 		t.Errorf("audit of her own: %v", ev)
 	}
 
@@ -364,7 +365,7 @@ func TestUserLiveView(t *testing.T) {
 	if name, _ := r.next(); name != "done" {
 		t.Errorf("want done, got %q", name)
 	}
-	if ev := auditOf(t, e, hers.ID()); !slices.Equal(ev, []string{"playback alice"}) {
+	if ev := auditOf(t, e, hers.ID()); !slices.Equal(ev, []string{auditLine(audit.KindPlayback, "alice")}) {
 		t.Errorf("audit of her live view: %v", ev)
 	}
 	http.DefaultClient.CloseIdleConnections()

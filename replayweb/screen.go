@@ -4,14 +4,13 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // screenScanLimit is how much of one cast file a screen search reads: a
@@ -35,8 +34,7 @@ type screenMatch struct {
 // opened; when it cannot be written nothing is searched.
 func (s *Server) searchScreens(c echo.Context, text string, recs []recording.Meta) ([]recording.Meta, map[string]*screenMatch, error) {
 	p := principalOf(c)
-	if err := s.audit(c, store.AuditEvent{Kind: "search", Outcome: "ok", User: p.Name,
-		Detail: map[string]string{"screen": text, "recordings": strconv.Itoa(len(recs))}}); err != nil {
+	if err := s.audit(c, audit.Searched(p.Name, text, len(recs))); err != nil {
 		return nil, nil, err
 	}
 	needle := strings.ToLower(text)

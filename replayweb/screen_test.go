@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -53,8 +54,8 @@ func TestScreenSearch(t *testing.T) {
 	if res, _ := auditor.get("/api/recordings?screen=drop"); res.StatusCode != 400 {
 		t.Errorf("API with screen: %d, want 400", res.StatusCode)
 	}
-	evs, _, err := e.store.ListAudit(context.Background(), store.AuditFilter{Kind: "search", Limit: 10})
-	if err != nil || len(evs) != 1 || evs[0].User != "alice" || evs[0].Detail["screen"] != "Drop Table" {
+	evs, _, err := e.store.ListAudit(context.Background(), store.AuditFilter{Kind: audit.KindSearch, Limit: 10})
+	if err != nil || len(evs) != 1 || evs[0].User != "alice" || evs[0].Detail[audit.DetailScreen] != "Drop Table" {
 		t.Fatalf("search audit events %+v (%v)", evs, err)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -50,9 +51,9 @@ func TestVerifyRecording(t *testing.T) {
 		t.Errorf("edited file: the page does not say so:\n%s", page)
 	}
 
-	evs, _, err := e.store.ListAudit(context.Background(), store.AuditFilter{Kind: "verify", Limit: 10})
-	if err != nil || len(evs) != 2 || evs[0].Outcome != "failed" || evs[1].Outcome != "ok" || evs[0].SessionID != rec.ID ||
-		evs[0].Detail["problem"] != "file changed since it was closed" {
+	evs, _, err := e.store.ListAudit(context.Background(), store.AuditFilter{Kind: audit.KindVerify, Limit: 10})
+	if err != nil || len(evs) != 2 || evs[0].Outcome != audit.OutcomeFailed || evs[1].Outcome != audit.OutcomeOK || evs[0].SessionID != rec.ID ||
+		evs[0].Detail[audit.DetailProblem] != "file changed since it was closed" {
 		t.Errorf("verify audit events %+v (%v)", evs, err)
 	}
 }

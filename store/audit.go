@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // Audit keys are time (8 bytes: Unix nanoseconds with the sign bit flipped,
@@ -31,7 +33,7 @@ func auditKey(t time.Time, id uint64) []byte {
 // from the bucket's sequence) and sets ev.Time to now when it is zero.
 // Concurrent calls share one transaction and one fsync (db.Batch), which is
 // why a call can take up to the batch delay (2 ms, set in Open) longer.
-func (s *Store) AppendAudit(ctx context.Context, ev AuditEvent) error {
+func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}
@@ -62,7 +64,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev AuditEvent) error {
 			}
 		}
 		if e.Kind != "" {
-			if err := tx.Bucket(bucketAuditKind).Put(append([]byte(e.Kind+"\x00"), key...), []byte{}); err != nil {
+			if err := tx.Bucket(bucketAuditKind).Put(append([]byte(string(e.Kind)+"\x00"), key...), []byte{}); err != nil {
 				return err
 			}
 		}
@@ -77,10 +79,11 @@ func (s *Store) AppendAudit(ctx context.Context, ev AuditEvent) error {
 // AuditFilter selects audit events for ListAudit. The zero value lists
 // every event, newest first, DefaultLimit per page.
 type AuditFilter struct {
-	Since, Until time.Time // Time within [Since, Until); zero = unbounded
-	Kind, User   string    // exact match; "" = any
-	Limit        int       // <= 0 means DefaultLimit, capped at MaxLimit
-	Cursor       string    // the next cursor of the previous page; "" = first
+	Since, Until time.Time  // Time within [Since, Until); zero = unbounded
+	Kind         audit.Kind // exact match; "" = any
+	User         string     // exact match; "" = any
+	Limit        int        // <= 0 means DefaultLimit, capped at MaxLimit
+	Cursor       string     // the next cursor of the previous page; "" = first
 }
 
 // ListAudit returns one page of audit events, newest first, and the cursor
@@ -88,7 +91,7 @@ type AuditFilter struct {
 // Kind and User use their indexes (both together: a leapfrog intersection,
 // as in ListRecordings). A page spends at most the same work budget as
 // ListRecordings; a short page with a non-empty cursor means it ran out.
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, string, error) {
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]audit.Event, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -103,7 +106,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, str
 		}
 		from, inclusive = b[3:], b[2] == 1
 	}
-	var out []AuditEvent
+	var out []audit.Event
 	var next string
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -116,11 +119,11 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, str
 	return out, next, nil
 }
 
-func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive bool, budget int) ([]AuditEvent, string, error) {
+func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive bool, budget int) ([]audit.Event, string, error) {
 	work := 0
 	st := auditStream(tx, f, &work, budget)
 	rows := tx.Bucket(bucketAudit)
-	var out []AuditEvent
+	var out []audit.Event
 	var last []byte
 	pos, val, state := st.first(from, inclusive)
 	for ; state == streamOK; pos, val, state = st.next() {
@@ -138,7 +141,7 @@ func listAudit(tx *bolt.Tx, f AuditFilter, limit int, from []byte, inclusive boo
 		if val == nil {
 			return nil, "", fmt.Errorf("audit index entry %x has no event", pos)
 		}
-		var ev AuditEvent
+		var ev audit.Event
 		if err := json.Unmarshal(val, &ev); err != nil {
 			return nil, "", fmt.Errorf("audit event %d: %w", binary.BigEndian.Uint64(pos[8:]), err)
 		}
@@ -170,7 +173,7 @@ func auditStream(tx *bolt.Tx, f AuditFilter, work *int, budget int) stream {
 		ws = append(ws, w(bucketAuditUser, []byte(f.User+"\x00")))
 	}
 	if f.Kind != "" {
-		ws = append(ws, w(bucketAuditKind, []byte(f.Kind+"\x00")))
+		ws = append(ws, w(bucketAuditKind, []byte(string(f.Kind)+"\x00")))
 	}
 	switch len(ws) {
 	case 0:

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 func TestAuditAppendConcurrentAndList(t *testing.T) {
@@ -17,7 +19,7 @@ func TestAuditAppendConcurrentAndList(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	base := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	kinds := []string{"auth", "policy", "session", "purge"}
+	kinds := []audit.Kind{audit.KindAuth, audit.KindPolicy, audit.KindSession, audit.KindPurge}
 	users := []string{"alice", "bob", "carol"}
 	const n = 300
 	var wg sync.WaitGroup
@@ -25,9 +27,9 @@ func TestAuditAppendConcurrentAndList(t *testing.T) {
 		wg.Add(1)
 		go func() { // owner: this test; ends when AppendAudit returns
 			defer wg.Done()
-			ev := AuditEvent{
+			ev := audit.Event{
 				Time: base.Add(time.Duration(i%100) * time.Minute), Kind: kinds[i%len(kinds)],
-				User: users[i%len(users)], Outcome: "ok", Detail: map[string]string{"i": fmt.Sprint(i)},
+				Who: audit.Who{User: users[i%len(users)]}, Outcome: audit.OutcomeOK, Detail: map[audit.DetailKey]string{"i": fmt.Sprint(i)},
 			}
 			if err := s.AppendAudit(ctx, ev); err != nil {
 				t.Errorf("append %d: %v", i, err)
@@ -78,13 +80,13 @@ func checkAuditPaging(t *testing.T, s *Store, ref func(AuditFilter) []uint64, ba
 	ctx := context.Background()
 	for _, f := range []AuditFilter{
 		{Limit: 7},
-		{Kind: "auth", Limit: 5},
+		{Kind: audit.KindAuth, Limit: 5},
 		{User: "bob", Limit: 11},
-		{Kind: "policy", User: "bob", Limit: 3},
-		{Kind: "session", User: "carol", Limit: 4, Since: base.Add(20 * time.Minute), Until: base.Add(70 * time.Minute)},
+		{Kind: audit.KindPolicy, User: "bob", Limit: 3},
+		{Kind: audit.KindSession, User: "carol", Limit: 4, Since: base.Add(20 * time.Minute), Until: base.Add(70 * time.Minute)},
 		{Since: base.Add(99 * time.Minute)},
 		{Until: base.Add(time.Minute), Limit: 2},
-		{Kind: "nothing"},
+		{Kind: audit.Kind("nothing")},
 	} {
 		var got []uint64
 		for pages := 0; ; pages++ {
@@ -111,14 +113,14 @@ func TestAuditTimeDefaultsToNow(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	before := time.Now()
-	if err := s.AppendAudit(ctx, AuditEvent{Kind: "web_login", Outcome: "denied", Reason: "bad password"}); err != nil {
+	if err := s.AppendAudit(ctx, audit.WebLoginDenied("")); err != nil {
 		t.Fatal(err)
 	}
 	evs, _, err := s.ListAudit(ctx, AuditFilter{Since: before.Add(-time.Second)})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("%v, %v", evs, err)
 	}
-	if evs[0].Time.Before(before) || evs[0].Reason != "bad password" || evs[0].ID != 1 {
+	if evs[0].Time.Before(before) || evs[0].Reason != audit.ReasonWrongPassword || evs[0].ID != 1 {
 		t.Errorf("%+v", evs[0])
 	}
 }

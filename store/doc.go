@@ -16,7 +16,7 @@
 //	idx_status       status \x00 id → duration
 //	idx_duration     duration (8 bytes, big-endian) id → empty
 //	stats            counters kept in step with every write (Stats)
-//	audit            time (8) seq (8) → JSON AuditEvent
+//	audit            time (8) seq (8) → JSON audit.Event
 //	audit_user       user \x00 time seq → empty
 //	audit_kind       kind \x00 time seq → empty
 //	auditors         name → JSON Account (the bucket keeps its first name)

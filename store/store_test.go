@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
@@ -327,7 +328,7 @@ func TestBackupIsAValidStore(t *testing.T) {
 	ctx := context.Background()
 	rows := genRecordings(3, 200, time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	insertAll(t, s, rows)
-	if err := s.AppendAudit(ctx, AuditEvent{Kind: "auth", Outcome: "allowed", User: "alice"}); err != nil {
+	if err := s.AppendAudit(ctx, audit.Event{Kind: audit.KindAuth, Outcome: audit.OutcomeAllowed, Who: audit.Who{User: "alice"}}); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer

@@ -9,22 +9,6 @@ import (
 // event.
 var ErrNotFound = errors.New("not found")
 
-// AuditEvent is one security-relevant event: a login, a policy decision, a
-// session start/end, a forward, a playback, a purge.
-type AuditEvent struct {
-	ID         uint64            `json:"id"` // assigned by the store, increasing
-	Time       time.Time         `json:"time"`
-	Kind       string            `json:"kind"`    // "auth", "policy", "session", "forward", "playback", "download", "purge", "recording", "web_login"...
-	Outcome    string            `json:"outcome"` // "allowed", "denied", "ok", "error"...
-	User       string            `json:"user,omitempty"`
-	RemoteAddr string            `json:"remote_addr,omitempty"`
-	Target     string            `json:"target,omitempty"`
-	RemoteUser string            `json:"remote_user,omitempty"`
-	SessionID  string            `json:"session_id,omitempty"`
-	Reason     string            `json:"reason,omitempty"`
-	Detail     map[string]string `json:"detail,omitempty"`
-}
-
 // Web account roles.
 const (
 	RoleAuditor = "auditor" // sees all recordings

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -206,7 +207,7 @@ func filterFromQuery(q url.Values) (store.Filter, error) {
 }
 
 func auditFilterFromQuery(q url.Values) (store.AuditFilter, error) {
-	f := store.AuditFilter{Kind: q.Get("kind"), User: q.Get("user"), Cursor: q.Get("cursor")}
+	f := store.AuditFilter{Kind: audit.Kind(q.Get("kind")), User: q.Get("user"), Cursor: q.Get("cursor")}
 	var err error
 	if f.Since, err = parseTimeParam(q.Get("since")); err != nil {
 		return f, err

@@ -92,7 +92,7 @@ func (b *remoteBackend) DeleteToken(ctx context.Context, id string) error {
 func (b *remoteBackend) ListAudit(ctx context.Context, f store.AuditFilter) (auditPage, error) {
 	q := url.Values{}
 	if f.Kind != "" {
-		q.Set("kind", f.Kind)
+		q.Set("kind", string(f.Kind))
 	}
 	if f.User != "" {
 		q.Set("user", f.User)

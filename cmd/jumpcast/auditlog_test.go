@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
@@ -19,19 +20,27 @@ func TestAuditEventsAreLogged(t *testing.T) {
 		t.Fatalf("ssh: exit %d %q %q", code, out, errOut)
 	}
 	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
-	want := map[string]bool{"auth/ok": false, "policy/allowed": false, "session/started": false, "session/ended": false}
+	type event struct {
+		kind    audit.Kind
+		outcome audit.Outcome
+	}
+	ended := event{audit.KindSession, audit.OutcomeEnded}
+	want := map[event]bool{{audit.KindAuth, audit.OutcomeOK}: false, {audit.KindPolicy, audit.OutcomeAllowed}: false,
+		{audit.KindSession, audit.OutcomeStarted}: false, ended: false}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		for _, line := range strings.Split(e.srv.Stderr.String(), "\n") {
 			var m struct {
-				Msg, Kind, Outcome, User string
-				Session                  string `json:"session_id"`
+				Msg, User string
+				Kind      audit.Kind
+				Outcome   audit.Outcome
+				Session   string `json:"session_id"`
 			}
 			if json.Unmarshal([]byte(line), &m) != nil || m.Msg != "audit" || m.User != "alice" {
 				continue
 			}
-			k := m.Kind + "/" + m.Outcome
-			if _, ok := want[k]; ok && (k != "session/ended" || m.Session == recs[0].ID) {
+			k := event{m.Kind, m.Outcome}
+			if _, ok := want[k]; ok && (k != ended || m.Session == recs[0].ID) {
 				want[k] = true
 			}
 		}

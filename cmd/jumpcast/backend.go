@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -58,8 +59,8 @@ type tokenCreated struct {
 }
 
 type auditPage struct {
-	Events []store.AuditEvent `json:"events"`
-	Next   string             `json:"next,omitempty"`
+	Events []audit.Event `json:"events"`
+	Next   string        `json:"next,omitempty"`
 }
 
 // withBackend loads the config, opens the backend (see openBackend) and

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -69,7 +71,7 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 
 func newAuditCmd(g *globalFlags) *cobra.Command {
 	var f store.AuditFilter
-	var since string
+	var since, kind string
 	cmd := &cobra.Command{
 		Use:     "audit",
 		Short:   "Print audit events (logins, policy decisions, sessions, playbacks, purges), newest first",
@@ -80,6 +82,7 @@ func newAuditCmd(g *globalFlags) *cobra.Command {
 			if f.Since, err = parseWhen(since, time.Now()); err != nil {
 				return usageError{fmt.Errorf("--since: %w", err)}
 			}
+			f.Kind = audit.Kind(kind)
 			return withBackend(g, func(b backend) error {
 				page, err := b.ListAudit(cmd.Context(), f)
 				if err != nil {
@@ -96,10 +99,20 @@ func newAuditCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "RFC 3339 time, date, or a duration ago")
-	cmd.Flags().StringVar(&f.Kind, "kind", "", "auth, policy, session, forward, playback, download, verify, search, purge, recording, web_login, web_admin")
+	cmd.Flags().StringVar(&kind, "kind", "", kindList())
 	cmd.Flags().StringVar(&f.User, "user", "", "bastion user or auditor")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "events to print")
 	return cmd
+}
+
+// kindList is the --kind flag's help: every audit event kind.
+func kindList() string {
+	kinds := audit.Kinds()
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
 }
 
 func newBackupCmd(g *globalFlags) *cobra.Command {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/browsertest"
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // TestEndSessionFromTheCommandLine: an operator ends a running session of
@@ -54,12 +54,12 @@ func TestEndSessionFromTheCommandLine(t *testing.T) {
 	if cat := asciinemaCat(t, e.castPath(recs[0])); !strings.Contains(cat, "started") {
 		t.Errorf("asciinema cat: %q", cat)
 	}
-	auditOut, _, _ := runJumpcast(t, "", "audit", "--kind", "session", "-c", e.cfgPath)
+	auditOut, _, _ := runJumpcast(t, "", "audit", "--kind", string(audit.KindSession), "-c", e.cfgPath)
 	var terminated bool
 	for _, line := range strings.Split(strings.TrimSpace(auditOut), "\n") {
-		var ev store.AuditEvent
-		if json.Unmarshal([]byte(line), &ev) == nil && ev.Outcome == "terminated" && ev.SessionID == id &&
-			ev.Reason == "change freeze" && ev.Detail["by"] == "an operator on the bastion" {
+		var ev audit.Event
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Outcome == audit.OutcomeTerminated && ev.SessionID == id &&
+			ev.Reason == "change freeze" && ev.Detail[audit.DetailBy] == "an operator on the bastion" {
 			terminated = true
 		}
 	}

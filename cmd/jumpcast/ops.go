@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -64,9 +65,9 @@ func (p *program) listenOps() error {
 // events (web logins, playbacks) counted in metrics on the way in.
 type auditedStore struct {
 	*store.Store
-	audit metrics.AuditSink
+	audit audit.Sink
 }
 
-func (s auditedStore) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
+func (s auditedStore) AppendAudit(ctx context.Context, ev audit.Event) error {
 	return s.audit.AppendAudit(ctx, ev)
 }

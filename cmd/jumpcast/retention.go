@@ -7,8 +7,8 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // retentionEvery is how often the purge job runs (and once at start).
@@ -72,11 +72,7 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 }
 
 func (p *program) auditPurge(ctx context.Context, r recording.Meta, maxAge, maxTotal string) {
-	_ = p.bastion.Audit.AppendAudit(ctx, store.AuditEvent{
-		Kind: "purge", Outcome: "ok", User: r.User, SessionID: r.ID,
-		Target: r.TargetAlias, RemoteUser: r.RemoteUser,
-		Reason: fmt.Sprintf("retention (max_age %s, max_total_size %s)", maxAge, maxTotal),
-		Detail: map[string]string{"bytes": fmt.Sprint(r.FileSize), "start": r.Start.UTC().Format(time.RFC3339)},
-	})
+	who := audit.Who{User: r.User, Target: r.TargetAlias, RemoteUser: r.RemoteUser}
+	_ = p.bastion.Audit.AppendAudit(ctx, audit.Purged(who, r.ID, r.FileSize, r.Start, maxAge, maxTotal))
 	p.log.Info("recording purged", "session_id", r.ID, "user", r.User, "bytes", r.FileSize)
 }

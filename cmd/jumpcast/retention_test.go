@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -75,7 +76,7 @@ func TestRetentionPurgesFilesRowsTogether(t *testing.T) {
 			t.Errorf("file of purged recording %s still opens (err %v)", s.ID(), err)
 		}
 	}
-	evs, _, err := p.bastion.Store.ListAudit(ctx, store.AuditFilter{Kind: "purge"})
+	evs, _, err := p.bastion.Store.ListAudit(ctx, store.AuditFilter{Kind: audit.KindPurge})
 	if err != nil || len(evs) != 3 {
 		t.Errorf("purge audit events: %d, %v; want 3", len(evs), err)
 	}

@@ -4,8 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/jumpcast/jumpcast/internal/metrics"
-	"github.com/jumpcast/jumpcast/store"
+	"github.com/jumpcast/jumpcast/internal/audit"
 )
 
 // auditLog writes each audit event to the log as one "audit" line, then
@@ -15,13 +14,13 @@ import (
 // password, so neither do these lines.
 type auditLog struct {
 	log  *slog.Logger
-	next metrics.AuditSink
+	next audit.Sink
 }
 
-func (a auditLog) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
-	attrs := []any{"kind", ev.Kind, "outcome", ev.Outcome}
+func (a auditLog) AppendAudit(ctx context.Context, ev audit.Event) error {
+	attrs := []any{"kind", string(ev.Kind), "outcome", string(ev.Outcome)}
 	for _, kv := range [][2]string{{"user", ev.User}, {"remote_addr", ev.RemoteAddr}, {"target", ev.Target},
-		{"remote_user", ev.RemoteUser}, {"session_id", ev.SessionID}, {"reason", ev.Reason}} {
+		{"remote_user", ev.RemoteUser}, {"session_id", ev.SessionID}, {"reason", string(ev.Reason)}} {
 		if kv[1] != "" {
 			attrs = append(attrs, kv[0], kv[1])
 		}

@@ -28,6 +28,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
@@ -84,7 +85,7 @@ type Bastion struct {
 	// Audit is where audit events go: one log line each (log.audit), a
 	// metrics count, then Store. The web site and the retention job append
 	// theirs here too.
-	Audit metrics.AuditSink
+	Audit audit.Sink
 	// Proxy is the SSH server admins reach.
 	Proxy *proxy.Server
 }
@@ -122,11 +123,11 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 		return nil, err
 	}
 	b.Metrics = metrics.New(metrics.Options{ActiveSessions: b.activeSessions, Logger: log})
-	var sink metrics.AuditSink = b.Store
+	var sink audit.Sink = b.Store
 	if cfg.Log.Audit {
 		sink = auditLog{log: log, next: b.Store}
 	}
-	b.Audit = b.Metrics.Auditor(sink)
+	b.Audit = b.Metrics.CountingSink(sink)
 	rec, err := b.openRecorder(cfg, o, log)
 	if err != nil {
 		return nil, err

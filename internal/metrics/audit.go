@@ -6,73 +6,70 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
-	"github.com/jumpcast/jumpcast/store"
 )
 
-// AuditSink stores audit events. *store.Store implements it, and so do
-// proxy.Auditor and the web site's store.
-type AuditSink interface {
-	AppendAudit(ctx context.Context, ev store.AuditEvent) error
+// CountingSink returns a sink that counts each event, then passes it to
+// next. An event is counted even when next fails to store it: the metric
+// says what happened, the store error is next's to report.
+func (m *Metrics) CountingSink(next audit.Sink) audit.Sink {
+	return &countingSink{m: m, next: next, reasons: boundedLabels{max: maxReasons}}
 }
 
-// reasonNoKey is the proxy's reason for a failed authentication.
-const reasonNoKey = "no authorized key"
-
-// Auditor returns a sink that counts each event, then passes it to next.
-// An event is counted even when next fails to store it: the metric says
-// what happened, the store error is next's to report.
-func (m *Metrics) Auditor(next AuditSink) AuditSink {
-	return &countingAuditor{m: m, next: next, reasons: boundedLabels{max: maxReasons}}
-}
-
-type countingAuditor struct {
+type countingSink struct {
 	m       *Metrics
-	next    AuditSink
+	next    audit.Sink
 	reasons boundedLabels // values of jumpcast_auth_failures_total{reason}
 }
 
-func (a *countingAuditor) AppendAudit(ctx context.Context, ev store.AuditEvent) error {
+func (a *countingSink) AppendAudit(ctx context.Context, ev audit.Event) error {
 	a.m.count(ev, &a.reasons)
 	return a.next.AppendAudit(ctx, ev)
 }
 
-// count maps one audit event to the series it moves. The event kinds and
-// details are those written by proxy (auth, policy, session, upstream,
-// recording), replayweb (web_login) and the retention job (purge).
-func (m *Metrics) count(ev store.AuditEvent, reasons *boundedLabels) {
-	switch ev.Kind + "/" + ev.Outcome {
-	case "auth/denied":
+// count maps one audit event to the series it moves. The events are those
+// of package audit's constructors: proxy's (auth, policy, session,
+// upstream, recording), replayweb's (web_login) and the retention job's
+// (purge).
+func (m *Metrics) count(ev audit.Event, reasons *boundedLabels) {
+	type event struct {
+		kind    audit.Kind
+		outcome audit.Outcome
+	}
+	switch (event{ev.Kind, ev.Outcome}) {
+	case event{audit.KindAuth, audit.OutcomeDenied}:
 		m.authFailures.WithLabelValues(reasons.get(ev.Reason)).Inc()
-	case "session/ended":
+	case event{audit.KindSession, audit.OutcomeEnded}:
 		m.sessions.WithLabelValues(endOutcome(ev)).Inc()
-		m.proxied.WithLabelValues("in").Add(detailNumber(ev, "bytes_in"))
-		m.proxied.WithLabelValues("out").Add(detailNumber(ev, "bytes_out"))
-	case "session/denied", "policy/denied":
+		m.proxied.WithLabelValues("in").Add(detailNumber(ev, audit.DetailBytesIn))
+		m.proxied.WithLabelValues("out").Add(detailNumber(ev, audit.DetailBytesOut))
+	case event{audit.KindSession, audit.OutcomeDenied}, event{audit.KindPolicy, audit.OutcomeDenied}:
 		m.sessions.WithLabelValues(OutcomeDenied).Inc()
-	case "upstream/error":
+	case event{audit.KindUpstream, audit.OutcomeError}:
 		m.sessions.WithLabelValues(OutcomeUpstreamError).Inc()
-	case "recording/error":
-		policy := ev.Detail["on_failure"]
-		if policy != "fail-open" {
-			policy = "fail-closed"
+	case event{audit.KindRecording, audit.OutcomeError}:
+		policy := ev.Detail[audit.DetailOnFailure]
+		if policy != config.FailOpen {
+			policy = config.FailClosed
 		}
 		m.recFailures.WithLabelValues(policy).Inc()
-	case "purge/ok":
+	case event{audit.KindPurge, audit.OutcomeOK}:
 		m.purgedFiles.Inc()
-		m.purgedBytes.Add(detailNumber(ev, "bytes"))
-	case "web_login/ok":
+		m.purgedBytes.Add(detailNumber(ev, audit.DetailBytes))
+	case event{audit.KindWebLogin, audit.OutcomeOK}:
 		m.webLogins.WithLabelValues("ok").Inc()
-	case "web_login/denied":
+	case event{audit.KindWebLogin, audit.OutcomeDenied}:
 		m.webLogins.WithLabelValues("denied").Inc()
 	}
 }
 
 // endOutcome classifies a "session ended" event by its exit status, exit
 // signal and reason (set when the bastion, not the program, ended it).
-func endOutcome(ev store.AuditEvent) string {
-	status, signal := ev.Detail["exit_status"], ev.Detail["exit_signal"]
+func endOutcome(ev audit.Event) string {
+	status, signal := ev.Detail[audit.DetailExitStatus], ev.Detail[audit.DetailExitSignal]
 	switch {
 	case status == "" && signal == "":
 		return OutcomeDisconnected
@@ -86,7 +83,7 @@ func endOutcome(ev store.AuditEvent) string {
 }
 
 // detailNumber reads a non-negative integer detail; anything else is 0.
-func detailNumber(ev store.AuditEvent, key string) float64 {
+func detailNumber(ev audit.Event, key audit.DetailKey) float64 {
 	n, err := strconv.ParseInt(ev.Detail[key], 10, 64)
 	if err != nil || n < 0 {
 		return 0
@@ -129,12 +126,12 @@ type boundedLabels struct {
 	seen map[string]bool
 }
 
-func (b *boundedLabels) get(text string) string {
-	v := labelValue(text)
+func (b *boundedLabels) get(reason audit.Reason) string {
+	v := labelValue(string(reason))
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.seen == nil {
-		b.seen = map[string]bool{labelValue(reasonNoKey): true}
+		b.seen = map[string]bool{labelValue(string(audit.ReasonNoAuthorizedKey)): true}
 	}
 	if b.seen[v] {
 		return v

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -109,14 +111,14 @@ func New(o Options) *Metrics {
 	for _, o := range []string{OutcomeOK, OutcomeExitError, OutcomeAborted, OutcomeDisconnected, OutcomeDenied, OutcomeUpstreamError} {
 		m.sessions.WithLabelValues(o)
 	}
-	m.authFailures.WithLabelValues(labelValue(reasonNoKey))
+	m.authFailures.WithLabelValues(labelValue(string(audit.ReasonNoAuthorizedKey)))
 	for _, o := range []string{"ok", "unreachable", "hostkey", "auth_failed", "error", "reused"} {
 		m.dial.WithLabelValues(o)
 	}
 	m.proxied.WithLabelValues("in")
 	m.proxied.WithLabelValues("out")
-	m.recFailures.WithLabelValues("fail-closed")
-	m.recFailures.WithLabelValues("fail-open")
+	m.recFailures.WithLabelValues(config.FailClosed)
+	m.recFailures.WithLabelValues(config.FailOpen)
 	m.webLogins.WithLabelValues("ok")
 	m.webLogins.WithLabelValues("denied")
 	return m

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
@@ -101,29 +103,30 @@ func TestAuditEventsMoveCounters(t *testing.T) {
 	}
 	defer func() { _ = st.Close() }()
 	m := New(Options{})
-	sink := m.Auditor(st)
-	events := []store.AuditEvent{
-		{Kind: "auth", Outcome: "ok", User: "alice"},
-		{Kind: "auth", Outcome: "denied", Reason: "no authorized key"},
-		{Kind: "auth", Outcome: "denied", Reason: "no authorized key"},
-		{Kind: "policy", Outcome: "denied", Reason: "target not permitted"},
-		{Kind: "policy", Outcome: "allowed"},
-		{Kind: "session", Outcome: "denied", Reason: "malformed login name"},
-		{Kind: "upstream", Outcome: "error", Reason: "target unreachable"},
-		{Kind: "session", Outcome: "started"},
-		{Kind: "session", Outcome: "ended", Detail: map[string]string{"exit_status": "0", "bytes_in": "11", "bytes_out": "1000"}},
-		{Kind: "session", Outcome: "ended", Detail: map[string]string{"exit_status": "3", "bytes_in": "1", "bytes_out": "2"}},
-		{Kind: "session", Outcome: "ended", Detail: map[string]string{"exit_signal": "KILL"}},
-		{Kind: "session", Outcome: "ended", Reason: "recording failed; session ended", Detail: map[string]string{"exit_status": "255"}},
-		{Kind: "session", Outcome: "ended", Reason: "client disconnected", Detail: map[string]string{"exit_status": "", "bytes_in": "x"}},
-		{Kind: "recording", Outcome: "error", Detail: map[string]string{"on_failure": "fail-open"}},
-		{Kind: "recording", Outcome: "error", Detail: map[string]string{"on_failure": "fail-closed"}},
-		{Kind: "purge", Outcome: "ok", Detail: map[string]string{"bytes": "4096"}},
-		{Kind: "purge", Outcome: "ok", Detail: map[string]string{"bytes": "100"}},
-		{Kind: "web_login", Outcome: "ok"},
-		{Kind: "web_login", Outcome: "denied"},
-		{Kind: "web_login", Outcome: "denied"},
-		{Kind: "playback", Outcome: "ok"},
+	sink := m.CountingSink(st)
+	type detail = map[audit.DetailKey]string
+	events := []audit.Event{
+		{Kind: audit.KindAuth, Outcome: audit.OutcomeOK, Who: audit.Who{User: "alice"}},
+		{Kind: audit.KindAuth, Outcome: audit.OutcomeDenied, Reason: audit.ReasonNoAuthorizedKey},
+		{Kind: audit.KindAuth, Outcome: audit.OutcomeDenied, Reason: audit.ReasonNoAuthorizedKey},
+		{Kind: audit.KindPolicy, Outcome: audit.OutcomeDenied, Reason: audit.ReasonTargetNotPermitted},
+		{Kind: audit.KindPolicy, Outcome: audit.OutcomeAllowed},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeDenied, Reason: audit.ReasonBadLogin},
+		{Kind: audit.KindUpstream, Outcome: audit.OutcomeError, Reason: audit.ReasonUnreachable},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeStarted},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeEnded, Detail: detail{audit.DetailExitStatus: "0", audit.DetailBytesIn: "11", audit.DetailBytesOut: "1000"}},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeEnded, Detail: detail{audit.DetailExitStatus: "3", audit.DetailBytesIn: "1", audit.DetailBytesOut: "2"}},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeEnded, Detail: detail{audit.DetailExitSignal: "KILL"}},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeEnded, Reason: audit.Reason("recording failed; session ended"), Detail: detail{audit.DetailExitStatus: "255"}},
+		{Kind: audit.KindSession, Outcome: audit.OutcomeEnded, Reason: audit.ReasonClientGone, Detail: detail{audit.DetailExitStatus: "", audit.DetailBytesIn: "x"}},
+		{Kind: audit.KindRecording, Outcome: audit.OutcomeError, Detail: detail{audit.DetailOnFailure: config.FailOpen}},
+		{Kind: audit.KindRecording, Outcome: audit.OutcomeError, Detail: detail{audit.DetailOnFailure: config.FailClosed}},
+		{Kind: audit.KindPurge, Outcome: audit.OutcomeOK, Detail: detail{audit.DetailBytes: "4096"}},
+		{Kind: audit.KindPurge, Outcome: audit.OutcomeOK, Detail: detail{audit.DetailBytes: "100"}},
+		{Kind: audit.KindWebLogin, Outcome: audit.OutcomeOK},
+		{Kind: audit.KindWebLogin, Outcome: audit.OutcomeDenied},
+		{Kind: audit.KindWebLogin, Outcome: audit.OutcomeDenied},
+		{Kind: audit.KindPlayback, Outcome: audit.OutcomeOK},
 	}
 	for _, ev := range events {
 		ev.Time = time.Now()
@@ -173,7 +176,7 @@ func TestAuditEventsMoveCounters(t *testing.T) {
 func TestReasonLabelsAreBounded(t *testing.T) {
 	var b boundedLabels
 	b.max = 3
-	got := []string{b.get("no authorized key"), b.get("Rate limited!"), b.get("certificate expired"),
+	got := []string{b.get(audit.ReasonNoAuthorizedKey), b.get("Rate limited!"), b.get("certificate expired"),
 		b.get("from 10.0.0.1"), b.get("rate limited")}
 	want := []string{"no_authorized_key", "rate_limited", "certificate_expired", "other", "rate_limited"}
 	for i := range want {

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -67,7 +67,7 @@ func TestAdminVanishesMidOutput(t *testing.T) {
 		!contains(cs.markers, "[session ended: client disconnected]") || cs.cut || cs.outLen < int64(got) {
 		t.Errorf("recording %+v markers %q cut %v output %d", rec, cs.markers, cs.cut, cs.outLen)
 	}
-	b.waitAudit("session", "ended", func(ev store.AuditEvent) bool { return ev.Reason == "client disconnected" })
+	b.waitAudit(audit.KindSession, audit.OutcomeEnded, func(ev audit.Event) bool { return ev.Reason == audit.ReasonClientGone })
 	b.healthy("root@t1")
 }
 

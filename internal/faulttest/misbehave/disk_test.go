@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -106,11 +106,11 @@ func TestDiskFullMidSession(t *testing.T) {
 			r := b.exec(c, floodCommand, 60*time.Second)
 			t.Logf("%s (%s): admin got %d bytes, status %d, stderr %q after %v",
 				policy, disk.kind, len(r.stdout), r.status, strings.TrimSpace(r.stderr), r.took)
-			ev := b.waitAudit("recording", "error", nil)
+			ev := b.waitAudit(audit.KindRecording, audit.OutcomeError, nil)
 			rec := b.lastRecording("t1")
 			cs := b.readCast(rec)
 			t.Logf("recording: status %s, error %q, file %d bytes, %d bytes of output recorded", rec.Status, rec.Error, rec.FileSize, cs.outLen)
-			if ev.Detail["on_failure"] != policy || ev.SessionID != rec.ID {
+			if ev.Detail[audit.DetailOnFailure] != policy || ev.SessionID != rec.ID {
 				t.Errorf("audit = %+v", ev)
 			}
 			if rec.Status != recording.StatusFailed || rec.Error == "" || cs.outLen == 0 || int(cs.outLen) >= len(r.stdout) && policy == config.FailOpen {
@@ -172,8 +172,8 @@ func TestFreeSpaceFloor(t *testing.T) {
 		strings.Count(r.stderr, "\n") != 1 || r.status != 255 || r.stdout != "" {
 		t.Errorf("admin saw %+v", r)
 	}
-	ev := b.waitAudit("recording", "error", nil)
-	if !strings.Contains(ev.Reason, "free-space floor") || ev.Detail["on_failure"] != config.FailClosed {
+	ev := b.waitAudit(audit.KindRecording, audit.OutcomeError, nil)
+	if !strings.Contains(string(ev.Reason), "free-space floor") || ev.Detail[audit.DetailOnFailure] != config.FailClosed {
 		t.Errorf("audit = %+v", ev)
 	}
 	entries, err := os.ReadDir(recDir)
@@ -228,7 +228,7 @@ func TestDiskFullWhileIdle(t *testing.T) {
 	if took > flush+slack {
 		t.Errorf("the session went on %v after the recording failed", took)
 	}
-	b.waitAudit("recording", "error", func(ev store.AuditEvent) bool { return ev.Detail["on_failure"] == config.FailClosed })
+	b.waitAudit(audit.KindRecording, audit.OutcomeError, func(ev audit.Event) bool { return ev.Detail[audit.DetailOnFailure] == config.FailClosed })
 	if rec := b.lastRecording("t1"); rec.Status != recording.StatusFailed || !strings.Contains(rec.Error, "no space left") {
 		t.Errorf("recording = %+v", rec)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	wiring "github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
@@ -240,7 +241,7 @@ func (b *bastion) healthy(login string) {
 
 // waitAudit waits for an audit event of kind and outcome that match
 // accepts (nil: any), and returns the newest such.
-func (b *bastion) waitAudit(kind, outcome string, match func(store.AuditEvent) bool) store.AuditEvent {
+func (b *bastion) waitAudit(kind audit.Kind, outcome audit.Outcome, match func(audit.Event) bool) audit.Event {
 	b.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -58,8 +58,8 @@ func TestTargetsThatFailToConnect(t *testing.T) {
 			if tc.limit > 0 && r.took < tc.limit*9/10 {
 				t.Errorf("gave up after %v, before the %v timeout", r.took, tc.limit)
 			}
-			ev := b.waitAudit("upstream", "error", func(ev store.AuditEvent) bool { return ev.Target == tc.alias })
-			if ev.Reason != "target unreachable" || ev.User != "alice" || ev.Detail["message"] == "" {
+			ev := b.waitAudit(audit.KindUpstream, audit.OutcomeError, func(ev audit.Event) bool { return ev.Target == tc.alias })
+			if ev.Reason != audit.ReasonUnreachable || ev.User != "alice" || ev.Detail[audit.DetailMessage] == "" {
 				t.Errorf("audit = %+v", ev)
 			}
 			_ = c.Close()
@@ -116,8 +116,8 @@ func TestTargetDiesMidSession(t *testing.T) {
 			if took > slack {
 				t.Errorf("admin told after %v", took)
 			}
-			b.waitAudit("upstream", "lost", func(ev store.AuditEvent) bool { return ev.Target == "dies" })
-			b.waitAudit("session", "ended", func(ev store.AuditEvent) bool { return ev.Reason == "target connection lost" })
+			b.waitAudit(audit.KindUpstream, audit.OutcomeLost, func(ev audit.Event) bool { return ev.Target == "dies" })
+			b.waitAudit(audit.KindSession, audit.OutcomeEnded, func(ev audit.Event) bool { return ev.Reason == audit.ReasonTargetLost })
 			rec := b.lastRecording("dies")
 			cs := b.readCast(rec)
 			if rec.Status != recording.StatusFinished || rec.ExitStatus == nil || *rec.ExitStatus != 255 ||
@@ -355,7 +355,7 @@ func TestTargetStallsWindow(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("the admin's blocked write never returned")
 	}
-	b.waitAudit("upstream", "lost", func(ev store.AuditEvent) bool { return ev.Target == "stall" })
+	b.waitAudit(audit.KindUpstream, audit.OutcomeLost, func(ev audit.Event) bool { return ev.Target == "stall" })
 	if rec := b.lastRecording("stall"); rec.Status != recording.StatusFinished || rec.BytesIn < last/4 {
 		t.Errorf("recording = %+v", rec)
 	}
