@@ -3,10 +3,10 @@
 // constructor per event, and the Sink that events are handed to.
 //
 // Producers (proxy, replayweb, the retention job in cmd/jumpcast) build
-// events only through the constructors in events.go, never field by field,
-// so that the words a reader decodes (internal/metrics, tests, an operator
-// running "jumpcast audit --kind ...") are the constants here and nowhere
-// else. Consumers switch on Kind and Outcome values and read Detail with
+// events only through the constructors (events.go, web.go), never field by
+// field, so that the words a reader decodes (internal/metrics, tests, an
+// operator running "jumpcast audit --kind ...") are the constants here and
+// nowhere else. Consumers switch on Kind and Outcome values and read Detail with
 // DetailKey constants.
 //
 // The package imports nothing of jumpcast's: store persists Events, proxy
@@ -33,8 +33,8 @@ type Event struct {
 	Kind    Kind      `json:"kind"`
 	Outcome Outcome   `json:"outcome"`
 	// Who acted, from where, toward which target. Its fields are encoded
-	// inline (user, remote_addr, target, remote_user), as before Who
-	// existed.
+	// inline, between outcome and session_id (user, remote_addr, target,
+	// remote_user): the stored format.
 	Who
 	SessionID string `json:"session_id,omitempty"` // the recording id, when the event concerns one session
 	// Reason says why, for a refusal or an end; one of the Reason
@@ -54,12 +54,12 @@ type Who struct {
 	RemoteUser string `json:"remote_user,omitempty"` // account on the target
 }
 
-// Sink receives audit events. *store.Store is the durable sink; wrappers
-// (metrics counting, the audit log lines) pass each event on to another
-// Sink. Implementations must be safe for concurrent use, fill in Time
-// when it is zero, and may assign ID. An error means the event was not
-// stored; what a producer does then (log it, refuse a playback) is its own
-// policy.
+// Sink receives audit events. *store.Store is the durable sink: it assigns
+// ID and fills in Time when it is zero. Wrappers (metrics counting, the
+// audit log lines) pass each event on to another Sink unchanged.
+// Implementations must be safe for concurrent use. An error means the
+// event was not stored; what a producer does then (log it, refuse a
+// playback) is its own policy.
 type Sink interface {
 	AppendAudit(ctx context.Context, ev Event) error
 }
@@ -117,7 +117,7 @@ type DetailKey string
 
 // Detail keys.
 const (
-	DetailAction         DetailKey = "action"       // web_admin: what changed (an Action)
+	DetailAction         DetailKey = "action"       // web_admin: what changed, an Action
 	DetailAddress        DetailKey = "address"      // the target's host:port
 	DetailBy             DetailKey = "by"           // who asked to end a session
 	DetailBytes          DetailKey = "bytes"        // purge: the file's size
@@ -132,6 +132,7 @@ const (
 	DetailExitSignal     DetailKey = "exit_signal"  // "" when there was none
 	DetailExitStatus     DetailKey = "exit_status"  // "" when there was none
 	DetailKeyFingerprint DetailKey = "key"          // the SSH key's SHA-256 fingerprint
+	DetailSessionKind    DetailKey = "kind"         // a session's kind: shell, exec, sftp, subsystem
 	DetailLive           DetailKey = "live"         // "true" for a playback of a running session
 	DetailLogin          DetailKey = "login"        // the SSH login name as typed
 	DetailMessage        DetailKey = "message"      // the line the admin was shown
@@ -146,12 +147,11 @@ const (
 	DetailSHA256         DetailKey = "sha256"       // a recording file's checksum as computed now
 	DetailStart          DetailKey = "start"        // a purged recording's start (RFC 3339, UTC)
 	DetailSubject        DetailKey = "subject"      // the account a web_admin change is about
-	DetailTargetLogin    DetailKey = "target_login" // "new" or "kept" (a reused target connection)
+	DetailTargetLogin    DetailKey = "target_login" // "new", or "reused" for a kept target connection
 	DetailToken          DetailKey = "token"        // an API token's id
 	DetailType           DetailKey = "type"         // a host key's type
 	DetailVia            DetailKey = "via"          // how: "web", "api", "bastion", "target NAME"
 	DetailWhy            DetailKey = "why"          // why authentication failed, for the operator
-	DetailSessionKind    DetailKey = "kind"         // a session's kind: shell, exec, sftp, subsystem
 )
 
 // Action is the value of DetailAction in a web_admin event.

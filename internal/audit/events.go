@@ -53,7 +53,7 @@ type Start struct {
 	Kind        string // shell, exec, sftp or subsystem
 	Command     string // the exec command or subsystem name; "" for a shell
 	Address     string // the target's host:port
-	TargetLogin string // "new" when the target connection logged in for this session, "kept" when reused
+	TargetLogin string // "new" when the target connection logged in for this session, "reused" when a kept one was taken over
 }
 
 // SessionStarted is a session channel whose shell, exec or subsystem the
