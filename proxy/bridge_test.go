@@ -20,7 +20,7 @@ type execMsg struct{ Command string }
 
 func TestExecExitStatusAndStreams(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	if !s.request("exec", true, execMsg{"echo out; echo err >&2; exit 7"}) {
 		t.Fatal("exec refused")
@@ -58,7 +58,7 @@ func TestExecExitStatusAndStreams(t *testing.T) {
 
 func TestExitSignal(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"kill -TERM $$"})
 	if r := s.wait(); r.exit != "exit-signal" || r.signal != "TERM" {
@@ -78,7 +78,7 @@ func TestExitSignal(t *testing.T) {
 
 func TestShellPTYWindowChangeRecorded(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("deploy+t1")
+	c := f.dial(t, "deploy+t1")
 	s := openRaw(t, c)
 	if !s.pty("xterm-256color", 80, 24) {
 		t.Fatal("pty-req refused")
@@ -123,7 +123,7 @@ func TestEnvAllowListAndLoaderVariables(t *testing.T) {
 	f := newFixture(t, fixtureOpts{config: func(c *config.Config) {
 		c.SSH.EnvAllow = append(c.SSH.EnvAllow, "LD_*", "FOO")
 	}})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	if !s.request("env", true, envReq{"LANG", "C.UTF-8"}) {
 		t.Error("LANG refused")
@@ -145,7 +145,7 @@ func TestEnvAllowListAndLoaderVariables(t *testing.T) {
 
 func TestBinaryRoundTrip10MiB(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"cat"})
 	data := make([]byte, 10<<20)
@@ -166,7 +166,7 @@ func TestBinaryRoundTrip10MiB(t *testing.T) {
 
 func TestSeveralChannelsPerConnection(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)
@@ -195,7 +195,7 @@ func TestSeveralChannelsPerConnection(t *testing.T) {
 
 func TestChannelCap(t *testing.T) {
 	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.SSH.MaxChannelsPerConnection = 2 }})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	var open []gossh.Channel
 	for range 2 {
 		ch, reqs, err := c.OpenChannel("session", nil)

@@ -16,7 +16,7 @@ import (
 // refusal runs "exec true" as login and returns what the admin saw.
 func refusal(t *testing.T, f *fixture, login string) result {
 	t.Helper()
-	c := f.dial(login)
+	c := f.dial(t, login)
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"true"})
 	return s.wait()
@@ -148,7 +148,7 @@ func TestUpstreamAuthFailedNamesMethods(t *testing.T) {
 
 func TestWhoami(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("alice")
+	c := f.dial(t, "alice")
 	s := openRaw(t, c)
 	s.request("shell", true, nil)
 	r := s.wait()
@@ -165,7 +165,7 @@ func TestWhoami(t *testing.T) {
 
 func TestDirectTCPIPRefusedByDefault(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	_, err := c.Dial("tcp", "127.0.0.1:22")
 	if err == nil || !strings.Contains(err.Error(), "administratively prohibited") || !strings.Contains(err.Error(), forwardRefused) {
 		t.Errorf("forward: %v", err)
@@ -179,7 +179,7 @@ func TestDirectTCPIPAllowedThroughTarget(t *testing.T) {
 		u.Allow[0].PortForwarding = true
 		c.Users["alice"] = u
 	}})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	// Forward to the target's own SSH port, dialled from the target.
 	conn, err := c.Dial("tcp", f.target.Addr)
 	if err != nil {

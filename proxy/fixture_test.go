@@ -32,7 +32,6 @@ func TestMain(m *testing.M) {
 // with alice allowed to reach alias "t1" as root or deploy. The bastion
 // logs in to the target with its own identity key.
 type fixture struct {
-	t        *testing.T
 	srv      *Server
 	addr     string
 	cfg      *config.Config
@@ -59,7 +58,7 @@ type fixtureOpts struct {
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
-	f := &fixture{t: t, admin: sshtest.NewKeyPair(t), audit: &memAudit{}, logs: &sshtest.SyncBuffer{}, serveErr: make(chan error, 1)}
+	f := &fixture{admin: sshtest.NewKeyPair(t), audit: &memAudit{}, logs: &sshtest.SyncBuffer{}, serveErr: make(chan error, 1)}
 	bastionID := o.id
 	if bastionID == nil {
 		bastionID = sshtest.NewKeyPair(t)
@@ -140,14 +139,16 @@ func closedPort(t *testing.T) string {
 	return a
 }
 
-// dial connects to the bastion with login name and alice's key.
-func (f *fixture) dial(login string) *gossh.Client {
-	f.t.Helper()
+// dial connects to the bastion with login name and alice's key. The
+// connection is closed when tb (the calling test or subtest) ends; tb is
+// the caller's own, so Fatalf runs on the goroutine of the test that fails.
+func (f *fixture) dial(tb testing.TB, login string) *gossh.Client {
+	tb.Helper()
 	c, err := f.tryDial(login, gossh.PublicKeys(f.admin.Signer))
 	if err != nil {
-		f.t.Fatalf("dial bastion as %s: %v", login, err)
+		tb.Fatalf("dial bastion as %s: %v", login, err)
 	}
-	f.t.Cleanup(func() { _ = c.Close() })
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -179,7 +180,7 @@ type result struct {
 
 // rawSession is a session channel the test drives by hand.
 type rawSession struct {
-	t    *testing.T
+	t    testing.TB // the test that opened it
 	ch   gossh.Channel
 	done chan result
 
@@ -189,9 +190,9 @@ type rawSession struct {
 
 // openReadyShell opens an xterm shell as root@t1 and waits until it has run
 // a command.
-func (f *fixture) openReadyShell(t *testing.T) *rawSession {
+func (f *fixture) openReadyShell(t testing.TB) *rawSession {
 	t.Helper()
-	s := openRaw(t, f.dial("root@t1"))
+	s := openRaw(t, f.dial(t, "root@t1"))
 	s.pty("xterm", 80, 24)
 	s.request("shell", true, nil)
 	if _, err := s.ch.Write([]byte("echo ready\n")); err != nil {
@@ -201,7 +202,7 @@ func (f *fixture) openReadyShell(t *testing.T) *rawSession {
 	return s
 }
 
-func openRaw(t *testing.T, c *gossh.Client) *rawSession {
+func openRaw(t testing.TB, c *gossh.Client) *rawSession {
 	t.Helper()
 	ch, reqs, err := c.OpenChannel("session", nil)
 	if err != nil {

@@ -78,7 +78,7 @@ func TestHostileUnknownAndRevokedKeys(t *testing.T) {
 	}
 	// The name in the login is not an identity: alice's key logging in as
 	// "mallory" is alice, and sees so.
-	c := f.dial("mallory")
+	c := f.dial(t, "mallory")
 	s := openRaw(t, c)
 	s.request("shell", true, nil)
 	if r := s.wait(); !strings.Contains(string(r.stdout), "you are alice") {
@@ -114,7 +114,7 @@ func TestHostileKeyOfAnotherUser(t *testing.T) {
 		c.Users["carol"] = config.User{Keys: c.Users["alice"].Keys}
 	})
 	denied(t, shared, "root@t1", "key is shared by users alice, carol", gossh.PublicKeys(shared.admin.Signer))
-	c = shared.dial("carol")
+	c = shared.dial(t, "carol")
 	s = openRaw(t, c)
 	s.request("shell", true, nil)
 	if r := s.wait(); !strings.Contains(string(r.stdout), "you are carol") {

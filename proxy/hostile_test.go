@@ -84,7 +84,7 @@ func TestHostileEnv(t *testing.T) {
 					c.SSH.EnvAllow = allow
 				}
 			}})
-			c := f.dial("root@t1")
+			c := f.dial(t, "root@t1")
 			s := openRaw(t, c)
 			refused := []envReq{
 				{"LD_PRELOAD", "/tmp/evil.so"}, {"LD_LIBRARY_PATH", "/tmp"}, {"LD_AUDIT", "/tmp/a.so"},
@@ -150,7 +150,7 @@ func sortedNames(m map[string]string) []string {
 // forwarding to; anything else is refused with the recorded way in.
 func TestHostileForwardWithoutTarget(t *testing.T) {
 	closed := newFixture(t, fixtureOpts{})
-	c := closed.dial("alice")
+	c := closed.dial(t, "alice")
 	if _, err := c.Dial("tcp", "t1:22"); !isProhibited(err) {
 		t.Errorf("default policy: forward to t1:22: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestHostileForwardWithoutTarget(t *testing.T) {
 		u.Allow[0].PortForwarding = true
 		c.Users["alice"] = u
 	}})
-	c = f.dial("alice")
+	c = f.dial(t, "alice")
 	conn, err := c.Dial("tcp", "t1:22") // the alias, dialled from the bastion at its configured address
 	if err != nil {
 		t.Fatalf("allowed forward: %v", err)
@@ -191,7 +191,7 @@ func TestHostileForwardWithoutTarget(t *testing.T) {
 		}
 	}
 	// A malformed login never forwards, even where the rule would allow it.
-	bad := f.dial("root@@t1")
+	bad := f.dial(t, "root@@t1")
 	if _, err := bad.Dial("tcp", "t1:22"); !isProhibited(err) {
 		t.Errorf("malformed login: %v", err)
 	}

@@ -31,7 +31,7 @@ func TestRecordingFailClosedAtStart(t *testing.T) {
 func TestRecordingFailOpenAtStart(t *testing.T) {
 	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Recording.OnFailure = config.FailOpen }})
 	f.rec.failStart = errors.New("disk full")
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"echo still here"})
 	if r := s.wait(); string(r.stdout) != "still here\n" || r.status != 0 {
@@ -45,7 +45,7 @@ func TestRecordingFailsMidway(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Recording.OnFailure = policy }})
 			f.rec.failOutputAfter = 1000
-			c := f.dial("root@t1")
+			c := f.dial(t, "root@t1")
 			s := openRaw(t, c)
 			s.request("exec", true, execMsg{"echo begin; sleep 0.3; head -c 200000 /dev/zero; sleep 0.3; echo end"})
 			r := s.wait()
@@ -72,10 +72,18 @@ func TestRecordingFailsMidway(t *testing.T) {
 
 func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{Password: "s3cret"}})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
-	ptyOK := make(chan bool, 1)
-	go func() { ptyOK <- s.pty("xterm", 80, 24) }() // owner: test; the reply comes after the login
+	// The reply comes after the login, so the request waits on its own
+	// goroutine, which must not call t.Fatal: it hands back its outcome.
+	ptyErr := make(chan error, 1)
+	go func() { // owner: test; ends when the bastion replies
+		ok, err := s.ch.SendRequest("pty-req", true, gossh.Marshal(ptyReq{Term: "xterm", Columns: 80, Rows: 24, Modes: "\x00"}))
+		if err == nil && !ok {
+			err = errors.New("pty-req refused")
+		}
+		ptyErr <- err
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	var prompt []byte
 	for time.Now().Before(deadline) && !strings.Contains(string(prompt), "Password: ") {
@@ -92,8 +100,8 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
 		t.Fatal(err)
 	}
-	if !<-ptyOK {
-		t.Fatal("pty-req refused")
+	if err := <-ptyErr; err != nil {
+		t.Fatal(err)
 	}
 	s.request("exec", true, execMsg{"echo logged in"})
 	r := s.wait()
@@ -112,7 +120,7 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 func TestAgentAuthAndForwarding(t *testing.T) {
 	agentKey := sshtest.NewKeyPair(t)
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}}})
-	c := f.dialWithAgent("root@t1", agentKey)
+	c := f.dialWithAgent(t, "root@t1", agentKey)
 	s := openRaw(t, c)
 	if !s.request(reqAgent, true, nil) {
 		t.Fatal("agent forwarding refused")
@@ -137,7 +145,7 @@ func TestAgentForwardingForbiddenByPolicy(t *testing.T) {
 		}})
 	keyring := agent.NewKeyring()
 	_ = keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(t, agentKey)})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	_ = agent.ForwardToAgent(c, keyring)
 	s := openRaw(t, c)
 	if s.request(reqAgent, true, nil) {
@@ -179,7 +187,7 @@ func TestShutdownTellsAdmins(t *testing.T) {
 
 func TestShutdownWaitsForSessions(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"sleep 0.3; echo done"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -194,7 +202,7 @@ func TestShutdownWaitsForSessions(t *testing.T) {
 
 func TestReloadChangesPolicyForNewConnections(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"sleep 0.3; echo kept"})
 	cfg, err := config.Parse([]byte("users:\n  alice:\n    keys: [\""+f.admin.AuthorizedLine+"\"]\ntargets:\n  t1:\n    address: \""+f.target.Addr+"\"\n"), "reload.yaml")
@@ -215,20 +223,20 @@ func TestReloadChangesPolicyForNewConnections(t *testing.T) {
 // agentKeyPrivate reads a test key's private half for an in-memory agent.
 // dialWithAgent connects as login with alice's key and serves, to the
 // bastion's agent channels, an agent that holds key.
-func (f *fixture) dialWithAgent(login string, key *sshtest.KeyPair) *gossh.Client {
-	f.t.Helper()
+func (f *fixture) dialWithAgent(tb testing.TB, login string, key *sshtest.KeyPair) *gossh.Client {
+	tb.Helper()
 	keyring := agent.NewKeyring()
-	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(f.t, key)}); err != nil {
-		f.t.Fatal(err)
+	if err := keyring.Add(agent.AddedKey{PrivateKey: agentKeyPrivate(tb, key)}); err != nil {
+		tb.Fatal(err)
 	}
-	c := f.dial(login)
+	c := f.dial(tb, login)
 	if err := agent.ForwardToAgent(c, keyring); err != nil {
-		f.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return c
 }
 
-func agentKeyPrivate(t *testing.T, k *sshtest.KeyPair) any {
+func agentKeyPrivate(t testing.TB, k *sshtest.KeyPair) any {
 	t.Helper()
 	data, err := os.ReadFile(k.PrivatePath)
 	if err != nil {

@@ -73,7 +73,7 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Errorf("silent client kept for %v (%v)", time.Since(start), err)
 	}
 	// An authenticated connection outlives the timeout.
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	time.Sleep(500 * time.Millisecond)
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"echo alive"})

@@ -20,7 +20,7 @@ func TestSessionEndCountsBytes(t *testing.T) {
 			if failStart {
 				f.rec.failStart = errors.New("disk full")
 			}
-			c := f.dial("root@t1")
+			c := f.dial(t, "root@t1")
 			s := openRaw(t, c)
 			// cat echoes the 11 input bytes; printf adds 6 on stderr.
 			s.request("exec", true, execMsg{"cat; printf 'err!\\n\\n' >&2"})

@@ -65,7 +65,7 @@ func (s *backgroundSession) fail(t *testing.T, err error) {
 func TestRecordingFailsWhileIdle(t *testing.T) {
 	rec := &backgroundRecorder{started: make(chan *backgroundSession, 1)}
 	f := newFixture(t, fixtureOpts{recorder: rec})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"sleep 15"})
 	var bs *backgroundSession

@@ -14,10 +14,10 @@ import (
 
 // execOnce opens a new admin connection as login, runs command and closes
 // the connection, as one `ssh login@bastion command` does.
-func (f *fixture) execOnce(login, command string) result {
-	f.t.Helper()
-	c := f.dial(login)
-	s := openRaw(f.t, c)
+func (f *fixture) execOnce(tb testing.TB, login, command string) result {
+	tb.Helper()
+	c := f.dial(tb, login)
+	s := openRaw(tb, c)
 	s.request("exec", true, execMsg{command})
 	r := s.wait()
 	_ = c.Close()
@@ -25,12 +25,12 @@ func (f *fixture) execOnce(login, command string) result {
 }
 
 // waitKept waits until the bastion keeps n target connections.
-func (f *fixture) waitKept(n int) {
-	f.t.Helper()
+func (f *fixture) waitKept(tb testing.TB, n int) {
+	tb.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for f.srv.pool.len() != n {
 		if time.Now().After(deadline) {
-			f.t.Fatalf("bastion keeps %d target connections, want %d", f.srv.pool.len(), n)
+			tb.Fatalf("bastion keeps %d target connections, want %d", f.srv.pool.len(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -45,12 +45,12 @@ func TestReuseSameUserSkipsTargetLogin(t *testing.T) {
 		mu.Unlock()
 	}})
 	for i, cmd := range []string{"echo one", "echo two; exit 3", "echo three"} {
-		r := f.execOnce("root@t1", cmd)
+		r := f.execOnce(t, "root@t1", cmd)
 		want := []string{"one\n", "two\n", "three\n"}[i]
 		if string(r.stdout) != want {
 			t.Fatalf("session %d: stdout %q, want %q", i, r.stdout, want)
 		}
-		f.waitKept(1)
+		f.waitKept(t, 1)
 	}
 	if got := f.target.AuthLog(); len(got) != 1 || got[0] != "publickey:root" {
 		t.Errorf("target logins %v: want one, the other sessions reusing it", got)
@@ -88,10 +88,10 @@ func TestReuseOnlyForSameUserTargetAndRemoteUser(t *testing.T) {
 		u := c.Users["alice"]
 		c.Users["bob"] = config.User{Keys: []string{bob.AuthorizedLine}, Allow: u.Allow}
 	}})
-	f.execOnce("root@t1", "true")
-	f.waitKept(1)
-	f.execOnce("deploy@t1", "true") // another remote user: a login of its own
-	f.waitKept(2)
+	f.execOnce(t, "root@t1", "true")
+	f.waitKept(t, 1)
+	f.execOnce(t, "deploy@t1", "true") // another remote user: a login of its own
+	f.waitKept(t, 2)
 
 	// bob may reach root@t1 too, but not through alice's connection.
 	c, err := f.tryDial("root@t1", gossh.PublicKeys(bob.Signer))
@@ -104,7 +104,7 @@ func TestReuseOnlyForSameUserTargetAndRemoteUser(t *testing.T) {
 		t.Fatalf("bob's session: %q %q", r.stdout, r.stderr)
 	}
 	_ = c.Close()
-	f.waitKept(3)
+	f.waitKept(t, 3)
 	want := []string{"publickey:root", "publickey:deploy", "publickey:root"}
 	if got := f.target.AuthLog(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("target logins %v, want %v", got, want)
@@ -113,20 +113,20 @@ func TestReuseOnlyForSameUserTargetAndRemoteUser(t *testing.T) {
 
 func TestReuseOffAndIdleExpiry(t *testing.T) {
 	f := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = 0 }})
-	f.execOnce("root@t1", "true")
-	f.execOnce("root@t1", "true")
+	f.execOnce(t, "root@t1", "true")
+	f.execOnce(t, "root@t1", "true")
 	if got := f.target.AuthLog(); len(got) != 2 {
 		t.Errorf("reuse_idle 0: target logins %v, want 2", got)
 	}
-	f.waitKept(0)
+	f.waitKept(t, 0)
 
 	short := 150 * time.Millisecond
 	g := newFixture(t, fixtureOpts{config: func(c *config.Config) { c.Upstream.ReuseIdle = short }})
-	g.execOnce("root@t1", "true")
-	g.waitKept(1)
+	g.execOnce(t, "root@t1", "true")
+	g.waitKept(t, 1)
 	time.Sleep(short + 100*time.Millisecond)
-	g.waitKept(0)
-	g.execOnce("root@t1", "true")
+	g.waitKept(t, 0)
+	g.execOnce(t, "root@t1", "true")
 	if got := g.target.AuthLog(); len(got) != 2 {
 		t.Errorf("after the idle time: target logins %v, want 2", got)
 	}
@@ -134,10 +134,10 @@ func TestReuseOffAndIdleExpiry(t *testing.T) {
 
 func TestReuseSurvivesTargetCrash(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	f.execOnce("root@t1", "true")
-	f.waitKept(1)
+	f.execOnce(t, "root@t1", "true")
+	f.waitKept(t, 1)
 	f.target.CloseConnections() // the target drops the kept connection
-	r := f.execOnce("root@t1", "echo fresh")
+	r := f.execOnce(t, "root@t1", "echo fresh")
 	if string(r.stdout) != "fresh\n" || r.status != 0 {
 		t.Fatalf("after the target dropped the kept connection: stdout %q stderr %q status %d", r.stdout, r.stderr, r.status)
 	}
@@ -151,13 +151,13 @@ func TestReuseSurvivesTargetCrash(t *testing.T) {
 
 func TestReloadClosesKeptConnections(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	f.execOnce("root@t1", "true")
-	f.waitKept(1)
+	f.execOnce(t, "root@t1", "true")
+	f.waitKept(t, 1)
 	if err := f.srv.Reload(f.cfg); err != nil {
 		t.Fatal(err)
 	}
-	f.waitKept(0)
-	f.execOnce("root@t1", "true")
+	f.waitKept(t, 0)
+	f.execOnce(t, "root@t1", "true")
 	if got := f.target.AuthLog(); len(got) != 2 {
 		t.Errorf("after a reload: target logins %v, want 2", got)
 	}
@@ -168,7 +168,7 @@ func TestReloadClosesKeptConnections(t *testing.T) {
 func TestReuseNeverKeepsAgentLogins(t *testing.T) {
 	agentKey := sshtest.NewKeyPair(t)
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{agentKey.Public}}})
-	c := f.dialWithAgent("root@t1", agentKey)
+	c := f.dialWithAgent(t, "root@t1", agentKey)
 	s := openRaw(t, c)
 	s.request(reqAgent, true, nil)
 	s.request("exec", true, execMsg{"true"})
@@ -177,9 +177,9 @@ func TestReuseNeverKeepsAgentLogins(t *testing.T) {
 	}
 	_ = c.Close()
 	time.Sleep(50 * time.Millisecond)
-	f.waitKept(0)
+	f.waitKept(t, 0)
 	// Without the agent the same user cannot log in to the target.
-	if r := f.execOnce("root@t1", "true"); r.status != 255 || !strings.Contains(string(r.stderr), "authentication failed") {
+	if r := f.execOnce(t, "root@t1", "true"); r.status != 255 || !strings.Contains(string(r.stderr), "authentication failed") {
 		t.Errorf("without agent: status %d stderr %q, want an authentication failure", r.status, r.stderr)
 	}
 }
@@ -193,7 +193,7 @@ func TestReuseWithOpenSSH(t *testing.T) {
 		if want := []int{0, 5, 0}[i]; code != want {
 			t.Fatalf("run %d: status %d, want %d (stderr %q)", i, code, want, stderr)
 		}
-		rf.waitKept(1)
+		rf.waitKept(t, 1)
 	}
 	if n := strings.Count(rf.sshd.Log(), "Accepted publickey for "+rf.user); n != 1 {
 		t.Errorf("sshd logged %d logins, want 1:\n%s", n, rf.sshd.Log())
@@ -203,10 +203,10 @@ func TestReuseWithOpenSSH(t *testing.T) {
 // holdPolicyEvents makes the audit store wait before storing a policy
 // event until the returned function is called (at the latest when the
 // test ends), like an index that is slow to commit.
-func (f *fixture) holdPolicyEvents() (release func()) {
+func (f *fixture) holdPolicyEvents(tb testing.TB) (release func()) {
 	ch := make(chan struct{})
 	release = sync.OnceFunc(func() { close(ch) })
-	f.t.Cleanup(release)
+	tb.Cleanup(release)
 	f.audit.setHold(func(ev audit.Event) {
 		if ev.Kind == audit.KindPolicy {
 			<-ch
@@ -220,8 +220,8 @@ func (f *fixture) holdPolicyEvents() (release func()) {
 // both are stored.
 func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	releaseOnce := f.holdPolicyEvents()
-	c := f.dial("root@t1")
+	releaseOnce := f.holdPolicyEvents(t)
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", false, execMsg{"echo hi"})
 	time.Sleep(300 * time.Millisecond)
@@ -240,8 +240,8 @@ func TestSessionWaitsForLoginAuditEvents(t *testing.T) {
 // stored: the audit trail never misses a denial the admin saw.
 func TestRefusalWaitsForPolicyAuditEvent(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	releaseOnce := f.holdPolicyEvents()
-	c := f.dial("postgres@t1")
+	releaseOnce := f.holdPolicyEvents(t)
+	c := f.dial(t, "postgres@t1")
 	s := openRaw(t, c)
 	s.request("exec", false, execMsg{"true"})
 	select {
@@ -268,7 +268,7 @@ func TestRefusalWaitsForPolicyAuditEvent(t *testing.T) {
 // new configuration.
 func TestReuseNotAcrossReloadWhileInUse(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"echo started; sleep 0.3"})
 	s.waitFor("started")
@@ -278,8 +278,8 @@ func TestReuseNotAcrossReloadWhileInUse(t *testing.T) {
 	s.wait()
 	_ = c.Close()
 	time.Sleep(50 * time.Millisecond)
-	f.waitKept(0)
-	f.execOnce("root@t1", "true")
+	f.waitKept(t, 0)
+	f.execOnce(t, "root@t1", "true")
 	if got := f.target.AuthLog(); len(got) != 2 {
 		t.Errorf("target logins %v: the pre-reload login was reused", got)
 	}

@@ -40,7 +40,7 @@ func TestTargetKeyFilesReadAtLoadAndReload(t *testing.T) {
 		}})
 	loggedIn := func() bool {
 		t.Helper()
-		r := f.execOnce("root@t1", "true")
+		r := f.execOnce(t, "root@t1", "true")
 		if r.status != 0 && !strings.Contains(string(r.stderr), "authentication failed") {
 			t.Fatalf("session: status %d, stderr %q", r.status, r.stderr)
 		}

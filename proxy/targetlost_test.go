@@ -13,7 +13,7 @@ import (
 // recording ends with the reason, and the next session reconnects.
 func TestTargetLostMidSession(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"echo ready; sleep 30"})
 	s.waitFor("ready\n")
@@ -46,7 +46,7 @@ func TestTargetLostMidSession(t *testing.T) {
 // target that closed without an exit status or a lost connection.
 func TestAdminGoneIsNotTargetLost(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("root@t1")
+	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"echo ready; sleep 30"})
 	s.waitFor("ready\n")

@@ -6,7 +6,7 @@ import "testing"
 // 1000×1000 so that a hostile claim cannot freeze an auditor's player.
 func TestHugeTerminalSizeIsClampedInTheRecording(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial("deploy+t1")
+	c := f.dial(t, "deploy+t1")
 	s := openRaw(t, c)
 	if !s.pty("xterm", 100000, 70000) {
 		t.Fatal("pty-req refused")
