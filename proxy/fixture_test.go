@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -184,8 +183,9 @@ type rawSession struct {
 	ch   gossh.Channel
 	done chan result
 
-	mu  sync.Mutex // guards out
-	out []byte
+	mu     sync.Mutex // guards out and errOut
+	out    []byte     // stdout so far
+	errOut []byte     // stderr so far
 }
 
 // openReadyShell opens an xterm shell as root@t1 and waits until it has run
@@ -234,7 +234,19 @@ func (s *rawSession) collect(reqs <-chan *gossh.Request) {
 			}
 		}
 	}()
-	go func() { defer wg.Done(); r.stderr, _ = io.ReadAll(s.ch.Stderr()) }() // owner: collect
+	go func() { // owner: collect; the only reader of stderr (tests use stderrNow)
+		defer wg.Done()
+		b := make([]byte, 4096)
+		for {
+			n, err := s.ch.Stderr().Read(b)
+			s.mu.Lock()
+			s.errOut = append(s.errOut, b[:n]...)
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for req := range reqs {
 		switch req.Type {
 		case "exit-status":
@@ -257,6 +269,7 @@ func (s *rawSession) collect(reqs <-chan *gossh.Request) {
 	r.order = append(r.order, "close")
 	s.mu.Lock()
 	r.stdout = append([]byte(nil), s.out...)
+	r.stderr = append([]byte(nil), s.errOut...)
 	s.mu.Unlock()
 	s.done <- r
 }
@@ -282,6 +295,13 @@ func (s *rawSession) stdout() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.out)
+}
+
+// stderrNow is what arrived on stderr so far.
+func (s *rawSession) stderrNow() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.errOut)
 }
 
 // waitFor waits until stdout contains want.

@@ -84,17 +84,13 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 		}
 		ptyErr <- err
 	}()
+	// The prompt arrives on stderr, which the session's collector reads;
+	// reading the channel here too would race it for the bytes.
 	deadline := time.Now().Add(10 * time.Second)
-	var prompt []byte
-	for time.Now().Before(deadline) && !strings.Contains(string(prompt), "Password: ") {
-		b := make([]byte, 256)
-		n, err := s.ch.Stderr().Read(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prompt = append(prompt, b[:n]...)
+	for time.Now().Before(deadline) && !strings.Contains(s.stderrNow(), "Password: ") {
+		time.Sleep(10 * time.Millisecond)
 	}
-	if string(prompt) != "(root@t1) Password: " {
+	if prompt := s.stderrNow(); prompt != "(root@t1) Password: " {
 		t.Fatalf("prompt = %q", prompt)
 	}
 	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
