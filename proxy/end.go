@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"strings"
-	"unicode"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
 )
@@ -70,12 +69,7 @@ func (ss *session) recordingID() string {
 // cleanEndReason makes s safe to print on the admin's terminal: no control
 // characters, at most maxEndReason characters, no surrounding spaces.
 func cleanEndReason(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || !unicode.IsPrint(r) && r != ' ' {
-			return -1
-		}
-		return r
-	}, s)
+	s = sanitizeLine(s)
 	if r := []rune(s); len(r) > maxEndReason {
 		s = string(r[:maxEndReason])
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/internal/audit"
@@ -39,6 +40,20 @@ func (e *adminError) Error() string {
 }
 
 func (e *adminError) Unwrap() error { return e.Err }
+
+// sanitizeLine makes text from elsewhere (a target's prompt, a recorder
+// error, an end reason an operator typed) safe to print on the admin's
+// terminal: it drops control characters (C0, DEL, C1) and other runes that
+// do not print, such as bidi overrides, keeping plain spaces. It is the
+// proxy's one such filter.
+func sanitizeLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || !unicode.IsPrint(r) && r != ' ' {
+			return -1
+		}
+		return r
+	}, s)
+}
 
 // line is what the admin's terminal shows.
 func (e *adminError) line() string { return "jumpcast: " + e.Msg }

@@ -229,44 +229,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	cancel()
 	_ = s.srv.Shutdown(done)
 
-	var err error
-	for {
-		s.mu.Lock()
-		n, idle := len(s.sessions), s.idle
-		s.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		select {
-		case <-idle:
-			continue
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		break
-	}
+	err := s.waitIdle(ctx)
 	s.abortSessions(audit.ReasonShutdown)
 	// Let the aborted sessions deliver their message and exit status
 	// before the connections go.
-	s.waitIdle(5 * time.Second)
+	grace, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = s.waitIdle(grace)
+	cancel()
 	return errors.Join(err, s.Close())
 }
 
-// waitIdle waits until no session is open, at most d.
-func (s *Server) waitIdle(d time.Duration) {
-	timeout := time.NewTimer(d)
-	defer timeout.Stop()
+// waitIdle waits until no session is open. It returns ctx.Err() when ctx
+// is done first, nil once the last session has ended.
+func (s *Server) waitIdle(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		n, idle := len(s.sessions), s.idle
 		s.mu.Unlock()
 		if n == 0 {
-			return
+			return nil
 		}
 		select {
 		case <-idle:
-		case <-timeout.C:
-			return
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

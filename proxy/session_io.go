@@ -99,15 +99,12 @@ func (ss *session) start(r *gossh.Request) {
 		RemoteUser: cc.login.RemoteUser, TargetAlias: d.Alias, TargetAddr: d.Address,
 		ClientAddr: cc.remote.String(), Kind: kind, Command: command,
 		PTY: ss.ptyReq != nil, Width: ss.width, Height: ss.height,
-		Env: map[string]string{}, Start: now,
+		Start: now,
 	}
 	if ss.ptyReq != nil {
 		ss.info.Term = ss.ptyReq.Term
-		ss.info.Env["TERM"] = ss.ptyReq.Term
 	}
-	if sh, ok := ss.env["SHELL"]; ok {
-		ss.info.Env["SHELL"] = sh
-	}
+	ss.info.Env = recorder.SessionEnv(ss.info.Term, ss.env)
 	ss.mu.Lock()
 	ss.sid = ss.info.ID
 	ss.mu.Unlock()

@@ -189,14 +189,3 @@ func (p *authPlan) keyboardInteractive(name, instruction string, questions []str
 	}
 	return answers, nil
 }
-
-// sanitizeLine drops control characters (a target must not drive the
-// admin's terminal through a prompt).
-func sanitizeLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return -1
-		}
-		return r
-	}, s)
-}

@@ -85,7 +85,7 @@ func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error)
 	if err := m.checkSpace(); err != nil {
 		return nil, err
 	}
-	info.Env = headerEnv(info)
+	info.Env = SessionEnv(info.Term, info.Env)
 	if info.Width <= 0 || info.Height <= 0 {
 		// The index states the size the header states: a client without a
 		// terminal (ssh -tt from a pipe) asks for 0×0.
@@ -152,24 +152,6 @@ func exitStatus(e asciicast.Exit) *int {
 	}
 	st := e.Status
 	return &st
-}
-
-// headerEnv keeps TERM (from the pty-req, else the env) and SHELL only:
-// other variables a client sends may hold secrets.
-func headerEnv(info SessionInfo) map[string]string {
-	env := map[string]string{}
-	if info.Term != "" {
-		env["TERM"] = info.Term
-	} else if v := info.Env["TERM"]; v != "" {
-		env["TERM"] = v
-	}
-	if v := info.Env["SHELL"]; v != "" {
-		env["SHELL"] = v
-	}
-	if len(env) == 0 {
-		return nil
-	}
-	return env
 }
 
 // header builds the asciicast header of a session.
