@@ -23,7 +23,8 @@ import (
 // user name was asked for, and accepts only one public key (the bastion's).
 //
 // It uses gliderlabs' ssh.Session, which is fine for a demo shell; jumpcast
-// itself bridges raw channels (see PITFALLS.md).
+// itself bridges raw channels so that requests, stderr and the exit
+// status reach the admin unchanged (see the proxy package comment).
 type target struct {
 	srv   *ssh.Server
 	ln    net.Listener
