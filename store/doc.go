@@ -1,8 +1,8 @@
 // Package store is jumpcast's index: one bbolt file holding the metadata
 // of every recorded session (a recording.Meta per row), the audit log, the
-// web accounts and the API tokens. The recordings themselves are
-// asciicast files owned by package recorder; the store only names them
-// (Meta.Path) and keeps their size and SHA-256.
+// web accounts, the API tokens and the access locks. The recordings
+// themselves are asciicast files owned by package recorder; the store only
+// names them (Meta.Path) and keeps their size and SHA-256.
 //
 // # Layout
 //
@@ -22,6 +22,7 @@
 //	auditors         name → JSON Account (the bucket keeps its first name)
 //	tokens           id → JSON APIToken
 //	token_hash       hash → id
+//	locks            id → JSON lock.Lock (access locks, locks.go)
 //
 // Recording ids are made by recording.NewID: fixed-width, UTC, so they sort
 // as bytes in start order and a time range is a key range. Every secondary

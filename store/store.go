@@ -63,6 +63,7 @@ var (
 	bucketAccounts   = []byte("auditors") // named before roles other than auditor existed; kept so old files open
 	bucketTokens     = []byte("tokens")
 	bucketTokenHash  = []byte("token_hash")
+	bucketLocks      = []byte("locks")
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -72,6 +73,7 @@ var allBuckets = [][]byte{
 	bucketUser, bucketTarget, bucketRemoteUser, bucketStatus, bucketDuration,
 	bucketAudit, bucketAuditUser, bucketAuditKind,
 	bucketAccounts, bucketTokens, bucketTokenHash,
+	bucketLocks,
 }
 
 // Open opens (or creates, mode 0600) the index at path. It creates every
