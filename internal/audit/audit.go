@@ -70,27 +70,30 @@ type Kind string
 
 // Kinds of events.
 const (
-	KindAuth      Kind = "auth"      // SSH public-key authentication at the bastion
-	KindPolicy    Kind = "policy"    // the policy's decision on user, target and remote user
-	KindSession   Kind = "session"   // a session channel: started, denied, ended, terminated
-	KindForward   Kind = "forward"   // a direct-tcpip channel (ssh -J, -L, -W)
-	KindUpstream  Kind = "upstream"  // the connection to a target: failed or lost
-	KindRecording Kind = "recording" // a recording that could not be written
-	KindHostKey   Kind = "hostkey"   // a target host key pinned on first use
-	KindVerify    Kind = "verify"    // a recording's checksum verified in the web UI
-	KindPlayback  Kind = "playback"  // a recording played in the browser
-	KindDownload  Kind = "download"  // a recording file downloaded
-	KindSearch    Kind = "search"    // recordings' contents searched ("On screen")
-	KindPurge     Kind = "purge"     // a recording removed by retention
-	KindWebLogin  Kind = "web_login" // a sign-in to the web UI
-	KindWebAdmin  Kind = "web_admin" // an account, token or session changed from the web UI
+	KindAuth       Kind = "auth"       // SSH public-key authentication at the bastion
+	KindPolicy     Kind = "policy"     // the policy's decision on user, target and remote user
+	KindSession    Kind = "session"    // a session channel: started, denied, ended, terminated
+	KindForward    Kind = "forward"    // a direct-tcpip channel (ssh -J, -L, -W)
+	KindUpstream   Kind = "upstream"   // the connection to a target: failed or lost
+	KindRecording  Kind = "recording"  // a recording that could not be written
+	KindHostKey    Kind = "hostkey"    // a target host key pinned on first use
+	KindVerify     Kind = "verify"     // a recording's checksum verified in the web UI
+	KindPlayback   Kind = "playback"   // a recording played in the browser
+	KindDownload   Kind = "download"   // a recording file downloaded
+	KindSearch     Kind = "search"     // recordings' contents searched ("On screen")
+	KindPurge      Kind = "purge"      // a recording removed by retention
+	KindWebLogin   Kind = "web_login"  // a sign-in to the web UI
+	KindWebAdmin   Kind = "web_admin"  // an account, token or session changed from the web UI
+	KindLock       Kind = "lock"       // an access lock made or lifted (CLI or web UI)
+	KindConnection Kind = "connection" // an admin connection the bastion closed (reload, lock, request)
 )
 
 // Kinds returns every Kind, in the order "jumpcast audit --help" lists
 // them.
 func Kinds() []Kind {
 	return []Kind{KindAuth, KindPolicy, KindSession, KindForward, KindUpstream, KindHostKey,
-		KindPlayback, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin}
+		KindPlayback, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin,
+		KindLock, KindConnection}
 }
 
 // Outcome says how an event ended. Which outcomes a kind has is written
@@ -109,6 +112,8 @@ const (
 	OutcomeTerminated Outcome = "terminated" // a session ended on request (EndSession)
 	OutcomeLost       Outcome = "lost"       // a target connection that closed under its sessions
 	OutcomePinned     Outcome = "pinned"
+	OutcomeLocked     Outcome = "locked"   // an access lock made
+	OutcomeUnlocked   Outcome = "unlocked" // an access lock removed
 )
 
 // DetailKey names one entry of Event.Detail. Values are always strings;
@@ -131,9 +136,11 @@ const (
 	DetailError          DetailKey = "error"        // the error that closed a target connection
 	DetailExitSignal     DetailKey = "exit_signal"  // "" when there was none
 	DetailExitStatus     DetailKey = "exit_status"  // "" when there was none
+	DetailExpires        DetailKey = "expires"      // when a lock ends (RFC 3339, UTC); absent: until removed
 	DetailKeyFingerprint DetailKey = "key"          // the SSH key's SHA-256 fingerprint
 	DetailSessionKind    DetailKey = "kind"         // a session's kind: shell, exec, sftp, subsystem
 	DetailLive           DetailKey = "live"         // "true" for a playback of a running session
+	DetailLock           DetailKey = "lock"         // an access lock's id
 	DetailLogin          DetailKey = "login"        // the SSH login name as typed
 	DetailMessage        DetailKey = "message"      // the line the admin was shown
 	DetailName           DetailKey = "name"         // an API token's name
@@ -144,9 +151,10 @@ const (
 	DetailRecordings     DetailKey = "recordings"   // how many recordings a search read
 	DetailRole           DetailKey = "role"         // a web account's role
 	DetailScreen         DetailKey = "screen"       // the text searched for
+	DetailSessions       DetailKey = "sessions"     // how many sessions and forwards a closed connection had open
 	DetailSHA256         DetailKey = "sha256"       // a recording file's checksum as computed now
 	DetailStart          DetailKey = "start"        // a purged recording's start (RFC 3339, UTC)
-	DetailSubject        DetailKey = "subject"      // the account a web_admin change is about
+	DetailSubject        DetailKey = "subject"      // the account a web_admin change is about; what a lock names
 	DetailTargetLogin    DetailKey = "target_login" // "new", or "reused" for a kept target connection
 	DetailToken          DetailKey = "token"        // an API token's id
 	DetailType           DetailKey = "type"         // a host key's type
@@ -165,4 +173,5 @@ const (
 	ActionCreateToken   Action = "create_token"
 	ActionDeleteToken   Action = "delete_token"
 	ActionEndSession    Action = "end_session"
+	ActionEndConnection Action = "end_connection"
 )

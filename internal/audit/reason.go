@@ -47,6 +47,16 @@ const (
 	ReasonChannelRefused Reason = "target refused the session"
 	ReasonTargetLost     Reason = "target connection lost"
 	ReasonEndedOnRequest Reason = "ended by request"
+	ReasonLocked         Reason = "locked" // an access lock names the user, key or target
+)
+
+// Why the bastion closed a connection that was allowed when it opened (a
+// reload re-checks every open connection); ReasonNotPermitted when the
+// policy no longer grants its target.
+const (
+	ReasonKeyRevoked         Reason = "key revoked"              // ssh.revoked_keys names its key, certificate key or CA
+	ReasonKeyNotAuthorized   Reason = "key no longer authorized" // the key or its user left the configuration
+	ReasonCertificateInvalid Reason = "certificate no longer valid"
 )
 
 // Why a session ended without an exit status from its program.
