@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -67,7 +68,7 @@ func (ki *keyIndex) identify(loginName string, key gossh.PublicKey, remote net.A
 		return ki.identifyCert(loginName, cert, remote, now)
 	}
 	if ki.revoked[string(key.Marshal())] {
-		return identity{}, fmt.Errorf("key %s is revoked", gossh.FingerprintSHA256(key))
+		return identity{}, keyRefused(audit.ReasonKeyRevoked, "key %s is revoked", gossh.FingerprintSHA256(key))
 	}
 	users := ki.users[string(key.Marshal())]
 	user, err := pickUser(users, loginName)
@@ -79,19 +80,19 @@ func (ki *keyIndex) identify(loginName string, key gossh.PublicKey, remote net.A
 
 func (ki *keyIndex) identifyCert(loginName string, cert *gossh.Certificate, remote net.Addr, now time.Time) (identity, error) {
 	if cert.CertType != gossh.UserCert {
-		return identity{}, fmt.Errorf("certificate is not a user certificate")
+		return identity{}, keyRefused(audit.ReasonCertificateInvalid, "certificate is not a user certificate")
 	}
 	if ki.revoked[string(cert.Key.Marshal())] {
-		return identity{}, fmt.Errorf("certificate for revoked key %s", gossh.FingerprintSHA256(cert.Key))
+		return identity{}, keyRefused(audit.ReasonKeyRevoked, "certificate for revoked key %s", gossh.FingerprintSHA256(cert.Key))
 	}
 	if ki.revoked[string(cert.SignatureKey.Marshal())] {
-		return identity{}, fmt.Errorf("certificate signed by revoked authority %s", gossh.FingerprintSHA256(cert.SignatureKey))
+		return identity{}, keyRefused(audit.ReasonKeyRevoked, "certificate signed by revoked authority %s", gossh.FingerprintSHA256(cert.SignatureKey))
 	}
 	if !slices.ContainsFunc(ki.cas, func(ca []byte) bool { return bytes.Equal(ca, cert.SignatureKey.Marshal()) }) {
-		return identity{}, fmt.Errorf("certificate signed by an unknown authority %s", gossh.FingerprintSHA256(cert.SignatureKey))
+		return identity{}, keyRefused(audit.ReasonCertificateInvalid, "certificate signed by an unknown authority %s", gossh.FingerprintSHA256(cert.SignatureKey))
 	}
 	if len(cert.ValidPrincipals) == 0 {
-		return identity{}, fmt.Errorf("certificate names no principal")
+		return identity{}, keyRefused(audit.ReasonCertificateInvalid, "certificate names no principal")
 	}
 	var users []string
 	for _, p := range cert.ValidPrincipals {
@@ -108,10 +109,10 @@ func (ki *keyIndex) identifyCert(loginName string, cert *gossh.Certificate, remo
 		Clock:                    func() time.Time { return now },
 	}
 	if err := checker.CheckCert(principal, cert); err != nil {
-		return identity{}, fmt.Errorf("certificate: %w", err)
+		return identity{}, keyRefused(audit.ReasonCertificateInvalid, "certificate: %v", err)
 	}
 	if err := checkSourceAddress(cert.CriticalOptions["source-address"], remote); err != nil {
-		return identity{}, err
+		return identity{}, keyRefused(audit.ReasonCertificateInvalid, "%v", err)
 	}
 	return identity{
 		User:           principal,
@@ -121,18 +122,33 @@ func (ki *keyIndex) identifyCert(loginName string, cert *gossh.Certificate, remo
 	}, nil
 }
 
+// keyRefusal is why identify refused a key: Reason is the audit trail's
+// word for it, the message (Error) the operator's detail, which a reload
+// also shows the admin whose open connection it closes (it names only the
+// admin's own key or certificate).
+type keyRefusal struct {
+	Reason audit.Reason
+	msg    string
+}
+
+func (e *keyRefusal) Error() string { return e.msg }
+
+func keyRefused(reason audit.Reason, format string, args ...any) error {
+	return &keyRefusal{Reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
 // pickUser chooses among the users a key or certificate names: the only
 // one, or the one the login name names.
 func pickUser(users []string, loginName string) (string, error) {
 	switch {
 	case len(users) == 0:
-		return "", fmt.Errorf("key not authorized for any user")
+		return "", keyRefused(audit.ReasonKeyNotAuthorized, "key not authorized for any user")
 	case len(users) == 1:
 		return users[0], nil
 	case slices.Contains(users, loginName):
 		return loginName, nil
 	default:
-		return "", fmt.Errorf("key is shared by users %s; log in as one of them without a target", strings.Join(users, ", "))
+		return "", keyRefused(audit.ReasonKeyNotAuthorized, "key is shared by users %s; log in as one of them without a target", strings.Join(users, ", "))
 	}
 }
 

@@ -37,12 +37,16 @@ type session struct {
 	env      map[string]string
 	agentAsk bool
 	started  bool
-	decision Decision
-	info     recorder.SessionInfo
-	treqs    <-chan *gossh.Request
-	up       *upstream     // the target connection; set before the finisher starts
-	finished chan struct{} // closed by the finisher after the exit message and close
-	stdin    sync.WaitGroup
+	// failClosed is recording.on_failure as it was when the session
+	// started (set before the recording starts, read by the tap's failure
+	// hook afterwards): a reload does not change a running session's.
+	failClosed bool
+	decision   Decision
+	info       recorder.SessionInfo
+	treqs      <-chan *gossh.Request
+	up         *upstream     // the target connection; set before the finisher starts
+	finished   chan struct{} // closed by the finisher after the exit message and close
+	stdin      sync.WaitGroup
 	// replying is held by run while the request that starts the session
 	// (shell, exec, subsystem) is forwarded and answered. The finisher
 	// takes it before it sends the exit status and closes the admin's
@@ -77,12 +81,11 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		return
 	}
 	cc.attach(conn)
-	if max := int32(cc.snap.cfg.SSH.MaxChannelsPerConnection); cc.channels.Add(1) > max {
-		cc.channels.Add(-1)
+	if !cc.channelOpened() {
 		_ = nc.Reject(gossh.ResourceShortage, "too many channels on this connection")
 		return
 	}
-	defer cc.channels.Add(-1)
+	defer cc.channelClosed()
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		return
@@ -163,10 +166,13 @@ func (ss *session) agentRequest(r *gossh.Request) {
 	reply(r, ok)
 }
 
-// open checks the login and policy, connects to the target if the
+// open checks locks, the login and policy, connects to the target if the
 // connection has no target yet, and opens the target session channel.
 func (ss *session) open() error {
 	cc := ss.cc
+	if ae := cc.refusal(); ae != nil {
+		return ae
+	}
 	if cc.loginErr != nil {
 		return &adminError{Reason: audit.ReasonBadLogin, Msg: cc.loginErr.Error(), Err: cc.loginErr}
 	}
@@ -225,7 +231,7 @@ func (ss *session) refuse(r *gossh.Request, err error) {
 	ss.s.log.Warn("session refused", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"reason", ae.Reason, "err", ae.Error())
-	if ae.Reason == audit.ReasonBadLogin {
+	if ae.Reason == audit.ReasonBadLogin || ae.Reason == audit.ReasonLocked {
 		ss.s.auditEvent(audit.SessionDenied(cc.who(), ae.Reason, ae.Msg))
 	}
 	ss.mu.Lock()
@@ -256,6 +262,8 @@ const maxRecordedSize = 1000
 func recordedSize(cols, rows uint32) (int, int) {
 	return int(min(cols, maxRecordedSize)), int(min(rows, maxRecordedSize))
 }
+
+func (ss *session) conn() *clientConn { return ss.cc }
 
 func (ss *session) getTarget() gossh.Channel {
 	ss.mu.Lock()

@@ -26,13 +26,17 @@ type clientConn struct {
 	remote net.Addr
 	raw    *guardedConn
 
-	id       identity
-	login    Login
-	loginErr error
-	authOK   atomic.Bool
-	tried    atomic.Bool // an authentication method other than "none" was tried
+	id        identity
+	key       gossh.PublicKey // the key (or certificate) that signed, for Reload's re-check
+	loginName string          // the SSH user name as sent ("root@db1")
+	login     Login
+	loginErr  error
+	authOK    atomic.Bool
+	tried     atomic.Bool // an authentication method other than "none" was tried
 
-	channels atomic.Int32 // open channels, capped by ssh.max_channels_per_connection
+	channels  atomic.Int32  // open channels, capped by ssh.max_channels_per_connection
+	drained   chan struct{} // closed once the connection is closing and has no channel left
+	drainOnce sync.Once
 
 	connMu sync.Mutex     // serializes attempts to connect to the target
 	audits sync.WaitGroup // audit events of the login and decision still being stored
@@ -45,6 +49,10 @@ type clientConn struct {
 	agentAsk bool              // the admin asked for agent forwarding on some channel
 	closed   bool              // the admin's connection is gone
 	authWhy  string            // why the last offered key was refused, for the log
+	closing  *closing          // why the bastion is closing the connection (access.go); nil while it is not
+	// forwardHosts are the hosts and aliases its forwards went to (ssh
+	// -J), for target locks.
+	forwardHosts []string
 }
 
 // who is the connection's party in audit events: the bastion user, the
@@ -67,7 +75,7 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 		s.log.Warn("connection refused", "remote_addr", c.RemoteAddr().String(), "reason", reason)
 		return nil
 	}
-	cc := &clientConn{s: s, snap: snap, remote: c.RemoteAddr()}
+	cc := &clientConn{s: s, snap: snap, remote: c.RemoteAddr(), drained: make(chan struct{})}
 	g := &guardedConn{Conn: c, release: func() { s.limits.release(ip) }}
 	g.onClose = func(authed bool) { cc.onClose(authed) }
 	g.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { _ = c.Close() })
@@ -133,10 +141,13 @@ func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *
 	if err != nil {
 		return nil, err
 	}
-	cc.id = id
+	cc.id, cc.key, cc.loginName = id, key, meta.User()
 	cc.login, cc.loginErr = ParseLogin(meta.User())
 	cc.authOK.Store(true)
 	cc.raw.authenticated()
+	s.mu.Lock()
+	s.conns[cc] = struct{}{}
+	s.mu.Unlock()
 	s.log.Info("authenticated", "user", id.User, "key", id.KeyFingerprint, "login", meta.User(),
 		"remote_addr", cc.remote.String())
 	s.auditAsync(&cc.audits, audit.AuthOK(id.User, cc.remote.String(), meta.User(),
@@ -159,6 +170,9 @@ func (cc *clientConn) onClose(authed bool) {
 		s.log.Warn("authentication failed", "remote_addr", cc.remote.String(), "why", why)
 		s.auditEvent(audit.AuthDenied(cc.remote.String(), why))
 	}
+	s.mu.Lock()
+	delete(s.conns, cc)
+	s.mu.Unlock()
 	cc.mu.Lock()
 	cc.closed = true
 	up := cc.up

@@ -192,7 +192,13 @@ type rawSession struct {
 // a command.
 func (f *fixture) openReadyShell(t testing.TB) *rawSession {
 	t.Helper()
-	s := openRaw(t, f.dial(t, "root@t1"))
+	return f.openReadyShellOn(t, f.dial(t, "root@t1"))
+}
+
+// openReadyShellOn is openReadyShell on the connection c.
+func (f *fixture) openReadyShellOn(t testing.TB, c *gossh.Client) *rawSession {
+	t.Helper()
+	s := openRaw(t, c)
 	s.pty("xterm", 80, 24)
 	s.request("shell", true, nil)
 	if _, err := s.ch.Write([]byte("echo ready\n")); err != nil {

@@ -28,10 +28,13 @@ type directTCPIP struct {
 // forward is one allowed direct-tcpip channel, registered with the server
 // so that Shutdown can end it.
 type forward struct {
+	cc     *clientConn
 	once   sync.Once
 	ch     gossh.Channel
 	remote net.Conn
 }
+
+func (f *forward) conn() *clientConn { return f.cc }
 
 // abort closes both ends.
 func (f *forward) abort(*adminError) {
@@ -60,19 +63,18 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 		_ = nc.Reject(gossh.ConnectionFailed, "malformed direct-tcpip request")
 		return
 	}
-	if max := int32(cc.snap.cfg.SSH.MaxChannelsPerConnection); cc.channels.Add(1) > max {
-		cc.channels.Add(-1)
+	if !cc.channelOpened() {
 		_ = nc.Reject(gossh.ResourceShortage, "too many channels on this connection")
 		return
 	}
-	defer cc.channels.Add(-1)
+	defer cc.channelClosed()
 	dst := net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))
 	remote, via, err := s.dialForward(ctx, cc, p)
 	if err != nil {
 		ae := asAdminError(err, audit.ReasonNotPermitted, forwardRefused)
 		cc.audits.Wait() // the decision is stored before the admin hears of it
 		kind := gossh.Prohibited
-		if ae.Reason != audit.ReasonNotPermitted {
+		if ae.Reason != audit.ReasonNotPermitted && ae.Reason != audit.ReasonLocked {
 			kind = gossh.ConnectionFailed
 		}
 		_ = nc.Reject(kind, ae.Msg)
@@ -88,7 +90,7 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 	}
 	go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
 	cc.audits.Wait()               // the login and decision are stored first
-	f := &forward{ch: ch, remote: remote}
+	f := &forward{cc: cc, ch: ch, remote: remote}
 	if !s.addSession(f) {
 		f.abort(nil)
 		return
@@ -104,6 +106,9 @@ func (s *Server) handleDirectTCPIP(_ *ssh.Server, conn *gossh.ServerConn, nc gos
 // dialForward applies policy and dials the forward's destination; via
 // says from where ("target db1" or "bastion").
 func (s *Server) dialForward(ctx context.Context, cc *clientConn, p directTCPIP) (net.Conn, string, error) {
+	if ae := cc.refusal(); ae != nil {
+		return nil, "", ae
+	}
 	if cc.loginErr != nil {
 		return nil, "", &adminError{Reason: audit.ReasonNotPermitted, Msg: forwardRefused}
 	}
@@ -127,6 +132,10 @@ func (s *Server) dialForward(ctx context.Context, cc *clientConn, p directTCPIP)
 	if !d.Allowed {
 		return nil, "", &adminError{Reason: audit.ReasonNotPermitted, Msg: forwardRefused}
 	}
+	if ae := cc.refusal(p.Host); ae != nil { // a lock on the destination
+		return nil, "", ae
+	}
+	cc.forwardingTo(p.Host)
 	dialer := net.Dialer{Timeout: s.snap.Load().cfg.Upstream.DialTimeout}
 	c, err := dialer.DialContext(ctx, "tcp", d.Address)
 	if err != nil {

@@ -196,12 +196,15 @@ func TestShutdownWaitsForSessions(t *testing.T) {
 	}
 }
 
+// TestReloadChangesPolicyForNewConnections: a reload's policy applies to
+// new connections, and an open session it still allows keeps running
+// (access_test.go has those it no longer allows).
 func TestReloadChangesPolicyForNewConnections(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	c := f.dial(t, "root@t1")
+	c := f.dial(t, "deploy@t1")
 	s := openRaw(t, c)
 	s.request("exec", true, execMsg{"sleep 0.3; echo kept"})
-	cfg, err := config.Parse([]byte("users:\n  alice:\n    keys: [\""+f.admin.AuthorizedLine+"\"]\ntargets:\n  t1:\n    address: \""+f.target.Addr+"\"\n"), "reload.yaml")
+	cfg, err := config.Parse([]byte("users:\n  alice:\n    keys: [\""+f.admin.AuthorizedLine+"\"]\n    allow:\n      - targets: [t1]\n        as: [deploy]\ntargets:\n  t1:\n    address: \""+f.target.Addr+"\"\n"), "reload.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

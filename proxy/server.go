@@ -16,6 +16,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -70,14 +71,16 @@ type Server struct {
 	onDial  func(outcome string, took time.Duration) // nil: dials are not observed
 	pool    *upstreamPool                            // target connections kept for reuse
 
-	snap atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
+	snap  atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
+	locks atomic.Pointer[lock.Set] // access locks in force; swapped by ApplyLocks (nil: none)
 
 	pinMu sync.Mutex // serializes appends to pinPath
 
 	mu       sync.Mutex // guards the fields below
 	closing  bool       // Shutdown or Close was called: new sessions are refused
 	sessions map[aborter]struct{}
-	idle     chan struct{} // closed and replaced whenever sessions becomes empty
+	conns    map[*clientConn]struct{} // authenticated admin connections, until they close
+	idle     chan struct{}            // closed and replaced whenever sessions becomes empty
 
 	wg sync.WaitGroup // every session goroutine (bridges, forwards)
 }
@@ -135,6 +138,7 @@ func New(opts Options) (*Server, error) {
 		onDial:   opts.OnDial,
 		ids:      slices.Clone(opts.IdentitySigners),
 		sessions: map[aborter]struct{}{},
+		conns:    map[*clientConn]struct{}{},
 		idle:     make(chan struct{}),
 		pool:     newUpstreamPool(),
 	}
@@ -186,10 +190,15 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Reload swaps the configuration: policy, targets, keys and limits apply
-// to connections and sessions that start afterwards; open sessions keep
-// going. cfg must be defaulted and validated. The targets' identity files
-// are read again here (and only here and in New). Listen address, host
-// keys and Options.IdentitySigners are not reloaded.
+// to connections and sessions that start afterwards, and every open
+// connection is checked again (see access.go): one whose key is revoked or
+// no longer authorized, whose certificate is no longer valid or whose
+// target is no longer granted is closed at once, each of its sessions
+// told why in one line. The others keep going, and each running session
+// keeps what it started with (its recording policy). cfg must be
+// defaulted and validated. The targets' identity files are read again
+// here (and only here and in New). Listen address, host keys and
+// Options.IdentitySigners are not reloaded.
 func (s *Server) Reload(cfg *config.Config) error {
 	if cfg == nil {
 		return errors.New("proxy: reload: nil config")
@@ -197,12 +206,15 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("proxy: reload: %w", err)
 	}
-	s.snap.Store(newSnapshot(cfg, s.log))
+	snap := newSnapshot(cfg, s.log)
+	s.snap.Store(snap)
 	// A kept target connection was made under the old policy, keys and
 	// host-key settings: none of it may meet the new ones.
-	closed := s.pool.flush()
+	kept := s.pool.flush()
+	now := s.now()
+	cut := s.closeConnections(func(cc *clientConn) *closing { return cc.recheck(snap, now) })
 	s.log.Info("policy reloaded", "users", len(cfg.Users), "targets", len(cfg.Targets),
-		"kept_target_connections_closed", closed)
+		"kept_target_connections_closed", kept, "connections_closed", cut)
 	return nil
 }
 
@@ -296,9 +308,11 @@ func (s *Server) abortSessions(reason audit.Reason) {
 	}
 }
 
-// aborter is an open session or forward that Shutdown can end.
+// aborter is an open session or forward that Shutdown, or the closing of
+// its connection, can end.
 type aborter interface {
 	abort(*adminError)
+	conn() *clientConn // the admin connection it belongs to
 }
 
 // addSession registers ss; it fails when the server is closing.

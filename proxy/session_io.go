@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -111,6 +112,9 @@ func (ss *session) start(r *gossh.Request) {
 	// The login and the policy decision are in the index before the
 	// session's first byte (their writes overlapped the target dial).
 	cc.audits.Wait()
+	// What the session starts with stays its own: a reload that switches
+	// recording.on_failure applies to sessions that start afterwards.
+	ss.failClosed = ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
 	if err := ss.startRecorder(); err != nil {
 		reply(r, true)
 		ss.abort(&adminError{Reason: audit.ReasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})
@@ -120,7 +124,8 @@ func (ss *session) start(r *gossh.Request) {
 	ok = ss.forward(r)
 	ss.replying.Unlock()
 	if !ok {
-		return // the target said no; the admin's ssh reports it
+		ss.refusedStart(kind, command)
+		return
 	}
 	ss.started = true
 	ss.stdin.Add(1)
@@ -130,6 +135,24 @@ func (ss *session) start(r *gossh.Request) {
 		"kind", kind, "command", command)
 	ss.s.auditEvent(audit.SessionStarted(cc.who(), ss.info.ID,
 		audit.Start{Kind: kind, Command: command, Address: d.Address, TargetLogin: targetLogin(ss.up)}))
+}
+
+// refusedStart ends a session whose start request the target refused
+// (the admin's ssh has its "request failed" answer). A channel gets one
+// start: the recording opened for it (it must exist before the target
+// runs anything, for fail-closed) is closed now, with the refusal as its
+// exit reason, and the channel ends with one line, so that repeating the
+// request cannot pile up recordings and open files. The refusal is an
+// audit event.
+func (ss *session) refusedStart(kind, command string) {
+	what := "the " + kind + " request"
+	if kind == "subsystem" || kind == "sftp" {
+		what = "subsystem " + strconv.Quote(cleanEndReason(command))
+	}
+	ae := &adminError{Reason: audit.ReasonChannelRefused, Msg: ss.up.label + ": " + what + " refused by the target"}
+	ss.state = stateDone // every later request is refused without reaching the target
+	ss.s.auditEvent(audit.SessionDenied(ss.cc.who(), ae.Reason, ae.Msg))
+	ss.abort(ae)
 }
 
 // targetLogin says, for the audit trail, whether the session's target
@@ -156,9 +179,8 @@ func (ss *session) startRecorder() error {
 	if err == nil {
 		err = fmt.Errorf("recorder returned nothing")
 	}
-	failClosed := ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
-	ss.auditRecording(err, failClosed)
-	if failClosed {
+	ss.auditRecording(err, ss.failClosed)
+	if ss.failClosed {
 		return err
 	}
 	return nil
@@ -181,9 +203,8 @@ func recordingCause(err error) string {
 
 // recordingFailed is the tap's failure hook: a recorder error mid-way.
 func (ss *session) recordingFailed(err error) {
-	failClosed := ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
-	ss.auditRecording(err, failClosed)
-	if failClosed {
+	ss.auditRecording(err, ss.failClosed)
+	if ss.failClosed {
 		ss.abort(&adminError{Reason: audit.ReasonRecording, Msg: "recording failed; session ended", Err: err})
 	}
 }
