@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -39,7 +40,7 @@ func (p *program) listenAdmin() error {
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	p.adminLn = l
-	b := &localBackend{st: p.bastion.Store, dir: p.bastion.Dir, end: p.bastion.Proxy.EndSession}
+	b := &localBackend{st: p.bastion.Store, dir: p.bastion.Dir, end: p.bastion.Proxy.EndSession, locks: p.locks}
 	if p.webLn != nil { // the real port, also when web.listen asked for :0
 		b.web = webURLFor(p.webLn.Addr().String(), p.cfg.Web.TLSCert != "")
 	}
@@ -118,6 +119,23 @@ func adminHandler(b backend) http.Handler {
 		}
 		page, err := b.ListAudit(r.Context(), f)
 		writeAdminJSON(w, page, err)
+	})
+	mux.HandleFunc("PUT /locks", func(w http.ResponseWriter, r *http.Request) {
+		var l lock.Lock
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&l); err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		made, err := b.CreateLock(r.Context(), l)
+		writeAdminJSON(w, made, err)
+	})
+	mux.HandleFunc("GET /locks", func(w http.ResponseWriter, r *http.Request) {
+		ls, err := b.ListLocks(r.Context())
+		writeAdminJSON(w, ls, err)
+	})
+	mux.HandleFunc("DELETE /locks/{id}", func(w http.ResponseWriter, r *http.Request) {
+		l, err := b.RemoveLock(r.Context(), r.PathValue("id"))
+		writeAdminJSON(w, l, err)
 	})
 	// Profiles for operators and the benchmark harness: on the admin socket
 	// only (0600, the server's own user), never on a network listener.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -112,6 +113,28 @@ func (b *remoteBackend) ListAudit(ctx context.Context, f store.AuditFilter) (aud
 	var p auditPage
 	err := b.do(ctx, http.MethodGet, "/audit?"+q.Encode(), nil, &p)
 	return p, err
+}
+
+func (b *remoteBackend) CreateLock(ctx context.Context, l lock.Lock) (lock.Lock, error) {
+	body, err := json.Marshal(l)
+	if err != nil {
+		return lock.Lock{}, err
+	}
+	var made lock.Lock
+	err = b.do(ctx, http.MethodPut, "/locks", bytes.NewReader(body), &made)
+	return made, err
+}
+
+func (b *remoteBackend) ListLocks(ctx context.Context) ([]lock.Lock, error) {
+	var ls []lock.Lock
+	err := b.do(ctx, http.MethodGet, "/locks", nil, &ls)
+	return ls, err
+}
+
+func (b *remoteBackend) RemoveLock(ctx context.Context, id string) (lock.Lock, error) {
+	var l lock.Lock
+	err := b.do(ctx, http.MethodDelete, "/locks/"+url.PathEscape(id), nil, &l)
+	return l, err
 }
 
 func (b *remoteBackend) Backup(ctx context.Context, w io.Writer) (int64, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/bastion"
+	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/replayweb"
@@ -39,6 +40,11 @@ type backend interface {
 	ListTokens(ctx context.Context) ([]store.APIToken, error)
 	DeleteToken(ctx context.Context, id string) error
 	ListAudit(ctx context.Context, f store.AuditFilter) (auditPage, error)
+	// CreateLock stores l (target, reason, expiry) and, with a server
+	// running, applies it at once; it returns the lock with its id.
+	CreateLock(ctx context.Context, l lock.Lock) (lock.Lock, error)
+	ListLocks(ctx context.Context) ([]lock.Lock, error)
+	RemoveLock(ctx context.Context, id string) (lock.Lock, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Close() error
 }
@@ -101,8 +107,9 @@ type localBackend struct {
 	owned bool // Close closes st and dir
 	// end is the running server's proxy.Server.EndSession; nil when the CLI
 	// opened the data folder itself (no server, so no live session).
-	end func(id, by, why string) error
-	web string // WebURL's answer
+	end   func(id, by, why string) error
+	locks *lockKeeper
+	web   string // WebURL's answer
 }
 
 func (b *localBackend) WebURL(context.Context) (string, error) { return b.web, nil }
@@ -136,7 +143,8 @@ func openLocalBackend(cfg *config.Config) (*localBackend, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("open recordings folder: %w", err)
 	}
-	return &localBackend{st: st, dir: dir, owned: true, web: webURL(cfg)}, nil
+	locks := &lockKeeper{st: st, audit: st, now: time.Now}
+	return &localBackend{st: st, dir: dir, owned: true, locks: locks, web: webURL(cfg)}, nil
 }
 
 func (b *localBackend) Close() error {
@@ -214,4 +222,19 @@ func (b *localBackend) ListAudit(ctx context.Context, f store.AuditFilter) (audi
 
 func (b *localBackend) Backup(_ context.Context, w io.Writer) (int64, error) {
 	return b.st.Backup(w)
+}
+
+// The command line's locks are made by the server's own operating-system
+// user, as for EndSession.
+
+func (b *localBackend) CreateLock(ctx context.Context, l lock.Lock) (lock.Lock, error) {
+	return b.locks.CreateLock(ctx, audit.Who{}, endedBy, l)
+}
+
+func (b *localBackend) ListLocks(ctx context.Context) ([]lock.Lock, error) {
+	return b.locks.ListLocks(ctx)
+}
+
+func (b *localBackend) RemoveLock(ctx context.Context, id string) (lock.Lock, error) {
+	return b.locks.RemoveLock(ctx, audit.Who{}, endedBy, id)
 }

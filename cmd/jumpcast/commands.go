@@ -76,6 +76,7 @@ session as an asciicast v2 file that auditors play back in a web page.`,
 		newAccountCmd(g),
 		newTokenCmd(g),
 		newAuditCmd(g),
+		newLockCmd(g),
 		newBackupCmd(g),
 		newVersionCmd(),
 	)

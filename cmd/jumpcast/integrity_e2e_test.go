@@ -8,9 +8,17 @@ package main
 // per refused start, or keeps a revoked connection open.
 
 import (
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/jumpcast/jumpcast/internal/sshtest"
 )
 
 // TestIntegrityPasswordChangeEndsWebLogins: setting a new password with the
@@ -42,5 +50,232 @@ func TestIntegrityPasswordChangeEndsWebLogins(t *testing.T) {
 	again := webLogin(t, e.srv.WebAddr, "carol", newPW)
 	if code := webStatus(t, again, "http://"+e.srv.WebAddr+"/api/recordings"); code != http.StatusOK {
 		t.Errorf("logged in with the new password, /api/recordings: %d", code)
+	}
+}
+
+// dialBastion logs in to the bastion with an x/crypto client as the e2e
+// user's key, with login as the SSH user name (REMOTEUSER@TARGET).
+func (e *e2e) dialBastion(tb testing.TB, login string) *gossh.Client {
+	tb.Helper()
+	c, err := gossh.Dial("tcp", e.srv.SSHAddr, &gossh.ClientConfig{
+		User:            login,
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(e.key.Signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), // loopback test bastion
+		Timeout:         10 * time.Second,
+	})
+	if err != nil {
+		tb.Fatalf("dial bastion as %s: %v", login, err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (e *e2e) targetLogin() string { return e.sshd.User() + "@db1" }
+
+// waitFor polls cond every 20 ms until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// auditLines returns the audit trail as the CLI prints it.
+func auditLines(tb testing.TB, cfgPath string, args ...string) string {
+	tb.Helper()
+	out, errOut, code := runJumpcast(tb.(*testing.T), "", append([]string{"audit", "-c", cfgPath}, args...)...)
+	if code != 0 {
+		tb.Fatalf("audit: exit %d: %s", code, errOut)
+	}
+	return out
+}
+
+// TestIntegrityRefusedStartsLeaveNothing: 10,000 start requests the target
+// refuses (over 10 channels of one connection) leave no active recording,
+// no open file and no goroutine behind, and another admin is unaffected.
+func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
+	e, ops := startMetricsE2E(t)
+	metricsURL := "http://" + ops + "/metrics"
+	before, _ := scrapeMetrics(t, metricsURL, "")
+
+	c := e.dialBastion(t, e.targetLogin())
+	start := time.Now()
+	for ch := 0; ch < 10; ch++ {
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatalf("channel %d: %v", ch, err)
+		}
+		for i := 0; i < 1000; i++ {
+			if err := sess.RequestSubsystem(fmt.Sprintf("nosuch%d", i)); err == nil {
+				t.Fatalf("subsystem nosuch%d accepted", i)
+			}
+		}
+		_ = sess.Close()
+	}
+	during, _ := scrapeMetrics(t, metricsURL, "")
+	t.Logf("10,000 refused starts in %v; fds %v -> %v, goroutines %v -> %v, RSS %.1f -> %.1f MiB",
+		time.Since(start).Round(time.Millisecond), before["process_open_fds"], during["process_open_fds"],
+		before["go_goroutines"], during["go_goroutines"],
+		before["process_resident_memory_bytes"]/(1<<20), during["process_resident_memory_bytes"]/(1<<20))
+	if d := during["process_open_fds"] - before["process_open_fds"]; d > 20 {
+		t.Errorf("open files grew by %v with one connection open", d)
+	}
+	if d := during["go_goroutines"] - before["go_goroutines"]; d > 40 {
+		t.Errorf("goroutines grew by %v with one connection open", d)
+	}
+
+	if out, errOut, code := e.ssh(t, "", e.login(), "echo other-admin-ok"); code != 0 || !strings.Contains(out, "other-admin-ok") {
+		t.Errorf("another admin's session: exit %d, %q %q", code, out, errOut)
+	}
+	_ = c.Close()
+	if !waitFor(10*time.Second, func() bool {
+		return len(listRecordings(t, e.cfgPath, "--status", "active")) == 0
+	}) {
+		t.Errorf("active recordings left after the connection closed: %d", len(listRecordings(t, e.cfgPath, "--status", "active")))
+	}
+	if all := listRecordings(t, e.cfgPath, "--limit", "1000"); len(all) > 11 {
+		t.Errorf("%d recordings for 10 refused channels and one session", len(all))
+	}
+	// Each channel's one refused start is an audit event; the requests
+	// after it never reached the target.
+	if n := strings.Count(auditLines(t, e.cfgPath, "--kind", "session"), `"reason":"target refused the session"`); n != 10 {
+		t.Errorf("%d refused starts audited, want 10 (one per channel)", n)
+	}
+	after, _ := scrapeMetrics(t, metricsURL, "")
+	if d := after["process_open_fds"] - before["process_open_fds"]; d > 10 {
+		t.Errorf("open files grew by %v after everything closed", d)
+	}
+}
+
+// addConfigLine inserts line (indented under ssh:) into the config file.
+func addSSHConfigLine(tb testing.TB, cfgPath, line string) {
+	tb.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := strings.Replace(string(b), "\nssh:\n", "\nssh:\n  "+line+"\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// liveSession starts `sleep 60` over c and returns its stderr and a channel
+// closed when the session (or the connection) ends.
+func liveSession(tb testing.TB, c *gossh.Client) (*sshtest.SyncBuffer, <-chan struct{}) {
+	tb.Helper()
+	sess, err := c.NewSession()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var stderr sshtest.SyncBuffer
+	sess.Stderr = &stderr
+	if err := sess.Start("sleep 60"); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // owner: the test; ends with the session
+		_ = sess.Wait()
+		close(done)
+	}()
+	return &stderr, done
+}
+
+// connClosed reports whether c's connection ends within d.
+func connClosed(c *gossh.Client, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { // owner: the test; ends when c closes
+		_ = c.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// TestIntegrityReloadCutsRevokedKey: a reload that revokes the key of an
+// open connection closes it at once, with a line on the running session's
+// terminal and an audit event; new commands over it are impossible.
+func TestIntegrityReloadCutsRevokedKey(t *testing.T) {
+	e := startE2E(t)
+	c := e.dialBastion(t, e.targetLogin())
+	stderr, done := liveSession(t, c)
+	// ssh.revoked_keys holds the keys themselves (authorized_keys lines).
+	addSSHConfigLine(t, e.cfgPath, fmt.Sprintf("revoked_keys: [%q]", e.key.AuthorizedLine))
+	if err := e.srv.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !connClosed(c, 3*time.Second) {
+		t.Fatalf("the revoked key's connection is still open 3s after the reload")
+	}
+	<-done
+	if !strings.Contains(stderr.String(), "jumpcast: ") {
+		t.Errorf("the running session was told nothing: %q", stderr.String())
+	}
+	if _, errOut, code := e.ssh(t, "", e.login(), "true"); code != 255 {
+		t.Errorf("a revoked key logged in again: exit %d %q", code, errOut)
+	}
+	if a := auditLines(t, e.cfgPath); !strings.Contains(a, "revoked") {
+		t.Errorf("no audit event names the revocation:\n%s", a)
+	}
+}
+
+// TestIntegrityLocks: `jumpcast lock` closes a user's open connections
+// within a second and refuses new ones with the reason; locks are listed,
+// survive a restart, and are lifted with `lock rm`.
+func TestIntegrityLocks(t *testing.T) {
+	e := startE2E(t)
+	c := e.dialBastion(t, e.targetLogin())
+	stderr, done := liveSession(t, c)
+
+	out, errOut, code := runJumpcast(t, "", "lock", "alice", "--reason", "incident 42", "-c", e.cfgPath)
+	if code != 0 {
+		t.Fatalf("lock alice: exit %d %q %q", code, out, errOut)
+	}
+	if !connClosed(c, 1500*time.Millisecond) {
+		t.Fatalf("alice's connection is still open 1.5s after the lock")
+	}
+	<-done
+	if !strings.Contains(stderr.String(), "incident 42") {
+		t.Errorf("the running session was not told why: %q", stderr.String())
+	}
+	if _, errOut, code := e.ssh(t, "", e.login(), "true"); code != 255 || !strings.Contains(errOut, "incident 42") {
+		t.Errorf("a locked user's login: exit %d %q, want 255 and the reason", code, errOut)
+	}
+
+	// By target, across a restart.
+	if out, errOut, code := runJumpcast(t, "", "lock", "--target", "db1", "--for", "2h", "--reason", "maintenance", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("lock --target: exit %d %q %q", code, out, errOut)
+	}
+	e.srv.Stop(t)
+	e.srv = startServer(t, e.cfgPath)
+	ls, _, code := runJumpcast(t, "", "lock", "ls", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(ls, "incident 42") || !strings.Contains(ls, "maintenance") {
+		t.Fatalf("lock ls after a restart: exit %d\n%s", code, ls)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(ls), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !(strings.Contains(line, "incident 42") || strings.Contains(line, "maintenance")) {
+			continue
+		}
+		if out, errOut, code := runJumpcast(t, "", "lock", "rm", f[0], "-c", e.cfgPath); code != 0 {
+			t.Fatalf("lock rm %s: exit %d %q %q", f[0], code, out, errOut)
+		}
+	}
+	if out, errOut, code := e.ssh(t, "", e.login(), "echo unlocked"); code != 0 || !strings.Contains(out, "unlocked") {
+		t.Errorf("after lock rm: exit %d %q %q", code, out, errOut)
+	}
+	a := auditLines(t, e.cfgPath)
+	for _, want := range []string{"incident 42", "maintenance"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("no audit event for the lock %q:\n%s", want, a)
+		}
 	}
 }

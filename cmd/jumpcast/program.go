@@ -34,6 +34,7 @@ type program struct {
 	cfg *config.Config
 
 	bastion *bastion.Bastion // nil only while newProgram fails before it
+	locks   *lockKeeper      // access locks, for the admin socket and the web site
 	health  *metrics.Health
 	web     *http.Server // nil when web.listen is empty
 	ops     *http.Server // nil when metrics.listen is empty
@@ -58,6 +59,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 		return nil, err
 	}
 	p.health = newHealth(cfg, p.bastion.Store, p.bastion.Dir, logger)
+	p.locks = &lockKeeper{st: p.bastion.Store, audit: p.bastion.Audit, apply: p.bastion.Proxy.ApplyLocks, now: time.Now}
 	if p.sshLn, err = net.Listen("tcp", cfg.SSH.Listen); err != nil {
 		return nil, fmt.Errorf("ssh listener: %w", err)
 	}
@@ -91,6 +93,8 @@ func (p *program) listenWeb() error {
 		Health:         p.health.Live,
 		Ready:          p.health.Ready,
 		EndSession:     p.bastion.Proxy.EndSession,
+		EndConnection:  p.bastion.Proxy.EndConnection,
+		Locks:          p.locks,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)

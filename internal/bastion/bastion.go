@@ -145,6 +145,13 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Locks made while the server was stopped, or before a restart, apply
+	// before the first connection is accepted.
+	locks, err := b.Store.ListLocks(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	b.Proxy.ApplyLocks(locks)
 	return b, nil
 }
 
