@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -28,6 +29,9 @@ type adminBody struct {
 	Notice      string
 	NewSecret   string // a token secret just created: shown once
 	MinPassword int    // MinPasswordLen, for the form's hint
+	LocksOn     bool   // the site can make locks (Options.Locks)
+	Locks       []lock.Lock
+	Now         time.Time // for the locks' "expired"
 }
 
 func (s *Server) adminPage(c echo.Context) error {
@@ -43,6 +47,12 @@ func (s *Server) renderAdmin(c echo.Context, status int, b adminBody) error {
 	}
 	if b.Tokens, err = s.store.ListTokens(ctx); err != nil {
 		return fmt.Errorf("list tokens: %w", err)
+	}
+	if s.o.Locks != nil {
+		b.LocksOn, b.Now = true, s.now()
+		if b.Locks, err = s.o.Locks.ListLocks(ctx); err != nil {
+			return fmt.Errorf("list locks: %w", err)
+		}
 	}
 	slices.SortFunc(b.Accounts, func(a, b store.Account) int { return strings.Compare(a.Name, b.Name) })
 	return s.render(c, status, "admin", pageData{Title: "Administration", Nav: "admin", Body: b})

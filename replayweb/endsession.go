@@ -14,15 +14,22 @@ import (
 const maxEndReason = 800
 
 // adminEndSession ends a running session (Options.EndSession) at an
-// admin's request and goes back to its page. The form carries an optional
-// reason, which the admin's terminal shows. Guarded like every /admin
-// route: a session, role admin, the CSRF token.
+// admin's request, or with scope=connection the whole admin connection it
+// runs on (Options.EndConnection: every session and forward on it, so that
+// no further command runs over an OpenSSH ControlMaster), and goes back to
+// its page. The form carries an optional reason, which the admin's
+// terminal shows. Guarded like every /admin route: a session, role admin,
+// the CSRF token.
 func (s *Server) adminEndSession(c echo.Context) error {
 	rec, err := s.recordingFor(c)
 	if err != nil {
 		return err
 	}
-	if s.o.EndSession == nil {
+	end, whole := s.o.EndSession, c.FormValue("scope") == "connection"
+	if whole {
+		end = s.o.EndConnection
+	}
+	if end == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "ending sessions is not available on this site")
 	}
 	why := c.FormValue("reason")
@@ -33,10 +40,14 @@ func (s *Server) adminEndSession(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusConflict, "this session is not running")
 	}
 	p := principalOf(c)
-	if err := s.o.EndSession(rec.ID, "auditor "+p.Name, why); err != nil {
-		s.log.Info("end session refused", "session_id", rec.ID, "user", p.Name, "err", err)
+	if err := end(rec.ID, "auditor "+p.Name, why); err != nil {
+		s.log.Info("end session refused", "session_id", rec.ID, "user", p.Name, "connection", whole, "err", err)
 		return echo.NewHTTPError(http.StatusConflict, "this session is not running on this bastion")
 	}
-	_ = s.audit(c, audit.SessionEndRequested(actorOn(p.Name, rec), rec.ID, why))
-	return c.Redirect(http.StatusSeeOther, "/recordings/"+rec.ID+"?ended=1")
+	ev, ended := audit.SessionEndRequested(actorOn(p.Name, rec), rec.ID, why), "1"
+	if whole {
+		ev, ended = audit.ConnectionEndRequested(actorOn(p.Name, rec), rec.ID, why), "connection"
+	}
+	_ = s.audit(c, ev)
+	return c.Redirect(http.StatusSeeOther, "/recordings/"+rec.ID+"?ended="+ended)
 }

@@ -1,6 +1,7 @@
 package replayweb
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/store"
 )
 
 // endCalls records what the site asked the bastion to end.
@@ -117,5 +119,44 @@ func TestNoEndSessionWithoutTheBastion(t *testing.T) {
 	}
 	if res, _ := admin.do(http.MethodPost, "/admin/recordings/"+live.ID+"/end", url.Values{"_csrf": {csrfFrom(t, page)}}); res.StatusCode != http.StatusNotFound {
 		t.Errorf("post: %d, want 404", res.StatusCode)
+	}
+}
+
+// TestAdminEndsAWholeConnection: the form's second button asks the bastion
+// to end the session's whole connection (Options.EndConnection), which is
+// audited as its own action; without EndConnection the button is not
+// offered.
+func TestAdminEndsAWholeConnection(t *testing.T) {
+	sessions, conns := &endCalls{}, &endCalls{}
+	e := newEnv(t, func(o *Options) { o.EndSession, o.EndConnection = sessions.end, conns.end })
+	live := e.addRecording(recording.Meta{Status: recording.StatusActive, User: "carol"}, sampleCast)
+	admin := e.client()
+	admin.login("root", testPassword)
+	_, page := admin.get("/recordings/" + live.ID)
+	if !strings.Contains(page, `id="end-button"`) || !strings.Contains(page, `id="end-connection-button"`) {
+		t.Fatal("the admin is not offered both: end this session, end the whole connection")
+	}
+	res, _ := admin.do(http.MethodPost, "/admin/recordings/"+live.ID+"/end",
+		url.Values{"_csrf": {csrfFrom(t, page)}, "scope": {"connection"}, "reason": {"incident 42"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/recordings/"+live.ID+"?ended=connection" {
+		t.Fatalf("end connection: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if got := conns.list(); len(got) != 1 || got[0] != live.ID+"|auditor root|incident 42" || len(sessions.list()) != 0 {
+		t.Fatalf("bastion asked: connections %q, sessions %q", got, sessions.list())
+	}
+	if _, page := admin.get(res.Header.Get("Location")); !strings.Contains(page, "whole connection") {
+		t.Error("no notice after ending the connection")
+	}
+	evs, _, err := e.store.ListAudit(context.Background(), store.AuditFilter{Kind: audit.KindWebAdmin})
+	if err != nil || len(evs) != 1 || evs[0].Detail[audit.DetailAction] != string(audit.ActionEndConnection) || evs[0].SessionID != live.ID {
+		t.Errorf("audit: %+v %v", evs, err)
+	}
+
+	only := newEnv(t, func(o *Options) { o.EndSession = sessions.end })
+	rec := only.addRecording(recording.Meta{Status: recording.StatusActive}, sampleCast)
+	a := only.client()
+	a.login("root", testPassword)
+	if _, page := a.get("/recordings/" + rec.ID); strings.Contains(page, `id="end-connection-button"`) {
+		t.Error("ending the connection offered without EndConnection")
 	}
 }

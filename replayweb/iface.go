@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
@@ -51,4 +52,14 @@ type LiveSource interface {
 	// subscription yields the header, then every event so far, then live
 	// events; its Events channel closes when the session ends.
 	Subscribe(id string) (*recorder.Subscription, bool)
+}
+
+// Locks makes and lifts access locks (cmd/jumpcast's lock keeper): each
+// change is stored, audited (who is the admin and their browser's address,
+// by the name the locked-out admins see) and applied to the running
+// bastion before the call returns.
+type Locks interface {
+	ListLocks(ctx context.Context) ([]lock.Lock, error)
+	CreateLock(ctx context.Context, who audit.Who, by string, l lock.Lock) (lock.Lock, error)
+	RemoveLock(ctx context.Context, who audit.Who, by, id string) (lock.Lock, error)
 }

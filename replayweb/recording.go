@@ -56,12 +56,14 @@ func (s *Server) recordingFor(c echo.Context) (*recording.Meta, error) {
 }
 
 type recordingBody struct {
-	Rec       recording.Meta
-	Live      bool // the live view is available: the player follows the session
-	CanEnd    bool // the page offers an admin the form that ends the session
-	Notice    string
-	IdleLimit int
-	StartAt   string // ?t=: seconds into the recording where the player opens; "" from the start
+	Rec    recording.Meta
+	Live   bool // the live view is available: the player follows the session
+	CanEnd bool // the page offers an admin the form that ends the session
+	// CanEndConnection: the form also offers to end the whole connection.
+	CanEndConnection bool
+	Notice           string
+	IdleLimit        int
+	StartAt          string // ?t=: seconds into the recording where the player opens; "" from the start
 	// Verify is the result of the "Verify the file" button, nil otherwise.
 	Verify *recorder.Check
 }
@@ -99,10 +101,15 @@ func (s *Server) showRecording(c echo.Context, rec *recording.Meta, verify *reco
 	b := recordingBody{Rec: *rec, IdleLimit: idleLimit, Verify: verify}
 	b.Live = rec.Status == recording.StatusActive && s.isLive(rec.ID)
 	b.CanEnd = rec.Status == recording.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
+	b.CanEndConnection = b.CanEnd && s.o.EndConnection != nil
 	if t, err := strconv.ParseFloat(c.QueryParam("t"), 64); err == nil && t > 0 && t < 1e9 {
 		b.StartAt = strconv.FormatFloat(t, 'f', -1, 64)
 	}
-	if c.QueryParam("ended") != "" {
+	switch c.QueryParam("ended") {
+	case "":
+	case "connection":
+		b.Notice = "You ended this session's whole connection: every session on it ended, and its admin was told why."
+	default:
 		b.Notice = "You ended this session; its admin was told why."
 	}
 	return s.render(c, http.StatusOK, "recording", pageData{Title: rec.RemoteUser + "@" + targetName(*rec), Nav: "recordings", Body: b})

@@ -63,6 +63,14 @@ type Options struct {
 	// ("auditor NAME"), telling its admin why (proxy.Server.EndSession).
 	// Nil: the site offers no way to end sessions.
 	EndSession func(id, by, why string) error
+	// EndConnection ends the whole admin connection that the running
+	// session id belongs to, for by and why as EndSession
+	// (proxy.Server.EndConnection). Nil: the page offers only to end the
+	// session.
+	EndConnection func(id, by, why string) error
+	// Locks makes, lists and lifts access locks, for the admin page. Nil:
+	// the page has no locks panel.
+	Locks Locks
 }
 
 // Server is the web site. It holds web logins in memory; it starts no
@@ -209,6 +217,8 @@ func (s *Server) routes(e *echo.Echo) {
 	admin.POST("/tokens", s.adminCreateToken)
 	admin.POST("/tokens/:id/delete", s.adminDeleteToken)
 	admin.POST("/recordings/:id/end", s.adminEndSession)
+	admin.POST("/locks", s.adminCreateLock)
+	admin.POST("/locks/:id/delete", s.adminRemoveLock)
 
 	// API: a login cookie or an API token; read-only.
 	api := e.Group("/api", s.requireAPI)
