@@ -40,7 +40,8 @@ func (p *program) listenAdmin() error {
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	p.adminLn = l
-	b := &localBackend{st: p.bastion.Store, dir: p.bastion.Dir, end: p.bastion.Proxy.EndSession, locks: p.locks}
+	b := &localBackend{st: p.bastion.Store, dir: p.bastion.Dir, end: p.bastion.Proxy.EndSession,
+		endConn: p.bastion.Proxy.EndConnection, locks: p.locks}
 	if p.webLn != nil { // the real port, also when web.listen asked for :0
 		b.web = webURLFor(p.webLn.Addr().String(), p.cfg.Web.TLSCert != "")
 	}
@@ -72,7 +73,7 @@ func adminHandler(b backend) http.Handler {
 		writeAdminJSON(w, serverInfo{WebURL: u}, err)
 	})
 	mux.HandleFunc("POST /recordings/{id}/end", func(w http.ResponseWriter, r *http.Request) {
-		writeAdminJSON(w, struct{}{}, b.EndSession(r.Context(), r.PathValue("id"), r.FormValue("reason")))
+		writeAdminJSON(w, struct{}{}, b.EndSession(r.Context(), r.PathValue("id"), r.FormValue("reason"), r.FormValue("connection") == "1"))
 	})
 	mux.HandleFunc("GET /recordings/{id}/cast", func(w http.ResponseWriter, r *http.Request) {
 		rc, err := b.Cast(r.Context(), r.PathValue("id"))

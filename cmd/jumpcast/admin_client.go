@@ -42,8 +42,11 @@ func (b *remoteBackend) WebURL(ctx context.Context) (string, error) {
 	return info.WebURL, err
 }
 
-func (b *remoteBackend) EndSession(ctx context.Context, id, why string) error {
+func (b *remoteBackend) EndSession(ctx context.Context, id, why string, whole bool) error {
 	form := url.Values{"reason": {why}}
+	if whole {
+		form.Set("connection", "1")
+	}
 	return b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/end", strings.NewReader(form.Encode()), nil)
 }
 

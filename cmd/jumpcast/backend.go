@@ -27,8 +27,9 @@ type backend interface {
 	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
 	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
 	Verify(ctx context.Context, id string) (verifyResult, error)
-	// EndSession ends a running session (only a running server has any).
-	EndSession(ctx context.Context, id, why string) error
+	// EndSession ends a running session (only a running server has any),
+	// or with whole the admin connection it runs on, every session on it.
+	EndSession(ctx context.Context, id, why string, whole bool) error
 	// WebURL is the web site's address ("" when there is none or it is not
 	// known): a running server's real listener, else the configured one.
 	WebURL(ctx context.Context) (string, error)
@@ -107,9 +108,11 @@ type localBackend struct {
 	owned bool // Close closes st and dir
 	// end is the running server's proxy.Server.EndSession; nil when the CLI
 	// opened the data folder itself (no server, so no live session).
-	end   func(id, by, why string) error
-	locks *lockKeeper
-	web   string // WebURL's answer
+	end func(id, by, why string) error
+	// endConn is proxy.Server.EndConnection, nil with end.
+	endConn func(id, by, why string) error
+	locks   *lockKeeper
+	web     string // WebURL's answer
 }
 
 func (b *localBackend) WebURL(context.Context) (string, error) { return b.web, nil }
@@ -121,9 +124,12 @@ var errNoServer = errors.New("no jumpcast serve is running on this data folder, 
 // the admin socket is the server's own operating-system user.
 const endedBy = "an operator on the bastion"
 
-func (b *localBackend) EndSession(_ context.Context, id, why string) error {
+func (b *localBackend) EndSession(_ context.Context, id, why string, whole bool) error {
 	if b.end == nil {
 		return errNoServer
+	}
+	if whole {
+		return b.endConn(id, endedBy, why)
 	}
 	return b.end(id, endedBy, why)
 }

@@ -172,6 +172,7 @@ func newRecShowCmd(g *globalFlags) *cobra.Command {
 
 func newRecEndCmd(g *globalFlags) *cobra.Command {
 	var why string
+	var whole bool
 	cmd := &cobra.Command{
 		Use:   "end ID",
 		Short: "End a running session; its admin is told why",
@@ -179,21 +180,32 @@ func newRecEndCmd(g *globalFlags) *cobra.Command {
 server. The admin's terminal shows "jumpcast: session ended by an operator on the
 bastion[: REASON]" and ssh exits with 255; the recording is finalized with that
 line as its exit reason, and the audit log gets a session/terminated event.
-Auditors with the admin role can do the same from the recording's web page.`,
+With --connection, every session and forward on the admin's SSH connection
+ends ("jumpcast: connection ended by an operator on the bastion[: REASON]")
+and the connection closes, so that no further command runs over it (an
+OpenSSH ControlMaster would run the next one); the audit log gets a
+connection/terminated event. Auditors with the admin role can do the same
+from the recording's web page.`,
 		Example: `  jumpcast recordings ls --status active
-  jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --reason "change freeze"`,
+  jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --reason "change freeze"
+  jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --connection`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withBackend(g, func(b backend) error {
-				if err := b.EndSession(cmd.Context(), args[0], why); err != nil {
+				if err := b.EndSession(cmd.Context(), args[0], why, whole); err != nil {
 					return err
 				}
-				_, err := fmt.Fprintf(cmd.OutOrStdout(), "ended session %s\n", args[0])
+				what := "session"
+				if whole {
+					what = "the connection of session"
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "ended %s %s\n", what, args[0])
 				return err
 			})
 		},
 	}
 	cmd.Flags().StringVar(&why, "reason", "", "the reason shown on the admin's terminal (at most 200 characters)")
+	cmd.Flags().BoolVar(&whole, "connection", false, "end every session on the admin's connection and close it")
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 )
 
@@ -277,5 +278,36 @@ func TestIntegrityLocks(t *testing.T) {
 		if !strings.Contains(a, want) {
 			t.Errorf("no audit event for the lock %q:\n%s", want, a)
 		}
+	}
+}
+
+// TestIntegrityEndWholeConnection: ending one session leaves a
+// ControlMaster-style connection free to run the next command; `recordings
+// end --connection` ends every session on it and closes it.
+func TestIntegrityEndWholeConnection(t *testing.T) {
+	e := startE2E(t)
+	c := e.dialBastion(t, e.targetLogin())
+	firstErr, firstDone := liveSession(t, c)
+	secondErr, secondDone := liveSession(t, c)
+	recs := waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
+	if out, errOut, code := runJumpcast(t, "", "recordings", "end", recs[0].ID, "--connection", "--reason", "incident 42", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("recordings end --connection: exit %d %q %q", code, out, errOut)
+	}
+	if !connClosed(c, 1500*time.Millisecond) {
+		t.Fatal("the connection is still open 1.5s after it was ended")
+	}
+	<-firstDone
+	<-secondDone
+	const want = "jumpcast: connection ended by an operator on the bastion: incident 42"
+	for _, stderr := range []*sshtest.SyncBuffer{firstErr, secondErr} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("a session on the connection saw %q, want %q", stderr.String(), want)
+		}
+	}
+	if _, err := c.NewSession(); err == nil {
+		t.Error("a new command ran over the ended connection")
+	}
+	if a := auditLines(t, e.cfgPath, "--kind", "connection"); !strings.Contains(a, `"outcome":"terminated"`) || !strings.Contains(a, "incident 42") {
+		t.Errorf("no connection/terminated event:\n%s", a)
 	}
 }
