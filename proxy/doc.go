@@ -19,7 +19,8 @@
 // recording.go (the recording seam), end.go (ending a live session by its
 // recording id), forward.go (direct-tcpip), errors.go (the one-line
 // messages admins see, and sanitizeLine for any text from elsewhere),
-// whoami.go (the no-target login).
+// whoami.go (the no-target login), access.go (closing open connections
+// that a reload, a lock or a request to end one no longer allows).
 //
 // Sessions are bridged on raw channels, never through gliderlabs'
 // ssh.Session: requests are forwarded with their original payloads, stdout

@@ -93,9 +93,10 @@ type Bastion struct {
 // New builds a bastion from cfg, which must be defaulted and validated:
 // it creates the data folder, reads or generates the host keys, reads
 // upstream.identity_files, opens the index and the recordings folder,
-// marks recordings an earlier run left active as interrupted, and wires
-// the recorder, metrics and audit sink into a proxy.Server. On error
-// everything opened so far is closed again.
+// marks recordings an earlier run left active as interrupted, wires the
+// recorder, metrics and audit sink into a proxy.Server and applies the
+// access locks the index holds. On error everything opened so far is
+// closed again.
 func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 	log := o.Logger
 	if log == nil {
