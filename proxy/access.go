@@ -85,10 +85,16 @@ func (cc *clientConn) shut(c *closing) bool {
 	s.auditEvent(audit.ConnectionClosed(cc.who(), audit.Closing{Reason: c.reason, By: c.by, Message: c.msg,
 		Key: cc.id.KeyFingerprint, Sessions: len(open)}))
 	ae := c.adminError()
-	for _, a := range open {
-		a.abort(ae)
-	}
-	s.wg.Add(1)
+	s.wg.Add(2)
+	go func() { // owner: the Server (Close waits for wg); ends when the connection is closed at the latest
+		defer s.wg.Done()
+		// An admin whose client stops reading blocks the write of the
+		// line: that must hold up neither the other connections nor the
+		// close below, which ends the write.
+		for _, a := range open {
+			a.abort(ae)
+		}
+	}()
 	go func() { // owner: the Server (Close waits for wg); ends within closeGrace
 		defer s.wg.Done()
 		t := time.NewTimer(closeGrace)

@@ -299,3 +299,32 @@ func TestRefusedStartIsTheChannelsOnlyStart(t *testing.T) {
 		t.Errorf("a refused start audited as started: %+v", got)
 	}
 }
+
+// TestLockClosesAClientThatStopsReading: an admin whose client no longer
+// reads (its channel window full of output) cannot hold a lock up: its
+// connection and every other one the lock names close all the same.
+func TestLockClosesAClientThatStopsReading(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	stuck := f.dial(t, "root@t1")
+	ch, reqs, err := stuck.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gossh.DiscardRequests(reqs) // owner: the test; ends with the connection
+	if ok, err := ch.SendRequest("exec", true, gossh.Marshal(execMsg{"yes"})); !ok || err != nil {
+		t.Fatalf("exec: %v %v", ok, err)
+	}
+	time.Sleep(300 * time.Millisecond) // the output fills the window the client never opens again
+	other := f.dial(t, "deploy@t1")
+	s := f.openReadyShellOn(t, other)
+	f.srv.ApplyLocks([]lock.Lock{{ID: "u", Target: lock.Target{User: "alice"}}})
+	if !connEnds(other, time.Second) {
+		t.Error("a reading client's connection is open a second after the lock")
+	}
+	if !connEnds(stuck, 2*time.Second) {
+		t.Error("the connection of a client that stopped reading is open two seconds after the lock")
+	}
+	if r := s.wait(); !strings.Contains(string(r.stdout)+string(r.stderr), "jumpcast: access locked (user alice)") {
+		t.Errorf("the reading client saw %q %q", r.stdout, r.stderr)
+	}
+}
