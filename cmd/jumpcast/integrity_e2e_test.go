@@ -147,6 +147,8 @@ func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
 		t.Errorf("%d refused starts audited, want 10 (one per channel)", n)
 	}
 	after, _ := scrapeMetrics(t, metricsURL, "")
+	t.Logf("after the connection closed: fds %v, goroutines %v, RSS %.1f MiB", after["process_open_fds"],
+		after["go_goroutines"], after["process_resident_memory_bytes"]/(1<<20))
 	if d := after["process_open_fds"] - before["process_open_fds"]; d > 10 {
 		t.Errorf("open files grew by %v after everything closed", d)
 	}
