@@ -256,11 +256,7 @@ func (s *Server) EndConnection(id, by, why string) error {
 	if ss == nil {
 		return ErrNoLiveSession
 	}
-	why = cleanEndReason(why)
-	msg := "connection ended by " + cleanEndReason(by)
-	if why != "" {
-		msg += ": " + why
-	}
+	msg, _ := endedBy("connection", by, why)
 	c := &closing{reason: audit.ReasonEndedOnRequest, by: by, msg: msg}
 	if s.closeConnections(func(cc *clientConn) *closing {
 		if cc == ss.cc {

@@ -8,24 +8,10 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/lock"
+	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	gossh "golang.org/x/crypto/ssh"
 )
-
-// connEnds reports whether c's connection ends within d.
-func connEnds(c *gossh.Client, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { // owner: the test; ends when c closes (the fixture's cleanup closes it at the latest)
-		_ = c.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
 
 // reloadWith reloads f's bastion with the fixture's configuration as edit
 // changes it.
@@ -92,7 +78,7 @@ func TestReloadClosesWhatItNoLongerAllows(t *testing.T) {
 			if !strings.HasPrefix(string(r.stderr), tt.line) || r.status != 255 {
 				t.Errorf("the running session saw %q, exit %d; want %q…, 255", r.stderr, r.status, tt.line)
 			}
-			if !connEnds(c, time.Second) {
+			if !sshtest.ConnEnds(c, time.Second) {
 				t.Fatal("the connection is still open a second after the reload")
 			}
 			t.Logf("closed %v after the reload", time.Since(start).Round(time.Millisecond))
@@ -189,7 +175,7 @@ func TestLocks(t *testing.T) {
 		{ID: "bob", Target: lock.Target{User: "bob"}},
 		{ID: "t2", Target: lock.Target{Target: "t2"}},
 	})
-	if connEnds(c, 200*time.Millisecond) {
+	if sshtest.ConnEnds(c, 200*time.Millisecond) {
 		t.Fatal("an expired lock, or one naming others, closed alice's connection")
 	}
 
@@ -202,7 +188,7 @@ func TestLocks(t *testing.T) {
 		t.Errorf("the running shell saw %q %q exit %d; want %q", r.stdout, r.stderr, r.status, want)
 	}
 	for _, cc := range []*gossh.Client{c, other} {
-		if !connEnds(cc, time.Second) {
+		if !sshtest.ConnEnds(cc, time.Second) {
 			t.Fatal("a connection the lock names is open a second later")
 		}
 	}
@@ -252,7 +238,7 @@ func TestEndConnection(t *testing.T) {
 			t.Errorf("a session on the ended connection: %q exit %d", r.stderr, r.status)
 		}
 	}
-	if !connEnds(c, time.Second) {
+	if !sshtest.ConnEnds(c, time.Second) {
 		t.Fatal("the connection is open a second after EndConnection")
 	}
 	if ev := f.audit.waitEvent(t, audit.KindConnection, audit.OutcomeTerminated); ev.Reason != audit.ReasonEndedOnRequest ||
@@ -318,10 +304,10 @@ func TestLockClosesAClientThatStopsReading(t *testing.T) {
 	other := f.dial(t, "deploy@t1")
 	s := f.openReadyShellOn(t, other)
 	f.srv.ApplyLocks([]lock.Lock{{ID: "u", Target: lock.Target{User: "alice"}}})
-	if !connEnds(other, time.Second) {
+	if !sshtest.ConnEnds(other, time.Second) {
 		t.Error("a reading client's connection is open a second after the lock")
 	}
-	if !connEnds(stuck, 2*time.Second) {
+	if !sshtest.ConnEnds(stuck, 2*time.Second) {
 		t.Error("the connection of a client that stopped reading is open two seconds after the lock")
 	}
 	if r := s.wait(); !strings.Contains(string(r.stdout)+string(r.stderr), "jumpcast: access locked (user alice)") {

@@ -26,17 +26,25 @@ func (s *Server) EndSession(id, by, why string) error {
 	if ss == nil {
 		return ErrNoLiveSession
 	}
-	why = cleanEndReason(why)
-	msg := "session ended by " + cleanEndReason(by)
-	if why != "" {
-		msg += ": " + why
-	}
+	msg, why := endedBy("session", by, why)
 	cc := ss.cc
 	s.log.Warn("session ended on request", "session_id", id, "user", cc.id.User, "target", cc.login.Target,
 		"by", by, "why", why)
 	s.auditEvent(audit.SessionTerminated(cc.who(), id, by, why))
 	ss.abort(&adminError{Reason: audit.ReasonEndedOnRequest, Msg: msg})
 	return nil
+}
+
+// endedBy is the admin's line for what ("session", "connection") ended at
+// by's request for why, "<what> ended by <by>[: <why>]", and why as
+// cleaned for it (cleanEndReason).
+func endedBy(what, by, why string) (msg, cleanWhy string) {
+	why = cleanEndReason(why)
+	msg = what + " ended by " + cleanEndReason(by)
+	if why != "" {
+		msg += ": " + why
+	}
+	return msg, why
 }
 
 // liveSession finds the open session recording as id.

@@ -188,21 +188,6 @@ func liveSession(tb testing.TB, c *gossh.Client) (*sshtest.SyncBuffer, <-chan st
 	return &stderr, done
 }
 
-// connClosed reports whether c's connection ends within d.
-func connClosed(c *gossh.Client, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { // owner: the test; ends when c closes
-		_ = c.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
 // TestIntegrityReloadCutsRevokedKey: a reload that revokes the key of an
 // open connection closes it at once, with a line on the running session's
 // terminal and an audit event; new commands over it are impossible.
@@ -215,7 +200,7 @@ func TestIntegrityReloadCutsRevokedKey(t *testing.T) {
 	if err := e.srv.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if !connClosed(c, 3*time.Second) {
+	if !sshtest.ConnEnds(c, 3*time.Second) {
 		t.Fatalf("the revoked key's connection is still open 3s after the reload")
 	}
 	<-done
@@ -242,7 +227,7 @@ func TestIntegrityLocks(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("lock alice: exit %d %q %q", code, out, errOut)
 	}
-	if !connClosed(c, 1500*time.Millisecond) {
+	if !sshtest.ConnEnds(c, 1500*time.Millisecond) {
 		t.Fatalf("alice's connection is still open 1.5s after the lock")
 	}
 	<-done
@@ -295,7 +280,7 @@ func TestIntegrityEndWholeConnection(t *testing.T) {
 	if out, errOut, code := runJumpcast(t, "", "recordings", "end", recs[0].ID, "--connection", "--reason", "incident 42", "-c", e.cfgPath); code != 0 {
 		t.Fatalf("recordings end --connection: exit %d %q %q", code, out, errOut)
 	}
-	if !connClosed(c, 1500*time.Millisecond) {
+	if !sshtest.ConnEnds(c, 1500*time.Millisecond) {
 		t.Fatal("the connection is still open 1.5s after it was ended")
 	}
 	<-firstDone

@@ -206,3 +206,21 @@ func waitUnixSocket(path string, exited <-chan struct{}, timeout time.Duration) 
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// ConnEnds reports whether c's connection ends within d. Its goroutine
+// ends when c closes, at the latest when the test's cleanup closes it.
+func ConnEnds(c *gossh.Client, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { // owner: the caller's test; ends when c closes
+		_ = c.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
