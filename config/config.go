@@ -44,6 +44,12 @@ type Config struct {
 	Groups map[string]Group `yaml:"groups,omitempty"`
 	// Targets are the hosts admins reach by alias (ssh root@db1@bastion).
 	Targets map[string]Target `yaml:"targets"`
+
+	// Deprecated lists the keys of the file that are written in a form
+	// still read but no longer documented, one line each naming the key,
+	// its line and what to write instead. Parse fills it; "jumpcast config
+	// check" prints it and serve logs it. Not part of the file.
+	Deprecated []string `yaml:"-"`
 }
 
 // SSH configures the listener admins connect to.
@@ -116,10 +122,42 @@ const (
 	FailOpen   = "fail-open"
 )
 
+// Input recording modes (Recording.Input).
+const (
+	// InputAuto records the input of sessions without a PTY only: there
+	// input is a script, a command stream or a file (ssh -T, ssh host
+	// bash < script), while in a PTY session it is keystrokes, which
+	// include the passwords typed at sudo's prompt; what a PTY session
+	// types is in its output already, as the terminal's echo.
+	InputAuto InputMode = "auto"
+	InputAll  InputMode = "all" // record the input of every session
+	InputOff  InputMode = "off" // record no input
+)
+
+// InputMode says which sessions have their input recorded as "i" events:
+// InputAuto, InputAll or InputOff. The YAML booleans of older files still
+// load (true as InputAll, false as InputOff) and are reported in
+// Config.Deprecated.
+type InputMode string
+
+// Records reports whether a session's input is recorded under m; pty is
+// whether the session has a PTY.
+func (m InputMode) Records(pty bool) bool {
+	switch m {
+	case InputAll:
+		return true
+	case InputAuto:
+		return !pty
+	}
+	return false
+}
+
 // Recording configures what is recorded and what happens when it cannot be.
 type Recording struct {
-	// Input records keystrokes as "i" events. Default false.
-	Input bool `yaml:"input"`
+	// Input says which sessions' input is recorded as "i" events.
+	// Default InputAuto: sessions without a PTY. Each session takes it
+	// when it starts; a reload applies to sessions that start afterwards.
+	Input InputMode `yaml:"input"`
 	// OnFailure is FailClosed (default: refuse or end the session) or
 	// FailOpen (go on, audit the failure).
 	OnFailure string `yaml:"on_failure"`

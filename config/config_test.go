@@ -97,6 +97,7 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad yaml", "ssh: [\n", []string{"bad.yaml"}},
 		{"bad listen", "ssh:\n  listen: 2222\n", []string{"line 2", "ssh.listen"}},
 		{"bad cidr", "web:\n  trusted_proxies: [\"10.0.0.0/99\"]\n", []string{"web.trusted_proxies.0"}},
+		{"bad input mode", "recording:\n  input: keys\n", []string{"line 2", "recording.input", `"keys": want auto, all or off`}},
 		{"flush too slow", "recording:\n  flush_interval: 5s\n", []string{"recording.flush_interval"}},
 		{"bad metrics listen", "metrics:\n  listen: 9100\n", []string{"line 2", "metrics.listen"}},
 		{"banner with an escape", "ssh:\n  banner: \"hi\\e[2J\"\n", []string{"line 2", "ssh.banner", "U+001B"}},
@@ -209,6 +210,50 @@ func TestReuseIdleZeroMeansOff(t *testing.T) {
 	}
 	if got := c.Upstream.ReuseIdle; got != 0 {
 		t.Errorf("reuse_idle: 0s became %v; 0 must stay off", got)
+	}
+}
+
+// TestRecordingInput: recording.input is auto unless the file says
+// otherwise; the booleans of older files still load, as all and off, each
+// with a deprecation note naming its line; auto records input without a
+// PTY only.
+func TestRecordingInput(t *testing.T) {
+	for _, tt := range []struct {
+		doc      string
+		want     InputMode
+		noteLine string // "" when the file is not deprecated
+	}{
+		{"", InputAuto, ""},
+		{"recording:\n  input: auto\n", InputAuto, ""},
+		{"recording:\n  input: all\n", InputAll, ""},
+		{"recording:\n  input: off\n", InputOff, ""},
+		{"recording:\n  input: \"off\"\n", InputOff, ""},
+		{"recording:\n  on_failure: fail-open\n  input: true\n", InputAll, "line 3: recording.input: true is deprecated; it means all"},
+		{"recording:\n  input: false\n", InputOff, "line 2: recording.input: false is deprecated; it means off"},
+	} {
+		c, err := Parse([]byte(tt.doc), "x.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.doc, err)
+		}
+		if c.Recording.Input != tt.want {
+			t.Errorf("%q: input %q, want %q", tt.doc, c.Recording.Input, tt.want)
+		}
+		notes := strings.Join(c.Deprecated, "\n")
+		if tt.noteLine == "" && notes != "" || !strings.Contains(notes, tt.noteLine) {
+			t.Errorf("%q: deprecation notes %q, want %q", tt.doc, notes, tt.noteLine)
+		}
+	}
+	if got := Default().Recording.Input; got != InputAuto {
+		t.Errorf("default input %q, want auto", got)
+	}
+	for _, tt := range []struct {
+		m                   InputMode
+		withoutPTY, withPTY bool
+	}{{InputAuto, true, false}, {InputAll, true, true}, {InputOff, false, false}} {
+		if tt.m.Records(false) != tt.withoutPTY || tt.m.Records(true) != tt.withPTY {
+			t.Errorf("%s: records without a PTY %v, with one %v; want %v, %v",
+				tt.m, tt.m.Records(false), tt.m.Records(true), tt.withoutPTY, tt.withPTY)
+		}
 	}
 }
 

@@ -88,6 +88,9 @@ func (c *Config) ApplyDefaults() {
 	defD(&c.SSH.ShutdownGrace, DefaultShutdownGrace)
 	def(&c.Web.Listen, DefaultWebListen)
 	defD(&c.Web.SessionTTL, DefaultSessionTTL)
+	if c.Recording.Input == "" {
+		c.Recording.Input = InputAuto
+	}
 	def(&c.Recording.OnFailure, FailClosed)
 	if c.Recording.MinFreeSpace == 0 {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
@@ -144,7 +147,45 @@ func Parse(data []byte, name string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	c.Deprecated = deprecated(&root)
 	return c, nil
+}
+
+// deprecated lists the keys of a decoded document written in an old form
+// that still loads (see Config.Deprecated).
+func deprecated(root *yaml.Node) []string {
+	var notes []string
+	if n := nodeAt(root, "recording.input"); n != nil && n.Tag == "!!bool" {
+		mode := InputOff
+		if b, _ := strconv.ParseBool(n.Value); b {
+			mode = InputAll
+		}
+		notes = append(notes, fmt.Sprintf("line %d: recording.input: %s is deprecated; it means %s (write auto, all or off; the default is auto)",
+			n.Line, n.Value, mode))
+	}
+	return notes
+}
+
+// UnmarshalYAML reads an input mode, or a YAML boolean of the files
+// written before the modes existed: true as InputAll, false as InputOff.
+func (m *InputMode) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		*m = InputOff
+		if b {
+			*m = InputAll
+		}
+		return nil
+	}
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*m = InputMode(s)
+	return nil
 }
 
 // UnmarshalYAML decodes a rule over its defaults (AgentAuth and
@@ -251,6 +292,20 @@ func keyPath(n *yaml.Node, line int, key, prefix string) string {
 // lineOf finds the line of the key at a dotted path ("users.alice.keys") in
 // a decoded document, or 0 when it is not there.
 func lineOf(root *yaml.Node, path string) int {
+	line, _ := walk(root, path)
+	return line
+}
+
+// nodeAt returns the value at a dotted path of a decoded document, or nil.
+func nodeAt(root *yaml.Node, path string) *yaml.Node {
+	_, n := walk(root, path)
+	return n
+}
+
+// walk follows a dotted path through a decoded document. It returns the
+// line of the deepest key (or sequence item) on the path that it found,
+// and the value at the end of the path, nil when the path is not all there.
+func walk(root *yaml.Node, path string) (int, *yaml.Node) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -258,7 +313,7 @@ func lineOf(root *yaml.Node, path string) int {
 	line := 0
 	for _, part := range strings.Split(path, ".") {
 		if n == nil {
-			return line
+			return line, nil
 		}
 		switch n.Kind {
 		case yaml.MappingNode:
@@ -274,15 +329,15 @@ func lineOf(root *yaml.Node, path string) int {
 		case yaml.SequenceNode:
 			i, err := strconv.Atoi(part)
 			if err != nil || i < 0 || i >= len(n.Content) {
-				return line
+				return line, nil
 			}
 			n = n.Content[i]
 			line = n.Line
 		default:
-			return line
+			return line, nil
 		}
 	}
-	return line
+	return line, n
 }
 
 // FieldError is a validation error about one key.

@@ -72,6 +72,11 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("web.trusted_proxies.%d", i), "%q is not a CIDR", cidr)
 		}
 	}
+	switch c.Recording.Input {
+	case InputAuto, InputAll, InputOff:
+	default:
+		return bad("recording.input", "%q: want %s, %s or %s", c.Recording.Input, InputAuto, InputAll, InputOff)
+	}
 	switch c.Recording.OnFailure {
 	case FailClosed, FailOpen:
 	default:

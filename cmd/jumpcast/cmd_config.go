@@ -59,8 +59,12 @@ func printPolicy(w io.Writer, path string, cfg *config.Config) {
 	if b := strings.TrimRight(cfg.SSH.Banner, "\n"); b != "" {
 		banner = fmt.Sprintf("%d line(s)", strings.Count(b, "\n")+1)
 	}
-	fmt.Fprintf(w, "%s: OK (%d users, %d targets, host keys: %s, recording: %s, target logins kept: %s, login banner: %s)\n\n",
-		path, len(cfg.Users), len(cfg.Targets), cfg.Upstream.HostKeyPolicy, cfg.Recording.OnFailure, reuse, banner)
+	fmt.Fprintf(w, "%s: OK (%d users, %d targets, host keys: %s, recording: %s, input recorded: %s, target logins kept: %s, login banner: %s)\n",
+		path, len(cfg.Users), len(cfg.Targets), cfg.Upstream.HostKeyPolicy, cfg.Recording.OnFailure, inputRecorded(cfg.Recording.Input), reuse, banner)
+	for _, note := range cfg.Deprecated {
+		fmt.Fprintf(w, "%s: %s\n", path, note)
+	}
+	fmt.Fprintln(w)
 	pol := proxy.NewPolicy(cfg)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tTARGET\tADDRESS\tAS\tFORWARDING")
@@ -90,6 +94,17 @@ func printPolicy(w io.Writer, path string, cfg *config.Config) {
 		}
 	}
 	_ = tw.Flush()
+}
+
+// inputRecorded words recording.input for config check.
+func inputRecorded(m config.InputMode) string {
+	switch m {
+	case config.InputAuto:
+		return "sessions without a PTY"
+	case config.InputAll:
+		return "all sessions"
+	}
+	return "none"
 }
 
 func newConfigInitCmd() *cobra.Command {

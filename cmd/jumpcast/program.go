@@ -50,6 +50,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	// p is not the named result: every "return nil, err" would nil it
 	// before the deferred Close ran (a panic on any startup error).
 	p := &program{cfg: cfg, cfgPath: cfgPath, log: logger}
+	logDeprecated(logger, cfg)
 	defer func() {
 		if err != nil {
 			_ = p.Close()
@@ -73,6 +74,14 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 		return nil, err
 	}
 	return p, nil
+}
+
+// logDeprecated warns of each key the config file writes in a form that
+// still loads but will not always (config.Config.Deprecated).
+func logDeprecated(log *slog.Logger, cfg *config.Config) {
+	for _, note := range cfg.Deprecated {
+		log.Warn("config: " + note)
+	}
 }
 
 func (p *program) listenWeb() error {
@@ -198,6 +207,7 @@ func (p *program) reload() {
 		p.log.Error("SIGHUP: config not reloaded", "err", err)
 		return
 	}
+	logDeprecated(p.log, cfg)
 	p.mu.Lock()
 	cfg.DataDir = p.cfg.DataDir // the data folder cannot move under a running server
 	p.mu.Unlock()
