@@ -95,12 +95,17 @@ func (ss *session) start(r *gossh.Request) {
 		return
 	}
 	cc, d, now := ss.cc, ss.decision, ss.s.now()
+	// What the session starts with stays its own: a reload that switches
+	// recording.on_failure or recording.input applies to sessions that
+	// start afterwards.
+	rc := ss.s.snap.Load().cfg.Recording
+	ss.failClosed = rc.OnFailure != config.FailOpen
 	ss.info = recorder.SessionInfo{
 		ID: recording.NewID(now), User: cc.id.User, KeyFingerprint: cc.id.KeyFingerprint,
 		RemoteUser: cc.login.RemoteUser, TargetAlias: d.Alias, TargetAddr: d.Address,
 		ClientAddr: cc.remote.String(), Kind: kind, Command: command,
-		PTY: ss.ptyReq != nil, Width: ss.width, Height: ss.height,
-		Start: now,
+		PTY: ss.ptyReq != nil, RecordInput: rc.Input.Records(ss.ptyReq != nil),
+		Width: ss.width, Height: ss.height, Start: now,
 	}
 	if ss.ptyReq != nil {
 		ss.info.Term = ss.ptyReq.Term
@@ -112,9 +117,6 @@ func (ss *session) start(r *gossh.Request) {
 	// The login and the policy decision are in the index before the
 	// session's first byte (their writes overlapped the target dial).
 	cc.audits.Wait()
-	// What the session starts with stays its own: a reload that switches
-	// recording.on_failure applies to sessions that start afterwards.
-	ss.failClosed = ss.s.snap.Load().cfg.Recording.OnFailure != config.FailOpen
 	if err := ss.startRecorder(); err != nil {
 		reply(r, true)
 		ss.abort(&adminError{Reason: audit.ReasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})

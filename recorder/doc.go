@@ -4,8 +4,9 @@
 // once at start and once at end; the recordings folder on disk (Dir:
 // server-made names under an os.Root, 0600 files, 0700 folders, re-hashing
 // with Check); the live fan-out of running sessions to watchers (Hub,
-// Subscription); and the sftp request parser whose file operations become
-// markers. The file format itself is package asciicast's.
+// Subscription); and the sftp watch, which recognises a stream that speaks
+// SFTP whatever started it and records its file operations as markers.
+// The file format itself is package asciicast's.
 //
 // The package imports nothing else of jumpcast but recorder/asciicast and
 // the leaf internal/recording (a recording's id, statuses and metadata row,
@@ -15,6 +16,6 @@
 // Input and Resize take the event's time, copy the bytes and queue them
 // (queue.go); one worker at a time writes them in order through an
 // asciicast.Writer into the file and its SHA-256. Every window change
-// becomes an "r" event; input is recorded only with RecordInput; exec
+// becomes an "r" event; input is recorded only with SessionInfo.RecordInput;
 // sessions without a PTY have binary runs summarized.
 package recorder

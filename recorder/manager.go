@@ -33,9 +33,6 @@ type ManagerOptions struct {
 	Dir   *Dir  // required: where the files go
 	Index Index // nil: nothing is indexed
 	Hub   *Hub  // nil: sessions are not offered live
-	// RecordInput records what the admin types as "i" events. Off by
-	// default: input holds passwords typed at prompts.
-	RecordInput bool
 	// FlushInterval: see asciicast.WriterOptions; 0 means
 	// recording.MaxFlushInterval.
 	FlushInterval time.Duration

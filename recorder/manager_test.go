@@ -75,7 +75,7 @@ func shellInfo() SessionInfo {
 	return SessionInfo{
 		ID: testID, User: "alice", KeyFingerprint: "SHA256:abc", RemoteUser: "root",
 		TargetAlias: "db1", TargetAddr: "10.0.0.5:22", ClientAddr: "192.0.2.7:50123",
-		Kind: KindShell, PTY: true, Term: "xterm-256color", Width: 132, Height: 43,
+		Kind: KindShell, PTY: true, RecordInput: true, Term: "xterm-256color", Width: 132, Height: 43,
 		Env:   map[string]string{"SHELL": "/bin/bash", "AWS_SECRET_ACCESS_KEY": "hunter2", "LANG": "C.UTF-8"},
 		Start: testStart,
 	}
@@ -98,7 +98,7 @@ func newManagerFixture(t *testing.T, tweak func(*ManagerOptions)) *managerFixtur
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.dir.Close() })
-	o := ManagerOptions{Dir: f.dir, Index: f.index, Hub: f.hub, RecordInput: true, FlushInterval: 10 * time.Millisecond,
+	o := ManagerOptions{Dir: f.dir, Index: f.index, Hub: f.hub, FlushInterval: 10 * time.Millisecond,
 		Now: func() time.Time { return testStart.Add(f.clk.Now()) }}
 	if tweak != nil {
 		tweak(&o)
@@ -203,9 +203,10 @@ func must(t *testing.T, err error) {
 }
 
 func TestManagerExecWithoutPTY(t *testing.T) {
-	f := newManagerFixture(t, func(o *ManagerOptions) { o.RecordInput = false })
+	f := newManagerFixture(t, nil)
 	info := shellInfo()
 	info.ID, info.Kind, info.Command, info.PTY, info.Term, info.Width, info.Height = "", KindExec, "tar cz /etc", false, "", 0, 0
+	info.RecordInput = false
 	s, err := f.m.Start(context.Background(), info)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +241,7 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 		t.Errorf("index size %dx%d (start) %dx%d (end), header %dx%d", r.Width, r.Height, fin.Width, fin.Height, h.Width, h.Height)
 	}
 	if strings.Contains(string(raw), "secret stdin") {
-		t.Error("input recorded with RecordInput off")
+		t.Error("input recorded without SessionInfo.RecordInput")
 	}
 	if asciicasttest.Joined(evs, asciicast.CodeMarker) != "[binary output: 1048576 bytes]" {
 		t.Errorf("markers %q", asciicasttest.Joined(evs, asciicast.CodeMarker))

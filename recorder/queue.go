@@ -148,18 +148,19 @@ const (
 	opOutput op = iota // data on the output stream
 	opInput            // data on the input stream ("i" events)
 	opBinary           // n bytes of binary output (contains NUL), not copied
-	opSFTP             // sftp requests to parse for markers
+	opMarker           // an "m" event with label
 	opResize           // a window change to w×h
 )
 
 // item is one queued event: its time was taken when the bytes passed.
 type item struct {
-	op   op
-	at   time.Duration
-	data []byte  // the bytes, in buf
-	buf  *[]byte // pooled buffer to return, or nil
-	n    int     // opBinary: byte count
-	w, h int     // opResize
+	op    op
+	at    time.Duration
+	data  []byte  // the bytes, in buf
+	buf   *[]byte // pooled buffer to return, or nil
+	n     int     // opBinary: byte count
+	w, h  int     // opResize
+	label string  // opMarker
 }
 
 // dataItem is an item of op o at time at holding a copy of p, in a

@@ -29,7 +29,10 @@ import (
 //     session lasts; NotifyFailure at any time. They do not encode or
 //     write: they take the event's time, copy the bytes into a pooled
 //     buffer and push them on q, whose worker applies them in order
-//     through w (encode, hash, write).
+//     through w (encode, hash, write). Until the session's streams are
+//     known not to speak SFTP, Output and Input first pass the bytes
+//     through sftp (sftp.go), which says what to push: markers for file
+//     operations instead of the data, or the bytes as they are.
 //   - Close, once the session has ended; later calls return the first
 //     call's result. It stops q, which waits for every queued event, then
 //     writes the trailing events, syncs and closes the file, ends the live
@@ -40,22 +43,25 @@ import (
 // the function given to NotifyFailure is called once: the caller applies
 // the failure policy.
 //
-// Locks, one per concern: q's (whether pushes are still taken: Close's
-// stop waits for those in progress), sftp's (the parser), w's (the stream
-// and the file), the live feed's, failure's (the first error and its
-// notification) and mu (rec and the result of Close). One is taken under
-// another only in that order — q's (held by inline while it applies)
-// before sftp's before w's before the feed's — and failure's and mu are
-// never held while another is taken. at belongs to q's worker role.
+// Locks, one per concern: sftp's (the watch, held while Output or Input
+// pushes what it reports, so that both directions' pushes keep its
+// order), q's (whether pushes are still taken: Close's stop waits for
+// those in progress), w's (the stream and the file), the live feed's,
+// failure's (the first error and its notification) and mu (rec and the
+// result of Close). One is taken under another only in that order —
+// sftp's before q's (held by inline while it applies) before w's before
+// the feed's — and failure's and mu are never held while another is
+// taken. at belongs to q's worker role.
 type Session struct {
 	m       *Manager
 	file    *os.File
 	hw      *hashingWriter
 	w       *asciicast.Writer
-	feed    *feed // nil without a Hub; set before Start returns
-	sftp    *sftpParser
-	start   time.Time // m.now() at start, carrying the monotonic reading
-	summary bool      // no PTY: binary output is counted (asciicast.WriterOptions.SummarizeBinary)
+	feed    *feed      // nil without a Hub; set before Start returns
+	sftp    *sftpWatch // whether the streams speak SFTP (sftp.go)
+	start   time.Time  // m.now() at start, carrying the monotonic reading
+	summary bool       // no PTY: binary runs are counted (asciicast.WriterOptions.SummarizeBinary)
+	input   bool       // input is recorded as "i" events (SessionInfo.RecordInput)
 
 	bytesIn, bytesOut atomic.Int64
 
@@ -97,7 +103,8 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 }
 
 func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
-	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now()}
+	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now(),
+		sftp: newSFTPWatch(), summary: !info.PTY, input: info.RecordInput}
 	s.q = newQueue(s.apply)
 	s.rec = startMeta(info, rel)
 	return s
@@ -105,9 +112,8 @@ func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
 
 // open writes the header, tells the Index and goes live.
 func (s *Session) open(ctx context.Context, info SessionInfo) error {
-	// Without a PTY the stream may be a pipe of anything (tar, scp -t):
+	// Without a PTY the streams may be pipes of anything (tar, scp -t):
 	// binary runs are summarized, text is still recorded exactly.
-	s.summary = !info.PTY
 	opt := asciicast.WriterOptions{
 		Clock:           func() time.Duration { return s.at },
 		FlushInterval:   s.m.o.FlushInterval,
@@ -120,11 +126,6 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 		return err
 	}
 	s.w = w
-	if info.Kind == KindSFTP {
-		// The parser runs on the worker: the marker takes the time the
-		// request passed the bastion (s.at), not the time it was parsed.
-		s.sftp = newSFTPParser(func(label string) { s.fail(s.w.Marker(label)) })
-	}
 	if s.m.o.Index != nil {
 		if err := s.m.o.Index.Started(ctx, s.meta()); err != nil {
 			return fmt.Errorf("index: %w", err)
@@ -176,36 +177,74 @@ func (s *Session) meta() recording.Meta {
 	return r
 }
 
-// Output records bytes the admin's client received (counted always; an
-// sftp session's data is not recorded). p is copied; the caller may reuse
-// it when Output returns.
+// Output records bytes the admin's client received (counted always; the
+// data of an sftp stream is not recorded). p is copied; the caller may
+// reuse it when Output returns.
 func (s *Session) Output(p []byte) error {
 	s.bytesOut.Add(int64(len(p)))
-	if err := s.failed(); err != nil || s.sftp != nil || len(p) == 0 {
+	if err := s.failed(); err != nil || len(p) == 0 {
 		return err
+	}
+	if !s.sftp.raw() {
+		return s.watched(true, p)
 	}
 	return s.enqueueData(opOutput, p)
 }
 
 // Input records bytes the admin sent: counted always, written as "i"
-// events only with RecordInput, parsed for file operations in sftp.
+// events with SessionInfo.RecordInput, read for file operations while the
+// streams speak SFTP.
 func (s *Session) Input(p []byte) error {
 	s.bytesIn.Add(int64(len(p)))
 	if err := s.failed(); err != nil || len(p) == 0 {
 		return err
 	}
-	if s.sftp != nil {
-		return s.enqueueData(opSFTP, p)
+	if !s.sftp.raw() {
+		return s.watched(false, p)
 	}
-	if !s.m.o.RecordInput {
+	if !s.input {
 		return nil
 	}
 	return s.enqueueData(opInput, p)
 }
 
+// watched passes p through the sftp watch and pushes what it reports.
+func (s *Session) watched(output bool, p []byte) error {
+	r := watchReport{s: s}
+	s.sftp.feed(output, p, &r)
+	if r.err != nil {
+		return r.err
+	}
+	return s.failed()
+}
+
+// watchReport pushes what the sftp watch reports: markers, and data as
+// Output and Input push it. It keeps the first error.
+type watchReport struct {
+	s   *Session
+	err error
+}
+
+func (r *watchReport) marker(label string) {
+	if r.err == nil {
+		r.err = r.s.q.push(item{op: opMarker, at: r.s.elapsed(), label: label})
+	}
+}
+
+func (r *watchReport) data(output bool, p []byte) {
+	if r.err != nil || len(p) == 0 || !output && !r.s.input {
+		return
+	}
+	o := opInput
+	if output {
+		o = opOutput
+	}
+	r.err = r.s.enqueueData(o, p)
+}
+
 // Resize records a window change.
 func (s *Session) Resize(width, height int) error {
-	if err := s.failed(); err != nil || s.sftp != nil {
+	if err := s.failed(); err != nil {
 		return err
 	}
 	return s.q.push(item{op: opResize, at: s.elapsed(), w: width, h: height})
@@ -253,10 +292,11 @@ func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.sftp.end(&watchReport{s: s})
 	s.q.stop()
 
 	s.at = s.elapsed()
-	if s.sftp != nil {
+	if s.sftp.speaking() {
 		_ = s.record(s.w.Marker("[sftp: " + strconv.FormatInt(s.bytesIn.Load(), 10) + " bytes up, " +
 			strconv.FormatInt(s.bytesOut.Load(), 10) + " bytes down]"))
 	}
@@ -346,8 +386,8 @@ func (s *Session) apply(it item) {
 		err = s.w.Input(it.data)
 	case opBinary:
 		err = s.w.BinaryOutput(it.n)
-	case opSFTP:
-		s.sftp.feed(it.data)
+	case opMarker:
+		err = s.w.Marker(it.label)
 	case opResize:
 		err = s.w.Resize(it.w, it.h)
 	}

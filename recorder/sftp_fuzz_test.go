@@ -10,46 +10,63 @@ import (
 	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
-// The fuzz target of the sftp request parser: file operations become
-// markers, data is not kept. (The binary/text split of sessions without a
-// PTY is asciicast's FuzzBinarySummary.)
+// The fuzz target of the sftp watch: file operations become markers,
+// data is not kept, and what is not SFTP is recorded as it is. (The
+// binary/text split of sessions without a PTY is asciicast's
+// FuzzBinarySummary.)
 
-// sftpLabels feeds chunks to a fresh parser and returns its labels.
-func sftpLabels(t *testing.T, chunks [][]byte) []string {
+// watchInput feeds chunks of a client's stream to a fresh watch and
+// returns what it reported.
+func watchInput(t *testing.T, chunks [][]byte) []string {
 	t.Helper()
-	var labels []string
-	p := newSFTPParser(func(l string) { labels = append(labels, l) })
+	var log watchLog
+	w := newSFTPWatch()
 	for _, c := range chunks {
-		p.feed(c)
-		if len(p.body) > sftpMaxKept {
-			t.Fatalf("parser keeps %d bytes, more than %d", len(p.body), sftpMaxKept)
+		w.feed(false, c, &log)
+		if len(w.in.body) > sftpMaxKept {
+			t.Fatalf("the watch keeps %d bytes, more than %d", len(w.in.body), sftpMaxKept)
 		}
 	}
-	return labels
+	w.end(&log)
+	return log.entries
 }
 
-// FuzzSFTPParser: any client→server stream, cut anywhere, gives the same
-// markers as the unsplit stream; each is one printable line naming an
-// operation; the parser never keeps more than one small request.
-func FuzzSFTPParser(f *testing.F) {
+// FuzzSFTPWatch: any client→server stream, cut anywhere, gives the same
+// report as the unsplit stream; each marker is one printable line; the
+// watch never keeps more than one small request; and what it reports as
+// data is the stream's end, byte for byte, the whole stream when it does
+// not start with an INIT.
+func FuzzSFTPWatch(f *testing.F) {
 	for _, s := range sftpSamples() {
 		f.Add(s, uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
-		whole := sftpLabels(t, [][]byte{data})
-		split := sftpLabels(t, asciicasttest.SplitRandom(data, seed))
+		whole := watchInput(t, [][]byte{data})
+		split := watchInput(t, asciicasttest.SplitRandom(data, seed))
 		if strings.Join(whole, "\n") != strings.Join(split, "\n") || len(whole) != len(split) {
 			t.Fatalf("split stream gave %q, whole %q", split, whole)
 		}
-		for _, l := range whole {
-			if !strings.HasPrefix(l, "sftp ") || !utf8.ValidString(l) {
-				t.Fatalf("label %q", l)
+		var recorded string
+		for _, e := range whole {
+			code, rest, _ := strings.Cut(e, " ")
+			if code == "i" {
+				recorded += rest
+				continue
 			}
-			for _, r := range l {
+			if !strings.HasPrefix(rest, "sftp ") && !strings.HasPrefix(rest, "[sftp ends: ") || !utf8.ValidString(rest) {
+				t.Fatalf("marker %q", rest)
+			}
+			for _, r := range rest {
 				if !unicode.IsPrint(r) {
-					t.Fatalf("label %q has unprintable %U", l, r)
+					t.Fatalf("marker %q has unprintable %U", rest, r)
 				}
 			}
+		}
+		if !strings.HasSuffix(string(data), recorded) {
+			t.Fatalf("recorded %q, not the end of the stream %q", recorded, data)
+		}
+		if len(data) > 0 && data[0] != 0 && recorded != string(data) {
+			t.Fatalf("a stream that is not SFTP recorded as %q", recorded)
 		}
 	})
 }

@@ -181,7 +181,6 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 		Dir:           b.Dir,
 		Index:         b.Metrics.Index(recindex.New(b.Store)),
 		Hub:           b.Hub,
-		RecordInput:   cfg.Recording.Input == config.InputAll,
 		FlushInterval: cfg.Recording.FlushInterval,
 		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
 		Logger:        log,
