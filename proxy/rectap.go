@@ -109,24 +109,23 @@ func (t *recTap) close(exit asciicast.Exit) error {
 	return sr.Close(ctx, exit)
 }
 
-// tapWriter writes to w and hands what was written to the tap. io.Copy
-// uses its ReadFrom (see copyTapped).
+// tapWriter hands what it is given to the tap, then writes it to w.
+// io.Copy uses its ReadFrom (see copyTapped).
 type tapWriter struct {
 	w   io.Writer
 	tap func([]byte)
 }
 
 func (tw tapWriter) Write(p []byte) (int, error) {
-	n, err := tw.w.Write(p)
-	tw.tap(p[:n])
-	return n, err
+	tw.tap(p)
+	return tw.w.Write(p)
 }
 
-// ReadFrom copies r to the writer, tapping what is written.
+// ReadFrom copies r to the writer, tapping each chunk before it is written.
 func (tw tapWriter) ReadFrom(r io.Reader) (int64, error) { return copyTapped(tw.w, r, tw.tap) }
 
-// tapReader reads from r and hands what was read to the tap. io.Copy uses
-// its WriteTo (see copyTapped).
+// tapReader reads from r and hands what was read to the tap before it
+// returns it. io.Copy uses its WriteTo (see copyTapped).
 type tapReader struct {
 	r   io.Reader
 	tap func([]byte)
@@ -138,7 +137,7 @@ func (tr tapReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo copies the reader to w, tapping what is written.
+// WriteTo copies the reader to w, tapping each chunk before it is written.
 func (tr tapReader) WriteTo(w io.Writer) (int64, error) { return copyTapped(w, tr.r, tr.tap) }
 
 // Copy buffer sizes. A copy loop spends most of its life blocked in Read
@@ -161,9 +160,18 @@ const (
 
 var copyPool = sync.Pool{New: func() any { b := make([]byte, copyLarge); return &b }}
 
-// copyTapped is io.Copy from src to dst that hands every written chunk to
-// tap, with the buffer policy above. A read error other than io.EOF and
-// any write error are returned; tap sees exactly the bytes written.
+// copyTapped is io.Copy from src to dst that hands every chunk to tap
+// before it writes it, with the buffer policy above. A read error other
+// than io.EOF and any write error are returned.
+//
+// Tapping first is what makes a recording causal: a byte reaches the
+// recorder before the peer can act on it, so anything the peer sends in
+// answer is recorded after it (an "i" event before its echo, an SFTP
+// server's VERSION before the client's next request, which the recorder's
+// sftp watch relies on), and under fail-closed a byte the recording
+// refuses has not reached the target. The cost: a chunk whose write fails
+// (the peer is gone) is recorded and counted although it was not
+// delivered.
 func copyTapped(dst io.Writer, src io.Reader, tap func([]byte)) (int64, error) {
 	small := make([]byte, copySmall)
 	var large *[]byte
@@ -180,8 +188,8 @@ func copyTapped(dst io.Writer, src io.Reader, tap func([]byte)) (int64, error) {
 		}
 		n, rerr := src.Read(buf)
 		if n > 0 {
+			tap(buf[:n])
 			w, werr := dst.Write(buf[:n])
-			tap(buf[:w])
 			written += int64(w)
 			if werr == nil && w < n {
 				werr = io.ErrShortWrite
