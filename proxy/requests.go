@@ -11,9 +11,8 @@ const (
 	reqAgent = "auth-agent-req@openssh.com"
 )
 
-// ptyReq is the payload of "pty-req" (RFC 4254 6.2). It is parsed only to
-// learn the terminal and its size; the original payload is what the target
-// receives.
+// ptyReq is the payload of "pty-req" (RFC 4254 6.2). The target receives
+// it as the client sent it but for the terminal modes (see targetModes).
 type ptyReq struct {
 	Term          string
 	Columns, Rows uint32

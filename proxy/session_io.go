@@ -28,6 +28,8 @@ func (ss *session) handle(r *gossh.Request) {
 			reply(r, false)
 			return
 		}
+		ss.ownModes(&p)
+		r.Payload = gossh.Marshal(p)
 		if ss.forward(r) {
 			ss.setPTY(&p)
 		}
@@ -76,8 +78,26 @@ func (ss *session) handle(r *gossh.Request) {
 	}
 }
 
-// forward sends r to the target with its original payload and passes the
-// answer back.
+// ownModes replaces a pty-req's terminal modes by those the bastion sends
+// the target (targetModes: echo on). A client's request for echo off is
+// logged and audited; the session goes on.
+func (ss *session) ownModes(p *ptyReq) {
+	modes, echoOff, replaced := targetModes([]byte(p.Modes))
+	p.Modes = string(modes)
+	cc := ss.cc
+	if replaced {
+		ss.s.log.Info("pty-req terminal modes unreadable; the target gets the bastion's own",
+			"user", cc.id.User, "target", cc.login.Target, "remote_addr", cc.remote.String())
+	}
+	if echoOff {
+		ss.s.log.Warn("client asked for echo off; the target gets echo on", "user", cc.id.User,
+			"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String())
+		ss.s.auditEvent(audit.EchoKeptOn(cc.who()))
+	}
+}
+
+// forward sends r to the target with its payload and passes the answer
+// back.
 func (ss *session) forward(r *gossh.Request) bool {
 	ok, err := ss.getTarget().SendRequest(r.Type, r.WantReply, r.Payload)
 	ok = ok && err == nil

@@ -112,8 +112,9 @@ const (
 	OutcomeTerminated Outcome = "terminated" // a session ended on request (EndSession)
 	OutcomeLost       Outcome = "lost"       // a target connection that closed under its sessions
 	OutcomePinned     Outcome = "pinned"
-	OutcomeLocked     Outcome = "locked"   // an access lock made
-	OutcomeUnlocked   Outcome = "unlocked" // an access lock removed
+	OutcomeOverridden Outcome = "overridden" // a client's request the bastion changed before passing it on
+	OutcomeLocked     Outcome = "locked"     // an access lock made
+	OutcomeUnlocked   Outcome = "unlocked"   // an access lock removed
 )
 
 // DetailKey names one entry of Event.Detail. Values are always strings;

@@ -72,6 +72,8 @@ func TestConstructors(t *testing.T) {
 		{"session started", SessionStarted(who, "id1", Start{Kind: "exec", Command: "uptime", Address: "a", TargetLogin: "new"}),
 			Event{Kind: KindSession, Outcome: OutcomeStarted, Who: who, SessionID: "id1",
 				Detail: map[DetailKey]string{"kind": "exec", "command": "uptime", "address": "a", "target_login": "new"}}},
+		{"echo kept on", EchoKeptOn(who),
+			Event{Kind: KindSession, Outcome: OutcomeOverridden, Who: who, Reason: "client asked for echo off"}},
 		{"session denied", SessionDenied(who, ReasonBadLogin, "m"),
 			Event{Kind: KindSession, Outcome: OutcomeDenied, Who: who, Reason: "malformed login name",
 				Detail: map[DetailKey]string{"message": "m"}}},

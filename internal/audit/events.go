@@ -73,6 +73,15 @@ func SessionDenied(who Who, reason Reason, message string) Event {
 		Detail: map[DetailKey]string{DetailMessage: message}}
 }
 
+// EchoKeptOn is a pty-req whose terminal modes asked for echo off (ECHO
+// 0: what OpenSSH sends after stty -echo in the admin's own terminal):
+// kind session, outcome overridden, reason ReasonEchoOff. The bastion
+// sends the target its modes with echo on, so that what the admin types
+// is in the recording; the session goes on.
+func EchoKeptOn(who Who) Event {
+	return Event{Kind: KindSession, Outcome: OutcomeOverridden, Who: who, Reason: ReasonEchoOff}
+}
+
 // End describes how a session ended, for SessionEnded.
 type End struct {
 	// Reason is set when the bastion or the client, not the program, ended

@@ -48,6 +48,14 @@ const (
 	ReasonTargetLost     Reason = "target connection lost"
 	ReasonEndedOnRequest Reason = "ended by request"
 	ReasonLocked         Reason = "locked" // an access lock names the user, key or target
+	// An exec command or subsystem name holds a byte the target would
+	// read otherwise than the recording shows it (sshd cuts at a NUL).
+	ReasonControlCharacter Reason = "control character in the request"
+)
+
+// Why the bastion changed a client's request before passing it on.
+const (
+	ReasonEchoOff Reason = "client asked for echo off" // pty-req terminal modes with ECHO 0
 )
 
 // Why the bastion closed a connection that was allowed when it opened (a
