@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -90,16 +93,41 @@ func kindOf(r *gossh.Request) (kind, command string, ok bool) {
 		if r.Type == "exec" {
 			return "exec", s.Value, true
 		}
-		// Only the subsystem named exactly "sftp" is sftp: an sftp
-		// recording keeps file operations, not data, so a look-alike name
-		// ("x/sftp", which a target may map to anything) must not buy an
-		// unrecorded stream. Other subsystems are recorded like exec.
+		// The kind is the index's label: the subsystem named "sftp" is
+		// sftp. Whether a session's streams are recorded as SFTP is the
+		// recorder's decision, from the bytes (recorder's sftp watch),
+		// whatever the request's kind.
 		if s.Value == "sftp" {
 			return "sftp", s.Value, true
 		}
 		return "subsystem", s.Value, true
 	}
 	return "", "", false
+}
+
+// controlRefusal refuses an exec command or subsystem name (typ is the
+// request type) that holds a control character other than tab: C0, DEL,
+// C1, or a lone byte 0x80 to 0x9F. The target would not run what the
+// recording shows (sshd cuts a subsystem name at a NUL), and a line break
+// or an escape sequence would change how the command reads in a listing.
+// The message names the character and its byte offset, not the string.
+func controlRefusal(typ, s string) *adminError {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			r = rune(s[i]) // a lone byte: 0x80-0x9F is C1 to an 8-bit terminal
+		}
+		if r != '\t' && (r < 0x20 || r >= 0x7f && r <= 0x9f) {
+			what := "exec command"
+			if typ == "subsystem" {
+				what = "subsystem name"
+			}
+			return &adminError{Reason: audit.ReasonControlCharacter,
+				Msg: fmt.Sprintf("%s refused: it holds a control character (U+%04X at byte %d)", what, r, i)}
+		}
+		i += size
+	}
+	return nil
 }
 
 // reply answers r when it wants an answer.

@@ -10,8 +10,8 @@ import (
 
 // FuzzKindOf: any start request (type and raw payload) is classified as
 // shell, exec, sftp or another subsystem, or refused; only the subsystem
-// named exactly "sftp" is sftp (an sftp recording keeps file operations,
-// not data); the command is exactly what the client sent.
+// named exactly "sftp" is labelled sftp; the command is exactly what the
+// client sent.
 func FuzzKindOf(f *testing.F) {
 	for _, s := range []struct{ typ, cmd string }{
 		{"shell", ""}, {"exec", "uname -a"}, {"subsystem", "sftp"}, {"subsystem", "/usr/lib/openssh/sftp-server"},

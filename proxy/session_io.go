@@ -114,6 +114,13 @@ func (ss *session) start(r *gossh.Request) {
 		reply(r, false)
 		return
 	}
+	if ae := controlRefusal(r.Type, command); ae != nil {
+		reply(r, true) // a "false" would add ssh's own "request failed" line
+		ss.state = stateDone
+		ss.s.auditEvent(audit.SessionDenied(ss.cc.who(), ae.Reason, ae.Msg))
+		ss.abort(ae)
+		return
+	}
 	cc, d, now := ss.cc, ss.decision, ss.s.now()
 	// What the session starts with stays its own: a reload that switches
 	// recording.on_failure or recording.input applies to sessions that

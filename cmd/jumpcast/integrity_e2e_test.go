@@ -8,9 +8,12 @@ package main
 // per refused start, or keeps a revoked connection open.
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
 // TestIntegrityPasswordChangeEndsWebLogins: setting a new password with the
@@ -93,6 +97,242 @@ func auditLines(tb testing.TB, cfgPath string, args ...string) string {
 		tb.Fatalf("audit: exit %d: %s", code, errOut)
 	}
 	return out
+}
+
+// castEvents decodes every event of a recording file.
+func castEvents(tb testing.TB, path string) []asciicast.Event {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	r, err := asciicast.NewReader(f)
+	if err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	var evs []asciicast.Event
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			return evs
+		}
+		evs = append(evs, ev)
+	}
+}
+
+// eventData concatenates the data of the events with the given code.
+func eventData(evs []asciicast.Event, code string) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		if ev.Code == code {
+			b.WriteString(ev.Data)
+		}
+	}
+	return b.String()
+}
+
+// TestIntegrityEchoStaysOn: a client that asks for ECHO 0 in its pty-req
+// (what OpenSSH sends after `stty -echo` in the admin's own terminal) does
+// not keep its commands out of the recording: the bastion sends the target
+// its own terminal modes, and the request is an audit event.
+func TestIntegrityEchoStaysOn(t *testing.T) {
+	e := startE2E(t)
+	c := e.dialBastion(t, e.targetLogin())
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out sshtest.SyncBuffer
+	sess.Stdout, sess.Stderr = &out, &out
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := gossh.TerminalModes{gossh.ECHO: 0, gossh.TTY_OP_ISPEED: 38400, gossh.TTY_OP_OSPEED: 38400}
+	if err := sess.RequestPty("xterm", 24, 80, modes); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "unrecorded-marker")
+	fmt.Fprintf(stdin, "touch %s; echo done-$((6*7))\n", secret)
+	if !waitFor(15*time.Second, func() bool { return strings.Contains(out.String(), "done-42") }) {
+		t.Fatalf("the shell did not answer: %q", out.String())
+	}
+	fmt.Fprint(stdin, "exit\n")
+	_ = sess.Wait()
+	if _, err := os.Stat(secret); err != nil {
+		t.Fatalf("the command did not run on the target: %v", err)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	_, seen := castOutput(t, e.castPath(recs[0]))
+	if !strings.Contains(seen, "touch "+secret) {
+		t.Errorf("the recording lacks the typed command %q; it shows:\n%q", "touch "+secret, seen)
+	}
+	if in := eventData(castEvents(t, e.castPath(recs[0])), "i"); in != "" {
+		t.Errorf("a PTY session's input recorded by default: %q", in)
+	}
+	a := auditLines(t, e.cfgPath, "--kind", "session")
+	if !strings.Contains(a, `"outcome":"overridden"`) || !strings.Contains(a, `"reason":"client asked for echo off"`) {
+		t.Errorf("no audit event says the client asked for echo off:\n%s", a)
+	}
+}
+
+// TestIntegrityInputWithoutPTY: a shell fed on stdin without a PTY
+// (`ssh -T`, `ssh … bash < script`) has that input in its recording by
+// default, as "i" events.
+func TestIntegrityInputWithoutPTY(t *testing.T) {
+	e := startE2E(t)
+	out, errOut, code := e.ssh(t, "echo piped-$((6*7))\n", "-T", e.login())
+	if code != 0 || !strings.Contains(out, "piped-42") {
+		t.Fatalf("ssh -T: exit %d, %q %q", code, out, errOut)
+	}
+	out, errOut, code = e.ssh(t, "echo scripted-$((7*7))\n", e.login(), "bash")
+	if code != 0 || !strings.Contains(out, "scripted-49") {
+		t.Fatalf("ssh … bash: exit %d, %q %q", code, out, errOut)
+	}
+	recs := waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	want := map[string]string{"": "echo piped-$((6*7))", "bash": "echo scripted-$((7*7))"}
+	for _, r := range recs {
+		in := eventData(castEvents(t, e.castPath(r)), "i")
+		if w, ok := want[r.Command]; !ok || !strings.Contains(in, w) {
+			t.Errorf("recording %s (command %q): input %q, want it to contain %q", r.ID, r.Command, in, w)
+		}
+	}
+}
+
+// TestIntegritySFTPWhateverStartedIt: sftp started as an exec of the
+// sftp-server binary is recorded as file operations, like the sftp
+// subsystem; an SFTP INIT sent to a shell does not keep the commands that
+// follow out of the recording; a subsystem name with a NUL (which sshd
+// cuts) is refused with one line, exit 255, an audit event and no
+// recording.
+func TestIntegritySFTPWhateverStartedIt(t *testing.T) {
+	const sftpServer = "/usr/lib/openssh/sftp-server"
+	sshtest.RequireBinary(t, "/usr/bin/sftp", sftpServer)
+	e := startE2E(t)
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local.txt")
+	if err := os.WriteFile(local, []byte("payload\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := filepath.Join(dir, "uploaded-by-exec-sftp.txt")
+	batch := filepath.Join(dir, "batch")
+	if err := os.WriteFile(batch, []byte("put "+local+" "+remote+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, errOut, code, err := sshtest.Run(ctx, nil, "sftp", "-F", e.client.ConfigPath, "-P", e.srv.SSHPort,
+		"-s", sftpServer, "-b", batch, e.login())
+	if err != nil || code != 0 {
+		t.Fatalf("sftp -s %s: exit %d %v: %s %s", sftpServer, code, err, out, errOut)
+	}
+	if _, err := os.Stat(remote); err != nil {
+		t.Fatalf("sftp did not upload: %v", err)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	evs := castEvents(t, e.castPath(recs[0]))
+	if marks := eventData(evs, "m"); !strings.Contains(marks, "uploaded-by-exec-sftp.txt") || strings.Contains(marks, "[sftp ends") {
+		t.Errorf("the exec'd sftp session's recording names no file; markers: %q", marks)
+	}
+	if o := eventData(evs, "o"); o != "" {
+		t.Errorf("the exec'd sftp session's data recorded as output: %q", o)
+	}
+
+	// A fake INIT, then commands, to a shell: they are recorded.
+	c := e.dialBastion(t, e.targetLogin())
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shellOut sshtest.SyncBuffer
+	sess.Stdout, sess.Stderr = &shellOut, &shellOut
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("bash"); err != nil {
+		t.Fatal(err)
+	}
+	hidden := filepath.Join(dir, "made-after-a-fake-init")
+	if _, err := stdin.Write([]byte{0, 0, 0, 5, 1, 0, 0, 0, 3}); err != nil { // SSH_FXP_INIT, version 3
+		t.Fatal(err)
+	}
+	fmt.Fprintf(stdin, "\ntouch %s; echo fake-init-$((5*5))\n", hidden)
+	if !waitFor(15*time.Second, func() bool { return strings.Contains(shellOut.String(), "fake-init-25") }) {
+		t.Fatalf("bash did not answer: %q", shellOut.String())
+	}
+	_ = stdin.Close()
+	_ = sess.Wait()
+	recs = waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	for _, r := range recs {
+		if r.Command != "bash" {
+			continue
+		}
+		evs := castEvents(t, e.castPath(r))
+		if in := eventData(evs, "i"); !strings.Contains(in, "touch "+hidden) {
+			t.Errorf("the commands after a fake INIT are not in the recording; input %q, markers %q", in, eventData(evs, "m"))
+		}
+		if o := eventData(evs, "o"); !strings.Contains(o, "fake-init-25") {
+			t.Errorf("the output after a fake INIT is not in the recording: %q", o)
+		}
+	}
+
+	for _, req := range []struct{ typ, value, want string }{
+		{"subsystem", "sftp\x00ignored", "jumpcast: subsystem name refused: it holds a control character (U+0000 at byte 4)\n"},
+		{"exec", "true\ntouch " + hidden + "-2", "jumpcast: exec command refused: it holds a control character (U+000A at byte 4)\n"},
+	} {
+		stderr, status := startRequest(t, c, req.typ, req.value)
+		if stderr != req.want || status != 255 {
+			t.Errorf("%s %q: exit %d, stderr %q; want 255, %q", req.typ, req.value, status, stderr, req.want)
+		}
+	}
+	if _, err := os.Stat(hidden + "-2"); err == nil {
+		t.Error("an exec command with a line break ran")
+	}
+	if a := auditLines(t, e.cfgPath, "--kind", "session"); !strings.Contains(a, `"reason":"control character in the request"`) {
+		t.Errorf("the refusal is not audited:\n%s", a)
+	}
+	if all := listRecordings(t, e.cfgPath); len(all) != 2 {
+		t.Errorf("%d recordings, want 2: the refused subsystem made one", len(all))
+	}
+}
+
+// startRequest opens a session channel on c, sends a start request of
+// type typ ("exec", "subsystem") with value, and returns what the channel
+// wrote on stderr and its exit status (-1 for none) once it closed.
+func startRequest(tb testing.TB, c *gossh.Client, typ, value string) (string, int) {
+	tb.Helper()
+	ch, reqs, err := c.OpenChannel("session", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = ch.Close() }()
+	status := make(chan int, 1)
+	go func() { // owner: startRequest; ends when the channel closes
+		st := -1
+		for r := range reqs {
+			if r.Type == "exit-status" && len(r.Payload) == 4 {
+				st = int(r.Payload[0])<<24 | int(r.Payload[1])<<16 | int(r.Payload[2])<<8 | int(r.Payload[3])
+			}
+		}
+		status <- st
+	}()
+	if _, err := ch.SendRequest(typ, true, gossh.Marshal(struct{ Value string }{value})); err != nil {
+		tb.Fatalf("%s request: %v", typ, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, ch) }() // owner: startRequest; ends at EOF
+	stderr, _ := io.ReadAll(ch.Stderr())
+	select {
+	case st := <-status:
+		return string(stderr), st
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("%s %q: the channel did not close", typ, value)
+		return "", 0
+	}
 }
 
 // TestIntegrityRefusedStartsLeaveNothing: 10,000 start requests the target
