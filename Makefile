@@ -76,7 +76,7 @@ endif
 FUZZTIME     ?= 10s
 FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed \
 	./config:FuzzParse \
-	./recorder:FuzzSFTPParser \
+	./recorder:FuzzSFTPWatch \
 	./recorder/asciicast:FuzzReader ./recorder/asciicast:FuzzUTF8Carry ./recorder/asciicast:FuzzBinarySummary \
 	./recorder/asciicast:FuzzAppendJSONString
 
