@@ -74,7 +74,7 @@ endif
 # target per run, so they run one after the other, FUZZTIME each. Crashers
 # land in the package's testdata/fuzz/<Target>/: commit them with the fix.
 FUZZTIME     ?= 10s
-FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed \
+FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed ./proxy:FuzzTargetModes \
 	./config:FuzzParse \
 	./recorder:FuzzSFTPWatch \
 	./recorder/asciicast:FuzzReader ./recorder/asciicast:FuzzUTF8Carry ./recorder/asciicast:FuzzBinarySummary \

@@ -131,6 +131,20 @@ func TestConfigCheckNamesTheBadKey(t *testing.T) {
 	}
 }
 
+// TestConfigCheckNamesDeprecatedInput: an older file's recording.input:
+// true still loads, as all, and config check says what to write instead.
+func TestConfigCheckNamesDeprecatedInput(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "old.yaml")
+	if err := os.WriteFile(cfgPath, []byte("recording:\n  input: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "", "config", "check", "-c", cfgPath)
+	if err != nil || !strings.Contains(out, "input recorded: all sessions") ||
+		!strings.Contains(out, "line 2: recording.input: true is deprecated; it means all (write auto, all or off; the default is auto)") {
+		t.Errorf("config check: %v\n%s", err, out)
+	}
+}
+
 const testPubKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
 
 // TestExampleConfigPasses keeps the documented example loadable.

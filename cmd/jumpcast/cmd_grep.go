@@ -38,8 +38,8 @@ func newRecGrepCmd(g *globalFlags) *cobra.Command {
 		Long: `Search the text of recordings for a regular expression (Go syntax), newest
 recording first, and print each matching line with the recording's id, the time
 into the session, who and where. The text is what the terminal showed, with
-escape sequences removed and backspaces applied; --input searches what was typed
-instead (recorded only with recording.input: true). The filters are those of
+escape sequences removed and backspaces applied; --input searches what was sent
+instead (recorded as recording.input says: by default for sessions without a PTY). The filters are those of
 "recordings ls". Exits 1 when nothing matched.
 
 With the web site configured, --json gives each match a link that opens the
