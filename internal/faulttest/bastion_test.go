@@ -189,10 +189,11 @@ type windowChange struct {
 }
 
 // rawModes are terminal modes for a PTY that passes output through
-// unchanged (no output processing) and does not echo input.
+// unchanged (no output processing). Input is echoed whatever a client asks:
+// the bastion keeps ECHO on (proxy/termmodes.go).
 func rawModes() string {
 	var b bytes.Buffer
-	for _, m := range [][2]uint32{{gossh.OPOST, 0}, {gossh.ECHO, 0}} {
+	for _, m := range [][2]uint32{{gossh.OPOST, 0}} {
 		b.WriteByte(byte(m[0]))
 		b.Write([]byte{byte(m[1] >> 24), byte(m[1] >> 16), byte(m[1] >> 8), byte(m[1])})
 	}

@@ -22,8 +22,11 @@ import (
 const (
 	concSessions = 200     // sessions streaming at the same time
 	concBytes    = 2 << 20 // bytes each session's target prints
-	concResizes  = 4       // window changes each client sends while it reads
-	dialParallel = 32      // clients doing their SSH handshake at the same time
+	// closingLine ends each session's generator; the terminal echoes it
+	// after the stream (the bastion keeps echo on).
+	closingLine  = "\n"
+	concResizes  = 4  // window changes each client sends while it reads
+	dialParallel = 32 // clients doing their SSH handshake at the same time
 )
 
 // concResult is what one client saw.
@@ -152,12 +155,12 @@ func runConcSession(ctx context.Context, b *bastion, i int, dialSem chan struct{
 		res.err = err
 		return res
 	}
-	if _, err := ch.Write([]byte("\n")); err != nil {
+	if _, err := ch.Write([]byte(closingLine)); err != nil {
 		res.err = fmt.Errorf("write the closing line: %w", err)
 		return res
 	}
-	if extra, _ := io.Copy(io.Discard, ch); extra != 0 {
-		res.err = fmt.Errorf("%d bytes after the stream", extra)
+	if extra, _ := io.ReadAll(ch); string(extra) != closingLine {
+		res.err = fmt.Errorf("%q after the stream, want the closing line's echo", extra)
 	}
 	res.exit = <-exitc
 	return res
@@ -239,16 +242,16 @@ func checkConcRecordings(t *testing.T, b *bastion, results []concResult) {
 	}
 	n := int64(len(results))
 	if st.Count != len(results) || st.ByStatus[recording.StatusFinished] != len(results) ||
-		st.TotalFileSize != sumFile || sumFile != sumDisk || sumOut != n*concBytes {
+		st.TotalFileSize != sumFile || sumFile != sumDisk || sumOut != n*(concBytes+int64(len(closingLine))) {
 		t.Errorf("index totals: %+v; rows: %d bytes out (want %d), %d file bytes; on disk %d",
-			st, sumOut, n*concBytes, sumFile, sumDisk)
+			st, sumOut, n*(concBytes+int64(len(closingLine))), sumFile, sumDisk)
 	}
 	t.Logf("faulttest: byte-exact: index: %d recordings finished, %d bytes out, %.0f MiB of cast files",
 		st.Count, sumOut, float64(sumDisk)/(1<<20))
 }
 
 func checkConcRecording(b *bastion, r recording.Meta, res concResult) error {
-	if r.Status != recording.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 0 || r.BytesOut != int64(res.received) ||
+	if r.Status != recording.StatusFinished || r.ExitStatus == nil || *r.ExitStatus != 0 || r.BytesOut != int64(res.received+len(closingLine)) ||
 		r.Width != res.sizes[0][0] || r.Height != res.sizes[0][1] || r.SHA256 == "" {
 		return fmt.Errorf("index row %+v", r)
 	}
@@ -259,7 +262,7 @@ func checkConcRecording(b *bastion, r recording.Meta, res concResult) error {
 	if h.Width != res.sizes[0][0] || h.Height != res.sizes[0][1] {
 		return fmt.Errorf("header size %dx%d, pty-req %v", h.Width, h.Height, res.sizes[0])
 	}
-	if want := streamBytes(uint64(1000+res.i), concBytes); !bytes.Equal(out, want) {
+	if want := append(streamBytes(uint64(1000+res.i), concBytes), closingLine...); !bytes.Equal(out, want) {
 		at := 0
 		for at < min(len(out), len(want)) && out[at] == want[at] {
 			at++
