@@ -24,6 +24,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // TestIntegrityPasswordChangeEndsWebLogins: setting a new password with the
@@ -107,29 +108,8 @@ func castEvents(tb testing.TB, path string) []asciicast.Event {
 		tb.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	r, err := asciicast.NewReader(f)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	var evs []asciicast.Event
-	for {
-		ev, err := r.Next()
-		if err != nil {
-			return evs
-		}
-		evs = append(evs, ev)
-	}
-}
-
-// eventData concatenates the data of the events with the given code.
-func eventData(evs []asciicast.Event, code string) string {
-	var b strings.Builder
-	for _, ev := range evs {
-		if ev.Code == code {
-			b.WriteString(ev.Data)
-		}
-	}
-	return b.String()
+	_, evs := asciicasttest.ReadAll(tb, f)
+	return evs
 }
 
 // TestIntegrityEchoStaysOn: a client that asks for ECHO 0 in its pty-req
@@ -171,7 +151,7 @@ func TestIntegrityEchoStaysOn(t *testing.T) {
 	if !strings.Contains(seen, "touch "+secret) {
 		t.Errorf("the recording lacks the typed command %q; it shows:\n%q", "touch "+secret, seen)
 	}
-	if in := eventData(castEvents(t, e.castPath(recs[0])), "i"); in != "" {
+	if in := asciicasttest.Joined(castEvents(t, e.castPath(recs[0])), "i"); in != "" {
 		t.Errorf("a PTY session's input recorded by default: %q", in)
 	}
 	a := auditLines(t, e.cfgPath, "--kind", "session")
@@ -196,7 +176,7 @@ func TestIntegrityInputWithoutPTY(t *testing.T) {
 	recs := waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	want := map[string]string{"": "echo piped-$((6*7))", "bash": "echo scripted-$((7*7))"}
 	for _, r := range recs {
-		in := eventData(castEvents(t, e.castPath(r)), "i")
+		in := asciicasttest.Joined(castEvents(t, e.castPath(r)), "i")
 		if w, ok := want[r.Command]; !ok || !strings.Contains(in, w) {
 			t.Errorf("recording %s (command %q): input %q, want it to contain %q", r.ID, r.Command, in, w)
 		}
@@ -235,10 +215,10 @@ func TestIntegritySFTPWhateverStartedIt(t *testing.T) {
 	}
 	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	evs := castEvents(t, e.castPath(recs[0]))
-	if marks := eventData(evs, "m"); !strings.Contains(marks, "uploaded-by-exec-sftp.txt") || strings.Contains(marks, "[sftp ends") {
+	if marks := asciicasttest.Joined(evs, "m"); !strings.Contains(marks, "uploaded-by-exec-sftp.txt") || strings.Contains(marks, "[sftp ends") {
 		t.Errorf("the exec'd sftp session's recording names no file; markers: %q", marks)
 	}
-	if o := eventData(evs, "o"); o != "" {
+	if o := asciicasttest.Joined(evs, "o"); o != "" {
 		t.Errorf("the exec'd sftp session's data recorded as output: %q", o)
 	}
 
@@ -273,10 +253,10 @@ func TestIntegritySFTPWhateverStartedIt(t *testing.T) {
 			continue
 		}
 		evs := castEvents(t, e.castPath(r))
-		if in := eventData(evs, "i"); !strings.Contains(in, "touch "+hidden) {
-			t.Errorf("the commands after a fake INIT are not in the recording; input %q, markers %q", in, eventData(evs, "m"))
+		if in := asciicasttest.Joined(evs, "i"); !strings.Contains(in, "touch "+hidden) {
+			t.Errorf("the commands after a fake INIT are not in the recording; input %q, markers %q", in, asciicasttest.Joined(evs, "m"))
 		}
-		if o := eventData(evs, "o"); !strings.Contains(o, "fake-init-25") {
+		if o := asciicasttest.Joined(evs, "o"); !strings.Contains(o, "fake-init-25") {
 			t.Errorf("the output after a fake INIT is not in the recording: %q", o)
 		}
 	}
