@@ -78,7 +78,7 @@ FUZZ_TARGETS := ./proxy:FuzzParseLogin ./proxy:FuzzKindOf ./proxy:FuzzEnvAllowed
 	./config:FuzzParse \
 	./recorder:FuzzSFTPWatch \
 	./recorder/asciicast:FuzzReader ./recorder/asciicast:FuzzUTF8Carry ./recorder/asciicast:FuzzBinarySummary \
-	./recorder/asciicast:FuzzAppendJSONString
+	./recorder/asciicast:FuzzAppendJSONString ./recorder/asciicast:FuzzSanitize
 
 ## fuzz: every fuzz target for FUZZTIME (default 10s) each, sequentially
 fuzz:
