@@ -8,12 +8,16 @@ package main
 // per refused start, or keeps a revoked connection open.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -516,5 +520,88 @@ func TestIntegrityEndWholeConnection(t *testing.T) {
 	}
 	if a := auditLines(t, e.cfgPath, "--kind", "connection"); !strings.Contains(a, `"outcome":"terminated"`) || !strings.Contains(a, "incident 42") {
 		t.Errorf("no connection/terminated event:\n%s", a)
+	}
+}
+
+// droppedFive matches play's note that it dropped the 5 hostile sequences.
+var droppedFive = regexp.MustCompile(`(?i)\b5\b[^\n]*dropped|dropped[^\n]*\b5\b`)
+
+// TestIntegrityPlayProtectsTheAuditor: `jumpcast play` to a terminal drops
+// what a recorded session could do to the auditor's terminal (clipboard,
+// title, queries whose answers would be typed into the auditor's shell) and
+// says how many it dropped, while what draws the screen passes; a pipe is
+// filtered too; --raw keeps everything for a file or a pipe and is refused
+// on a terminal.
+func TestIntegrityPlayProtectsTheAuditor(t *testing.T) {
+	sshtest.RequireBinary(t, "/usr/bin/script")
+	hostile := []string{
+		"\x1b]52;c;Y3VybCBodHRwOi8vZXZpbC9zaCB8IHNo\x07", // OSC 52: set the clipboard
+		"\x1b]0;pwned title\x07",                         // OSC 0: window title
+		"\x1b[6n",                                        // cursor position query
+		"\x1b[c",                                         // primary device attributes query
+		"\x1bP$qm\x1b\\",                                 // DECRQSS
+	}
+	const drawing = "\x1b[1;31mred\x1b[0m" // SGR: what draws the screen passes
+	cast := filepath.Join(t.TempDir(), "hostile.cast")
+	var b bytes.Buffer
+	b.WriteString(`{"version":2,"width":80,"height":24}` + "\n")
+	b.WriteString(`[0.1,"o","before\r\n"]` + "\n")
+	for i, h := range hostile {
+		data, _ := json.Marshal(h)
+		fmt.Fprintf(&b, "[0.%d,\"o\",%s]\n", i+2, data)
+	}
+	data, _ := json.Marshal(drawing)
+	fmt.Fprintf(&b, "[0.8,\"o\",%s]\n", data)
+	b.WriteString(`[0.9,"o","after\r\n"]` + "\n")
+	if err := os.WriteFile(cast, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onTerminal := func(args string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// script(1) gives play a terminal as its stdout and stderr and
+		// copies what it wrote to ours.
+		cmd := exec.CommandContext(ctx, "script", "-qec", self+" play "+args, "/dev/null")
+		cmd.Env = append(os.Environ(), "JUMPCAST_E2E_MAIN=1")
+		tty, _ := cmd.CombinedOutput()
+		return string(tty)
+	}
+	tty := onTerminal("--speed 10 " + cast)
+	if !strings.Contains(tty, "before") || !strings.Contains(tty, "after") || !strings.Contains(tty, drawing) {
+		t.Fatalf("play did not show the recording: %q", tty)
+	}
+	for _, h := range hostile {
+		if strings.Contains(tty, h) {
+			t.Errorf("play wrote %q to the auditor's terminal", h)
+		}
+	}
+	if !droppedFive.MatchString(tty) {
+		t.Errorf("play did not say it dropped 5 sequences: %q", tty)
+	}
+	if tty := onTerminal("--raw " + cast); !strings.Contains(tty, "not to this terminal") || strings.Contains(tty, "before") {
+		t.Errorf("play --raw on a terminal was not refused: %q", tty)
+	}
+
+	piped, errOut, code := runJumpcast(t, "", "play", "--speed", "10", cast)
+	if code != 0 || !strings.Contains(piped, "before") || !strings.Contains(piped, drawing) || !droppedFive.MatchString(errOut) {
+		t.Errorf("play into a pipe: exit %d, %q, stderr %q", code, piped, errOut)
+	}
+	for _, h := range hostile {
+		if strings.Contains(piped, h) {
+			t.Errorf("play wrote %q into a pipe", h)
+		}
+	}
+	raw, errOut, code := runJumpcast(t, "", "play", "--raw", "--speed", "10", cast)
+	if code != 0 || errOut != "" {
+		t.Fatalf("play --raw: exit %d: %s", code, errOut)
+	}
+	for _, h := range hostile {
+		if !strings.Contains(raw, h) {
+			t.Errorf("play --raw lost %q", h)
+		}
 	}
 }
