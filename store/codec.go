@@ -17,10 +17,11 @@ import (
 //
 //	[0]    codecVersion
 //	[1:9]  duration, nanoseconds, big-endian (fixed offset: rowDuration)
-//	[9]    flags (flagStart, flagEnd, flagExit)
+//	[9]    flags (flagStart, flagEnd, flagExit, flagCommandLen …)
 //	varint start, end, exit status (each only when its flag is set)
 //	varint width, height, bytes in, bytes out, file size
 //	15 × (uvarint length, bytes): the string fields in field order
+//	varint command length (only when flagCommandLen is set)
 //
 // The id is the key and is not repeated; neither is a Path that the id
 // determines (YYYY/MM/DD/<id>.cast), and a hex SHA-256 is stored as its 32
@@ -33,6 +34,7 @@ const (
 	flagExit
 	flagPathDerived // Path is recording.RelPath(id) and not stored
 	flagSHARaw      // SHA256 is stored as 32 raw bytes, not 64 hex digits
+	flagCommandLen  // the command was cut: its whole length follows the strings
 )
 
 // String fields of a row, in encoding order.
@@ -105,6 +107,12 @@ func encodeRow(r *recording.Meta) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	// Last, so that a jumpcast from before it (which ignores bytes after
+	// the strings and flags it does not know) still reads the row.
+	if r.CommandLen > 0 {
+		b[9] |= flagCommandLen
+		b = binary.AppendVarint(b, int64(r.CommandLen))
+	}
 	return b
 }
 
@@ -116,6 +124,7 @@ type rowView struct {
 	flags      byte
 	start, end int64
 	exit       int64
+	commandLen int64
 	ints       [5]int64 // width, height, bytes in, bytes out, file size
 	s          [numStrFields][]byte
 }
@@ -137,7 +146,7 @@ func (v *rowView) parse(b []byte) error {
 		return x, true
 	}
 	ok := true
-	v.start, v.end, v.exit = 0, 0, 0
+	v.start, v.end, v.exit, v.commandLen = 0, 0, 0, 0
 	if v.flags&flagStart != 0 && ok {
 		v.start, ok = next()
 	}
@@ -163,6 +172,11 @@ func (v *rowView) parse(b []byte) error {
 		v.s[i] = p[n : n+int(l) : n+int(l)]
 		p = p[n+int(l):]
 	}
+	if v.flags&flagCommandLen != 0 {
+		if v.commandLen, ok = next(); !ok {
+			return errCorruptRow
+		}
+	}
 	return nil
 }
 
@@ -186,6 +200,7 @@ func (v *rowView) recording(id string) recording.Meta {
 		ClientAddr:     string(v.s[fClientAddr]),
 		Kind:           string(v.s[fKind]),
 		Command:        string(v.s[fCommand]),
+		CommandLen:     int(v.commandLen),
 		Title:          string(v.s[fTitle]),
 		Term:           string(v.s[fTerm]),
 		ExitSignal:     string(v.s[fExitSignal]),

@@ -35,6 +35,11 @@ func TestRowCodecGolden(t *testing.T) {
 		{"failed sftp", recording.Meta{ID: "20261124T093012.345678Z-00000002", User: "carol", Kind: "sftp", Start: start, Status: recording.StatusFailed,
 			Error: "disk full", ExitSignal: "KILL", SHA256: "not hex", Path: "2026/11/24/20261124T093012.345678Z-00000002.cast"},
 			"01000000000000000009e0a2c889a7cdf8ea310000000000056361726f6c00000000000473667470000000044b494c4c066661696c6564096469736b2066756c6c00076e6f7420686578"},
+		// Written when CommandLen came in: flag 0x20, its varint after the
+		// strings. Rows without the flag (all the above) read back 0.
+		{"exec with a cut command", recording.Meta{ID: "20261124T093012.345678Z-00000003", User: "dave", Kind: "exec", Command: "bash -c 'echo …", CommandLen: 122880,
+			Start: start, Status: recording.StatusActive, Path: "2026/11/24/20261124T093012.345678Z-00000003.cast"},
+			"01000000000000000029e0a2c889a7cdf8ea3100000000000464617665000000000004657865631162617368202d6320276563686f20e280a60000000661637469766500000080800f"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := hex.EncodeToString(encodeRow(&tc.row)); got != tc.golden {
@@ -46,5 +51,27 @@ func TestRowCodecGolden(t *testing.T) {
 				t.Errorf("decoded\n got %+v, %v\nwant %+v", got, err, tc.row)
 			}
 		})
+	}
+}
+
+// TestRowCodecCommandLenIsReadByOlderCode: the cut command's length comes
+// after everything a jumpcast from before it reads, so such a jumpcast
+// (schema 2 too) reads the row as it was, only without the length.
+func TestRowCodecCommandLenIsReadByOlderCode(t *testing.T) {
+	row := recording.Meta{ID: "20261124T093012.345678Z-00000003", User: "dave", Kind: "exec", Command: "bash -c 'echo …",
+		CommandLen: 122880, Start: time.Date(2026, 11, 24, 9, 30, 12, 0, time.UTC), Status: recording.StatusActive}
+	b := encodeRow(&row)
+	// What older code saw: the flag unknown (ignored), bytes after the
+	// strings not read.
+	old := append([]byte(nil), b...)
+	old[9] &^= flagCommandLen
+	got, err := decodeRow(row.ID, old)
+	want := row
+	want.CommandLen = 0
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("row read without the command length:\n got %+v, %v\nwant %+v", got, err, want)
+	}
+	if _, err := decodeRow(row.ID, b[:len(b)-1]); err == nil {
+		t.Error("a row whose command length is cut short decodes")
 	}
 }

@@ -1,7 +1,8 @@
 // Package recording is the vocabulary a recorded session is known by
 // everywhere in jumpcast: its id (NewID, ValidID, IDTime), the file path
 // the id names (RelPath), its lifecycle (Status), the durability bound of
-// its file (MaxFlushInterval) and Meta, the one row of metadata that the
+// its file (MaxFlushInterval), how much of a command is kept outside the
+// file (MaxCommandLen, CutCommand) and Meta, the one row of metadata that the
 // recorder produces, the index (package store) keeps and the web and CLI
 // show.
 //

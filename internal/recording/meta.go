@@ -35,8 +35,13 @@ type Meta struct {
 	// Kind is how the session channel was used: "shell", "exec", "sftp" or
 	// "subsystem" (package recorder names them).
 	Kind string `json:"kind"`
-	// Command is the exec command or the subsystem's name; "" for a shell.
+	// Command is the exec command or the subsystem's name, cut to
+	// MaxCommandLen bytes (CutCommand); "" for a shell. The file's header
+	// holds it whole.
 	Command string `json:"command,omitempty"`
+	// CommandLen is the whole command's length in bytes when Command was
+	// cut; 0 when Command is whole.
+	CommandLen int `json:"command_len,omitempty"`
 	// Title is the recording's title, "root@db1 — alice".
 	Title string `json:"title"`
 	// Term is the TERM of the pty-req; "" without a terminal.

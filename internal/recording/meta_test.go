@@ -41,13 +41,13 @@ func TestMetaJSON(t *testing.T) {
 	zero := 0
 	m := Meta{
 		ID: "20261124T093012.345678Z-3f9a1c2b", User: "alice", KeyFingerprint: "SHA256:abc", RemoteUser: "root",
-		TargetAlias: "db1", TargetAddr: "10.0.0.5:22", ClientAddr: "192.0.2.7:50123", Kind: "exec", Command: "uptime",
+		TargetAlias: "db1", TargetAddr: "10.0.0.5:22", ClientAddr: "192.0.2.7:50123", Kind: "exec", Command: "uptime", CommandLen: 5000,
 		Title: "root@db1 — alice", Term: "xterm", Width: 80, Height: 24, Start: start, End: start.Add(1500 * time.Millisecond),
 		Duration: 1500 * time.Millisecond, BytesIn: 1, BytesOut: 2, FileSize: 3, ExitStatus: &zero, ExitSignal: "KILL",
 		Status: StatusFinished, Error: "e", Path: "2026/11/24/20261124T093012.345678Z-3f9a1c2b.cast", SHA256: "ab",
 	}
 	const want = `{"id":"20261124T093012.345678Z-3f9a1c2b","user":"alice","key_fingerprint":"SHA256:abc","remote_user":"root",` +
-		`"target_alias":"db1","target_addr":"10.0.0.5:22","client_addr":"192.0.2.7:50123","kind":"exec","command":"uptime",` +
+		`"target_alias":"db1","target_addr":"10.0.0.5:22","client_addr":"192.0.2.7:50123","kind":"exec","command":"uptime","command_len":5000,` +
 		`"title":"root@db1 — alice","term":"xterm","width":80,"height":24,"start":"2026-11-24T09:30:12.345678Z",` +
 		`"end":"2026-11-24T09:30:13.845678Z","duration":1500000000,"bytes_in":1,"bytes_out":2,"file_size":3,` +
 		`"exit_status":0,"exit_signal":"KILL","status":"finished","error":"e",` +
