@@ -159,11 +159,14 @@ func (ss *session) start(r *gossh.Request) {
 	ss.started = true
 	ss.stdin.Add(1)
 	go ss.copyStdin() // owner: session; run waits for it
+	// The log and the audit trail keep what the index keeps of the command;
+	// the recording's header has it whole.
+	shown, wholeLen := recording.CutCommand(command)
 	ss.s.log.Info("session started", "session_id", ss.info.ID, "user", cc.id.User,
 		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
-		"kind", kind, "command", command)
+		"kind", kind, "command", shown, "command_len", wholeLen)
 	ss.s.auditEvent(audit.SessionStarted(cc.who(), ss.info.ID,
-		audit.Start{Kind: kind, Command: command, Address: d.Address, TargetLogin: targetLogin(ss.up)}))
+		audit.Start{Kind: kind, Command: shown, CommandLen: wholeLen, Address: d.Address, TargetLogin: targetLogin(ss.up)}))
 }
 
 // refusedStart ends a session whose start request the target refused

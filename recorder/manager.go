@@ -131,12 +131,14 @@ func title(info SessionInfo) string {
 }
 
 // startMeta is the metadata of a recording as it starts: what info says,
-// with its title, its file's path rel and the active status.
+// with its title, its file's path rel and the active status. The command
+// is cut to recording.MaxCommandLen (the file's header keeps it whole).
 func startMeta(info SessionInfo, rel string) recording.Meta {
+	command, commandLen := recording.CutCommand(info.Command)
 	return recording.Meta{
 		ID: info.ID, User: info.User, KeyFingerprint: info.KeyFingerprint, RemoteUser: info.RemoteUser,
 		TargetAlias: info.TargetAlias, TargetAddr: info.TargetAddr, ClientAddr: info.ClientAddr,
-		Kind: info.Kind, Command: info.Command, Term: info.Term, Width: info.Width, Height: info.Height,
+		Kind: info.Kind, Command: command, CommandLen: commandLen, Term: info.Term, Width: info.Width, Height: info.Height,
 		Start: info.Start, Title: title(info), Path: rel, Status: recording.StatusActive,
 	}
 }

@@ -605,3 +605,58 @@ func TestIntegrityPlayProtectsTheAuditor(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrityLongCommandIsCut: a 120 KB exec command, sent by the real
+// OpenSSH client, runs and is recorded whole in the cast's header, while
+// the index row, the log line, the audit event and the web pages keep at
+// most recording.MaxCommandLen bytes of it and say that it was cut.
+func TestIntegrityLongCommandIsCut(t *testing.T) {
+	e := startE2E(t)
+	command := "echo long-command-ran #" + strings.Repeat("x", 120<<10)
+	out, errOut, code := e.ssh(t, "", e.login(), command)
+	if code != 0 || !strings.Contains(out, "long-command-ran") {
+		t.Fatalf("ssh with a %d-byte command: exit %d, %q %s", len(command), code, out, errOut)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	row := recs[0]
+	if len(row.Command) > recording.MaxCommandLen || !strings.HasPrefix(command, row.Command) || row.CommandLen != len(command) {
+		t.Errorf("index row: command of %d bytes, command_len %d; want at most %d bytes of the command and %d",
+			len(row.Command), row.CommandLen, recording.MaxCommandLen, len(command))
+	}
+	if h, _ := castOutput(t, e.castPath(row)); h.Command != command {
+		t.Errorf("the cast's header holds %d bytes of the %d-byte command", len(h.Command), len(command))
+	}
+
+	var started map[string]any
+	for _, l := range logLines(t, e.srv) {
+		if l["msg"] == "session started" && l["session_id"] == row.ID {
+			started = l
+		}
+	}
+	if c, _ := started["command"].(string); len(c) > recording.MaxCommandLen || started["command_len"] != float64(len(command)) {
+		t.Errorf("log line: command of %d bytes, command_len %v", len(c), started["command_len"])
+	}
+
+	trail := auditLines(t, e.cfgPath, "--kind", "session")
+	if len(trail) > 4*recording.MaxCommandLen || !strings.Contains(trail, fmt.Sprintf(`"command_len":"%d"`, len(command))) {
+		t.Errorf("audit trail of %d bytes, without command_len %d", len(trail), len(command))
+	}
+
+	const pw = "auditor passphrase 1234"
+	if _, errOut, code := runJumpcast(t, pw+"\n", "auditor", "add", "carol", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("auditor add: %s", errOut)
+	}
+	web := webLogin(t, e.srv.WebAddr, "carol", pw)
+	note := fmt.Sprintf("… (cut, %d bytes in the recording)", len(command))
+	for _, page := range []string{"/", "/recordings/" + row.ID} {
+		res, err := web.Get("http://" + e.srv.WebAddr + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), note) || len(body) > len(command) {
+			t.Errorf("%s: %d, %d bytes, cut note %v", page, res.StatusCode, len(body), strings.Contains(string(body), note))
+		}
+	}
+}

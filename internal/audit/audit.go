@@ -131,7 +131,8 @@ const (
 	DetailBytesOut       DetailKey = "bytes_out"    // target → admin bytes of a session
 	DetailCA             DetailKey = "ca"           // the certificate authority's key fingerprint
 	DetailCertKeyID      DetailKey = "cert_key_id"  // the user certificate's key id
-	DetailCommand        DetailKey = "command"      // an exec request's command
+	DetailCommand        DetailKey = "command"      // an exec request's command, cut to recording.MaxCommandLen
+	DetailCommandLen     DetailKey = "command_len"  // the whole command's length in bytes, when "command" was cut
 	DetailDestination    DetailKey = "destination"  // a forward's host:port
 	DetailDuration       DetailKey = "duration"     // a session's length (Go duration syntax)
 	DetailError          DetailKey = "error"        // the error that closed a target connection

@@ -51,7 +51,8 @@ func PolicyDecided(who Who, allowed bool, reason Reason, address, keyFingerprint
 // Start describes a session as it starts, for SessionStarted.
 type Start struct {
 	Kind        string // shell, exec, sftp or subsystem
-	Command     string // the exec command or subsystem name; "" for a shell
+	Command     string // the exec command or subsystem name, as the index keeps it (recording.CutCommand); "" for a shell
+	CommandLen  int    // the whole command's length in bytes when Command was cut; 0 when it is whole
 	Address     string // the target's host:port
 	TargetLogin string // "new" when the target connection logged in for this session, "reused" when a kept one was taken over
 }
@@ -59,9 +60,13 @@ type Start struct {
 // SessionStarted is a session channel whose shell, exec or subsystem the
 // target accepted, recorded as sessionID: kind session, outcome started.
 func SessionStarted(who Who, sessionID string, s Start) Event {
-	return Event{Kind: KindSession, Outcome: OutcomeStarted, Who: who, SessionID: sessionID,
+	e := Event{Kind: KindSession, Outcome: OutcomeStarted, Who: who, SessionID: sessionID,
 		Detail: map[DetailKey]string{DetailSessionKind: s.Kind, DetailCommand: s.Command,
 			DetailAddress: s.Address, DetailTargetLogin: s.TargetLogin}}
+	if s.CommandLen > 0 {
+		e.Detail[DetailCommandLen] = strconv.Itoa(s.CommandLen)
+	}
+	return e
 }
 
 // SessionDenied is a session channel the bastion refused before it
