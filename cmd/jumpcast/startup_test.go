@@ -48,3 +48,38 @@ func checkStartupError(t *testing.T, what, stderr string, code int, want string)
 		t.Errorf("%s: stderr does not say %q:\n%s", what, want, stderr)
 	}
 }
+
+// TestServeRefusesADataFolderOpenToOthers: a data folder that exists with
+// the mode mkdir gives it (0755) is refused with one line that names the
+// mode and the fix, and is left as it was; once private, it is used.
+func TestServeRefusesADataFolderOpenToOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	key := sshtest.NewKeyPair(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dataDir, key.AuthorizedLine, key.PrivatePath, "127.0.0.1:1", "root", "")
+	for _, mode := range []os.FileMode{0o755, 0o770} {
+		if err := os.Chmod(dataDir, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runJumpcast(t, "", "serve", "-c", cfg)
+		checkStartupError(t, fmt.Sprintf("data folder %04o", mode), stderr, code, fmt.Sprintf("has mode %04o", mode))
+		if !strings.Contains(stderr, "chmod 700 "+dataDir) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("data folder %04o: want one line with the fix, got:\n%s", mode, stderr)
+		}
+		if entries, _ := os.ReadDir(dataDir); len(entries) != 0 {
+			t.Errorf("data folder %04o: the refused folder got %d entries", mode, len(entries))
+		}
+		if fi, err := os.Stat(dataDir); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("data folder %04o: changed to %v (%v)", mode, fi.Mode(), err)
+		}
+	}
+	if err := os.Chmod(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, cfg)
+}

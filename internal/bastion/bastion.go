@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -91,7 +90,8 @@ type Bastion struct {
 }
 
 // New builds a bastion from cfg, which must be defaulted and validated:
-// it creates the data folder, reads or generates the host keys, reads
+// it creates the data folder (and refuses one open to other local users,
+// see openDataDir), reads or generates the host keys, reads
 // upstream.identity_files, opens the index and the recordings folder,
 // marks recordings an earlier run left active as interrupted, wires the
 // recorder, metrics and audit sink into a proxy.Server and applies the
@@ -110,8 +110,8 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 			_ = b.Close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
+	if err := openDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	if b.HostKeys, err = loadHostKeys(cfg, log); err != nil {
 		return nil, err

@@ -74,7 +74,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data") // made 0700 by jumpcast: a TempDir is 0755
 	cfg.SSH.MaxUnauthenticated = 512
 	cfg.Upstream.IdentityFiles = []string{id.PrivatePath}
 	cfg.Recording.MinFreeSpace = 0 // what these tests fill is memory and the index, not the disk

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os/user"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func newBastion(t *testing.T, o bastionOpts) *bastion {
 	cfg.Upstream.HandshakeTimeout = upstreamHSTimout
 	cfg.SSH.HandshakeTimeout = adminHSTimeout
 	cfg.Recording.MinFreeSpace = 0
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data") // made 0700 by jumpcast: a TempDir is 0755
 	cfg.Upstream.IdentityFiles = []string{b.id.PrivatePath}
 	if o.config != nil {
 		o.config(cfg)
