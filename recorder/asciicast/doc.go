@@ -2,7 +2,8 @@
 // header (Header, with jumpcast's own metadata under "jumpcast") and the
 // event ([time, code, data]) types, the Writer that encodes a session's
 // events, the Reader and Summarize that read them back, Play, which replays
-// them at their pace, and ScanLines, which turns them into the lines a
+// them at their pace, the Sanitizer, which keeps what they could do to a
+// real terminal from reaching it, and ScanLines, which turns them into the lines a
 // terminal showed (for grep and the web's screen search).
 //
 // It knows nothing of sessions, folders or indexes (those are package
@@ -22,6 +23,6 @@
 //
 // Files: asciicast.go (header, event, codes, exit), writer.go and carry.go
 // (encoding, buffering, the UTF-8 carry, binary-run summaries), jsonstr.go
-// (the JSON string encoder), reader.go (Reader, Summarize), play.go, and
-// lines.go (ScanLines, Offset). Package asciicasttest helps tests.
+// (the JSON string encoder), reader.go (Reader, Summarize), play.go,
+// sanitize.go (Sanitizer) and lines.go (ScanLines, Offset). Package asciicasttest helps tests.
 package asciicast
