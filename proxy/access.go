@@ -252,14 +252,14 @@ func (cc *clientConn) recheck(snap *snapshot, now time.Time) *closing {
 // further command can run over it (an OpenSSH ControlMaster). why is
 // cleaned as for EndSession.
 func (s *Server) EndConnection(id, by, why string) error {
-	ss := s.liveSession(id)
-	if ss == nil {
+	br := s.liveSession(id)
+	if br == nil {
 		return ErrNoLiveSession
 	}
 	msg, _ := endedBy("connection", by, why)
 	c := &closing{reason: audit.ReasonEndedOnRequest, by: by, msg: msg}
 	if s.closeConnections(func(cc *clientConn) *closing {
-		if cc == ss.cc {
+		if cc == br.cc {
 			return c
 		}
 		return nil

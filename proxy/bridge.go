@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 
 	"github.com/gliderlabs/ssh"
+	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	gossh "golang.org/x/crypto/ssh"
@@ -17,11 +20,31 @@ import (
 // (the no-target login) and the channel is done.
 var errHandled = errors.New("handled")
 
-// session bridges one admin session channel to one target session
+// bridge joins one admin "session" channel to one target session
 // channel. The request loop (run) owns every field not under mu; the
-// finisher and the copy loops are started by it and only use ch, target,
-// treqs and tap.
-type session struct {
+// finisher and the copy loops are started by it and only use ch,
+// targetCh, treqs and tap.
+//
+// Its life, in order:
+//  1. handleSession (this file) makes it for a new channel and runs run,
+//     the request loop, in the channel's goroutine.
+//  2. Requests before the start (pty-req, env, agent forwarding,
+//     window-change) are kept or forwarded by handle; the first request
+//     that needs the target calls open, which decides (clientConn.decide),
+//     gets the upstream (clientConn.upstreamFor) and opens targetCh.
+//  3. start forwards the one start request (shell, exec, subsystem) and
+//     starts the recording (bridge_record.go) before the first byte
+//     flows; a refused start (refuse, refusedStart) ends the channel with
+//     a closed recording and an audit event. The no-target login answers
+//     instead (bridge_whoami.go).
+//  4. The copy loops (rectap.go, copyStdin in bridge_end.go) pass bytes
+//     through the recorder's tap while run keeps forwarding requests.
+//  5. finish (bridge_end.go) waits for both output streams' EOF, sends
+//     the exit status (sendExit) and closes the channel; finalize ends the
+//     recording and audits the end. abort (this file) ends it early for
+//     the bastion: a lock, a reload, an end request (end.go), a lost
+//     target.
+type bridge struct {
 	s   *Server
 	cc  *clientConn
 	ctx context.Context // the admin connection's context
@@ -57,7 +80,7 @@ type session struct {
 	replying sync.Mutex
 
 	mu       sync.Mutex     // guards the fields below
-	target   gossh.Channel  // nil until opened
+	targetCh gossh.Channel  // nil until opened
 	pty      bool           // the admin's terminal is in raw mode
 	sid      string         // recording id, once the session started
 	forced   *adminError    // why the bastion ended the session, if it did
@@ -70,6 +93,11 @@ const (
 	stateOpen        // target channel open, requests are forwarded
 	stateDone        // refused or answered: every request is refused
 )
+
+// maxRecordedSize bounds the terminal size written to a recording: a
+// client may claim any uint32, and a player asked for 100000×100000 cells
+// freezes the auditor's browser tab. The target still gets what was sent.
+const maxRecordedSize = 1000
 
 // handleSession is the "session" channel handler. It runs in the
 // goroutine gliderlabs starts for the channel and returns when the channel
@@ -90,86 +118,185 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	if err != nil {
 		return
 	}
-	ss := &session{s: s, cc: cc, ctx: ctx, ch: ch, env: map[string]string{}}
+	br := &bridge{s: s, cc: cc, ctx: ctx, ch: ch, env: map[string]string{}}
 	// 4 KiB: prompts read lines; the stdin copier's 32 KiB reads bypass
 	// the buffer once it is empty, and an idle session holds less.
-	ss.in = bufio.NewReaderSize(ch, 4<<10)
-	ss.tap = &recTap{onFail: ss.recordingFailed}
-	if !s.addSession(ss) {
+	br.in = bufio.NewReaderSize(ch, 4<<10)
+	br.tap = &recTap{onFail: br.recordingFailed}
+	if !s.addSession(br) {
 		go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
 		sendRefusal(ch, false, "jumpcast: "+string(audit.ReasonShutdown))
 		return
 	}
-	defer s.removeSession(ss)
-	ss.run(pumpRequests(reqs))
+	defer s.removeSession(br)
+	br.run(pumpRequests(reqs))
 }
 
 // run is the request loop: the first request other than agent forwarding
 // connects to the target (or refuses the session); later ones are
 // forwarded. It returns when the admin's channel is closed and everything
 // the session started has ended.
-func (ss *session) run(reqs <-chan *gossh.Request) {
+func (br *bridge) run(reqs <-chan *gossh.Request) {
 	for r := range reqs {
 		switch {
-		case ss.state == stateDone:
+		case br.state == stateDone:
 			reply(r, false)
-		case ss.state == stateNew && r.Type == reqAgent:
-			ss.agentRequest(r)
-		case ss.state == stateNew:
+		case br.state == stateNew && r.Type == reqAgent:
+			br.agentRequest(r)
+		case br.state == stateNew:
 			if r.Type == "pty-req" {
 				if p, ok := parsePty(r.Payload); ok {
-					ss.setPTY(&p)
+					br.setPTY(&p)
 				}
 			}
-			if err := ss.open(); err != nil {
-				ss.state = stateDone
+			if err := br.open(); err != nil {
+				br.state = stateDone
 				if !errors.Is(err, errHandled) {
-					ss.refuse(r, err)
+					br.refuse(r, err)
 				} else {
-					ss.whoami(r)
+					br.whoami(r)
 				}
 				continue
 			}
-			ss.state = stateOpen
-			ss.handle(r)
+			br.state = stateOpen
+			br.handle(r)
 		default:
-			ss.handle(r)
+			br.handle(r)
 		}
 	}
 	// The admin closed the channel (or the finisher did and the admin
 	// answered): make sure the target side ends too.
-	ss.mu.Lock()
-	ss.gone = true
-	ss.mu.Unlock()
-	if t := ss.getTarget(); t != nil {
+	br.mu.Lock()
+	br.gone = true
+	br.mu.Unlock()
+	if t := br.targetChannel(); t != nil {
 		_ = t.Close()
-		<-ss.finished
+		<-br.finished
 	}
-	ss.stdin.Wait()
-	ss.finalize()
+	br.stdin.Wait()
+	br.finalize()
+}
+
+// handle forwards one admin request to the open target channel.
+func (br *bridge) handle(r *gossh.Request) {
+	switch r.Type {
+	case "pty-req":
+		p, ok := parsePty(r.Payload)
+		if !ok || br.started {
+			reply(r, false)
+			return
+		}
+		br.ownModes(&p)
+		r.Payload = gossh.Marshal(p)
+		if br.forward(r) {
+			br.setPTY(&p)
+		}
+	case "window-change":
+		var wc windowChange
+		if err := gossh.Unmarshal(r.Payload, &wc); err != nil {
+			reply(r, false)
+			return
+		}
+		// Record the new size before the target hears of it, so a redraw
+		// it causes never precedes its "r" event in the recording.
+		br.width, br.height = recordedSize(wc.Columns, wc.Rows)
+		if br.started {
+			br.tap.resize(br.width, br.height)
+		}
+		br.forward(r)
+	case "env":
+		var e envReq
+		if err := gossh.Unmarshal(r.Payload, &e); err != nil || br.started ||
+			!envAllowed(br.s.snap.Load().cfg.SSH.EnvAllow, e.Name, e.Value) {
+			br.s.log.Debug("env refused", "user", br.cc.id.User, "name", e.Name)
+			reply(r, false)
+			return
+		}
+		if br.forward(r) {
+			br.env[e.Name] = e.Value
+		}
+	case "shell", "exec", "subsystem":
+		if br.started {
+			reply(r, false)
+			return
+		}
+		br.start(r)
+	case "signal", "break":
+		br.forward(r)
+	case reqAgent:
+		if !br.decision.AgentForwarding {
+			reply(r, false)
+			return
+		}
+		br.agentAsk = true
+		br.cc.setAgentRequested()
+		br.forward(r)
+	default: // x11-req, keepalives, unknown extensions
+		reply(r, false)
+	}
 }
 
 // agentRequest answers auth-agent-req before the target is connected: the
 // admin's agent may then be used to log in to the target and be forwarded
 // to it, as far as policy allows.
-func (ss *session) agentRequest(r *gossh.Request) {
-	cc := ss.cc
+func (br *bridge) agentRequest(r *gossh.Request) {
+	cc := br.cc
 	ok := false
 	if cc.loginErr == nil && cc.login.HasTarget {
 		d := cc.decide()
 		ok = d.Allowed && (d.AgentAuth || d.AgentForwarding)
 	}
 	if ok {
-		ss.agentAsk = true
+		br.agentAsk = true
 		cc.setAgentRequested()
 	}
 	reply(r, ok)
 }
 
+// ownModes replaces a pty-req's terminal modes by those the bastion sends
+// the target (targetModes: echo on). A client's request for echo off is
+// logged and audited; the session goes on.
+func (br *bridge) ownModes(p *ptyReq) {
+	modes, echoOff, replaced := targetModes([]byte(p.Modes))
+	p.Modes = string(modes)
+	cc := br.cc
+	if replaced {
+		br.s.log.Info("pty-req terminal modes unreadable; the target gets the bastion's own",
+			"user", cc.id.User, "target", cc.login.Target, "remote_addr", cc.remote.String())
+	}
+	if echoOff {
+		br.s.log.Warn("client asked for echo off; the target gets echo on", "user", cc.id.User,
+			"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String())
+		br.s.auditEvent(audit.EchoKeptOn(cc.who()))
+	}
+}
+
+func (br *bridge) setPTY(p *ptyReq) {
+	br.ptyReq = p
+	br.width, br.height = recordedSize(p.Columns, p.Rows)
+	br.mu.Lock()
+	br.pty = true
+	br.mu.Unlock()
+}
+
+// recordedSize is the size the recording states for a client's claim.
+func recordedSize(cols, rows uint32) (int, int) {
+	return int(min(cols, maxRecordedSize)), int(min(rows, maxRecordedSize))
+}
+
+// forward sends r to the target with its payload and passes the answer
+// back.
+func (br *bridge) forward(r *gossh.Request) bool {
+	ok, err := br.targetChannel().SendRequest(r.Type, r.WantReply, r.Payload)
+	ok = ok && err == nil
+	reply(r, ok)
+	return ok || !r.WantReply && err == nil
+}
+
 // open checks locks, the login and policy, connects to the target if the
 // connection has no target yet, and opens the target session channel.
-func (ss *session) open() error {
-	cc := ss.cc
+func (br *bridge) open() error {
+	cc := br.cc
 	if ae := cc.refusal(); ae != nil {
 		return ae
 	}
@@ -183,8 +310,8 @@ func (ss *session) open() error {
 	if !d.Allowed {
 		return cc.policyError(d)
 	}
-	ss.decision = d
-	up, err := cc.target(ss.ctx, d, ss)
+	br.decision = d
+	up, err := cc.upstreamFor(br.ctx, d, br)
 	if err != nil {
 		return err
 	}
@@ -193,7 +320,7 @@ func (ss *session) open() error {
 		// A kept connection can die between its probe and this open (the
 		// target restarted): connect afresh once rather than fail.
 		cc.drop(up)
-		if up, err = cc.target(ss.ctx, d, ss); err != nil {
+		if up, err = cc.upstreamFor(br.ctx, d, br); err != nil {
 			return err
 		}
 		tch, treqs, err = up.client.OpenChannel("session", nil)
@@ -201,95 +328,165 @@ func (ss *session) open() error {
 	if err != nil {
 		return &adminError{Reason: audit.ReasonChannelRefused, Msg: up.label + ": session refused by target", Err: err}
 	}
-	ss.mu.Lock()
-	if ss.forced != nil {
-		ss.mu.Unlock()
+	br.mu.Lock()
+	if br.forced != nil {
+		br.mu.Unlock()
 		go gossh.DiscardRequests(treqs) // owner: tch; ends when it closes
 		_ = tch.Close()
-		return ss.forced
+		return br.forced
 	}
-	ss.target = tch
-	ss.mu.Unlock()
-	ss.treqs = treqs
-	ss.up = up
-	ss.finished = make(chan struct{})
-	go ss.finish(tch) // owner: session; closes ss.finished
-	if ss.agentAsk && d.AgentForwarding {
+	br.targetCh = tch
+	br.mu.Unlock()
+	br.treqs = treqs
+	br.up = up
+	br.finished = make(chan struct{})
+	go br.finish(tch) // owner: bridge; closes br.finished
+	if br.agentAsk && d.AgentForwarding {
 		_, _ = tch.SendRequest(reqAgent, false, nil)
 	}
 	return nil
 }
 
+// start begins the recording and forwards the shell, exec or subsystem
+// request. Under fail-closed, a recording that cannot start refuses the
+// session.
+func (br *bridge) start(r *gossh.Request) {
+	kind, command, ok := kindOf(r)
+	if !ok {
+		reply(r, false)
+		return
+	}
+	if ae := controlRefusal(r.Type, command); ae != nil {
+		reply(r, true) // a "false" would add ssh's own "request failed" line
+		br.state = stateDone
+		br.s.auditEvent(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg))
+		br.abort(ae)
+		return
+	}
+	cc, d, now := br.cc, br.decision, br.s.now()
+	// What the session starts with stays its own: a reload that switches
+	// recording.on_failure or recording.input applies to sessions that
+	// start afterwards.
+	rc := br.s.snap.Load().cfg.Recording
+	br.failClosed = rc.OnFailure != config.FailOpen
+	br.info = recorder.SessionInfo{
+		ID: recording.NewID(now), User: cc.id.User, KeyFingerprint: cc.id.KeyFingerprint,
+		RemoteUser: cc.login.RemoteUser, TargetAlias: d.Alias, TargetAddr: d.Address,
+		ClientAddr: cc.remote.String(), Kind: kind, Command: command,
+		PTY: br.ptyReq != nil, RecordInput: rc.Input.Records(br.ptyReq != nil),
+		Width: br.width, Height: br.height, Start: now,
+	}
+	if br.ptyReq != nil {
+		br.info.Term = br.ptyReq.Term
+	}
+	br.info.Env = recorder.SessionEnv(br.info.Term, br.env)
+	br.mu.Lock()
+	br.sid = br.info.ID
+	br.mu.Unlock()
+	// The login and the policy decision are in the index before the
+	// session's first byte (their writes overlapped the target dial).
+	cc.audits.Wait()
+	if err := br.startRecorder(); err != nil {
+		reply(r, true)
+		br.abort(&adminError{Reason: audit.ReasonRecording, Msg: "recording unavailable: " + recordingCause(err), Err: err})
+		return
+	}
+	br.replying.Lock()
+	ok = br.forward(r)
+	br.replying.Unlock()
+	if !ok {
+		br.refusedStart(kind, command)
+		return
+	}
+	br.started = true
+	br.stdin.Add(1)
+	go br.copyStdin() // owner: bridge; run waits for it
+	// The log and the audit trail keep what the index keeps of the command;
+	// the recording's header has it whole.
+	shown, wholeLen := recording.CutCommand(command)
+	br.s.log.Info("session started", "session_id", br.info.ID, "user", cc.id.User,
+		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"kind", kind, "command", shown, "command_len", wholeLen)
+	br.s.auditEvent(audit.SessionStarted(cc.who(), br.info.ID,
+		audit.Start{Kind: kind, Command: shown, CommandLen: wholeLen, Address: d.Address, TargetLogin: targetLogin(br.up)}))
+}
+
+// refusedStart ends a session whose start request the target refused
+// (the admin's ssh has its "request failed" answer). A channel gets one
+// start: the recording opened for it (it must exist before the target
+// runs anything, for fail-closed) is closed now, with the refusal as its
+// exit reason, and the channel ends with one line, so that repeating the
+// request cannot pile up recordings and open files. The refusal is an
+// audit event.
+func (br *bridge) refusedStart(kind, command string) {
+	what := "the " + kind + " request"
+	if kind == "subsystem" || kind == "sftp" {
+		what = "subsystem " + strconv.Quote(cleanEndReason(command))
+	}
+	ae := &adminError{Reason: audit.ReasonChannelRefused, Msg: br.up.label + ": " + what + " refused by the target"}
+	br.state = stateDone // every later request is refused without reaching the target
+	br.s.auditEvent(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg))
+	br.abort(ae)
+}
+
 // refuse answers the request that could not be served and ends the
 // channel with the admin's one-line message and exit status 255.
-func (ss *session) refuse(r *gossh.Request, err error) {
+func (br *bridge) refuse(r *gossh.Request, err error) {
 	ae := asAdminError(err, audit.ReasonUnreachable, "session failed")
 	// The decision that refused it is stored before the admin hears of it.
-	ss.cc.audits.Wait()
+	br.cc.audits.Wait()
 	reply(r, true) // a "false" would add ssh's own "request failed" line
-	cc := ss.cc
-	ss.s.log.Warn("session refused", "user", cc.id.User, "target", cc.login.Target,
+	cc := br.cc
+	br.s.log.Warn("session refused", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"reason", ae.Reason, "err", ae.Error())
 	if ae.Reason == audit.ReasonBadLogin || ae.Reason == audit.ReasonLocked {
-		ss.s.auditEvent(audit.SessionDenied(cc.who(), ae.Reason, ae.Msg))
+		br.s.auditEvent(audit.SessionDenied(cc.who(), ae.Reason, ae.Msg))
 	}
-	ss.mu.Lock()
-	pty := ss.pty
-	forced := ss.forced != nil
-	ss.exitSent = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: string(ae.Reason)}
-	ss.mu.Unlock()
+	br.mu.Lock()
+	pty := br.pty
+	forced := br.forced != nil
+	br.exitSent = asciicast.Exit{Status: refusalStatus, HasStatus: true, Reason: string(ae.Reason)}
+	br.mu.Unlock()
 	if forced { // abort already told the admin
 		return
 	}
-	sendRefusal(ss.ch, pty, ae.line())
-}
-
-func (ss *session) setPTY(p *ptyReq) {
-	ss.ptyReq = p
-	ss.width, ss.height = recordedSize(p.Columns, p.Rows)
-	ss.mu.Lock()
-	ss.pty = true
-	ss.mu.Unlock()
-}
-
-// maxRecordedSize bounds the terminal size written to a recording: a
-// client may claim any uint32, and a player asked for 100000×100000 cells
-// freezes the auditor's browser tab. The target still gets what was sent.
-const maxRecordedSize = 1000
-
-// recordedSize is the size the recording states for a client's claim.
-func recordedSize(cols, rows uint32) (int, int) {
-	return int(min(cols, maxRecordedSize)), int(min(rows, maxRecordedSize))
-}
-
-func (ss *session) conn() *clientConn { return ss.cc }
-
-func (ss *session) getTarget() gossh.Channel {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.target
+	sendRefusal(br.ch, pty, ae.line())
 }
 
 // abort ends the session on the bastion's initiative (shutdown, recording
 // failure): the admin gets ae's line, the target channel is closed, and
 // the finisher reports exit status 255. It is safe from any goroutine and
 // acts once.
-func (ss *session) abort(ae *adminError) {
-	ss.mu.Lock()
-	if ss.forced != nil {
-		ss.mu.Unlock()
+func (br *bridge) abort(ae *adminError) {
+	br.mu.Lock()
+	if br.forced != nil {
+		br.mu.Unlock()
 		return
 	}
-	ss.forced = ae
-	target, pty, sid := ss.target, ss.pty, ss.sid
-	ss.mu.Unlock()
-	ss.s.log.Warn("session ended by the bastion", "session_id", sid, "user", ss.cc.id.User,
-		"target", ss.cc.login.Target, "reason", ae.Reason)
+	br.forced = ae
+	target, pty, sid := br.targetCh, br.pty, br.sid
+	br.mu.Unlock()
+	br.s.log.Warn("session ended by the bastion", "session_id", sid, "user", br.cc.id.User,
+		"target", br.cc.login.Target, "reason", ae.Reason)
 	if target != nil {
-		_, _ = ss.ch.Stderr().Write([]byte(termLine(ae.line(), pty)))
+		_, _ = br.ch.Stderr().Write([]byte(termLine(ae.line(), pty)))
 		_ = target.Close()
 		return
 	}
-	sendRefusal(ss.ch, pty, ae.line())
+	sendRefusal(br.ch, pty, ae.line())
+}
+
+func (br *bridge) conn() *clientConn { return br.cc }
+
+func (br *bridge) targetChannel() gossh.Channel {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	return br.targetCh
+}
+
+func (br *bridge) recordingID() string {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	return br.sid
 }

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -11,7 +14,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
-	"golang.org/x/sys/cpu"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // connKey is the gliderlabs context key of a connection's *clientConn.
@@ -20,6 +23,25 @@ var connKey = &struct{ name string }{"jumpcast-conn"}
 // clientConn is one admin connection. Fields set during authentication
 // (id, login, loginErr) are written by the handshake goroutine before the
 // first channel handler runs and are read-only afterwards.
+//
+// Its life, in order (methods in this file unless named):
+//  1. onConnect accepts the TCP connection within the limits (limits.go)
+//     and makes the clientConn; serverConfig gives it its own x/crypto
+//     config, whose callbacks are its methods.
+//  2. publicKeyOffered / verified authenticate the bastion user (auth.go
+//     decides who the key is); the login name is parsed then (login.go).
+//  3. attach: the first channel handler hands over the x/crypto
+//     connection. Each channel asks access.go's refusal and
+//     channelOpened first (locks, the per-connection cap).
+//  4. decide: the policy decision, made once, logged and audited.
+//  5. upstreamFor: the target connection, made on the first channel that
+//     needs it (or taken over from the pool, reuse.go) and shared by the
+//     connection's session and forward channels; the agent methods serve
+//     its agent requests. upstreamClosed / targetLost / drop / adopt keep
+//     cc.up current when the target goes away.
+//  6. onClose: the admin left; the upstream is closed or kept for reuse.
+//     access.go's shut/recheck close it early when a reload, a lock or an
+//     end request no longer allows it.
 type clientConn struct {
 	s      *Server
 	snap   *snapshot // config at connect time, for limits
@@ -53,12 +75,6 @@ type clientConn struct {
 	// forwardHosts are the hosts and aliases its forwards went to (ssh
 	// -J), for target locks.
 	forwardHosts []string
-}
-
-// who is the connection's party in audit events: the bastion user, the
-// admin's address, and the target and remote user of the login name.
-func (cc *clientConn) who() audit.Who {
-	return audit.Who{User: cc.id.User, RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser}
 }
 
 // onConnect is gliderlabs' ConnCallback: it applies the abuse limits and
@@ -155,6 +171,215 @@ func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *
 	return &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}, nil
 }
 
+// attach records the SSH connection for later channel opens toward the
+// admin (agent forwarding); every channel handler calls it.
+func (cc *clientConn) attach(conn *gossh.ServerConn) {
+	cc.mu.Lock()
+	if cc.sshConn == nil {
+		cc.sshConn = conn
+	}
+	cc.mu.Unlock()
+}
+
+// who is the connection's party in audit events: the bastion user, the
+// admin's address, and the target and remote user of the login name.
+func (cc *clientConn) who() audit.Who {
+	return audit.Who{User: cc.id.User, RemoteAddr: cc.remote.String(), Target: cc.login.Target, RemoteUser: cc.login.RemoteUser}
+}
+
+// decide makes the connection's policy decision once (login name and
+// identity are fixed for the connection), logs it as one line and audits
+// it. Later channels reuse it.
+func (cc *clientConn) decide() Decision {
+	cc.mu.Lock()
+	if cc.decided {
+		d := cc.decision
+		cc.mu.Unlock()
+		return d
+	}
+	d := cc.s.snap.Load().policy.Decide(cc.id.User, cc.login)
+	cc.decided, cc.decision = true, d
+	cc.mu.Unlock()
+
+	ev := audit.PolicyDecided(cc.who(), d.Allowed, d.Reason, d.Address, cc.id.KeyFingerprint)
+	cc.s.log.Info("policy decision", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"decision", ev.Outcome, "reason", d.Reason, "address", d.Address)
+	cc.s.auditAsync(&cc.audits, ev)
+	return d
+}
+
+// policyError is the admin's message for a refused decision.
+func (cc *clientConn) policyError(d Decision) *adminError {
+	if d.Unknown {
+		return &adminError{Reason: audit.ReasonNoTarget, Msg: cc.login.Target + ": no such target"}
+	}
+	if d.Reason == audit.ReasonTargetNotPermitted {
+		return &adminError{Reason: audit.ReasonNotPermitted, Msg: cc.login.Target + ": not permitted for " + cc.id.User}
+	}
+	return &adminError{Reason: audit.ReasonNotPermitted, Msg: cc.login.Target + ": " + string(d.Reason) + " for " + cc.id.User}
+}
+
+// upstreamFor returns the connection's upstream, connecting and authenticating
+// first when there is none. br, when not nil, is the session channel that
+// asked: its PTY makes prompts possible and its agent request makes agent
+// authentication possible. Connects are serialized by connMu.
+func (cc *clientConn) upstreamFor(ctx context.Context, d Decision, br *bridge) (*upstream, error) {
+	cc.connMu.Lock()
+	defer cc.connMu.Unlock()
+	cc.mu.Lock()
+	up, closed := cc.up, cc.closed
+	cc.mu.Unlock()
+	if up != nil {
+		return up, nil
+	}
+	if closed {
+		return nil, errors.New("admin connection closed")
+	}
+	s := cc.s
+	snap := s.snap.Load()
+	cfg := snap.cfg
+	label := targetLabel(d.Alias, d.Address)
+	plan := &authPlan{
+		user:     cc.login.RemoteUser,
+		host:     cc.login.Target,
+		signers:  slices.Concat(snap.targetIDs[d.Alias], s.ids),
+		password: cfg.Upstream.PasswordAuth,
+	}
+	if br != nil && br.ptyReq != nil {
+		plan.prompt = &prompter{out: br.ch.Stderr(), in: br.in}
+	}
+	if d.AgentAuth && cc.agentRequested() {
+		plan.agent = cc.openAgent
+	}
+	key := reuseKey{user: cc.id.User, alias: d.Alias, address: d.Address, remoteUser: cc.login.RemoteUser}
+	if plan.agent == nil {
+		if up := cc.takeKept(key, d); up != nil {
+			return up, nil
+		}
+	}
+	client, err := s.dialTarget(ctx, cfg, d, label, plan)
+	if err != nil {
+		ae := asAdminError(err, audit.ReasonUnreachable, label+": connection failed")
+		s.log.Warn("target connection failed", "user", cc.id.User, "target", cc.login.Target,
+			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+			"reason", ae.Reason, "err", ae.Error())
+		s.auditEvent(audit.UpstreamFailed(cc.who(), ae.Reason, d.Address, ae.Msg))
+		return nil, ae
+	}
+	up = &upstream{client: client, label: label, key: key, snap: snap,
+		reusable: plan.agent == nil && plan.triedMethods() == "publickey"}
+	up.setOwner(cc)
+	agentChans := client.HandleChannelOpen("auth-agent@openssh.com")
+	go s.serveAgentChannels(up, agentChans) // owner: up; ends when client closes
+	go s.watchUpstream(up)                  // owner: up; ends when client closes
+	if !cc.adopt(up) {
+		_ = up.Close()
+		return nil, errors.New("admin connection closed")
+	}
+	s.log.Info("target connected", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"address", d.Address, "methods", plan.triedMethods())
+	return up, nil
+}
+
+// adopt makes up the connection's target connection; false means the
+// admin connection has closed meanwhile.
+func (cc *clientConn) adopt(up *upstream) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed {
+		return false
+	}
+	cc.up = up
+	return true
+}
+
+// drop closes up and forgets it, so that the next channel connects
+// afresh.
+func (cc *clientConn) drop(up *upstream) {
+	cc.mu.Lock()
+	if cc.up == up {
+		cc.up = nil
+	}
+	cc.mu.Unlock()
+	up.setOwner(nil)
+	_ = up.Close()
+}
+
+// upstreamClosed forgets up, so that the next channel connects again, and
+// reports the loss unless the admin's own leaving closed it.
+func (cc *clientConn) upstreamClosed(up *upstream, err error) {
+	cc.mu.Lock()
+	if cc.up == up {
+		cc.up = nil
+	}
+	byAdmin, d := cc.closed, cc.decision
+	cc.mu.Unlock()
+	if !byAdmin {
+		cc.targetLost(d, err)
+	}
+}
+
+// targetLost logs and audits a target connection that closed while the
+// admin was still connected (target crashed, rebooted, network cut).
+// Each session channel on it then tells its admin in one line.
+func (cc *clientConn) targetLost(d Decision, err error) {
+	msg := "closed by the target"
+	if err != nil && !errors.Is(err, io.EOF) {
+		msg = err.Error()
+	}
+	cc.s.log.Warn("target connection lost", "user", cc.id.User, "target", cc.login.Target,
+		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
+		"address", d.Address, "err", msg)
+	cc.s.auditEvent(audit.UpstreamLost(cc.who(), d.Address, msg))
+}
+
+// adminGone tells whether the admin's connection has closed (which closes
+// the target connection too, so that is no loss of the target).
+func (cc *clientConn) adminGone() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.closed
+}
+
+func (cc *clientConn) agentRequested() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.agentAsk
+}
+
+func (cc *clientConn) setAgentRequested() {
+	cc.mu.Lock()
+	cc.agentAsk = true
+	cc.mu.Unlock()
+}
+
+// agentForwardingOn tells whether the admin asked for agent forwarding
+// and the connection's policy decision allows it.
+func (cc *clientConn) agentForwardingOn() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.agentAsk && cc.decided && cc.decision.AgentForwarding && cc.sshConn != nil
+}
+
+// openAgent opens an agent channel back to the admin's client (it exists
+// when the admin ran ssh -A) and returns a client for it and its closer.
+func (cc *clientConn) openAgent() (agent.ExtendedAgent, func(), error) {
+	cc.mu.Lock()
+	conn := cc.sshConn
+	cc.mu.Unlock()
+	if conn == nil {
+		return nil, nil, errors.New("no admin connection")
+	}
+	ch, reqs, err := conn.OpenChannel("auth-agent@openssh.com", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	go gossh.DiscardRequests(reqs) // owner: ch; ends when ch closes
+	return agent.NewClient(ch), func() { _ = ch.Close() }, nil
+}
+
 // onClose runs once when the admin's TCP connection closes: it counts a
 // failed authentication and closes the target connection.
 func (cc *clientConn) onClose(authed bool) {
@@ -180,58 +405,4 @@ func (cc *clientConn) onClose(authed bool) {
 	if up != nil {
 		cc.release(up)
 	}
-}
-
-// attach records the SSH connection for later channel opens toward the
-// admin (agent forwarding); every channel handler calls it.
-func (cc *clientConn) attach(conn *gossh.ServerConn) {
-	cc.mu.Lock()
-	if cc.sshConn == nil {
-		cc.sshConn = conn
-	}
-	cc.mu.Unlock()
-}
-
-// serverAlgorithms are the bastion's algorithms: AEAD ciphers first, no
-// SHA-1 anywhere, all taken from what x/crypto supports.
-func serverAlgorithms() gossh.Config {
-	sup := gossh.SupportedAlgorithms()
-	pick := func(supported []string, want ...string) []string {
-		var out []string
-		for _, w := range want {
-			if slices.Contains(supported, w) {
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	return gossh.Config{
-		KeyExchanges: pick(sup.KeyExchanges, gossh.KeyExchangeMLKEM768X25519, gossh.KeyExchangeCurve25519,
-			gossh.KeyExchangeECDHP256, gossh.KeyExchangeECDHP384, gossh.KeyExchangeECDHP521,
-			gossh.KeyExchangeDH16SHA512, gossh.KeyExchangeDH14SHA256),
-		Ciphers: pick(sup.Ciphers, preferredCiphers()...),
-		MACs:    pick(sup.MACs, gossh.HMACSHA256ETM, gossh.HMACSHA512ETM, gossh.HMACSHA256, gossh.HMACSHA512),
-	}
-}
-
-// preferredCiphers orders the AEAD ciphers by what is fast here. Where the
-// CPU has AES instructions, x/crypto's AES-GCM runs in assembly while its
-// ChaCha20-Poly1305 does not (the benchmark profile showed generic ChaCha20
-// at 14% of the bastion's CPU), so AES-GCM goes first. The order decides the
-// upstream hop, where the bastion is the client; on the admin's hop the
-// client's order wins.
-func preferredCiphers() []string {
-	aead := []string{gossh.CipherChaCha20Poly1305, gossh.CipherAES128GCM, gossh.CipherAES256GCM}
-	if cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ || cpu.ARM64.HasAES && cpu.ARM64.HasPMULL {
-		aead = []string{gossh.CipherAES128GCM, gossh.CipherAES256GCM, gossh.CipherChaCha20Poly1305}
-	}
-	return append(aead, gossh.CipherAES256CTR, gossh.CipherAES192CTR, gossh.CipherAES128CTR)
-}
-
-// publicKeyAuthAlgorithms are the client signature algorithms accepted:
-// what x/crypto supports, without SHA-1 RSA.
-func publicKeyAuthAlgorithms() []string {
-	return slices.DeleteFunc(gossh.SupportedAlgorithms().PublicKeyAuths, func(a string) bool {
-		return a == gossh.KeyAlgoRSA || a == "ssh-dss" // by name: the constant is deprecated
-	})
 }

@@ -5,22 +5,31 @@
 // keys and authenticates there, and bridges session channels byte for byte
 // while handing the stream to a Recorder.
 //
-// Layout: server.go (lifecycle, reload, target identity keys),
-// conn.go (one admin connection: handshake, algorithms, close), auth.go
-// and limits.go (who may connect), login.go (the login-name grammar),
-// policy.go and hostmatch.go (who may reach what, raw host patterns),
-// upstream_dial.go, hostkeys.go and upstream_auth.go (the target side),
-// target.go and reuse.go (one target connection per admin connection, kept
-// for the same user's next one when it logged in with bastion-held keys;
-// agent forwarding; a target lost mid-session), bridge.go (a session
-// channel's lifetime), requests.go (request payloads and the env rules),
-// session_io.go (forwarding requests, starting the session and its
-// recording), rectap.go (the copy loops' tap into the recorder),
-// recording.go (the recording seam), end.go (ending a live session by its
-// recording id), forward.go (direct-tcpip), errors.go (the one-line
-// messages admins see, and sanitizeLine for any text from elsewhere),
-// whoami.go (the no-target login), access.go (closing open connections
-// that a reload, a lock or a request to end one no longer allows).
+// Layout, by type and then by concern:
+//   - server.go: Server's lifecycle, reload, target identity keys;
+//     algorithms.go the SSH algorithms on both sides.
+//   - conn.go: clientConn, one admin connection, with its life in order
+//     (accept, authenticate, decide, its upstream, close); auth.go and
+//     limits.go who may connect; login.go the login-name grammar;
+//     access.go closing open connections that a reload, a lock or a
+//     request to end one no longer allows.
+//   - policy.go and hostmatch.go: who may reach what.
+//   - upstream.go: upstream, one target connection shared by an admin
+//     connection's channels, its agent channels and loss; upstream_dial.go,
+//     hostkeys.go and upstream_auth.go connecting to it (verified host
+//     keys, the authentication plan, relayed prompts); reuse.go keeping it
+//     for the same user's next connection.
+//   - bridge.go: bridge, one session channel, with its life in order;
+//     bridge_record.go starting its recording, bridge_end.go its copy
+//     loops' end, exit status and finalization, bridge_whoami.go the
+//     no-target login; requests.go request payloads and the env and
+//     control-character rules; termmodes.go the terminal modes sent to
+//     the target; rectap.go the copy loops' tap into the recorder;
+//     recording.go the recording seam; end.go ending a live session or a
+//     whole connection by recording id.
+//   - forward.go: direct-tcpip channels.
+//   - errors.go: the one-line messages admins see, and sanitizeLine for
+//     any text from elsewhere.
 //
 // Sessions are bridged on raw channels, never through gliderlabs'
 // ssh.Session: requests are forwarded with their original payloads, stdout

@@ -22,16 +22,16 @@ const maxEndReason = 200
 // before anything else happens. why may be empty; control characters are
 // dropped from it and it is cut to 200 characters.
 func (s *Server) EndSession(id, by, why string) error {
-	ss := s.liveSession(id)
-	if ss == nil {
+	br := s.liveSession(id)
+	if br == nil {
 		return ErrNoLiveSession
 	}
 	msg, why := endedBy("session", by, why)
-	cc := ss.cc
+	cc := br.cc
 	s.log.Warn("session ended on request", "session_id", id, "user", cc.id.User, "target", cc.login.Target,
 		"by", by, "why", why)
 	s.auditEvent(audit.SessionTerminated(cc.who(), id, by, why))
-	ss.abort(&adminError{Reason: audit.ReasonEndedOnRequest, Msg: msg})
+	br.abort(&adminError{Reason: audit.ReasonEndedOnRequest, Msg: msg})
 	return nil
 }
 
@@ -48,30 +48,24 @@ func endedBy(what, by, why string) (msg, cleanWhy string) {
 }
 
 // liveSession finds the open session recording as id.
-func (s *Server) liveSession(id string) *session {
+func (s *Server) liveSession(id string) *bridge {
 	if id == "" {
 		return nil
 	}
 	s.mu.Lock()
-	open := make([]*session, 0, len(s.sessions))
+	open := make([]*bridge, 0, len(s.sessions))
 	for a := range s.sessions {
-		if ss, ok := a.(*session); ok {
-			open = append(open, ss)
+		if br, ok := a.(*bridge); ok {
+			open = append(open, br)
 		}
 	}
 	s.mu.Unlock()
-	for _, ss := range open { // ss.mu is never taken under s.mu
-		if ss.recordingID() == id {
-			return ss
+	for _, br := range open { // br.mu is never taken under s.mu
+		if br.recordingID() == id {
+			return br
 		}
 	}
 	return nil
-}
-
-func (ss *session) recordingID() string {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.sid
 }
 
 // cleanEndReason makes s safe to print on the admin's terminal: no control

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -118,7 +119,7 @@ func (s *Server) dialForward(ctx context.Context, cc *clientConn, p directTCPIP)
 		if !d.Allowed || !d.PortForwarding {
 			return nil, "", &adminError{Reason: audit.ReasonNotPermitted, Msg: forwardRefused}
 		}
-		up, err := cc.target(ctx, d, nil)
+		up, err := cc.upstreamFor(ctx, d, nil)
 		if err != nil {
 			return nil, "", err
 		}
@@ -156,3 +157,30 @@ func asHalfCloser(c net.Conn) halfCloser {
 type fullCloser struct{ net.Conn }
 
 func (f fullCloser) CloseWrite() error { return f.Close() }
+
+// halfCloser is a stream whose write side can be closed alone.
+type halfCloser interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// join copies a→b and b→a, passing each EOF on as a half-close, and closes
+// both once both directions are done (or one fails).
+func join(a, b halfCloser) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	cp := func(dst, src halfCloser) {
+		defer wg.Done()
+		if _, err := io.Copy(dst, src); err != nil {
+			_ = dst.Close()
+			_ = src.Close()
+			return
+		}
+		_ = dst.CloseWrite()
+	}
+	go cp(a, b) // owner: join
+	go cp(b, a) // owner: join
+	wg.Wait()
+	_ = a.Close()
+	_ = b.Close()
+}

@@ -299,12 +299,12 @@ func (s *Server) Close() error {
 func (s *Server) abortSessions(reason audit.Reason) {
 	s.mu.Lock()
 	list := make([]aborter, 0, len(s.sessions))
-	for ss := range s.sessions {
-		list = append(list, ss)
+	for br := range s.sessions {
+		list = append(list, br)
 	}
 	s.mu.Unlock()
-	for _, ss := range list {
-		ss.abort(&adminError{Reason: reason, Msg: string(reason)})
+	for _, br := range list {
+		br.abort(&adminError{Reason: reason, Msg: string(reason)})
 	}
 }
 
@@ -315,22 +315,22 @@ type aborter interface {
 	conn() *clientConn // the admin connection it belongs to
 }
 
-// addSession registers ss; it fails when the server is closing.
-func (s *Server) addSession(ss aborter) bool {
+// addSession registers br; it fails when the server is closing.
+func (s *Server) addSession(br aborter) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return false
 	}
-	s.sessions[ss] = struct{}{}
+	s.sessions[br] = struct{}{}
 	s.wg.Add(1)
 	return true
 }
 
-// removeSession unregisters ss and wakes Shutdown when none remain.
-func (s *Server) removeSession(ss aborter) {
+// removeSession unregisters br and wakes Shutdown when none remain.
+func (s *Server) removeSession(br aborter) {
 	s.mu.Lock()
-	delete(s.sessions, ss)
+	delete(s.sessions, br)
 	if len(s.sessions) == 0 {
 		close(s.idle)
 		s.idle = make(chan struct{})

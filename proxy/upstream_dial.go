@@ -6,61 +6,12 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	gossh "golang.org/x/crypto/ssh"
 )
-
-// upstream is one SSH connection to a target, shared by the session and
-// forwarding channels of one admin connection, and kept for the same
-// user's next connection when it may be reused (see reuse.go).
-type upstream struct {
-	client   *gossh.Client
-	label    string    // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
-	key      reuseKey  // who may take it over
-	snap     *snapshot // the configuration it was made under; kept only while current
-	reusable bool      // authenticated with bastion-held keys only
-	once     sync.Once
-
-	expiry *time.Timer // closes it while kept; guarded by the pool's mu
-
-	mu    sync.Mutex  // guards the fields below
-	owner *clientConn // the admin connection using it; nil while kept
-	uses  int         // admin connections that have used it, 1 when fresh
-}
-
-// setOwner hands up to cc (nil: kept, nobody's).
-func (u *upstream) setOwner(cc *clientConn) {
-	u.mu.Lock()
-	u.owner = cc
-	if cc != nil {
-		u.uses++
-	}
-	u.mu.Unlock()
-}
-
-// wasReused tells whether an earlier admin connection used up before.
-func (u *upstream) wasReused() bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.uses > 1
-}
-
-func (u *upstream) getOwner() *clientConn {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.owner
-}
-
-// Close closes the target connection; it is idempotent.
-func (u *upstream) Close() error {
-	var err error
-	u.once.Do(func() { err = u.client.Close() })
-	return err
-}
 
 // Outcomes of a target connection attempt, as passed to Options.OnDial.
 const (
@@ -152,6 +103,10 @@ func upstreamError(label string, plan *authPlan, err error) error {
 	case isTimeout(err):
 		return &adminError{Reason: audit.ReasonUnreachable, Msg: label + ": ssh handshake timed out", Err: err}
 	case strings.Contains(err.Error(), "unable to authenticate"):
+		// x/crypto (v0.59) has no typed error for "every method was
+		// refused": its clientAuthenticate returns a plain fmt.Errorf.
+		// TestUpstreamAuthFailedNamesMethods and TestOpenSSHAgentForwarding pin the
+		// admin's line, so an x/crypto that rewords it fails there.
 		msg := fmt.Sprintf("%s: authentication failed as %s (tried %s)", label, plan.user, plan.triedMethods())
 		if plan.prompt == nil && plan.password {
 			msg += "; password prompts need a terminal (ssh -t)"
@@ -160,10 +115,4 @@ func upstreamError(label string, plan *authPlan, err error) error {
 	default:
 		return &adminError{Reason: audit.ReasonUnreachable, Msg: label + ": ssh handshake failed", Err: err}
 	}
-}
-
-// clientAlgorithms are the upstream algorithms: the same hardened choice
-// as the server side.
-func clientAlgorithms() gossh.Config {
-	return serverAlgorithms()
 }

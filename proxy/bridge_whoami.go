@@ -9,19 +9,19 @@ import (
 
 // whoami answers a login without target ("ssh alice@bastion"): who the
 // admin is, with which key, and what they may reach; then exit status 0.
-func (ss *session) whoami(r *gossh.Request) {
+func (br *bridge) whoami(r *gossh.Request) {
 	reply(r, true)
-	cc := ss.cc
+	cc := br.cc
 	cc.audits.Wait() // the login is stored before anything is shown
-	ss.mu.Lock()
-	pty := ss.pty
-	ss.mu.Unlock()
-	text := whoamiText(cc.id, ss.s.snap.Load().policy.Grants(cc.id.User))
-	_, _ = ss.ch.Write([]byte(termLine(text, pty)))
-	_, _ = ss.ch.SendRequest("exit-status", false, gossh.Marshal(exitStatusMsg{Status: 0}))
-	_ = ss.ch.CloseWrite()
-	_ = ss.ch.Close()
-	ss.s.log.Info("whoami", "user", cc.id.User, "remote_addr", cc.remote.String())
+	br.mu.Lock()
+	pty := br.pty
+	br.mu.Unlock()
+	text := whoamiText(cc.id, br.s.snap.Load().policy.Grants(cc.id.User))
+	_, _ = br.ch.Write([]byte(termLine(text, pty)))
+	_, _ = br.ch.SendRequest("exit-status", false, gossh.Marshal(exitStatusMsg{Status: 0}))
+	_ = br.ch.CloseWrite()
+	_ = br.ch.Close()
+	br.s.log.Info("whoami", "user", cc.id.User, "remote_addr", cc.remote.String())
 }
 
 // whoamiText renders identity and grants, one grant per line.
