@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -109,6 +110,23 @@ func (cc *clientConn) shut(c *closing) bool {
 		cc.drainOnce.Do(func() { close(cc.drained) })
 	}
 	return true
+}
+
+// maxRefusedStarts bounds the start requests (shell, exec, subsystem) that
+// may be refused on one connection, counting every channel, as
+// MaxAuthTries bounds keys: each refusal is audited and leaves a closed
+// recording, so a client looping over channels must not make them without
+// end. One start per channel is allowed at all (bridge.start).
+const maxRefusedStarts = 10
+
+// startRefused counts a refused start on cc and closes the connection at
+// the maxRefusedStarts-th.
+func (cc *clientConn) startRefused() {
+	if cc.refused.Add(1) != maxRefusedStarts {
+		return
+	}
+	cc.shut(&closing{reason: audit.ReasonTooManyRefusedStarts, by: "bastion",
+		msg: fmt.Sprintf("%d session starts refused on this connection; closing it", maxRefusedStarts)})
 }
 
 // channelsOf returns cc's open session and forward channels.

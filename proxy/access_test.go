@@ -286,6 +286,47 @@ func TestRefusedStartIsTheChannelsOnlyStart(t *testing.T) {
 	}
 }
 
+// TestRefusedStartsAreBoundedPerConnection: a client that opens channel
+// after channel, each with a start the target refuses, has its connection
+// closed at the maxRefusedStarts-th, with a line for its open session and
+// one audit event; it made no more recordings than that.
+func TestRefusedStartsAreBoundedPerConnection(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	c := f.dial(t, "root@t1")
+	other := f.openReadyShellOn(t, c) // a session of the same connection, running
+	for i := 1; i < maxRefusedStarts; i++ {
+		s := openRaw(t, c)
+		if ok, _ := s.ch.SendRequest("subsystem", true, gossh.Marshal(execMsg{"nosuch"})); ok {
+			t.Fatalf("start %d accepted", i)
+		}
+		s.wait()
+	}
+	if ev := f.audit.find(audit.KindConnection, audit.OutcomeTerminated); len(ev) != 0 {
+		t.Fatalf("connection closed after %d refused starts: %+v", maxRefusedStarts-1, ev)
+	}
+	last := openRaw(t, c)
+	_, _ = last.ch.SendRequest("subsystem", true, gossh.Marshal(execMsg{"nosuch"}))
+	if !sshtest.ConnEnds(c, 2*time.Second) {
+		t.Fatalf("the connection is open 2 s after its %dth refused start", maxRefusedStarts)
+	}
+	const line = "jumpcast: 10 session starts refused on this connection; closing it"
+	if r := other.wait(); !strings.Contains(string(r.stdout)+string(r.stderr), line) {
+		t.Errorf("the running session saw %q %q, want %q", r.stdout, r.stderr, line)
+	}
+	if ev := f.audit.waitEvent(t, audit.KindConnection, audit.OutcomeTerminated); ev.Reason != audit.ReasonTooManyRefusedStarts {
+		t.Errorf("audit event %+v", ev)
+	}
+	if n := len(f.audit.find(audit.KindSession, audit.OutcomeDenied)); n != maxRefusedStarts {
+		t.Errorf("%d refused starts audited, want %d", n, maxRefusedStarts)
+	}
+	f.rec.mu.Lock()
+	n := len(f.rec.sessions)
+	f.rec.mu.Unlock()
+	if n != maxRefusedStarts+1 {
+		t.Errorf("%d recordings, want %d refused + 1 running", n, maxRefusedStarts)
+	}
+}
+
 // TestLockClosesAClientThatStopsReading: an admin whose client no longer
 // reads (its channel window full of output) cannot hold a lock up: its
 // connection and every other one the lock names close all the same.

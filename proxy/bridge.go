@@ -361,6 +361,7 @@ func (br *bridge) start(r *gossh.Request) {
 		br.state = stateDone
 		br.s.auditEvent(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg))
 		br.abort(ae)
+		br.cc.startRefused()
 		return
 	}
 	cc, d, now := br.cc, br.decision, br.s.now()
@@ -427,6 +428,7 @@ func (br *bridge) refusedStart(kind, command string) {
 	br.state = stateDone // every later request is refused without reaching the target
 	br.s.auditEvent(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg))
 	br.abort(ae)
+	br.cc.startRefused()
 }
 
 // refuse answers the request that could not be served and ends the

@@ -57,6 +57,7 @@ type clientConn struct {
 	tried     atomic.Bool // an authentication method other than "none" was tried
 
 	channels  atomic.Int32  // open channels, capped by ssh.max_channels_per_connection
+	refused   atomic.Int32  // start requests refused on its channels (startRefused)
 	drained   chan struct{} // closed once the connection is closing and has no channel left
 	drainOnce sync.Once
 

@@ -320,8 +320,10 @@ func startRequest(tb testing.TB, c *gossh.Client, typ, value string) (string, in
 }
 
 // TestIntegrityRefusedStartsLeaveNothing: 10,000 start requests the target
-// refuses (over 10 channels of one connection) leave no active recording,
-// no open file and no goroutine behind, and another admin is unaffected.
+// refuses (1,000 on each of 10 channels of one connection) leave no active
+// recording, no open file and no goroutine behind, another admin is
+// unaffected, and the 10th channel's refusal closes the connection
+// (refused starts are bounded per connection: each leaves a recording).
 func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
 	e, ops := startMetricsE2E(t)
 	metricsURL := "http://" + ops + "/metrics"
@@ -341,6 +343,9 @@ func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
 		}
 		_ = sess.Close()
 	}
+	if !sshtest.ConnEnds(c, 2*time.Second) {
+		t.Error("the connection is open 2 s after its 10th refused start")
+	}
 	during, _ := scrapeMetrics(t, metricsURL, "")
 	t.Logf("10,000 refused starts in %v; fds %v -> %v, goroutines %v -> %v, RSS %.1f -> %.1f MiB",
 		time.Since(start).Round(time.Millisecond), before["process_open_fds"], during["process_open_fds"],
@@ -356,7 +361,6 @@ func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
 	if out, errOut, code := e.ssh(t, "", e.login(), "echo other-admin-ok"); code != 0 || !strings.Contains(out, "other-admin-ok") {
 		t.Errorf("another admin's session: exit %d, %q %q", code, out, errOut)
 	}
-	_ = c.Close()
 	if !waitFor(10*time.Second, func() bool {
 		return len(listRecordings(t, e.cfgPath, "--status", "active")) == 0
 	}) {
@@ -369,6 +373,9 @@ func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
 	// after it never reached the target.
 	if n := strings.Count(auditLines(t, e.cfgPath, "--kind", "session"), `"reason":"target refused the session"`); n != 10 {
 		t.Errorf("%d refused starts audited, want 10 (one per channel)", n)
+	}
+	if n := strings.Count(auditLines(t, e.cfgPath, "--kind", "connection"), `"reason":"too many refused session starts"`); n != 1 {
+		t.Errorf("%d connection closings for too many refused starts audited, want 1", n)
 	}
 	after, _ := scrapeMetrics(t, metricsURL, "")
 	t.Logf("after the connection closed: fds %v, goroutines %v, RSS %.1f MiB", after["process_open_fds"],

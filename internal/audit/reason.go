@@ -65,6 +65,10 @@ const (
 	ReasonKeyRevoked         Reason = "key revoked"              // ssh.revoked_keys names its key, certificate key or CA
 	ReasonKeyNotAuthorized   Reason = "key no longer authorized" // the key or its user left the configuration
 	ReasonCertificateInvalid Reason = "certificate no longer valid"
+	// The connection's channels had maxRefusedStarts start requests
+	// refused (by the target or for a control character): each refusal
+	// leaves a closed recording, so they are bounded per connection.
+	ReasonTooManyRefusedStarts Reason = "too many refused session starts"
 )
 
 // Why a session ended without an exit status from its program.
