@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -29,9 +31,12 @@ var errHandled = errors.New("handled")
 //  1. handleSession (this file) makes it for a new channel and runs run,
 //     the request loop, in the channel's goroutine.
 //  2. Requests before the start (pty-req, env, agent forwarding,
-//     window-change) are kept or forwarded by handle; the first request
-//     that needs the target calls open, which decides (clientConn.decide),
-//     gets the upstream (clientConn.upstreamFor) and opens targetCh.
+//     window-change; whatever order the client sends them in) are answered
+//     and kept by shape. The start request calls open, which decides
+//     (clientConn.decide), gets the upstream (clientConn.upstreamFor, with
+//     the session's terminal known for prompts) and opens targetCh;
+//     passShape hands the kept terminal and environment to it. Later
+//     requests go through handle.
 //  3. start forwards the one start request (shell, exec, subsystem) and
 //     starts the recording (bridge_record.go) before the first byte
 //     flows; a refused start (refuse, refusedStart) ends the channel with
@@ -89,7 +94,7 @@ type bridge struct {
 }
 
 const (
-	stateNew  = iota // no request beyond agent forwarding yet
+	stateNew  = iota // before the start request: its shape is being kept
 	stateOpen        // target channel open, requests are forwarded
 	stateDone        // refused or answered: every request is refused
 )
@@ -141,14 +146,8 @@ func (br *bridge) run(reqs <-chan *gossh.Request) {
 		switch {
 		case br.state == stateDone:
 			reply(r, false)
-		case br.state == stateNew && r.Type == reqAgent:
-			br.agentRequest(r)
-		case br.state == stateNew:
-			if r.Type == "pty-req" {
-				if p, ok := parsePty(r.Payload); ok {
-					br.setPTY(&p)
-				}
-			}
+		case br.state == stateNew && isStart(r.Type):
+			// The session's shape is complete: connect with it.
 			if err := br.open(); err != nil {
 				br.state = stateDone
 				if !errors.Is(err, errHandled) {
@@ -159,7 +158,10 @@ func (br *bridge) run(reqs <-chan *gossh.Request) {
 				continue
 			}
 			br.state = stateOpen
+			br.passShape()
 			br.handle(r)
+		case br.state == stateNew:
+			br.shape(r)
 		default:
 			br.handle(r)
 		}
@@ -239,6 +241,83 @@ func (br *bridge) handle(r *gossh.Request) {
 // agentRequest answers auth-agent-req before the target is connected: the
 // admin's agent may then be used to log in to the target and be forwarded
 // to it, as far as policy allows.
+// isStart tells whether typ is a request that starts the session.
+func isStart(typ string) bool {
+	return typ == "shell" || typ == "exec" || typ == "subsystem"
+}
+
+// maxEarlyEnv bounds the env requests kept before the start request.
+const maxEarlyEnv = 64
+
+// shape answers a request that comes before the start request and keeps
+// what it says about the session: its terminal (pty-req, window-change),
+// its environment (env) and agent forwarding. Clients send these in their
+// own order (PuTTY's simple@putty.projects.tartarus.org and OpenSSH -X's
+// x11-req come before pty-req), so nothing is decided on them: the target
+// is reached when the start request arrives, with the whole shape known
+// (passShape). They are answered at once, as the target would, because
+// some clients (x/crypto's RequestPty, paramiko's get_pty) wait for the
+// reply before they send the next request. Requests the bastion does not
+// pass on (x11-req, signals before a program runs, unknown extensions)
+// are refused without changing anything.
+func (br *bridge) shape(r *gossh.Request) {
+	switch r.Type {
+	case reqAgent:
+		br.agentRequest(r)
+	case "pty-req":
+		p, ok := parsePty(r.Payload)
+		if !ok || br.ptyReq != nil {
+			reply(r, false)
+			return
+		}
+		br.ownModes(&p)
+		br.setPTY(&p)
+		reply(r, true)
+	case "window-change":
+		var wc windowChange
+		if err := gossh.Unmarshal(r.Payload, &wc); err != nil || br.ptyReq == nil {
+			reply(r, false)
+			return
+		}
+		br.ptyReq.Columns, br.ptyReq.Rows = wc.Columns, wc.Rows
+		br.ptyReq.Width, br.ptyReq.Height = wc.Width, wc.Height
+		br.width, br.height = recordedSize(wc.Columns, wc.Rows)
+		reply(r, true)
+	case "env":
+		var e envReq
+		if err := gossh.Unmarshal(r.Payload, &e); err != nil || len(br.env) >= maxEarlyEnv ||
+			!envAllowed(br.s.snap.Load().cfg.SSH.EnvAllow, e.Name, e.Value) {
+			br.s.log.Debug("env refused", "user", br.cc.id.User, "name", e.Name)
+			reply(r, false)
+			return
+		}
+		br.env[e.Name] = e.Value
+		reply(r, true)
+	default:
+		reply(r, false)
+	}
+}
+
+// passShape gives the freshly opened target channel the terminal and
+// environment the admin asked for before the start request. A target
+// that refuses the terminal is told to the admin in ssh's own words, and
+// the session goes on without one, as with ssh (its line is ssh's own).
+func (br *bridge) passShape() {
+	t := br.targetChannel()
+	if br.ptyReq != nil {
+		if ok, err := t.SendRequest("pty-req", true, gossh.Marshal(*br.ptyReq)); !ok || err != nil {
+			br.ptyReq = nil
+			br.mu.Lock()
+			br.pty = false
+			br.mu.Unlock()
+			_, _ = br.ch.Stderr().Write([]byte("jumpcast: " + br.up.label + ": PTY allocation request failed\r\n"))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(br.env)) {
+		_, _ = t.SendRequest("env", false, gossh.Marshal(envReq{Name: name, Value: br.env[name]}))
+	}
+}
+
 func (br *bridge) agentRequest(r *gossh.Request) {
 	cc := br.cc
 	ok := false

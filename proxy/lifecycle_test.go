@@ -74,15 +74,19 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{Password: "s3cret"}})
 	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
-	// The reply comes after the login, so the request waits on its own
+	// The terminal is answered at once; the target is reached at the start
+	// request, whose reply comes after the login, so it waits on its own
 	// goroutine, which must not call t.Fatal: it hands back its outcome.
-	ptyErr := make(chan error, 1)
+	if !s.pty("xterm", 80, 24) {
+		t.Fatal("pty-req refused")
+	}
+	startErr := make(chan error, 1)
 	go func() { // owner: test; ends when the bastion replies
-		ok, err := s.ch.SendRequest("pty-req", true, gossh.Marshal(ptyReq{Term: "xterm", Columns: 80, Rows: 24, Modes: "\x00"}))
+		ok, err := s.ch.SendRequest("exec", true, gossh.Marshal(execMsg{"echo logged in"}))
 		if err == nil && !ok {
-			err = errors.New("pty-req refused")
+			err = errors.New("exec refused")
 		}
-		ptyErr <- err
+		startErr <- err
 	}()
 	// The prompt arrives on stderr, which the session's collector reads;
 	// reading the channel here too would race it for the bytes.
@@ -96,10 +100,9 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-ptyErr; err != nil {
+	if err := <-startErr; err != nil {
 		t.Fatal(err)
 	}
-	s.request("exec", true, execMsg{"echo logged in"})
 	r := s.wait()
 	if !strings.Contains(string(r.stdout), "logged in") || r.status != 0 {
 		t.Errorf("stdout %q status %d", r.stdout, r.status)
@@ -110,6 +113,63 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 	rec := f.rec.last(t)
 	if strings.Contains(rec.input.String()+rec.output.String(), "s3cret") {
 		t.Error("the password reached the recording")
+	}
+}
+
+// TestShapeKnownAtStart: clients send the requests that shape a session
+// in their own order — PuTTY's simple@putty.projects.tartarus.org and
+// OpenSSH -X's x11-req before pty-req. The bastion refuses what it does
+// not pass on without deciding anything, so the session still has its
+// terminal (the password prompt of a password-only target is relayed),
+// its size and its environment when the start request arrives.
+func TestShapeKnownAtStart(t *testing.T) {
+	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{Password: "s3cret"},
+		config: func(c *config.Config) { c.SSH.EnvAllow = []string{"LC_*"} }})
+	s := openRaw(t, f.dial(t, "root@t1"))
+	if s.request("simple@putty.projects.tartarus.org", true, nil) {
+		t.Error("PuTTY's simple request accepted")
+	}
+	if s.request("x11-req", true, struct {
+		Single        bool
+		Proto, Cookie string
+		Screen        uint32
+	}{false, "MIT-MAGIC-COOKIE-1", "00", 0}) {
+		t.Error("x11-req accepted")
+	}
+	if !s.pty("xterm", 80, 24) {
+		t.Fatal("pty-req refused")
+	}
+	s.request("window-change", false, windowChange{Columns: 132, Rows: 43})
+	if !s.request("env", true, envReq{Name: "LC_SHAPE", Value: "kept"}) {
+		t.Error("env LC_SHAPE refused")
+	}
+	startErr := make(chan error, 1)
+	go func() { // owner: test; ends when the bastion replies
+		ok, err := s.ch.SendRequest("exec", true, gossh.Marshal(execMsg{"stty size; echo lc=$LC_SHAPE"}))
+		if err == nil && !ok {
+			err = errors.New("exec refused")
+		}
+		startErr <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(s.stderrNow(), "Password: ") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if prompt := s.stderrNow(); prompt != "(root@t1) Password: " {
+		t.Fatalf("prompt = %q, want the relayed password prompt", prompt)
+	}
+	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-startErr; err != nil {
+		t.Fatal(err)
+	}
+	r := s.wait()
+	if out := string(r.stdout); !strings.Contains(out, "43 132") || !strings.Contains(out, "lc=kept") || r.status != 0 {
+		t.Errorf("stdout %q status %d; want the size 43 132 and lc=kept", r.stdout, r.status)
+	}
+	if rec := f.rec.last(t); !rec.info.PTY || rec.info.Width != 132 || rec.info.Height != 43 {
+		t.Errorf("recorded info %+v", rec.info)
 	}
 }
 
