@@ -44,7 +44,8 @@ var connKey = &struct{ name string }{"jumpcast-conn"}
 //     end request no longer allows it.
 type clientConn struct {
 	s      *Server
-	snap   *snapshot // config at connect time, for limits
+	ctx    context.Context // gliderlabs' connection context: done when the connection closes
+	snap   *snapshot       // config at connect time, for limits
 	remote net.Addr
 	raw    *guardedConn
 
@@ -69,6 +70,7 @@ type clientConn struct {
 	decided  bool              // decision is valid
 	decision Decision          // policy decision for login, made once per connection
 	up       *upstream         // the target connection, once made
+	upErr    error             // why the connection made at login failed, for the first channel (login_password.go)
 	agentAsk bool              // the admin asked for agent forwarding on some channel
 	closed   bool              // the admin's connection is gone
 	authWhy  string            // why the last offered key was refused, for the log
@@ -92,7 +94,7 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 		s.log.Warn("connection refused", "remote_addr", c.RemoteAddr().String(), "reason", reason)
 		return nil
 	}
-	cc := &clientConn{s: s, snap: snap, remote: c.RemoteAddr(), drained: make(chan struct{})}
+	cc := &clientConn{s: s, ctx: ctx, snap: snap, remote: c.RemoteAddr(), drained: make(chan struct{})}
 	g := &guardedConn{Conn: c, release: func() { s.limits.release(ip) }}
 	g.onClose = func(authed bool) { cc.onClose(authed) }
 	g.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { _ = c.Close() })
@@ -169,7 +171,11 @@ func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *
 		"remote_addr", cc.remote.String())
 	s.auditAsync(&cc.audits, audit.AuthOK(id.User, cc.remote.String(), meta.User(),
 		audit.Key{Fingerprint: id.KeyFingerprint, CA: id.CAFingerprint, CertKeyID: id.CertKeyID}))
-	return &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}, nil
+	perms := &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}
+	if err := cc.connectAtLogin(perms); err != nil {
+		return nil, err // the target's password is asked as the login's next step
+	}
+	return perms, nil
 }
 
 // attach records the SSH connection for later channel opens toward the
@@ -226,6 +232,20 @@ func (cc *clientConn) policyError(d Decision) *adminError {
 // asked: its PTY makes prompts possible and its agent request makes agent
 // authentication possible. Connects are serialized by connMu.
 func (cc *clientConn) upstreamFor(ctx context.Context, d Decision, br *bridge) (*upstream, error) {
+	var ask asker
+	if br != nil && br.ptyReq != nil {
+		ask = &prompter{out: br.ch.Stderr(), in: br.in}
+	}
+	return cc.connectUpstream(ctx, d, ask, false)
+}
+
+// connectUpstream is upstreamFor with the asker for the target's prompts
+// (nil: none). atLogin is the connection made during the admin's login
+// (login_password.go): it has no agent yet, so when the grant allows
+// agent authentication and the target offers public keys, its prompts,
+// and its refusal of the bastion's keys, are left for later (errAskLater,
+// neither logged nor audited).
+func (cc *clientConn) connectUpstream(ctx context.Context, d Decision, ask asker, atLogin bool) (*upstream, error) {
 	cc.connMu.Lock()
 	defer cc.connMu.Unlock()
 	cc.mu.Lock()
@@ -237,18 +257,20 @@ func (cc *clientConn) upstreamFor(ctx context.Context, d Decision, br *bridge) (
 	if closed {
 		return nil, errors.New("admin connection closed")
 	}
+	if err := cc.takeLoginErr(); err != nil {
+		return nil, err // the login's attempt failed; it was logged and audited then
+	}
 	s := cc.s
 	snap := s.snap.Load()
 	cfg := snap.cfg
 	label := targetLabel(d.Alias, d.Address)
 	plan := &authPlan{
-		user:     cc.login.RemoteUser,
-		host:     cc.login.Target,
-		signers:  slices.Concat(snap.targetIDs[d.Alias], s.ids),
-		password: cfg.Upstream.PasswordAuth,
-	}
-	if br != nil && br.ptyReq != nil {
-		plan.prompt = &prompter{out: br.ch.Stderr(), in: br.in}
+		user:        cc.login.RemoteUser,
+		host:        cc.login.Target,
+		signers:     slices.Concat(snap.targetIDs[d.Alias], s.ids),
+		password:    cfg.Upstream.PasswordAuth,
+		prompt:      ask,
+		laterIfKeys: atLogin && d.AgentAuth,
 	}
 	if d.AgentAuth && cc.agentRequested() {
 		plan.agent = cc.openAgent
@@ -260,8 +282,14 @@ func (cc *clientConn) upstreamFor(ctx context.Context, d Decision, br *bridge) (
 		}
 	}
 	client, err := s.dialTarget(ctx, cfg, d, label, plan)
+	if errors.Is(err, errAskLater) {
+		return nil, err
+	}
 	if err != nil {
 		ae := asAdminError(err, audit.ReasonUnreachable, label+": connection failed")
+		if atLogin && d.AgentAuth && ae.Reason == audit.ReasonUpstreamAuth && plan.targetOffersKeys() && !plan.gotAnswers() {
+			return nil, errAskLater // the admin's agent, after login, may do
+		}
 		s.log.Warn("target connection failed", "user", cc.id.User, "target", cc.login.Target,
 			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 			"reason", ae.Reason, "err", ae.Error())

@@ -152,14 +152,19 @@ func (f *fixture) dial(tb testing.TB, login string) *gossh.Client {
 }
 
 func (f *fixture) tryDial(login string, auth ...gossh.AuthMethod) (*gossh.Client, error) {
+	return f.tryDialConfig(&gossh.ClientConfig{User: login, Auth: auth})
+}
+
+// tryDialConfig logs in to the bastion with conf, which gets the
+// bastion's host key.
+func (f *fixture) tryDialConfig(conf *gossh.ClientConfig) (*gossh.Client, error) {
 	conn, err := net.DialTimeout("tcp", f.addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	cc, chans, reqs, err := gossh.NewClientConn(conn, f.addr, &gossh.ClientConfig{
-		User: login, Auth: auth, HostKeyCallback: gossh.FixedHostKey(f.hostKey),
-	})
+	conf.HostKeyCallback = gossh.FixedHostKey(f.hostKey)
+	cc, chans, reqs, err := gossh.NewClientConn(conn, f.addr, conf)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err

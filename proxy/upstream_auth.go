@@ -21,24 +21,35 @@ var errPromptAborted = errors.New("prompt aborted")
 // maxSecret bounds a relayed password, in bytes.
 const maxSecret = 1024
 
+// asker asks the admin the target's prompts: in the admin's session
+// (prompter) or during the admin's own login (loginAsker). Nothing it is
+// given or answers is logged or recorded.
+type asker interface {
+	// ask shows prompt and returns the admin's answer; echo says whether
+	// the answer may be shown as it is typed.
+	ask(prompt string, echo bool) (string, error)
+	// say shows one line of the target's (a keyboard-interactive name or
+	// instruction), already sanitized.
+	say(line string) error
+}
+
 // prompter relays password and keyboard-interactive prompts to the
 // admin's terminal. It exists only when the admin's session has a PTY: the
 // client's terminal is then in raw mode, so the prompter echoes nothing
-// and handles line editing itself. Nothing it reads is logged or recorded.
+// and handles line editing itself.
 type prompter struct {
-	out    io.Writer     // the admin channel's stderr
-	in     *bufio.Reader // the admin channel's stdin, shared with the session's stdin copier
-	pause  func()        // lifts the upstream handshake deadline while the admin types
-	resume func()        // restores it
+	out io.Writer     // the admin channel's stderr
+	in  *bufio.Reader // the admin channel's stdin, shared with the session's stdin copier
+}
+
+func (p *prompter) say(line string) error {
+	_, err := io.WriteString(p.out, termLine(line, true))
+	return err
 }
 
 // ask writes prompt and reads one line. With echo false nothing is echoed;
 // with echo true the typed characters are echoed.
 func (p *prompter) ask(prompt string, echo bool) (string, error) {
-	if p.pause != nil {
-		p.pause()
-		defer p.resume()
-	}
 	if _, err := io.WriteString(p.out, prompt); err != nil {
 		return "", err
 	}
@@ -86,8 +97,20 @@ type authPlan struct {
 	host     string                                      // target label, for prompts
 	agent    func() (agent.ExtendedAgent, func(), error) // opens the admin's agent; nil when not allowed or not forwarded
 	signers  []gossh.Signer                              // target identity files, then global identities
-	prompt   *prompter                                   // nil: no prompts (no PTY, or password_auth off)
+	prompt   asker                                       // nil: no prompts (no PTY, or password_auth off)
 	password bool                                        // upstream.password_auth
+	// pause and resume lift and restore the upstream handshake deadline
+	// while the admin types (set by connectTarget).
+	pause, resume func()
+	// keysOffered: the target offered publickey authentication (x/crypto
+	// calls publicKeys only then).
+	keysOffered bool
+	// laterIfKeys: a prompt from a target that offered public keys is not
+	// asked now (errAskLater): the admin's agent, not there yet, may do.
+	laterIfKeys bool
+	// answered: the admin answered a prompt, so the target's hanging up
+	// after it (sshd at MaxAuthTries) is a refusal, not a network fault.
+	answered bool
 
 	mu        sync.Mutex
 	tried     []string
@@ -138,6 +161,9 @@ func (p *authPlan) methods() []gossh.AuthMethod {
 
 // publicKeys returns the agent's keys followed by the bastion's.
 func (p *authPlan) publicKeys() ([]gossh.Signer, error) {
+	p.mu.Lock()
+	p.keysOffered = true
+	p.mu.Unlock()
 	var out []gossh.Signer
 	if p.agent != nil {
 		ag, closeFn, err := p.agent()
@@ -158,9 +184,42 @@ func (p *authPlan) publicKeys() ([]gossh.Signer, error) {
 	return out, nil
 }
 
+// ask asks the admin with the handshake deadline lifted.
+func (p *authPlan) ask(prompt string, echo bool) (string, error) {
+	if p.laterIfKeys && p.targetOffersKeys() {
+		return "", errAskLater
+	}
+	if p.pause != nil {
+		p.pause()
+		defer p.resume()
+	}
+	a, err := p.prompt.ask(prompt, echo)
+	if err == nil {
+		p.mu.Lock()
+		p.answered = true
+		p.mu.Unlock()
+	}
+	return a, err
+}
+
+// gotAnswers tells whether the admin answered a prompt of the target.
+func (p *authPlan) gotAnswers() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered
+}
+
+// targetOffersKeys tells whether the target offered publickey
+// authentication during the handshake so far.
+func (p *authPlan) targetOffersKeys() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.keysOffered
+}
+
 func (p *authPlan) askPassword() (string, error) {
 	p.note("password")
-	return p.prompt.ask(fmt.Sprintf("%s@%s's password: ", p.user, p.host), false)
+	return p.ask(fmt.Sprintf("%s@%s's password: ", p.user, p.host), false)
 }
 
 func (p *authPlan) keyboardInteractive(name, instruction string, questions []string, echos []bool) ([]string, error) {
@@ -170,7 +229,7 @@ func (p *authPlan) keyboardInteractive(name, instruction string, questions []str
 	p.note("keyboard-interactive")
 	for _, s := range []string{name, instruction} {
 		if s = strings.TrimSpace(s); s != "" {
-			if _, err := io.WriteString(p.prompt.out, termLine(sanitizeLine(s), true)); err != nil {
+			if err := p.prompt.say(sanitizeLine(s)); err != nil {
 				return nil, err
 			}
 		}
@@ -181,7 +240,7 @@ func (p *authPlan) keyboardInteractive(name, instruction string, questions []str
 		if i == 0 {
 			prompt = fmt.Sprintf("(%s@%s) %s", p.user, p.host, prompt)
 		}
-		a, err := p.prompt.ask(prompt, echos[i])
+		a, err := p.ask(prompt, echos[i])
 		if err != nil {
 			return nil, err
 		}

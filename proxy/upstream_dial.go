@@ -70,10 +70,8 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 	}
 	deadline := func() { _ = conn.SetDeadline(time.Now().Add(cfg.Upstream.HandshakeTimeout)) }
 	deadline()
-	if plan.prompt != nil {
-		plan.prompt.pause = func() { _ = conn.SetDeadline(time.Time{}) }
-		plan.prompt.resume = deadline
-	}
+	plan.pause = func() { _ = conn.SetDeadline(time.Time{}) }
+	plan.resume = deadline
 	ccfg := &gossh.ClientConfig{
 		Config:            clientAlgorithms(),
 		User:              plan.user,
@@ -98,15 +96,19 @@ func upstreamError(label string, plan *authPlan, err error) error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, errAskLater):
+		return err
 	case errors.Is(err, errPromptAborted):
 		return &adminError{Reason: audit.ReasonUpstreamAuth, Msg: label + ": authentication aborted", Err: err}
 	case isTimeout(err):
 		return &adminError{Reason: audit.ReasonUnreachable, Msg: label + ": ssh handshake timed out", Err: err}
-	case strings.Contains(err.Error(), "unable to authenticate"):
+	case strings.Contains(err.Error(), "unable to authenticate"), plan.gotAnswers():
 		// x/crypto (v0.59) has no typed error for "every method was
 		// refused": its clientAuthenticate returns a plain fmt.Errorf.
 		// TestUpstreamAuthFailedNamesMethods and TestOpenSSHAgentForwarding pin the
-		// admin's line, so an x/crypto that rewords it fails there.
+		// admin's line, so an x/crypto that rewords it fails there. A
+		// target that hangs up after answered prompts (sshd at its
+		// MaxAuthTries) refused them too.
 		msg := fmt.Sprintf("%s: authentication failed as %s (tried %s)", label, plan.user, plan.triedMethods())
 		if plan.prompt == nil && plan.password {
 			msg += "; password prompts need a terminal (ssh -t)"

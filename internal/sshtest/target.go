@@ -27,6 +27,9 @@ type TargetOptions struct {
 	// "keyboard-interactive" authentication, which asks one question, "Password: ",
 	// without echo. Empty: both methods are not offered.
 	Password string
+	// PasswordOnly, with Password, offers no "publickey" authentication at
+	// all, as an sshd with PubkeyAuthentication no: a password-only target.
+	PasswordOnly bool
 	// HostSigner is the host key. Nil: a fresh ed25519 key.
 	HostSigner gossh.Signer
 	// AllowDirectTCPIP accepts "direct-tcpip" channels (ssh -L, ssh -J) and
@@ -120,6 +123,9 @@ func (tg *Target) newServer() *ssh.Server {
 		ChannelHandlers:   map[string]ssh.ChannelHandler{"session": tg.handleSession},
 		RequestHandlers:   map[string]ssh.RequestHandler{},
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
+	}
+	if tg.opts.Password != "" && tg.opts.PasswordOnly {
+		srv.PublicKeyHandler = nil
 	}
 	if tg.opts.Password != "" {
 		srv.PasswordHandler = func(_ ssh.Context, pw string) bool { return tg.passwordOK(pw) }
