@@ -9,6 +9,7 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/gliderlabs/ssh v0.3.8
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/pires/go-proxyproto v0.8.1
 	github.com/pkg/sftp v1.13.12
 	github.com/prometheus/client_golang v1.25.0
 	github.com/skeema/knownhosts v1.3.3

@@ -56,6 +56,12 @@ type Config struct {
 type SSH struct {
 	// Listen is the TCP address of the SSH listener. Default ":2222".
 	Listen string `yaml:"listen"`
+	// ProxyProtocolFrom are the CIDRs of TCP load balancers (HAProxy
+	// send-proxy / send-proxy-v2): connections from them must start with
+	// a PROXY protocol header, which gives the admin's own address;
+	// connections from elsewhere are used as they are and may not send
+	// one. Default empty: no PROXY protocol.
+	ProxyProtocolFrom []string `yaml:"proxy_protocol_from,omitempty"`
 	// HostKeys are paths of private host keys. Empty means
 	// <data_dir>/ssh_host_ed25519_key, generated once (ed25519, 0600).
 	HostKeys []string `yaml:"host_keys"`
@@ -112,6 +118,9 @@ type Web struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For header is believed.
 	// Empty: the client address is the TCP peer. Default empty.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ProxyProtocolFrom: as ssh.proxy_protocol_from, for the web
+	// listener (a TCP balancer in front of the site). Default empty.
+	ProxyProtocolFrom []string `yaml:"proxy_protocol_from,omitempty"`
 	// SessionTTL is how long an auditor stays logged in. Default 12h.
 	SessionTTL time.Duration `yaml:"session_ttl"`
 }

@@ -67,9 +67,12 @@ func (c *Config) Validate() error {
 	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
 		return bad("web.tls_cert", "tls_cert and tls_key must be set together")
 	}
-	for i, cidr := range c.Web.TrustedProxies {
-		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			return bad(fmt.Sprintf("web.trusted_proxies.%d", i), "%q is not a CIDR", cidr)
+	for key, cidrs := range map[string][]string{"web.trusted_proxies": c.Web.TrustedProxies,
+		"web.proxy_protocol_from": c.Web.ProxyProtocolFrom, "ssh.proxy_protocol_from": c.SSH.ProxyProtocolFrom} {
+		for i, cidr := range cidrs {
+			if _, _, err := net.ParseCIDR(cidr); err != nil {
+				return bad(fmt.Sprintf("%s.%d", key, i), "%q is not a CIDR", cidr)
+			}
 		}
 	}
 	switch c.Recording.Input {

@@ -29,6 +29,13 @@ type e2e struct {
 
 func startE2E(t *testing.T) *e2e {
 	t.Helper()
+	return startE2EWith(t, nil)
+}
+
+// startE2EWith is startE2E with edit applied to the config file before
+// the bastion starts.
+func startE2EWith(t *testing.T, edit func(cfgPath string)) *e2e {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -36,6 +43,9 @@ func startE2E(t *testing.T) *e2e {
 	e := &e2e{key: sshtest.NewKeyPair(t), dataDir: filepath.Join(t.TempDir(), "data")}
 	e.sshd = sshtest.StartSSHD(t, sshtest.SSHDOptions{AuthorizedKeys: []gossh.PublicKey{e.key.Public}})
 	e.cfgPath = writeConfig(t, e.dataDir, e.key.AuthorizedLine, e.key.PrivatePath, e.sshd.Addr, e.sshd.User(), "")
+	if edit != nil {
+		edit(e.cfgPath)
+	}
 	e.client = sshtest.NewClientConfig(t, e.key)
 	e.srv = startServer(t, e.cfgPath)
 	return e

@@ -385,14 +385,29 @@ func TestIntegrityRefusedStartsLeaveNothing(t *testing.T) {
 	}
 }
 
-// addConfigLine inserts line (indented under ssh:) into the config file.
+// addSSHConfigLine inserts line (indented under ssh:) into the config file.
 func addSSHConfigLine(tb testing.TB, cfgPath, line string) {
+	tb.Helper()
+	addConfigLine(tb, cfgPath, "ssh", line)
+}
+
+// addWebConfigLine inserts line (indented under web:) into the config file.
+func addWebConfigLine(tb testing.TB, cfgPath, line string) {
+	tb.Helper()
+	addConfigLine(tb, cfgPath, "web", line)
+}
+
+func addConfigLine(tb testing.TB, cfgPath, section, line string) {
 	tb.Helper()
 	b, err := os.ReadFile(cfgPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := strings.Replace(string(b), "\nssh:\n", "\nssh:\n  "+line+"\n", 1)
+	head := "\n" + section + ":\n"
+	if !strings.Contains(string(b), head) {
+		tb.Fatalf("config has no %s: section", section)
+	}
+	s := strings.Replace(string(b), head, head+"  "+line+"\n", 1)
 	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
 		tb.Fatal(err)
 	}

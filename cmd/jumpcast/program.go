@@ -17,6 +17,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/metrics"
+	"github.com/jumpcast/jumpcast/internal/proxyprotocol"
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/replayweb"
 )
@@ -61,7 +62,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	}
 	p.health = newHealth(cfg, p.bastion.Store, p.bastion.Dir, logger)
 	p.locks = &lockKeeper{st: p.bastion.Store, audit: p.bastion.Audit, apply: p.bastion.Proxy.ApplyLocks, now: time.Now}
-	if p.sshLn, err = net.Listen("tcp", cfg.SSH.Listen); err != nil {
+	if p.sshLn, err = listenTCP(cfg.SSH.Listen, cfg.SSH.ProxyProtocolFrom); err != nil {
 		return nil, fmt.Errorf("ssh listener: %w", err)
 	}
 	if err := p.listenWeb(); err != nil {
@@ -108,7 +109,7 @@ func (p *program) listenWeb() error {
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
 	}
-	if p.webLn, err = net.Listen("tcp", cfg.Web.Listen); err != nil {
+	if p.webLn, err = listenTCP(cfg.Web.Listen, cfg.Web.ProxyProtocolFrom); err != nil {
 		return fmt.Errorf("web listener: %w", err)
 	}
 	p.web = &http.Server{
@@ -118,6 +119,22 @@ func (p *program) listenWeb() error {
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// listenTCP listens on addr; with balancer CIDRs, connections from them
+// carry the client's address in a PROXY protocol header
+// (internal/proxyprotocol).
+func listenTCP(addr string, proxyFrom []string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := proxyprotocol.Listen(ln, proxyFrom)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return wrapped, nil
 }
 
 // Run serves until ctx is done, then shuts down: the SSH side stops
