@@ -18,6 +18,9 @@ type Store interface {
 	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
 	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
 	audit.Sink
+	// ListAudit returns a page of audit events, newest first, and the
+	// next page's cursor (see store.AuditFilter).
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]audit.Event, string, error)
 
 	GetAccount(ctx context.Context, name string) (*store.Account, error)
 	// PutAccount returns the row as stored: with a new CredentialVersion

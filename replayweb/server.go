@@ -209,6 +209,7 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/recordings/:id/live", s.liveEvents)
 	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
+	pages.GET("/audit", s.auditPage)
 
 	admin := e.Group("/admin", s.requireLogin, s.requireAdmin, s.checkCSRF)
 	admin.GET("", s.adminPage)

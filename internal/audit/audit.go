@@ -70,22 +70,23 @@ type Kind string
 
 // Kinds of events.
 const (
-	KindAuth       Kind = "auth"       // SSH public-key authentication at the bastion
-	KindPolicy     Kind = "policy"     // the policy's decision on user, target and remote user
-	KindSession    Kind = "session"    // a session channel: started, denied, ended, terminated
-	KindForward    Kind = "forward"    // a direct-tcpip channel (ssh -J, -L, -W)
-	KindUpstream   Kind = "upstream"   // the connection to a target: failed or lost
-	KindRecording  Kind = "recording"  // a recording that could not be written
-	KindHostKey    Kind = "hostkey"    // a target host key pinned on first use
-	KindVerify     Kind = "verify"     // a recording's checksum verified in the web UI
-	KindPlayback   Kind = "playback"   // a recording played in the browser
-	KindDownload   Kind = "download"   // a recording file downloaded
-	KindSearch     Kind = "search"     // recordings' contents searched ("On screen")
-	KindPurge      Kind = "purge"      // a recording removed by retention
-	KindWebLogin   Kind = "web_login"  // a sign-in to the web UI
-	KindWebAdmin   Kind = "web_admin"  // an account, token or session changed from the web UI
-	KindLock       Kind = "lock"       // an access lock made or lifted (CLI or web UI)
-	KindConnection Kind = "connection" // an admin connection the bastion closed (reload, lock, request)
+	KindAuth        Kind = "auth"         // SSH public-key authentication at the bastion
+	KindPolicy      Kind = "policy"       // the policy's decision on user, target and remote user
+	KindSession     Kind = "session"      // a session channel: started, denied, ended, terminated
+	KindForward     Kind = "forward"      // a direct-tcpip channel (ssh -J, -L, -W)
+	KindUpstream    Kind = "upstream"     // the connection to a target: failed or lost
+	KindRecording   Kind = "recording"    // a recording that could not be written
+	KindHostKey     Kind = "hostkey"      // a target host key pinned on first use
+	KindVerify      Kind = "verify"       // a recording's checksum verified in the web UI
+	KindPlayback    Kind = "playback"     // a recording played in the browser
+	KindDownload    Kind = "download"     // a recording file downloaded
+	KindSearch      Kind = "search"       // recordings' contents searched ("On screen")
+	KindPurge       Kind = "purge"        // a recording removed by retention
+	KindWebLogin    Kind = "web_login"    // a sign-in to the web UI
+	KindWebAdmin    Kind = "web_admin"    // an account, token or session changed from the web UI
+	KindLock        Kind = "lock"         // an access lock made or lifted (CLI or web UI)
+	KindConnection  Kind = "connection"   // an admin connection the bastion closed (reload, lock, request)
+	KindAuditExport Kind = "audit_export" // the audit log exported from the web UI
 )
 
 // Kinds returns every Kind, in the order "jumpcast audit --help" lists
@@ -93,7 +94,13 @@ const (
 func Kinds() []Kind {
 	return []Kind{KindAuth, KindPolicy, KindSession, KindForward, KindUpstream, KindHostKey,
 		KindPlayback, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin,
-		KindLock, KindConnection}
+		KindLock, KindConnection, KindAuditExport}
+}
+
+// Outcomes returns every Outcome, for filters.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeOK, OutcomeAllowed, OutcomeDenied, OutcomeError, OutcomeFailed, OutcomeStarted,
+		OutcomeEnded, OutcomeTerminated, OutcomeLost, OutcomePinned, OutcomeOverridden, OutcomeLocked, OutcomeUnlocked}
 }
 
 // Outcome says how an event ended. Which outcomes a kind has is written
@@ -139,6 +146,8 @@ const (
 	DetailExitSignal     DetailKey = "exit_signal"  // "" when there was none
 	DetailExitStatus     DetailKey = "exit_status"  // "" when there was none
 	DetailExpires        DetailKey = "expires"      // when a lock ends (RFC 3339, UTC); absent: until removed
+	DetailFilter         DetailKey = "filter"       // an audit export's filter, as URL query
+	DetailFormat         DetailKey = "format"       // an audit export's format: jsonl or csv
 	DetailKeyFingerprint DetailKey = "key"          // the SSH key's SHA-256 fingerprint
 	DetailSessionKind    DetailKey = "kind"         // a session's kind: shell, exec, sftp, subsystem
 	DetailLive           DetailKey = "live"         // "true" for a playback of a running session

@@ -67,6 +67,14 @@ func Searched(user, text string, recordings int) Event {
 		Detail: map[DetailKey]string{DetailScreen: text, DetailRecordings: strconv.Itoa(recordings)}}
 }
 
+// AuditExported is the audit log, filtered by filter (a URL query),
+// exported by user as format (jsonl or csv), written before anything is
+// sent: kind audit_export, outcome ok.
+func AuditExported(user, filter, format string) Event {
+	return Event{Kind: KindAuditExport, Outcome: OutcomeOK, Who: Who{User: user},
+		Detail: map[DetailKey]string{DetailFilter: filter, DetailFormat: format}}
+}
+
 // AccountPut is a web account created or replaced by admin: kind
 // web_admin, outcome ok, action put_auditor.
 func AccountPut(admin, name, role string) Event {
