@@ -8,8 +8,8 @@ CONFIG    ?= $(wildcard jumpcast.yaml)
 # Debian packages the tests drive for real: a target sshd, the OpenSSH
 # clients, rsync, Debian's asciinema (the v2 reader), Chromium for the player,
 # and script(1) to give asciinema a tty.
-TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux haproxy
-TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux /usr/sbin/haproxy
+TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux haproxy rsyslog rsyslog-gnutls
+TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux /usr/sbin/haproxy /usr/sbin/rsyslogd
 
 .PHONY: all build run test test-deps test-short vet lint fuzz clean
 

@@ -231,6 +231,23 @@ type Log struct {
 	// each, so that a log shipped off the bastion is a copy of the audit
 	// trail. Default true (set by Parse and Default).
 	Audit bool `yaml:"audit"`
+	// Syslog sends a copy of every audit event to a SIEM's syslog
+	// collector. Empty address: off.
+	Syslog Syslog `yaml:"syslog,omitempty"`
+}
+
+// Syslog is the audit trail's copy sent as RFC 5424 syslog over TCP or
+// TLS (internal/auditsyslog states the delivery guarantees).
+type Syslog struct {
+	// Address is "tcp://host:port" or "tls://host:port". Empty: off.
+	Address string `yaml:"address"`
+	// CAFile is a PEM file of the authorities a tls:// collector's
+	// certificate is checked against. Empty: the system's.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// Queue bounds the events waiting while the collector is unreachable;
+	// when full the oldest is dropped from the syslog copy (the index keeps
+	// every event). Default 10000.
+	Queue int `yaml:"queue,omitempty"`
 }
 
 // Metrics configures the optional operations listener. Whatever it says,

@@ -326,3 +326,16 @@ func TestRuleMarshalReadsBack(t *testing.T) {
 		}
 	}
 }
+
+func TestSyslogAddressChecked(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{{"tcp://127.0.0.1:514", true}, {"tls://siem.example:6514", true}, {"udp://127.0.0.1:514", false}, {"127.0.0.1:514", false}, {"tcp://nohost", false}} {
+		c := Default()
+		c.Log.Syslog.Address = tc.addr
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("log.syslog.address %q: %v", tc.addr, err)
+		}
+	}
+}

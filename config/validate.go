@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -103,6 +104,15 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	if a := c.Log.Syslog.Address; a != "" {
+		network, hostport, ok := strings.Cut(a, "://")
+		if _, _, err := net.SplitHostPort(hostport); !ok || (network != "tcp" && network != "tls") || err != nil {
+			return bad("log.syslog.address", "%q: want tcp://host:port or tls://host:port", a)
+		}
+	}
+	if c.Log.Syslog.Queue < 0 {
+		return bad("log.syslog.queue", "must not be negative")
 	}
 	switch c.Log.Format {
 	case "auto", "json", "text":

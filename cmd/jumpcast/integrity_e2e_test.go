@@ -397,6 +397,18 @@ func addWebConfigLine(tb testing.TB, cfgPath, line string) {
 	addConfigLine(tb, cfgPath, "web", line)
 }
 
+// addConfigSection appends a top-level section (YAML text) to the config.
+func addConfigSection(tb testing.TB, cfgPath, section string) {
+	tb.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, append(b, []byte("\n"+section)...), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func addConfigLine(tb testing.TB, cfgPath, section, line string) {
 	tb.Helper()
 	b, err := os.ReadFile(cfgPath)

@@ -18,16 +18,22 @@ package bastion
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/auditsyslog"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
@@ -87,6 +93,35 @@ type Bastion struct {
 	Audit audit.Sink
 	// Proxy is the SSH server admins reach.
 	Proxy *proxy.Server
+
+	syslog *auditsyslog.Sink // log.syslog's copy of the audit trail; nil when off
+}
+
+// syslogCloseGrace bounds how long Close sends the audit events still
+// queued for syslog.
+const syslogCloseGrace = 5 * time.Second
+
+// openSyslog starts the syslog copy of the audit trail behind next.
+func openSyslog(sc config.Syslog, next audit.Sink, log *slog.Logger) (*auditsyslog.Sink, error) {
+	o := auditsyslog.Options{Address: sc.Address, Queue: sc.Queue, Logger: log}
+	if sc.CAFile != "" {
+		pem, err := os.ReadFile(sc.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("log.syslog.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("log.syslog.ca_file %s: no PEM certificate in it", sc.CAFile)
+		}
+		_, hostport, _ := strings.Cut(sc.Address, "://")
+		host, _, _ := net.SplitHostPort(hostport)
+		o.TLS = &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	s, err := auditsyslog.New(next, o)
+	if err != nil {
+		return nil, fmt.Errorf("log.syslog: %w", err)
+	}
+	return s, nil
 }
 
 // New builds a bastion from cfg, which must be defaulted and validated:
@@ -125,8 +160,15 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 	}
 	b.Metrics = metrics.New(metrics.Options{ActiveSessions: b.activeSessions, Logger: log})
 	var sink audit.Sink = b.Store
+	if sc := cfg.Log.Syslog; sc.Address != "" {
+		// After the index: syslog gets only events the index took.
+		if b.syslog, err = openSyslog(sc, b.Store, log); err != nil {
+			return nil, err
+		}
+		sink = b.syslog
+	}
 	if cfg.Log.Audit {
-		sink = auditLog{log: log, next: b.Store}
+		sink = auditLog{log: log, next: sink}
 	}
 	b.Audit = b.Metrics.CountingSink(sink)
 	rec, err := b.openRecorder(cfg, o, log)
@@ -215,6 +257,9 @@ func (b *Bastion) Close() error {
 	var errs []error
 	if b.Proxy != nil {
 		errs = append(errs, b.Proxy.Close())
+	}
+	if b.syslog != nil {
+		b.syslog.Close(syslogCloseGrace)
 	}
 	if b.Dir != nil {
 		errs = append(errs, b.Dir.Close())
