@@ -1,0 +1,164 @@
+package castfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+)
+
+// builder cuts a recording's events into chunks and computes the keyframe
+// of each chunk's start by feeding the events to a Screen. Both the Writer
+// (off the recording's hot path) and a Reader without a complete index use
+// it. The caller closes scr.
+type builder struct {
+	scr    *Screen
+	chunks []chunk
+	open   bool  // the last chunk is still taking events
+	bytes  int64 // event line bytes of the open chunk
+}
+
+func newBuilder(scr *Screen) *builder { return &builder{scr: scr} }
+
+// begin opens a chunk whose bytes start at off and whose first event
+// happens at at: its keyframe is the screen now.
+func (b *builder) begin(off int64, at float64) {
+	cols, rows := b.scr.Size()
+	b.chunks = append(b.chunks, chunk{Chunk: Chunk{Start: at, End: at}, off: off,
+		kf: Keyframe{At: at, Cols: cols, Rows: rows, Paint: b.scr.Paint()}})
+	b.open, b.bytes = true, 0
+}
+
+// full reports whether the open chunk should close before an event at at
+// (used where the builder chooses the cuts: raw files).
+func (b *builder) full(at float64) bool {
+	c := &b.chunks[len(b.chunks)-1]
+	return c.Events > 0 && (at-c.Start >= ChunkSpan || b.bytes >= ChunkBytes)
+}
+
+// event adds ev, read from a line of n bytes, to the open chunk.
+func (b *builder) event(ev asciicast.Event, n int) {
+	c := &b.chunks[len(b.chunks)-1]
+	if c.Events == 0 {
+		c.Start = ev.Time
+	}
+	c.Events++
+	c.End = ev.Time
+	b.bytes += int64(n)
+	apply(b.scr, ev, c)
+}
+
+// apply feeds ev to scr; c, if not nil, counts its output and markers.
+func apply(scr *Screen, ev asciicast.Event, c *chunk) {
+	switch ev.Code {
+	case asciicast.CodeOutput:
+		_, _ = scr.WriteString(ev.Data)
+		if c != nil {
+			c.OutBytes += int64(len(ev.Data))
+		}
+	case asciicast.CodeResize:
+		if w, h, err := asciicast.ParseResize(ev.Data); err == nil {
+			scr.Resize(w, h)
+		}
+	case asciicast.CodeMarker:
+		if c != nil {
+			c.markers = append(c.markers, Marker{At: ev.Time, Label: ev.Data})
+		}
+	}
+}
+
+// end closes the open chunk at byte end.
+func (b *builder) end(end int64) {
+	if b.open {
+		c := &b.chunks[len(b.chunks)-1]
+		c.n = end - c.off
+		b.open = false
+	}
+}
+
+// lineReader reads whole lines and knows the offset of each.
+type lineReader struct {
+	br  *bufio.Reader
+	off int64 // offset of the next line
+}
+
+func newLineReader(r io.Reader, off int64) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10), off: off}
+}
+
+// next returns the next whole line (with its newline) and its offset. A
+// last line without a newline — cut by a crash, or still being written —
+// is not returned: next reports io.EOF. A gzip member cut short
+// (io.ErrUnexpectedEOF) also ends the lines with io.EOF.
+func (l *lineReader) next() (line []byte, at int64, err error) {
+	line, err = l.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		long := append([]byte(nil), line...)
+		var rest []byte
+		rest, err = l.br.ReadBytes('\n')
+		line = append(long, rest...)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, l.off, io.EOF
+		}
+		return nil, l.off, err
+	}
+	at = l.off
+	l.off += int64(len(line))
+	return line, at, nil
+}
+
+// decode reads one event line. Blank lines are (Event{}, false).
+func decode(line []byte) (asciicast.Event, bool, error) {
+	var ev asciicast.Event
+	if len(line) <= 1 {
+		return ev, false, nil
+	}
+	if err := ev.UnmarshalJSON(line[:len(line)-1]); err != nil {
+		return ev, false, fmt.Errorf("asciicast event: %w", err)
+	}
+	return ev, true, nil
+}
+
+// eachEvent calls fn for every event of the whole lines r yields.
+func eachEvent(r io.Reader, fn func(ev asciicast.Event, n int) error) error {
+	lr := newLineReader(r, 0)
+	for {
+		line, _, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ev, ok, err := decode(line)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := fn(ev, len(line)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// copyLines copies the whole lines of r to w and returns how many bytes.
+func copyLines(w io.Writer, r io.Reader) (int64, error) {
+	lr := newLineReader(r, 0)
+	for {
+		line, _, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return lr.off, nil
+		}
+		if err != nil {
+			return lr.off, err
+		}
+		if _, err := w.Write(line); err != nil {
+			return lr.off, err
+		}
+	}
+}

@@ -1,0 +1,32 @@
+// Package castfile reads and writes recording files in both of jumpcast's
+// formats, and owns the keyframes that let a player open a recording of
+// any length at any moment.
+//
+// The raw format is a plain asciicast v2 file, "YYYY/MM/DD/<id>.cast"
+// (recordings made before the compressed format, and imports).
+//
+// The compressed format is two files side by side:
+//
+//   - "<id>.cast.gz", the same asciicast v2 stream as gzip members: the
+//     header line alone in the first, then one member per chunk of events
+//     (a chunk closes ChunkSpan seconds after its first event or at
+//     ChunkBytes, at a flush). Concatenated gzip members are one gzip
+//     stream, so `zcat <id>.cast.gz` prints the plain .cast. Each write
+//     ends with a sync flush, so a file cut by a crash decodes to its last
+//     flush.
+//   - "<id>.cast.idx", the index: a first line naming the format, then one
+//     JSON line per closed chunk — its byte range in the data file, the
+//     times of its first and last events, its event count and output
+//     bytes, its markers, and the keyframe of its start (the screen as VT
+//     bytes, see Keyframe). The index is derived data: a missing or short
+//     one is completed from the data file by Open.
+//
+// Keyframes come from a terminal emulator, github.com/charmbracelet/x/vt,
+// wrapped by Screen; Writer computes them on its own goroutine, off the
+// recording's path.
+//
+// The package imports nothing of jumpcast but recorder/asciicast.
+// Files: index.go (the types and the index file), writer.go, reader.go,
+// build.go (cutting chunks, reading lines), screen.go and peek.go (the
+// emulator and its keyframes).
+package castfile

@@ -1,0 +1,143 @@
+package castfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+)
+
+// Chunk sizes: a chunk closes at its first flush ChunkSpan seconds after
+// its first event, or once ChunkBytes of event lines were written to it,
+// whichever comes first (Warpgate's keyframe spacing). A seek replays at
+// most one chunk after its keyframe.
+const (
+	ChunkSpan  = 10.0
+	ChunkBytes = 256 << 10
+)
+
+// Opener opens recording files by their path relative to the recordings
+// folder. *recorder.Dir satisfies it.
+type Opener interface {
+	Open(rel string) (*os.File, error)
+}
+
+// Keyframe is the screen at the start of a chunk.
+type Keyframe struct {
+	// At is the time, in seconds into the recording, of the screen: just
+	// before the chunk's first event.
+	At         float64
+	Cols, Rows int
+	// Paint is VT bytes that, written to a freshly reset terminal of
+	// Cols×Rows, reproduce the screen: cells, colours and attributes,
+	// wide characters, the alternate screen over the main one, the scroll
+	// region, the modes that matter (cursor keys, origin, autowrap, keypad,
+	// bracketed paste, mouse reporting) and the cursor's position and
+	// visibility. See Screen.Paint for what it leaves out.
+	Paint string
+}
+
+// Chunk describes a run of consecutive events.
+type Chunk struct {
+	Start, End float64 // time of its first and last event, seconds
+	Events     int
+	OutBytes   int64 // bytes of "o" data, for an activity bar
+}
+
+// Marker is an "m" event: a labelled moment.
+type Marker struct {
+	At    float64
+	Label string
+}
+
+// Index is what a Reader knows of a recording without reading its events.
+type Index struct {
+	Header   asciicast.Header
+	Duration float64 // time of the last event, seconds
+	Chunks   []Chunk
+	Markers  []Marker
+}
+
+// indexMagic is the first line of an index file.
+const indexMagic = `{"format":"jumpcast-cast-index","version":1}`
+
+// indexLine is one line of an index file (after the first): one closed
+// chunk of the data file, a gzip member.
+type indexLine struct {
+	Off      int64        `json:"off"` // the member's first byte in the data file
+	Len      int64        `json:"len"` // the member's length in bytes
+	Start    float64      `json:"start"`
+	End      float64      `json:"end"`
+	Events   int          `json:"events"`
+	Out      int64        `json:"out"`
+	Markers  []markerJSON `json:"markers,omitempty"`
+	Keyframe keyframeJSON `json:"keyframe"`
+}
+
+type markerJSON struct {
+	At    float64 `json:"at"`
+	Label string  `json:"label"`
+}
+
+type keyframeJSON struct {
+	At    float64 `json:"at"`
+	Cols  int     `json:"cols"`
+	Rows  int     `json:"rows"`
+	Paint string  `json:"paint"`
+}
+
+// chunk is a Chunk with where its events are and what it starts from.
+type chunk struct {
+	Chunk
+	off, n  int64 // its bytes in the data file: raw lines, or one gzip member
+	kf      Keyframe
+	markers []Marker
+}
+
+func (c *chunk) line() []byte {
+	l := indexLine{Off: c.off, Len: c.n, Start: c.Start, End: c.End, Events: c.Events, Out: c.OutBytes,
+		Keyframe: keyframeJSON{At: c.kf.At, Cols: c.kf.Cols, Rows: c.kf.Rows, Paint: c.kf.Paint}}
+	for _, m := range c.markers {
+		l.Markers = append(l.Markers, markerJSON{At: m.At, Label: m.Label})
+	}
+	b, err := json.Marshal(l)
+	if err != nil { // only floats that are not numbers: never produced
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// parseIndex reads an index file's chunks. A last line cut by a crash ends
+// it; anything else malformed is an error.
+func parseIndex(data string) ([]chunk, error) {
+	first, rest, _ := strings.Cut(data, "\n")
+	if first != indexMagic {
+		return nil, fmt.Errorf("not a recording index")
+	}
+	var out []chunk
+	for rest != "" {
+		var line string
+		var complete bool
+		line, rest, complete = strings.Cut(rest, "\n")
+		if !complete {
+			break
+		}
+		var l indexLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			return nil, fmt.Errorf("recording index line %d: %w", len(out)+2, err)
+		}
+		c := chunk{Chunk: Chunk{Start: l.Start, End: l.End, Events: l.Events, OutBytes: l.Out},
+			off: l.Off, n: l.Len,
+			kf: Keyframe{At: l.Keyframe.At, Cols: l.Keyframe.Cols, Rows: l.Keyframe.Rows, Paint: l.Keyframe.Paint}}
+		for _, m := range l.Markers {
+			c.markers = append(c.markers, Marker{At: m.At, Label: m.Label})
+		}
+		if l.Off < 0 || l.Len <= 0 || len(out) > 0 && l.Off != out[len(out)-1].off+out[len(out)-1].n {
+			return nil, fmt.Errorf("recording index line %d: chunks not contiguous", len(out)+2)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

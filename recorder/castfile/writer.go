@@ -1,0 +1,197 @@
+package castfile
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"strconv"
+	"unsafe"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+)
+
+// Level is the gzip level of the data file: the fastest, so that
+// compressing costs the recording little; text still shrinks tenfold and
+// more (bench/README.md has the figures).
+const Level = gzip.BestSpeed
+
+// Writer writes the compressed format: it takes the asciicast v2 stream
+// (an asciicast.Writer's output: the header line first, then whole event
+// lines) and writes it to the data file as gzip members — the header
+// alone in the first, then one member per chunk — and, beside it, the
+// index file: one line per closed chunk with its byte range, times,
+// counts, markers and the keyframe of its start.
+//
+// Durability: each Write ends with a gzip sync flush, so the data file
+// decodes (zcat, or Open) to the end of the last Write even if the
+// process dies before the member is closed. The keyframes are computed
+// off the caller's path, by a goroutine the Writer owns, fed copies of
+// the lines through a bounded queue (a Write waits only when it is full).
+//
+// Not safe for concurrent use: asciicast.Writer calls Write under its
+// lock, and Close comes after the asciicast.Writer's Close.
+type Writer struct {
+	dst   io.Writer
+	n     int64 // bytes written to dst
+	z     *gzip.Writer
+	open  bool    // a chunk member is open
+	start float64 // time of the open chunk's first event
+	bytes int64   // event line bytes in the open chunk
+	hdr   bool    // the header member is written
+	err   error   // first write error, sticky
+
+	work chan work     // to the indexer; closed by Close
+	done chan struct{} // closed when the indexer returns
+	ierr error         // the indexer's first error; read after done
+}
+
+// work is one thing for the indexer: a chunk that begins at byte begin,
+// event lines, or the end of the open chunk at byte end (-1: not this).
+type work struct {
+	begin, end int64
+	lines      []byte
+}
+
+// NewWriter returns a Writer of the data file dst and the index file idx
+// for a recording whose header is h (its size is the first keyframe's).
+// The caller syncs and closes both files after Close.
+func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
+	w := &Writer{dst: dst, work: make(chan work, 64), done: make(chan struct{})}
+	w.z, _ = gzip.NewWriterLevel(countTo{w}, Level) // Level is valid
+	go w.index(idx, h.Width, h.Height)              // owner: the Writer, until Close
+	return w
+}
+
+// countTo writes to the Writer's dst and counts.
+type countTo struct{ w *Writer }
+
+func (c countTo) Write(p []byte) (int, error) {
+	n, err := c.w.dst.Write(p)
+	c.w.n += int64(n)
+	return n, err
+}
+
+// Write compresses p, whole asciicast lines, and flushes it to the data
+// file. The chunk closes after p once it spans ChunkSpan or holds
+// ChunkBytes.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if !w.hdr {
+		w.hdr = true
+		if _, err := w.z.Write(p); err != nil {
+			return 0, w.fail(err)
+		}
+		return len(p), w.fail(w.z.Close())
+	}
+	if !w.open {
+		w.z.Reset(countTo{w})
+		w.open, w.bytes, w.start = true, 0, lineTime(p)
+		w.work <- work{begin: w.n, end: -1}
+	}
+	if _, err := w.z.Write(p); err != nil {
+		return 0, w.fail(err)
+	}
+	if err := w.z.Flush(); err != nil {
+		return 0, w.fail(err)
+	}
+	w.bytes += int64(len(p))
+	w.work <- work{begin: -1, end: -1, lines: bytes.Clone(p)}
+	if w.bytes >= ChunkBytes || lineTime(lastLine(p))-w.start >= ChunkSpan {
+		return len(p), w.closeChunk()
+	}
+	return len(p), nil
+}
+
+func (w *Writer) closeChunk() error {
+	w.open = false
+	if err := w.z.Close(); err != nil {
+		return w.fail(err)
+	}
+	w.work <- work{begin: -1, end: w.n}
+	return nil
+}
+
+func (w *Writer) fail(err error) error {
+	if err != nil && w.err == nil {
+		w.err = fmt.Errorf("write compressed recording: %w", err)
+	}
+	return w.err
+}
+
+// Close ends the open chunk's member and waits for the index to be
+// written. It returns the data file's first write error, then the index
+// file's.
+func (w *Writer) Close() error {
+	if w.open && w.err == nil {
+		_ = w.closeChunk()
+	}
+	close(w.work)
+	<-w.done
+	if w.err != nil {
+		return w.err
+	}
+	return w.ierr
+}
+
+// index is the indexer: it replays the lines into a Screen and writes one
+// index line per closed chunk.
+func (w *Writer) index(idx io.Writer, cols, rows int) {
+	defer close(w.done)
+	scr := NewScreen(cols, rows)
+	defer func() { _ = scr.Close() }()
+	b := newBuilder(scr)
+	if _, err := io.WriteString(idx, indexMagic+"\n"); err != nil {
+		w.ierr = fmt.Errorf("write recording index: %w", err)
+	}
+	begin := int64(-1)
+	for wk := range w.work {
+		switch {
+		case wk.begin >= 0:
+			begin = wk.begin
+		case wk.end >= 0:
+			if b.open {
+				b.end(wk.end)
+				if _, err := idx.Write(b.chunks[len(b.chunks)-1].line()); err != nil && w.ierr == nil {
+					w.ierr = fmt.Errorf("write recording index: %w", err)
+				}
+				b.chunks = b.chunks[:0]
+			}
+		default:
+			_ = eachEvent(bytes.NewReader(wk.lines), func(ev asciicast.Event, n int) error {
+				if begin >= 0 {
+					b.begin(begin, ev.Time)
+					begin = -1
+				}
+				b.event(ev, n)
+				return nil
+			})
+		}
+	}
+}
+
+// lineTime reads the time at the start of an event line ("[12.5, ...");
+// 0 when there is none.
+func lineTime(line []byte) float64 {
+	if len(line) < 2 || line[0] != '[' {
+		return 0
+	}
+	end := bytes.IndexByte(line, ',')
+	if end < 0 {
+		return 0
+	}
+	num := line[1:end]
+	t, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
+	if err != nil {
+		return 0
+	}
+	return t
+}
+
+// lastLine returns the last line of p, whole lines ending in '\n'.
+func lastLine(p []byte) []byte {
+	i := bytes.LastIndexByte(p[:len(p)-1], '\n')
+	return p[i+1:]
+}
