@@ -123,11 +123,17 @@ func decode(line []byte) (asciicast.Event, bool, error) {
 	return ev, true, nil
 }
 
-// eachEvent calls fn for every event of the whole lines r yields.
+// eachEvent calls fn for every event of the whole lines r yields, with
+// its line's length.
 func eachEvent(r io.Reader, fn func(ev asciicast.Event, n int) error) error {
-	lr := newLineReader(r, 0)
+	return newLineReader(r, 0).events(func(ev asciicast.Event, _ int64, n int) error { return fn(ev, n) })
+}
+
+// events calls fn for every event of the remaining whole lines, with its
+// line's offset and length, and stops at fn's first error.
+func (l *lineReader) events(fn func(ev asciicast.Event, at int64, n int) error) error {
 	for {
-		line, _, err := lr.next()
+		line, at, err := l.next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -139,7 +145,7 @@ func eachEvent(r io.Reader, fn func(ev asciicast.Event, n int) error) error {
 			return err
 		}
 		if ok {
-			if err := fn(ev, len(line)); err != nil {
+			if err := fn(ev, at, len(line)); err != nil {
 				return err
 			}
 		}

@@ -100,7 +100,7 @@ func (c *chunk) line() []byte {
 	l := indexLine{Off: c.off, Len: c.n, Start: c.Start, End: c.End, Events: c.Events, Out: c.OutBytes,
 		Keyframe: keyframeJSON{At: c.kf.At, Cols: c.kf.Cols, Rows: c.kf.Rows, Paint: c.kf.Paint}}
 	for _, m := range c.markers {
-		l.Markers = append(l.Markers, markerJSON{At: m.At, Label: m.Label})
+		l.Markers = append(l.Markers, markerJSON(m))
 	}
 	b, err := json.Marshal(l)
 	if err != nil { // only floats that are not numbers: never produced
@@ -132,7 +132,7 @@ func parseIndex(data string) ([]chunk, error) {
 			off: l.Off, n: l.Len,
 			kf: Keyframe{At: l.Keyframe.At, Cols: l.Keyframe.Cols, Rows: l.Keyframe.Rows, Paint: l.Keyframe.Paint}}
 		for _, m := range l.Markers {
-			c.markers = append(c.markers, Marker{At: m.At, Label: m.Label})
+			c.markers = append(c.markers, Marker(m))
 		}
 		if l.Off < 0 || l.Len <= 0 || len(out) > 0 && l.Off != out[len(out)-1].off+out[len(out)-1].n {
 			return nil, fmt.Errorf("recording index line %d: chunks not contiguous", len(out)+2)

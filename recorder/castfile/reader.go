@@ -104,27 +104,14 @@ func (r *Reader) openRaw() error {
 // scanLines feeds lr's events to b; cut says whether b chooses the chunk
 // boundaries (else the caller has begun one chunk for all of them).
 func scanLines(b *builder, lr *lineReader, cut bool) error {
-	for {
-		line, at, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ev, ok, err := decode(line)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
+	return lr.events(func(ev asciicast.Event, at int64, n int) error {
 		if cut && (!b.open || b.full(ev.Time)) {
 			b.end(at)
 			b.begin(at, ev.Time)
 		}
-		b.event(ev, len(line))
-	}
+		b.event(ev, n)
+		return nil
+	})
 }
 
 func (r *Reader) size() (int64, error) {
@@ -200,29 +187,15 @@ func (r *Reader) complete(size int64) error {
 	b.chunks = r.chunks
 	_, err := eachMember(r.f, from, size, func(off int64, z io.Reader) error {
 		b.end(off)
-		lr := newLineReader(z, 0)
 		first := true
-		for {
-			line, _, err := lr.next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			ev, ok, err := decode(line)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
+		return newLineReader(z, 0).events(func(ev asciicast.Event, _ int64, n int) error {
 			if first {
 				b.begin(off, ev.Time)
 				first = false
 			}
-			b.event(ev, len(line))
-		}
+			b.event(ev, n)
+			return nil
+		})
 	})
 	b.end(size)
 	r.chunks = b.chunks
