@@ -7,9 +7,16 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 CONFIG    ?= $(wildcard jumpcast.yaml)
 # Debian packages the tests drive for real: a target sshd, the OpenSSH
 # clients, rsync, Debian's asciinema (the v2 reader), Chromium for the player,
-# and script(1) to give asciinema a tty.
-TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux haproxy rsyslog rsyslog-gnutls
-TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux /usr/sbin/haproxy /usr/sbin/rsyslogd
+# script(1) to give asciinema a tty, haproxy and rsyslog for the PROXY
+# protocol and syslog tests, and the third-party SSH clients of the
+# compatibility suite (cmd/jumpcast/clients_*_test.go): PuTTY's tools,
+# dropbear's dbclient, sshpass, paramiko, asyncssh and ansible-core.
+# TEST_BINS are files those packages install (the Python modules' folders too).
+TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux haproxy rsyslog rsyslog-gnutls \
+	putty-tools dropbear-bin sshpass python3-paramiko python3-asyncssh ansible-core
+TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux /usr/sbin/haproxy /usr/sbin/rsyslogd \
+	/usr/bin/plink /usr/bin/pscp /usr/bin/psftp /usr/bin/puttygen /usr/bin/dbclient /usr/bin/dropbearconvert /usr/bin/sshpass \
+	/usr/lib/python3/dist-packages/paramiko /usr/lib/python3/dist-packages/asyncssh /usr/bin/ansible
 
 .PHONY: all build run test test-deps test-short vet lint fuzz clean
 
@@ -34,7 +41,7 @@ run: build
 
 ## test-deps: install what the tests drive for real, when it is missing
 test-deps:
-	@missing=""; for b in $(TEST_BINS); do [ -x $$b ] || missing="$$missing $$b"; done; \
+	@missing=""; for b in $(TEST_BINS); do [ -e $$b ] || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "test-deps: missing$$missing; installing $(TEST_PKGS)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
