@@ -32,6 +32,9 @@ type TargetOptions struct {
 	PasswordOnly bool
 	// HostSigner is the host key. Nil: a fresh ed25519 key.
 	HostSigner gossh.Signer
+	// Home is the sessions' HOME, their working folder and the sftp server's
+	// starting folder. Empty: this process's home folder.
+	Home string
 	// AllowDirectTCPIP accepts "direct-tcpip" channels (ssh -L, ssh -J) and
 	// connects them to the requested address. False: they are rejected, as an
 	// sshd with AllowTcpForwarding no does.

@@ -217,7 +217,7 @@ func (s *session) start(command string) (bool, func()) {
 		}
 	}
 	cmd := exec.Command("/bin/sh", args...)
-	cmd.Dir = homeDir()
+	cmd.Dir = s.tg.home()
 	if s.agent {
 		ln, err := s.tg.newAgentListener(s.conn)
 		if err != nil {
@@ -259,7 +259,7 @@ func (s *session) childEnv() []string {
 		env = append(env, kv)
 	}
 	u := currentUser()
-	env = append(env, "HOME="+homeDir(), "USER="+u, "LOGNAME="+u, "SHELL=/bin/sh")
+	env = append(env, "HOME="+s.tg.home(), "USER="+u, "LOGNAME="+u, "SHELL=/bin/sh")
 	if s.pty != nil && s.pty.Term != "" {
 		env = append(env, "TERM="+s.pty.Term)
 	}
@@ -277,7 +277,7 @@ func (s *session) startSFTP() (bool, func()) {
 	if s.started {
 		return false, nil
 	}
-	srv, err := sftp.NewServer(s.ch, sftp.WithServerWorkingDirectory(homeDir()))
+	srv, err := sftp.NewServer(s.ch, sftp.WithServerWorkingDirectory(s.tg.home()))
 	if err != nil {
 		return false, nil
 	}
@@ -343,6 +343,14 @@ func exitRequest(ps *os.ProcessState) (string, []byte) {
 		status = ps.ExitCode()
 	}
 	return "exit-status", gossh.Marshal(struct{ Status uint32 }{uint32(status)})
+}
+
+// home is the sessions' home folder: TargetOptions.Home, else homeDir().
+func (tg *Target) home() string {
+	if tg.opts.Home != "" {
+		return tg.opts.Home
+	}
+	return homeDir()
 }
 
 // homeDir is the current user's home folder, or "/" when unknown.
