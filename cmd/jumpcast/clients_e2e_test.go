@@ -409,5 +409,7 @@ func compatRows() []compatRow {
 	return []compatRow{
 		{"openssh", opensshRow},
 		{"sshpass", sshpassRow},
+		{"putty", puttyRow},
+		{"dbclient", dbclientRow},
 	}
 }
