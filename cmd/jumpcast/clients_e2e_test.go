@@ -426,5 +426,6 @@ func compatRows() []compatRow {
 		// hangs up after the key's partial success (paramiko#894, #1687).
 		{name: "paramiko", run: pythonRow("paramiko"), keyOnly: true},
 		{name: "asyncssh", run: pythonRow("asyncssh")},
+		{name: "ansible", run: ansibleRow},
 	}
 }
