@@ -418,6 +418,7 @@ func compatRows() []compatRow {
 	return []compatRow{
 		{name: "openssh", run: opensshRow},
 		{name: "sshpass", run: sshpassRow},
+		{name: "ssh-copy-id", run: sshCopyIDRow},
 		{name: "putty", run: puttyRow},
 		{name: "dbclient", run: dbclientRow},
 		// paramiko cannot log in to a password target: before each

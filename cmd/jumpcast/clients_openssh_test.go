@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,4 +112,41 @@ func sshpassRow(t *testing.T, c *compat, ct compatTarget) {
 		t.Errorf("sshpass scp download: exit %d: %s", code, errOut)
 	}
 	f.check(t, c)
+}
+
+// sshCopyIDRow: ssh-copy-id first logs in with the key alone to see
+// whether it is already installed. Through the bastion that login succeeds
+// at the bastion when the target is reached with a key the bastion holds,
+// so it skips the copy; -f copies the key to the target's
+// ~/.ssh/authorized_keys. A password target also asks for its password,
+// which the key-only check cannot answer: the key is copied as going direct.
+func sshCopyIDRow(t *testing.T, c *compat, ct compatTarget) {
+	sshtest.RequireBinary(t, "ssh-copy-id", "ssh")
+	env, opts, _ := opensshAuth(t, ct)
+	home := t.TempDir() // ssh-copy-id makes its temporary files in ~/.ssh
+	if err := os.Mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "HOME="+home)
+	args := append([]string{"-i", c.admin.PublicPath, "-F", c.ssh.ConfigPath, "-p", c.srv.SSHPort}, opts...)
+	dest := ct.login() + "@127.0.0.1"
+	installed := func() bool {
+		b, _ := os.ReadFile(filepath.Join(ct.home, ".ssh", "authorized_keys"))
+		return strings.Contains(string(b), c.admin.AuthorizedLine)
+	}
+
+	out, errOut, code := c.run(t, env, "", "ssh-copy-id", append(args, dest)...)
+	if ct.password != "" {
+		if code != 0 || !installed() {
+			t.Errorf("ssh-copy-id: exit %d, key installed %v:\n%s%s", code, installed(), out, errOut)
+		}
+		return
+	}
+	if !strings.Contains(out+errOut, "already exist") || installed() {
+		t.Errorf("ssh-copy-id without -f: exit %d, key installed %v; want it skipped as already there:\n%s%s", code, installed(), out, errOut)
+	}
+	out, errOut, code = c.run(t, env, "", "ssh-copy-id", append(append([]string{"-f"}, args...), dest)...)
+	if code != 0 || !installed() {
+		t.Errorf("ssh-copy-id -f: exit %d, key installed %v:\n%s%s", code, installed(), out, errOut)
+	}
 }
