@@ -12,8 +12,8 @@ import (
 // ansibleRow: ansible-core ad hoc commands (ping, command, copy to ~/,
 // fetch) over OpenSSH, set up as docs/admins.md shows: the inventory names
 // the host, ssh_config gives it `User root@TARGET` and the bastion, and
-// ansible_user is left out (with ansible_user="root@t", Ansible expands
-// ~root@t on the target and copies into a folder of that name). The
+// ansible_user is left out (with ansible_user="root@db1", Ansible expands
+// ~root@db1 on the target and copies into a folder of that name). The
 // password target's password comes from --connection-password-file, which
 // Ansible hands to sshpass.
 func ansibleRow(t *testing.T, c *compat, ct compatTarget) {

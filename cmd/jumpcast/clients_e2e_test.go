@@ -47,6 +47,8 @@ type compatTarget struct {
 	name string
 	// alias is the target alias in the bastion's configuration.
 	alias string
+	// user is the remote user.
+	user string
 	// password is what the target asks; "" for the key target.
 	password string
 	// home is the HOME of the target's sessions (where ~/ goes).
@@ -54,11 +56,11 @@ type compatTarget struct {
 }
 
 // login is the login name in the `user@target` form.
-func (ct compatTarget) login() string { return "root@" + ct.alias }
+func (ct compatTarget) login() string { return ct.user + "@" + ct.alias }
 
 // plus is the login name in the `user+target` form, for tools that split at
 // the first `@` (dbclient) or parse `host:path` (scp, rsync, pscp).
-func (ct compatTarget) plus() string { return "root+" + ct.alias }
+func (ct compatTarget) plus() string { return ct.user + "+" + ct.alias }
 
 // compat is one bastion in a child process in front of both targets.
 type compat struct {
@@ -78,7 +80,7 @@ type compat struct {
 }
 
 // startCompat starts both targets and the bastion. The admin "alice" may
-// reach both as root; the bastion logs in to the key target with a key it
+// reach both; the bastion logs in to the key target with a key it
 // holds, and asks the password target's password at the admin's login.
 func startCompat(t *testing.T) *compat {
 	t.Helper()
@@ -91,37 +93,14 @@ func startCompat(t *testing.T) *compat {
 	c.sshd = sshtest.StartSSHD(t, sshtest.SSHDOptions{AuthorizedKeys: []gossh.PublicKey{bastionKey.Public}})
 	pwHome := t.TempDir()
 	c.pwTarget = sshtest.NewTarget(t, sshtest.TargetOptions{Password: compatPassword, PasswordOnly: true, Home: pwHome})
+	// writeConfig's rule allows "db*" as the sshd's user (the in-process
+	// target takes any user name).
 	c.targets = []compatTarget{
-		{name: "key", alias: "t", home: filepath.Join(c.sshd.Dir, "home")},
-		{name: "password", alias: "tpw", password: compatPassword, home: pwHome},
+		{name: "key", alias: "db1", user: c.sshd.User(), home: filepath.Join(c.sshd.Dir, "home")},
+		{name: "password", alias: "db2", user: c.sshd.User(), password: compatPassword, home: pwHome},
 	}
-	cfg := fmt.Sprintf(`data_dir: %q
-ssh:
-  listen: "127.0.0.1:0"
-  shutdown_grace: 2s
-web:
-  listen: "127.0.0.1:0"
-recording:
-  min_free_space: 1MiB
-upstream:
-  identity_files: [%q]
-  dial_timeout: 3s
-users:
-  alice:
-    keys: [%q]
-    allow:
-      - targets: ["t", "tpw"]
-        as: [root, %q]
-targets:
-  t:
-    address: %q
-  tpw:
-    address: %q
-`, c.dataDir, bastionKey.PrivatePath, c.admin.AuthorizedLine, c.sshd.User(), c.sshd.Addr, c.pwTarget.Addr)
-	c.cfgPath = filepath.Join(t.TempDir(), "jumpcast.yaml")
-	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	c.cfgPath = writeConfig(t, c.dataDir, c.admin.AuthorizedLine, bastionKey.PrivatePath, c.sshd.Addr, c.sshd.User(),
+		fmt.Sprintf("  db2:\n    address: %q\n", c.pwTarget.Addr))
 	c.srv = startServer(t, c.cfgPath)
 	c.hostKey = readHostKey(t, filepath.Join(c.dataDir, "ssh_host_ed25519_key"))
 	c.ssh = sshtest.NewClientConfig(t, c.admin)
@@ -282,27 +261,8 @@ func requirePython(t *testing.T, module string) {
 // command, and its output and marker events.
 func recordedText(t *testing.T, path string, r recording.Meta) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	rd, err := asciicast.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var b strings.Builder
-	b.WriteString(r.Command + "\n")
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			break
-		}
-		if ev.Code == "o" || ev.Code == asciicast.CodeMarker {
-			b.WriteString(ev.Data)
-		}
-	}
-	return b.String()
+	_, text := castData(t, path, "o"+asciicast.CodeMarker)
+	return r.Command + "\n" + text
 }
 
 // checkRecorded waits until no session is active, then checks that every

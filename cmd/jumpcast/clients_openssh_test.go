@@ -33,7 +33,7 @@ func checkPrompted(t *testing.T, prompts string, ct compatTarget) {
 		t.Errorf("the client was never asked the password: %v", err)
 		return
 	}
-	if !strings.Contains(string(b), "(root@"+ct.alias+") Password:") && !strings.Contains(string(b), "root@"+ct.alias+"'s password:") {
+	if !strings.Contains(string(b), "("+ct.login()+") Password:") && !strings.Contains(string(b), ct.login()+"'s password:") {
 		t.Errorf("prompts shown: %q, want the target's password prompt", b)
 	}
 }

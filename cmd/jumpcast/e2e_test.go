@@ -70,6 +70,13 @@ func (e *e2e) login() string { return e.sshd.User() + "@db1@127.0.0.1" }
 // data of its "o" events.
 func castOutput(t *testing.T, path string) (asciicast.Header, string) {
 	t.Helper()
+	return castData(t, path, "o")
+}
+
+// castData decodes a recording file: its header and the concatenated data
+// of its events whose code is one of the letters in codes.
+func castData(t *testing.T, path, codes string) (asciicast.Header, string) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +92,7 @@ func castOutput(t *testing.T, path string) (asciicast.Header, string) {
 		if err != nil {
 			break
 		}
-		if ev.Code == "o" {
+		if strings.Contains(codes, ev.Code) {
 			b.WriteString(ev.Data)
 		}
 	}
