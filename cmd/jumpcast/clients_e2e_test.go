@@ -71,6 +71,7 @@ type compat struct {
 	cfgPath  string
 	srv      *server
 	hostKey  gossh.PublicKey // the bastion's host key, as clients must accept it
+	v6Port   string          // the key target's sshd, also reachable as the raw host [::1]:v6Port
 	ssh      *sshtest.ClientConfig
 	targets  []compatTarget
 
@@ -101,6 +102,8 @@ func startCompat(t *testing.T) *compat {
 	}
 	c.cfgPath = writeConfig(t, c.dataDir, c.admin.AuthorizedLine, bastionKey.PrivatePath, c.sshd.Addr, c.sshd.User(),
 		fmt.Sprintf("  db2:\n    address: %q\n", c.pwTarget.Addr))
+	c.v6Port = forwardIPv6(t, c.sshd.Addr)
+	allowRawIPv6(t, c.cfgPath, c.sshd.User())
 	c.srv = startServer(t, c.cfgPath)
 	c.hostKey = readHostKey(t, filepath.Join(c.dataDir, "ssh_host_ed25519_key"))
 	c.ssh = sshtest.NewClientConfig(t, c.admin)
@@ -388,5 +391,7 @@ func compatRows() []compatRow {
 		{name: "paramiko", run: pythonRow("paramiko"), keyOnly: true},
 		{name: "asyncssh", run: pythonRow("asyncssh")},
 		{name: "ansible", run: ansibleRow},
+		// A raw host is a matter of parsing the login name: one target does.
+		{name: "raw-ipv6", run: rawIPv6Row, keyOnly: true},
 	}
 }
