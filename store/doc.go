@@ -1,4 +1,7 @@
-// Package store is jumpcast's index: one bbolt file holding the metadata
+// Package store is jumpcast's index. It owns the index's vocabulary
+// (Filter, Page, Account, APIToken, HostKeyPin, Node, the sentinel
+// errors), the Index interface the rest of jumpcast uses, and the default
+// backend, *Store: one bbolt file holding the metadata
 // of every recorded session (a recording.Meta per row), the audit log, the
 // web accounts, the API tokens and the access locks. The recordings
 // themselves are asciicast files owned by package recorder; the store only
@@ -23,6 +26,8 @@
 //	tokens           id → JSON APIToken
 //	token_hash       hash → id
 //	locks            id → JSON lock.Lock (access locks, locks.go)
+//	host_keys        address → JSON HostKeyPin (cluster.go)
+//	nodes            node id → JSON Node (the node registry, cluster.go)
 //
 // Recording ids are made by recording.NewID: fixed-width, UTC, so they sort
 // as bytes in start order and a time range is a key range. Every secondary

@@ -64,6 +64,8 @@ var (
 	bucketTokens     = []byte("tokens")
 	bucketTokenHash  = []byte("token_hash")
 	bucketLocks      = []byte("locks")
+	bucketHostKeys   = []byte("host_keys")
+	bucketNodes      = []byte("nodes")
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -73,7 +75,7 @@ var allBuckets = [][]byte{
 	bucketUser, bucketTarget, bucketRemoteUser, bucketStatus, bucketDuration,
 	bucketAudit, bucketAuditUser, bucketAuditKind,
 	bucketAccounts, bucketTokens, bucketTokenHash,
-	bucketLocks,
+	bucketLocks, bucketHostKeys, bucketNodes,
 }
 
 // Open opens (or creates, mode 0600) the index at path. It creates every
