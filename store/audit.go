@@ -100,11 +100,11 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]audit.Event, st
 	var from []byte
 	inclusive := true
 	if f.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		if err != nil || len(b) != 3+auditKeyLen || b[0] != cursorVersion || b[1] != 'a' || b[2] > 1 {
-			return nil, "", fmt.Errorf("list audit: %w: cursor %q was not made by this store", ErrInvalidFilter, f.Cursor)
+		ns, id, incl, err := ParseAuditCursor(f.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("list audit: %w", err)
 		}
-		from, inclusive = b[3:], b[2] == 1
+		from, inclusive = auditKey(time.Unix(0, ns), id), incl
 	}
 	var out []audit.Event
 	var next string

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
@@ -99,4 +102,58 @@ type Node struct {
 	// so that nodes with skewed clocks compare alike.
 	Started   time.Time `json:"started"`
 	Heartbeat time.Time `json:"heartbeat"`
+}
+
+// TargetHost is the host part of a target address ("db1" for "db1:22",
+// "2001:db8::1" for "[2001:db8::1]:22"), which Filter.Target matches
+// besides the alias. A backend that stores it in a column computes it
+// with this function.
+func TargetHost(addr string) string { return hostPart(addr) }
+
+// RecordingCursor is the cursor of a ListRecordings page that resumes
+// after the row (dur, id) in the order of the page (by duration when
+// byDuration, else by start). Backends other than *Store make their
+// cursors with it, so that a cursor looks the same whatever made it.
+func RecordingCursor(byDuration bool, dur time.Duration, id string) string {
+	pos := []byte(id)
+	if byDuration {
+		pos = append(be64(durKey(dur)), id...)
+	}
+	return encodeCursor(byDuration, pos, false)
+}
+
+// ParseRecordingCursor decodes a ListRecordings cursor for the given sort:
+// the position's duration key (0 for a start-ordered cursor) and id, and
+// whether the position itself is still to be listed. A cursor that is not
+// one gives an error wrapping ErrInvalidFilter.
+func ParseRecordingCursor(c string, byDuration bool) (durKey int64, id string, inclusive bool, err error) {
+	pos, inclusive, err := decodeCursor(c, byDuration)
+	if err != nil {
+		return 0, "", false, err
+	}
+	if byDuration {
+		durKey, pos = int64(binary.BigEndian.Uint64(pos[:8])), pos[8:]
+	}
+	return durKey, string(pos), inclusive, nil
+}
+
+// DurationKey is the value duration-ordered pages sort on: the duration,
+// with a negative one (a clock step) as zero.
+func DurationKey(d time.Duration) int64 { return int64(durKey(d)) }
+
+// AuditCursor is the cursor of a ListAudit page that resumes after the
+// event (t, id).
+func AuditCursor(t time.Time, id uint64) string { return auditCursor(auditKey(t, id), false) }
+
+// ParseAuditCursor decodes a ListAudit cursor: the position's time in Unix
+// nanoseconds and event id, and whether the position itself is still to
+// be listed. A cursor that is not one gives an error wrapping
+// ErrInvalidFilter.
+func ParseAuditCursor(c string) (unixNano int64, id uint64, inclusive bool, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != 3+auditKeyLen || b[0] != cursorVersion || b[1] != 'a' || b[2] > 1 {
+		return 0, 0, false, fmt.Errorf("%w: cursor %q was not made by this store", ErrInvalidFilter, c)
+	}
+	unixNano = int64(binary.BigEndian.Uint64(b[3:11]) ^ 1<<63)
+	return unixNano, binary.BigEndian.Uint64(b[11:19]), b[2] == 1, nil
 }

@@ -78,7 +78,7 @@ func TestLocksMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, _ := s.Version(ctx); v != 2 {
+	if v, _ := s.Version(ctx); v != SchemaVersion {
 		t.Errorf("version after migration: %d", v)
 	}
 	if l, err := s.ListLocks(ctx); err != nil || len(l) != 0 {

@@ -37,22 +37,10 @@ func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) 
 	if len(active) == 0 {
 		return 0, nil
 	}
-	for i := range active {
-		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("recover active recordings: %w", err)
-		}
-		r := &active[i]
-		r.Status = recording.StatusInterrupted
-		got, err := fn(*r)
-		if err != nil {
-			r.Error = fmt.Sprintf("recover after restart: %v", err)
-			continue
-		}
-		r.End, r.FileSize, r.SHA256, r.ExitStatus = got.End, got.FileSize, got.SHA256, got.ExitStatus
-		if !r.End.IsZero() && r.End.After(r.Start) {
-			r.Duration = r.End.Sub(r.Start)
-		}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("recover active recordings: %w", err)
 	}
+	ApplyRecovered(active, fn)
 	n := 0
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		n = 0
@@ -80,6 +68,27 @@ func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) 
 	return n, nil
 }
 
+// ApplyRecovered marks each of active interrupted and fills in what fn
+// learns from its file (End, FileSize, SHA256, ExitStatus and Duration =
+// End - Start), or fn's error in Meta.Error. Every backend's RecoverActive
+// calls it outside any transaction, then writes the rows that are still
+// active.
+func ApplyRecovered(active []recording.Meta, fn RecoverFunc) {
+	for i := range active {
+		r := &active[i]
+		r.Status = recording.StatusInterrupted
+		got, err := fn(*r)
+		if err != nil {
+			r.Error = fmt.Sprintf("recover after restart: %v", err)
+			continue
+		}
+		r.End, r.FileSize, r.SHA256, r.ExitStatus = got.End, got.FileSize, got.SHA256, got.ExitStatus
+		if !r.End.IsZero() && r.End.After(r.Start) {
+			r.Duration = r.End.Sub(r.Start)
+		}
+	}
+}
+
 // MaxPurgeBatch bounds how many rows one PurgeCandidates call returns, so
 // that a first purge of a large, old store does not build a huge list or
 // hold one long transaction. The purge job calls again until it gets none.
@@ -100,34 +109,20 @@ func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.
 	if err != nil {
 		return nil, fmt.Errorf("purge candidates: %w", err)
 	}
-	var excess int64
-	if maxTotal > 0 {
-		excess = st.TotalFileSize - maxTotal
-	}
-	var cutoff time.Time
-	var cutoffPrefix string
-	if maxAge > 0 {
-		cutoff = now.Add(-maxAge)
-		cutoffPrefix = recording.TimePrefix(cutoff)
-	}
-	var out []recording.Meta
+	sel := NewPurgeSelector(st, now, maxAge, maxTotal)
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRecordings).Cursor()
 		var v rowView
-		for k, val := c.First(); k != nil && len(out) < MaxPurgeBatch; k, val = c.Next() {
-			beyondAge := maxAge <= 0 || string(k[:min(len(k), recording.TimePrefixLen)]) > cutoffPrefix
-			if excess <= 0 && beyondAge {
-				return nil
-			}
+		for k, val := c.First(); k != nil; k, val = c.Next() {
 			if err := v.parse(val); err != nil {
 				return fmt.Errorf("recording %s: %w", k, err)
 			}
-			if string(v.s[fStatus]) == string(recording.StatusActive) {
-				continue
+			take, more := sel.consider(string(k), v.startTime(), string(v.s[fStatus]) == string(recording.StatusActive), v.ints[4])
+			if take {
+				sel.Out = append(sel.Out, v.recording(string(k)))
 			}
-			if (maxAge > 0 && v.startTime().Before(cutoff)) || excess > 0 {
-				out = append(out, v.recording(string(k)))
-				excess -= v.ints[4]
+			if !more {
+				return nil
 			}
 		}
 		return nil
@@ -135,5 +130,60 @@ func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.
 	if err != nil {
 		return nil, fmt.Errorf("purge candidates: %w", err)
 	}
-	return out, nil
+	return sel.Out, nil
+}
+
+// PurgeSelector applies PurgeCandidates' rule to rows offered in start
+// order; every backend's PurgeCandidates uses one.
+type PurgeSelector struct {
+	// Out holds the rows selected so far, oldest first.
+	Out          []recording.Meta
+	maxAge       time.Duration
+	cutoff       time.Time
+	cutoffPrefix string
+	excess       int64 // bytes still over maxTotal
+}
+
+// NewPurgeSelector starts a selection over an index whose counters are st.
+func NewPurgeSelector(st Stats, now time.Time, maxAge time.Duration, maxTotal int64) *PurgeSelector {
+	p := &PurgeSelector{maxAge: maxAge}
+	if maxTotal > 0 {
+		p.excess = st.TotalFileSize - maxTotal
+	}
+	if maxAge > 0 {
+		p.cutoff = now.Add(-maxAge)
+		p.cutoffPrefix = recording.TimePrefix(p.cutoff)
+	}
+	return p
+}
+
+// Add offers the next row in start order and reports whether to offer
+// more: false once no later row can be selected or the batch is full.
+func (p *PurgeSelector) Add(r *recording.Meta) bool {
+	take, more := p.consider(r.ID, r.Start, r.Status == recording.StatusActive, r.FileSize)
+	if take {
+		p.Out = append(p.Out, *r)
+	}
+	return more
+}
+
+// consider decides on one row (take) and whether later rows may still be
+// taken (more), counting a taken row's size off the excess.
+func (p *PurgeSelector) consider(id string, start time.Time, active bool, size int64) (take, more bool) {
+	beyondAge := p.maxAge <= 0 || id[:min(len(id), recording.TimePrefixLen)] > p.cutoffPrefix
+	if p.excess <= 0 && beyondAge {
+		return false, false
+	}
+	if !active && ((p.maxAge > 0 && start.Before(p.cutoff)) || p.excess > 0) {
+		take = true
+		p.excess -= size
+	}
+	return take, len(p.Out)+btoi(take) < MaxPurgeBatch
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,275 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// recordingCols lists a recording row's columns in the order scanRecording
+// and recordingArgs use.
+const recordingCols = `id, user_name, key_fingerprint, remote_user, target_alias, target_addr, target_host,
+	client_addr, kind, command, command_len, title, term, width, height, start_ns, end_ns, duration_ns, dur_key,
+	bytes_in, bytes_out, file_size, exit_status, exit_signal, status, error, path, sha256`
+
+// recordingArgs returns r's column values in recordingCols order.
+func recordingArgs(r *recording.Meta) []any {
+	var end *int64
+	if !r.End.IsZero() {
+		ns := r.End.UnixNano()
+		end = &ns
+	}
+	return []any{r.ID, r.User, r.KeyFingerprint, r.RemoteUser, r.TargetAlias, r.TargetAddr, store.TargetHost(r.TargetAddr),
+		r.ClientAddr, r.Kind, r.Command, r.CommandLen, r.Title, r.Term, r.Width, r.Height, r.Start.UnixNano(), end,
+		int64(r.Duration), store.DurationKey(r.Duration),
+		r.BytesIn, r.BytesOut, r.FileSize, r.ExitStatus, r.ExitSignal, string(r.Status), r.Error, r.Path, r.SHA256}
+}
+
+// insertSQL inserts one row; $1… in recordingCols order.
+const insertSQL = `INSERT INTO recordings (` + recordingCols + `) VALUES
+	($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)`
+
+// updateSQL rewrites every column of the row $1.
+const updateSQL = `UPDATE recordings SET user_name=$2, key_fingerprint=$3, remote_user=$4, target_alias=$5,
+	target_addr=$6, target_host=$7, client_addr=$8, kind=$9, command=$10, command_len=$11, title=$12, term=$13,
+	width=$14, height=$15, start_ns=$16, end_ns=$17, duration_ns=$18, dur_key=$19, bytes_in=$20, bytes_out=$21,
+	file_size=$22, exit_status=$23, exit_signal=$24, status=$25, error=$26, path=$27, sha256=$28 WHERE id=$1`
+
+// scanRecording reads one row selected with recordingCols (and nothing
+// else unless extra names more destinations, scanned after it).
+func scanRecording(row pgx.Row, extra ...any) (recording.Meta, error) {
+	var r recording.Meta
+	var targetHost, status string
+	var start, dur, durKey int64
+	var end *int64
+	dest := []any{&r.ID, &r.User, &r.KeyFingerprint, &r.RemoteUser, &r.TargetAlias, &r.TargetAddr, &targetHost,
+		&r.ClientAddr, &r.Kind, &r.Command, &r.CommandLen, &r.Title, &r.Term, &r.Width, &r.Height, &start, &end, &dur, &durKey,
+		&r.BytesIn, &r.BytesOut, &r.FileSize, &r.ExitStatus, &r.ExitSignal, &status, &r.Error, &r.Path, &r.SHA256}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return recording.Meta{}, err
+	}
+	r.Start = time.Unix(0, start).UTC()
+	if end != nil {
+		r.End = time.Unix(0, *end).UTC()
+	}
+	r.Duration = time.Duration(dur)
+	r.Status = recording.Status(status)
+	return r, nil
+}
+
+// CreateRecording indexes a session that has just started, as
+// store.Store.CreateRecording does.
+func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
+	idTime, err := recording.IDTime(r.ID)
+	if err != nil {
+		return fmt.Errorf("create recording: %w", err)
+	}
+	if r.Start.IsZero() {
+		r.Start = idTime
+	} else if !startMatchesID(r) {
+		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recording.NewID(start))",
+			r.ID, r.Start.UTC().Format(time.RFC3339Nano))
+	}
+	r.Status = recording.StatusActive
+	if _, err := s.pool.Exec(ctx, insertSQL, recordingArgs(r)...); err != nil {
+		if isUniqueViolation(err, "recordings_pkey") {
+			return fmt.Errorf("create recording %s: already exists", r.ID)
+		}
+		return fmt.Errorf("create recording %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+func startMatchesID(r *recording.Meta) bool {
+	return len(r.ID) >= recording.TimePrefixLen && recording.TimePrefix(r.Start) == r.ID[:recording.TimePrefixLen]
+}
+
+// FinishRecording rewrites a recording's row when its session ends, as
+// store.Store.FinishRecording does.
+func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
+	if r.Status == "" {
+		r.Status = recording.StatusFinished
+	}
+	if !r.Status.Final() {
+		return fmt.Errorf("finish recording %s: status %q is not a final status", r.ID, r.Status)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var startNS int64
+		err := tx.QueryRow(ctx, `SELECT start_ns FROM recordings WHERE id = $1 FOR UPDATE`, r.ID).Scan(&startNS)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if r.Start.IsZero() {
+			r.Start = time.Unix(0, startNS).UTC()
+		} else if !startMatchesID(r) {
+			return fmt.Errorf("start %s does not match the id's time", r.Start.UTC().Format(time.RFC3339Nano))
+		}
+		if r.Duration == 0 && !r.End.IsZero() && r.End.After(r.Start) {
+			r.Duration = r.End.Sub(r.Start)
+		}
+		_, err = tx.Exec(ctx, updateSQL, recordingArgs(r)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish recording %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// GetRecording returns one recording, or an error wrapping
+// store.ErrNotFound.
+func (s *Store) GetRecording(ctx context.Context, id string) (*recording.Meta, error) {
+	r, err := scanRecording(s.pool.QueryRow(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get recording %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// DeleteRecording removes a recording's row; store.ErrNotFound if absent.
+func (s *Store) DeleteRecording(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM recordings WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete recording %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteRecordings removes several recordings in one statement, skipping
+// absent ids, and returns how many rows it removed.
+func (s *Store) DeleteRecordings(ctx context.Context, ids []string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM recordings WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return 0, fmt.Errorf("delete %d recordings: %w", len(ids), err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ActiveRecordings returns the recordings whose status is active, oldest
+// first (through the status index).
+func (s *Store) ActiveRecordings(ctx context.Context) ([]recording.Meta, error) {
+	out, err := s.queryRecordings(ctx, `SELECT `+recordingCols+` FROM recordings WHERE status = $1 ORDER BY id`, string(recording.StatusActive))
+	if err != nil {
+		return nil, fmt.Errorf("list active recordings: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) queryRecordings(ctx context.Context, sql string, args ...any) ([]recording.Meta, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []recording.Meta
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Stats returns the counters the stats trigger keeps.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	st := store.Stats{ByStatus: map[recording.Status]int{}}
+	rows, err := s.pool.Query(ctx, `SELECT status, n, file_size FROM recording_stats`)
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("read index stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n, size int64
+		if err := rows.Scan(&status, &n, &size); err != nil {
+			return store.Stats{}, fmt.Errorf("read index stats: %w", err)
+		}
+		if n != 0 {
+			st.ByStatus[recording.Status(status)] = int(n)
+			st.Count += int(n)
+		}
+		st.TotalFileSize += size
+	}
+	if err := rows.Err(); err != nil {
+		return store.Stats{}, fmt.Errorf("read index stats: %w", err)
+	}
+	return st, nil
+}
+
+// RecoverActive marks every recording still active as interrupted, as
+// store.Store.RecoverActive does. A row finished or deleted meanwhile is
+// left alone.
+//
+// With several nodes, every active row is taken as this node's: call it
+// only where that holds (one node, or rows filtered by owner later).
+func (s *Store) RecoverActive(ctx context.Context, fn store.RecoverFunc) (int, error) {
+	active, err := s.ActiveRecordings(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("recover active recordings: %w", err)
+	}
+	store.ApplyRecovered(active, fn)
+	n := 0
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n = 0
+		for i := range active {
+			args := recordingArgs(&active[i])
+			tag, err := tx.Exec(ctx, updateSQL+` AND status = 'active'`, args...)
+			if err != nil {
+				return err
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover active recordings: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeCandidates returns what retention removes, as
+// store.Store.PurgeCandidates does: rows in start order, read a batch at a
+// time.
+func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]recording.Meta, error) {
+	if maxAge <= 0 && maxTotal <= 0 {
+		return nil, nil
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("purge candidates: %w", err)
+	}
+	sel := store.NewPurgeSelector(st, now, maxAge, maxTotal)
+	after := ""
+	for {
+		batch, err := s.queryRecordings(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id > $1 ORDER BY id LIMIT 1000`, after)
+		if err != nil {
+			return nil, fmt.Errorf("purge candidates: %w", err)
+		}
+		for i := range batch {
+			if !sel.Add(&batch[i]) {
+				return sel.Out, nil
+			}
+		}
+		if len(batch) < 1000 {
+			return sel.Out, nil
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
