@@ -31,6 +31,7 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 
 	SSH       SSH       `yaml:"ssh"`
+	Store     Store     `yaml:"store"`
 	Web       Web       `yaml:"web"`
 	Recording Recording `yaml:"recording"`
 	Upstream  Upstream  `yaml:"upstream"`
@@ -105,6 +106,31 @@ type SSH struct {
 	// ShutdownGrace is how long open sessions may continue after SIGTERM
 	// before they are closed. Default 10s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+}
+
+// Index drivers (store.driver).
+const (
+	DriverBbolt    = "bbolt"
+	DriverPostgres = "postgres"
+)
+
+// StoreDSNEnv is the environment variable the jumpcast command reads
+// store.dsn from when the file leaves it empty, so that a password need
+// not sit in the file. (Package config itself reads no environment.)
+const StoreDSNEnv = "JUMPCAST_STORE_DSN"
+
+// Store chooses the index: the recordings' metadata, audit events,
+// accounts, API tokens, locks, pinned host keys and the node registry.
+type Store struct {
+	// Driver is "bbolt" (default): one file, <data_dir>/jumpcast.db, for
+	// one node; or "postgres": a PostgreSQL database that several nodes
+	// share.
+	Driver string `yaml:"driver"`
+	// DSN names the PostgreSQL database (a postgres:// URL or libpq
+	// key=value string) with driver postgres; it must be empty with
+	// bbolt. Empty in the file means the JUMPCAST_STORE_DSN environment
+	// variable (StoreDSNEnv). Never logged.
+	DSN string `yaml:"dsn,omitempty"`
 }
 
 // Web configures the auditors' web site.

@@ -76,6 +76,7 @@ func (c *Config) ApplyDefaults() {
 		}
 	}
 	def(&c.DataDir, DefaultDataDir)
+	def(&c.Store.Driver, DriverBbolt)
 	def(&c.SSH.Listen, DefaultSSHListen)
 	defD(&c.SSH.HandshakeTimeout, DefaultHandshakeTimeout)
 	defI(&c.SSH.MaxUnauthenticated, DefaultMaxUnauthenticated)

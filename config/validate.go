@@ -30,6 +30,15 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return bad("data_dir", "must not be empty")
 	}
+	switch c.Store.Driver {
+	case DriverBbolt:
+		if c.Store.DSN != "" {
+			return bad("store.dsn", "is only for store.driver %s", DriverPostgres)
+		}
+	case DriverPostgres: // an empty dsn may still come from the environment (StoreDSNEnv)
+	default:
+		return bad("store.driver", "%q (want %s or %s)", c.Store.Driver, DriverBbolt, DriverPostgres)
+	}
 	if _, _, err := net.SplitHostPort(c.SSH.Listen); err != nil {
 		return bad("ssh.listen", "%q is not host:port", c.SSH.Listen)
 	}

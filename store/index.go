@@ -67,6 +67,12 @@ type Index interface {
 
 var _ Index = (*Store)(nil)
 
+// ErrUnavailable is wrapped by a backend's errors when its database could
+// not be reached (a PostgreSQL restart, a network failure): the call may
+// succeed later without any change on the caller's side. Its text names no
+// host or account, since it may be shown to an admin.
+var ErrUnavailable = errors.New("index unavailable")
+
 // ErrPinConflict is wrapped by PinHostKey when the address already has
 // another pinned key: the pin stands, and the new key is refused.
 var ErrPinConflict = errors.New("another host key is pinned for this address")

@@ -103,7 +103,7 @@ func openBackend(cfg *config.Config) (backend, error) {
 
 // localBackend works on an open store and recordings folder.
 type localBackend struct {
-	st    *store.Store
+	st    store.Index
 	dir   *recorder.Dir
 	owned bool // Close closes st and dir
 	// end is the running server's proxy.Server.EndSession; nil when the CLI
@@ -140,7 +140,7 @@ func openLocalBackend(cfg *config.Config) (*localBackend, error) {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
 	}
-	st, err := store.Open(bastion.DBPath(cfg), store.Options{Timeout: time.Second})
+	st, err := bastion.OpenIndex(context.Background(), cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +226,17 @@ func (b *localBackend) ListAudit(ctx context.Context, f store.AuditFilter) (audi
 	return auditPage{Events: evs, Next: next}, err
 }
 
+// errBackupPostgres answers Backup when the index is in PostgreSQL.
+var errBackupPostgres = errors.New("the index is in PostgreSQL (store.driver: postgres): back it up with pg_dump, see docs/operators.md")
+
 func (b *localBackend) Backup(_ context.Context, w io.Writer) (int64, error) {
-	return b.st.Backup(w)
+	bb, ok := b.st.(interface {
+		Backup(io.Writer) (int64, error)
+	})
+	if !ok {
+		return 0, errBackupPostgres
+	}
+	return bb.Backup(w)
 }
 
 // The command line's locks are made by the server's own operating-system

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 
@@ -39,6 +40,9 @@ func (g *globalFlags) loadConfig() (*config.Config, error) {
 	}
 	if g.logFormat != "" {
 		cfg.Log.Format = g.logFormat
+	}
+	if cfg.Store.Driver == config.DriverPostgres && cfg.Store.DSN == "" {
+		cfg.Store.DSN = os.Getenv(config.StoreDSNEnv)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, usageError{err}
@@ -78,6 +82,7 @@ session as an asciicast v2 file that auditors play back in a web page.`,
 		newAuditCmd(g),
 		newLockCmd(g),
 		newBackupCmd(g),
+		newStoreCmd(g),
 		newVersionCmd(),
 	)
 	return root

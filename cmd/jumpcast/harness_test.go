@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/pgtest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/servetest"
 	"github.com/jumpcast/jumpcast/store"
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m)) // stops the PostgreSQL the postgres tests started
 }
 
 // jumpcastCmd builds a command that runs this binary as jumpcast.

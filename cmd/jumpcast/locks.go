@@ -17,7 +17,7 @@ import (
 // then applied to the running proxy, so a lock is in force when the call
 // returns.
 type lockKeeper struct {
-	st    *store.Store
+	st    store.Index
 	audit audit.Sink // the bastion's audit sink when served; the store itself offline
 	// apply hands the whole list of locks to the running proxy
 	// (proxy.Server.ApplyLocks); nil when no server runs, and the next

@@ -22,7 +22,7 @@ import (
 // newHealth builds the probes: the data and recordings folders must take
 // files (both probes); the index must answer and the recordings disk stay
 // above recording.min_free_space (readiness).
-func newHealth(cfg *config.Config, st *store.Store, dir *recorder.Dir, logger *slog.Logger) *metrics.Health {
+func newHealth(cfg *config.Config, st store.Index, dir *recorder.Dir, logger *slog.Logger) *metrics.Health {
 	return metrics.NewHealth(metrics.HealthOptions{
 		Writable: []metrics.Folder{
 			{Name: "data folder", Path: cfg.DataDir},
@@ -64,7 +64,7 @@ func (p *program) listenOps() error {
 // auditedStore is the store as the web site sees it, with its audit
 // events (web logins, playbacks) counted in metrics on the way in.
 type auditedStore struct {
-	*store.Store
+	store.Index
 	audit audit.Sink
 }
 

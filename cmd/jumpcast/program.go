@@ -91,7 +91,7 @@ func (p *program) listenWeb() error {
 		return nil
 	}
 	site, err := replayweb.New(replayweb.Options{
-		Store:          auditedStore{Store: p.bastion.Store, audit: p.bastion.Audit},
+		Store:          auditedStore{Index: p.bastion.Store, audit: p.bastion.Audit},
 		Recordings:     p.bastion.Dir,
 		Live:           p.bastion.Hub,
 		Logger:         p.log,

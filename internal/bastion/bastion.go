@@ -1,6 +1,6 @@
 // Package bastion wires jumpcast's SSH side and everything behind it into
 // one running bastion: the data folder, the host keys, the upstream
-// identity keys, the bbolt index (store), the recordings folder with crash
+// identity keys, the index (store: bbolt, or store/postgres), the recordings folder with crash
 // recovery, the recorder's Manager and live Hub, metrics, the audit sink
 // (the log, metrics, then the store) and the proxy's SSH server.
 //
@@ -77,8 +77,8 @@ type Bastion struct {
 	// HostKeys are the host keys Proxy presents: ssh.host_keys, or the key
 	// generated once in the data folder.
 	HostKeys []gossh.Signer
-	// Store is the bbolt index: recordings, audit events, accounts.
-	Store *store.Store
+	// Store is the index (store.driver): the bbolt file or PostgreSQL.
+	Store store.Index
 	// Dir is the recordings folder; nil with Options.NoRecording.
 	Dir *recorder.Dir
 	// Hub offers running sessions to live watchers; nil with
@@ -155,7 +155,7 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream.identity_files: %w", err)
 	}
-	if b.Store, err = store.Open(DBPath(cfg), store.Options{Timeout: storeLockTimeout, NoSync: o.NoSync}); err != nil {
+	if b.Store, err = OpenIndex(context.Background(), cfg, o.NoSync); err != nil {
 		return nil, err
 	}
 	b.Metrics = metrics.New(metrics.Options{ActiveSessions: b.activeSessions, Logger: log})

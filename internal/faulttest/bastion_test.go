@@ -43,7 +43,7 @@ type bastion struct {
 	hostKey gossh.PublicKey
 	admin   *sshtest.KeyPair
 	target  *sshtest.Target
-	store   *store.Store
+	store   store.Index
 	dir     *recorder.Dir
 	recDir  string
 	logs    *sshtest.SyncBuffer // warnings and errors of the bastion
@@ -138,7 +138,7 @@ func (b *bastion) castPath(r recording.Meta) string {
 }
 
 // allRecordings pages through the whole index, oldest first.
-func allRecordings(ctx context.Context, st *store.Store) ([]recording.Meta, error) {
+func allRecordings(ctx context.Context, st store.Index) ([]recording.Meta, error) {
 	var out []recording.Meta
 	f := store.Filter{Asc: true, Limit: 500}
 	for {

@@ -339,14 +339,18 @@ var shared struct {
 	err  error
 }
 
-// Main runs the tests of a package that uses DSN and stops the shared
-// cluster afterwards. Call it from TestMain.
-func Main(m *testing.M) {
+// Main runs the tests of a package that uses DSN, stops the shared
+// cluster and exits. Call it from TestMain.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that has more to do: it runs the tests,
+// stops the shared cluster and returns m.Run's exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if shared.srv != nil {
 		shared.srv.Close()
 	}
-	os.Exit(code)
+	return code
 }
 
 // Shared returns the test binary's cluster, starting it at the first

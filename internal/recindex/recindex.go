@@ -1,6 +1,6 @@
 // Package recindex joins the recorder and the store, the two packages that
-// must not import each other: the recorder's Index written onto the bbolt
-// index, and the crash recovery of recordings a killed server left active
+// must not import each other: the recorder's Index written onto the
+// index (either backend), and the crash recovery of recordings a killed server left active
 // (the store's rows, the recorder's files). internal/bastion wires both,
 // for the binary, the fault tests and the benchmark alike. Both sides speak
 // recording.Meta, so nothing here converts a row.
@@ -19,11 +19,18 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-// New returns the recorder's Index written onto the bbolt store: one
-// write when a recording starts and one when it ends.
-func New(st *store.Store) recorder.Index { return storeIndex{st} }
+// Rows is what the recorder's Index writes to: the two calls of
+// store.Index that a recording makes. Either index backend satisfies it.
+type Rows interface {
+	CreateRecording(ctx context.Context, r *recording.Meta) error
+	FinishRecording(ctx context.Context, r *recording.Meta) error
+}
 
-type storeIndex struct{ st *store.Store }
+// New returns the recorder's Index written onto the store: one write when
+// a recording starts and one when it ends.
+func New(st Rows) recorder.Index { return storeIndex{st} }
+
+type storeIndex struct{ st Rows }
 
 func (x storeIndex) Started(ctx context.Context, m recording.Meta) error {
 	return x.st.CreateRecording(ctx, &m)

@@ -47,7 +47,7 @@ func (s *Store) PutAccount(ctx context.Context, a store.Account) (store.Account,
 		return err
 	})
 	if err != nil {
-		return store.Account{}, fmt.Errorf("put account %s: %w", a.Name, err)
+		return store.Account{}, fmt.Errorf("put account %s: %w", a.Name, unavailable(err))
 	}
 	return a, nil
 }
@@ -70,7 +70,7 @@ func (s *Store) GetAccount(ctx context.Context, name string) (*store.Account, er
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get account %s: %w", name, err)
+		return nil, fmt.Errorf("get account %s: %w", name, unavailable(err))
 	}
 	return &a, nil
 }
@@ -79,7 +79,7 @@ func (s *Store) GetAccount(ctx context.Context, name string) (*store.Account, er
 func (s *Store) ListAccounts(ctx context.Context) ([]store.Account, error) {
 	out, err := queryAll(ctx, s, `SELECT `+accountCols+` FROM accounts ORDER BY name`, scanAccount)
 	if err != nil {
-		return nil, fmt.Errorf("list accounts: %w", err)
+		return nil, fmt.Errorf("list accounts: %w", unavailable(err))
 	}
 	return out, nil
 }
@@ -99,7 +99,7 @@ func (s *Store) DeleteAccount(ctx context.Context, name string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("delete account %s: %w", name, err)
+		return fmt.Errorf("delete account %s: %w", name, unavailable(err))
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func (s *Store) PutToken(ctx context.Context, t store.APIToken) error {
 		err = errors.New("another token has the same hash")
 	}
 	if err != nil {
-		return fmt.Errorf("put token %s: %w", t.ID, err)
+		return fmt.Errorf("put token %s: %w", t.ID, unavailable(err))
 	}
 	return nil
 }
@@ -143,7 +143,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.APIToken, 
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("token by hash: %w", err)
+		return nil, fmt.Errorf("token by hash: %w", unavailable(err))
 	}
 	return &t, nil
 }
@@ -152,7 +152,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.APIToken, 
 func (s *Store) ListTokens(ctx context.Context) ([]store.APIToken, error) {
 	out, err := queryAll(ctx, s, `SELECT `+tokenCols+` FROM api_tokens ORDER BY id`, scanToken)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
+		return nil, fmt.Errorf("list tokens: %w", unavailable(err))
 	}
 	return out, nil
 }
@@ -164,7 +164,7 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("delete token %s: %w", id, err)
+		return fmt.Errorf("delete token %s: %w", id, unavailable(err))
 	}
 	return nil
 }

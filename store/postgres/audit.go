@@ -28,7 +28,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
 			ev.Time.UnixNano(), string(ev.Kind), ev.User, string(data))
 	}
 	if err != nil {
-		return fmt.Errorf("append audit event %s: %w", ev.Kind, err)
+		return fmt.Errorf("append audit event %s: %w", ev.Kind, unavailable(err))
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]audit.Eve
 	if f.Cursor != "" {
 		ns, id, inclusive, err := store.ParseAuditCursor(f.Cursor)
 		if err != nil {
-			return nil, "", fmt.Errorf("list audit: %w", err)
+			return nil, "", fmt.Errorf("list audit: %w", unavailable(err))
 		}
 		cmp := "<"
 		if inclusive {
@@ -78,7 +78,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]audit.Eve
 	evs, err := queryAll(ctx, s, `SELECT id, event FROM audit_events WHERE `+cond+
 		` ORDER BY time_ns DESC, id DESC LIMIT `+strconv.Itoa(limit+1), scanEvent, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list audit: %w", err)
+		return nil, "", fmt.Errorf("list audit: %w", unavailable(err))
 	}
 	if len(evs) <= limit {
 		return evs, "", nil
@@ -96,7 +96,7 @@ func scanEvent(row pgx.Row) (audit.Event, error) {
 		return ev, err
 	}
 	if err := json.Unmarshal([]byte(data), &ev); err != nil {
-		return ev, fmt.Errorf("audit event %d: %w", id, err)
+		return ev, fmt.Errorf("audit event %d: %w", id, unavailable(err))
 	}
 	ev.ID = uint64(id)
 	return ev, nil

@@ -20,7 +20,7 @@ func (s *Store) CreateLock(ctx context.Context, l lock.Lock) error {
 		return errors.New("create lock: empty id")
 	}
 	if err := l.Validate(); err != nil {
-		return fmt.Errorf("create lock %s: %w", l.ID, err)
+		return fmt.Errorf("create lock %s: %w", l.ID, unavailable(err))
 	}
 	if l.Created.IsZero() {
 		l.Created = time.Now().UTC()
@@ -33,7 +33,7 @@ func (s *Store) CreateLock(ctx context.Context, l lock.Lock) error {
 		err = store.ErrExists
 	}
 	if err != nil {
-		return fmt.Errorf("create lock %s: %w", l.ID, err)
+		return fmt.Errorf("create lock %s: %w", l.ID, unavailable(err))
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func (s *Store) DeleteLock(ctx context.Context, id string) (lock.Lock, error) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return lock.Lock{}, fmt.Errorf("delete lock %s: %w", id, err)
+		return lock.Lock{}, fmt.Errorf("delete lock %s: %w", id, unavailable(err))
 	}
 	return l, nil
 }
@@ -56,7 +56,7 @@ func (s *Store) DeleteLock(ctx context.Context, id string) (lock.Lock, error) {
 func (s *Store) ListLocks(ctx context.Context) ([]lock.Lock, error) {
 	out, err := queryAll(ctx, s, `SELECT lock FROM locks ORDER BY created_ns, id`, scanLock)
 	if err != nil {
-		return nil, fmt.Errorf("list locks: %w", err)
+		return nil, fmt.Errorf("list locks: %w", unavailable(err))
 	}
 	return out, nil
 }
@@ -91,7 +91,7 @@ func (s *Store) PinHostKey(ctx context.Context, p store.HostKeyPin) (store.HostK
 		got, err = scanPin(s.pool.QueryRow(ctx, `SELECT addr, key, type, created_ns FROM host_key_pins WHERE addr = $1`, p.Addr))
 	}
 	if err != nil {
-		return store.HostKeyPin{}, fmt.Errorf("pin host key of %s: %w", p.Addr, err)
+		return store.HostKeyPin{}, fmt.Errorf("pin host key of %s: %w", p.Addr, unavailable(err))
 	}
 	return got, store.PinConflict(got, p)
 }
@@ -100,7 +100,7 @@ func (s *Store) PinHostKey(ctx context.Context, p store.HostKeyPin) (store.HostK
 func (s *Store) HostKeyPins(ctx context.Context) ([]store.HostKeyPin, error) {
 	out, err := queryAll(ctx, s, `SELECT addr, key, type, created_ns FROM host_key_pins ORDER BY addr COLLATE "C"`, scanPin)
 	if err != nil {
-		return nil, fmt.Errorf("list host key pins: %w", err)
+		return nil, fmt.Errorf("list host key pins: %w", unavailable(err))
 	}
 	return out, nil
 }
@@ -123,7 +123,7 @@ func (s *Store) RegisterNode(ctx context.Context, n store.Node) error {
 		ON CONFLICT (id) DO UPDATE SET addr = EXCLUDED.addr, version = EXCLUDED.version, started = now(), heartbeat = now()`,
 		n.ID, n.Addr, n.Version)
 	if err != nil {
-		return fmt.Errorf("register node %s: %w", n.ID, err)
+		return fmt.Errorf("register node %s: %w", n.ID, unavailable(err))
 	}
 	return nil
 }
@@ -136,7 +136,7 @@ func (s *Store) NodeHeartbeat(ctx context.Context, id string) error {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("heartbeat of node %s: %w", id, err)
+		return fmt.Errorf("heartbeat of node %s: %w", id, unavailable(err))
 	}
 	return nil
 }
@@ -150,7 +150,7 @@ func (s *Store) ListNodes(ctx context.Context) ([]store.Node, error) {
 		return n, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+		return nil, fmt.Errorf("list nodes: %w", unavailable(err))
 	}
 	return out, nil
 }

@@ -29,11 +29,11 @@ const textScanRows = 20_000
 func (s *Store) ListRecordings(ctx context.Context, f store.Filter) (store.Page, error) {
 	q, err := buildList(f)
 	if err != nil {
-		return store.Page{}, fmt.Errorf("list recordings: %w", err)
+		return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
 	}
 	rows, err := s.pool.Query(ctx, q.sql, q.args...)
 	if err != nil {
-		return store.Page{}, fmt.Errorf("list recordings: %w", err)
+		return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
 	}
 	defer rows.Close()
 	var page store.Page
@@ -43,7 +43,7 @@ func (s *Store) ListRecordings(ctx context.Context, f store.Filter) (store.Page,
 		var part, n int
 		r, err := scanRecording(rows, &part, &n)
 		if err != nil {
-			return store.Page{}, fmt.Errorf("list recordings: %w", err)
+			return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
 		}
 		scanned = n
 		if part == 1 {
@@ -53,7 +53,7 @@ func (s *Store) ListRecordings(ctx context.Context, f store.Filter) (store.Page,
 		page.Items = append(page.Items, r)
 	}
 	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("list recordings: %w", err)
+		return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
 	}
 	switch {
 	case len(page.Items) > q.limit:

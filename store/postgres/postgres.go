@@ -5,7 +5,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,3 +220,37 @@ func isUniqueViolation(err error, constraint string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505" && (constraint == "" || pe.ConstraintName == constraint)
 }
+
+// unavailable turns a failure to reach PostgreSQL into an error wrapping
+// store.ErrUnavailable whose text is short and names no host, user or
+// database ("index unavailable: connection refused"): it may reach an
+// admin's terminal. Other errors are returned as they are.
+func unavailable(err error) error {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case err == nil, errors.Is(err, store.ErrUnavailable):
+		return err
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), errors.Is(err, io.ErrUnexpectedEOF):
+		cause := err
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			cause = se.Err
+		} else if errors.As(err, &ne) && ne.Timeout() {
+			cause = errors.New("timeout")
+		} else if ce != nil {
+			cause = errors.New("cannot connect")
+		}
+		return &unavailableError{cause: cause, err: err}
+	}
+	return err
+}
+
+// unavailableError is store.ErrUnavailable with a short cause.
+type unavailableError struct {
+	cause error // what the message says
+	err   error // the whole error, for errors.Is/As
+}
+
+func (e *unavailableError) Error() string   { return store.ErrUnavailable.Error() + ": " + e.cause.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{store.ErrUnavailable, e.err} }

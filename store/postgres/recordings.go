@@ -68,7 +68,7 @@ func scanRecording(row pgx.Row, extra ...any) (recording.Meta, error) {
 func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
 	idTime, err := recording.IDTime(r.ID)
 	if err != nil {
-		return fmt.Errorf("create recording: %w", err)
+		return fmt.Errorf("create recording: %w", unavailable(err))
 	}
 	if r.Start.IsZero() {
 		r.Start = idTime
@@ -81,7 +81,7 @@ func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
 		if isUniqueViolation(err, "recordings_pkey") {
 			return fmt.Errorf("create recording %s: already exists", r.ID)
 		}
-		return fmt.Errorf("create recording %s: %w", r.ID, err)
+		return fmt.Errorf("create recording %s: %w", r.ID, unavailable(err))
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("finish recording %s: %w", r.ID, err)
+		return fmt.Errorf("finish recording %s: %w", r.ID, unavailable(err))
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (s *Store) GetRecording(ctx context.Context, id string) (*recording.Meta, e
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get recording %s: %w", id, err)
+		return nil, fmt.Errorf("get recording %s: %w", id, unavailable(err))
 	}
 	return &r, nil
 }
@@ -145,7 +145,7 @@ func (s *Store) DeleteRecording(ctx context.Context, id string) error {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("delete recording %s: %w", id, err)
+		return fmt.Errorf("delete recording %s: %w", id, unavailable(err))
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (s *Store) DeleteRecording(ctx context.Context, id string) error {
 func (s *Store) DeleteRecordings(ctx context.Context, ids []string) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM recordings WHERE id = ANY($1)`, ids)
 	if err != nil {
-		return 0, fmt.Errorf("delete %d recordings: %w", len(ids), err)
+		return 0, fmt.Errorf("delete %d recordings: %w", len(ids), unavailable(err))
 	}
 	return int(tag.RowsAffected()), nil
 }
@@ -165,7 +165,7 @@ func (s *Store) DeleteRecordings(ctx context.Context, ids []string) (int, error)
 func (s *Store) ActiveRecordings(ctx context.Context) ([]recording.Meta, error) {
 	out, err := s.queryRecordings(ctx, `SELECT `+recordingCols+` FROM recordings WHERE status = $1 ORDER BY id`, string(recording.StatusActive))
 	if err != nil {
-		return nil, fmt.Errorf("list active recordings: %w", err)
+		return nil, fmt.Errorf("list active recordings: %w", unavailable(err))
 	}
 	return out, nil
 }
@@ -192,14 +192,14 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	st := store.Stats{ByStatus: map[recording.Status]int{}}
 	rows, err := s.pool.Query(ctx, `SELECT status, n, file_size FROM recording_stats`)
 	if err != nil {
-		return store.Stats{}, fmt.Errorf("read index stats: %w", err)
+		return store.Stats{}, fmt.Errorf("read index stats: %w", unavailable(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var status string
 		var n, size int64
 		if err := rows.Scan(&status, &n, &size); err != nil {
-			return store.Stats{}, fmt.Errorf("read index stats: %w", err)
+			return store.Stats{}, fmt.Errorf("read index stats: %w", unavailable(err))
 		}
 		if n != 0 {
 			st.ByStatus[recording.Status(status)] = int(n)
@@ -208,7 +208,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		st.TotalFileSize += size
 	}
 	if err := rows.Err(); err != nil {
-		return store.Stats{}, fmt.Errorf("read index stats: %w", err)
+		return store.Stats{}, fmt.Errorf("read index stats: %w", unavailable(err))
 	}
 	return st, nil
 }
@@ -222,7 +222,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 func (s *Store) RecoverActive(ctx context.Context, fn store.RecoverFunc) (int, error) {
 	active, err := s.ActiveRecordings(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("recover active recordings: %w", err)
+		return 0, fmt.Errorf("recover active recordings: %w", unavailable(err))
 	}
 	store.ApplyRecovered(active, fn)
 	n := 0
@@ -239,7 +239,7 @@ func (s *Store) RecoverActive(ctx context.Context, fn store.RecoverFunc) (int, e
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("recover active recordings: %w", err)
+		return 0, fmt.Errorf("recover active recordings: %w", unavailable(err))
 	}
 	return n, nil
 }
@@ -253,14 +253,14 @@ func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.
 	}
 	st, err := s.Stats(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("purge candidates: %w", err)
+		return nil, fmt.Errorf("purge candidates: %w", unavailable(err))
 	}
 	sel := store.NewPurgeSelector(st, now, maxAge, maxTotal)
 	after := ""
 	for {
 		batch, err := s.queryRecordings(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id > $1 ORDER BY id LIMIT 1000`, after)
 		if err != nil {
-			return nil, fmt.Errorf("purge candidates: %w", err)
+			return nil, fmt.Errorf("purge candidates: %w", unavailable(err))
 		}
 		for i := range batch {
 			if !sel.Add(&batch[i]) {

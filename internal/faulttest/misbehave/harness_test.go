@@ -52,7 +52,7 @@ type bastion struct {
 	srv     *proxy.Server
 	addr    string
 	cfg     *config.Config
-	st      *store.Store
+	st      store.Index
 	dir     *recorder.Dir
 	recDir  string
 	admin   *sshtest.KeyPair // alice's key
