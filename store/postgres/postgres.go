@@ -252,5 +252,7 @@ type unavailableError struct {
 	err   error // the whole error, for errors.Is/As
 }
 
-func (e *unavailableError) Error() string   { return store.ErrUnavailable.Error() + ": " + e.cause.Error() }
+func (e *unavailableError) Error() string {
+	return store.ErrUnavailable.Error() + ": " + e.cause.Error()
+}
 func (e *unavailableError) Unwrap() []error { return []error{store.ErrUnavailable, e.err} }
