@@ -339,3 +339,24 @@ func TestSyslogAddressChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreDriver(t *testing.T) {
+	c, err := Parse(nil, "empty.yaml")
+	if err != nil || c.Store.Driver != DriverBbolt {
+		t.Fatalf("store.driver defaults to %q (%v), want bbolt", c.Store.Driver, err)
+	}
+	// An empty dsn with postgres is valid here: the command reads it from
+	// JUMPCAST_STORE_DSN.
+	if c, err := Parse([]byte("store:\n  driver: postgres\n"), "pg.yaml"); err != nil || c.Store.Driver != DriverPostgres {
+		t.Errorf("postgres without dsn: %v", err)
+	}
+	for _, tc := range []struct{ yaml, key string }{
+		{"store:\n  driver: mysql\n", "store.driver"},
+		{"store:\n  dsn: postgres://x@db/j\n", "store.dsn"},
+	} {
+		_, err := Parse([]byte(tc.yaml), "bad.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%q: %v, want an error naming %s", tc.yaml, err, tc.key)
+		}
+	}
+}
