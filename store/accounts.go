@@ -75,17 +75,7 @@ func (s *Store) GetAccount(ctx context.Context, name string) (*Account, error) {
 
 // ListAccounts returns every web account, by name.
 func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
-	var out []Account
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
-			var a Account
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("account %s: %w", k, err)
-			}
-			out = append(out, a)
-			return nil
-		})
-	})
+	out, err := listJSON[Account](s, ctx, bucketAccounts, "account")
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
@@ -190,17 +180,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error)
 
 // ListTokens returns every API token (hashes only), by id.
 func (s *Store) ListTokens(ctx context.Context) ([]APIToken, error) {
-	var out []APIToken
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-			var t APIToken
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("token %s: %w", k, err)
-			}
-			out = append(out, t)
-			return nil
-		})
-	})
+	out, err := listJSON[APIToken](s, ctx, bucketTokens, "token")
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -235,4 +215,21 @@ func getJSON(b *bolt.Bucket, k []byte, v any) error {
 		return ErrNotFound
 	}
 	return json.Unmarshal(data, v)
+}
+
+// listJSON decodes every value of a bucket of JSON rows, in key order;
+// what names a row in errors.
+func listJSON[T any](s *Store, ctx context.Context, bucket []byte, what string) ([]T, error) {
+	var out []T
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var row T
+			if err := json.Unmarshal(v, &row); err != nil {
+				return fmt.Errorf("%s %s: %w", what, k, err)
+			}
+			out = append(out, row)
+			return nil
+		})
+	})
+	return out, err
 }

@@ -65,17 +65,7 @@ func PinConflict(stored, want HostKeyPin) error {
 
 // HostKeyPins returns every pinned host key, by address.
 func (s *Store) HostKeyPins(ctx context.Context) ([]HostKeyPin, error) {
-	var out []HostKeyPin
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHostKeys).ForEach(func(k, v []byte) error {
-			var p HostKeyPin
-			if err := json.Unmarshal(v, &p); err != nil {
-				return fmt.Errorf("pin %s: %w", k, err)
-			}
-			out = append(out, p)
-			return nil
-		})
-	})
+	out, err := listJSON[HostKeyPin](s, ctx, bucketHostKeys, "pin")
 	if err != nil {
 		return nil, fmt.Errorf("list host key pins: %w", err)
 	}
@@ -127,17 +117,7 @@ func (s *Store) NodeHeartbeat(ctx context.Context, id string) error {
 
 // ListNodes returns the registry, by id.
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
-	var out []Node
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
-			var n Node
-			if err := json.Unmarshal(v, &n); err != nil {
-				return fmt.Errorf("node %s: %w", k, err)
-			}
-			out = append(out, n)
-			return nil
-		})
-	})
+	out, err := listJSON[Node](s, ctx, bucketNodes, "node")
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}

@@ -83,17 +83,7 @@ func (s *Store) DeleteLock(ctx context.Context, id string) (lock.Lock, error) {
 // ListLocks returns every lock, expired ones included, oldest first (ties
 // by id).
 func (s *Store) ListLocks(ctx context.Context) ([]lock.Lock, error) {
-	var out []lock.Lock
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLocks).ForEach(func(k, v []byte) error {
-			var l lock.Lock
-			if err := json.Unmarshal(v, &l); err != nil {
-				return fmt.Errorf("lock %s: %w", k, err)
-			}
-			out = append(out, l)
-			return nil
-		})
-	})
+	out, err := listJSON[lock.Lock](s, ctx, bucketLocks, "lock")
 	if err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
 	}

@@ -17,18 +17,10 @@ import (
 // id's time); a zero r.Start is taken from the id. The status is set to
 // active whatever r.Status says. It fails if the id exists.
 func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
-	idTime, err := recording.IDTime(r.ID)
-	if err != nil {
-		return fmt.Errorf("create recording: %w", err)
+	if err := PrepareCreate(r); err != nil {
+		return err
 	}
-	if r.Start.IsZero() {
-		r.Start = idTime
-	} else if !startMatchesID(r) {
-		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recording.NewID(start))",
-			r.ID, r.Start.UTC().Format(time.RFC3339Nano))
-	}
-	r.Status = recording.StatusActive
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRecordings).Get([]byte(r.ID)) != nil {
 			return errors.New("already exists")
 		}
@@ -40,35 +32,72 @@ func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
 	return nil
 }
 
+// PrepareCreate checks and completes r for CreateRecording, in every
+// backend: a zero Start is taken from the id, another Start must be the
+// id's time, and the status becomes active.
+func PrepareCreate(r *recording.Meta) error {
+	idTime, err := recording.IDTime(r.ID)
+	if err != nil {
+		return fmt.Errorf("create recording: %w", err)
+	}
+	if r.Start.IsZero() {
+		r.Start = idTime
+	} else if !startMatchesID(r) {
+		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recording.NewID(start))",
+			r.ID, r.Start.UTC().Format(time.RFC3339Nano))
+	}
+	r.Status = recording.StatusActive
+	return nil
+}
+
 // FinishRecording rewrites the row of a recording when its session ends,
 // with its secondary indexes, in one transaction. r.Status must be
 // finished, interrupted or failed; empty means finished. A zero r.Start
 // keeps the stored one; a zero r.Duration with a non-zero r.End is computed
 // as End-Start. It returns ErrNotFound if the recording was never created.
 func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
-	if r.Status == "" {
-		r.Status = recording.StatusFinished
-	}
-	if !r.Status.Final() {
-		return fmt.Errorf("finish recording %s: status %q is not a final status", r.ID, r.Status)
+	if err := CheckFinish(r); err != nil {
+		return err
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		old, err := getRow(tx, r.ID)
 		if err != nil {
 			return err
 		}
-		if r.Start.IsZero() {
-			r.Start = old.Start
-		} else if !startMatchesID(r) {
-			return fmt.Errorf("start %s does not match the id's time", r.Start.UTC().Format(time.RFC3339Nano))
-		}
-		if r.Duration == 0 && !r.End.IsZero() && r.End.After(r.Start) {
-			r.Duration = r.End.Sub(r.Start)
+		if err := CompleteFinish(r, old.Start); err != nil {
+			return err
 		}
 		return writeRecording(tx, old, r)
 	})
 	if err != nil {
 		return fmt.Errorf("finish recording %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// CheckFinish checks r's status for FinishRecording, in every backend,
+// before the row is read: empty becomes finished, and it must be final.
+func CheckFinish(r *recording.Meta) error {
+	if r.Status == "" {
+		r.Status = recording.StatusFinished
+	}
+	if !r.Status.Final() {
+		return fmt.Errorf("finish recording %s: status %q is not a final status", r.ID, r.Status)
+	}
+	return nil
+}
+
+// CompleteFinish completes r for FinishRecording once the stored row's
+// start is known: a zero Start keeps it, another must be the id's time,
+// and a zero Duration with an End after Start becomes End - Start.
+func CompleteFinish(r *recording.Meta, storedStart time.Time) error {
+	if r.Start.IsZero() {
+		r.Start = storedStart
+	} else if !startMatchesID(r) {
+		return fmt.Errorf("start %s does not match the id's time", r.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if r.Duration == 0 && !r.End.IsZero() && r.End.After(r.Start) {
+		r.Duration = r.End.Sub(r.Start)
 	}
 	return nil
 }

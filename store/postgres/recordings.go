@@ -66,17 +66,9 @@ func scanRecording(row pgx.Row, extra ...any) (recording.Meta, error) {
 // CreateRecording indexes a session that has just started, as
 // store.Store.CreateRecording does.
 func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
-	idTime, err := recording.IDTime(r.ID)
-	if err != nil {
-		return fmt.Errorf("create recording: %w", unavailable(err))
+	if err := store.PrepareCreate(r); err != nil {
+		return err
 	}
-	if r.Start.IsZero() {
-		r.Start = idTime
-	} else if !startMatchesID(r) {
-		return fmt.Errorf("create recording %s: start %s does not match the id's time (make the id with recording.NewID(start))",
-			r.ID, r.Start.UTC().Format(time.RFC3339Nano))
-	}
-	r.Status = recording.StatusActive
 	if _, err := s.pool.Exec(ctx, insertSQL, recordingArgs(r)...); err != nil {
 		if isUniqueViolation(err, "recordings_pkey") {
 			return fmt.Errorf("create recording %s: already exists", r.ID)
@@ -86,18 +78,11 @@ func (s *Store) CreateRecording(ctx context.Context, r *recording.Meta) error {
 	return nil
 }
 
-func startMatchesID(r *recording.Meta) bool {
-	return len(r.ID) >= recording.TimePrefixLen && recording.TimePrefix(r.Start) == r.ID[:recording.TimePrefixLen]
-}
-
 // FinishRecording rewrites a recording's row when its session ends, as
 // store.Store.FinishRecording does.
 func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
-	if r.Status == "" {
-		r.Status = recording.StatusFinished
-	}
-	if !r.Status.Final() {
-		return fmt.Errorf("finish recording %s: status %q is not a final status", r.ID, r.Status)
+	if err := store.CheckFinish(r); err != nil {
+		return err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var startNS int64
@@ -108,13 +93,8 @@ func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
 		if err != nil {
 			return err
 		}
-		if r.Start.IsZero() {
-			r.Start = time.Unix(0, startNS).UTC()
-		} else if !startMatchesID(r) {
-			return fmt.Errorf("start %s does not match the id's time", r.Start.UTC().Format(time.RFC3339Nano))
-		}
-		if r.Duration == 0 && !r.End.IsZero() && r.End.After(r.Start) {
-			r.Duration = r.End.Sub(r.Start)
+		if err := store.CompleteFinish(r, time.Unix(0, startNS).UTC()); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, updateSQL, recordingArgs(r)...)
 		return err
