@@ -41,6 +41,10 @@ const clientTimeout = 45 * time.Second
 // target and nothing else.
 const compatPassword = "Compat-pw-7781-do-not-log"
 
+// compatWrongPassword is what the wrong-password rows answer: it must reach
+// nothing but the target either.
+const compatWrongPassword = "Wrong-pw-3319-do-not-log"
+
 // compatTarget is one of the suite's targets as a client names it.
 type compatTarget struct {
 	// name is the row's word for it: "key" or "password".
@@ -308,36 +312,38 @@ func (c *compat) checkRecorded(t *testing.T) {
 	t.Logf("%d recordings hold all %d rows' markers", len(recs), len(c.expect))
 }
 
-// checkNoPassword fails when the password is in the bastion's log, in any
-// file of its data folder (recordings, database, keys) or in what a client
-// printed.
+// checkNoPassword fails when the password (or a wrong one a row typed) is
+// in the bastion's log, in any file of its data folder (recordings,
+// database, keys) or in what a client printed.
 func (c *compat) checkNoPassword(t *testing.T) {
 	t.Helper()
-	if strings.Contains(c.srv.Stderr.String(), compatPassword) {
-		t.Error("the password is in the bastion's log")
-	}
-	err := filepath.WalkDir(c.dataDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
+	for _, secret := range []string{compatPassword, compatWrongPassword} {
+		if strings.Contains(c.srv.Stderr.String(), secret) {
+			t.Errorf("%q is in the bastion's log", secret)
 		}
-		b, err := os.ReadFile(p)
+		err := filepath.WalkDir(c.dataDir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%q is in %s", secret, p)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Errorf("walk the data folder: %v", err)
 		}
-		if bytes.Contains(b, []byte(compatPassword)) {
-			t.Errorf("the password is in %s", p)
+		c.mu.Lock()
+		for _, o := range c.outputs {
+			if strings.Contains(o, secret) {
+				t.Errorf("a client printed %q: %q", secret, o)
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Errorf("walk the data folder: %v", err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, o := range c.outputs {
-		if strings.Contains(o, compatPassword) {
-			t.Errorf("a client printed the password: %q", o)
-		}
+		c.mu.Unlock()
 	}
 }
 
@@ -349,7 +355,7 @@ func TestClients(t *testing.T) {
 	t.Run("rows", func(t *testing.T) {
 		for _, row := range compatRows() {
 			for _, ct := range c.targets {
-				if row.keyOnly && ct.password != "" {
+				if row.only != "" && row.only != ct.name {
 					continue
 				}
 				t.Run(row.name+"/"+ct.name, func(t *testing.T) {
@@ -371,9 +377,9 @@ func TestClients(t *testing.T) {
 type compatRow struct {
 	name string
 	run  func(t *testing.T, c *compat, ct compatTarget)
-	// keyOnly rows do not run against the password target (the reason is
-	// at the row).
-	keyOnly bool
+	// only, if set, is the one target (its name) the row runs against;
+	// the reason is at the row.
+	only string
 }
 
 // compatRows lists the clients.
@@ -388,10 +394,12 @@ func compatRows() []compatRow {
 		// authentication method it sends a new SSH_MSG_SERVICE_REQUEST,
 		// which x/crypto's server (v0.59) takes as a protocol error and
 		// hangs up after the key's partial success (paramiko#894, #1687).
-		{name: "paramiko", run: pythonRow("paramiko"), keyOnly: true},
+		{name: "paramiko", run: pythonRow("paramiko"), only: "key"},
 		{name: "asyncssh", run: pythonRow("asyncssh")},
 		{name: "ansible", run: ansibleRow},
 		// A raw host is a matter of parsing the login name: one target does.
-		{name: "raw-ipv6", run: rawIPv6Row, keyOnly: true},
+		{name: "raw-ipv6", run: rawIPv6Row, only: "key"},
+		// A wrong password needs a target that asks for one.
+		{name: "wrong-password", run: wrongPasswordRow, only: "password"},
 	}
 }
