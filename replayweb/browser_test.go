@@ -55,7 +55,7 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	}
 
 	b.Load(t, "open the recording", chromedp.Click(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"] a`)))
-	b.Do(t, "wait for the player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")))
+	b.Do(t, "wait for the player", chromedp.WaitVisible(chromedp.CSS("#player .xterm-screen")))
 	// Wait until the cast is loaded (the player knows its duration), then
 	// seek to the end like the End of the progress bar would.
 	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
@@ -137,7 +137,7 @@ func TestBrowserWatchesLiveSession(t *testing.T) {
 	dir := browsertest.ArtifactDir(t, "replayweb")
 
 	b.LogIn(t, ts.URL+"/recordings/"+sess.ID(), "alice", testPassword)
-	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")), chromedp.WaitVisible(chromedp.ID("live-note")))
+	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .xterm-screen")), chromedp.WaitVisible(chromedp.ID("live-note")))
 	b.WaitTerminal(t, "line-before-the-auditor-came")
 
 	// Output while the page is open appears without a reload.
@@ -207,12 +207,12 @@ func TestBrowserHostileRecording(t *testing.T) {
 	}
 	b.Do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
 	b.WaitTerminal(t, "printed: <img src=x")
-	// The player puts each marker's label in a tooltip on the progress bar.
-	markers, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[int](`document.querySelectorAll(".ap-marker-container").length`))
+	// The page puts each marker on the seek bar, its label as the tooltip.
+	markers, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[int](`document.querySelectorAll("#markers .marker").length`))
 	if err != nil || markers != 2 {
-		t.Errorf("markers on the progress bar: %d (%v), want 2", markers, err)
+		t.Errorf("markers on the seek bar: %d (%v), want 2", markers, err)
 	}
-	tips, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`Array.from(document.querySelectorAll(".ap-marker-container .ap-tooltip")).map(function (e) { return e.textContent; }).join("|")`))
+	tips, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#markers .marker")).map(function (e) { return e.title; }).join("|")`))
 	if err != nil {
 		t.Fatal(err)
 	}

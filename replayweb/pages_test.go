@@ -151,8 +151,8 @@ func TestRecordingPageAndCast(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("page: %d", res.StatusCode)
 	}
-	for _, want := range []string{"SHA256:abcdefghijklmnop", strings.Repeat("ab", 32), "10.0.0.5:22", `data-src="/recordings/` + rec.ID + `/cast"`,
-		`href="/recordings/` + rec.ID + `/cast?download=1"`, "/static/vendor/asciinema-player/asciinema-player.min.js", "<dd>3</dd>"} {
+	for _, want := range []string{"SHA256:abcdefghijklmnop", strings.Repeat("ab", 32), "10.0.0.5:22", `data-base="/recordings/` + rec.ID + `"`,
+		`href="/recordings/` + rec.ID + `/cast?download=1"`, "/static/vendor/xterm/xterm.js", "/static/player.js", "<dd>3</dd>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -112,7 +112,7 @@ func (s *Server) showRecording(c echo.Context, rec *recording.Meta, verify *reco
 	default:
 		b.Notice = "You ended this session; its admin was told why."
 	}
-	return s.render(c, http.StatusOK, "recording", pageData{Title: rec.RemoteUser + "@" + targetName(*rec), Nav: "recordings", Body: b})
+	return s.render(c, http.StatusOK, "recording", pageData{Title: rec.RemoteUser + "@" + targetName(*rec), Nav: "recordings", Body: b, Nonce: randomToken()})
 }
 
 // castForPage serves the cast to the player (a playback) or, with

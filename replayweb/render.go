@@ -25,6 +25,9 @@ type pageData struct {
 	User  *principal // nil on the login and some error pages
 	CSRF  string     // the token every form on the page carries
 	Body  any        // the page's own data
+	// Nonce, when set, is the response's style nonce: render sends
+	// playerCSP(Nonce) instead of csp (the recording page's player).
+	Nonce string
 }
 
 var templateFuncs = template.FuncMap{
@@ -55,6 +58,9 @@ func (s *Server) render(c echo.Context, status int, page string, d pageData) err
 	}
 	if d.CSRF == "" && d.User != nil && d.User.login != nil {
 		d.CSRF = d.User.login.csrf
+	}
+	if d.Nonce != "" {
+		c.Response().Header().Set("Content-Security-Policy", playerCSP(d.Nonce))
 	}
 	var buf bytes.Buffer
 	if err := s.pages[page].t.ExecuteTemplate(&buf, "layout", d); err != nil {

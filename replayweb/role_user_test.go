@@ -172,7 +172,7 @@ func TestUserCannotReachOthersRecordings(t *testing.T) {
 	c := e.client()
 	c.login("alice", testPassword)
 	bob, unknown := bobs[0], recording.NewID(e.clock.Now())
-	for _, suffix := range []string{"", "/cast", "/cast?download=1", "/live"} {
+	for _, suffix := range []string{"", "/cast", "/cast?download=1", "/live", "/index", "/chunks/0", "/chunks/0?only=keyframe"} {
 		for _, prefix := range []string{"/recordings/", "/api/recordings/"} {
 			if prefix == "/api/recordings/" && suffix != "" && suffix != "/cast" {
 				continue
@@ -189,8 +189,14 @@ func TestUserCannotReachOthersRecordings(t *testing.T) {
 	}
 
 	own := alices[0]
-	if res, body := c.get("/recordings/" + own); res.StatusCode != 200 || !strings.Contains(body, `data-src="/recordings/`+own+`/cast"`) {
+	if res, body := c.get("/recordings/" + own); res.StatusCode != 200 || !strings.Contains(body, `data-base="/recordings/`+own+`"`) {
 		t.Errorf("her own recording page: %d", res.StatusCode)
+	}
+	if res, body := c.get("/recordings/" + own + "/index"); res.StatusCode != 200 || !strings.Contains(body, `"chunks":[{`) {
+		t.Errorf("her own recording's index: %d %q", res.StatusCode, body)
+	}
+	if res, body := c.get("/recordings/" + own + "/chunks/0"); res.StatusCode != 200 || !strings.Contains(body, `"events":[[`) {
+		t.Errorf("her own recording's first chunk: %d %q", res.StatusCode, body)
 	}
 	if res, body := c.get("/recordings/" + own + "/cast"); res.StatusCode != 200 || body != sampleCast {
 		t.Errorf("her own cast: %d %q", res.StatusCode, body)
@@ -204,7 +210,9 @@ func TestUserCannotReachOthersRecordings(t *testing.T) {
 	if res, _ := c.get("/api/recordings/" + own + "/cast"); res.StatusCode != 200 {
 		t.Errorf("her own API cast: %d", res.StatusCode)
 	}
-	if ev := auditOf(t, e, own); !slices.Equal(ev, []string{auditLine(audit.KindPlayback, "alice"), auditLine(audit.KindDownload, "alice"), auditLine(audit.KindDownload, "alice")}) {
+	if ev := auditOf(t, e, own); !slices.Equal(ev, []string{auditLine(audit.KindPlayback, "alice"), auditLine(audit.KindPlayback, "alice"), auditLine(audit.KindDownload, "alice"), auditLine(audit.KindDownload, "alice")}) {
+		// The index is the page's playback; its chunks add none; the cast
+		// read as a whole is one more.
 		t.Errorf("audit of her own: %v", ev)
 	}
 

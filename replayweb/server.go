@@ -88,6 +88,7 @@ type Server struct {
 	limit     *limiter
 	loginCSRF loginCSRF
 	pages     map[string]*pageTemplate
+	played    playedSet // which login played which recording (chunks.go)
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
@@ -206,6 +207,8 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/", s.listPage)
 	pages.GET("/recordings/:id", s.recordingPage)
 	pages.GET("/recordings/:id/cast", s.castForPage)
+	pages.GET("/recordings/:id/index", s.playerIndexOf)
+	pages.GET("/recordings/:id/chunks/:n", s.playerChunkOf)
 	pages.GET("/recordings/:id/live", s.liveEvents)
 	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
@@ -277,11 +280,21 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// csp is the Content-Security-Policy of every response. The player's
-// terminal is WebAssembly instantiated from an embedded string, hence
-// 'wasm-unsafe-eval'; nothing is loaded from another origin.
-const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
+// csp is the Content-Security-Policy of every response: nothing from
+// another origin, no inline script, no eval, no inline style.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// playerCSP is csp for the recording page, which runs xterm.js: it
+// creates <style> elements for its theme and row metrics, admitted by
+// nonce (app.js stamps this response's nonce on them before they are
+// inserted; markup injected into the page cannot know it), and sets style
+// attributes on cells drawn in 24-bit colour, which CSP can only admit as
+// a whole (style-src-attr 'unsafe-inline'; attributes load nothing and run
+// nothing: img-src and the rest still hold). Scripts stay 'self' only.
+func playerCSP(nonce string) string {
+	return csp + "; style-src-elem 'self' 'nonce-" + nonce + "'; style-src-attr 'unsafe-inline'"
+}
 
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -156,7 +156,7 @@ func TestBrowserE2E(t *testing.T) {
 		t.Fatalf("filtered list: %s rows at %s", n, loc)
 	}
 	b.Load(t, "open the recording", chromedp.Click(chromedp.CSS(`#recordings tr[data-id="`+rec.ID+`"] a`)))
-	b.Do(t, "wait for the player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")))
+	b.Do(t, "wait for the player", chromedp.WaitVisible(chromedp.CSS("#player .xterm-screen")))
 	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getDuration() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("the player never loaded the recording: %v; page problems: %s", err, b.ProblemsSoFar())
 	}
@@ -218,7 +218,7 @@ func watchLive(t *testing.T, e *e2e, b *browsertest.Browser, art string) {
 		t.Errorf("the running session's badge: %q, want live", badge)
 	}
 	b.Load(t, "open the live session", chromedp.Click(chromedp.CSS(`#recordings tr[data-id="`+id+`"] a`)))
-	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")), chromedp.WaitVisible(chromedp.ID("live-note")))
+	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .xterm-screen")), chromedp.WaitVisible(chromedp.ID("live-note")))
 	b.WaitTerminal(t, "live-ready ✓")
 	for _, word := range []string{"alpha", "beta"} {
 		live.send(t, word)

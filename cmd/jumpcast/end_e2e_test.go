@@ -89,7 +89,7 @@ func TestBrowserAdminEndsLiveSession(t *testing.T) {
 	b := browsertest.New(t, 55*time.Second, t.TempDir())
 	art := browsertest.ArtifactDir(t, "end")
 	b.LogIn(t, "http://"+e.srv.WebAddr+"/recordings/"+id, "root", pw)
-	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .ap-term")), chromedp.WaitVisible(chromedp.ID("live-note")))
+	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .xterm-screen")), chromedp.WaitVisible(chromedp.ID("live-note")))
 	b.WaitTerminal(t, "live-ready")
 	b.Do(t, "open the form",
 		chromedp.Click(chromedp.CSS("#end-session summary")),

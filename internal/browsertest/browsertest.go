@@ -1,7 +1,7 @@
 // Package browsertest drives Debian's Chromium (through chromedp) for the
 // tests that check what an auditor sees: a headless tab on a closed
 // network that records every console error, uncaught exception and CSP
-// violation, with helpers to wait for the asciinema player's terminal, take
+// violation, with helpers to wait for the player's terminal, take
 // screenshots and catch downloads. replayweb's tests and cmd/jumpcast's
 // end-to-end test share it.
 package browsertest
@@ -27,8 +27,9 @@ import (
 const Chromium = "/usr/bin/chromium"
 
 // TerminalText is JavaScript that evaluates to what the player's terminal
-// shows now.
-const TerminalText = `(function () { var el = document.querySelector(".ap-term-text"); return el ? el.textContent : ""; })()`
+// shows now, read from xterm.js's buffer: one line per row, trailing
+// blanks trimmed.
+const TerminalText = `(function () { var p = window.jumpcastPlayer; return p && p.screenText ? p.screenText() : ""; })()`
 
 // cspProbe records every securitypolicyviolation event in the page.
 const cspProbe = `window.__csp = []; document.addEventListener("securitypolicyviolation", function (e) {

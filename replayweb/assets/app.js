@@ -1,106 +1,274 @@
-// jumpcast recording page: creates the asciinema player from the data-*
-// attributes the server put on #player. Loaded as a file (no inline script)
-// so that the CSP can forbid inline code.
+// jumpcast recording page: an xterm.js terminal driven by player.js, with
+// the page's controls: play/pause, a seek bar that shows where the output
+// is and previews the screen under the pointer, markers, speed, idle
+// skipping, keyboard shortcuts and full screen; or, for a running
+// session, the live view. Loaded as a file (no inline script) so that the
+// CSP can forbid inline code.
 (function () {
   "use strict";
   var box = document.getElementById("player");
-  if (!box || !window.AsciinemaPlayer) return;
+  var E = window.JumpcastEngine;
+  if (!box || !window.Terminal || !E) return;
 
-  var speedSel = document.getElementById("speed");
-  var idleSel = document.getElementById("idle");
-  var state = { player: null, speed: 1, idle: Number(box.dataset.idle || 2) };
-  // ?t=SECONDS (a link from "jumpcast recordings grep") opens the player at
-  // that moment of the recording; the idle limit is off so that the
-  // player's time is the recording's.
-  var startAt = Number(box.dataset.start || 0);
-  if (startAt > 0) {
-    state.idle = 0;
-    if (idleSel) idleSel.value = "0";
+  // xterm.js styles its rows with <style> elements it creates; the CSP
+  // admits those only with this response's nonce (style-src-elem), which
+  // the server put on this script's tag. It is stamped on every <style>
+  // created from now on, before insertion (a nonce set later is ignored).
+  (function (nonce) {
+    if (!nonce) return;
+    var create = Document.prototype.createElement;
+    Document.prototype.createElement = function (name) {
+      var el = create.apply(this, arguments);
+      if (String(name).toLowerCase() === "style") el.setAttribute("nonce", nonce);
+      return el;
+    };
+  })(document.currentScript && document.currentScript.nonce);
+
+  var FONT = "\"DejaVu Sans Mono\", ui-monospace, monospace";
+  var base = box.dataset.base;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function newTerminal(el, cols, rows, fontSize) {
+    var term = new window.Terminal({
+      cols: cols || 80, rows: rows || 24, scrollback: 0, disableStdin: true, cursorBlink: false,
+      fontFamily: FONT, fontSize: fontSize, theme: { background: "#121314" }
+    });
+    term.open(el);
+    return term;
   }
+
+  var term = newTerminal(box, Number(box.dataset.cols), Number(box.dataset.rows), 14);
+  // fit sizes the font so that the recording's columns fill the box (or,
+  // full screen, the screen).
+  function fit() {
+    var full = document.fullscreenElement === $("player-box");
+    var w = box.clientWidth || 800;
+    var fs = Math.floor(w / (term.cols * 0.6));
+    if (full) fs = Math.min(fs, Math.floor((window.innerHeight - 60) / (term.rows * 1.2)));
+    fs = Math.max(6, Math.min(full ? 40 : 18, fs));
+    if (term.options.fontSize !== fs) term.options.fontSize = fs;
+  }
+  term.onResize(fit);
+  window.addEventListener("resize", fit);
+  document.addEventListener("fullscreenchange", fit);
+  fit();
 
   function setState(s) { box.dataset.state = s; }
-
-  // The cast is fetched once per page view (one playback audit event) and
-  // kept, so changing speed or idle limit does not fetch it again.
-  var cast = null;
-  function loadCast() {
-    if (!cast) {
-      cast = fetch(box.dataset.src, { credentials: "same-origin" }).then(function (r) {
-        if (!r.ok) throw new Error("recording: HTTP " + r.status);
-        return r.text();
-      });
-      cast.catch(function () { cast = null; });
-    }
-    return cast;
+  function clock(t) {
+    t = Math.max(0, Math.floor(t));
+    var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t % 60;
+    return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (s < 10 ? "0" : "") + s;
   }
 
-  function source() {
-    if (box.dataset.live) {
-      return { driver: "eventsource", url: box.dataset.live };
-    }
-    return { data: loadCast };
-  }
-
-  function create(startAt, autoPlay) {
-    var opts = {
-      cols: Number(box.dataset.cols) || undefined,
-      rows: Number(box.dataset.rows) || undefined,
-      fit: "width",
-      controls: true,
-      preload: true,
-      autoPlay: !!autoPlay,
-      speed: state.speed,
-      terminalFontFamily: "\"DejaVu Sans Mono\", ui-monospace, monospace"
+  if (box.dataset.live) {
+    var live = new E.Live(term, box.dataset.live, function (l) {
+      setState(l.state);
+      if ($("clock")) $("clock").textContent = clock(l.t);
+    }, function () {
+      if ($("live-note")) $("live-note").hidden = true;
+      if ($("live-ended")) $("live-ended").hidden = false;
+    });
+    window.jumpcastPlayer = {
+      getDuration: function () { return live.t; },
+      getCurrentTime: function () { return live.t; },
+      screenText: function () { return live.screen.text(); }
     };
-    if (!box.dataset.live) {
-      if (state.idle > 0) opts.idleTimeLimit = state.idle;
-      if (startAt) opts.startAt = startAt;
-    }
-    var p = window.AsciinemaPlayer.create(source(), box, opts);
-    ["ready", "play", "playing", "pause", "ended", "offline", "error", "seeked"].forEach(function (ev) {
-      p.addEventListener(ev, function () { setState(ev); });
-    });
-    if (box.dataset.live) {
-      p.addEventListener("ended", function () {
-        var note = document.getElementById("live-note");
-        var done = document.getElementById("live-ended");
-        if (note) note.hidden = true;
-        if (done) done.hidden = false;
-      });
-    }
-    state.player = p;
-    window.jumpcastPlayer = p; // for the browser test and the curious
-    return p;
+    return;
   }
 
-  function recreate() {
-    var p = state.player;
-    var at = 0;
-    if (p && p.getCurrentTime) {
-      var t = p.getCurrentTime();
-      at = typeof t === "number" ? t : 0;
-    }
-    if (p) p.dispose();
-    box.textContent = "";
-    create(at, true);
-  }
-
-  if (speedSel) {
-    speedSel.addEventListener("change", function () {
-      state.speed = Number(speedSel.value) || 1;
-      recreate();
-    });
-  }
-  if (idleSel) {
-    idleSel.addEventListener("change", function () {
-      state.idle = Number(idleSel.value);
-      recreate();
-    });
-  }
   setState("loading");
-  var first = create(0, !!box.dataset.live);
-  if (startAt > 0 && !box.dataset.live) {
-    // startAt alone waits for a play; seeking shows the moment paused.
-    Promise.resolve(first.seek(startAt)).catch(function () {});
+  var startAt = Number(box.dataset.start || 0);
+  var idleSel = $("idle"), speedSel = $("speed");
+  if (startAt > 0 && idleSel) idleSel.value = "0"; // ?t=: times are the file's
+  var player = null;
+
+  E.getJSON(base + "/index").then(function (index) {
+    player = new E.Player(term, base, index, update);
+    player.idle = idleSel ? Number(idleSel.value) : Number(box.dataset.idle || 0);
+    player.speed = speedSel ? Number(speedSel.value) || 1 : 1;
+    expose(player);
+    bar(player, index);
+    if (startAt > 0) return player.seek(startAt);
+    return poster(player, index);
+  }).catch(function (err) {
+    setState("error");
+    var el = $("player-error");
+    if (el) { el.textContent = "The recording could not be loaded: " + (err && err.message || err); el.hidden = false; }
+  });
+
+  // poster shows, before play, the screen at the end of the chunk with the
+  // most output; play starts from the beginning.
+  function poster(p, index) {
+    var best = -1, bytes = -1;
+    (index.chunks || []).forEach(function (c, i) { if (c.bytes > bytes) { best = i; bytes = c.bytes; } });
+    if (best < 0) { p.set("paused"); return; }
+    var at = index.chunks[best].end;
+    return p.seek(at).then(function () {
+      if (p.t !== at) return; // the auditor moved meanwhile
+      p.cur = -1;
+      p.t = 0;
+      p.posterAt = at;
+      p.set("paused");
+    });
+  }
+
+  function update(p) {
+    setState(p.state === "paused" && p.posterAt !== undefined && p.cur < 0 ? "ready" : p.state);
+    if (p.cur >= 0) p.posterAt = undefined;
+    var pct = p.duration > 0 ? (100 * p.t / p.duration) : 0;
+    $("progress").style.width = pct + "%";
+    $("clock").textContent = clock(p.t) + " / " + clock(p.duration);
+    var playing = p.state === "playing" || p.state === "buffering";
+    var btn = $("play");
+    btn.textContent = playing ? "❚❚" : "▶";
+    btn.setAttribute("aria-label", playing ? "Pause" : "Play");
+    if (p.state === "error") {
+      var el = $("player-error");
+      el.textContent = "Playback failed: " + p.error;
+      el.hidden = false;
+    }
+  }
+
+  function expose(p) {
+    window.jumpcastPlayer = {
+      getDuration: function () { return p.duration; },
+      getCurrentTime: function () { return p.t; },
+      seek: function (t) { return p.seek(t); },
+      play: function () { return p.play(); },
+      pause: function () { p.pause(); },
+      screenText: function () { return p.screen.text(); },
+      state: function () { return p.state; },
+      chunksHeld: function () { return Object.keys(p.cache).length; }
+    };
+  }
+
+  function markerJump(p, dir) {
+    var ms = (p.index.markers || []).map(function (m) { return m.at; });
+    var t = p.t, next = null;
+    ms.forEach(function (at) {
+      if (dir > 0 && at > t + 0.01 && (next === null || at < next)) next = at;
+      if (dir < 0 && at < t - 0.5 && (next === null || at > next)) next = at;
+    });
+    if (next !== null) p.seek(next);
+  }
+
+  function fullscreen() {
+    var el = $("player-box");
+    if (document.fullscreenElement) document.exitFullscreen(); else if (el.requestFullscreen) el.requestFullscreen();
+  }
+
+  // bar wires the controls: the seek bar with its activity graph, markers
+  // and preview, the buttons, the selects and the keyboard.
+  function bar(p, index) {
+    var el = $("bar");
+    drawActivity($("activity"), index);
+    window.addEventListener("resize", function () { drawActivity($("activity"), index); });
+    var marks = $("markers");
+    (index.markers || []).forEach(function (m) {
+      var d = document.createElement("div");
+      d.className = "marker";
+      d.title = m.label;
+      d.dataset.at = m.at;
+      d.style.left = (p.duration > 0 ? 100 * m.at / p.duration : 0) + "%";
+      marks.appendChild(d);
+    });
+    var timeAt = function (e) {
+      var r = el.getBoundingClientRect();
+      return Math.max(0, Math.min(1, (e.clientX - r.left) / r.width)) * p.duration;
+    };
+    var dragging = false;
+    el.addEventListener("pointerdown", function (e) {
+      dragging = true;
+      if (el.setPointerCapture) el.setPointerCapture(e.pointerId);
+      p.seek(timeAt(e));
+    });
+    el.addEventListener("pointermove", function (e) {
+      if (dragging) p.seek(timeAt(e));
+      preview.show(timeAt(e), e);
+    });
+    el.addEventListener("pointerup", function () { dragging = false; });
+    el.addEventListener("pointerleave", function () { preview.hide(); });
+    var preview = newPreview(p, index);
+
+    $("play").addEventListener("click", function () { p.toggle(); });
+    $("fullscreen").addEventListener("click", fullscreen);
+    if ($("speed")) $("speed").addEventListener("change", function () { p.speed = Number(this.value) || 1; });
+    if ($("idle")) $("idle").addEventListener("change", function () { p.idle = Number(this.value) || 0; });
+
+    document.addEventListener("keydown", function (e) {
+      var tag = e.target && e.target.tagName;
+      if (e.ctrlKey || e.metaKey || e.altKey || tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+      var k = e.key;
+      if (k === " " || k === "k") p.toggle();
+      else if (k === "ArrowLeft") p.seek(p.t - 5);
+      else if (k === "ArrowRight") p.seek(p.t + 5);
+      else if (k.length === 1 && k >= "0" && k <= "9") p.seek(p.duration * Number(k) / 10);
+      else if (k === "f") fullscreen();
+      else if (k === "[") markerJump(p, -1);
+      else if (k === "]") markerJump(p, 1);
+      else if (k === ".") p.step();
+      else if (k === "?") { var h = $("shortcuts"); if (h) h.hidden = !h.hidden; }
+      else return;
+      e.preventDefault();
+    });
+  }
+
+  // drawActivity paints the output per time slice under the seek bar:
+  // each chunk's output bytes spread over its time range, on a log scale.
+  function drawActivity(canvas, index) {
+    var dpr = window.devicePixelRatio || 1;
+    var w = Math.max(1, Math.round(canvas.clientWidth * dpr)), h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+    canvas.width = w;
+    canvas.height = h;
+    var dur = index.duration || 0, cols = new Float64Array(w), max = 0;
+    if (dur <= 0) return;
+    (index.chunks || []).forEach(function (c) {
+      var x0 = Math.floor(c.start / dur * w), x1 = Math.max(x0, Math.min(w - 1, Math.floor(c.end / dur * w)));
+      var per = c.bytes / (x1 - x0 + 1);
+      for (var x = x0; x <= x1 && x < w; x++) cols[x] += per;
+    });
+    for (var i = 0; i < w; i++) max = Math.max(max, cols[i]);
+    var ctx = canvas.getContext("2d");
+    ctx.fillStyle = "rgba(120, 170, 255, 0.55)";
+    for (var x = 0; x < w; x++) {
+      if (!cols[x]) continue;
+      var bh = Math.max(1, Math.round(h * Math.log1p(cols[x]) / Math.log1p(max)));
+      ctx.fillRect(x, h - bh, 1, bh);
+    }
+  }
+
+  // newPreview is the small terminal above the seek bar that shows the
+  // keyframe of the chunk under the pointer (fetched alone, ?only=keyframe,
+  // the last few kept).
+  function newPreview(p, index) {
+    var pop = $("preview"), label = $("preview-time"), pterm = null, shown = -1, keyframes = new Map();
+    function keyframe(n) {
+      if (!keyframes.has(n)) {
+        var kp = E.getJSON(base + "/chunks/" + n + "?only=keyframe");
+        kp.catch(function () { keyframes.delete(n); });
+        keyframes.set(n, kp);
+        if (keyframes.size > 16) keyframes.delete(keyframes.keys().next().value);
+      }
+      return keyframes.get(n);
+    }
+    return {
+      show: function (t, e) {
+        if (!index.chunks || !index.chunks.length) return;
+        pop.hidden = false;
+        label.textContent = clock(t);
+        var r = $("bar").getBoundingClientRect();
+        pop.style.left = Math.max(0, Math.min(r.width - pop.offsetWidth, e.clientX - r.left - pop.offsetWidth / 2)) + "px";
+        var n = p.chunkAt(t);
+        if (n === shown) return;
+        shown = n;
+        keyframe(n).then(function (ch) {
+          if (shown !== n) return;
+          var kf = ch.keyframe;
+          if (!pterm) pterm = newTerminal($("preview-term"), kf.cols, kf.rows, Math.max(3, Math.min(6, Math.floor(260 / (kf.cols * 0.6)))));
+          pterm.write("", function () { pterm.reset(); pterm.resize(kf.cols, kf.rows); pterm.write(kf.paint); });
+        }).catch(function () {});
+      },
+      hide: function () { pop.hidden = true; }
+    };
   }
 })();
