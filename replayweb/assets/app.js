@@ -138,6 +138,11 @@
       pause: function () { p.pause(); },
       screenText: function () { return p.screen.text(); },
       state: function () { return p.state; },
+      // For tests and benchmarks: the terminal has drawn everything
+      // written; the poster's time; the recording's chunks; those held.
+      settled: function () { return p.screen.settled(); },
+      posterAt: function () { return p.posterAt === undefined ? -1 : p.posterAt; },
+      chunkCount: function () { return p.chunks.length; },
       chunksHeld: function () { return Object.keys(p.cache).length; }
     };
   }
@@ -199,6 +204,7 @@
       var tag = e.target && e.target.tagName;
       if (e.ctrlKey || e.metaKey || e.altKey || tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
       var k = e.key;
+      if (tag === "BUTTON" && (k === " " || k === "Enter")) return; // the button's own click
       if (k === " " || k === "k") p.toggle();
       else if (k === "ArrowLeft") p.seek(p.t - 5);
       else if (k === "ArrowRight") p.seek(p.t + 5);
@@ -264,7 +270,7 @@
         keyframe(n).then(function (ch) {
           if (shown !== n) return;
           var kf = ch.keyframe;
-          if (!pterm) pterm = newTerminal($("preview-term"), kf.cols, kf.rows, Math.max(3, Math.min(6, Math.floor(260 / (kf.cols * 0.6)))));
+          if (!pterm) pterm = newTerminal($("preview-term"), kf.cols, kf.rows, Math.max(5, Math.min(8, Math.floor(420 / (kf.cols * 0.6)))));
           pterm.write("", function () { pterm.reset(); pterm.resize(kf.cols, kf.rows); pterm.write(kf.paint); });
         }).catch(function () {});
       },

@@ -53,12 +53,12 @@
     this.write(kf.paint);
   };
   // text is what the terminal shows now, one line per row, trailing blanks
-  // trimmed.
+  // (written or not) trimmed.
   Screen.prototype.text = function () {
     var b = this.term.buffer.active, out = [];
     for (var y = 0; y < this.term.rows; y++) {
       var line = b.getLine(b.viewportY + y);
-      out.push(line ? line.translateToString(true) : "");
+      out.push(line ? line.translateToString(true).replace(/ +$/, "") : "");
     }
     return out.join("\n");
   };

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/vt"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/jumpcast/jumpcast/internal/browsertest"
+	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
+)
+
+// longSessionScript prints about 25 MB through the bastion in 24 blocks
+// a quarter of a second apart, each starting with a cleared screen and a
+// coloured title, so that the recording has many chunks and the screen at
+// a moment depends on where in the recording it is.
+const longSessionScript = `i=0; while [ $i -lt 24 ]; do printf '\033[2J\033[H\033[1;3%dmblock %d\033[0m\n' $((i%7+1)) $i; ` +
+	`seq -f "block-$i line %07g: the quick brown fox jumps over the lazy dog" 1 15000; sleep 0.25; i=$((i+1)); done; exit 0`
+
+// screenAt is what the terminal showed at one moment, as the page read it.
+type screenAt struct {
+	what string
+	t    float64
+	text string
+}
+
+// TestBrowserLongRecording: a session of tens of MB recorded through a
+// real `jumpcast serve` with the real ssh client opens in Chromium with a
+// poster, plays, pauses, seeks by the bar and by the keyboard, and after
+// each step the terminal shows exactly the screen that replaying the
+// recording from its start up to that time gives (charmbracelet/x/vt),
+// while the page holds only a few chunks.
+func TestBrowserLongRecording(t *testing.T) {
+	e := startBrowserE2E(t)
+	if out, errOut, code := e.ssh(t, "", "-tt", e.login(), longSessionScript); code != 0 || !strings.Contains(out, "block-23 line 0015000") {
+		t.Fatalf("long session: exit %d, stderr %q, output ends %q", code, errOut, out[max(0, len(out)-200):])
+	}
+	const pw = "long recording passphrase"
+	if _, errOut, code := runJumpcast(t, pw+"\n", "auditor", "add", "carol", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("auditor add: exit %d: %s", code, errOut)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	rec := recs[0]
+	if rec.BytesOut < 20<<20 {
+		t.Fatalf("the session printed %d bytes, want tens of MB", rec.BytesOut)
+	}
+
+	b := browsertest.New(t, 90*time.Second, "")
+	art := browsertest.ArtifactDir(t, "e2e")
+	b.LogIn(t, "http://"+e.srv.WebAddr+"/recordings/"+rec.ID, "carol", pw)
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.state && document.getElementById("player").dataset.state === "ready")`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the page never showed its poster: %v; %s", err, b.ProblemsSoFar())
+	}
+	if n := evalFloat(t, b, `window.jumpcastPlayer.chunkCount()`); n < 8 {
+		t.Errorf("the recording has %v chunks, want many", n)
+	}
+	var shots []screenAt
+	snap := func(what string) {
+		t.Helper()
+		b.Do(t, "let the terminal draw", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.settled()`, chromedp.EvalAwaitPromise))
+		at := evalFloat(t, b, `window.jumpcastPlayer.getCurrentTime()`)
+		if what == "poster" {
+			at = evalFloat(t, b, `window.jumpcastPlayer.posterAt()`)
+		}
+		shots = append(shots, screenAt{what: what, t: at, text: b.Eval(t, browsertest.TerminalText)})
+	}
+	snap("poster")
+	b.Screenshot(t, art, "long-poster.png")
+
+	// Play a moment, then pause with the space bar.
+	b.Do(t, "play", chromedp.Click(chromedp.ID("play")))
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`window.jumpcastPlayer.getCurrentTime() > 0.5`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		got := b.Eval(t, `window.jumpcastPlayer.state() + " at " + window.jumpcastPlayer.getCurrentTime()`)
+		t.Fatalf("playback did not advance: %v; it is %s; %s", err, got, b.ProblemsSoFar())
+	}
+	b.Do(t, "pause with space", chromedp.KeyEvent(" "))
+	waitState(t, b, "paused", -1)
+	snap("played, then paused")
+
+	// Seek by the bar: a click at 30% of its width.
+	x, y, w := barGeometry(t, b)
+	b.Do(t, "click the bar", chromedp.MouseClickXY(x+0.3*w, y))
+	dur := evalFloat(t, b, `window.jumpcastPlayer.getDuration()`)
+	waitState(t, b, "paused", 0.3*dur)
+	snap("bar at 30%")
+	// Hovering the bar previews the screen there.
+	b.Do(t, "hover the bar", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x+0.8*w, y))
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!document.getElementById("preview").hidden && (document.querySelector("#preview-term .xterm-rows") || {textContent: ""}).textContent.includes("block")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("no preview of the screen under the pointer: %v", err)
+	}
+	b.Screenshot(t, art, "long-preview.png")
+
+	// Seek by the keyboard: 7 (70%), ← (5 s back), → (5 s on).
+	b.Do(t, "leave the bar", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 5, 5))
+	b.Do(t, "press 7", chromedp.KeyEvent("7"))
+	waitState(t, b, "paused", 0.7*dur)
+	snap("key 7")
+	b.Do(t, "press ←", chromedp.KeyEvent(kb.ArrowLeft))
+	waitState(t, b, "paused", math.Max(0, 0.7*dur-5))
+	snap("key ←")
+	b.Do(t, "press →", chromedp.KeyEvent(kb.ArrowRight))
+	waitState(t, b, "paused", math.Min(dur, 0.7*dur))
+	snap("key →")
+	b.Screenshot(t, art, "long-seeked.png")
+	if held := evalFloat(t, b, `window.jumpcastPlayer.chunksHeld()`); held > 4 {
+		t.Errorf("the page holds %v chunks, want at most 4", held)
+	}
+	b.CheckClean(t, "long recording")
+
+	refs := referenceScreens(t, filepath.Join(e.dataDir, "recordings"), rec, shots)
+	for i, s := range shots {
+		if s.text != refs[i] {
+			t.Errorf("%s (t=%.6f): the page shows\n%s\n--- replaying the recording gives\n%s", s.what, s.t, s.text, refs[i])
+		}
+	}
+}
+
+func evalFloat(t *testing.T, b *browsertest.Browser, js string) float64 {
+	t.Helper()
+	v, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[float64](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// waitState waits for the player's state and, when at >= 0, for its time
+// to be within a second of at.
+func waitState(t *testing.T, b *browsertest.Browser, state string, at float64) {
+	t.Helper()
+	js := fmt.Sprintf(`window.jumpcastPlayer.state() === %q && (%v < 0 || Math.abs(window.jumpcastPlayer.getCurrentTime() - %v) < 1)`, state, at, at)
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		got := b.Eval(t, `window.jumpcastPlayer.state() + " at " + window.jumpcastPlayer.getCurrentTime()`)
+		t.Fatalf("player never %s at %v: %v; it is %s; %s", state, at, err, got, b.ProblemsSoFar())
+	}
+}
+
+// barGeometry is the seek bar's left edge, vertical middle and width in
+// page pixels.
+func barGeometry(t *testing.T, b *browsertest.Browser) (x, y, w float64) {
+	t.Helper()
+	v, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[[]float64](`(function () { var r = document.getElementById("bar").getBoundingClientRect(); return [r.left, r.top + r.height / 2, r.width]; })()`))
+	if err != nil || len(v) != 3 {
+		t.Fatalf("seek bar geometry: %v %v", v, err)
+	}
+	return v[0], v[1], v[2]
+}
+
+// referenceScreens replays rec from its start through a terminal emulator
+// (charmbracelet/x/vt) and returns the screen text at each shot's time, in
+// the page's form: a line per row, trailing blanks trimmed.
+func referenceScreens(t *testing.T, dir string, rec recording.Meta, shots []screenAt) []string {
+	t.Helper()
+	r, err := castfile.Open(dirOpener(dir), rec.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	ix := r.Index()
+	order := make([]int, len(shots))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return shots[order[a]].t < shots[order[b]].t })
+	out := make([]string, len(shots))
+	term := vt.NewEmulator(ix.Header.Width, ix.Header.Height)
+	next := 0
+	take := func(upTo float64) {
+		for next < len(order) && shots[order[next]].t < upTo {
+			out[order[next]] = emulatorText(term)
+			next++
+		}
+	}
+	for n := range ix.Chunks {
+		err := r.Events(n, func(ev asciicast.Event) error {
+			take(ev.Time)
+			switch ev.Code {
+			case asciicast.CodeOutput:
+				_, _ = term.WriteString(ev.Data)
+			case asciicast.CodeResize:
+				if w, h, err := asciicast.ParseResize(ev.Data); err == nil {
+					term.Resize(w, h)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	take(math.Inf(1))
+	return out
+}
+
+func emulatorText(term *vt.Emulator) string {
+	lines := make([]string, term.Height())
+	for y := range lines {
+		var sb strings.Builder
+		for x := 0; x < term.Width(); x++ {
+			c := term.CellAt(x, y)
+			switch {
+			case c == nil || c.Width == 0 && c.Content == "":
+			case c.Content == "":
+				sb.WriteByte(' ')
+			default:
+				sb.WriteString(c.Content)
+			}
+		}
+		lines[y] = strings.TrimRight(sb.String(), " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// dirOpener opens recording files under a recordings folder, for castfile.
+type dirOpener string
+
+func (d dirOpener) Open(rel string) (*os.File, error) {
+	return os.Open(filepath.Join(string(d), filepath.FromSlash(rel)))
+}
