@@ -115,6 +115,13 @@ func TestBrowserLongRecording(t *testing.T) {
 	waitState(t, b, "paused", math.Min(dur, 0.7*dur))
 	snap("key →")
 	b.Screenshot(t, art, "long-seeked.png")
+
+	// An "On screen" search hit opens the player at that moment (the
+	// screen is checked against the replay below).
+	b.Load(t, "search the screens", chromedp.Navigate("http://"+e.srv.WebAddr+"/?screen=block-13+line+0007000"))
+	b.Load(t, "open the hit", chromedp.Click(chromedp.CSS(".screen-match a")))
+	waitState(t, b, "paused", -1)
+	snap("search hit")
 	if held := evalFloat(t, b, `window.jumpcastPlayer.chunksHeld()`); held > 4 {
 		t.Errorf("the page holds %v chunks, want at most 4", held)
 	}
