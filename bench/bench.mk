@@ -34,4 +34,26 @@ bench-profile: test-deps bench-bins
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION) -X main.commit=$(COMMIT)' -o bin/jumpcast-symbols ./cmd/jumpcast
 	./bin/jumpcast-bench -jumpcast bin/jumpcast-symbols -perf bench/results/perf-$$(date -u +%Y%m%dT%H%M%SZ).data $(BENCH_FLAGS)
 
+# bench-player: the web player in a real Chromium, this tree's chunked page
+# against the whole-file asciinema-player page of PLAYER_BASELINE (the last
+# commit that had it), both built here from git, on generated recordings.
+PLAYER_BASELINE     ?= 2318b1e
+PLAYER_BENCH_FLAGS  ?=
+PLAYER_BENCH_BINS   := bin/jumpcast-playerbench bin/jumpcast-seedcast bin/jumpcast-baseline
+
+.PHONY: bench-player bench-player-bins
+bench-player-bins:
+	$(GO) build -o bin/jumpcast-playerbench ./bench/cmd/jumpcast-playerbench
+	$(GO) build -o bin/jumpcast-seedcast ./bench/cmd/jumpcast-seedcast
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	git archive $(PLAYER_BASELINE) | tar -x -C "$$tmp" && \
+	mkdir -p "$$tmp/bench/cmd/jumpcast-seedcast" && cp bench/cmd/jumpcast-seedcast/main.go "$$tmp/bench/cmd/jumpcast-seedcast/" && \
+	( cd "$$tmp" && CGO_ENABLED=0 $(GO) build -trimpath -o "$(CURDIR)/bin/jumpcast-baseline" ./cmd/jumpcast && \
+	  $(GO) build -o "$(CURDIR)/bin/jumpcast-seedcast-baseline" ./bench/cmd/jumpcast-seedcast ) && \
+	echo "bench-player-bins: baseline $(PLAYER_BASELINE) -> bin/jumpcast-baseline"
+
+## bench-player: first frame, seek p99 and JS heap of the web player (10 MB and 2 GB recordings) against the whole-file player; JSON in bench/results/
+bench-player: build test-deps bench-player-bins
+	./bin/jumpcast-playerbench -jumpcast $(BIN) -baseline bin/jumpcast-baseline $(PLAYER_BENCH_FLAGS)
+
 .DEFAULT_GOAL := $(bench_saved_default_goal)
