@@ -64,6 +64,10 @@ type recordingBody struct {
 	Notice           string
 	IdleLimit        int
 	StartAt          string // ?t=: seconds into the recording where the player opens; "" from the start
+	// Cut is ?cut= with ?t=: the player shows only that many bytes of the
+	// event at StartAt (asciicast.Line.Cut: the screen as it was when a
+	// line was complete); 0 shows the whole event.
+	Cut int
 	// Verify is the result of the "Verify the file" button, nil otherwise.
 	Verify *recorder.Check
 }
@@ -104,6 +108,9 @@ func (s *Server) showRecording(c echo.Context, rec *recording.Meta, verify *reco
 	b.CanEndConnection = b.CanEnd && s.o.EndConnection != nil
 	if t, err := strconv.ParseFloat(c.QueryParam("t"), 64); err == nil && t > 0 && t < 1e9 {
 		b.StartAt = strconv.FormatFloat(t, 'f', -1, 64)
+		if n, err := strconv.Atoi(c.QueryParam("cut")); err == nil && n > 0 && n < 1<<30 {
+			b.Cut = n
+		}
 	}
 	switch c.QueryParam("ended") {
 	case "":

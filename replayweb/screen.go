@@ -21,7 +21,7 @@ var screenScanLimit int64 = 64 << 20
 // screenMatch is the first line of a recording whose text contains the
 // searched string.
 type screenMatch struct {
-	At      string // seconds into the recording, for ?t=
+	Href    string // the recording page on the screen as it was when the line was complete (asciicast.Line.Link)
 	Clock   string // the same as M:SS.s
 	Line    string
 	Partial bool // no match in the first screenScanLimit bytes of a longer file: the rest was not searched
@@ -73,7 +73,7 @@ func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, boo
 		if !strings.Contains(strings.ToLower(l.Text), needle) {
 			return true
 		}
-		m = screenMatch{At: l.SeekTo(), Clock: asciicast.Offset(l.Time), Line: l.Text}
+		m = screenMatch{Href: "/recordings/" + r.ID + "?" + l.Link(), Clock: asciicast.Offset(l.Time), Line: l.Text}
 		found = true
 		return false
 	})

@@ -17,7 +17,7 @@ func castWith(lines ...string) string {
 
 // TestScreenSearch: "On screen" keeps the recordings of the page whose
 // output, as the terminal showed it, contains the text (case folded), each
-// with its first matching line linked to that moment; the line is escaped
+// with its first matching line linked to the moment it was complete; the line is escaped
 // HTML; the search is audited; a user account searches only its own
 // recordings; a file longer than the scan limit that did not match in its
 // first part is listed with a note instead of being dropped.
@@ -41,8 +41,10 @@ func TestScreenSearch(t *testing.T) {
 	if strings.Contains(page, `data-id="`+miss.ID+`"`) {
 		t.Error("a recording without the text is listed")
 	}
-	if !strings.Contains(page, `href="/recordings/`+hit.ID+`?t=3.3"`) || !strings.Contains(page, "+0:03.3") {
-		t.Errorf("no link just after the first match at 3.25 s in:\n%s", page)
+	// The link opens the event at 3.25 s cut after the line's "\r": the
+	// screen as it was when the line was complete.
+	if !strings.Contains(page, `href="/recordings/`+hit.ID+`?t=3.250000&amp;cut=58"`) || !strings.Contains(page, "+0:03.3") {
+		t.Errorf("no link to the moment the first match was complete, 3.25 s in:\n%s", page)
 	}
 	if !strings.Contains(page, "DROP TABLE users; -- &lt;script&gt;alert(1)&lt;/script&gt;") || strings.Contains(page, "<script>alert(1)") {
 		t.Error("the matching line is missing or not escaped")

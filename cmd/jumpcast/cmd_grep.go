@@ -115,7 +115,7 @@ func grepRecordings(cmd *cobra.Command, b backend, f store.Filter, re *regexp.Re
 				gm := grepMatch{ID: r.ID, Time: m.Time, User: r.User, RemoteUser: r.RemoteUser, Target: r.TargetAlias,
 					Start: r.Start.UTC().Format(time.RFC3339), Line: m.Text}
 				if web != "" {
-					gm.URL = web + "recordings/" + r.ID + "?t=" + m.SeekTo()
+					gm.URL = web + "recordings/" + r.ID + "?" + m.Link()
 				}
 				if err := enc.Encode(gm); err != nil {
 					return total, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,11 +46,13 @@ func TestRecordingsGrep(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); code != 0 || err != nil {
 		t.Fatalf("grep --json: exit %d, %v: %q", code, err, out)
 	}
-	_, at, _ := strings.Cut(m.URL, "/recordings/"+want.ID+"?t=")
-	seek, err := strconv.ParseFloat(at, 64)
+	_, query, _ := strings.Cut(m.URL, "/recordings/"+want.ID+"?")
+	q, err := url.ParseQuery(query)
+	seek, terr := strconv.ParseFloat(q.Get("t"), 64)
+	cut, cerr := strconv.Atoi(q.Get("cut"))
 	if m.ID != want.ID || m.Time < 1.1 || m.Time > 3 || m.Line != "DROP TABLE customers;" || m.Target != "db1" ||
-		err != nil || seek <= m.Time || seek > m.Time+0.3 {
-		t.Errorf("grep --json: %+v (the link must land just after the line's time)", m)
+		err != nil || terr != nil || cerr != nil || seek < m.Time || seek > m.Time+0.3 || cut < len("DROP TABLE customers;") {
+		t.Errorf("grep --json: %+v (the link must open the moment the line was complete)", m)
 	}
 
 	if out, _, code := runJumpcast(t, "", "recordings", "grep", "DROP TABLE", "--user", "bob", "-c", e.cfgPath); code != 1 || out != "" {

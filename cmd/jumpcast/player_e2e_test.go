@@ -32,6 +32,7 @@ const longSessionScript = `i=0; while [ $i -lt 24 ]; do printf '\033[2J\033[H\03
 type screenAt struct {
 	what string
 	t    float64
+	cut  int // bytes of the output event at t shown (a search hit's link); 0 all
 	text string
 }
 
@@ -116,12 +117,18 @@ func TestBrowserLongRecording(t *testing.T) {
 	snap("key →")
 	b.Screenshot(t, art, "long-seeked.png")
 
-	// An "On screen" search hit opens the player at that moment (the
-	// screen is checked against the replay below).
+	// An "On screen" search hit opens the player on the screen as it was
+	// when the line was printed: the line at the bottom, even though the
+	// same burst of output scrolled it away at once.
 	b.Load(t, "search the screens", chromedp.Navigate("http://"+e.srv.WebAddr+"/?screen=block-13+line+0007000"))
 	b.Load(t, "open the hit", chromedp.Click(chromedp.CSS(".screen-match a")))
 	waitState(t, b, "paused", -1)
 	snap("search hit")
+	hit := &shots[len(shots)-1]
+	hit.cut = int(evalFloat(t, b, `Number(document.getElementById("player").dataset.cut || 0)`))
+	if lines := strings.Split(strings.TrimRight(hit.text, "\n"), "\n"); !strings.HasPrefix(lines[len(lines)-1], "block-13 line 0007000:") {
+		t.Errorf("the search hit's screen does not end with the line:\n%s", hit.text)
+	}
 	if held := evalFloat(t, b, `window.jumpcastPlayer.chunksHeld()`); held > 4 {
 		t.Errorf("the page holds %v chunks, want at most 4", held)
 	}
@@ -193,7 +200,7 @@ func referenceScreens(t *testing.T, dir string, rec recording.Meta, shots []scre
 	}
 	for n := range ix.Chunks {
 		err := r.Events(n, func(ev asciicast.Event) error {
-			take(ev.Time)
+			take(ev.Time) // the screen after every event up to a shot's time
 			switch ev.Code {
 			case asciicast.CodeOutput:
 				_, _ = term.WriteString(ev.Data)
@@ -209,7 +216,56 @@ func referenceScreens(t *testing.T, dir string, rec recording.Meta, shots []scre
 		}
 	}
 	take(math.Inf(1))
+	for i, s := range shots {
+		if s.cut > 0 {
+			out[i] = cutScreen(t, r, ix, s)
+		}
+	}
 	return out
+}
+
+// cutScreen replays the recording up to s.t as the player does for a
+// link with a cut: every event before the last output event at s.t whole,
+// that one's first s.cut bytes.
+func cutScreen(t *testing.T, r *castfile.Reader, ix castfile.Index, s screenAt) string {
+	t.Helper()
+	var evs []asciicast.Event
+	for n := range ix.Chunks {
+		if ix.Chunks[n].Start > s.t {
+			break
+		}
+		if err := r.Events(n, func(ev asciicast.Event) error {
+			if ev.Time <= s.t {
+				evs = append(evs, ev)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := -1
+	for i := len(evs) - 1; i >= 0 && evs[i].Time == s.t; i-- {
+		if evs[i].Code == asciicast.CodeOutput {
+			last = i
+			break
+		}
+	}
+	if last < 0 {
+		t.Fatalf("no output event at %v for the cut", s.t)
+	}
+	evs[last].Data = evs[last].Data[:min(s.cut, len(evs[last].Data))]
+	term := vt.NewEmulator(ix.Header.Width, ix.Header.Height)
+	for _, ev := range evs[:last+1] {
+		switch ev.Code {
+		case asciicast.CodeOutput:
+			_, _ = term.WriteString(ev.Data)
+		case asciicast.CodeResize:
+			if w, h, err := asciicast.ParseResize(ev.Data); err == nil {
+				term.Resize(w, h)
+			}
+		}
+	}
+	return emulatorText(term)
 }
 
 func emulatorText(term *vt.Emulator) string {

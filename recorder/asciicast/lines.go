@@ -19,12 +19,29 @@ type Line struct {
 	Time float64
 	End  float64
 	Text string
+	// Cut is how many bytes of the data of the event at End it took to
+	// complete the line (through its "\r" or "\n"): a player that writes
+	// that much of that event shows the screen as it was when the line was
+	// complete, even when the same event went on to scroll it away. 0 when
+	// the end of the recording ended the line.
+	Cut int
 }
 
 // SeekTo is where a player shows the whole line on screen: the tenth of a
 // second after End (never 0, which players read as "from the start").
 func (l Line) SeekTo() string {
 	return strconv.FormatFloat(math.Floor(l.End*10)/10+0.1, 'f', 1, 64)
+}
+
+// Link is the query of a player link that opens the recording on the
+// screen as it was when the line was complete: "t=END&cut=CUT" with End as
+// the file writes times (so that a player reading the file finds that
+// event), or "t=" SeekTo when there is nothing to cut or End is 0.
+func (l Line) Link() string {
+	if l.Cut <= 0 || l.End <= 0 {
+		return "t=" + l.SeekTo()
+	}
+	return "t=" + strconv.FormatFloat(l.End, 'f', 6, 64) + "&cut=" + strconv.Itoa(l.Cut)
 }
 
 // maxLineRunes cuts a line that never ends (a progress bar redrawn with
@@ -63,6 +80,7 @@ type termText struct {
 	line  []rune
 	start float64 // time of line's first rune
 	end   float64 // time of the event that added to or ended the line last
+	cut   int     // bytes of that event's data through what ended the line
 	state int
 	stop  bool
 }
@@ -79,7 +97,7 @@ const (
 
 // write adds data recorded at time at; false once emit asked to stop.
 func (t *termText) write(at float64, data string) bool {
-	for _, c := range data {
+	for i, c := range data {
 		if t.stop {
 			return false
 		}
@@ -123,7 +141,7 @@ func (t *termText) write(at float64, data string) bool {
 		case c == 0x1b:
 			t.state = stEsc
 		case c == '\n' || c == '\r':
-			t.end = at
+			t.end, t.cut = at, i+1
 			t.flush()
 		case c == '\b' || c == 0x7f: // backspace; DEL is what a terminal sends for it
 			if n := len(t.line); n > 0 {
@@ -134,9 +152,12 @@ func (t *termText) write(at float64, data string) bool {
 		case c < 0x20 || c >= 0x80 && c < 0xa0 || c == utf8.RuneError:
 			// other C0 and C1 controls, and bytes that were not UTF-8
 		default:
+			_, size := utf8.DecodeRuneInString(data[i:])
+			t.cut = i + size
 			t.add(at, c)
 		}
 	}
+	t.cut = 0 // a line still open when the data ends is not cut in it
 	return !t.stop
 }
 
@@ -158,7 +179,7 @@ func (t *termText) flush() {
 	}
 	s := strings.TrimSpace(string(t.line))
 	t.line = t.line[:0]
-	if s != "" && !t.emit(Line{Time: t.start, End: t.end, Text: s}) {
+	if s != "" && !t.emit(Line{Time: t.start, End: t.end, Text: s, Cut: t.cut}) {
 		t.stop = true
 	}
 }

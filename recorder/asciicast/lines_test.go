@@ -52,12 +52,12 @@ func TestScanLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []asciicast.Line{
-		{1, 2.5, "root@db1:~# rm -rf /tmp/x"},
-		{3, 3.5, "café ok tab"},
-		{3.5, 3.5, "progress 10%"},
-		{3.5, 3.5, "progress 100%"},
-		{4, 4, "txt final"},
-		{5, 5, "no newline at the end"},
+		{1, 2.5, "root@db1:~# rm -rf /tmp/x", 14},
+		{3, 3.5, "café ok tab", 10}, // the writer carried "\xc3" into this event
+		{3.5, 3.5, "progress 10%", 24},
+		{3.5, 3.5, "progress 100%", 38},
+		{4, 4, "txt final", 27},
+		{5, 5, "no newline at the end", 0},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("lines:\n got %+v\nwant %+v", got, want)
@@ -72,7 +72,7 @@ func TestScanLines(t *testing.T) {
 	if err := asciicast.ScanLines(r, asciicast.CodeInput, func(l asciicast.Line) bool { got = append(got, l); return len(got) < 1 }); err != nil {
 		t.Fatal(err)
 	}
-	if want := []asciicast.Line{{1, 1.5, "sudo rm -rf /var/lib/y"}}; !reflect.DeepEqual(got, want) {
+	if want := []asciicast.Line{{1, 1.5, "sudo rm -rf /var/lib/y", 3}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("input lines (stop after one):\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -103,6 +103,25 @@ func TestSeekTo(t *testing.T) {
 	for end, want := range map[float64]string{0: "0.1", 0.04: "0.1", 2.5: "2.6", 3.25: "3.3", 59.99: "60.0"} {
 		if got := (asciicast.Line{End: end}).SeekTo(); got != want {
 			t.Errorf("SeekTo(End %v) = %s, want %s", end, got, want)
+		}
+	}
+}
+
+// TestLink: a line that an event completed links to that event's time as
+// the file writes it and to the bytes of it that completed the line; a line
+// the recording's end completed links like SeekTo.
+func TestLink(t *testing.T) {
+	for _, c := range []struct {
+		l    asciicast.Line
+		want string
+	}{
+		{asciicast.Line{End: 2.5, Cut: 14}, "t=2.500000&cut=14"},
+		{asciicast.Line{End: 1795.123456, Cut: 1}, "t=1795.123456&cut=1"},
+		{asciicast.Line{End: 5}, "t=5.1"},
+		{asciicast.Line{End: 0, Cut: 3}, "t=0.1"},
+	} {
+		if got := c.l.Link(); got != c.want {
+			t.Errorf("%+v.Link() = %q, want %q", c.l, got, c.want)
 		}
 	}
 }

@@ -88,7 +88,7 @@
     player.speed = speedSel ? Number(speedSel.value) || 1 : 1;
     expose(player);
     bar(player, index);
-    if (startAt > 0) return player.seek(startAt);
+    if (startAt > 0) return player.seek(startAt, Number(box.dataset.cut || 0));
     return poster(player, index);
   }).catch(function (err) {
     setState("error");

@@ -83,6 +83,13 @@
     return buf;
   }
 
+  // splitBytes splits s after its first n bytes of UTF-8.
+  function splitBytes(s, n) {
+    var b = new TextEncoder().encode(s), d = new TextDecoder();
+    if (n >= b.length) return [s, ""];
+    return [d.decode(b.subarray(0, n)), d.decode(b.subarray(n))];
+  }
+
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status + " for " + url);
@@ -106,6 +113,7 @@
     this.cur = -1;       // chunk whose events play next
     this.pos = 0;        // index of the next event in chunk cur
     this.lastEventT = 0; // time of the last event applied
+    this.rest = "";      // the part of a cut event (seek's cut) still to write
     this.speed = 1;
     this.idle = 0;       // gaps between events longer than this are cut to it; 0: off
     this.state = "loading";
@@ -160,9 +168,12 @@
   };
 
   // seek shows the screen at time t: the keyframe of t's chunk, then that
-  // chunk's events up to t, written at once. It resolves when the terminal
-  // shows it. Playback goes on from there if it was playing.
-  Player.prototype.seek = function (t) {
+  // chunk's events up to t, written at once. With cut > 0, of the output
+  // event at exactly t only its first cut bytes are written (a link to the
+  // moment a line was complete: asciicast.Line.Cut); the rest comes first
+  // when playback goes on. It resolves when the terminal shows it.
+  // Playback goes on from there if it was playing.
+  Player.prototype.seek = function (t, cut) {
     var self = this, seq = ++self.seq, wasPlaying = self.state === "playing" || self.state === "buffering";
     t = Math.max(0, Math.min(Number(t) || 0, self.duration));
     if (!self.chunks.length) return Promise.resolve();
@@ -171,13 +182,24 @@
     return self.load(n).then(function (ch) {
       if (seq !== self.seq) return;
       self.screen.paint(ch.keyframe);
-      var buf = "", i = 0;
-      for (; i < ch.events.length && ch.events[i][0] <= t; i++) buf = apply(self.screen, ch.events[i], buf);
+      var evs = ch.events, end = 0, at = -1, buf = "", i;
+      while (end < evs.length && evs[end][0] <= t) end++;
+      for (i = end - 1; cut > 0 && i >= 0 && evs[i][0] === t; i--) {
+        if (evs[i][1] === "o") { at = i; break; }
+      }
+      for (i = 0; i < (at >= 0 ? at : end); i++) buf = apply(self.screen, evs[i], buf);
+      self.rest = "";
+      if (at >= 0) {
+        var parts = splitBytes(evs[at][2], cut);
+        buf += parts[0];
+        self.rest = parts[1];
+        end = at + 1;
+      }
       self.screen.write(buf);
       self.cur = n;
-      self.pos = i;
+      self.pos = end;
       self.t = t;
-      self.lastEventT = i > 0 ? ch.events[i - 1][0] : ch.keyframe.at;
+      self.lastEventT = end > 0 ? evs[end - 1][0] : ch.keyframe.at;
       self.prune();
       self.prefetch();
       return self.screen.settled().then(function () {
@@ -231,7 +253,8 @@
     var dt = Math.max(0, (now - self.wall) / 1000);
     self.wall = now;
     if (self.screen.pending > MAX_PENDING) return;
-    var target = self.t + dt * self.speed, buf = "", state = "playing";
+    var target = self.t + dt * self.speed, buf = self.rest, state = "playing";
+    self.rest = "";
     for (;;) {
       var ch = self.loaded[self.cur];
       if (!ch) {
@@ -272,6 +295,11 @@
   Player.prototype.step = function () {
     var ch = this.loaded[this.cur];
     if (!ch || this.state === "playing") return;
+    if (this.rest) {
+      this.screen.write(this.rest);
+      this.rest = "";
+      return;
+    }
     if (this.pos >= ch.events.length) {
       if (this.cur + 1 < this.chunks.length) this.seek(this.chunks[this.cur + 1].start);
       return;
