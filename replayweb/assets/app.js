@@ -206,13 +206,14 @@
       var k = e.key;
       if (tag === "BUTTON" && (k === " " || k === "Enter")) return; // the button's own click
       if (k === " " || k === "k") p.toggle();
-      else if (k === "ArrowLeft") p.seek(p.t - 5);
-      else if (k === "ArrowRight") p.seek(p.t + 5);
+      else if (k === "ArrowLeft") p.seek(p.t - (e.shiftKey ? p.duration / 10 : 5));
+      else if (k === "ArrowRight") p.seek(p.t + (e.shiftKey ? p.duration / 10 : 5));
       else if (k.length === 1 && k >= "0" && k <= "9") p.seek(p.duration * Number(k) / 10);
       else if (k === "f") fullscreen();
       else if (k === "[") markerJump(p, -1);
       else if (k === "]") markerJump(p, 1);
       else if (k === ".") p.step();
+      else if (k === ",") p.stepBack();
       else if (k === "?") { var h = $("shortcuts"); if (h) h.hidden = !h.hidden; }
       else return;
       e.preventDefault();

@@ -310,6 +310,15 @@
     this.onChange(this);
   };
 
+  // stepBack shows the event before the last one shown (the "," key).
+  Player.prototype.stepBack = function () {
+    var ch = this.loaded[this.cur];
+    if (!ch || this.state === "playing") return;
+    var i = this.pos - 2;
+    if (i >= 0) return this.seek(ch.events[i][0]);
+    if (this.cur > 0) return this.seek(Math.max(0, this.chunks[this.cur].start - 1e-6));
+  };
+
   // Live follows a running session: the SSE stream at url sends the
   // asciicast header, every event so far, then live events, and "done"
   // when the session ends (onEnded is called). A reconnect starts again
