@@ -44,6 +44,8 @@ type options struct {
 	PageTimeout  time.Duration // how long a page may take to show its first screen
 	Cache        string        // generated casts are kept here between runs
 	Out          string        // results folder
+	GenerateOnly bool          // write the casts into Cache and stop
+	Pages        string        // which pages to measure: "whole-file,chunked"
 	work         string
 }
 
@@ -52,7 +54,7 @@ func (o *options) tmp(name string) string { return filepath.Join(o.work, name) }
 func main() {
 	o := &options{}
 	flag.StringVar(&o.Jumpcast, "jumpcast", "bin/jumpcast", "this tree's jumpcast binary")
-	flag.StringVar(&o.Baseline, "baseline", "bin/jumpcast-baseline", "the baseline jumpcast binary (whole-file player); empty skips it")
+	flag.StringVar(&o.Baseline, "baseline", "bin/jumpcast-baseline", "the baseline jumpcast binary (whole-file player)")
 	flag.StringVar(&o.Seed, "seed", "bin/jumpcast-seedcast", "jumpcast-seedcast built from this tree")
 	flag.StringVar(&o.SeedBaseline, "seed-baseline", "bin/jumpcast-seedcast-baseline", "jumpcast-seedcast built from the baseline's tree")
 	flag.StringVar(&o.Convert, "convert", "", "jumpcast subcommand (space-separated) that turns this tree's seeded raw casts into its stored format, run with -c CONFIG")
@@ -63,6 +65,8 @@ func main() {
 	flag.DurationVar(&o.PageTimeout, "page-timeout", 3*time.Minute, "how long a page may take to show its first screen")
 	flag.StringVar(&o.Cache, "cache", filepath.Join(os.TempDir(), "jumpcast-playerbench-casts"), "where generated casts are kept between runs")
 	flag.StringVar(&o.Out, "out", "bench/results", "results folder")
+	flag.StringVar(&o.Pages, "pages", "whole-file,chunked", "the pages to measure, in order")
+	flag.BoolVar(&o.GenerateOnly, "generate-only", false, "only write the recordings into -cache")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "jumpcast-playerbench:", err)
@@ -96,17 +100,20 @@ func run(o *options) error {
 		return err
 	}
 	casts, err := generate(o, sizes)
-	if err != nil {
+	if err != nil || o.GenerateOnly {
 		return err
 	}
 	rep := report{When: time.Now().UTC(), Machine: describeMachine(o.Chromium), Rate: o.Rate}
 	type variant struct{ page, bin, seed, convert string }
-	variants := []variant{}
-	if o.Baseline != "" {
-		variants = append(variants, variant{"whole-file", o.Baseline, o.SeedBaseline, ""})
+	all := map[string]variant{
+		"whole-file": {"whole-file", o.Baseline, o.SeedBaseline, ""},
+		"chunked":    {"chunked", o.Jumpcast, o.Seed, o.Convert},
 	}
-	variants = append(variants, variant{"chunked", o.Jumpcast, o.Seed, o.Convert})
-	for _, v := range variants {
+	for _, name := range strings.Split(o.Pages, ",") {
+		v, ok := all[strings.TrimSpace(name)]
+		if !ok || v.bin == "" {
+			return fmt.Errorf("-pages: %q is not whole-file or chunked (with its binary set)", name)
+		}
 		res, stored, err := runVariant(o, v.page, v.bin, v.seed, v.convert, casts, sizes)
 		if err != nil {
 			return fmt.Errorf("%s page: %w", v.page, err)
