@@ -31,7 +31,7 @@ type pageResult struct {
 
 // firstFrameJS answers, while polled, performance.now() (milliseconds
 // since the navigation started) once the player shows its first screen,
-// -1 when the page gave up, and 0 meanwhile. The chunked page marks its
+// minus that when the page gave up, and 0 meanwhile. The chunked page marks its
 // poster "ready" (or "paused" at ?t=); the whole-file page (asciinema-player)
 // knows the duration once the cast is loaded and parsed and its first
 // frame is drawn.
@@ -39,7 +39,7 @@ const firstFrameJS = `(function () {
   var box = document.getElementById("player"), p = window.jumpcastPlayer;
   if (!box) return 0;
   var s = box.dataset.state;
-  if (s === "error" || s === "offline") return -1;
+  if (s === "error" || s === "offline") return -performance.now();
   if (p && p.chunkCount) return (s === "ready" || s === "paused" || s === "ended") ? performance.now() : 0;
   if (p && p.getDuration && p.getDuration() > 0) return performance.now();
   return 0;
@@ -103,7 +103,7 @@ func measurePage(o *options, page, base, name, password, id string, out int64, s
 	case err != nil:
 		return fail("first frame", err)
 	case ff < 0:
-		return fail("first frame", errors.New("the player reported an error (the page could not load the recording)"))
+		return fail("first frame", fmt.Errorf("the player reported an error after %.1f s (the page could not load the recording)", -ff/1000))
 	}
 	res.FirstFrame = ff
 	rng := rand.New(rand.NewPCG(seed, seed+1))
