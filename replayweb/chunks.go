@@ -57,20 +57,21 @@ type playerKeyframe struct {
 	Paint string  `json:"paint"`
 }
 
-// openReader opens rec's file with castfile (compressed or raw).
-func (s *Server) openReader(rec *recording.Meta) (*castfile.Reader, error) {
+// openReader opens rec's file with castfile (compressed or raw), through
+// the cache of open Readers; release gives it back.
+func (s *Server) openReader(rec *recording.Meta) (r *castfile.Reader, release func(), err error) {
 	rel, err := castPath(rec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	r, err := castfile.Open(s.casts, rel)
+	r, release, err = s.readers.get(s.casts, rel, rec.Status == recording.StatusActive)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "the recording file is missing (purged?)").SetInternal(err)
+		return nil, nil, echo.NewHTTPError(http.StatusNotFound, "the recording file is missing (purged?)").SetInternal(err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open recording %s: %w", rec.ID, err)
+		return nil, nil, fmt.Errorf("open recording %s: %w", rec.ID, err)
 	}
-	return r, nil
+	return r, release, nil
 }
 
 // playerIndexOf answers the page's first request: the recording's
@@ -81,11 +82,11 @@ func (s *Server) playerIndexOf(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.openReader(rec)
+	r, release, err := s.openReader(rec)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = r.Close() }()
+	defer release()
 	if err := s.auditPlayback(c, rec, true); err != nil {
 		return err
 	}
@@ -118,11 +119,11 @@ func (s *Server) playerChunkOf(c echo.Context) error {
 	if err != nil || n < 0 {
 		return echo.NewHTTPError(http.StatusNotFound, "no such chunk")
 	}
-	r, err := s.openReader(rec)
+	r, release, err := s.openReader(rec)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = r.Close() }()
+	defer release()
 	if n >= len(r.Index().Chunks) {
 		return echo.NewHTTPError(http.StatusNotFound, "no such chunk")
 	}

@@ -2,6 +2,8 @@ package replayweb
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -116,5 +118,35 @@ func TestRecordingPageStyleNonce(t *testing.T) {
 	}
 	if len(nonces) != 2 {
 		t.Error("the nonce is the same on two responses")
+	}
+}
+
+// TestPlayerRoutesFollowTheFile: the open Readers the site keeps between
+// requests never outlive their file: a recording whose file was purged is
+// the usual 404, and a file replaced under the same path is read anew.
+func TestPlayerRoutesFollowTheFile(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := e.addRecording(recording.Meta{}, sampleCast)
+	c := e.client()
+	c.login("alice", testPassword)
+	if res, _ := c.get("/recordings/" + rec.ID + "/index"); res.StatusCode != 200 {
+		t.Fatalf("index: %d", res.StatusCode)
+	}
+	path := filepath.Join(e.dir, filepath.FromSlash(rec.Path))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/index", "/chunks/0"} {
+		if res, body := c.get("/recordings/" + rec.ID + p); res.StatusCode != 404 || !strings.Contains(body, "missing") {
+			t.Errorf("%s after the file was removed: %d %q", p, res.StatusCode, body)
+		}
+	}
+	longer := strings.Replace(sampleCast, `[0.4,"o","$ exit\r\n"]`, `[0.4,"o","$ exit\r\n"]`+"\n"+`[9.5,"o","later\r\n"]`, 1)
+	if err := os.WriteFile(path, []byte(longer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, body := c.get("/recordings/" + rec.ID + "/index")
+	if res.StatusCode != 200 || !strings.Contains(body, `"duration":9.5`) {
+		t.Errorf("index after the file was replaced: %d %s", res.StatusCode, body)
 	}
 }

@@ -88,7 +88,8 @@ type Server struct {
 	limit     *limiter
 	loginCSRF loginCSRF
 	pages     map[string]*pageTemplate
-	played    playedSet // which login played which recording (chunks.go)
+	played    playedSet   // which login played which recording (chunks.go)
+	readers   readerCache // open Readers of finished recordings (readers.go)
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
