@@ -28,10 +28,15 @@
   var base = box.dataset.base;
   var $ = function (id) { return document.getElementById(id); };
 
+  // newTerminal makes a terminal that only draws: no input, no scrollback
+  // (the screen is all a recording shows), and links a recording embeds
+  // (OSC 8) are inert, so a hostile session cannot send the auditor's
+  // browser anywhere.
   function newTerminal(el, cols, rows, fontSize) {
     var term = new window.Terminal({
       cols: cols || 80, rows: rows || 24, scrollback: 0, disableStdin: true, cursorBlink: false,
-      fontFamily: FONT, fontSize: fontSize, theme: { background: "#121314" }
+      fontFamily: FONT, fontSize: fontSize, theme: { background: "#121314" },
+      linkHandler: { activate: function () {}, allowNonHttpProtocols: false }
     });
     term.open(el);
     return term;
