@@ -155,9 +155,9 @@ func evalFloat(t *testing.T, b *browsertest.Browser, js string) float64 {
 // to be within a second of at.
 func waitState(t *testing.T, b *browsertest.Browser, state string, at float64) {
 	t.Helper()
-	js := fmt.Sprintf(`window.jumpcastPlayer.state() === %q && (%v < 0 || Math.abs(window.jumpcastPlayer.getCurrentTime() - %v) < 1)`, state, at, at)
+	js := fmt.Sprintf(`!!window.jumpcastPlayer && !!window.jumpcastPlayer.state && window.jumpcastPlayer.state() === %q && (%v < 0 || Math.abs(window.jumpcastPlayer.getCurrentTime() - %v) < 1)`, state, at, at)
 	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		got := b.Eval(t, `window.jumpcastPlayer.state() + " at " + window.jumpcastPlayer.getCurrentTime()`)
+		got := b.Eval(t, `window.jumpcastPlayer && window.jumpcastPlayer.state ? window.jumpcastPlayer.state() + " at " + window.jumpcastPlayer.getCurrentTime() : "not loaded"`)
 		t.Fatalf("player never %s at %v: %v; it is %s; %s", state, at, err, got, b.ProblemsSoFar())
 	}
 }
