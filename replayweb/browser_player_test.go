@@ -41,8 +41,12 @@ func TestBrowserPlayerControls(t *testing.T) {
 	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`document.getElementById("player").dataset.state === "ready"`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("no poster: %v; %s", err, b.ProblemsSoFar())
 	}
-	// The poster is the screen after the busiest stretch; play starts at 0.
-	b.WaitTerminal(t, "first-line", "after-a-minute-of-nothing")
+	// The poster is the screen after the busiest stretch (the first ten
+	// seconds: a chunk; the line a minute later is another); play starts at 0.
+	b.WaitTerminal(t, "first-line", "fourth-line")
+	if text := b.Eval(t, browsertest.TerminalText); strings.Contains(text, "after-a-minute") {
+		t.Errorf("the poster shows the quiet end, not the busiest stretch:\n%s", text)
+	}
 	if at := b.Eval(t, `String(window.jumpcastPlayer.getCurrentTime())`); at != "0" {
 		t.Errorf("the poster's play head is at %s, want 0", at)
 	}
