@@ -23,6 +23,7 @@ const (
 	DefaultMaxAuthFailures    = 10
 	DefaultAuthFailureWindow  = time.Minute
 	DefaultMaxChannels        = 10
+	DefaultSyslogQueue        = 10000 // log.syslog.queue
 	DefaultShutdownGrace      = 10 * time.Second
 	DefaultSessionTTL         = 12 * time.Hour
 	DefaultMinFreeSpace       = 256 << 20
@@ -83,6 +84,7 @@ func (c *Config) ApplyDefaults() {
 	defI(&c.SSH.MaxAuthFailures, DefaultMaxAuthFailures)
 	defD(&c.SSH.AuthFailureWindow, DefaultAuthFailureWindow)
 	defI(&c.SSH.MaxChannelsPerConnection, DefaultMaxChannels)
+	defI(&c.Log.Syslog.Queue, DefaultSyslogQueue)
 	if len(c.SSH.EnvAllow) == 0 {
 		c.SSH.EnvAllow = append([]string(nil), defaultEnvAllow...)
 	}
