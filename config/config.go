@@ -20,6 +20,7 @@
 package config
 
 import (
+	"os"
 	"time"
 )
 
@@ -131,6 +132,25 @@ type Store struct {
 	// bbolt. Empty in the file means the JUMPCAST_STORE_DSN environment
 	// variable (StoreDSNEnv). Never logged.
 	DSN string `yaml:"dsn,omitempty"`
+	// NodeID names this node in a shared index: its recordings carry it,
+	// the node registry lists it (jumpcast nodes ls), and after a crash
+	// the node closes only its own recordings left active. Stable across
+	// restarts and unique per node. Empty (the default): the host name,
+	// read at start (Config.Node).
+	NodeID string `yaml:"node_id,omitempty"`
+}
+
+// Node is this node's id: store.node_id, or the host name when that is
+// empty.
+func (c *Config) Node() string {
+	if c.Store.NodeID != "" {
+		return c.Store.NodeID
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
 }
 
 // Web configures the auditors' web site.

@@ -39,8 +39,11 @@ type ManagerOptions struct {
 	// MinFreeSpace refuses new recordings when the folder's file system
 	// has fewer free bytes; 0 disables the check.
 	MinFreeSpace uint64
-	Logger       *slog.Logger     // nil: discard
-	Now          func() time.Time // nil: time.Now; event times use its monotonic reading
+	// Node is this node's id (config store.node_id), written into each
+	// recording's row.
+	Node   string
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now; event times use its monotonic reading
 }
 
 // Manager starts recordings: it is the implementation behind the proxy's
@@ -133,13 +136,13 @@ func title(info SessionInfo) string {
 // startMeta is the metadata of a recording as it starts: what info says,
 // with its title, its file's path rel and the active status. The command
 // is cut to recording.MaxCommandLen (the file's header keeps it whole).
-func startMeta(info SessionInfo, rel string) recording.Meta {
+func startMeta(info SessionInfo, rel, node string) recording.Meta {
 	command, commandLen := recording.CutCommand(info.Command)
 	return recording.Meta{
 		ID: info.ID, User: info.User, KeyFingerprint: info.KeyFingerprint, RemoteUser: info.RemoteUser,
 		TargetAlias: info.TargetAlias, TargetAddr: info.TargetAddr, ClientAddr: info.ClientAddr,
 		Kind: info.Kind, Command: command, CommandLen: commandLen, Term: info.Term, Width: info.Width, Height: info.Height,
-		Start: info.Start, Title: title(info), Path: rel, Status: recording.StatusActive,
+		Start: info.Start, Title: title(info), Path: rel, Status: recording.StatusActive, Node: node,
 	}
 }
 

@@ -106,7 +106,7 @@ func newSession(m *Manager, info SessionInfo, f *os.File, rel string) *Session {
 	s := &Session{m: m, file: f, hw: &hashingWriter{f: f, h: sha256.New()}, start: m.now(),
 		sftp: newSFTPWatch(), summary: !info.PTY, input: info.RecordInput}
 	s.q = newQueue(s.apply)
-	s.rec = startMeta(info, rel)
+	s.rec = startMeta(info, rel, m.o.Node)
 	return s
 }
 

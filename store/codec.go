@@ -22,6 +22,7 @@ import (
 //	varint width, height, bytes in, bytes out, file size
 //	15 × (uvarint length, bytes): the string fields in field order
 //	varint command length (only when flagCommandLen is set)
+//	uvarint length, bytes: the node id (only when flagNode is set)
 //
 // The id is the key and is not repeated; neither is a Path that the id
 // determines (YYYY/MM/DD/<id>.cast), and a hex SHA-256 is stored as its 32
@@ -35,6 +36,7 @@ const (
 	flagPathDerived // Path is recording.RelPath(id) and not stored
 	flagSHARaw      // SHA256 is stored as 32 raw bytes, not 64 hex digits
 	flagCommandLen  // the command was cut: its whole length follows the strings
+	flagNode        // the recording node's id follows (after the command length)
 )
 
 // String fields of a row, in encoding order.
@@ -113,6 +115,11 @@ func encodeRow(r *recording.Meta) []byte {
 		b[9] |= flagCommandLen
 		b = binary.AppendVarint(b, int64(r.CommandLen))
 	}
+	if r.Node != "" {
+		b[9] |= flagNode
+		b = binary.AppendUvarint(b, uint64(len(r.Node)))
+		b = append(b, r.Node...)
+	}
 	return b
 }
 
@@ -125,6 +132,7 @@ type rowView struct {
 	start, end int64
 	exit       int64
 	commandLen int64
+	node       []byte
 	ints       [5]int64 // width, height, bytes in, bytes out, file size
 	s          [numStrFields][]byte
 }
@@ -177,6 +185,14 @@ func (v *rowView) parse(b []byte) error {
 			return errCorruptRow
 		}
 	}
+	v.node = nil
+	if v.flags&flagNode != 0 {
+		l, n := binary.Uvarint(p)
+		if n <= 0 || uint64(len(p)-n) < l {
+			return errCorruptRow
+		}
+		v.node = p[n : n+int(l) : n+int(l)]
+	}
 	return nil
 }
 
@@ -201,6 +217,7 @@ func (v *rowView) recording(id string) recording.Meta {
 		Kind:           string(v.s[fKind]),
 		Command:        string(v.s[fCommand]),
 		CommandLen:     int(v.commandLen),
+		Node:           string(v.node),
 		Title:          string(v.s[fTitle]),
 		Term:           string(v.s[fTerm]),
 		ExitSignal:     string(v.s[fExitSignal]),

@@ -32,7 +32,7 @@ type Index interface {
 	ActiveRecordings(ctx context.Context) ([]recording.Meta, error)
 	ListRecordings(ctx context.Context, f Filter) (Page, error)
 	Stats(ctx context.Context) (Stats, error)
-	RecoverActive(ctx context.Context, fn RecoverFunc) (int, error)
+	RecoverActive(ctx context.Context, node string, fn RecoverFunc) (int, error)
 	PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]recording.Meta, error)
 
 	PutAccount(ctx context.Context, a Account) (Account, error)

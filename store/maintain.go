@@ -23,17 +23,19 @@ type Recovered struct {
 // store calls it outside any transaction.
 type RecoverFunc func(r recording.Meta) (Recovered, error)
 
-// RecoverActive marks every recording still active as interrupted. It is
-// meant for start-up, before sessions are accepted: fn is called once per
+// RecoverActive marks the recordings node left active (and those of no
+// node, from before rows named one) as interrupted; other nodes' live
+// recordings in a shared index are left alone. It is meant for start-up, before sessions are accepted: fn is called once per
 // row (outside any transaction) and its End, FileSize, SHA256 and
 // ExitStatus are stored, with Duration = End - Start. When fn fails, the row
 // is still marked interrupted, with fn's error in Meta.Error. All rows
 // are rewritten in one transaction. It returns how many rows it changed.
-func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) {
-	active, err := s.ActiveRecordings(ctx)
+func (s *Store) RecoverActive(ctx context.Context, node string, fn RecoverFunc) (int, error) {
+	all, err := s.ActiveRecordings(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("recover active recordings: %w", err)
 	}
+	active := OwnedBy(all, node)
 	if len(active) == 0 {
 		return 0, nil
 	}
@@ -66,6 +68,19 @@ func (s *Store) RecoverActive(ctx context.Context, fn RecoverFunc) (int, error) 
 		return 0, fmt.Errorf("recover active recordings: %w", err)
 	}
 	return n, nil
+}
+
+// OwnedBy keeps the recordings node records, and those of no node (rows
+// from before recordings named their node). Every backend's
+// RecoverActive filters with it.
+func OwnedBy(rs []recording.Meta, node string) []recording.Meta {
+	var out []recording.Meta
+	for _, r := range rs {
+		if r.Node == "" || r.Node == node {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // ApplyRecovered marks each of active interrupted and fills in what fn

@@ -213,7 +213,7 @@ func TestRecoverActive(t *testing.T) {
 	}
 	broken := active[0].ID
 	code := 0
-	n, err := s.RecoverActive(ctx, func(r recording.Meta) (Recovered, error) {
+	n, err := s.RecoverActive(ctx, "", func(r recording.Meta) (Recovered, error) {
 		if r.ID == broken {
 			return Recovered{}, errors.New("open cast: no such file")
 		}
@@ -243,7 +243,7 @@ func TestRecoverActive(t *testing.T) {
 	if act, _ := s.ActiveRecordings(ctx); len(act) != 0 {
 		t.Errorf("still active: %d", len(act))
 	}
-	if n, err := s.RecoverActive(ctx, nil); n != 0 || err != nil {
+	if n, err := s.RecoverActive(ctx, "", nil); n != 0 || err != nil {
 		t.Errorf("second recovery: %d, %v", n, err)
 	}
 }

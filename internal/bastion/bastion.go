@@ -213,7 +213,7 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 	if b.Dir, err = recorder.OpenDir(path); err != nil {
 		return nil, fmt.Errorf("open recordings folder: %w", err)
 	}
-	if n, err := b.Store.RecoverActive(context.Background(), recindex.Recover(b.Dir)); err != nil {
+	if n, err := b.Store.RecoverActive(context.Background(), cfg.Node(), recindex.Recover(b.Dir)); err != nil {
 		return nil, fmt.Errorf("recover interrupted recordings: %w", err)
 	} else if n > 0 {
 		log.Warn("recordings interrupted by an earlier stop were closed", "count", n)
@@ -225,6 +225,7 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 		Hub:           b.Hub,
 		FlushInterval: cfg.Recording.FlushInterval,
 		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
+		Node:          cfg.Node(),
 		Logger:        log,
 	})), nil
 }

@@ -58,7 +58,7 @@ func TestIndexAndRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // past the flush interval: the event is in the file
-	n, err := st.RecoverActive(ctx, Recover(dir))
+	n, err := st.RecoverActive(ctx, "", Recover(dir))
 	if err != nil || n != 1 {
 		t.Fatalf("RecoverActive = %d, %v", n, err)
 	}

@@ -32,6 +32,10 @@ type Meta struct {
 	TargetAddr string `json:"target_addr"`
 	// ClientAddr is the admin's address, host:port.
 	ClientAddr string `json:"client_addr"`
+	// Node is the jumpcast node that records it (config node.id); "" in
+	// rows from before nodes had names. Only that node closes it after a
+	// crash (store.Index.RecoverActive).
+	Node string `json:"node,omitempty"`
 	// Kind is how the session channel was used: "shell", "exec", "sftp" or
 	// "subsystem" (package recorder names them).
 	Kind string `json:"kind"`

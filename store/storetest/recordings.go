@@ -272,8 +272,18 @@ func testRecoverActive(t *testing.T, ix store.Index) {
 	if len(active) < 2 {
 		t.Fatalf("generated %d active rows, want at least 2", len(active))
 	}
+	// A recording another node is making in a shared index, live.
+	other := Generate(1, 1, base.Add(time.Hour), 1, 1)[0]
+	other.Start = base.Add(2 * time.Hour)
+	other.ID = recording.NewID(other.Start)
+	other.Path, _ = recording.RelPath(other.ID)
+	other.Status, other.Node, other.End, other.Duration, other.ExitStatus = recording.StatusActive, "node-b", time.Time{}, 0, nil
+	other.SHA256, other.FileSize = "", 0
+	if err := ix.CreateRecording(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
 	failing := active[0].ID
-	n, err := ix.RecoverActive(ctx, func(r recording.Meta) (store.Recovered, error) {
+	n, err := ix.RecoverActive(ctx, "node-a", func(r recording.Meta) (store.Recovered, error) {
 		if r.ID == failing {
 			return store.Recovered{}, errors.New("file is gone")
 		}
@@ -282,8 +292,8 @@ func testRecoverActive(t *testing.T, ix store.Index) {
 	if err != nil || n != len(active) {
 		t.Fatalf("recovered %d, %v; want %d", n, err, len(active))
 	}
-	if left, err := ix.ActiveRecordings(ctx); err != nil || len(left) != 0 {
-		t.Errorf("still active: %v, %v", left, err)
+	if left, err := ix.ActiveRecordings(ctx); err != nil || len(left) != 1 || left[0].ID != other.ID || left[0].Node != "node-b" {
+		t.Errorf("still active: %+v, %v; want node-b's recording only", left, err)
 	}
 	got, err := ix.GetRecording(ctx, failing)
 	if err != nil || got.Status != recording.StatusInterrupted || !strings.Contains(got.Error, "file is gone") {
@@ -293,7 +303,7 @@ func testRecoverActive(t *testing.T, ix store.Index) {
 	if err != nil || got.Status != recording.StatusInterrupted || got.Duration != time.Minute || got.FileSize != 77 {
 		t.Errorf("recovered row: %+v, %v", got, err)
 	}
-	if n, err := ix.RecoverActive(ctx, nil); err != nil || n != 0 {
+	if n, err := ix.RecoverActive(ctx, "node-a", nil); err != nil || n != 0 {
 		t.Errorf("second recovery: %d, %v", n, err)
 	}
 }
