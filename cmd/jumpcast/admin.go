@@ -130,6 +130,10 @@ func adminHandler(b backend) http.Handler {
 		made, err := b.CreateLock(r.Context(), l)
 		writeAdminJSON(w, made, err)
 	})
+	mux.HandleFunc("GET /nodes", func(w http.ResponseWriter, r *http.Request) {
+		ns, err := b.ListNodes(r.Context())
+		writeAdminJSON(w, ns, err)
+	})
 	mux.HandleFunc("GET /locks", func(w http.ResponseWriter, r *http.Request) {
 		ls, err := b.ListLocks(r.Context())
 		writeAdminJSON(w, ls, err)

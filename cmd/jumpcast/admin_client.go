@@ -134,6 +134,12 @@ func (b *remoteBackend) ListLocks(ctx context.Context) ([]lock.Lock, error) {
 	return ls, err
 }
 
+func (b *remoteBackend) ListNodes(ctx context.Context) ([]store.Node, error) {
+	var ns []store.Node
+	err := b.do(ctx, http.MethodGet, "/nodes", nil, &ns)
+	return ns, err
+}
+
 func (b *remoteBackend) RemoveLock(ctx context.Context, id string) (lock.Lock, error) {
 	var l lock.Lock
 	err := b.do(ctx, http.MethodDelete, "/locks/"+url.PathEscape(id), nil, &l)

@@ -46,6 +46,8 @@ type backend interface {
 	CreateLock(ctx context.Context, l lock.Lock) (lock.Lock, error)
 	ListLocks(ctx context.Context) ([]lock.Lock, error)
 	RemoveLock(ctx context.Context, id string) (lock.Lock, error)
+	// ListNodes is the index's node registry (store.Node).
+	ListNodes(ctx context.Context) ([]store.Node, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Close() error
 }
@@ -244,6 +246,10 @@ func (b *localBackend) Backup(_ context.Context, w io.Writer) (int64, error) {
 
 func (b *localBackend) CreateLock(ctx context.Context, l lock.Lock) (lock.Lock, error) {
 	return b.locks.CreateLock(ctx, audit.Who{}, endedBy, l)
+}
+
+func (b *localBackend) ListNodes(ctx context.Context) ([]store.Node, error) {
+	return b.st.ListNodes(ctx)
 }
 
 func (b *localBackend) ListLocks(ctx context.Context) ([]lock.Lock, error) {

@@ -83,6 +83,7 @@ session as an asciicast v2 file that auditors play back in a web page.`,
 		newLockCmd(g),
 		newBackupCmd(g),
 		newStoreCmd(g),
+		newNodesCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -57,7 +57,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 			_ = p.Close()
 		}
 	}()
-	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger}); err != nil {
+	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger, Version: version}); err != nil {
 		return nil, err
 	}
 	p.health = newHealth(cfg, p.bastion.Store, p.bastion.Dir, logger)

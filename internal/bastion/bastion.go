@@ -68,6 +68,8 @@ type Options struct {
 	// sets it, to measure what recording costs; the product has no way to
 	// switch recording off.
 	NoRecording bool
+	// Version is the jumpcast version, for the node registry.
+	Version string
 }
 
 // Bastion is the wired SSH side of jumpcast. New sets every field; they
@@ -95,6 +97,40 @@ type Bastion struct {
 	Proxy *proxy.Server
 
 	syslog *auditsyslog.Sink // log.syslog's copy of the audit trail; nil when off
+	stopHB chan struct{}     // closed by Close: ends the node's heartbeat
+	hbDone chan struct{}     // closed when the heartbeat goroutine has ended
+}
+
+// heartbeatEvery is how often a node tells the registry it is alive.
+const heartbeatEvery = 10 * time.Second
+
+// register puts this node in the index's node registry and keeps its
+// heartbeat until Close. A failed heartbeat is logged; the next one tries
+// again (the index may be restarting).
+func (b *Bastion) register(cfg *config.Config, version string, log *slog.Logger) error {
+	id := cfg.Node()
+	if err := b.Store.RegisterNode(context.Background(), store.Node{ID: id, Version: version}); err != nil {
+		return fmt.Errorf("register node %s: %w", id, err)
+	}
+	b.stopHB, b.hbDone = make(chan struct{}), make(chan struct{})
+	go func() { // owner: the Bastion; ends at Close
+		defer close(b.hbDone)
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stopHB:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+				if err := b.Store.NodeHeartbeat(ctx, id); err != nil {
+					log.Warn("node heartbeat failed", "node", id, "err", err)
+				}
+				cancel()
+			}
+		}
+	}()
+	return nil
 }
 
 // syslogCloseGrace bounds how long Close sends the audit events still
@@ -156,6 +192,9 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 		return nil, fmt.Errorf("upstream.identity_files: %w", err)
 	}
 	if b.Store, err = OpenIndex(context.Background(), cfg, o.NoSync); err != nil {
+		return nil, err
+	}
+	if err := b.register(cfg, o.Version, log); err != nil {
 		return nil, err
 	}
 	b.Metrics = metrics.New(metrics.Options{ActiveSessions: b.activeSessions, Logger: log})
@@ -258,6 +297,10 @@ func (b *Bastion) Close() error {
 	var errs []error
 	if b.Proxy != nil {
 		errs = append(errs, b.Proxy.Close())
+	}
+	if b.stopHB != nil {
+		close(b.stopHB)
+		<-b.hbDone
 	}
 	if b.syslog != nil {
 		b.syslog.Close(syslogCloseGrace)

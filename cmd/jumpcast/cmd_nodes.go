@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// nodeSilentAfter is how long without a heartbeat makes `nodes ls` call a
+// node silent (three missed heartbeats).
+const nodeSilentAfter = 30 * time.Second
+
+func newNodesCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "nodes",
+		Short: "The nodes that share this index",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "ls",
+		Short: "List the node registry: id, version, start and last heartbeat",
+		Long: `Lists every node that registered in the index (store.node_id; the host name
+by default), the version it runs, when it last started and when it last said
+it was alive (every 10 s). A node silent for 30 s or more is marked so. With
+bbolt there is one node; with PostgreSQL every node sharing the database.`,
+		Example: "  jumpcast nodes ls",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withBackend(g, func(b backend) error {
+				ns, err := b.ListNodes(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return printNodes(cmd.OutOrStdout(), ns, time.Now())
+			})
+		},
+	})
+	return cmd
+}
+
+func printNodes(w io.Writer, ns []store.Node, now time.Time) error {
+	if len(ns) == 0 {
+		_, err := fmt.Fprintln(w, "no node has registered yet (jumpcast serve registers at start)")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tVERSION\tSTARTED (UTC)\tLAST HEARTBEAT\tSTATE")
+	for _, n := range ns {
+		ago := now.Sub(n.Heartbeat).Round(time.Second)
+		state := "alive"
+		if ago >= nodeSilentAfter {
+			state = "silent"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", n.ID, n.Version, n.Started.UTC().Format("2006-01-02 15:04:05"), ago, state)
+	}
+	return tw.Flush()
+}
