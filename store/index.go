@@ -128,6 +128,13 @@ func RecordingCursor(byDuration bool, dur time.Duration, id string) string {
 	return encodeCursor(byDuration, pos, false)
 }
 
+// RecordingCursorKey is RecordingCursor for a duration-ordered page whose
+// position is known by its duration key (DurationKey) rather than its
+// duration.
+func RecordingCursorKey(durKey int64, id string) string {
+	return encodeCursor(true, append(be64(uint64(durKey)), id...), false)
+}
+
 // ParseRecordingCursor decodes a ListRecordings cursor for the given sort:
 // the position's duration key (0 for a start-ordered cursor) and id, and
 // whether the position itself is still to be listed. A cursor that is not

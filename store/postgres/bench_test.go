@@ -53,7 +53,7 @@ func benchStore(b *testing.B) (*Store, recording.Meta) {
 	}
 	if n != benchRows {
 		start := time.Now()
-		if err := fillBench(ctx, s); err != nil {
+		if err := fillBench(ctx, s, benchRows); err != nil {
 			b.Fatal(err)
 		}
 		b.Logf("filled %d rows in %v", benchRows, time.Since(start).Round(time.Second))
@@ -70,10 +70,10 @@ func benchStore(b *testing.B) (*Store, recording.Meta) {
 
 func isDuplicateDatabase(err error) bool { return strings.Contains(err.Error(), "already exists") }
 
-// fillBench empties the table and loads benchRows rows with COPY, the
+// fillBench empties the table and loads n generated rows with COPY, the
 // stats trigger off (the counters are computed once at the end), then
 // analyzes the table so the planner knows its shape.
-func fillBench(ctx context.Context, s *Store) error {
+func fillBench(ctx context.Context, s *Store, n int) error {
 	for _, q := range []string{`TRUNCATE recordings`, `TRUNCATE recording_stats`, `ALTER TABLE recordings DISABLE TRIGGER recording_stats_count`} {
 		if _, err := s.pool.Exec(ctx, q); err != nil {
 			return err
@@ -81,9 +81,8 @@ func fillBench(ctx context.Context, s *Store) error {
 	}
 	cols := strings.Fields(strings.ReplaceAll(recordingCols, ",", " "))
 	next := storetest.Generator(1, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 300, 1000, 190*time.Second)
-	const chunk = 100_000
-	for done := 0; done < benchRows; done += chunk {
-		rows := make([][]any, chunk)
+	for done := 0; done < n; done += 100_000 {
+		rows := make([][]any, min(100_000, n-done))
 		for i := range rows {
 			r := next()
 			rows[i] = recordingArgs(&r)

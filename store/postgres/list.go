@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
@@ -12,70 +15,113 @@ import (
 
 // textScanRows bounds the rows one page with a Filter.Text reads: the
 // text is checked on each row the other filters (and the cursor) leave,
-// in page order, and a page that reaches this many rows without filling
-// up is returned short with a cursor after the last row read, as the
-// bbolt index does with its work budget. About 10 ms of scanning.
-const textScanRows = 20_000
+// in page order, and a page that reads this many rows without filling up
+// is returned short with a cursor after the last row read, as the bbolt
+// index does with its work budget. About 10 ms of scanning here, either
+// way: rows in start order lie together in the table, while the rows an
+// equality filter selects are spread over it (textScanRowsIndexed).
+const (
+	textScanRows        = 8_000
+	textScanRowsIndexed = 2_000
+)
 
 // ListRecordings returns one page of the recordings that match f, in the
 // same order and with the same cursor meaning as store.Store: by start
 // (the id) or by duration then id, newest or longest first unless f.Asc.
 //
-// Every filter but Text is an index condition: the equality filters on
-// their (value, id) indexes, the time range on the primary key, and the
-// duration order on (dur_key, id) or (user, dur_key, id). Without Text a
-// page is one index-ordered query of Limit+1 rows. With Text, see
-// textScanRows.
+// One equality filter drives the page through its (value, id) index, in
+// page order, and stops after Limit+1 matches: the user if set, else the
+// target (two index scans merged: alias and host), else the remote user,
+// else the status. The other filters are checked on the rows it reads
+// (their columns are wrapped so that the planner cannot pick a bitmap
+// intersection that reads a whole low-cardinality index instead). The time
+// range is an id range; duration order uses (dur_key, id) or (user,
+// dur_key, id). With Text, see textScanRows.
 func (s *Store) ListRecordings(ctx context.Context, f store.Filter) (store.Page, error) {
 	q, err := buildList(f)
 	if err != nil {
-		return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
+		return store.Page{}, fmt.Errorf("list recordings: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, q.sql, q.args...)
+	var page store.Page
+	if q.tailSQL == "" {
+		page, err = q.run(ctx, s.pool)
+	} else {
+		// The page and the position of the last row read must come from
+		// one snapshot, or a row added between them would be skipped or
+		// listed twice.
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			var err error
+			page, err = q.run(ctx, tx)
+			return err
+		})
+	}
 	if err != nil {
 		return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
 	}
-	defer rows.Close()
+	return page, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// run reads the page and, for a text scan that did not fill it, the
+// position where the scan stopped.
+func (q *listQuery) run(ctx context.Context, db querier) (store.Page, error) {
+	rows, err := db.Query(ctx, q.sql, q.args...)
+	if err != nil {
+		return store.Page{}, err
+	}
 	var page store.Page
-	var tail *recording.Meta // the last row a text scan read
-	scanned := 0
 	for rows.Next() {
-		var part, n int
-		r, err := scanRecording(rows, &part, &n)
+		r, err := scanRecording(rows)
 		if err != nil {
-			return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
-		}
-		scanned = n
-		if part == 1 {
-			tail = &r
-			continue
+			rows.Close()
+			return store.Page{}, err
 		}
 		page.Items = append(page.Items, r)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("list recordings: %w", unavailable(err))
+		return store.Page{}, err
 	}
-	switch {
-	case len(page.Items) > q.limit:
+	if len(page.Items) > q.limit {
 		page.Items = page.Items[:q.limit]
 		last := page.Items[q.limit-1]
 		page.Next = store.RecordingCursor(q.byDuration, last.Duration, last.ID)
-	case tail != nil && scanned >= textScanRows:
-		page.Next = store.RecordingCursor(q.byDuration, tail.Duration, tail.ID)
+		return page, nil
+	}
+	if q.tailSQL == "" {
+		return page, nil
+	}
+	var id string
+	var durKey int64
+	// The text is the last argument, and the tail does not check it.
+	err = db.QueryRow(ctx, q.tailSQL, q.args[:len(q.args)-1]...).Scan(&id, &durKey)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return page, nil // the scan reached the end of the range
+	}
+	if err != nil {
+		return store.Page{}, err
+	}
+	page.Next = store.RecordingCursor(q.byDuration, 0, id)
+	if q.byDuration {
+		page.Next = store.RecordingCursorKey(durKey, id)
 	}
 	return page, nil
 }
 
 type listQuery struct {
-	sql        string
+	sql        string // the page: up to limit+1 rows in page order
+	tailSQL    string // with Text: the id and dur_key of the last row the scan may read
 	args       []any
 	limit      int
 	byDuration bool
 }
 
-// buildList turns f into one SQL statement. Its rows are recordingCols
-// followed by part (0: a page item, 1: the last row a text scan read) and
-// the number of rows the text scan read (0 without Text).
+// buildList turns f into SQL (see ListRecordings).
 func buildList(f store.Filter) (*listQuery, error) {
 	q := &listQuery{limit: f.Limit}
 	switch f.Sort {
@@ -94,18 +140,34 @@ func buildList(f store.Filter) (*listQuery, error) {
 		return "$" + strconv.Itoa(len(q.args))
 	}
 	var where []string
+	driven := false
+	// eq adds an equality filter: the first one set drives through its
+	// index. Under a user the others are index conditions too (the user
+	// index holds their columns); otherwise they are checked on the rows
+	// ("|| ''" hides their own indexes from the planner).
 	eq := func(col, v string) {
-		if v != "" {
+		switch {
+		case v == "":
+		case !driven || f.User != "":
 			where = append(where, col+" = "+arg(v))
+			driven = true
+		default:
+			where = append(where, "("+col+" || '') = "+arg(v))
 		}
 	}
 	eq("user_name", f.User)
+	target := ""
+	if f.Target != "" {
+		target = arg(f.Target)
+		if driven {
+			where = append(where, "(target_alias = "+target+" OR target_host = "+target+")")
+			target = ""
+		} else {
+			driven = true
+		}
+	}
 	eq("remote_user", f.RemoteUser)
 	eq("status", string(f.Status))
-	if f.Target != "" {
-		p := arg(f.Target)
-		where = append(where, "(target_alias = "+p+" OR target_host = "+p+")")
-	}
 	if !f.Since.IsZero() {
 		where = append(where, "id >= "+arg(recording.TimePrefix(f.Since)), "start_ns >= "+arg(f.Since.UnixNano()))
 	}
@@ -135,40 +197,38 @@ func buildList(f store.Filter) (*listQuery, error) {
 			where = append(where, "id "+cmp+" "+arg(id))
 		}
 	}
-	cond := "TRUE"
-	if len(where) > 0 {
-		cond = strings.Join(where, " AND ")
+	// source returns the rows of the range in page order, at most n.
+	source := func(cols string, n int) string {
+		lim := " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
+		if target == "" {
+			return `SELECT ` + cols + ` FROM recordings WHERE ` + and(where) + lim
+		}
+		alias := append([]string{"target_alias = " + target}, where...)
+		host := append([]string{"target_host = " + target, "target_alias <> " + target}, where...)
+		return `SELECT ` + cols + ` FROM ((SELECT ` + cols + ` FROM recordings WHERE ` + and(alias) + lim + `)
+			UNION ALL (SELECT ` + cols + ` FROM recordings WHERE ` + and(host) + lim + `)) u` + lim
 	}
 	if f.Text == "" {
-		q.sql = `SELECT ` + recordingCols + `, 0, 0 FROM recordings WHERE ` + cond +
-			` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(q.limit+1)
+		q.sql = source(recordingCols, q.limit+1)
 		return q, nil
 	}
-	text := arg(strings.ToLower(f.Text))
-	rev := "id " + flip(dir)
-	if q.byDuration {
-		rev = "dur_key " + flip(dir) + ", id " + flip(dir)
+	scan := textScanRows
+	if driven {
+		scan = textScanRowsIndexed
 	}
-	// s: the rows the scan reads, in page order, with the text checked;
-	// m: the first Limit+1 matches; t: the last row read, where a short
-	// page's cursor resumes.
-	q.sql = `WITH s AS MATERIALIZED (
-		SELECT id, dur_key, (strpos(lower(title), ` + text + `) > 0 OR strpos(lower(command), ` + text + `) > 0) AS ok
-		FROM recordings WHERE ` + cond + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(textScanRows) + `),
-	n AS (SELECT count(*) AS n FROM s),
-	m AS (SELECT id FROM s WHERE ok ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(q.limit+1) + `),
-	t AS (SELECT id FROM s ORDER BY ` + rev + ` LIMIT 1)
-	SELECT ` + recordingCols + `, part, n FROM (
-		SELECT r.*, 0 AS part FROM m JOIN recordings r USING (id)
-		UNION ALL
-		SELECT r.*, 1 AS part FROM t JOIN recordings r USING (id)
-	) x, n ORDER BY part, ` + order
+	text := arg(strings.ToLower(f.Text))
+	q.sql = `SELECT ` + recordingCols + ` FROM (` + source(recordingCols, scan) + `) s
+		WHERE strpos(lower(title), ` + text + `) > 0 OR strpos(lower(command), ` + text + `) > 0
+		ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(q.limit+1)
+	q.tailSQL = `SELECT id, dur_key FROM (` + source("id, dur_key", scan) + `) s
+		ORDER BY ` + order + ` OFFSET ` + strconv.Itoa(scan-1) + ` LIMIT 1`
 	return q, nil
 }
 
-func flip(dir string) string {
-	if dir == "DESC" {
-		return "ASC"
+// and joins conditions with AND ("TRUE" for none).
+func and(conds []string) string {
+	if len(conds) == 0 {
+		return "TRUE"
 	}
-	return "DESC"
+	return strings.Join(conds, " AND ")
 }

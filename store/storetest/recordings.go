@@ -152,8 +152,8 @@ func testListRecordings(t *testing.T, ix store.Index) {
 				for _, limit := range []int{0, 7} {
 					f := f
 					f.Sort, f.Asc, f.Limit = sort, asc, limit
-					want := expected(rows, f)
-					got := pageAll(t, ix, f)
+					want := Expected(rows, f)
+					got := PageAll(t, ix, f)
 					if !slices.Equal(got, want) {
 						t.Errorf("%s sort=%s asc=%v limit=%d: got %d ids, want %d\n got %v\nwant %v",
 							name, sort, asc, limit, len(got), len(want), head(got), head(want))
@@ -170,15 +170,15 @@ func testListRecordings(t *testing.T, ix store.Index) {
 	}
 	Insert(t, ix, Generate(43, 1, rows[len(rows)-1].Start.Add(time.Hour), 1, 1))
 	p2, err := ix.ListRecordings(ctx, store.Filter{Limit: 10, Cursor: p.Next})
-	if err != nil || len(p2.Items) == 0 || p2.Items[0].ID != expected(rows, store.Filter{})[10] {
+	if err != nil || len(p2.Items) == 0 || p2.Items[0].ID != Expected(rows, store.Filter{})[10] {
 		t.Errorf("second page after an insert starts with %v, %v", p2.Items, err)
 	}
 }
 
 func head(ids []string) []string { return ids[:min(len(ids), 8)] }
 
-// pageAll follows the cursors to the end and returns the ids in order.
-func pageAll(t *testing.T, ix store.Index, f store.Filter) []string {
+// PageAll follows the cursors to the end and returns the ids in order.
+func PageAll(t testing.TB, ix store.Index, f store.Filter) []string {
 	t.Helper()
 	var ids []string
 	for pages := 0; ; pages++ {
@@ -206,8 +206,9 @@ func pageAll(t *testing.T, ix store.Index, f store.Filter) []string {
 	}
 }
 
-// expected selects and orders rows as ListRecordings must.
-func expected(rows []recording.Meta, f store.Filter) []string {
+// Expected selects and orders rows as ListRecordings must, and returns
+// their ids.
+func Expected(rows []recording.Meta, f store.Filter) []string {
 	var sel []recording.Meta
 	text := strings.ToLower(f.Text)
 	for _, r := range rows {
