@@ -105,8 +105,15 @@ func fillBench(ctx context.Context, s *Store, n int) error {
 
 // BenchmarkList1M is store's BenchmarkList1M on PostgreSQL: the latency
 // of a first and a deep page of 50 recordings for each kind of filter, on
-// one million rows. Goal: under 20 ms a page. Figures are in
-// docs/operators.md and the commit that added this benchmark.
+// one million rows. Goal: under 20 ms a page.
+//
+// Measured (2-core VM shared with other jobs, PostgreSQL 15 on loopback,
+// warm cache, database 1.3 GB, filled by COPY in 1m41s), per page of 50:
+// every single filter, the time range and the duration order 0.4-1.3 ms;
+// user+target and user+status+remote 0.6-1.2 ms; duration with a target
+// or a week 4-7 ms; text that matches often 1 ms; text that matches
+// nothing 7-12 ms for a short page (8,000 rows read, 2,000 under a user)
+// with a cursor to continue. GetRecording 0.5 ms, Stats 0.1 ms.
 func BenchmarkList1M(b *testing.B) {
 	s, mid := benchStore(b)
 	ctx := context.Background()
