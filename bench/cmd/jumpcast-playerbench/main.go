@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&o.Baseline, "baseline", "bin/jumpcast-baseline", "the baseline jumpcast binary (whole-file player)")
 	flag.StringVar(&o.Seed, "seed", "bin/jumpcast-seedcast", "jumpcast-seedcast built from this tree")
 	flag.StringVar(&o.SeedBaseline, "seed-baseline", "bin/jumpcast-seedcast-baseline", "jumpcast-seedcast built from the baseline's tree")
-	flag.StringVar(&o.Convert, "convert", "", "jumpcast subcommand (space-separated) that turns this tree's seeded raw casts into its stored format, run with -c CONFIG")
+	flag.StringVar(&o.Convert, "convert", "recordings compact --all", "jumpcast subcommand (space-separated) that turns this tree's seeded raw casts into its stored format, run with -c CONFIG; skipped when the binary lacks it")
 	flag.StringVar(&o.Sizes, "sizes", "10MB,2GB", "output sizes of the generated recordings")
 	flag.Float64Var(&o.Rate, "rate", 200<<10, "output bytes per second of recording time")
 	flag.IntVar(&o.Seeks, "seeks", 20, "random seeks per page")
@@ -206,6 +206,10 @@ func runVariant(o *options, page, bin, seed, convert string, casts []string, siz
 	ids := strings.Fields(string(out))
 	if len(ids) != len(casts) {
 		return nil, nil, fmt.Errorf("seed printed %q", out)
+	}
+	if convert != "" && exec.Command(bin, append(strings.Fields(convert), "--help")...).Run() != nil {
+		fmt.Printf("  %s lacks %q: its recordings stay raw\n", bin, convert)
+		convert = ""
 	}
 	if convert != "" {
 		start := time.Now()
