@@ -207,7 +207,7 @@ func runVariant(o *options, page, bin, seed, convert string, casts []string, siz
 	if len(ids) != len(casts) {
 		return nil, nil, fmt.Errorf("seed printed %q", out)
 	}
-	if convert != "" && exec.Command(bin, append(strings.Fields(convert), "--help")...).Run() != nil {
+	if convert != "" && !hasCommand(bin, convert) {
 		fmt.Printf("  %s lacks %q: its recordings stay raw\n", bin, convert)
 		convert = ""
 	}
@@ -247,6 +247,20 @@ func runVariant(o *options, page, bin, seed, convert string, casts []string, siz
 		res = append(res, r)
 	}
 	return res, stored, nil
+}
+
+// hasCommand reports whether bin's help for the subcommand cmd (its words
+// before the first flag) is that subcommand's own.
+func hasCommand(bin, cmd string) bool {
+	var words []string
+	for _, w := range strings.Fields(cmd) {
+		if strings.HasPrefix(w, "-") {
+			break
+		}
+		words = append(words, w)
+	}
+	out, err := exec.Command(bin, append(words, "--help")...).CombinedOutput()
+	return err == nil && strings.Contains(string(out), "Usage:\n  jumpcast "+strings.Join(words, " "))
 }
 
 // recordingBytes adds up the sizes of the files whose name starts with id
