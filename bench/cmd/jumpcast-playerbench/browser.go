@@ -21,6 +21,10 @@ type pageResult struct {
 	Recording  string    `json:"recording"`
 	OutBytes   int64     `json:"out_bytes"`
 	FirstFrame float64   `json:"first_frame_ms"` // navigation start → the first screen drawn
+	// Fetches are the page's requests before its first frame, each as
+	// "path: start→end ms" since navigation start: where the first
+	// frame's time goes.
+	Fetches []string `json:"fetches,omitempty"`
 	SeeksMS    []float64 `json:"seeks_ms"`       // each seek → its screen drawn, in order
 	SeekP50    float64   `json:"seek_p50_ms"`
 	SeekP99    float64   `json:"seek_p99_ms"`
@@ -44,6 +48,14 @@ const firstFrameJS = `(function () {
   if (p && p.getDuration && p.getDuration() > 0) return performance.now();
   return 0;
 })()`
+
+// fetchesJS lists the page's fetches so far (not its scripts and styles)
+// with when each started and ended, in ms since navigation start.
+const fetchesJS = `performance.getEntriesByType("resource").filter(function (e) {
+  return e.initiatorType === "fetch" || e.initiatorType === "xmlhttprequest";
+}).map(function (e) {
+  return new URL(e.name).pathname.replace(/^\/recordings\/[^/]+/, "") + new URL(e.name).search + ": " + e.startTime.toFixed(0) + "→" + e.responseEnd.toFixed(0) + " ms";
+})`
 
 // seekJS seeks to the fraction %v of the recording and answers how many
 // milliseconds passed until the screen was drawn (the seek's promise,
@@ -106,6 +118,7 @@ func measurePage(o *options, page, base, name, password, id string, out int64, s
 		return fail("first frame", fmt.Errorf("the player reported an error after %.1f s (the page could not load the recording)", -ff/1000))
 	}
 	res.FirstFrame = ff
+	res.Fetches, _ = chromedp.Run(tctx, chromedp.Evaluate[[]string](fetchesJS))
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	for range seeks {
 		ms, err := chromedp.Run(tctx, chromedp.Evaluate[float64](fmt.Sprintf(seekJS, rng.Float64()), chromedp.EvalAwaitPromise))

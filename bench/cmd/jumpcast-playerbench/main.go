@@ -242,7 +242,7 @@ func runVariant(o *options, page, bin, seed, convert string, casts []string, siz
 		if r.Failed != "" {
 			fmt.Printf("  failed: %s\n", r.Failed)
 		} else {
-			fmt.Printf("  first frame %.0f ms, seeks p50 %.0f ms p99 %.0f ms, heap %.1f MiB (%.1f after GC)\n", r.FirstFrame, r.SeekP50, r.SeekP99, r.HeapMiB, r.HeapGCMiB)
+			fmt.Printf("  first frame %.0f ms, seeks p50 %.0f ms p99 %.0f ms, heap %.1f MiB (%.1f after GC); fetches %s\n", r.FirstFrame, r.SeekP50, r.SeekP99, r.HeapMiB, r.HeapGCMiB, strings.Join(r.Fetches, ", "))
 		}
 		res = append(res, r)
 	}
