@@ -3,6 +3,7 @@ package castfile
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -33,7 +34,8 @@ const Level = gzip.BestSpeed
 // lock, and Close comes after the asciicast.Writer's Close.
 type Writer struct {
 	dst   io.Writer
-	n     int64 // bytes written to dst
+	n     int64        // bytes written to dst
+	zbuf  bytes.Buffer // z's output since the last flush point
 	z     *gzip.Writer
 	open  bool    // a chunk member is open
 	start float64 // time of the open chunk's first event
@@ -58,18 +60,20 @@ type work struct {
 // The caller syncs and closes both files after Close.
 func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
 	w := &Writer{dst: dst, work: make(chan work, 64), done: make(chan struct{})}
-	w.z, _ = gzip.NewWriterLevel(countTo{w}, Level) // Level is valid
-	go w.index(idx, h.Width, h.Height)              // owner: the Writer, until Close
+	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
+	go w.index(idx, h.Width, h.Height)           // owner: the Writer, until Close
 	return w
 }
 
-// countTo writes to the Writer's dst and counts.
-type countTo struct{ w *Writer }
-
-func (c countTo) Write(p []byte) (int, error) {
-	n, err := c.w.dst.Write(p)
-	c.w.n += int64(n)
-	return n, err
+// out writes what gzip made since the last flush point to dst, in one
+// Write: a write error (a full disk) leaves the file at a flush point,
+// where it decodes to whole lines (recorder's hashingWriter cuts a
+// partial write back).
+func (w *Writer) out() error {
+	n, err := w.dst.Write(w.zbuf.Bytes())
+	w.n += int64(n)
+	w.zbuf.Reset()
+	return w.fail(err)
 }
 
 // Write compresses p, whole asciicast lines, and flushes it to the data
@@ -81,21 +85,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if !w.hdr {
 		w.hdr = true
-		if _, err := w.z.Write(p); err != nil {
-			return 0, w.fail(err)
-		}
-		return len(p), w.fail(w.z.Close())
+		_, _ = w.z.Write(p) // into zbuf: no error
+		_ = w.z.Close()
+		return len(p), w.out()
 	}
 	if !w.open {
-		w.z.Reset(countTo{w})
+		w.z.Reset(&w.zbuf)
 		w.open, w.bytes, w.start = true, 0, lineTime(p)
 		w.work <- work{begin: w.n, end: -1}
 	}
-	if _, err := w.z.Write(p); err != nil {
-		return 0, w.fail(err)
-	}
-	if err := w.z.Flush(); err != nil {
-		return 0, w.fail(err)
+	_, _ = w.z.Write(p)
+	_ = w.z.Flush()
+	if err := w.out(); err != nil {
+		return 0, err
 	}
 	w.bytes += int64(len(p))
 	w.work <- work{begin: -1, end: -1, lines: bytes.Clone(p)}
@@ -107,16 +109,21 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 func (w *Writer) closeChunk() error {
 	w.open = false
-	if err := w.z.Close(); err != nil {
-		return w.fail(err)
+	_ = w.z.Close()
+	if err := w.out(); err != nil {
+		return err
 	}
 	w.work <- work{begin: -1, end: w.n}
 	return nil
 }
 
+// ErrData marks a Writer's error as one of the data file (not of the
+// index, which can be rebuilt from it).
+var ErrData = errors.New("write compressed recording")
+
 func (w *Writer) fail(err error) error {
 	if err != nil && w.err == nil {
-		w.err = fmt.Errorf("write compressed recording: %w", err)
+		w.err = fmt.Errorf("%w: %w", ErrData, err)
 	}
 	return w.err
 }
