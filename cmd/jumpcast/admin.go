@@ -76,7 +76,12 @@ func adminHandler(b backend) http.Handler {
 		writeAdminJSON(w, struct{}{}, b.EndSession(r.Context(), r.PathValue("id"), r.FormValue("reason"), r.FormValue("connection") == "1"))
 	})
 	mux.HandleFunc("GET /recordings/{id}/cast", func(w http.ResponseWriter, r *http.Request) {
-		rc, err := b.Cast(r.Context(), r.PathValue("id"))
+		from, err := parseFrom(r.FormValue("from"))
+		if err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		rc, err := b.Cast(r.Context(), r.PathValue("id"), from)
 		if err != nil {
 			writeAdminErr(w, err)
 			return
