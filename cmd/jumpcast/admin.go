@@ -68,6 +68,10 @@ func adminHandler(b backend) http.Handler {
 		res, err := b.Verify(r.Context(), r.PathValue("id"))
 		writeAdminJSON(w, res, err)
 	})
+	mux.HandleFunc("POST /recordings/{id}/compact", func(w http.ResponseWriter, r *http.Request) {
+		res, err := b.Compact(r.Context(), r.PathValue("id"))
+		writeAdminJSON(w, res, err)
+	})
 	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
 		u, err := b.WebURL(r.Context())
 		writeAdminJSON(w, serverInfo{WebURL: u}, err)

@@ -62,6 +62,12 @@ func (b *remoteBackend) Cast(ctx context.Context, id string, from float64) (io.R
 	return resp.Body, nil
 }
 
+func (b *remoteBackend) Compact(ctx context.Context, id string) (compactResult, error) {
+	var res compactResult
+	err := b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/compact", nil, &res)
+	return res, err
+}
+
 func (b *remoteBackend) PutAccount(ctx context.Context, a store.Account) error {
 	body, err := json.Marshal(a)
 	if err != nil {

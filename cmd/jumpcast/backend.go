@@ -14,8 +14,8 @@ import (
 	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/replayweb"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -38,6 +38,9 @@ type backend interface {
 	// its format at rest; from > 0 starts it at that many seconds: the
 	// screen then at once, then the rest (castfile.Reader.WriteCastFrom).
 	Cast(ctx context.Context, id string, from float64) (io.ReadCloser, error)
+	// Compact converts a raw .cast recording to the compressed format,
+	// checked, and points the index at it (recordings compact).
+	Compact(ctx context.Context, id string) (compactResult, error)
 	PutAccount(ctx context.Context, a store.Account) error
 	ListAccounts(ctx context.Context) ([]store.Account, error)
 	DeleteAccount(ctx context.Context, name string) error
