@@ -95,6 +95,7 @@ func (c *Config) ApplyDefaults() {
 		c.Recording.Input = InputAuto
 	}
 	def(&c.Recording.OnFailure, FailClosed)
+	def(&c.Recording.Format, FormatCompressed)
 	if c.Recording.MinFreeSpace == 0 {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
 	}
