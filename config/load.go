@@ -95,7 +95,6 @@ func (c *Config) ApplyDefaults() {
 		c.Recording.Input = InputAuto
 	}
 	def(&c.Recording.OnFailure, FailClosed)
-	def(&c.Recording.Format, FormatCompressed)
 	if c.Recording.MinFreeSpace == 0 {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,7 +83,10 @@ func testManagerSFTP(t *testing.T, kind, command string) {
 		t.Errorf("record %+v", fin)
 	}
 	path := filepath.Join(f.base, fin.Path)
-	raw := asciicasttest.ReadFile(t, path)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(string(raw), "secret data") {
 		t.Error("file contents recorded in an sftp cast")
 	}
@@ -130,7 +134,10 @@ func TestManagerFakeSFTPInit(t *testing.T) {
 	must(t, s.Input([]byte("touch /tmp/unrecorded\n")))
 	must(t, s.Output([]byte("bash: line 1: $'\\005\\001\\003': command not found\n")))
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
-	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[testID].Path))
+	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[testID].Path))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	if in := asciicasttest.Joined(evs, asciicast.CodeInput); !strings.Contains(in, "touch /tmp/unrecorded\n") {
 		t.Errorf("input %q lacks the command", in)

@@ -63,8 +63,7 @@ func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, boo
 		return screenMatch{}, false, err
 	}
 	defer func() { _ = f.Close() }()
-	lim := &io.LimitedReader{R: f, N: screenScanLimit}
-	rd, err := asciicast.NewReader(lim)
+	rd, err := asciicast.NewReader(io.LimitReader(f, screenScanLimit))
 	if err != nil {
 		return screenMatch{}, false, err
 	}
@@ -84,7 +83,8 @@ func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, boo
 	if !found {
 		// Listed all the same when only the start of the file was read, so
 		// that the auditor knows where the search could not look.
-		m.Partial = lim.N == 0
+		info, err := f.Stat()
+		m.Partial = err == nil && info.Size() > screenScanLimit
 		found = m.Partial
 	}
 	return m, found, nil
