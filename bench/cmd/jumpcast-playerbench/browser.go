@@ -17,20 +17,20 @@ import (
 
 // pageResult is what one recording page measured in a fresh Chromium.
 type pageResult struct {
-	Page       string    `json:"page"` // "chunked" (this tree) or "whole-file" (the baseline)
-	Recording  string    `json:"recording"`
-	OutBytes   int64     `json:"out_bytes"`
-	FirstFrame float64   `json:"first_frame_ms"` // navigation start → the first screen drawn
+	Page       string  `json:"page"` // "chunked" (this tree) or "whole-file" (the baseline)
+	Recording  string  `json:"recording"`
+	OutBytes   int64   `json:"out_bytes"`
+	FirstFrame float64 `json:"first_frame_ms"` // navigation start → the first screen drawn
 	// Fetches are the page's requests before its first frame, each as
 	// "path: start→end ms" since navigation start: where the first
 	// frame's time goes.
-	Fetches []string `json:"fetches,omitempty"`
-	SeeksMS    []float64 `json:"seeks_ms"`       // each seek → its screen drawn, in order
-	SeekP50    float64   `json:"seek_p50_ms"`
-	SeekP99    float64   `json:"seek_p99_ms"`
-	HeapMiB    float64   `json:"js_heap_used_mib"`          // after the seeks
-	HeapGCMiB  float64   `json:"js_heap_used_after_gc_mib"` // the same after a full GC: what the page keeps
-	Failed     string    `json:"failed,omitempty"`          // why the page could not play it
+	Fetches   []string  `json:"fetches,omitempty"`
+	SeeksMS   []float64 `json:"seeks_ms"` // each seek → its screen drawn, in order
+	SeekP50   float64   `json:"seek_p50_ms"`
+	SeekP99   float64   `json:"seek_p99_ms"`
+	HeapMiB   float64   `json:"js_heap_used_mib"`          // after the seeks
+	HeapGCMiB float64   `json:"js_heap_used_after_gc_mib"` // the same after a full GC: what the page keeps
+	Failed    string    `json:"failed,omitempty"`          // why the page could not play it
 }
 
 // firstFrameJS answers, while polled, performance.now() (milliseconds
