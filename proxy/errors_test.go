@@ -1,7 +1,8 @@
 package proxy
 
 import (
-	"os"
+	"bytes"
+	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/skeema/knownhosts"
+	"github.com/jumpcast/jumpcast/store"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -99,28 +100,48 @@ func TestHostKeyChangedConfigured(t *testing.T) {
 
 func TestTOFUPinsThenRefusesAnotherKey(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
+	ctx := context.Background()
 	if r := refusal(t, f, "root@t1"); r.status != 0 {
 		t.Fatalf("first connection: status %d, stderr %q", r.status, r.stderr)
 	}
-	fi, err := os.Stat(f.pinPath)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("pin file: %v, mode %v", err, fi)
+	pin, err := f.pins.HostKeyPin(ctx, f.target.Addr)
+	if err != nil || !bytes.Equal(pin.Key, f.target.HostKey.Marshal()) || pin.Type != f.target.HostKey.Type() {
+		t.Fatalf("pin in the index: %+v, %v", pin, err)
 	}
-	data, _ := os.ReadFile(f.pinPath)
-	if want := knownhosts.Line([]string{f.target.Addr}, f.target.HostKey) + "\n"; string(data) != want {
-		t.Errorf("pin file = %q, want %q", data, want)
+	if n := len(f.audit.find(audit.KindHostKey, audit.OutcomePinned)); n != 1 {
+		t.Errorf("%d hostkey events after the first connection, want 1 (pinned)", n)
 	}
 	if r := refusal(t, f, "root@t1"); r.status != 0 {
 		t.Fatalf("second connection: status %d, stderr %q", r.status, r.stderr)
 	}
-	// The target "changes" its key: the pinned one is now another.
+	if n := len(f.audit.find(audit.KindHostKey, audit.OutcomePinned)); n != 1 {
+		t.Errorf("%d hostkey events after a second connection, want still 1", n)
+	}
+	// The target "changes" its key: another node pinned another one first.
 	other := sshtest.NewKeyPair(t)
-	if err := os.WriteFile(f.pinPath, []byte(knownhosts.Line([]string{f.target.Addr}, other.Public)+"\n"), 0o600); err != nil {
+	if _, err := f.pins.DeleteHostKeyPin(ctx, f.target.Addr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pins.PinHostKey(ctx, store.HostKeyPin{Addr: f.target.Addr, Key: other.Public.Marshal(), Type: other.Public.Type()}); err != nil {
 		t.Fatal(err)
 	}
 	r := refusal(t, f, "root@t1")
 	want := "jumpcast: t1 (" + f.target.Addr + "): host key changed: expected " + gossh.FingerprintSHA256(other.Public) +
 		" got " + gossh.FingerprintSHA256(f.target.HostKey) + "\n"
+	if string(r.stderr) != want || r.status != 255 {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+}
+
+// TestPinsUnavailableRefuses: when the index that holds the pins does not
+// answer, the key cannot be checked and the target is not reached.
+func TestPinsUnavailableRefuses(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	if err := f.pins.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := refusal(t, f, "root@t1")
+	want := "jumpcast: t1 (" + f.target.Addr + "): cannot check its host key: index unavailable\n"
 	if string(r.stderr) != want || r.status != 255 {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
 	}
@@ -132,8 +153,8 @@ func TestStrictRefusesUnknownHost(t *testing.T) {
 	if !strings.Contains(string(r.stderr), "host key "+gossh.FingerprintSHA256(f.target.HostKey)+" is not known (host_key_policy is strict)") {
 		t.Errorf("stderr = %q", r.stderr)
 	}
-	if _, err := os.Stat(f.pinPath); !os.IsNotExist(err) {
-		t.Errorf("strict mode pinned a key: %v", err)
+	if pins, err := f.pins.HostKeyPins(context.Background()); err != nil || len(pins) != 0 {
+		t.Errorf("strict mode pinned a key: %+v, %v", pins, err)
 	}
 }
 

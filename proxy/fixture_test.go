@@ -16,7 +16,9 @@ import (
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/hostpins"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/store"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"go.uber.org/goleak"
@@ -40,7 +42,7 @@ type fixture struct {
 	rec      *spyRecorder
 	audit    *memAudit
 	logs     *sshtest.SyncBuffer
-	pinPath  string
+	pins     *store.Store // the index holding the tofu pins
 	serveErr chan error
 }
 
@@ -99,7 +101,11 @@ targets:
 	if o.recorder != nil {
 		rec = o.recorder
 	}
-	f.pinPath = filepath.Join(t.TempDir(), "known_hosts")
+	f.pins, err = store.Open(filepath.Join(t.TempDir(), "jumpcast.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.pins.Close() })
 	ids := []gossh.Signer{bastionID.Signer}
 	if o.noIDs {
 		ids = nil
@@ -107,7 +113,7 @@ targets:
 	f.srv, err = New(Options{
 		Config: cfg, HostSigners: []gossh.Signer{hostSigner}, Recorder: rec, Audit: f.audit,
 		Logger:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		KnownHostsPath: f.pinPath, IdentitySigners: ids, OnDial: o.onDial,
+		Pins: hostpins.Index{Index: f.pins}, IdentitySigners: ids, OnDial: o.onDial,
 	})
 	if err != nil {
 		t.Fatal(err)

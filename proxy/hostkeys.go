@@ -2,13 +2,14 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
@@ -25,31 +26,56 @@ type hostKeyCheck struct {
 	algos    []string
 }
 
+// Pins keeps the target host keys trusted on first use (host_key_policy:
+// tofu) in the index, so that every node sharing it trusts the same key
+// for an address. internal/bastion adapts store.Index to it.
+type Pins interface {
+	// PinnedKey returns addr's pinned key, or nil when it has none.
+	PinnedKey(ctx context.Context, addr string) (gossh.PublicKey, error)
+	// Pin pins key for addr unless addr has a pin already, and returns
+	// the key pinned for addr: key itself (created true) when it was new,
+	// else the one another connection or node pinned first.
+	Pin(ctx context.Context, addr string, key gossh.PublicKey) (pinned gossh.PublicKey, created bool, err error)
+}
+
+// pinTimeout bounds one look-up or pin in the index during a dial.
+const pinTimeout = 5 * time.Second
+
 // hostKeyPolicy builds the check for a target, in this order: the target's
 // own host_keys (only those), else the known_hosts files of
-// upstream.known_hosts, plus the pin file under the tofu policy, where an
-// unknown host's first key is pinned. label names the target in messages.
+// upstream.known_hosts, then, under the tofu policy, the index's pin for
+// the address, where an unknown host's first key is pinned. label names
+// the target in messages.
 func (s *Server) hostKeyPolicy(cfg *config.Config, label, addr string, t config.Target) (*hostKeyCheck, error) {
 	if len(t.HostKeys) > 0 {
 		return configuredHostKeys(label, t.HostKeys)
 	}
-	tofu := cfg.Upstream.HostKeyPolicy == config.HostKeyTOFU && s.pinPath != ""
-	files := existingFiles(cfg.Upstream.KnownHosts)
-	if tofu {
-		files = append(files, existingFiles([]string{s.pinPath})...)
-	}
 	var db *knownhosts.HostKeyDB
-	if len(files) > 0 {
+	if files := existingFiles(cfg.Upstream.KnownHosts); len(files) > 0 {
 		var err error
 		if db, err = knownhosts.NewDB(files...); err != nil {
 			return nil, &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot read known hosts", Err: err}
 		}
 	}
+	tofu := cfg.Upstream.HostKeyPolicy == config.HostKeyTOFU && s.pins != nil
+	var pinned gossh.PublicKey
+	if tofu {
+		ctx, cancel := context.WithTimeout(context.Background(), pinTimeout)
+		defer cancel()
+		var err error
+		if pinned, err = s.pins.PinnedKey(ctx, addr); err != nil {
+			return nil, pinsUnavailable(label, err)
+		}
+	}
 	hc := &hostKeyCheck{algos: defaultHostKeyAlgorithms()}
 	if db != nil {
-		if known := usableAlgorithms(db.HostKeyAlgorithms(addr)); len(known) > 0 {
-			hc.algos = known
-		}
+		hc.algos = usableAlgorithms(db.HostKeyAlgorithms(addr))
+	}
+	if len(hc.algos) == 0 && pinned != nil {
+		hc.algos = usableAlgorithms(algorithmsForKeyType(pinned.Type()))
+	}
+	if len(hc.algos) == 0 {
+		hc.algos = defaultHostKeyAlgorithms()
 	}
 	hc.callback = func(hostname string, remote net.Addr, key gossh.PublicKey) error {
 		var err error = &xknownhosts.KeyError{} // unknown, when there is no file at all
@@ -69,6 +95,11 @@ func (s *Server) hostKeyPolicy(cfg *config.Config, label, addr string, t config.
 				want[i] = k.Key
 			}
 			return keyChanged(label, want, key)
+		case errors.As(err, &keyErr) && pinned != nil:
+			if sameKey(pinned, key) {
+				return nil
+			}
+			return keyChanged(label, []gossh.PublicKey{pinned}, key)
 		case errors.As(err, &keyErr) && tofu:
 			return s.pin(label, addr, key)
 		case errors.As(err, &keyErr):
@@ -96,7 +127,7 @@ func configuredHostKeys(label string, lines []string) (*hostKeyCheck, error) {
 		algos: usableAlgorithms(types),
 		callback: func(_ string, _ net.Addr, key gossh.PublicKey) error {
 			for _, k := range keys {
-				if bytes.Equal(k.Marshal(), key.Marshal()) {
+				if sameKey(k, key) {
 					return nil
 				}
 			}
@@ -125,44 +156,33 @@ func keyChanged(label string, want []gossh.PublicKey, got gossh.PublicKey) error
 		label, strings.Join(same, ", "), gossh.FingerprintSHA256(got))}
 }
 
-// pin appends addr's first key to the pin file (0600), unless another
-// connection pinned a key meanwhile, which is then checked instead.
+// pin pins addr's first key in the index, unless another connection or
+// node pinned one meanwhile, which is then checked instead.
 func (s *Server) pin(label, addr string, key gossh.PublicKey) error {
-	s.pinMu.Lock()
-	defer s.pinMu.Unlock()
-	if files := existingFiles([]string{s.pinPath}); len(files) > 0 {
-		if db, err := knownhosts.NewDB(files...); err == nil {
-			if known := db.HostKeys(addr); len(known) > 0 {
-				want := make([]gossh.PublicKey, len(known))
-				for i, k := range known {
-					if bytes.Equal(k.Marshal(), key.Marshal()) {
-						return nil
-					}
-					want[i] = k.PublicKey
-				}
-				return keyChanged(label, want, key)
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(s.pinPath), 0o700); err != nil {
-		return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot pin host key", Err: err}
-	}
-	f, err := os.OpenFile(s.pinPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot pin host key", Err: err}
-	}
-	_, werr := f.WriteString(knownhosts.Line([]string{addr}, key) + "\n")
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return &adminError{Reason: audit.ReasonHostKeyChanged, Msg: label + ": cannot pin host key", Err: werr}
+	ctx, cancel := context.WithTimeout(context.Background(), pinTimeout)
+	defer cancel()
+	pinned, created, err := s.pins.Pin(ctx, addr, key)
+	switch {
+	case err != nil:
+		return pinsUnavailable(label, err)
+	case !sameKey(pinned, key):
+		return keyChanged(label, []gossh.PublicKey{pinned}, key)
+	case !created:
+		return nil
 	}
 	fp := gossh.FingerprintSHA256(key)
 	s.log.Info("host key pinned", "target", label, "address", addr, "key", fp)
 	s.auditEvent(audit.HostKeyPinned(label, addr, fp, key.Type()))
 	return nil
 }
+
+// pinsUnavailable is the refusal when the index holding the pins did not
+// answer: the key cannot be checked, so the target is not reached.
+func pinsUnavailable(label string, err error) error {
+	return &adminError{Reason: audit.ReasonPinsUnavailable, Msg: label + ": cannot check its host key: index unavailable", Err: err}
+}
+
+func sameKey(a, b gossh.PublicKey) bool { return bytes.Equal(a.Marshal(), b.Marshal()) }
 
 // existingFiles keeps the paths that exist (a missing optional
 // known_hosts file is not an error).

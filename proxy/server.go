@@ -36,10 +36,10 @@ type Options struct {
 	Audit audit.Sink
 	// Logger receives structured logs. Nil discards them.
 	Logger *slog.Logger
-	// KnownHostsPath is the trust-on-first-use pin file (OpenSSH
-	// known_hosts format), created 0600 on the first pin. Empty disables
-	// pinning: under the tofu policy, unknown hosts are then refused.
-	KnownHostsPath string
+	// Pins keeps trust-on-first-use host keys (host_key_policy: tofu).
+	// Nil disables pinning: under the tofu policy, unknown hosts are then
+	// refused.
+	Pins Pins
 	// IdentitySigners are bastion-held keys for upstream authentication
 	// (upstream.identity_files, read by the caller), tried after the
 	// admin's forwarded agent and a target's own identity files (which the
@@ -60,21 +60,19 @@ type Options struct {
 // Server is the SSH server admins connect to. It is safe for concurrent
 // use; create it with New.
 type Server struct {
-	log     *slog.Logger
-	now     func() time.Time
-	rec     Recorder
-	audit   audit.Sink
-	pinPath string
-	ids     []gossh.Signer
-	srv     *ssh.Server
-	limits  *limiter
-	onDial  func(outcome string, took time.Duration) // nil: dials are not observed
-	pool    *upstreamPool                            // target connections kept for reuse
+	log    *slog.Logger
+	now    func() time.Time
+	rec    Recorder
+	audit  audit.Sink
+	pins   Pins
+	ids    []gossh.Signer
+	srv    *ssh.Server
+	limits *limiter
+	onDial func(outcome string, took time.Duration) // nil: dials are not observed
+	pool   *upstreamPool                            // target connections kept for reuse
 
 	snap  atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
 	locks atomic.Pointer[lock.Set] // access locks in force; swapped by ApplyLocks (nil: none)
-
-	pinMu sync.Mutex // serializes appends to pinPath
 
 	mu       sync.Mutex // guards the fields below
 	closing  bool       // Shutdown or Close was called: new sessions are refused
@@ -134,7 +132,7 @@ func New(opts Options) (*Server, error) {
 		now:      opts.Now,
 		rec:      opts.Recorder,
 		audit:    opts.Audit,
-		pinPath:  opts.KnownHostsPath,
+		pins:     opts.Pins,
 		onDial:   opts.OnDial,
 		ids:      slices.Clone(opts.IdentitySigners),
 		sessions: map[aborter]struct{}{},

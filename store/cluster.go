@@ -72,6 +72,33 @@ func (s *Store) HostKeyPins(ctx context.Context) ([]HostKeyPin, error) {
 	return out, nil
 }
 
+// HostKeyPin returns addr's pin, or an error wrapping ErrNotFound.
+func (s *Store) HostKeyPin(ctx context.Context, addr string) (HostKeyPin, error) {
+	var p HostKeyPin
+	err := s.view(ctx, func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketHostKeys), []byte(addr), &p) })
+	if err != nil {
+		return HostKeyPin{}, fmt.Errorf("host key pin of %s: %w", addr, err)
+	}
+	return p, nil
+}
+
+// DeleteHostKeyPin removes addr's pin (its next key is then trusted on
+// first use again) and returns it, or an error wrapping ErrNotFound.
+func (s *Store) DeleteHostKeyPin(ctx context.Context, addr string) (HostKeyPin, error) {
+	var p HostKeyPin
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHostKeys)
+		if err := getJSON(b, []byte(addr), &p); err != nil {
+			return err
+		}
+		return b.Delete([]byte(addr))
+	})
+	if err != nil {
+		return HostKeyPin{}, fmt.Errorf("delete host key pin of %s: %w", addr, err)
+	}
+	return p, nil
+}
+
 // RegisterNode creates or replaces the registry row n.ID, with Started and
 // Heartbeat set to now.
 func (s *Store) RegisterNode(ctx context.Context, n Node) error {

@@ -53,7 +53,9 @@ type Index interface {
 	ListLocks(ctx context.Context) ([]lock.Lock, error)
 
 	PinHostKey(ctx context.Context, p HostKeyPin) (HostKeyPin, error)
+	HostKeyPin(ctx context.Context, addr string) (HostKeyPin, error)
 	HostKeyPins(ctx context.Context) ([]HostKeyPin, error)
+	DeleteHostKeyPin(ctx context.Context, addr string) (HostKeyPin, error)
 
 	RegisterNode(ctx context.Context, n Node) error
 	NodeHeartbeat(ctx context.Context, id string) error

@@ -134,6 +134,14 @@ func adminHandler(b backend) http.Handler {
 		ns, err := b.ListNodes(r.Context())
 		writeAdminJSON(w, ns, err)
 	})
+	mux.HandleFunc("GET /hostkeys", func(w http.ResponseWriter, r *http.Request) {
+		ps, err := b.HostKeyPins(r.Context())
+		writeAdminJSON(w, ps, err)
+	})
+	mux.HandleFunc("DELETE /hostkeys/{addr}", func(w http.ResponseWriter, r *http.Request) {
+		p, err := b.ForgetHostKeyPin(r.Context(), r.PathValue("addr"))
+		writeAdminJSON(w, p, err)
+	})
 	mux.HandleFunc("GET /locks", func(w http.ResponseWriter, r *http.Request) {
 		ls, err := b.ListLocks(r.Context())
 		writeAdminJSON(w, ls, err)

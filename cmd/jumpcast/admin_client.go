@@ -140,6 +140,18 @@ func (b *remoteBackend) ListNodes(ctx context.Context) ([]store.Node, error) {
 	return ns, err
 }
 
+func (b *remoteBackend) HostKeyPins(ctx context.Context) ([]store.HostKeyPin, error) {
+	var ps []store.HostKeyPin
+	err := b.do(ctx, http.MethodGet, "/hostkeys", nil, &ps)
+	return ps, err
+}
+
+func (b *remoteBackend) ForgetHostKeyPin(ctx context.Context, addr string) (store.HostKeyPin, error) {
+	var p store.HostKeyPin
+	err := b.do(ctx, http.MethodDelete, "/hostkeys/"+url.PathEscape(addr), nil, &p)
+	return p, err
+}
+
 func (b *remoteBackend) RemoveLock(ctx context.Context, id string) (lock.Lock, error) {
 	var l lock.Lock
 	err := b.do(ctx, http.MethodDelete, "/locks/"+url.PathEscape(id), nil, &l)

@@ -48,6 +48,11 @@ type backend interface {
 	RemoveLock(ctx context.Context, id string) (lock.Lock, error)
 	// ListNodes is the index's node registry (store.Node).
 	ListNodes(ctx context.Context) ([]store.Node, error)
+	// HostKeyPins lists the target host keys pinned on first use;
+	// ForgetHostKeyPin removes one (an audit event), so that the
+	// address's next key is pinned.
+	HostKeyPins(ctx context.Context) ([]store.HostKeyPin, error)
+	ForgetHostKeyPin(ctx context.Context, addr string) (store.HostKeyPin, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Close() error
 }
@@ -250,6 +255,18 @@ func (b *localBackend) CreateLock(ctx context.Context, l lock.Lock) (lock.Lock, 
 
 func (b *localBackend) ListNodes(ctx context.Context) ([]store.Node, error) {
 	return b.st.ListNodes(ctx)
+}
+
+func (b *localBackend) HostKeyPins(ctx context.Context) ([]store.HostKeyPin, error) {
+	return b.st.HostKeyPins(ctx)
+}
+
+func (b *localBackend) ForgetHostKeyPin(ctx context.Context, addr string) (store.HostKeyPin, error) {
+	p, err := b.st.DeleteHostKeyPin(ctx, addr)
+	if err != nil {
+		return p, err
+	}
+	return p, b.st.AppendAudit(ctx, audit.HostKeyForgotten(endedBy, p.Addr, pinFingerprint(p), p.Type))
 }
 
 func (b *localBackend) ListLocks(ctx context.Context) ([]lock.Lock, error) {

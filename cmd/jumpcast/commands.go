@@ -84,6 +84,7 @@ session as an asciicast v2 file that auditors play back in a web page.`,
 		newBackupCmd(g),
 		newStoreCmd(g),
 		newNodesCmd(g),
+		newHostKeysCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -76,7 +76,7 @@ const (
 	KindForward     Kind = "forward"      // a direct-tcpip channel (ssh -J, -L, -W)
 	KindUpstream    Kind = "upstream"     // the connection to a target: failed or lost
 	KindRecording   Kind = "recording"    // a recording that could not be written
-	KindHostKey     Kind = "hostkey"      // a target host key pinned on first use
+	KindHostKey     Kind = "hostkey"      // a target host key pinned on first use, or its pin forgotten
 	KindVerify      Kind = "verify"       // a recording's checksum verified in the web UI
 	KindPlayback    Kind = "playback"     // a recording played in the browser
 	KindDownload    Kind = "download"     // a recording file downloaded
@@ -100,7 +100,7 @@ func Kinds() []Kind {
 // Outcomes returns every Outcome, for filters.
 func Outcomes() []Outcome {
 	return []Outcome{OutcomeOK, OutcomeAllowed, OutcomeDenied, OutcomeError, OutcomeFailed, OutcomeStarted,
-		OutcomeEnded, OutcomeTerminated, OutcomeLost, OutcomePinned, OutcomeOverridden, OutcomeLocked, OutcomeUnlocked}
+		OutcomeEnded, OutcomeTerminated, OutcomeLost, OutcomePinned, OutcomeForgotten, OutcomeOverridden, OutcomeLocked, OutcomeUnlocked}
 }
 
 // Outcome says how an event ended. Which outcomes a kind has is written
@@ -119,6 +119,7 @@ const (
 	OutcomeTerminated Outcome = "terminated" // a session ended on request (EndSession)
 	OutcomeLost       Outcome = "lost"       // a target connection that closed under its sessions
 	OutcomePinned     Outcome = "pinned"
+	OutcomeForgotten  Outcome = "forgotten"  // a host key pin removed, so that the next key is pinned
 	OutcomeOverridden Outcome = "overridden" // a client's request the bastion changed before passing it on
 	OutcomeLocked     Outcome = "locked"     // an access lock made
 	OutcomeUnlocked   Outcome = "unlocked"   // an access lock removed

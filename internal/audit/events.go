@@ -162,10 +162,18 @@ func UpstreamLost(who Who, address, errText string) Event {
 		Detail: map[DetailKey]string{DetailAddress: address, DetailError: errText}}
 }
 
-// HostKeyPinned is a target host key trusted on first use and written to
-// the pin file: kind hostkey, outcome pinned. Only Who.Target is set (the
+// HostKeyPinned is a target host key trusted on first use and pinned in
+// the index: kind hostkey, outcome pinned. Only Who.Target is set (the
 // target's label).
 func HostKeyPinned(target, address, fingerprint, keyType string) Event {
 	return Event{Kind: KindHostKey, Outcome: OutcomePinned, Who: Who{Target: target},
 		Detail: map[DetailKey]string{DetailAddress: address, DetailKeyFingerprint: fingerprint, DetailType: keyType}}
+}
+
+// HostKeyForgotten is a pin removed by by ("an operator on the bastion"),
+// so that the address's next key is trusted on first use: kind hostkey,
+// outcome forgotten.
+func HostKeyForgotten(by, address, fingerprint, keyType string) Event {
+	return Event{Kind: KindHostKey, Outcome: OutcomeForgotten,
+		Detail: map[DetailKey]string{DetailAddress: address, DetailKeyFingerprint: fingerprint, DetailType: keyType, DetailBy: by}}
 }

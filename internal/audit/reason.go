@@ -51,6 +51,9 @@ const (
 	// An exec command or subsystem name holds a byte the target would
 	// read otherwise than the recording shows it (sshd cuts at a NUL).
 	ReasonControlCharacter Reason = "control character in the request"
+	// The index that holds the tofu pins did not answer: the key could
+	// not be checked, so the target is not reached.
+	ReasonPinsUnavailable Reason = "host key pins unavailable"
 )
 
 // Why the bastion changed a client's request before passing it on.

@@ -34,6 +34,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/auditsyslog"
+	"github.com/jumpcast/jumpcast/internal/hostpins"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
@@ -45,6 +46,9 @@ import (
 // Paths inside the data folder. All are made by the server.
 func DBPath(cfg *config.Config) string         { return filepath.Join(cfg.DataDir, "jumpcast.db") }
 func RecordingsPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "recordings") }
+
+// KnownHostsPath is where versions before the index held the pins kept
+// them; New imports that file into the index once (hostpins.ImportFile).
 func KnownHostsPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "known_hosts") }
 
 // storeLockTimeout is how long New waits for another process's lock on
@@ -197,6 +201,9 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 	if err := b.register(cfg, o.Version, log); err != nil {
 		return nil, err
 	}
+	if err := hostpins.ImportFile(context.Background(), KnownHostsPath(cfg), b.Store, log); err != nil {
+		return nil, err
+	}
 	b.Metrics = metrics.New(metrics.Options{ActiveSessions: b.activeSessions, Logger: log})
 	var sink audit.Sink = b.Store
 	if sc := cfg.Log.Syslog; sc.Address != "" {
@@ -221,7 +228,7 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 		Audit:           b.Audit,
 		OnDial:          b.Metrics.ObserveDial,
 		Logger:          log,
-		KnownHostsPath:  KnownHostsPath(cfg),
+		Pins:            hostpins.Index{Index: b.Store},
 		IdentitySigners: identities,
 	})
 	if err != nil {

@@ -105,6 +105,31 @@ func (s *Store) HostKeyPins(ctx context.Context) ([]store.HostKeyPin, error) {
 	return out, nil
 }
 
+// HostKeyPin returns addr's pin, or an error wrapping store.ErrNotFound.
+func (s *Store) HostKeyPin(ctx context.Context, addr string) (store.HostKeyPin, error) {
+	p, err := scanPin(s.pool.QueryRow(ctx, `SELECT addr, key, type, created_ns FROM host_key_pins WHERE addr = $1`, addr))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.HostKeyPin{}, fmt.Errorf("host key pin of %s: %w", addr, unavailable(err))
+	}
+	return p, nil
+}
+
+// DeleteHostKeyPin removes addr's pin and returns it, or an error wrapping
+// store.ErrNotFound.
+func (s *Store) DeleteHostKeyPin(ctx context.Context, addr string) (store.HostKeyPin, error) {
+	p, err := scanPin(s.pool.QueryRow(ctx, `DELETE FROM host_key_pins WHERE addr = $1 RETURNING addr, key, type, created_ns`, addr))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.HostKeyPin{}, fmt.Errorf("delete host key pin of %s: %w", addr, unavailable(err))
+	}
+	return p, nil
+}
+
 func scanPin(row pgx.Row) (store.HostKeyPin, error) {
 	var p store.HostKeyPin
 	var created int64

@@ -250,6 +250,22 @@ func testHostKeyPins(t *testing.T, ix store.Index) {
 	if _, err := ix.PinHostKey(ctx, store.HostKeyPin{Addr: "x:22"}); err == nil {
 		t.Error("an empty key was accepted")
 	}
+	if got, err := ix.HostKeyPin(ctx, "db1:22"); err != nil || string(got.Key) != "key-one" || got.Type != "ssh-ed25519" {
+		t.Errorf("HostKeyPin: %+v, %v", got, err)
+	}
+	if _, err := ix.HostKeyPin(ctx, "db2:22"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("HostKeyPin of an unpinned address: %v, want ErrNotFound", err)
+	}
+	// Forgetting a pin lets the next key be pinned.
+	if del, err := ix.DeleteHostKeyPin(ctx, "db1:22"); err != nil || string(del.Key) != "key-one" {
+		t.Errorf("DeleteHostKeyPin: %+v, %v", del, err)
+	}
+	if _, err := ix.DeleteHostKeyPin(ctx, "db1:22"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second DeleteHostKeyPin: %v, want ErrNotFound", err)
+	}
+	if got, err := ix.PinHostKey(ctx, other); err != nil || string(got.Key) != "key-two" {
+		t.Errorf("pin after forgetting: %+v, %v", got, err)
+	}
 	var wg sync.WaitGroup
 	winners := make(chan string, 8)
 	for i := range 8 {
