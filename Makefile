@@ -21,7 +21,7 @@ TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh
 	/usr/lib/python3/dist-packages/paramiko /usr/lib/python3/dist-packages/asyncssh /usr/bin/ansible \
 	/usr/lib/postgresql/*/bin/postgres
 
-.PHONY: all build run test test-deps test-short vet lint fuzz clean
+.PHONY: all build run test test-deps test-short vet lint fuzz clean test-xcrypto xcrypto-check
 
 .DEFAULT_GOAL := all
 
@@ -31,6 +31,7 @@ include replayweb/player.mk
 -include bench/bench.mk
 -include internal/faulttest/faults.mk
 -include internal/demo/demo.mk
+include internal/xcrypto/xcrypto.mk
 
 all: build
 
@@ -56,6 +57,7 @@ test-deps:
 test: test-deps
 	$(GO) vet ./...
 	JUMPCAST_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 18m ./...
+	$(MAKE) --no-print-directory test-xcrypto
 
 ## test-short: the in-process tests only
 test-short:
@@ -71,7 +73,7 @@ GOVULNCHECK_CMD ?= golang.org/x/vuln/cmd/govulncheck@v1.9.0
 GOVULNCHECK     ?= 0
 
 ## lint: go vet (plain and -tags faults) and staticcheck; GOVULNCHECK=1 adds govulncheck (needs the online vulnerability database)
-lint:
+lint: xcrypto-check
 	$(GO) vet ./...
 	$(GO) vet -tags faults ./...
 	$(GO) run $(STATICCHECK) ./...

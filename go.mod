@@ -62,3 +62,5 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace golang.org/x/crypto => ./internal/xcrypto/third_party/crypto

@@ -390,11 +390,11 @@ func compatRows() []compatRow {
 		{name: "ssh-copy-id", run: sshCopyIDRow},
 		{name: "putty", run: puttyRow},
 		{name: "dbclient", run: dbclientRow},
-		// paramiko cannot log in to a password target: before each
-		// authentication method it sends a new SSH_MSG_SERVICE_REQUEST,
-		// which x/crypto's server (v0.59) takes as a protocol error and
-		// hangs up after the key's partial success (paramiko#894, #1687).
-		{name: "paramiko", run: pythonRow("paramiko"), only: "key"},
+		// paramiko sends a new SSH_MSG_SERVICE_REQUEST before each
+		// authentication method; upstream x/crypto's server hangs up on
+		// it after the key's partial success (paramiko#894), our copy
+		// answers it (internal/xcrypto, patch 0001).
+		{name: "paramiko", run: pythonRow("paramiko")},
 		{name: "asyncssh", run: pythonRow("asyncssh")},
 		{name: "ansible", run: ansibleRow},
 		// A raw host is a matter of parsing the login name: one target does.
