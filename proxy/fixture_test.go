@@ -18,9 +18,9 @@ import (
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/hostpins"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
-	"github.com/jumpcast/jumpcast/store"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/store"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -112,8 +112,8 @@ targets:
 	}
 	f.srv, err = New(Options{
 		Config: cfg, HostSigners: []gossh.Signer{hostSigner}, Recorder: rec, Audit: f.audit,
-		Logger:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Pins: hostpins.Index{Index: f.pins}, IdentitySigners: ids, OnDial: o.onDial,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Pins:   hostpins.Index{Index: f.pins}, IdentitySigners: ids, OnDial: o.onDial,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -75,35 +75,11 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 	c := f.dial(t, "root@t1")
 	s := openRaw(t, c)
 	// The terminal is answered at once; the target is reached at the start
-	// request, whose reply comes after the login, so it waits on its own
-	// goroutine, which must not call t.Fatal: it hands back its outcome.
+	// request, whose reply comes after the login.
 	if !s.pty("xterm", 80, 24) {
 		t.Fatal("pty-req refused")
 	}
-	startErr := make(chan error, 1)
-	go func() { // owner: test; ends when the bastion replies
-		ok, err := s.ch.SendRequest("exec", true, gossh.Marshal(execMsg{"echo logged in"}))
-		if err == nil && !ok {
-			err = errors.New("exec refused")
-		}
-		startErr <- err
-	}()
-	// The prompt arrives on stderr, which the session's collector reads;
-	// reading the channel here too would race it for the bytes.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(s.stderrNow(), "Password: ") {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if prompt := s.stderrNow(); prompt != "(root@t1) Password: " {
-		t.Fatalf("prompt = %q", prompt)
-	}
-	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-startErr; err != nil {
-		t.Fatal(err)
-	}
-	r := s.wait()
+	r := execAnsweringPrompt(t, s, "echo logged in", "(root@t1) Password: ", "s3cret")
 	if !strings.Contains(string(r.stdout), "logged in") || r.status != 0 {
 		t.Errorf("stdout %q status %d", r.stdout, r.status)
 	}
@@ -121,6 +97,40 @@ func TestPasswordPromptRelayedWithPTY(t *testing.T) {
 // OpenSSH -X's x11-req before pty-req. The bastion refuses what it does
 // not pass on without deciding anything, so the session still has its
 // terminal (the password prompt of a password-only target is relayed),
+
+// execAnsweringPrompt sends exec command on a session whose terminal is
+// already requested, waits for the relayed prompt on stderr, types
+// password and returns how the session ended. The start request's reply
+// comes only after the login, so it waits on its own goroutine, which
+// hands back its outcome (it must not call t.Fatal).
+func execAnsweringPrompt(t *testing.T, s *rawSession, command, prompt, password string) result {
+	t.Helper()
+	startErr := make(chan error, 1)
+	go func() { // owner: test; ends when the bastion replies
+		ok, err := s.ch.SendRequest("exec", true, gossh.Marshal(execMsg{command}))
+		if err == nil && !ok {
+			err = errors.New("exec refused")
+		}
+		startErr <- err
+	}()
+	// The prompt arrives on stderr, which the session's collector reads;
+	// reading the channel here too would race it for the bytes.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(s.stderrNow(), prompt) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := s.stderrNow(); got != prompt {
+		t.Fatalf("prompt = %q, want %q", got, prompt)
+	}
+	if _, err := s.ch.Write([]byte(password + "\r")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-startErr; err != nil {
+		t.Fatal(err)
+	}
+	return s.wait()
+}
+
 // its size and its environment when the start request arrives.
 func TestShapeKnownAtStart(t *testing.T) {
 	f := newFixture(t, fixtureOpts{noIDs: true, target: sshtest.TargetOptions{Password: "s3cret"},
@@ -143,28 +153,7 @@ func TestShapeKnownAtStart(t *testing.T) {
 	if !s.request("env", true, envReq{Name: "LC_SHAPE", Value: "kept"}) {
 		t.Error("env LC_SHAPE refused")
 	}
-	startErr := make(chan error, 1)
-	go func() { // owner: test; ends when the bastion replies
-		ok, err := s.ch.SendRequest("exec", true, gossh.Marshal(execMsg{"stty size; echo lc=$LC_SHAPE"}))
-		if err == nil && !ok {
-			err = errors.New("exec refused")
-		}
-		startErr <- err
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(s.stderrNow(), "Password: ") {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if prompt := s.stderrNow(); prompt != "(root@t1) Password: " {
-		t.Fatalf("prompt = %q, want the relayed password prompt", prompt)
-	}
-	if _, err := s.ch.Write([]byte("s3cret\r")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-startErr; err != nil {
-		t.Fatal(err)
-	}
-	r := s.wait()
+	r := execAnsweringPrompt(t, s, "stty size; echo lc=$LC_SHAPE", "(root@t1) Password: ", "s3cret")
 	if out := string(r.stdout); !strings.Contains(out, "43 132") || !strings.Contains(out, "lc=kept") || r.status != 0 {
 		t.Errorf("stdout %q status %d; want the size 43 132 and lc=kept", r.stdout, r.status)
 	}
