@@ -38,6 +38,7 @@ type Config struct {
 	Upstream  Upstream  `yaml:"upstream"`
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
+	Cluster   Cluster   `yaml:"cluster"`
 
 	// Users are the bastion's users, by name. A user not listed here cannot
 	// log in (deny by default).

@@ -78,6 +78,7 @@ func (c *Config) ApplyDefaults() {
 	}
 	def(&c.DataDir, DefaultDataDir)
 	def(&c.Store.Driver, DriverBbolt)
+	defD(&c.Cluster.Heartbeat, DefaultHeartbeat)
 	def(&c.SSH.Listen, DefaultSSHListen)
 	defD(&c.SSH.HandshakeTimeout, DefaultHandshakeTimeout)
 	defI(&c.SSH.MaxUnauthenticated, DefaultMaxUnauthenticated)

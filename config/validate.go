@@ -39,6 +39,9 @@ func (c *Config) Validate() error {
 	default:
 		return bad("store.driver", "%q (want %s or %s)", c.Store.Driver, DriverBbolt, DriverPostgres)
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(c.SSH.Listen); err != nil {
 		return bad("ssh.listen", "%q is not host:port", c.SSH.Listen)
 	}

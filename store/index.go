@@ -33,6 +33,7 @@ type Index interface {
 	ListRecordings(ctx context.Context, f Filter) (Page, error)
 	Stats(ctx context.Context) (Stats, error)
 	RecoverActive(ctx context.Context, node string, fn RecoverFunc) (int, error)
+	InterruptSilentNode(ctx context.Context, node string, silentFor time.Duration) ([]recording.Meta, error)
 	PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]recording.Meta, error)
 
 	PutAccount(ctx context.Context, a Account) (Account, error)

@@ -24,7 +24,9 @@ type Recovered struct {
 type RecoverFunc func(r recording.Meta) (Recovered, error)
 
 // RecoverActive marks the recordings node left active (and those of no
-// node, from before rows named one) as interrupted; other nodes' live
+// node, from before rows named one) as interrupted, and repairs those
+// another node marked interrupted while node was silent
+// (InterruptSilentNode); other nodes' live
 // recordings in a shared index are left alone. It is meant for start-up, before sessions are accepted: fn is called once per
 // row (outside any transaction) and its End, FileSize, SHA256 and
 // ExitStatus are stored, with Duration = End - Start. When fn fails, the row
@@ -36,6 +38,14 @@ func (s *Store) RecoverActive(ctx context.Context, node string, fn RecoverFunc) 
 		return 0, fmt.Errorf("recover active recordings: %w", err)
 	}
 	active := OwnedBy(all, node)
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		marked, err := silentRows(tx, node)
+		active = append(active, marked...)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover active recordings: %w", err)
+	}
 	if len(active) == 0 {
 		return 0, nil
 	}
@@ -54,7 +64,7 @@ func (s *Store) RecoverActive(ctx context.Context, node string, fn RecoverFunc) 
 			if err != nil {
 				return err
 			}
-			if old.Status != recording.StatusActive {
+			if !Repairable(old, node) {
 				continue // finished meanwhile
 			}
 			if err := writeRecording(tx, old, &active[i]); err != nil {
@@ -91,7 +101,7 @@ func OwnedBy(rs []recording.Meta, node string) []recording.Meta {
 func ApplyRecovered(active []recording.Meta, fn RecoverFunc) {
 	for i := range active {
 		r := &active[i]
-		r.Status = recording.StatusInterrupted
+		r.Status, r.Error = recording.StatusInterrupted, ""
 		got, err := fn(*r)
 		if err != nil {
 			r.Error = fmt.Sprintf("recover after restart: %v", err)

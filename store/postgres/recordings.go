@@ -193,8 +193,9 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	return st, nil
 }
 
-// RecoverActive marks the recordings node left active as interrupted, as
-// store.Store.RecoverActive does: other nodes' live recordings are left
+// RecoverActive marks the recordings node left active as interrupted, and
+// repairs those marked while it was silent, as store.Store.RecoverActive
+// does: other nodes' live recordings are left
 // alone. A row finished or deleted meanwhile is left alone.
 func (s *Store) RecoverActive(ctx context.Context, node string, fn store.RecoverFunc) (int, error) {
 	all, err := s.ActiveRecordings(ctx)
@@ -202,13 +203,19 @@ func (s *Store) RecoverActive(ctx context.Context, node string, fn store.Recover
 		return 0, fmt.Errorf("recover active recordings: %w", unavailable(err))
 	}
 	active := store.OwnedBy(all, node)
+	marked, err := s.queryRecordings(ctx, `SELECT `+recordingCols+` FROM recordings WHERE status = $1 AND error = $2 AND node = $3 ORDER BY id`,
+		string(recording.StatusInterrupted), store.SilentNodeError, node)
+	if err != nil {
+		return 0, fmt.Errorf("recover active recordings: %w", unavailable(err))
+	}
+	active = append(active, marked...)
 	store.ApplyRecovered(active, fn)
 	n := 0
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
 		for i := range active {
 			args := recordingArgs(&active[i])
-			tag, err := tx.Exec(ctx, updateSQL+` AND status = 'active'`, args...)
+			tag, err := tx.Exec(ctx, updateSQL+` AND (status = 'active' OR status = 'interrupted' AND error = $30)`, append(args, store.SilentNodeError)...)
 			if err != nil {
 				return err
 			}
@@ -250,4 +257,47 @@ func (s *Store) PurgeCandidates(ctx context.Context, now time.Time, maxAge time.
 		}
 		after = batch[len(batch)-1].ID
 	}
+}
+
+// InterruptSilentNode marks node's active recordings interrupted when its
+// heartbeat is older than silentFor by the database's clock, as
+// store.Store.InterruptSilentNode does. The node's registry row is locked
+// (FOR UPDATE) for the transaction, so nodes sweeping at once take turns,
+// and the later one finds no active row left: each row is changed and
+// returned once.
+func (s *Store) InterruptSilentNode(ctx context.Context, node string, silentFor time.Duration) ([]recording.Meta, error) {
+	var out []recording.Meta
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = nil
+		var hb time.Time
+		err := tx.QueryRow(ctx, `SELECT heartbeat FROM nodes WHERE id = $1 AND heartbeat < now() - $2 * interval '1 microsecond' FOR UPDATE`,
+			node, silentFor.Microseconds()).Scan(&hb)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // alive, or not registered
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE status = $1 AND node = $2 ORDER BY id FOR UPDATE`,
+			string(recording.StatusActive), node)
+		if err != nil {
+			return err
+		}
+		active, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (recording.Meta, error) { return scanRecording(row) })
+		if err != nil {
+			return err
+		}
+		for i := range active {
+			store.MarkSilent(&active[i], hb)
+			if _, err := tx.Exec(ctx, updateSQL, recordingArgs(&active[i])...); err != nil {
+				return err
+			}
+		}
+		out = active
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interrupt recordings of silent node %s: %w", node, unavailable(err))
+	}
+	return out, nil
 }

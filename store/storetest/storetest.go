@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Locks", testLocks},
 		{"HostKeyPins", testHostKeyPins},
 		{"Nodes", testNodes},
+		{"SilentNode", testSilentNode},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
