@@ -42,7 +42,7 @@ func (s *Server) apiList(c echo.Context) error {
 	out := apiList{Recordings: make([]apiRecording, 0, len(page.Items)), Next: page.Next}
 	active := s.activeSet()
 	for _, r := range page.Items {
-		out.Recordings = append(out.Recordings, apiRecording{Meta: r, Live: active[r.ID]})
+		out.Recordings = append(out.Recordings, apiRecording{Meta: r, Live: active[r.ID] || s.remoteNode(&r) != ""})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -52,5 +52,5 @@ func (s *Server) apiGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiRecording{Meta: *rec, Live: s.isLive(rec.ID)})
+	return c.JSON(http.StatusOK, apiRecording{Meta: *rec, Live: s.isLive(rec)})
 }

@@ -41,6 +41,9 @@ func (s *Server) adminEndSession(c echo.Context) error {
 	}
 	p := principalOf(c)
 	if err := end(rec.ID, "auditor "+p.Name, why); err != nil {
+		if s.remoteNode(rec) != "" {
+			return nodeHTTPError(s, rec, err)
+		}
 		s.log.Info("end session refused", "session_id", rec.ID, "user", p.Name, "connection", whole, "err", err)
 		return echo.NewHTTPError(http.StatusConflict, "this session is not running on this bastion")
 	}

@@ -2,9 +2,11 @@ package replayweb
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,7 +21,11 @@ import (
 // proxies and browsers do not drop a quiet session.
 const keepAlive = 15 * time.Second
 
-func (s *Server) isLive(id string) bool { return s.activeSet()[id] }
+// isLive says whether rec can be watched live: running here, or running
+// on another node this site reaches (Options.Remote).
+func (s *Server) isLive(rec *recording.Meta) bool {
+	return rec.Status == recording.StatusActive && (s.remoteNode(rec) != "" || s.activeSet()[rec.ID])
+}
 
 // activeSet is the set of session ids the live source is fanning out now.
 func (s *Server) activeSet() map[string]bool {
@@ -35,7 +41,7 @@ func (s *Server) activeSet() map[string]bool {
 
 // sseWriter writes Server-Sent Events through a buffer; flush sends them.
 type sseWriter struct {
-	w  *echo.Response
+	w  http.ResponseWriter
 	bw *bufio.Writer
 }
 
@@ -59,8 +65,7 @@ func (sw *sseWriter) flush() error {
 	if err := sw.bw.Flush(); err != nil {
 		return err
 	}
-	sw.w.Flush()
-	return nil
+	return http.NewResponseController(sw.w).Flush()
 }
 
 // endOfStream is the named event after which the player's eventsource
@@ -79,26 +84,58 @@ func (s *Server) liveEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w := c.Response()
+	if node := s.remoteNode(rec); node != "" {
+		return s.liveRemote(c, rec, node)
+	}
+	var live LiveSource = noLive{}
+	if s.live != nil {
+		live = s.live
+	}
+	return serveLive(c.Response(), c.Request(), live, rec.ID, s.log, func() error {
+		return s.auditRecording(c, rec, audit.KindPlayback, "web", true)
+	})
+}
+
+// ServeLive streams the running session id of live to w as the site's
+// live view does (header, events so far, live events, "done" at the end;
+// "done" at once when id is not live). It is for another node asking on
+// behalf of its browser (cmd/jumpcast's internal listener): the caller
+// has authenticated the request, and the asking node audits the playback.
+// A nil live has nothing live.
+func ServeLive(w http.ResponseWriter, r *http.Request, live LiveSource, id string, log *slog.Logger) {
+	if live == nil {
+		live = noLive{}
+	}
+	_ = serveLive(w, r, live, id, log, nil)
+}
+
+// noLive is a LiveSource with nothing live.
+type noLive struct{}
+
+func (noLive) Active() []string                               { return nil }
+func (noLive) Subscribe(string) (*recorder.Subscription, bool) { return nil, false }
+
+// serveLive is liveEvents' stream; started (when set) is called once the
+// session is found live, before the first byte (the playback's audit
+// event), and its error refuses the stream.
+func serveLive(w http.ResponseWriter, r *http.Request, live LiveSource, id string, log *slog.Logger, started func() error) error {
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	var sub *recorder.Subscription
-	ok := false
-	if s.live != nil {
-		sub, ok = s.live.Subscribe(rec.ID)
-	}
+	sub, ok := live.Subscribe(id)
 	if !ok {
 		w.WriteHeader(http.StatusOK)
 		_, err := fmt.Fprint(w, endOfStream)
 		return err
 	}
 	defer sub.Close()
-	if err := s.auditRecording(c, rec, audit.KindPlayback, "web", true); err != nil {
-		return err
+	if started != nil {
+		if err := started(); err != nil {
+			return err
+		}
 	}
 	hdr, err := json.Marshal(sub.Header)
 	if err != nil {
-		return fmt.Errorf("encode live header %s: %w", rec.ID, err)
+		return fmt.Errorf("encode live header %s: %w", id, err)
 	}
 	// The http.Server's WriteTimeout would cut a long session; this response
 	// lives as long as the session or the browser.
@@ -108,17 +145,16 @@ func (s *Server) liveEvents(c echo.Context) error {
 	if sw.data(hdr) != nil || sw.flush() != nil {
 		return nil // the browser went away
 	}
-	s.pumpLive(c, rec, sub, sw)
+	pumpLive(r.Context(), id, sub, sw, log)
 	return nil
 }
 
 // pumpLive forwards events until the session ends (Events closed) or the
-// browser leaves (request context done). It runs on the request's
-// goroutine and starts none.
-func (s *Server) pumpLive(c echo.Context, rec *recording.Meta, sub *recorder.Subscription, sw *sseWriter) {
+// browser leaves (ctx done). It runs on the request's goroutine and
+// starts none.
+func pumpLive(ctx context.Context, id string, sub *recorder.Subscription, sw *sseWriter, log *slog.Logger) {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
-	ctx := c.Request().Context()
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,14 +165,14 @@ func (s *Server) pumpLive(c echo.Context, rec *recording.Meta, sub *recorder.Sub
 			}
 		case ev, ok := <-sub.Events:
 			if !ok {
-				s.endLive(rec, sub, sw)
+				endLive(id, sub, sw, log)
 				return
 			}
 			// Send what has queued up in one write before flushing.
 			for more := true; more && ok; {
 				line, err := json.Marshal(ev)
 				if err != nil {
-					s.log.Error("encode live event", "err", err, "session_id", rec.ID)
+					log.Error("encode live event", "err", err, "session_id", id)
 					return
 				}
 				if sw.data(line) != nil {
@@ -152,7 +188,7 @@ func (s *Server) pumpLive(c echo.Context, rec *recording.Meta, sub *recorder.Sub
 				return
 			}
 			if !ok {
-				s.endLive(rec, sub, sw)
+				endLive(id, sub, sw, log)
 				return
 			}
 		}
@@ -162,15 +198,15 @@ func (s *Server) pumpLive(c echo.Context, rec *recording.Meta, sub *recorder.Sub
 // endLive finishes the stream after Events closed: "done" when the session
 // ended (or the live view failed), nothing when this watcher was dropped for
 // being slow (its browser reconnects and starts over).
-func (s *Server) endLive(rec *recording.Meta, sub *recorder.Subscription, sw *sseWriter) {
+func endLive(id string, sub *recorder.Subscription, sw *sseWriter, log *slog.Logger) {
 	if err := sub.Err(); errors.Is(err, recorder.ErrSlowWatcher) {
-		s.log.Info("live view dropped a slow watcher; the browser reconnects", "session_id", rec.ID)
+		log.Info("live view dropped a slow watcher; the browser reconnects", "session_id", id)
 		return
 	} else if err != nil {
-		s.log.Warn("live view stopped", "session_id", rec.ID, "err", err)
+		log.Warn("live view stopped", "session_id", id, "err", err)
 	}
 	if sw.raw(endOfStream) == nil {
 		_ = sw.flush()
 	}
-	s.log.Debug("live view ended with the session", "session_id", rec.ID)
+	log.Debug("live view ended with the session", "session_id", id)
 }

@@ -103,7 +103,7 @@ func (s *Server) verifyRecording(c echo.Context) error {
 // when verify is set.
 func (s *Server) showRecording(c echo.Context, rec *recording.Meta, verify *recorder.Check) error {
 	b := recordingBody{Rec: *rec, IdleLimit: idleLimit, Verify: verify}
-	b.Live = rec.Status == recording.StatusActive && s.isLive(rec.ID)
+	b.Live = s.isLive(rec)
 	b.CanEnd = rec.Status == recording.StatusActive && s.o.EndSession != nil && principalOf(c).Role == store.RoleAdmin
 	b.CanEndConnection = b.CanEnd && s.o.EndConnection != nil
 	if t, err := strconv.ParseFloat(c.QueryParam("t"), 64); err == nil && t > 0 && t < 1e9 {

@@ -71,6 +71,14 @@ type Options struct {
 	// Locks makes, lists and lifts access locks, for the admin page. Nil:
 	// the page has no locks panel.
 	Locks Locks
+	// Node is this node's id (store.node_id). With Remote set, an active
+	// recording whose Meta.Node is another node is watched through
+	// Remote. EndSession and EndConnection route such sessions themselves.
+	Node string
+	// Remote opens the live stream of a session another node records
+	// (cmd/jumpcast's cluster client). Nil: only this node's sessions are
+	// watched live.
+	Remote RemoteLive
 }
 
 // Server is the web site. It holds web logins in memory; it starts no

@@ -35,6 +35,7 @@ type program struct {
 	cfg *config.Config
 
 	bastion *bastion.Bastion // nil only while newProgram fails before it
+	cluster clusterNode      // the internal listener and client (cluster.listen); zero without
 	locks   *lockKeeper      // access locks, for the admin socket and the web site
 	health  *metrics.Health
 	web     *http.Server // nil when web.listen is empty
@@ -57,9 +58,14 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 			_ = p.Close()
 		}
 	}()
-	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger, Version: version}); err != nil {
+	advertise, err := p.listenCluster()
+	if err != nil {
 		return nil, err
 	}
+	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger, Version: version, Advertise: advertise}); err != nil {
+		return nil, err
+	}
+	p.startCluster()
 	p.health = newHealth(cfg, p.bastion.Store, p.bastion.Dir, logger)
 	p.locks = &lockKeeper{st: p.bastion.Store, audit: p.bastion.Audit, apply: p.bastion.Proxy.ApplyLocks, now: time.Now}
 	if p.sshLn, err = listenTCP(cfg.SSH.Listen, cfg.SSH.ProxyProtocolFrom); err != nil {
@@ -102,9 +108,11 @@ func (p *program) listenWeb() error {
 		Metrics:        p.bastion.Metrics.Handler(),
 		Health:         p.health.Live,
 		Ready:          p.health.Ready,
-		EndSession:     p.bastion.Proxy.EndSession,
-		EndConnection:  p.bastion.Proxy.EndConnection,
+		EndSession:     p.ender(false),
+		EndConnection:  p.ender(true),
 		Locks:          p.locks,
+		Node:           cfg.Node(),
+		Remote:         remoteLive(p.cluster.client),
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
@@ -141,7 +149,7 @@ func listenTCP(addr string, proxyFrom []string) (net.Listener, error) {
 // accepting and gives sessions the configured grace period, recordings are
 // finalized, and the database is closed by Close. SIGHUP reloads policy.
 func (p *program) Run(ctx context.Context) error {
-	errc := make(chan error, 4) // one slot per server goroutine below (ssh, web, admin, ops)
+	errc := make(chan error, 5) // one slot per server goroutine below (ssh, web, admin, ops, cluster)
 	go func() { errc <- p.bastion.Proxy.Serve(p.sshLn) }()
 	if p.web != nil {
 		go func() {
@@ -158,6 +166,9 @@ func (p *program) Run(ctx context.Context) error {
 	if p.ops != nil {
 		go func() { errc <- p.ops.Serve(p.opsLn) }()
 	}
+	if p.cluster.srv != nil {
+		go func() { errc <- p.cluster.srv.Serve(p.cluster.ln) }()
+	}
 	go p.retentionLoop(ctx)
 
 	hup := make(chan os.Signal, 1)
@@ -165,7 +176,7 @@ func (p *program) Run(ctx context.Context) error {
 	defer signal.Stop(hup)
 
 	p.log.Info("jumpcast started", "version", version, "ssh", p.sshLn.Addr().String(),
-		"web", webAddr(p.webLn), "metrics", webAddr(p.opsLn), "data_dir", p.cfg.DataDir)
+		"web", webAddr(p.webLn), "metrics", webAddr(p.opsLn), "cluster", p.cluster.addr(), "node", p.cfg.Node(), "data_dir", p.cfg.DataDir)
 	for {
 		select {
 		case <-hup:
@@ -254,6 +265,9 @@ func (p *program) shutdown() {
 		_ = p.web.Shutdown(wctx) // SSE streams end with their sessions; the rest are short requests
 	}
 	_ = p.admin.Shutdown(wctx)
+	if p.cluster.srv != nil {
+		_ = p.cluster.srv.Shutdown(wctx) // forwarded live streams end with their sessions
+	}
 	if p.ops != nil {
 		_ = p.ops.Shutdown(wctx)
 	}
@@ -268,7 +282,7 @@ func (p *program) Close() error {
 	if p.bastion != nil && p.bastion.Proxy != nil {
 		errs = append(errs, p.bastion.Proxy.Close())
 	}
-	for _, l := range []net.Listener{p.sshLn, p.webLn, p.adminLn, p.opsLn} {
+	for _, l := range []net.Listener{p.sshLn, p.webLn, p.adminLn, p.opsLn, p.cluster.ln} {
 		if l != nil {
 			_ = l.Close() // already closed by Shutdown in the normal path
 		}
@@ -278,6 +292,9 @@ func (p *program) Close() error {
 	}
 	if p.admin != nil {
 		_ = p.admin.Close()
+	}
+	if p.cluster.srv != nil {
+		_ = p.cluster.srv.Close()
 	}
 	if p.ops != nil {
 		_ = p.ops.Close()

@@ -100,7 +100,7 @@ func Kinds() []Kind {
 // Outcomes returns every Outcome, for filters.
 func Outcomes() []Outcome {
 	return []Outcome{OutcomeOK, OutcomeAllowed, OutcomeDenied, OutcomeError, OutcomeFailed, OutcomeStarted,
-		OutcomeEnded, OutcomeTerminated, OutcomeLost, OutcomePinned, OutcomeForgotten, OutcomeOverridden, OutcomeLocked, OutcomeUnlocked}
+		OutcomeEnded, OutcomeTerminated, OutcomeLost, OutcomePinned, OutcomeForgotten, OutcomeOverridden, OutcomeLocked, OutcomeUnlocked, OutcomeInterrupted}
 }
 
 // Outcome says how an event ended. Which outcomes a kind has is written
@@ -123,6 +123,9 @@ const (
 	OutcomeOverridden Outcome = "overridden" // a client's request the bastion changed before passing it on
 	OutcomeLocked     Outcome = "locked"     // an access lock made
 	OutcomeUnlocked   Outcome = "unlocked"   // an access lock removed
+	// A recording closed by another node because its own stopped its
+	// heartbeat.
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // DetailKey names one entry of Event.Detail. Values are always strings;
@@ -155,6 +158,8 @@ const (
 	DetailLock           DetailKey = "lock"         // an access lock's id
 	DetailLogin          DetailKey = "login"        // the SSH login name as typed
 	DetailMessage        DetailKey = "message"      // the line the admin was shown
+	DetailNode           DetailKey = "node"         // the node that was recording a session
+	DetailHeartbeat      DetailKey = "heartbeat"    // a silent node's last heartbeat (RFC 3339, UTC)
 	DetailName           DetailKey = "name"         // an API token's name
 	DetailOnFailure      DetailKey = "on_failure"   // recording.on_failure: "fail-open" or "fail-closed"
 	DetailOrigin         DetailKey = "origin"       // a forward's originator host:port, as the client sent it

@@ -177,3 +177,13 @@ func HostKeyForgotten(by, address, fingerprint, keyType string) Event {
 	return Event{Kind: KindHostKey, Outcome: OutcomeForgotten,
 		Detail: map[DetailKey]string{DetailAddress: address, DetailKeyFingerprint: fingerprint, DetailType: keyType, DetailBy: by}}
 }
+
+// NodeSilent is a recording that node by ("node c") marked interrupted
+// because node, which records it, stopped its heartbeat after heartbeat:
+// kind recording, outcome interrupted, reason ReasonNodeSilent. The owner
+// repairs the row from its file when it comes back.
+func NodeSilent(who Who, sessionID, node, by string, heartbeat time.Time) Event {
+	return Event{Kind: KindRecording, Outcome: OutcomeInterrupted, Who: who, SessionID: sessionID,
+		Reason: ReasonNodeSilent, Detail: map[DetailKey]string{DetailNode: node, DetailBy: by,
+			DetailHeartbeat: heartbeat.UTC().Format(time.RFC3339)}}
+}

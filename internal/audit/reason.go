@@ -54,6 +54,9 @@ const (
 	// The index that holds the tofu pins did not answer: the key could
 	// not be checked, so the target is not reached.
 	ReasonPinsUnavailable Reason = "host key pins unavailable"
+	// The node recording a session stopped its heartbeat; another node
+	// closed the recording's row.
+	ReasonNodeSilent Reason = "node stopped answering"
 )
 
 // Why the bastion changed a client's request before passing it on.

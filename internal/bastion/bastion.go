@@ -74,6 +74,9 @@ type Options struct {
 	NoRecording bool
 	// Version is the jumpcast version, for the node registry.
 	Version string
+	// Advertise is the URL other nodes reach this node's internal
+	// listener at, for the node registry; "" when it has none.
+	Advertise string
 }
 
 // Bastion is the wired SSH side of jumpcast. New sets every field; they
@@ -101,40 +104,9 @@ type Bastion struct {
 	Proxy *proxy.Server
 
 	syslog *auditsyslog.Sink // log.syslog's copy of the audit trail; nil when off
-	stopHB chan struct{}     // closed by Close: ends the node's heartbeat
-	hbDone chan struct{}     // closed when the heartbeat goroutine has ended
-}
-
-// heartbeatEvery is how often a node tells the registry it is alive.
-const heartbeatEvery = 10 * time.Second
-
-// register puts this node in the index's node registry and keeps its
-// heartbeat until Close. A failed heartbeat is logged; the next one tries
-// again (the index may be restarting).
-func (b *Bastion) register(cfg *config.Config, version string, log *slog.Logger) error {
-	id := cfg.Node()
-	if err := b.Store.RegisterNode(context.Background(), store.Node{ID: id, Version: version}); err != nil {
-		return fmt.Errorf("register node %s: %w", id, err)
-	}
-	b.stopHB, b.hbDone = make(chan struct{}), make(chan struct{})
-	go func() { // owner: the Bastion; ends at Close
-		defer close(b.hbDone)
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.stopHB:
-				return
-			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
-				if err := b.Store.NodeHeartbeat(ctx, id); err != nil {
-					log.Warn("node heartbeat failed", "node", id, "err", err)
-				}
-				cancel()
-			}
-		}
-	}()
-	return nil
+	stopHB chan struct{}     // closed by Close: ends the node's keeper (register)
+	hbDone chan struct{}     // closed when the keeper goroutine has ended
+	keeper *keeper           // made by register, run by startKeeper
 }
 
 // syslogCloseGrace bounds how long Close sends the audit events still
@@ -198,7 +170,7 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 	if b.Store, err = OpenIndex(context.Background(), cfg, o.NoSync); err != nil {
 		return nil, err
 	}
-	if err := b.register(cfg, o.Version, log); err != nil {
+	if err := b.register(cfg, o, log); err != nil {
 		return nil, err
 	}
 	if err := hostpins.ImportFile(context.Background(), KnownHostsPath(cfg), b.Store, log); err != nil {
@@ -241,6 +213,7 @@ func New(cfg *config.Config, o Options) (_ *Bastion, err error) {
 		return nil, err
 	}
 	b.Proxy.ApplyLocks(locks)
+	b.startKeeper()
 	return b, nil
 }
 
