@@ -26,11 +26,9 @@ var ErrExists = errors.New("already exists")
 // through its admin socket, the web site is the same process), so the
 // writer applies the new list to its proxy as it writes it. With a shared
 // database, other nodes must hear of it too: each node polls ListLocks
-// every second (cheap: the list is small; a version row bumped by every
-// write would make an unchanged poll one row) or listens for a
-// notification (PostgreSQL LISTEN/NOTIFY) sent by the writer, and applies
-// the whole list again. Applying is idempotent, so a missed or repeated
-// notification costs nothing but the poll interval.
+// every second (internal/bastion's keeper; cheap: the list is small) and
+// applies the whole list again when its set of ids changed. Applying is
+// idempotent, so a repeated poll costs nothing but the read.
 
 // CreateLock stores l, which must be valid (lock.Lock.Validate) and carry
 // its id; a zero Created is set to now. It fails with an error wrapping

@@ -25,7 +25,8 @@ func newNodesCmd(g *globalFlags) *cobra.Command {
 		Short: "List the node registry: id, version, start and last heartbeat",
 		Long: `Lists every node that registered in the index (store.node_id; the host name
 by default), the version it runs, when it last started and when it last said
-it was alive (every 10 s). A node silent for 30 s or more is marked so. With
+it was alive (every cluster.heartbeat, 10 s by default), and its internal
+address (cluster.advertise). A node silent for 30 s or more is marked so. With
 bbolt there is one node; with PostgreSQL every node sharing the database.`,
 		Example: "  jumpcast nodes ls",
 		Args:    cobra.NoArgs,
@@ -48,14 +49,18 @@ func printNodes(w io.Writer, ns []store.Node, now time.Time) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tVERSION\tSTARTED (UTC)\tLAST HEARTBEAT\tSTATE")
+	fmt.Fprintln(tw, "NODE\tINTERNAL ADDRESS\tVERSION\tSTARTED (UTC)\tLAST HEARTBEAT\tSTATE")
 	for _, n := range ns {
 		ago := now.Sub(n.Heartbeat).Round(time.Second)
 		state := "alive"
 		if ago >= nodeSilentAfter {
 			state = "silent"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", n.ID, n.Version, n.Started.UTC().Format("2006-01-02 15:04:05"), ago, state)
+		addr := n.Addr
+		if addr == "" {
+			addr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s ago\t%s\n", n.ID, addr, n.Version, n.Started.UTC().Format("2006-01-02 15:04:05"), ago, state)
 	}
 	return tw.Flush()
 }
