@@ -112,7 +112,7 @@ func ServeLive(w http.ResponseWriter, r *http.Request, live LiveSource, id strin
 // noLive is a LiveSource with nothing live.
 type noLive struct{}
 
-func (noLive) Active() []string                               { return nil }
+func (noLive) Active() []string                                { return nil }
 func (noLive) Subscribe(string) (*recorder.Subscription, bool) { return nil, false }
 
 // serveLive is liveEvents' stream; started (when set) is called once the
