@@ -222,12 +222,7 @@ func TestClusterLiveAndEndOnAnotherNode(t *testing.T) {
 	// The command line on node A ends a session on B.
 	live2 := b.startLiveSSH(t, b.login(), "printf 'second\\n'; sleep 60")
 	waitOutput(t, live2, "second")
-	var id2 string
-	for _, r := range waitRecordings(t, a.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive }) {
-		if r.Status == recording.StatusActive {
-			id2 = r.ID
-		}
-	}
+	id2 := activeID(t, a.cfgPath)
 	if out, errOut, code := runJumpcast(t, "", "recordings", "end", id2, "--reason", "from A", "-c", a.cfgPath); code != 0 {
 		t.Fatalf("recordings end on A: exit %d %q %q", code, out, errOut)
 	}
@@ -238,12 +233,7 @@ func TestClusterLiveAndEndOnAnotherNode(t *testing.T) {
 	// B gone: C answers at once and names B.
 	live3 := b.startLiveSSH(t, b.login(), "printf 'third\\n'; sleep 60")
 	waitOutput(t, live3, "third")
-	var id3 string
-	for _, r := range waitRecordings(t, c.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive }) {
-		if r.Status == recording.StatusActive {
-			id3 = r.ID
-		}
-	}
+	id3 := activeID(t, c.cfgPath)
 	b.srv.Kill()
 	start := time.Now()
 	code, got := webGet(t, web, "http://"+c.srv.WebAddr+"/recordings/"+id3+"/live")
@@ -379,4 +369,16 @@ func getRecording(t *testing.T, cfgPath, id string) recording.Meta {
 	}
 	t.Fatalf("recording %s not listed", id)
 	return recording.Meta{}
+}
+
+// activeID waits for the one active recording the index lists, through
+// the node of cfgPath, and returns its id.
+func activeID(t *testing.T, cfgPath string) string {
+	t.Helper()
+	for _, r := range waitRecordings(t, cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive }) {
+		if r.Status == recording.StatusActive {
+			return r.ID
+		}
+	}
+	return ""
 }
