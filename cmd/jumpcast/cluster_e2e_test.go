@@ -25,9 +25,11 @@ import (
 	"github.com/jumpcast/jumpcast/store/postgres"
 )
 
-// clusterHeartbeat is the nodes' cluster.heartbeat in these tests: a
-// silent node is found within 3 × 500 ms + 500 ms.
-const clusterHeartbeat = 500 * time.Millisecond
+// silentHeartbeat is the nodes' cluster.heartbeat in TestClusterSilentNode:
+// a silent node is found within 3 × 1 s + 1 s. The other tests keep the
+// default (10 s), so that a node slowed down by a loaded machine is never
+// taken for a dead one while they run.
+const silentHeartbeat = time.Second
 
 // testCluster is several `jumpcast serve` processes on one PostgreSQL
 // database, each with its own data folder and node id, in front of one
@@ -38,8 +40,9 @@ type testCluster struct {
 	nodes  map[string]*e2e
 }
 
-// startCluster starts one node per id (ids are also their node_id).
-func startCluster(t *testing.T, ids ...string) *testCluster {
+// startCluster starts one node per id (ids are also their node_id), with
+// cluster.heartbeat hb (0: the default).
+func startCluster(t *testing.T, hb time.Duration, ids ...string) *testCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
@@ -56,8 +59,10 @@ func startCluster(t *testing.T, ids ...string) *testCluster {
 	client := sshtest.NewClientConfig(t, key)
 	for _, id := range ids {
 		e := &e2e{key: key, sshd: sshd, client: client, dataDir: filepath.Join(t.TempDir(), "data-"+id)}
-		extra := fmt.Sprintf("store:\n  driver: postgres\n  node_id: %s\ncluster:\n  listen: 127.0.0.1:0\n  secret_file: %q\n  heartbeat: %s\n",
-			id, secretFile, clusterHeartbeat)
+		extra := fmt.Sprintf("store:\n  driver: postgres\n  node_id: %s\ncluster:\n  listen: 127.0.0.1:0\n  secret_file: %q\n", id, secretFile)
+		if hb != 0 {
+			extra += fmt.Sprintf("  heartbeat: %s\n", hb)
+		}
 		e.cfgPath = writeConfig(t, e.dataDir, key.AuthorizedLine, key.PrivatePath, sshd.Addr, sshd.User(), extra)
 		e.srv = startServer(t, e.cfgPath)
 		tc.nodes[id] = e
@@ -101,7 +106,7 @@ func waitOutput(t *testing.T, l *liveSSH, want string) {
 // user's connection on node A (which polls the index's locks), and A
 // refuses the user's next login with the lock's reason.
 func TestClusterLockOnAnotherNode(t *testing.T) {
-	tc := startCluster(t, "node-a", "node-c")
+	tc := startCluster(t, 0, "node-a", "node-c")
 	a, c := tc.nodes["node-a"], tc.nodes["node-c"]
 	live := a.startLiveSSH(t, a.login(), "printf 'ready\\n'; sleep 60")
 	waitOutput(t, live, "ready")
@@ -140,7 +145,7 @@ func readSSE(body io.Reader, lines chan<- string) {
 // end` on node A ends another session of B's. When B is gone, C says
 // which node does not answer, at once.
 func TestClusterLiveAndEndOnAnotherNode(t *testing.T) {
-	tc := startCluster(t, "node-a", "node-b", "node-c")
+	tc := startCluster(t, 0, "node-a", "node-b", "node-c")
 	a, b, c := tc.nodes["node-a"], tc.nodes["node-b"], tc.nodes["node-c"]
 	const pw = "cluster e2e passphrase"
 	if _, errOut, code := runJumpcast(t, pw+"\n", "auditor", "add", "root", "--role", "admin", "-c", c.cfgPath); code != 0 {
@@ -262,7 +267,7 @@ func webGet(t *testing.T, c *http.Client, u string) (int, string) {
 // 401 to a call without the cluster secret, with a forged one, or with a
 // prefix of it, on every route; with the secret it works.
 func TestClusterInternalRoutesNeedTheSecret(t *testing.T) {
-	tc := startCluster(t, "node-a")
+	tc := startCluster(t, 0, "node-a")
 	base := tc.internalURL(t, "node-a")
 	id := recording.NewID(time.Now())
 	hc := &http.Client{Timeout: 10 * time.Second}
@@ -308,7 +313,7 @@ func TestClusterInternalRoutesNeedTheSecret(t *testing.T) {
 // and one check) with an audit event naming A; A restarted repairs the
 // row from its file (size, SHA-256, duration), and it verifies.
 func TestClusterSilentNode(t *testing.T) {
-	tc := startCluster(t, "node-a", "node-b")
+	tc := startCluster(t, silentHeartbeat, "node-a", "node-b")
 	a, b := tc.nodes["node-a"], tc.nodes["node-b"]
 	live := a.startLiveSSH(t, a.login(), "printf 'before the kill\\n'; sleep 60")
 	waitOutput(t, live, "before the kill")
@@ -331,7 +336,7 @@ func TestClusterSilentNode(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("node B marked A's recording interrupted %v after the kill (bound: %v)", time.Since(killed).Round(time.Millisecond),
-		(config.MissedHeartbeats+1)*clusterHeartbeat)
+		(config.MissedHeartbeats+1)*silentHeartbeat)
 	if marked.Error != store.SilentNodeError || marked.SHA256 != "" {
 		t.Errorf("marked row: error %q sha256 %q", marked.Error, marked.SHA256)
 	}
