@@ -52,6 +52,8 @@ test-deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_PKGS) >/dev/null; \
 	fi
+	@# the single sign-on tests' OpenID provider (internal/oidctest), built once into the user cache
+	@$(GO) run ./internal/oidctest/build >/dev/null
 
 ## test: every test, over real protocols (installs test-deps first)
 test: test-deps

@@ -170,6 +170,54 @@ type Web struct {
 	ProxyProtocolFrom []string `yaml:"proxy_protocol_from,omitempty"`
 	// SessionTTL is how long an auditor stays logged in. Default 12h.
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// OIDC, when set, adds single sign-on through an OpenID provider (a
+	// "Log in with NAME" button). Default none.
+	OIDC *OIDC `yaml:"oidc,omitempty"`
+	// DisablePasswordLogin switches off sign-in with a local account's
+	// password, but for the accounts named in BreakGlass. Default false.
+	DisablePasswordLogin bool `yaml:"disable_password_login,omitempty"`
+	// BreakGlass names the local accounts that may still sign in with a
+	// password while DisablePasswordLogin is set (the operator's way in
+	// when the provider is down). Default none.
+	BreakGlass []string `yaml:"break_glass,omitempty"`
+}
+
+// OIDC configures single sign-on with an OpenID Connect provider
+// (authorization code flow with PKCE). Issuer, ClientID, RedirectURL,
+// one of ClientSecretFile and ClientSecretEnv, and Roles are required.
+type OIDC struct {
+	// Name is what the login button says: "Log in with NAME". Default
+	// "single sign-on".
+	Name string `yaml:"name"`
+	// Issuer is the provider's issuer URL; its discovery document is read
+	// from ISSUER/.well-known/openid-configuration.
+	Issuer string `yaml:"issuer"`
+	// ClientID is this site's client id at the provider.
+	ClientID string `yaml:"client_id"`
+	// ClientSecretFile is a file holding the client secret (one line);
+	// ClientSecretEnv names an environment variable holding it. Exactly
+	// one is set; the secret itself never appears in the config or the log.
+	ClientSecretFile string `yaml:"client_secret_file,omitempty"`
+	ClientSecretEnv  string `yaml:"client_secret_env,omitempty"`
+	// RedirectURL is this site's callback as registered at the provider:
+	// https://HOST/login/oidc/callback.
+	RedirectURL string `yaml:"redirect_url"`
+	// Scopes asked for besides "openid". Default [profile, email].
+	Scopes []string `yaml:"scopes,omitempty"`
+	// RoleClaim is the claim (a list of strings, or one string) whose
+	// values Roles maps to a role. Default "groups".
+	RoleClaim string `yaml:"role_claim,omitempty"`
+	// Roles maps a value of RoleClaim (a group) to a role: admin, auditor
+	// or user. Several matching groups give the most privileged role; no
+	// matching group refuses the login.
+	Roles map[string]string `yaml:"roles"`
+	// UserClaim is the claim that names the person; for role user it is
+	// their bastion user name, so they see their own sessions. Default
+	// "preferred_username".
+	UserClaim string `yaml:"user_claim,omitempty"`
+	// PostLogoutRedirectURL, when set, is where the provider sends the
+	// browser after its own logout (it must be registered there too).
+	PostLogoutRedirectURL string `yaml:"post_logout_redirect_url,omitempty"`
 }
 
 // Failure policies for recording.

@@ -92,6 +92,14 @@ func (c *Config) ApplyDefaults() {
 	defD(&c.SSH.ShutdownGrace, DefaultShutdownGrace)
 	def(&c.Web.Listen, DefaultWebListen)
 	defD(&c.Web.SessionTTL, DefaultSessionTTL)
+	if o := c.Web.OIDC; o != nil {
+		def(&o.Name, "single sign-on")
+		def(&o.RoleClaim, "groups")
+		def(&o.UserClaim, "preferred_username")
+		if len(o.Scopes) == 0 {
+			o.Scopes = []string{"profile", "email"}
+		}
+	}
 	if c.Recording.Input == "" {
 		c.Recording.Input = InputAuto
 	}

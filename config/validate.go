@@ -80,6 +80,9 @@ func (c *Config) Validate() error {
 	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
 		return bad("web.tls_cert", "tls_cert and tls_key must be set together")
 	}
+	if err := c.validateWeb(); err != nil {
+		return err
+	}
 	for key, cidrs := range map[string][]string{"web.trusted_proxies": c.Web.TrustedProxies,
 		"web.proxy_protocol_from": c.Web.ProxyProtocolFrom, "ssh.proxy_protocol_from": c.SSH.ProxyProtocolFrom} {
 		for i, cidr := range cidrs {

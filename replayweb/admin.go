@@ -92,7 +92,7 @@ func (s *Server) adminPutAccount(c echo.Context) error {
 	}
 	_ = s.audit(c, audit.AccountPut(principalOf(c).Name, name, role))
 	me := principalOf(c)
-	if me.Name != name || me.login == nil {
+	if me.Name != name || me.login == nil || me.login.sso {
 		return s.renderAdmin(c, http.StatusOK, adminBody{Notice: notice})
 	}
 	// Their own account. This login was made for the old role: a role

@@ -76,6 +76,9 @@ func (s *Server) loginPrincipal(c echo.Context) (*principal, error) {
 	if l == nil {
 		return nil, nil
 	}
+	if l.sso { // no local account: the provider vouched for it until expiry
+		return &principal{Name: l.user, Role: l.role, login: l}, nil
+	}
 	a, err := s.store.GetAccount(c.Request().Context(), l.user)
 	if errors.Is(err, store.ErrNotFound) || err == nil && (a.Role != l.role || a.CredentialVersion != l.version) {
 		s.logins.remove(l.id)

@@ -18,6 +18,12 @@ type loginBody struct {
 	Next  string
 	Name  string
 	Error string
+	// SSO is the single sign-on button's name, "" without single sign-on;
+	// Password shows the password form; SSOFailed marks a refused single
+	// sign-on (the page then offers to try again).
+	SSO       string
+	Password  bool
+	SSOFailed bool
 }
 
 func (s *Server) loginNonceCookieName() string {
@@ -63,6 +69,10 @@ func (s *Server) loginPage(c echo.Context) error {
 
 func (s *Server) renderLogin(c echo.Context, status int, b loginBody) error {
 	tok := s.loginCSRF.token(s.loginNonce(c))
+	if s.sso != nil {
+		b.SSO = s.sso.o.Name
+	}
+	b.Password = !s.o.DisablePasswordLogin || c.QueryParam("local") == "1" || c.Request().Method == http.MethodPost || s.sso == nil
 	return s.render(c, status, "login", pageData{Title: "Sign in", CSRF: tok, Body: b})
 }
 
@@ -94,6 +104,12 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		s.log.Info("web login refused", "user", name, "remote_addr", ip)
 		b.Error = "Wrong name or password."
 		return s.renderLogin(c, http.StatusUnauthorized, b)
+	}
+	if !s.passwordLoginAllowed(a.Name) {
+		_ = s.audit(c, audit.PasswordLoginOff(a.Name))
+		s.log.Info("web login refused: password sign-in is switched off", "user", name, "remote_addr", ip)
+		b.Error = "Sign-in with a password is switched off for this account; use single sign-on."
+		return s.renderLogin(c, http.StatusForbidden, b)
 	}
 	// A login always gets a fresh login id: an id planted in the browser
 	// before login is dropped, never promoted (session fixation).
@@ -130,12 +146,36 @@ func (s *Server) authenticate(c echo.Context, name, pw string) (*store.Account, 
 	return a, nil
 }
 
+// passwordLoginAllowed reports whether account name may sign in with its
+// password: always, unless Options.DisablePasswordLogin, and then only the
+// break-glass accounts.
+func (s *Server) passwordLoginAllowed(name string) bool {
+	if !s.o.DisablePasswordLogin {
+		return true
+	}
+	for _, n := range s.o.BreakGlass {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// logout ends the login here, then sends a single sign-on's browser on to
+// the provider's end-session endpoint when it has one.
 func (s *Server) logout(c echo.Context) error {
+	end := ""
 	if p := principalOf(c); p != nil && p.login != nil {
 		s.logins.remove(p.login.id)
 		s.log.Info("web logout", "user", p.Name, "remote_addr", c.RealIP())
+		end = s.endSessionURL(p.login)
 	}
 	s.setCookie(c, s.webLoginCookieName(), "", -1)
+	if end != "" {
+		c.Set(principalKey, (*principal)(nil)) // the page is for nobody now
+		return s.render(c, http.StatusOK, "continue", pageData{Title: "Signed out",
+			Body: continueBody{URL: end, Message: "You are signed out of jumpcast; now signing you out at your identity provider."}})
+	}
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 

@@ -79,6 +79,15 @@ type Options struct {
 	// (cmd/jumpcast's cluster client). Nil: only this node's sessions are
 	// watched live.
 	Remote RemoteLive
+	// OIDC, when set, adds single sign-on through an OpenID provider
+	// (oidc.go). Nil: local accounts only.
+	OIDC *OIDCOptions
+	// DisablePasswordLogin refuses sign-in with a local account's
+	// password, but for the accounts named in BreakGlass; the login page
+	// then shows only the single sign-on button (and the password form at
+	// /login?local=1).
+	DisablePasswordLogin bool
+	BreakGlass           []string
 }
 
 // Server is the web site. It holds web logins in memory; it starts no
@@ -98,6 +107,7 @@ type Server struct {
 	pages     map[string]*pageTemplate
 	played    playedSet   // which login played which recording (chunks.go)
 	readers   readerCache // open Readers of finished recordings (readers.go)
+	sso       *ssoClient  // nil without Options.OIDC
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
@@ -144,6 +154,11 @@ func New(o Options) (*Server, error) {
 		loginCSRF: loginCSRF{key: key},
 		pages:     pages,
 		dummyHash: dummy,
+	}
+	if o.OIDC != nil {
+		if s.sso, err = newSSOClient(*o.OIDC); err != nil {
+			return nil, err
+		}
 	}
 	s.e = s.newEcho(extractor)
 	return s, nil
@@ -206,6 +221,10 @@ func (s *Server) routes(e *echo.Echo) {
 	}
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)
+	if s.sso != nil {
+		e.GET("/login/oidc", s.oidcStart)
+		e.GET("/login/oidc/callback", s.oidcCallback)
+	}
 	static := e.Group("/static", s.staticCache)
 	static.StaticFS("/", mustSub(embedded, "assets"))
 

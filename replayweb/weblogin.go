@@ -38,6 +38,12 @@ type webLogin struct {
 	csrf    string // synchronizer token for this login's forms
 	created time.Time
 	expires time.Time
+	// sso marks a single sign-on (oidc.go): it has no local account, its
+	// role came from the provider's groups, subject is the provider's
+	// "sub" and idToken the raw ID token (the hint at logout).
+	sso     bool
+	subject string
+	idToken string
 }
 
 // webLogins is the server-side login table. Logins live in memory: a

@@ -96,6 +96,10 @@ func (p *program) listenWeb() error {
 	if cfg.Web.Listen == "" {
 		return nil
 	}
+	sso, err := ssoOptions(cfg.Web.OIDC)
+	if err != nil {
+		return err
+	}
 	site, err := replayweb.New(replayweb.Options{
 		Store:          auditedStore{Index: p.bastion.Store, audit: p.bastion.Audit},
 		Recordings:     p.bastion.Dir,
@@ -113,6 +117,10 @@ func (p *program) listenWeb() error {
 		Locks:          p.locks,
 		Node:           cfg.Node(),
 		Remote:         remoteLive(p.cluster.client),
+		OIDC:           sso,
+
+		DisablePasswordLogin: cfg.Web.DisablePasswordLogin,
+		BreakGlass:           cfg.Web.BreakGlass,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)

@@ -87,6 +87,7 @@ const (
 	KindLock        Kind = "lock"         // an access lock made or lifted (CLI or web UI)
 	KindConnection  Kind = "connection"   // an admin connection the bastion closed (reload, lock, request)
 	KindAuditExport Kind = "audit_export" // the audit log exported from the web UI
+	KindSSOMapping  Kind = "sso_mapping"  // the role a single sign-on got from its groups, or none
 )
 
 // Kinds returns every Kind, in the order "jumpcast audit --help" lists
@@ -94,7 +95,7 @@ const (
 func Kinds() []Kind {
 	return []Kind{KindAuth, KindPolicy, KindSession, KindForward, KindUpstream, KindHostKey,
 		KindPlayback, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin,
-		KindLock, KindConnection, KindAuditExport}
+		KindLock, KindConnection, KindAuditExport, KindSSOMapping}
 }
 
 // Outcomes returns every Outcome, for filters.
@@ -152,6 +153,8 @@ const (
 	DetailExpires        DetailKey = "expires"      // when a lock ends (RFC 3339, UTC); absent: until removed
 	DetailFilter         DetailKey = "filter"       // an audit export's filter, as URL query
 	DetailFormat         DetailKey = "format"       // an audit export's format: jsonl or csv
+	DetailGroup          DetailKey = "group"        // sso_mapping: the group that gave the role
+	DetailGroups         DetailKey = "groups"       // sso_mapping: the groups the provider asserted, comma-separated
 	DetailKeyFingerprint DetailKey = "key"          // the SSH key's SHA-256 fingerprint
 	DetailSessionKind    DetailKey = "kind"         // a session's kind: shell, exec, sftp, subsystem
 	DetailLive           DetailKey = "live"         // "true" for a playback of a running session
@@ -170,6 +173,7 @@ const (
 	DetailScreen         DetailKey = "screen"       // the text searched for
 	DetailSessions       DetailKey = "sessions"     // how many sessions and forwards a closed connection had open
 	DetailSHA256         DetailKey = "sha256"       // a recording file's checksum as computed now
+	DetailSSOSubject     DetailKey = "sso_subject"  // the OpenID provider's "sub" of a single sign-on
 	DetailStart          DetailKey = "start"        // a purged recording's start (RFC 3339, UTC)
 	DetailSubject        DetailKey = "subject"      // the account a web_admin change is about; what a lock names
 	DetailTargetLogin    DetailKey = "target_login" // "new", or "reused" for a kept target connection
