@@ -35,6 +35,14 @@ type Cluster struct {
 	// least 32 bytes; the file readable by its owner only). Required with
 	// Listen.
 	SecretFile string `yaml:"secret_file,omitempty"`
+	// TLSCert and TLSKey are the internal listener's certificate and key
+	// (PEM), signed by CAFile's authority; with them the listener speaks
+	// TLS and Advertise defaults to https://. CAFile is the cluster's own
+	// certificate authority: a node calls another's https:// address only
+	// when that node's certificate chains to it. All three or none.
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
+	CAFile  string `yaml:"ca_file,omitempty"`
 	// Heartbeat is how often the node writes its heartbeat into the
 	// registry and looks for nodes that stopped: a node silent for
 	// MissedHeartbeats heartbeats has its active recordings marked
@@ -53,8 +61,8 @@ func (c *Config) validateCluster() error {
 		return bad("heartbeat", "%s: want at least 100ms", cl.Heartbeat)
 	}
 	if cl.Listen == "" {
-		if cl.Advertise != "" || cl.SecretFile != "" {
-			return bad("listen", "is empty, but advertise or secret_file is set")
+		if cl.Advertise != "" || cl.SecretFile != "" || cl.TLSCert != "" || cl.TLSKey != "" || cl.CAFile != "" {
+			return bad("listen", "is empty, but other cluster keys are set")
 		}
 		return nil
 	}
@@ -67,11 +75,24 @@ func (c *Config) validateCluster() error {
 	if cl.SecretFile == "" {
 		return bad("secret_file", "is required with cluster.listen")
 	}
+	if n := btoi(cl.TLSCert != "") + btoi(cl.TLSKey != "") + btoi(cl.CAFile != ""); n != 0 && n != 3 {
+		return bad("tls_cert", "cluster.tls_cert, tls_key and ca_file go together")
+	}
 	if cl.Advertise != "" {
 		u, err := url.Parse(cl.Advertise)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return bad("advertise", "%q: want http://HOST:PORT or https://HOST:PORT", cl.Advertise)
 		}
+		if (u.Scheme == "https") != (cl.TLSCert != "") {
+			return bad("advertise", "%q: https:// goes with cluster.tls_cert, http:// without", cl.Advertise)
+		}
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

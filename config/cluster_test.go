@@ -17,6 +17,9 @@ func TestClusterConfig(t *testing.T) {
 		{"bad_listen", "store:\n  driver: postgres\ncluster:\n  listen: nowhere\n  secret_file: /s\n", "cluster.listen"},
 		{"bad_advertise", "store:\n  driver: postgres\ncluster:\n  listen: :8443\n  advertise: ftp://x\n  secret_file: /s\n", "cluster.advertise"},
 		{"secret_without_listen", "cluster:\n  secret_file: /s\n", "cluster.listen"},
+		{"tls_partial", "store:\n  driver: postgres\ncluster:\n  listen: 127.0.0.1:8443\n  secret_file: /s\n  tls_cert: /c\n", "cluster.tls_cert"},
+		{"tls_http_advertise", "store:\n  driver: postgres\ncluster:\n  listen: 127.0.0.1:8443\n  advertise: http://10.0.0.1:8443\n  secret_file: /s\n  tls_cert: /c\n  tls_key: /k\n  ca_file: /a\n", "cluster.advertise"},
+		{"tls_ok", "store:\n  driver: postgres\ncluster:\n  listen: 127.0.0.1:8443\n  advertise: https://10.0.0.1:8443\n  secret_file: /s\n  tls_cert: /c\n  tls_key: /k\n  ca_file: /a\n", ""},
 		{"tiny_heartbeat", "cluster:\n  heartbeat: 1ms\n", "cluster.heartbeat"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,12 +21,14 @@ import (
 // client it calls them with. Its zero value (no cluster) routes every
 // call to this node.
 type clusterNode struct {
-	secret []byte
-	ln     net.Listener
-	srv    *http.Server
-	client *cluster.Client // nil without cluster.listen
-	self   string
-	st     store.Index
+	secret    []byte
+	serverTLS *tls.Config // the listener's certificate (cluster.tls_cert); nil: plain HTTP
+	clientTLS *tls.Config // the cluster's authority (cluster.ca_file); nil: plain HTTP
+	ln        net.Listener
+	srv       *http.Server
+	client    *cluster.Client // nil without cluster.listen
+	self      string
+	st        store.Index
 }
 
 // listenCluster reads the secret and opens the internal listener (before
@@ -39,6 +42,16 @@ func (p *program) listenCluster() (advertise string, err error) {
 	if p.cluster.secret, err = cluster.LoadSecret(cc.SecretFile); err != nil {
 		return "", err
 	}
+	scheme := "http://"
+	if cc.TLSCert != "" {
+		if p.cluster.serverTLS, err = cluster.ServerTLS(cc.TLSCert, cc.TLSKey); err != nil {
+			return "", err
+		}
+		if p.cluster.clientTLS, err = cluster.ClientTLS(cc.CAFile); err != nil {
+			return "", err
+		}
+		scheme = "https://"
+	}
 	if p.cluster.ln, err = net.Listen("tcp", cc.Listen); err != nil {
 		return "", fmt.Errorf("cluster listener: %w", err)
 	}
@@ -49,7 +62,7 @@ func (p *program) listenCluster() (advertise string, err error) {
 	if addr.IP.IsUnspecified() {
 		return "", errors.New("cluster.advertise: required when cluster.listen names no host (other nodes need an address)")
 	}
-	return "http://" + addr.String(), nil
+	return scheme + addr.String(), nil
 }
 
 // startCluster builds the internal routes and the client once the bastion
@@ -59,7 +72,7 @@ func (p *program) startCluster() {
 	if p.cluster.ln == nil {
 		return
 	}
-	p.cluster.client = cluster.NewClient(p.cluster.secret, p.resolveNode)
+	p.cluster.client = cluster.NewClient(p.cluster.secret, p.resolveNode, p.cluster.clientTLS)
 	hub := p.bastion.Hub
 	routes := cluster.Routes{
 		Live: func(w http.ResponseWriter, r *http.Request, id string) {
@@ -80,6 +93,9 @@ func (p *program) startCluster() {
 			}
 			return err
 		},
+	}
+	if p.cluster.serverTLS != nil {
+		p.cluster.ln = tls.NewListener(p.cluster.ln, p.cluster.serverTLS)
 	}
 	p.cluster.srv = &http.Server{
 		Handler:           cluster.Handler(p.cluster.secret, routes, p.log),

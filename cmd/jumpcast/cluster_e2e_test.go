@@ -44,6 +44,13 @@ type testCluster struct {
 // cluster.heartbeat hb (0: the default).
 func startCluster(t *testing.T, hb time.Duration, ids ...string) *testCluster {
 	t.Helper()
+	return startClusterWith(t, hb, "", ids...)
+}
+
+// startClusterWith is startCluster with more keys (YAML lines indented
+// two spaces) in each node's cluster section.
+func startClusterWith(t *testing.T, hb time.Duration, clusterKeys string, ids ...string) *testCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -63,6 +70,7 @@ func startCluster(t *testing.T, hb time.Duration, ids ...string) *testCluster {
 		if hb != 0 {
 			extra += fmt.Sprintf("  heartbeat: %s\n", hb)
 		}
+		extra += clusterKeys
 		e.cfgPath = writeConfig(t, e.dataDir, key.AuthorizedLine, key.PrivatePath, sshd.Addr, sshd.User(), extra)
 		e.srv = startServer(t, e.cfgPath)
 		tc.nodes[id] = e

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -46,13 +47,16 @@ func unreachable(node string, err error) *NodeError {
 type Client struct {
 	secret  []byte
 	resolve Resolver
+	tls     bool // the cluster uses TLS: plain http:// addresses are refused
 	hc      *http.Client
 }
 
 // NewClient returns a client that presents secret to the nodes resolve
-// finds.
-func NewClient(secret []byte, resolve Resolver) *Client {
+// finds. With tlsConf (ClientTLS), it calls https:// addresses only and
+// checks their certificates with it; nil calls http:// addresses.
+func NewClient(secret []byte, resolve Resolver, tlsConf *tls.Config) *Client {
 	tr := &http.Transport{
+		TLSClientConfig:       tlsConf,
 		Proxy:                 nil, // node-to-node calls never go through HTTP_PROXY
 		DialContext:           (&net.Dialer{Timeout: dialTimeout}).DialContext,
 		TLSHandshakeTimeout:   dialTimeout,
@@ -61,7 +65,7 @@ func NewClient(secret []byte, resolve Resolver) *Client {
 		IdleConnTimeout:       time.Minute,
 	}
 	// No client-wide timeout: a live stream lasts as long as its session.
-	return &Client{secret: secret, resolve: resolve, hc: &http.Client{Transport: tr,
+	return &Client{secret: secret, resolve: resolve, tls: tlsConf != nil, hc: &http.Client{Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -70,6 +74,14 @@ func (c *Client) call(ctx context.Context, node, method, path string, form url.V
 	base, err := c.resolve(ctx, node)
 	if err != nil {
 		return nil, unreachable(node, err)
+	}
+	wantScheme := "http://"
+	if c.tls {
+		wantScheme = "https://"
+	}
+	if !strings.HasPrefix(base, wantScheme) {
+		// The secret never goes out in clear text to a cluster that uses TLS.
+		return nil, unreachable(node, fmt.Errorf("node advertises %s, want %s (cluster.tls_cert)", base, wantScheme))
 	}
 	var body io.Reader
 	if form != nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -79,7 +80,7 @@ func TestClientAndHandler(t *testing.T) {
 	}
 	ctx := context.Background()
 	id := recording.NewID(time.Now())
-	c := NewClient(secret, resolve)
+	c := NewClient(secret, resolve, nil)
 	if err := c.End(ctx, "a", id, "auditor bob", "freeze", false); err != nil {
 		t.Fatalf("End: %v", err)
 	}
@@ -100,11 +101,22 @@ func TestClientAndHandler(t *testing.T) {
 	}
 
 	var ne *NodeError
-	if err := NewClient([]byte(strings.Repeat("x", 40)), resolve).End(ctx, "a", id, "x", "", false); !errors.As(err, &ne) || !strings.Contains(ne.Msg, "cluster secrets differ") {
+	if err := NewClient([]byte(strings.Repeat("x", 40)), resolve, nil).End(ctx, "a", id, "x", "", false); !errors.As(err, &ne) || !strings.Contains(ne.Msg, "cluster secrets differ") {
 		t.Errorf("End with another secret: %v", err)
 	}
 	if err := c.End(ctx, "b", id, "x", "", false); !errors.As(err, &ne) || ne.Msg != "the node recording this session, b, does not answer" {
 		t.Errorf("End on an unregistered node: %v", err)
+	}
+
+	// A cluster that uses TLS sends the secret to no http:// address.
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS13}
+	if err := NewClient(secret, resolve, tlsConf).End(ctx, "a", id, "x", "", false); !errors.As(err, &ne) || !strings.Contains(ne.Err.Error(), "want https://") {
+		t.Errorf("End to an http:// node from a TLS cluster: %v", err)
+	}
+	select {
+	case got := <-ended:
+		t.Errorf("the route ran (%q) for a client that should not have called", got)
+	default:
 	}
 
 	// A closed port, and a listener that accepts and never answers.
@@ -123,7 +135,7 @@ func TestClientAndHandler(t *testing.T) {
 		}
 	}()
 	for name, u := range map[string]string{"closed": closedURL, "mute": "http://" + mute.Addr().String()} {
-		c := NewClient(secret, func(context.Context, string) (string, error) { return u, nil })
+		c := NewClient(secret, func(context.Context, string) (string, error) { return u, nil }, nil)
 		start := time.Now()
 		_, err := c.Live(ctx, "dead", id)
 		if !errors.As(err, &ne) || ne.Msg != "the node recording this session, dead, does not answer" {
