@@ -35,13 +35,7 @@ func TestClusterBrowserWatchesAndEndsAnotherNodesSession(t *testing.T) {
 	live.send(t, "seen-from-node-c")
 	br.WaitTerminal(t, "got:seen-from-node-c")
 	br.CheckClean(t, "the live view of another node's session")
-	br.Do(t, "open the form",
-		chromedp.Click(chromedp.CSS("#end-session summary")),
-		chromedp.WaitVisible(chromedp.ID("end-reason")),
-		chromedp.SendKeys(chromedp.ID("end-reason"), "ended from node c"),
-	)
-	br.Load(t, "end the session", chromedp.Click(chromedp.ID("end-button")))
-	br.Do(t, "see the notice", chromedp.WaitVisible(chromedp.ID("end-notice")))
+	endInBrowser(t, br, "ended from node c")
 	if code := live.waitExit(t); code != 255 {
 		t.Errorf("ssh on B: exit %d, want 255", code)
 	}

@@ -233,20 +233,10 @@ func TestClusterLiveAndEndOnAnotherNode(t *testing.T) {
 	}
 
 	// The command line on node A ends a session on B.
-	live2 := b.startLiveSSH(t, b.login(), "printf 'second\\n'; sleep 60")
-	waitOutput(t, live2, "second")
-	id2 := activeID(t, a.cfgPath)
-	if out, errOut, code := runJumpcast(t, "", "recordings", "end", id2, "--reason", "from A", "-c", a.cfgPath); code != 0 {
-		t.Fatalf("recordings end on A: exit %d %q %q", code, out, errOut)
-	}
-	if code := live2.waitExit(t); code != 255 || !strings.Contains(live2.out.String(), "from A") {
-		t.Errorf("ssh on B after the end from A: exit %d %q", code, live2.out.String())
-	}
+	endFromCLI(t, b, a, "from A")
 
 	// B gone: C answers at once and names B.
-	live3 := b.startLiveSSH(t, b.login(), "printf 'third\\n'; sleep 60")
-	waitOutput(t, live3, "third")
-	id3 := activeID(t, c.cfgPath)
+	_, id3 := startSleeper(t, b, c, "third")
 	b.srv.Kill()
 	start := time.Now()
 	code, got := webGet(t, web, "http://"+c.srv.WebAddr+"/recordings/"+id3+"/live")
@@ -382,6 +372,28 @@ func getRecording(t *testing.T, cfgPath, id string) recording.Meta {
 	}
 	t.Fatalf("recording %s not listed", id)
 	return recording.Meta{}
+}
+
+// startSleeper starts an ssh session on node on that prints marker and
+// sleeps, and returns it with its recording's id, as node via lists it.
+func startSleeper(t *testing.T, on, via *e2e, marker string) (*liveSSH, string) {
+	t.Helper()
+	live := on.startLiveSSH(t, on.login(), "printf '"+marker+"\\n'; sleep 60")
+	waitOutput(t, live, marker)
+	return live, activeID(t, via.cfgPath)
+}
+
+// endFromCLI starts a session on node on and ends it with `jumpcast
+// recordings end` on node from: the admin's ssh exits 255 with why.
+func endFromCLI(t *testing.T, on, from *e2e, why string) {
+	t.Helper()
+	live, id := startSleeper(t, on, from, "sleeping")
+	if out, errOut, code := runJumpcast(t, "", "recordings", "end", id, "--reason", why, "-c", from.cfgPath); code != 0 {
+		t.Fatalf("recordings end: exit %d %q %q", code, out, errOut)
+	}
+	if code := live.waitExit(t); code != 255 || !strings.Contains(live.out.String(), why) {
+		t.Errorf("ssh after the end: exit %d %q, want 255 and %q", code, live.out.String(), why)
+	}
 }
 
 // activeID waits for the one active recording the index lists, through

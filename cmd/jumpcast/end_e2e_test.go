@@ -91,13 +91,7 @@ func TestBrowserAdminEndsLiveSession(t *testing.T) {
 	b.LogIn(t, "http://"+e.srv.WebAddr+"/recordings/"+id, "root", pw)
 	b.Do(t, "wait for the live player", chromedp.WaitVisible(chromedp.CSS("#player .xterm-screen")), chromedp.WaitVisible(chromedp.ID("live-note")))
 	b.WaitTerminal(t, "live-ready")
-	b.Do(t, "open the form",
-		chromedp.Click(chromedp.CSS("#end-session summary")),
-		chromedp.WaitVisible(chromedp.ID("end-reason")),
-		chromedp.SendKeys(chromedp.ID("end-reason"), "change freeze"),
-	)
-	b.Load(t, "end the session", chromedp.Click(chromedp.ID("end-button")))
-	b.Do(t, "see the notice", chromedp.WaitVisible(chromedp.ID("end-notice")))
+	endInBrowser(t, b, "change freeze")
 	if code := live.waitExit(t); code != 255 {
 		t.Errorf("ssh exit %d, want 255", code)
 	}
@@ -106,4 +100,17 @@ func TestBrowserAdminEndsLiveSession(t *testing.T) {
 	}
 	b.Screenshot(t, art, "end-done.png")
 	b.CheckClean(t, "end session")
+}
+
+// endInBrowser ends the session of the recording page b shows with its
+// "End this session…" form, giving why, and waits for the page's notice.
+func endInBrowser(t *testing.T, b *browsertest.Browser, why string) {
+	t.Helper()
+	b.Do(t, "open the form",
+		chromedp.Click(chromedp.CSS("#end-session summary")),
+		chromedp.WaitVisible(chromedp.ID("end-reason")),
+		chromedp.SendKeys(chromedp.ID("end-reason"), why),
+	)
+	b.Load(t, "end the session", chromedp.Click(chromedp.ID("end-button")))
+	b.Do(t, "see the notice", chromedp.WaitVisible(chromedp.ID("end-notice")))
 }
