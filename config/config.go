@@ -288,7 +288,7 @@ const (
 // Upstream configures how the bastion connects to targets.
 type Upstream struct {
 	// HostKeyPolicy is HostKeyTOFU (default: pin the first key seen in
-	// <data_dir>/known_hosts) or HostKeyStrict (only keys in KnownHosts and
+	// the index) or HostKeyStrict (only keys in KnownHosts and
 	// in the target's HostKeys are accepted).
 	HostKeyPolicy string `yaml:"host_key_policy"`
 	// KnownHosts are extra OpenSSH known_hosts files, read-only.
@@ -314,6 +314,12 @@ type Upstream struct {
 	// or a relayed password. Default 10s (set by Parse and Default); 0
 	// turns reuse off.
 	ReuseIdle time.Duration `yaml:"reuse_idle"`
+	// ChannelWindow is the receive window the bastion offers the target
+	// on each session channel: how much of a target's output the bastion
+	// may hold for a session before the admin's client takes it, so it
+	// bounds the memory of busy sessions. Default DefaultChannelWindow;
+	// MinChannelWindow to MaxChannelWindow.
+	ChannelWindow ByteSize `yaml:"channel_window"`
 }
 
 // Log configures structured logging.

@@ -32,6 +32,9 @@ const (
 	DefaultUpstreamHandshake  = 15 * time.Second
 	DefaultReuseIdle          = 10 * time.Second
 	MaxReuseIdle              = time.Hour
+	DefaultChannelWindow      = 512 << 10 // upstream.channel_window
+	MinChannelWindow          = 128 << 10
+	MaxChannelWindow          = 16 << 20
 )
 
 // DefaultEnvAllow is the env allow-list used when ssh.env_allow is empty.
@@ -104,6 +107,9 @@ func (c *Config) ApplyDefaults() {
 		c.Recording.Input = InputAuto
 	}
 	def(&c.Recording.OnFailure, FailClosed)
+	if c.Upstream.ChannelWindow == 0 {
+		c.Upstream.ChannelWindow = DefaultChannelWindow
+	}
 	if c.Recording.MinFreeSpace == 0 {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
 	}

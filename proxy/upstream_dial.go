@@ -80,6 +80,7 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 		HostKeyAlgorithms: hk.algos,
 		ClientVersion:     "SSH-2.0-jumpcast",
 	}
+	ccfg.ChannelWindowSize = uint32(cfg.Upstream.ChannelWindow)
 	c, chans, reqs, err := gossh.NewClientConn(conn, d.Address, ccfg)
 	plan.close()
 	if err != nil {

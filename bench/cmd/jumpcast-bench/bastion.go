@@ -33,6 +33,7 @@ type bastionConfig struct {
 	remoteUser   string            // the user alice may be on the targets
 	targets      map[string]string // alias → address
 	reuseIdle    string            // upstream.reuse_idle; "" leaves the default
+	window       string            // upstream.channel_window; "" leaves the default
 }
 
 // writeBastionConfig writes a jumpcast config file next to the data folder:
@@ -50,6 +51,9 @@ func writeBastionConfig(c bastionConfig) (string, error) {
 	var reuse string
 	if c.reuseIdle != "" {
 		reuse = "\n  reuse_idle: " + c.reuseIdle
+	}
+	if c.window != "" {
+		reuse += "\n  channel_window: " + c.window
 	}
 	cfg := fmt.Sprintf(`data_dir: %q
 ssh:

@@ -32,8 +32,10 @@ const (
 	aliasIdle = "idle1" // the in-process target used for the idle sessions
 )
 
-// kex and cipher pinned on every client (OpenSSH and Go), so that no path
-// wins by negotiating something cheaper.
+// The kex pinned on every client (OpenSSH and Go), so that no path wins
+// setup by negotiating something cheaper. The cipher is each client's
+// default (OpenSSH's: chacha20-poly1305) unless -cipher pins one, e.g.
+// pinnedCipher for the extra row.
 const (
 	pinnedKex    = gossh.KeyExchangeCurve25519
 	pinnedCipher = gossh.CipherAES128GCM
@@ -63,6 +65,7 @@ type fixtures struct {
 	clientCfg string           // ssh_config with one Host per path
 	text      textFile         // the text the text-bulk metrics cat
 	paths     map[string]*benchPath
+	cipher    string // -cipher; "" leaves the clients' defaults
 }
 
 // startFixtures starts the target, the jump host, the idle target and the
@@ -80,11 +83,11 @@ func startFixtures(tb *fixtureTB, o *options, selected []string) *fixtures {
 	f.idle = sshtest.NewTarget(tb, sshtest.TargetOptions{AuthorizedKeys: []gossh.PublicKey{f.admin.Public, f.upstream.Public}})
 	f.text = writeTextFile(tb, o.TextBytes, o.Seed)
 
-	hosts := []string{
-		"KexAlgorithms " + pinnedKex,
-		"Ciphers " + pinnedCipher,
-		"Compression no",
+	hosts := []string{"KexAlgorithms " + pinnedKex, "Compression no"}
+	if o.Cipher != "" {
+		hosts = append(hosts, "Ciphers "+o.Cipher)
 	}
+	f.cipher = o.Cipher
 	for _, name := range selected {
 		p := &benchPath{name: name, alias: name}
 		switch name {
@@ -149,6 +152,7 @@ func (f *fixtures) startJumpcast(o *options, name string) *bastion {
 		remoteUser:   f.user,
 		targets:      map[string]string{aliasDB: f.target.Addr, aliasIdle: f.idle.Addr},
 		reuseIdle:    o.ReuseIdle,
+		window:       o.UpstreamWindow,
 	}
 	cfgPath, err := writeBastionConfig(c)
 	if err != nil {
@@ -167,9 +171,18 @@ func (f *fixtures) goConfig(user string, hostKey gossh.PublicKey) *gossh.ClientC
 		User:            user,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(f.admin.Signer)},
 		HostKeyCallback: gossh.FixedHostKey(hostKey),
-		Config:          gossh.Config{KeyExchanges: []string{pinnedKex}, Ciphers: []string{pinnedCipher}},
+		Config:          gossh.Config{KeyExchanges: []string{pinnedKex}, Ciphers: ciphers(f.cipher)},
 		Timeout:         15 * time.Second,
 	}
+}
+
+// ciphers is the Go client's cipher list for -cipher: nil (x/crypto's
+// defaults) when none is pinned.
+func ciphers(pinned string) []string {
+	if pinned == "" {
+		return nil
+	}
+	return []string{pinned}
 }
 
 // targetAddr is the address and host key of a target alias.

@@ -42,6 +42,12 @@ type options struct {
 	Paths         []string        `json:"paths"`
 	Only          map[string]bool `json:"only,omitempty"`
 	ReuseIdle     string          `json:"reuse_idle,omitempty"` // upstream.reuse_idle of both bastions; "" = the product default
+	// UpstreamWindow is upstream.channel_window of both bastions; "" = the
+	// product default.
+	UpstreamWindow string `json:"upstream_window,omitempty"`
+	// Cipher is the cipher every client was pinned to; "" = each client's
+	// default (OpenSSH 9.2: chacha20-poly1305@openssh.com).
+	Cipher string `json:"cipher,omitempty"`
 
 	outDir       string
 	perfOut      string
@@ -87,6 +93,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pprofDir, "pprof", "", "write Go CPU and heap profiles of jc-rec (from its admin socket) during the first run of each phase to this folder")
 	fs.IntVar(&o.pprofSeconds, "pprof-seconds", 5, "length of each -pprof CPU profile; the heap profile is taken when it ends")
 	fs.StringVar(&o.ReuseIdle, "reuse-idle", "", "upstream.reuse_idle for both jumpcast paths, e.g. 0s to measure cold setup (default: the product's default)")
+	fs.StringVar(&o.Cipher, "cipher", "", "pin every client to this cipher, e.g. "+pinnedCipher+" (default: each client's default, as admins run it)")
+	fs.StringVar(&o.UpstreamWindow, "upstream-window", "", "upstream.channel_window for both jumpcast paths, e.g. 512KiB (default: the product's default)")
 	fs.BoolVar(&o.verbose, "v", false, "verbose fixture logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -121,6 +121,14 @@ func printTable(w io.Writer, r *report) {
 	if r.Options.ReuseIdle != "" {
 		reuse = "upstream.reuse_idle " + r.Options.ReuseIdle
 	}
+	if r.Options.Cipher != "" {
+		reuse += ", clients pinned to " + r.Options.Cipher
+	} else {
+		reuse += ", clients' default ciphers"
+	}
+	if r.Options.UpstreamWindow != "" {
+		reuse += ", upstream.channel_window " + r.Options.UpstreamWindow
+	}
 	for _, k := range goRuntimeVars {
 		if v, ok := r.Machine.GoEnv[k]; ok {
 			reuse += "; " + k + "=" + v

@@ -209,6 +209,7 @@ type channel struct {
 	windowMu   sync.Mutex
 	myWindow   uint32
 	myConsumed uint32
+	windowSize uint32 // the window offered when the channel opened (mux.window)
 
 	// writeMu serializes calls to mux.conn.writePacket() and
 	// protects sentClose and packetPool. This mutex must be
@@ -372,8 +373,8 @@ func (c *channel) adjustWindow(adj uint32) error {
 	// exceed the initial window setting, we don't worry about overflow.
 	c.myConsumed += adj
 	var sendAdj uint32
-	if (channelWindowSize-c.myWindow > 3*channelMaxPacket) ||
-		(c.myWindow < channelWindowSize/2) {
+	if (c.windowSize-c.myWindow > 3*channelMaxPacket) ||
+		(c.myWindow < c.windowSize/2) {
 		sendAdj = c.myConsumed
 		c.myConsumed = 0
 		c.myWindow += sendAdj
@@ -526,7 +527,8 @@ func (ch *channel) handlePacket(packet []byte) error {
 func (m *mux) newChannel(chanType string, direction channelDirection, extraData []byte) *channel {
 	ch := &channel{
 		remoteWin:        window{Cond: newCond()},
-		myWindow:         channelWindowSize,
+		myWindow:         m.window,
+		windowSize:       m.window,
 		pending:          newBuffer(),
 		extPending:       newBuffer(),
 		direction:        direction,

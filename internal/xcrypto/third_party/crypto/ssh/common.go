@@ -547,6 +547,13 @@ type Config struct {
 	// The allowed MAC algorithms. If unspecified then a sensible default is
 	// used. Unsupported values are silently ignored.
 	MACs []string
+
+	// ChannelWindowSize is the receive window this side offers for each
+	// channel it opens or accepts: how many bytes the peer may send on a
+	// channel before this side has read them, and so how much a channel
+	// can hold in memory. Zero means 2 MiB (64 packets of 32 KiB); values
+	// below 128 KiB are raised to 128 KiB.
+	ChannelWindowSize uint32
 }
 
 // SetDefaults sets sensible values for unset fields in config. This is

@@ -108,6 +108,7 @@ func (c *chanList) isClosed() bool {
 type mux struct {
 	conn     packetConn
 	chanList chanList
+	window   uint32 // the receive window each channel offers
 
 	incomingChannels chan NewChannel
 
@@ -135,8 +136,24 @@ func (m *mux) Wait() error {
 
 // newMux returns a mux that runs over the given connection.
 func newMux(p packetConn) *mux {
+	return newMuxWindow(p, 0)
+}
+
+// minChannelWindow is the smallest receive window newMuxWindow offers.
+const minChannelWindow = 4 * channelMaxPacket
+
+// newMuxWindow is newMux whose channels offer window bytes of receive
+// window (Config.ChannelWindowSize; zero: channelWindowSize).
+func newMuxWindow(p packetConn, window uint32) *mux {
+	switch {
+	case window == 0:
+		window = channelWindowSize
+	case window < minChannelWindow:
+		window = minChannelWindow
+	}
 	m := &mux{
 		conn:             p,
+		window:           window,
 		incomingChannels: make(chan NewChannel, chanSize),
 		globalResponses:  make(chan interface{}, 1),
 		incomingRequests: make(chan *Request, chanSize),

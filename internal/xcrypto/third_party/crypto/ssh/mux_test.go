@@ -1786,3 +1786,48 @@ closed:
 		t.Fatal("SendRequest spinloop on closed globalResponses")
 	}
 }
+
+// TestChannelWindowSize: each side offers the receive window its Config
+// names on the channels it opens and accepts, at least 128 KiB, and tops
+// it up as the data is read, so a transfer far larger than the window
+// goes through.
+func TestChannelWindowSize(t *testing.T) {
+	for _, tc := range []struct{ set, want uint32 }{
+		{0, channelWindowSize},
+		{256 << 10, 256 << 10},
+		{1, minChannelWindow},
+	} {
+		a, b := memPipe()
+		s, c := newMuxWindow(a, tc.set), newMux(b)
+		done := make(chan error, 1)
+		go func() {
+			nc := <-s.incomingChannels
+			ch, _, err := nc.Accept()
+			if err != nil {
+				done <- err
+				return
+			}
+			n, err := io.Copy(io.Discard, ch)
+			if err == nil && n != 8<<20 {
+				err = fmt.Errorf("read %d bytes", n)
+			}
+			done <- err
+		}()
+		ch, _, err := c.OpenChannel("chan", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ch.(*channel).remoteWin.win; got != tc.want {
+			t.Errorf("ChannelWindowSize %d: the peer was offered %d bytes, want %d", tc.set, got, tc.want)
+		}
+		if _, err := ch.Write(make([]byte, 8<<20)); err != nil {
+			t.Fatal(err)
+		}
+		ch.CloseWrite()
+		if err := <-done; err != nil {
+			t.Errorf("ChannelWindowSize %d: %v", tc.set, err)
+		}
+		s.Close()
+		c.Close()
+	}
+}

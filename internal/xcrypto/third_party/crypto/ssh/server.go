@@ -450,7 +450,7 @@ func (s *connection) serverHandshake(config *ServerConfig) (*Permissions, error)
 	if err != nil {
 		return nil, err
 	}
-	s.mux = newMux(s.transport)
+	s.mux = newMuxWindow(s.transport, config.ChannelWindowSize)
 	return perms, err
 }
 
