@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,6 +336,12 @@ func TestClusterSilentNode(t *testing.T) {
 	}
 	t.Logf("node B marked A's recording interrupted %v after the kill (bound: %v)", time.Since(killed).Round(time.Millisecond),
 		(config.MissedHeartbeats+1)*silentHeartbeat)
+	out, _, _ := runJumpcast(t, "", "nodes", "ls", "-c", b.cfgPath)
+	if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool {
+		return strings.HasPrefix(l, "node-a ") && strings.HasSuffix(strings.TrimSpace(l), "silent")
+	}) {
+		t.Errorf("nodes ls on B after A's kill does not call node-a silent:\n%s", out)
+	}
 	if marked.Error != store.SilentNodeError || marked.SHA256 != "" {
 		t.Errorf("marked row: error %q sha256 %q", marked.Error, marked.SHA256)
 	}

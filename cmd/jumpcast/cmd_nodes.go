@@ -8,12 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/store"
 )
-
-// nodeSilentAfter is how long without a heartbeat makes `nodes ls` call a
-// node silent (three missed heartbeats).
-const nodeSilentAfter = 30 * time.Second
 
 func newNodesCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -26,24 +23,32 @@ func newNodesCmd(g *globalFlags) *cobra.Command {
 		Long: `Lists every node that registered in the index (store.node_id; the host name
 by default), the version it runs, when it last started and when it last said
 it was alive (every cluster.heartbeat, 10 s by default), and its internal
-address (cluster.advertise). A node silent for 30 s or more is marked so. With
+address (cluster.advertise). A node that missed 3 heartbeats (30 s by
+default) is marked silent; other nodes then mark its recordings interrupted. With
 bbolt there is one node; with PostgreSQL every node sharing the database.`,
 		Example: "  jumpcast nodes ls",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withBackend(g, func(b backend) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			// Silent: config.MissedHeartbeats heartbeats missed, when other
+			// nodes mark its recordings interrupted.
+			silentAfter := config.MissedHeartbeats * cfg.Cluster.Heartbeat
+			return withConfigBackend(cfg, func(b backend) error {
 				ns, err := b.ListNodes(cmd.Context())
 				if err != nil {
 					return err
 				}
-				return printNodes(cmd.OutOrStdout(), ns, time.Now())
+				return printNodes(cmd.OutOrStdout(), ns, time.Now(), silentAfter)
 			})
 		},
 	})
 	return cmd
 }
 
-func printNodes(w io.Writer, ns []store.Node, now time.Time) error {
+func printNodes(w io.Writer, ns []store.Node, now time.Time, silentAfter time.Duration) error {
 	if len(ns) == 0 {
 		_, err := fmt.Fprintln(w, "no node has registered yet (jumpcast serve registers at start)")
 		return err
@@ -53,7 +58,7 @@ func printNodes(w io.Writer, ns []store.Node, now time.Time) error {
 	for _, n := range ns {
 		ago := now.Sub(n.Heartbeat).Round(time.Second)
 		state := "alive"
-		if ago >= nodeSilentAfter {
+		if ago >= silentAfter {
 			state = "silent"
 		}
 		addr := n.Addr
