@@ -82,8 +82,8 @@ func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
 	return out, nil
 }
 
-// DeleteAccount removes a web account and every API token it owns, in one
-// transaction (a removed account must not keep API access). It returns
+// DeleteAccount removes a web account, its second factor and every API
+// token it owns, in one transaction (a removed account must not keep API access). It returns
 // ErrNotFound when there is no such account.
 func (s *Store) DeleteAccount(ctx context.Context, name string) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -92,6 +92,9 @@ func (s *Store) DeleteAccount(ctx context.Context, name string) error {
 			return ErrNotFound
 		}
 		if err := b.Delete([]byte(name)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSecondFactors).Delete([]byte(name)); err != nil {
 			return err
 		}
 		var owned []APIToken

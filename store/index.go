@@ -41,6 +41,12 @@ type Index interface {
 	ListAccounts(ctx context.Context) ([]Account, error)
 	DeleteAccount(ctx context.Context, name string) error
 
+	PutSecondFactor(ctx context.Context, f SecondFactor) error
+	GetSecondFactor(ctx context.Context, account string) (*SecondFactor, error)
+	DeleteSecondFactor(ctx context.Context, account string) error
+	UseTOTPStep(ctx context.Context, account string, step int64) error
+	UseRecoveryCode(ctx context.Context, account, hash string) (int, error)
+
 	PutToken(ctx context.Context, t APIToken) error
 	TokenByHash(ctx context.Context, hash string) (*APIToken, error)
 	ListTokens(ctx context.Context) ([]APIToken, error)

@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the layout this code reads and writes. A file with a
 // lower version is migrated by Open; a file with a higher version (written
 // by a newer jumpcast) is refused rather than misread.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // keySchema holds the file's schema version (8 bytes, big-endian) in the
 // meta bucket.
@@ -28,11 +28,14 @@ var keySchema = []byte("schema_version")
 // it like every bucket; the version is raised all the same, so that a
 // jumpcast older than locks refuses the file instead of running without
 // the locks it holds. Version 3 added host_keys (pinned target host keys)
-// and nodes (the node registry), for the same reason.
+// and nodes (the node registry), for the same reason. Version 4 added
+// second_factors: an older jumpcast would let a password alone in where a
+// second factor is enrolled or required.
 var migrations = []func(tx *bolt.Tx) error{
 	0: func(*bolt.Tx) error { return nil },
 	1: func(*bolt.Tx) error { return nil },
 	2: func(*bolt.Tx) error { return nil },
+	3: func(*bolt.Tx) error { return nil },
 }
 
 // setup creates the buckets and brings the schema to SchemaVersion. It runs

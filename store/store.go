@@ -66,6 +66,8 @@ var (
 	bucketLocks      = []byte("locks")
 	bucketHostKeys   = []byte("host_keys")
 	bucketNodes      = []byte("nodes")
+	// bucketSecondFactors holds each local web account's SecondFactor (JSON), by name.
+	bucketSecondFactors = []byte("second_factors")
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -75,7 +77,7 @@ var allBuckets = [][]byte{
 	bucketUser, bucketTarget, bucketRemoteUser, bucketStatus, bucketDuration,
 	bucketAudit, bucketAuditUser, bucketAuditKind,
 	bucketAccounts, bucketTokens, bucketTokenHash,
-	bucketLocks, bucketHostKeys, bucketNodes,
+	bucketLocks, bucketHostKeys, bucketNodes, bucketSecondFactors,
 }
 
 // Open opens (or creates, mode 0600) the index at path. It creates every

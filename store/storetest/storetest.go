@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"PurgeCandidates", testPurgeCandidates},
 		{"Accounts", testAccounts},
 		{"Tokens", testTokens},
+		{"SecondFactors", testSecondFactors},
 		{"Audit", testAudit},
 		{"Locks", testLocks},
 		{"HostKeyPins", testHostKeyPins},
