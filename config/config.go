@@ -180,6 +180,11 @@ type Web struct {
 	// password while DisablePasswordLogin is set (the operator's way in
 	// when the provider is down). Default none.
 	BreakGlass []string `yaml:"break_glass,omitempty"`
+	// RequireSecondFactor makes every local account use a second factor
+	// (an authenticator app or a passkey): one without is asked to set one
+	// up at its next sign-in and reaches nothing else until it has.
+	// Default false.
+	RequireSecondFactor bool `yaml:"require_second_factor,omitempty"`
 }
 
 // OIDC configures single sign-on with an OpenID Connect provider

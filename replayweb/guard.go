@@ -102,6 +102,12 @@ func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 		if p == nil {
 			return c.Redirect(http.StatusFound, loginURL(c.Request()))
 		}
+		if mustEnrollBlocked(p, c.Path()) {
+			if c.Request().Method == http.MethodGet {
+				return c.Redirect(http.StatusFound, "/account")
+			}
+			return echo.NewHTTPError(http.StatusForbidden, "set up a second factor on your account page first")
+		}
 		c.Set(principalKey, p)
 		return next(c)
 	}
@@ -176,6 +182,9 @@ func (s *Server) requireAPI(next echo.HandlerFunc) echo.HandlerFunc {
 		p, err := s.loginPrincipal(c)
 		if err != nil {
 			return err
+		}
+		if mustEnrollBlocked(p, "") {
+			return echo.NewHTTPError(http.StatusForbidden, "set up a second factor on your account page first")
 		}
 		if p != nil {
 			c.Set(principalKey, p)

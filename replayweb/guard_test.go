@@ -11,9 +11,11 @@ import (
 )
 
 // public routes: no data behind them. The single sign-on routes
-// (/login/oidc...) start and finish a sign-in; sso_test.go checks them.
+// (/login/oidc...) start and finish a sign-in (sso_test.go checks them);
+// /login/2fa takes the second factor of a password that was right
+// (secondfactor_test.go).
 func isPublic(path string) bool {
-	return path == "/healthz" || path == "/login" || strings.HasPrefix(path, "/login/oidc") || strings.HasPrefix(path, "/static")
+	return path == "/healthz" || path == "/login" || path == "/login/2fa" || strings.HasPrefix(path, "/login/oidc") || strings.HasPrefix(path, "/static")
 }
 
 // concretePath fills a route's parameters with values that exist.

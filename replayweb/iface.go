@@ -28,6 +28,11 @@ type Store interface {
 	PutAccount(ctx context.Context, a store.Account) (store.Account, error)
 	ListAccounts(ctx context.Context) ([]store.Account, error)
 	DeleteAccount(ctx context.Context, name string) error
+	// The second factors of local accounts (see store.SecondFactor).
+	GetSecondFactor(ctx context.Context, account string) (*store.SecondFactor, error)
+	PutSecondFactor(ctx context.Context, f store.SecondFactor) error
+	UseTOTPStep(ctx context.Context, account string, step int64) error
+	UseRecoveryCode(ctx context.Context, account, hash string) (int, error)
 
 	PutToken(ctx context.Context, t store.APIToken) error
 	TokenByHash(ctx context.Context, hash string) (*store.APIToken, error)

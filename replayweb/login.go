@@ -111,17 +111,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		b.Error = "Sign-in with a password is switched off for this account; use single sign-on."
 		return s.renderLogin(c, http.StatusForbidden, b)
 	}
-	// A login always gets a fresh login id: an id planted in the browser
-	// before login is dropped, never promoted (session fixation).
-	if ck, err := c.Cookie(s.webLoginCookieName()); err == nil {
-		s.logins.remove(ck.Value)
-	}
-	l := s.logins.create(a)
-	s.setCookie(c, s.webLoginCookieName(), l.id, int(s.o.LoginTTL/time.Second))
-	s.setCookie(c, s.loginNonceCookieName(), "", -1)
-	_ = s.audit(c, audit.WebLoginOK(a.Name))
-	s.log.Info("web login", "user", a.Name, "role", a.Role, "remote_addr", ip)
-	return c.Redirect(http.StatusSeeOther, b.Next)
+	return s.afterPassword(c, a, b.Next)
 }
 
 // authenticate returns the account when name and password match, nil when

@@ -40,7 +40,7 @@ var templateFuncs = template.FuncMap{
 
 func parsePages() (map[string]*pageTemplate, error) {
 	pages := map[string]*pageTemplate{}
-	for _, name := range []string{"login", "list", "recording", "admin", "error", "audit", "continue"} {
+	for _, name := range []string{"login", "list", "recording", "admin", "error", "audit", "continue", "second", "account"} {
 		t, err := template.New(name).Funcs(templateFuncs).ParseFS(embedded, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("replayweb: parse template %s: %w", name, err)

@@ -88,6 +88,11 @@ type Options struct {
 	// /login?local=1).
 	DisablePasswordLogin bool
 	BreakGlass           []string
+	// RequireSecondFactor makes every local account use a second factor
+	// (TOTP or a passkey): one without is sent to enrol at its next
+	// sign-in and reaches nothing else until it has. Single sign-on logins
+	// are the provider's to protect.
+	RequireSecondFactor bool
 }
 
 // Server is the web site. It holds web logins in memory; it starts no
@@ -108,6 +113,8 @@ type Server struct {
 	played    playedSet   // which login played which recording (chunks.go)
 	readers   readerCache // open Readers of finished recordings (readers.go)
 	sso       *ssoClient  // nil without Options.OIDC
+	pending   pendingLogins
+	enrolling enrolments // TOTP secrets offered, not yet confirmed (account.go)
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
@@ -154,6 +161,8 @@ func New(o Options) (*Server, error) {
 		loginCSRF: loginCSRF{key: key},
 		pages:     pages,
 		dummyHash: dummy,
+		pending:   pendingLogins{now: o.Now},
+		enrolling: enrolments{now: o.Now},
 	}
 	if o.OIDC != nil {
 		if s.sso, err = newSSOClient(*o.OIDC); err != nil {
@@ -221,6 +230,8 @@ func (s *Server) routes(e *echo.Echo) {
 	}
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)
+	e.GET("/login/2fa", s.secondPage)
+	e.POST("/login/2fa", s.secondSubmit)
 	if s.sso != nil {
 		e.GET("/login/oidc", s.oidcStart)
 		e.GET("/login/oidc/callback", s.oidcCallback)
@@ -241,6 +252,10 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
 	pages.GET("/audit", s.auditPage)
+	pages.GET("/account", s.accountPage)
+	pages.POST("/account/totp", s.accountTOTPBegin)
+	pages.POST("/account/totp/confirm", s.accountTOTPConfirm)
+	pages.POST("/account/recovery", s.accountRecovery)
 
 	admin := e.Group("/admin", s.requireLogin, s.requireAdmin, s.checkCSRF)
 	admin.GET("", s.adminPage)

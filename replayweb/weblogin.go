@@ -44,6 +44,9 @@ type webLogin struct {
 	sso     bool
 	subject string
 	idToken string
+	// mustEnroll marks a login of an account without a second factor
+	// while one is required: it may reach only enrolPaths.
+	mustEnroll bool
 }
 
 // webLogins is the server-side login table. Logins live in memory: a
@@ -71,10 +74,20 @@ func randomToken() string {
 // create makes a new login with a fresh id for account a. A login always
 // creates a new id, so an id planted before login (session fixation) is never
 // promoted.
-func (s *webLogins) create(a *store.Account) *webLogin {
+func (s *webLogins) create(a *store.Account, mustEnroll bool) *webLogin {
 	now := s.now()
 	return s.add(&webLogin{id: randomToken(), user: a.Name, role: a.Role, version: a.CredentialVersion,
-		csrf: randomToken(), created: now, expires: now.Add(s.ttl)})
+		csrf: randomToken(), created: now, expires: now.Add(s.ttl), mustEnroll: mustEnroll})
+}
+
+// enrolled replaces old, a login that had to enrol a second factor, by
+// one with a fresh id and CSRF token that may go everywhere, keeping
+// old's expiry.
+func (s *webLogins) enrolled(old *webLogin) *webLogin {
+	s.remove(old.id)
+	l := *old
+	l.id, l.csrf, l.mustEnroll = randomToken(), randomToken(), false
+	return s.add(&l)
 }
 
 // rotate replaces old by a login with a fresh id and CSRF token that holds

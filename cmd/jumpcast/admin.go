@@ -101,6 +101,9 @@ func adminHandler(b backend) http.Handler {
 	mux.HandleFunc("DELETE /auditors/{name}", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminJSON(w, struct{}{}, b.DeleteAccount(r.Context(), r.PathValue("name")))
 	})
+	mux.HandleFunc("DELETE /auditors/{name}/mfa", func(w http.ResponseWriter, r *http.Request) {
+		writeAdminJSON(w, struct{}{}, b.ResetSecondFactor(r.Context(), r.PathValue("name")))
+	})
 	mux.HandleFunc("POST /tokens", func(w http.ResponseWriter, r *http.Request) {
 		tc, err := b.CreateToken(r.Context(), r.FormValue("owner"), r.FormValue("name"))
 		writeAdminJSON(w, tc, err)

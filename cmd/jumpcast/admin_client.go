@@ -76,6 +76,10 @@ func (b *remoteBackend) DeleteAccount(ctx context.Context, name string) error {
 	return b.do(ctx, http.MethodDelete, "/auditors/"+url.PathEscape(name), nil, nil)
 }
 
+func (b *remoteBackend) ResetSecondFactor(ctx context.Context, name string) error {
+	return b.do(ctx, http.MethodDelete, "/auditors/"+url.PathEscape(name)+"/mfa", nil, nil)
+}
+
 func (b *remoteBackend) CreateToken(ctx context.Context, owner, name string) (tokenCreated, error) {
 	var tc tokenCreated
 	form := url.Values{"owner": {owner}, "name": {name}}

@@ -37,6 +37,9 @@ type backend interface {
 	PutAccount(ctx context.Context, a store.Account) error
 	ListAccounts(ctx context.Context) ([]store.Account, error)
 	DeleteAccount(ctx context.Context, name string) error
+	// ResetSecondFactor removes every second factor of account name (an
+	// audit event); store.ErrNotFound when it has none.
+	ResetSecondFactor(ctx context.Context, name string) error
 	CreateToken(ctx context.Context, owner, name string) (tokenCreated, error)
 	ListTokens(ctx context.Context) ([]store.APIToken, error)
 	DeleteToken(ctx context.Context, id string) error
@@ -206,6 +209,13 @@ func (b *localBackend) ListAccounts(ctx context.Context) ([]store.Account, error
 
 func (b *localBackend) DeleteAccount(ctx context.Context, name string) error {
 	return b.st.DeleteAccount(ctx, name)
+}
+
+func (b *localBackend) ResetSecondFactor(ctx context.Context, name string) error {
+	if err := b.st.DeleteSecondFactor(ctx, name); err != nil {
+		return fmt.Errorf("account %q has no second factor: %w", name, err)
+	}
+	return b.st.AppendAudit(ctx, audit.SecondFactorReset(endedBy, name))
 }
 
 func (b *localBackend) CreateToken(ctx context.Context, owner, name string) (tokenCreated, error) {

@@ -35,7 +35,7 @@ tokens; user is an SSH user of the bastion who sees only their own sessions
   echo 'long passphrase' | jumpcast auditor add dave
   jumpcast auditor add alice --role user`,
 	}
-	cmd.AddCommand(newAccountAddCmd(g), newAccountLsCmd(g), newAccountRmCmd(g))
+	cmd.AddCommand(newAccountAddCmd(g), newAccountLsCmd(g), newAccountRmCmd(g), newAccountResetMFACmd(g))
 	return cmd
 }
 
@@ -195,6 +195,28 @@ func newAccountRmCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "account %s deleted\n", args[0])
+				return nil
+			})
+		},
+	}
+}
+
+func newAccountResetMFACmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-mfa NAME",
+		Short: "Remove a web account's second factor (authenticator app, passkeys, recovery codes)",
+		Long: `Remove every second factor of a local web account: its authenticator app,
+passkeys and recovery codes, for someone who lost them all. The account signs
+in with its password alone next time (or, with web.require_second_factor, is
+asked to set up a new factor first). An audit event records it.`,
+		Example: "  jumpcast auditor reset-mfa dave",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBackend(g, func(b backend) error {
+				if err := b.ResetSecondFactor(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "second factor of %s removed\n", args[0])
 				return nil
 			})
 		},

@@ -121,6 +121,7 @@ func (p *program) listenWeb() error {
 
 		DisablePasswordLogin: cfg.Web.DisablePasswordLogin,
 		BreakGlass:           cfg.Web.BreakGlass,
+		RequireSecondFactor:  cfg.Web.RequireSecondFactor,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
