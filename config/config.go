@@ -180,6 +180,11 @@ type Web struct {
 	// password while DisablePasswordLogin is set (the operator's way in
 	// when the provider is down). Default none.
 	BreakGlass []string `yaml:"break_glass,omitempty"`
+	// PublicURL is the site's address as browsers reach it
+	// (https://jumpcast.example.com, no path): passkeys are bound to its
+	// host. Empty: no passkeys (authenticator apps still work). Default
+	// empty.
+	PublicURL string `yaml:"public_url,omitempty"`
 	// RequireSecondFactor makes every local account use a second factor
 	// (an authenticator app or a passkey): one without is asked to set one
 	// up at its next sign-in and reaches nothing else until it has.

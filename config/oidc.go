@@ -25,6 +25,14 @@ func (c *Config) validateWeb() error {
 	if len(c.Web.BreakGlass) > 0 && !c.Web.DisablePasswordLogin {
 		return bad("web.break_glass", "is only for web.disable_password_login: true")
 	}
+	if c.Web.PublicURL != "" {
+		if err := checkURL(c.Web.PublicURL); err != nil {
+			return bad("web.public_url", "%v", err)
+		}
+		if u, _ := url.Parse(c.Web.PublicURL); strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return bad("web.public_url", "%q: only scheme and host (and port), no path", c.Web.PublicURL)
+		}
+	}
 	o := c.Web.OIDC
 	if o == nil {
 		if c.Web.DisablePasswordLogin && len(c.Web.BreakGlass) == 0 {

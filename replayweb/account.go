@@ -59,9 +59,37 @@ func (e *enrolments) take(loginID string) string {
 	return v.secret
 }
 
+// freshCodes holds recovery codes made by a passkey registration (a JSON
+// call) until the account page shows them, once, by login id.
+type freshCodes struct {
+	mu sync.Mutex // guards m
+	m  map[string][]string
+}
+
+func (f *freshCodes) put(loginID string, codes []string) {
+	if len(codes) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil || len(f.m) > maxPending {
+		f.m = map[string][]string{}
+	}
+	f.m[loginID] = codes
+}
+
+func (f *freshCodes) take(loginID string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.m[loginID]
+	delete(f.m, loginID)
+	return c
+}
+
 // accountBody is the account page's data.
 type accountBody struct {
 	SSO        bool // a single sign-on login: no local second factor
+	Passkey    bool // passkeys can be registered (Options.PublicURL set)
 	MustEnroll bool
 	Required   bool
 	TOTP       bool // TOTP enrolled
@@ -74,12 +102,16 @@ type accountBody struct {
 }
 
 func (s *Server) accountPage(c echo.Context) error {
-	return s.renderAccount(c, http.StatusOK, accountBody{})
+	b := accountBody{Codes: s.freshCodes.take(principalOf(c).login.id)}
+	if b.Codes != nil {
+		b.Notice = "Your passkey is set up: sign-ins now ask for it."
+	}
+	return s.renderAccount(c, http.StatusOK, b)
 }
 
 func (s *Server) renderAccount(c echo.Context, status int, b accountBody) error {
 	p := principalOf(c)
-	b.SSO, b.MustEnroll, b.Required = p.login.sso, p.login.mustEnroll, s.o.RequireSecondFactor
+	b.SSO, b.MustEnroll, b.Required, b.Passkey = p.login.sso, p.login.mustEnroll, s.o.RequireSecondFactor, s.passkeys != nil
 	if !b.SSO {
 		f, err := s.secondFactorOf(c.Request().Context(), p.Name)
 		if err != nil {

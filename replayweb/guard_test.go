@@ -12,10 +12,10 @@ import (
 
 // public routes: no data behind them. The single sign-on routes
 // (/login/oidc...) start and finish a sign-in (sso_test.go checks them);
-// /login/2fa takes the second factor of a password that was right
-// (secondfactor_test.go).
+// /login/2fa (and its passkey calls) takes the second factor of a
+// password that was right (secondfactor_test.go, browser_passkey_test.go).
 func isPublic(path string) bool {
-	return path == "/healthz" || path == "/login" || path == "/login/2fa" || strings.HasPrefix(path, "/login/oidc") || strings.HasPrefix(path, "/static")
+	return path == "/healthz" || path == "/login" || strings.HasPrefix(path, "/login/2fa") || strings.HasPrefix(path, "/login/oidc") || strings.HasPrefix(path, "/static")
 }
 
 // concretePath fills a route's parameters with values that exist.
@@ -29,6 +29,7 @@ func concretePath(path, id string) string {
 func TestEveryRouteIsGuarded(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
 		o.Metrics = http.NotFoundHandler()
+		o.PublicURL = "http://localhost:8080" // passkey routes too
 		o.OIDC = &OIDCOptions{Issuer: "http://127.0.0.1:1", ClientID: "c", ClientSecret: "s",
 			RedirectURL: "http://jumpcast.test/login/oidc/callback", Roles: map[string]string{"g": store.RoleAuditor}}
 	})

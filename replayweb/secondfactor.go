@@ -180,7 +180,7 @@ func (s *Server) renderSecond(c echo.Context, status int, p *pendingLogin, b sec
 	if err != nil {
 		return err
 	}
-	b.Passkeys = f != nil && len(f.Passkeys) > 0
+	b.Passkeys = f != nil && len(f.Passkeys) > 0 && s.passkeys != nil
 	return s.render(c, status, "second", pageData{Title: "Second factor", CSRF: s.loginCSRF.token("2fa\x00" + p.id), Body: b})
 }
 
@@ -260,19 +260,33 @@ func (s *Server) factorRefused(c echo.Context, p *pendingLogin, method string, w
 // finishSecond turns a pending login whose second factor was right into a
 // web login, if its account has not changed since the password.
 func (s *Server) finishSecond(c echo.Context, p *pendingLogin, method string) error {
+	next, refusal, err := s.completeSecond(c, p, method)
+	if err != nil {
+		return err
+	}
+	if refusal != "" {
+		return s.renderLogin(c, http.StatusUnauthorized, loginBody{Error: refusal})
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// completeSecond ends pending sign-in p, whose second factor (method) was
+// right, with a web login; it returns where to go next, or the line to
+// show when the account changed since the password.
+func (s *Server) completeSecond(c echo.Context, p *pendingLogin, method string) (next, refusal string, err error) {
 	s.pending.remove(p.id)
 	s.setCookie(c, s.pendingCookieName(), "", -1)
 	a, err := s.store.GetAccount(c.Request().Context(), p.user)
 	if errors.Is(err, store.ErrNotFound) || err == nil && a.CredentialVersion != p.version {
-		return s.renderLogin(c, http.StatusUnauthorized, loginBody{Error: "The account changed meanwhile. Please sign in again."})
+		return "", "The account changed meanwhile. Please sign in again.", nil
 	}
 	if err != nil {
-		return fmt.Errorf("look up account %q: %w", p.user, err)
+		return "", "", fmt.Errorf("look up account %q: %w", p.user, err)
 	}
 	s.startLogin(c, a, false)
 	_ = s.audit(c, audit.WebLoginWithFactor(a.Name, method))
 	s.log.Info("web login", "user", a.Name, "role", a.Role, "second_factor", method, "remote_addr", c.RealIP())
-	return c.Redirect(http.StatusSeeOther, p.next)
+	return p.next, "", nil
 }
 
 // enrolPaths are what a login that must enrol a second factor may reach.

@@ -198,7 +198,7 @@ func TestSecondFactorRequired(t *testing.T) {
 // TestSecondFactorForm: the second-factor form needs its own token, and
 // a password alone never opens a page.
 func TestSecondFactorForm(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *Options) { o.PublicURL = "http://localhost:8080" })
 	c := e.client()
 	c.login("alice", testPassword)
 	secret, _ := enrolTOTP(t, e, c)
@@ -211,5 +211,16 @@ func TestSecondFactorForm(t *testing.T) {
 	}
 	if res, _ := e.client().do(http.MethodPost, "/login/2fa", url.Values{"code": {"123456"}}); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no pending sign-in: %d", res.StatusCode)
+	}
+	// The passkey calls: a pending sign-in and its form token, or nothing.
+	for _, path := range []string{"/login/2fa/passkey/begin", "/login/2fa/passkey/finish"} {
+		if res, _ := e.client().do(http.MethodPost, path, url.Values{}); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without a pending sign-in: %d", path, res.StatusCode)
+		}
+		b.hdr.Set("X-CSRF-Token", "forged")
+		if res, _ := b.do(http.MethodPost, path, url.Values{}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s with a forged token: %d", path, res.StatusCode)
+		}
+		b.hdr.Del("X-CSRF-Token")
 	}
 }

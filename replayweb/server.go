@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/labstack/echo/v4"
 )
 
@@ -88,6 +89,11 @@ type Options struct {
 	// /login?local=1).
 	DisablePasswordLogin bool
 	BreakGlass           []string
+	// PublicURL is the site's address as browsers reach it
+	// ("https://jumpcast.example.com"): it names the relying party for
+	// passkeys (its host is the RP ID, its origin the only one accepted).
+	// Empty: no passkeys.
+	PublicURL string
 	// RequireSecondFactor makes every local account use a second factor
 	// (TOTP or a passkey): one without is sent to enrol at its next
 	// sign-in and reaches nothing else until it has. Single sign-on logins
@@ -105,16 +111,19 @@ type Server struct {
 	now   func() time.Time
 	o     Options
 
-	e         *echo.Echo
-	logins    *webLogins
-	limit     *limiter
-	loginCSRF loginCSRF
-	pages     map[string]*pageTemplate
-	played    playedSet   // which login played which recording (chunks.go)
-	readers   readerCache // open Readers of finished recordings (readers.go)
-	sso       *ssoClient  // nil without Options.OIDC
-	pending   pendingLogins
-	enrolling enrolments // TOTP secrets offered, not yet confirmed (account.go)
+	e          *echo.Echo
+	logins     *webLogins
+	limit      *limiter
+	loginCSRF  loginCSRF
+	pages      map[string]*pageTemplate
+	played     playedSet   // which login played which recording (chunks.go)
+	readers    readerCache // open Readers of finished recordings (readers.go)
+	sso        *ssoClient  // nil without Options.OIDC
+	pending    pendingLogins
+	enrolling  enrolments         // TOTP secrets offered, not yet confirmed (account.go)
+	freshCodes freshCodes         // recovery codes to show once (account.go)
+	passkeys   *webauthn.WebAuthn // nil without Options.PublicURL (passkey.go)
+	ceremony   ceremonies         // passkey challenges in flight
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
@@ -163,6 +172,12 @@ func New(o Options) (*Server, error) {
 		dummyHash: dummy,
 		pending:   pendingLogins{now: o.Now},
 		enrolling: enrolments{now: o.Now},
+		ceremony:  ceremonies{now: o.Now},
+	}
+	if o.PublicURL != "" {
+		if s.passkeys, err = newWebAuthn(o.PublicURL); err != nil {
+			return nil, err
+		}
 	}
 	if o.OIDC != nil {
 		if s.sso, err = newSSOClient(*o.OIDC); err != nil {
@@ -232,6 +247,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/login", s.loginSubmit)
 	e.GET("/login/2fa", s.secondPage)
 	e.POST("/login/2fa", s.secondSubmit)
+	if s.passkeys != nil {
+		e.POST("/login/2fa/passkey/begin", s.passkeyLoginBegin)
+		e.POST("/login/2fa/passkey/finish", s.passkeyLoginFinish)
+	}
 	if s.sso != nil {
 		e.GET("/login/oidc", s.oidcStart)
 		e.GET("/login/oidc/callback", s.oidcCallback)
@@ -256,6 +275,10 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.POST("/account/totp", s.accountTOTPBegin)
 	pages.POST("/account/totp/confirm", s.accountTOTPConfirm)
 	pages.POST("/account/recovery", s.accountRecovery)
+	if s.passkeys != nil {
+		pages.POST("/account/passkeys/begin", s.passkeyRegisterBegin)
+		pages.POST("/account/passkeys/finish", s.passkeyRegisterFinish)
+	}
 
 	admin := e.Group("/admin", s.requireLogin, s.requireAdmin, s.checkCSRF)
 	admin.GET("", s.adminPage)

@@ -122,6 +122,7 @@ func (p *program) listenWeb() error {
 		DisablePasswordLogin: cfg.Web.DisablePasswordLogin,
 		BreakGlass:           cfg.Web.BreakGlass,
 		RequireSecondFactor:  cfg.Web.RequireSecondFactor,
+		PublicURL:            cfg.Web.PublicURL,
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
