@@ -3,7 +3,6 @@ package replayweb
 import (
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,78 +12,11 @@ import (
 )
 
 // enrolTTL is how long an offered TOTP secret waits for its confirming
-// code.
+// code (Server.enrolling, by login id: a secret is stored only once the
+// person's app has shown a right code for it), and how long recovery
+// codes made by a passkey registration wait to be shown
+// (Server.freshCodes, by login id).
 const enrolTTL = 10 * time.Minute
-
-// enrolments holds the TOTP secrets offered on account pages and not yet
-// confirmed, by login id: a secret is stored only once the person's app
-// has shown a right code for it.
-type enrolments struct {
-	now func() time.Time
-
-	mu sync.Mutex // guards m
-	m  map[string]enrolment
-}
-
-type enrolment struct {
-	secret  string
-	expires time.Time
-}
-
-func (e *enrolments) offer(loginID, secret string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.m == nil {
-		e.m = map[string]enrolment{}
-	}
-	now := e.now()
-	for k, v := range e.m {
-		if !now.Before(v.expires) {
-			delete(e.m, k)
-		}
-	}
-	e.m[loginID] = enrolment{secret: secret, expires: now.Add(enrolTTL)}
-}
-
-// take returns and forgets the secret offered to loginID, "" when none
-// is live.
-func (e *enrolments) take(loginID string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v, ok := e.m[loginID]
-	delete(e.m, loginID)
-	if !ok || !e.now().Before(v.expires) {
-		return ""
-	}
-	return v.secret
-}
-
-// freshCodes holds recovery codes made by a passkey registration (a JSON
-// call) until the account page shows them, once, by login id.
-type freshCodes struct {
-	mu sync.Mutex // guards m
-	m  map[string][]string
-}
-
-func (f *freshCodes) put(loginID string, codes []string) {
-	if len(codes) == 0 {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) > maxPending {
-		f.m = map[string][]string{}
-	}
-	f.m[loginID] = codes
-}
-
-func (f *freshCodes) take(loginID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.m[loginID]
-	delete(f.m, loginID)
-	return c
-}
 
 // accountBody is the account page's data.
 type accountBody struct {
@@ -102,7 +34,8 @@ type accountBody struct {
 }
 
 func (s *Server) accountPage(c echo.Context) error {
-	b := accountBody{Codes: s.freshCodes.take(principalOf(c).login.id)}
+	codes, _ := s.freshCodes.take(principalOf(c).login.id)
+	b := accountBody{Codes: codes}
 	if b.Codes != nil {
 		b.Notice = "Your passkey is set up: sign-ins now ask for it."
 	}
@@ -134,7 +67,7 @@ func (s *Server) accountTOTPBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.enrolling.offer(p.login.id, offer.Secret)
+	s.enrolling.put(p.login.id, offer.Secret)
 	return s.renderAccount(c, http.StatusOK, accountBody{Offer: &offer})
 }
 
@@ -146,13 +79,13 @@ func (s *Server) accountTOTPConfirm(c echo.Context) error {
 	if p.login.sso {
 		return echo.NewHTTPError(http.StatusBadRequest, "your identity provider handles your second factor")
 	}
-	secret := s.enrolling.take(p.login.id)
-	if secret == "" {
+	secret, ok := s.enrolling.take(p.login.id)
+	if !ok {
 		return s.renderAccount(c, http.StatusBadRequest, accountBody{Error: "The set-up expired. Please start again."})
 	}
 	step, ok := totpStep(secret, c.FormValue("code"), s.now())
 	if !ok {
-		s.enrolling.offer(p.login.id, secret) // let them try again with the same secret
+		s.enrolling.put(p.login.id, secret) // let them try again with the same secret
 		offer := totpEnrolmentOf(p.Name, secret)
 		return s.renderAccount(c, http.StatusBadRequest, accountBody{Offer: &offer,
 			Error: "That code is not right. Check the time on your phone and type the code your app shows now."})

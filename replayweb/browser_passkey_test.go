@@ -1,8 +1,6 @@
 package replayweb
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +17,12 @@ import (
 // page, and her next sign-in takes the password and then the passkey; the
 // page's CSP stays strict (the script is a static file).
 func TestBrowserPasskey(t *testing.T) {
-	var site http.Handler
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { site.ServeHTTP(w, r) }))
-	t.Cleanup(ts.Close)
+	ts, serve := lateServer(t)
 	// WebAuthn wants a domain: "localhost" is one, and a secure context
 	// over plain HTTP.
 	origin := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1)
 	e := newEnv(t, func(o *Options) { o.PublicURL = origin })
-	site = e.srv.Handler()
+	serve(e.srv.Handler())
 
 	b := browsertest.New(t, 55*time.Second, "")
 	if _, err := chromedp.Call(b.Ctx(), webauthn.Enable, webauthn.EnableParams{}); err != nil {

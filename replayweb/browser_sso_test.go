@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,12 +19,10 @@ import (
 // with", signs in on the provider's own login page, lands on the recordings
 // list with the role her group gives, and logs out through the provider.
 func TestBrowserSingleSignOn(t *testing.T) {
-	var site http.Handler
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { site.ServeHTTP(w, r) }))
-	t.Cleanup(ts.Close)
+	ts, serve := lateServer(t)
 	p := oidctest.Start(t, ssoUsers, ts.URL+"/login/oidc/callback")
 	e := newEnv(t, func(o *Options) { o.OIDC = ssoOptions(p, ts.URL+"/login/oidc/callback") })
-	site = e.srv.Handler()
+	serve(e.srv.Handler())
 	e.addRecording(recording.Meta{User: "bob", Title: "bob on db1"}, sampleCast)
 
 	b := browsertest.New(t, 55*time.Second, "")
@@ -71,4 +70,20 @@ func TestBrowserSingleSignOn(t *testing.T) {
 	if loc := b.Eval(t, `location.pathname`); loc != "/login" {
 		t.Errorf("after logout the site shows %q, want /login", loc)
 	}
+}
+
+// lateServer is a loopback server for a site that needs the server's
+// address before it can be built (a redirect URL, a passkey origin):
+// serve hands it the site.
+func lateServer(t *testing.T) (ts *httptest.Server, serve func(http.Handler)) {
+	var mu sync.Mutex
+	site := http.NotFoundHandler()
+	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := site
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return ts, func(h http.Handler) { mu.Lock(); site = h; mu.Unlock() }
 }

@@ -64,15 +64,12 @@ const (
 	secureOIDCFlowCookie = "__Host-jc_oidc"
 	// oidcFlowTTL is how long a person may take at the provider's login page.
 	oidcFlowTTL = 10 * time.Minute
-	// maxOIDCFlows bounds the flows kept in memory; past it the oldest go.
-	maxOIDCFlows = 10000
 )
 
 // oidcFlow is one sign-in sent to the provider, kept server-side under
 // the random value of the browser's flow cookie; it is used once.
 type oidcFlow struct {
 	state, nonce, verifier, next string
-	expires                      time.Time
 }
 
 // ssoClient is the site's side of single sign-on. The provider's
@@ -81,14 +78,14 @@ type oidcFlow struct {
 type ssoClient struct {
 	o OIDCOptions
 
-	mu       sync.Mutex // guards provider, endSession and flows
+	mu       sync.Mutex // guards provider and endSession
 	provider *oidc.Provider
 	// endSession is the provider's end_session_endpoint, "" when it has none.
 	endSession string
-	flows      map[string]*oidcFlow // by flow cookie value
+	flows      *onceMap[*oidcFlow] // by flow cookie value
 }
 
-func newSSOClient(o OIDCOptions) (*ssoClient, error) {
+func newSSOClient(o OIDCOptions, now func() time.Time) (*ssoClient, error) {
 	if o.Issuer == "" || o.ClientID == "" || o.ClientSecret == "" || o.RedirectURL == "" || len(o.Roles) == 0 {
 		return nil, errors.New("replayweb: OIDC needs Issuer, ClientID, ClientSecret, RedirectURL and Roles")
 	}
@@ -106,7 +103,7 @@ func newSSOClient(o OIDCOptions) (*ssoClient, error) {
 	if o.UserClaim == "" {
 		o.UserClaim = "preferred_username"
 	}
-	return &ssoClient{o: o, flows: map[string]*oidcFlow{}}, nil
+	return &ssoClient{o: o, flows: newOnceMap[*oidcFlow](oidcFlowTTL, now)}, nil
 }
 
 func (c *ssoClient) ctx(ctx context.Context) context.Context {
@@ -143,39 +140,11 @@ func (c *ssoClient) oauth(p *oidc.Provider) *oauth2.Config {
 }
 
 // begin stores a new flow under a fresh cookie value and returns both.
-func (c *ssoClient) begin(now time.Time, next string) (string, *oidcFlow) {
-	f := &oidcFlow{state: randomToken(), nonce: randomToken(), verifier: oauth2.GenerateVerifier(),
-		next: next, expires: now.Add(oidcFlowTTL)}
+func (c *ssoClient) begin(next string) (string, *oidcFlow) {
+	f := &oidcFlow{state: randomToken(), nonce: randomToken(), verifier: oauth2.GenerateVerifier(), next: next}
 	id := randomToken()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.flows) >= maxOIDCFlows {
-		for k, v := range c.flows {
-			if !now.Before(v.expires) {
-				delete(c.flows, k)
-			}
-		}
-	}
-	for k := range c.flows { // still full: drop any (map order is random)
-		if len(c.flows) < maxOIDCFlows {
-			break
-		}
-		delete(c.flows, k)
-	}
-	c.flows[id] = f
+	c.flows.put(id, f)
 	return id, f
-}
-
-// take removes and returns the live flow stored under id, or nil.
-func (c *ssoClient) take(now time.Time, id string) *oidcFlow {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f := c.flows[id]
-	delete(c.flows, id)
-	if f == nil || !now.Before(f.expires) {
-		return nil
-	}
-	return f
 }
 
 // role maps groups to the most privileged role any of them gives, and
@@ -210,7 +179,7 @@ func (s *Server) oidcStart(c echo.Context) error {
 		_ = s.audit(c, audit.SSOLoginDenied("", "", audit.ReasonSSOUnreachable, err.Error()))
 		return s.renderLogin(c, http.StatusBadGateway, loginBody{Next: next, Error: "The identity provider cannot be reached. Try again later."})
 	}
-	id, f := s.sso.begin(s.now(), next)
+	id, f := s.sso.begin(next)
 	c.SetCookie(&http.Cookie{Name: s.oidcFlowCookieName(), Value: id, Path: "/", MaxAge: int(oidcFlowTTL / time.Second),
 		HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteLaxMode})
 	u := s.sso.oauth(p).AuthCodeURL(f.state, oidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier))
@@ -236,7 +205,7 @@ func (s *Server) oidcCallback(c echo.Context) error {
 		HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteLaxMode})
 	var f *oidcFlow
 	if ck != nil {
-		f = s.sso.take(s.now(), ck.Value)
+		f, _ = s.sso.flows.take(ck.Value)
 	}
 	l, ref := s.oidcFinish(c, f)
 	if ref != nil {

@@ -1,6 +1,7 @@
 package replayweb
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -27,45 +27,9 @@ import (
 // browser side is assets/passkey.js (no inline script: the CSP stays
 // strict).
 
-// ceremonyTTL bounds how long a browser may take to answer a challenge.
+// ceremonyTTL bounds how long a browser may take to answer a challenge
+// (Server.ceremony).
 const ceremonyTTL = 3 * time.Minute
-
-type ceremony struct {
-	data    webauthn.SessionData
-	expires time.Time
-}
-
-// ceremonies holds the challenges in flight.
-type ceremonies struct {
-	now func() time.Time
-
-	mu sync.Mutex // guards m
-	m  map[string]ceremony
-}
-
-func (c *ceremonies) put(key string, d webauthn.SessionData) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]ceremony{}
-	}
-	now := c.now()
-	for k, v := range c.m {
-		if !now.Before(v.expires) {
-			delete(c.m, k)
-		}
-	}
-	c.m[key] = ceremony{data: d, expires: now.Add(ceremonyTTL)}
-}
-
-// take returns and forgets the challenge under key.
-func (c *ceremonies) take(key string) (webauthn.SessionData, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[key]
-	delete(c.m, key)
-	return v.data, ok && c.now().Before(v.expires)
-}
 
 // newWebAuthn configures the relying party from the site's public URL
 // (Options.PublicURL): its host is the RP ID, its origin the only origin
@@ -113,6 +77,17 @@ func userOf(account string, f *store.SecondFactor) (passkeyUser, error) {
 	return u, nil
 }
 
+// passkeyAccount reads account's second factor (nil when none) and its
+// passkeys as the library's user.
+func (s *Server) passkeyAccount(ctx context.Context, account string) (*store.SecondFactor, passkeyUser, error) {
+	f, err := s.secondFactorOf(ctx, account)
+	if err != nil {
+		return nil, passkeyUser{}, err
+	}
+	u, err := userOf(account, f)
+	return f, u, err
+}
+
 // passkeyRegisterBegin (POST /account/passkeys/begin) answers the options
 // for navigator.credentials.create.
 func (s *Server) passkeyRegisterBegin(c echo.Context) error {
@@ -120,11 +95,7 @@ func (s *Server) passkeyRegisterBegin(c echo.Context) error {
 	if p.login.sso {
 		return echo.NewHTTPError(http.StatusBadRequest, "your identity provider handles your second factor")
 	}
-	f, err := s.secondFactorOf(c.Request().Context(), p.Name)
-	if err != nil {
-		return err
-	}
-	u, err := userOf(p.Name, f)
+	_, u, err := s.passkeyAccount(c.Request().Context(), p.Name)
 	if err != nil {
 		return err
 	}
@@ -153,11 +124,7 @@ func (s *Server) passkeyRegisterFinish(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "the browser's answer could not be read")
 	}
 	ctx := c.Request().Context()
-	f, err := s.secondFactorOf(ctx, p.Name)
-	if err != nil {
-		return err
-	}
-	u, err := userOf(p.Name, f)
+	f, u, err := s.passkeyAccount(ctx, p.Name)
 	if err != nil {
 		return err
 	}
@@ -191,7 +158,9 @@ func (s *Server) passkeyRegisterFinish(c echo.Context) error {
 	s.leaveEnrolment(c, p)
 	// Recovery codes made now are shown, once, by the account page the
 	// browser goes to next.
-	s.freshCodes.put(p.login.id, codes)
+	if codes != nil {
+		s.freshCodes.put(p.login.id, codes)
+	}
 	return c.JSON(http.StatusOK, map[string]string{"next": "/account"})
 }
 
@@ -202,11 +171,7 @@ func (s *Server) passkeyLoginBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.secondFactorOf(c.Request().Context(), pl.user)
-	if err != nil {
-		return err
-	}
-	u, err := userOf(pl.user, f)
+	_, u, err := s.passkeyAccount(c.Request().Context(), pl.user)
 	if err != nil {
 		return err
 	}
@@ -237,11 +202,7 @@ func (s *Server) passkeyLoginFinish(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "the browser's answer could not be read")
 	}
 	ctx := c.Request().Context()
-	f, err := s.secondFactorOf(ctx, pl.user)
-	if err != nil {
-		return err
-	}
-	u, err := userOf(pl.user, f)
+	f, u, err := s.passkeyAccount(ctx, pl.user)
 	if err != nil {
 		return err
 	}

@@ -111,22 +111,24 @@ type Server struct {
 	now   func() time.Time
 	o     Options
 
-	e          *echo.Echo
-	logins     *webLogins
-	limit      *limiter
-	loginCSRF  loginCSRF
-	pages      map[string]*pageTemplate
-	played     playedSet   // which login played which recording (chunks.go)
-	readers    readerCache // open Readers of finished recordings (readers.go)
-	sso        *ssoClient  // nil without Options.OIDC
-	pending    pendingLogins
-	enrolling  enrolments         // TOTP secrets offered, not yet confirmed (account.go)
-	freshCodes freshCodes         // recovery codes to show once (account.go)
-	passkeys   *webauthn.WebAuthn // nil without Options.PublicURL (passkey.go)
-	ceremony   ceremonies         // passkey challenges in flight
+	e         *echo.Echo
+	logins    *webLogins
+	limit     *limiter
+	loginCSRF loginCSRF
+	pages     map[string]*pageTemplate
+	played    playedSet   // which login played which recording (chunks.go)
+	readers   readerCache // open Readers of finished recordings (readers.go)
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
+
+	// Sign-in beyond the password.
+	sso        *ssoClient                     // nil without Options.OIDC (oidc.go)
+	pending    pendingLogins                  // passwords waiting for their second factor (secondfactor.go)
+	enrolling  *onceMap[string]               // TOTP secrets offered, not yet confirmed (account.go)
+	freshCodes *onceMap[[]string]             // recovery codes to show once (account.go)
+	passkeys   *webauthn.WebAuthn             // nil without Options.PublicURL (passkey.go)
+	ceremony   *onceMap[webauthn.SessionData] // passkey challenges in flight
 }
 
 // New builds the site. It fails when a required option is missing or a
@@ -170,17 +172,18 @@ func New(o Options) (*Server, error) {
 		loginCSRF: loginCSRF{key: key},
 		pages:     pages,
 		dummyHash: dummy,
-		pending:   pendingLogins{now: o.Now},
-		enrolling: enrolments{now: o.Now},
-		ceremony:  ceremonies{now: o.Now},
 	}
+	s.pending = pendingLogins{now: o.Now}
+	s.enrolling = newOnceMap[string](enrolTTL, o.Now)
+	s.freshCodes = newOnceMap[[]string](enrolTTL, o.Now)
+	s.ceremony = newOnceMap[webauthn.SessionData](ceremonyTTL, o.Now)
 	if o.PublicURL != "" {
 		if s.passkeys, err = newWebAuthn(o.PublicURL); err != nil {
 			return nil, err
 		}
 	}
 	if o.OIDC != nil {
-		if s.sso, err = newSSOClient(*o.OIDC); err != nil {
+		if s.sso, err = newSSOClient(*o.OIDC, o.Now); err != nil {
 			return nil, err
 		}
 	}
