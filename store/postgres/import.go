@@ -25,8 +25,8 @@ var ErrImportIncomplete = errors.New("not every row is in PostgreSQL after the c
 
 // Import copies everything src holds into s, keeping ids, times,
 // credential versions and audit event ids, and returns the counts per
-// kind of row: recordings, accounts, API tokens, audit events, locks and
-// pinned host keys (the node registry is not copied: nodes register
+// kind of row: recordings, accounts, API tokens, second factors, audit
+// events, locks and pinned host keys (the node registry is not copied: nodes register
 // themselves). Rows already in s are left as they are, so running it again
 // copies nothing new. It then checks that every source row is in s
 // (ErrImportIncomplete otherwise). An audit event id that s already uses
@@ -39,6 +39,7 @@ func (s *Store) Import(ctx context.Context, src store.Index) ([]ImportCount, err
 		{"recordings", s.importRecordings},
 		{"accounts", s.importAccounts},
 		{"api tokens", s.importTokens},
+		{"second factors", s.importSecondFactors},
 		{"audit events", s.importAudit},
 		{"locks", s.importLocks},
 		{"pinned host keys", s.importPins},
@@ -155,6 +156,37 @@ func (s *Store) importTokens(ctx context.Context, src store.Index, c *ImportCoun
 		return err
 	}
 	return s.countPresent(ctx, `SELECT count(*) FROM api_tokens WHERE id = ANY($1)`, ids, c)
+}
+
+// importSecondFactors copies the accounts' second factors: an account
+// that had one must not come out of the move with its password alone.
+func (s *Store) importSecondFactors(ctx context.Context, src store.Index, c *ImportCount) error {
+	accounts, err := src.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	var args [][]any
+	var names []string
+	for _, a := range accounts {
+		f, err := src.GetSecondFactor(ctx, a.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		args = append(args, []any{f.Account, data})
+		names = append(names, f.Account)
+	}
+	c.Source = len(args)
+	if err := s.execBatch(ctx, `INSERT INTO second_factors (account, data) VALUES ($1, $2) ON CONFLICT (account) DO NOTHING`, args, c); err != nil {
+		return err
+	}
+	return s.countPresent(ctx, `SELECT count(*) FROM second_factors WHERE account = ANY($1)`, names, c)
 }
 
 func (s *Store) importAudit(ctx context.Context, src store.Index, c *ImportCount) error {

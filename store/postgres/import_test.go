@@ -37,6 +37,9 @@ func TestImportFromBbolt(t *testing.T) {
 	if err := src.PutToken(ctx, store.APIToken{ID: "t1", Hash: "aa", Owner: "carol"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.PutSecondFactor(ctx, store.SecondFactor{Account: "carol", TOTPSecret: "JBSWY3DPEHPK3PXP", TOTPLastStep: 7, RecoveryHashes: []string{"r"}}); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 700 {
 		if err := src.AppendAudit(ctx, audit.Event{Kind: audit.KindAuth, Who: audit.Who{User: "carol"}, Time: time.Unix(int64(1e9+i), 0)}); err != nil {
 			t.Fatal(err)
@@ -54,11 +57,14 @@ func TestImportFromBbolt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"recordings": 1200, "accounts": 2, "api tokens": 1, "audit events": 700, "locks": 1, "pinned host keys": 1}
+	want := map[string]int{"recordings": 1200, "accounts": 2, "api tokens": 1, "second factors": 1, "audit events": 700, "locks": 1, "pinned host keys": 1}
 	for _, c := range counts {
 		if c.Source != want[c.Kind] || c.Copied != c.Source || c.Present != c.Source {
 			t.Errorf("%s: %+v, want %d copied", c.Kind, c, want[c.Kind])
 		}
+	}
+	if f, err := dst.GetSecondFactor(ctx, "carol"); err != nil || f.TOTPSecret != "JBSWY3DPEHPK3PXP" || f.TOTPLastStep != 7 || len(f.RecoveryHashes) != 1 {
+		t.Errorf("carol's second factor after the import: %+v, %v", f, err)
 	}
 	again, err := dst.Import(ctx, src)
 	if err != nil {
