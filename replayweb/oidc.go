@@ -54,6 +54,9 @@ type OIDCOptions struct {
 	// HTTPClient makes the calls to the provider; nil means a client with
 	// a 15-second timeout.
 	HTTPClient *http.Client
+	// TokenClock is the time ID tokens' expiry is checked against; nil
+	// means time.Now (the provider's clock, not the site's test clock).
+	TokenClock func() time.Time
 }
 
 // Cookies of a sign-in in progress at the provider. They are
@@ -263,7 +266,7 @@ func (s *Server) oidcFinish(c echo.Context, f *oidcFlow) (*webLogin, *ssoRefusal
 			message: "The identity provider refused to complete the sign-in. Please sign in again."}
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := p.Verifier(&oidc.Config{ClientID: s.sso.o.ClientID}).Verify(ctx, raw)
+	idt, err := p.Verifier(&oidc.Config{ClientID: s.sso.o.ClientID, Now: s.sso.o.TokenClock}).Verify(ctx, raw)
 	if err != nil {
 		return nil, &ssoRefusal{why: audit.ReasonSSOBadToken, detail: cut(err.Error(), 300), status: http.StatusUnauthorized,
 			message: "The identity provider's answer could not be verified. Please sign in again."}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/oidctest"
@@ -213,6 +214,24 @@ func TestSSOTamperedFlowIsRefused(t *testing.T) {
 		replay.Set("state", q.Get("state"))
 		res, body := c2.get("/login/oidc/callback?" + replay.Encode())
 		refused(t, c2, res, body, audit.ReasonSSOCodeRejected)
+	})
+	t.Run("expired ID token", func(t *testing.T) {
+		late := newEnv(t, func(o *Options) {
+			o.OIDC = ssoOptions(p, ssoRedirect)
+			o.OIDC.TokenClock = func() time.Time { return time.Now().Add(2 * time.Hour) } // the token is read two hours late
+		})
+		c := late.client()
+		cb, err := p.Login(idpBrowser(t), ssoStart(t, c, "/").String(), "ann", ssoPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, body := c.get(cb.RequestURI())
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "could not be verified") {
+			t.Errorf("expired token: %d\n%.800s", res.StatusCode, body)
+		}
+		if !auditHas(t, late, audit.KindWebLogin, audit.OutcomeDenied, "", audit.ReasonSSOBadToken) {
+			t.Error("expired token not audited")
+		}
 	})
 	t.Run("other browser", func(t *testing.T) {
 		c := e.client()
