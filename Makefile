@@ -54,6 +54,8 @@ test-deps:
 	fi
 	@# the single sign-on tests' OpenID provider (internal/oidctest), built once into the user cache
 	@$(GO) run ./internal/oidctest/build >/dev/null
+	@# the bucket tests' S3-compatible server (internal/s3test: versitygw), built once into the user cache
+	@$(GO) run ./internal/s3test/build >/dev/null
 
 ## test: every test, over real protocols (installs test-deps first)
 test: test-deps
