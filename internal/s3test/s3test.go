@@ -69,10 +69,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := Build()
 	if err != nil {
-		if os.Getenv(sshtest.RequireRealEnv) == "1" {
-			t.Fatalf("%v (%s=1)", err, sshtest.RequireRealEnv)
-		}
-		t.Skip(err)
+		sshtest.Unavailable(t, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

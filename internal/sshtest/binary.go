@@ -30,3 +30,13 @@ func executable(path string) error {
 	_, err := exec.LookPath(path)
 	return err
 }
+
+// Unavailable skips t because a real server the test drives could not be
+// had (err says why), or fails it under JUMPCAST_REQUIRE_REAL=1.
+func Unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv(RequireRealEnv) == "1" {
+		t.Fatalf("%v (%s=1)", err, RequireRealEnv)
+	}
+	t.Skip(err)
+}
