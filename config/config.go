@@ -282,12 +282,22 @@ type Recording struct {
 	// before it reaches the file. Default 500ms, so that a crash keeps
 	// everything older than a second even with timer delay; at most 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Format is FormatCompressed (default: gzip chunks with an index of
+	// keyframes, recorder/castfile) or FormatRaw (plain .cast files, as
+	// before; kept for the benchmark that compares the two).
+	Format string `yaml:"format"`
 	// MaxAge removes recordings older than this. Zero keeps them forever.
 	MaxAge time.Duration `yaml:"max_age"`
 	// MaxTotalSize removes the oldest recordings while all of them together
 	// are larger. Zero means no limit.
 	MaxTotalSize ByteSize `yaml:"max_total_size"`
 }
+
+// Recording formats (Recording.Format).
+const (
+	FormatCompressed = "compressed"
+	FormatRaw        = "raw"
+)
 
 // Host key policies for upstream targets.
 const (

@@ -110,6 +110,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Upstream.ChannelWindow == 0 {
 		c.Upstream.ChannelWindow = DefaultChannelWindow
 	}
+	def(&c.Recording.Format, FormatCompressed)
 	if c.Recording.MinFreeSpace == 0 {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
 	}

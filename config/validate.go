@@ -96,6 +96,11 @@ func (c *Config) Validate() error {
 	default:
 		return bad("recording.input", "%q: want %s, %s or %s", c.Recording.Input, InputAuto, InputAll, InputOff)
 	}
+	switch c.Recording.Format {
+	case FormatCompressed, FormatRaw:
+	default:
+		return bad("recording.format", "%q: want %s or %s", c.Recording.Format, FormatCompressed, FormatRaw)
+	}
 	switch c.Recording.OnFailure {
 	case FailClosed, FailOpen:
 	default:

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 )
 
 // File and folder permissions of the recordings folder.
@@ -61,6 +63,32 @@ func (d *Dir) Create(id string) (*os.File, string, error) {
 	return f, rel, nil
 }
 
+// CreateCompressed makes the two files of recording id in the compressed
+// format (recorder/castfile): the data file, whose path it returns
+// ("YYYY/MM/DD/<id>.cast.gz"), and the index beside it; exclusive and
+// 0600 as Create. On error neither file is left.
+func (d *Dir) CreateCompressed(id string) (data, index *os.File, rel string, err error) {
+	raw, err := relPath(id)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("create recording: %w", err)
+	}
+	if err := d.root.MkdirAll(path.Dir(raw), dirMode); err != nil {
+		return nil, nil, "", fmt.Errorf("create recording folder %s: %w", path.Dir(raw), err)
+	}
+	rel = raw + ".gz"
+	data, err = d.root.OpenFile(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("create recording %s: %w", rel, err)
+	}
+	index, err = d.root.OpenFile(castfile.IndexPath(rel), os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		_ = data.Close()
+		_ = d.root.Remove(rel)
+		return nil, nil, "", fmt.Errorf("create recording index %s: %w", castfile.IndexPath(rel), err)
+	}
+	return data, index, rel, nil
+}
+
 // Open opens a recording for reading. rel must be exactly what Create
 // returned for a valid id; the file must be a regular file (a symlink is
 // refused even when it stays inside the folder).
@@ -87,11 +115,46 @@ func (d *Dir) Open(rel string) (*os.File, error) {
 	return f, nil
 }
 
-// Remove deletes a recording file. Empty day folders are left in place
-// (a concurrent Create may be about to use them).
+// Repair makes a compressed recording that a crash left active whole
+// again and rewrites its index from the data (castfile.Repair). A raw
+// .cast needs nothing: its readers stop at the last whole line.
+func (d *Dir) Repair(rel string) error {
+	if err := checkRel(rel); err != nil || !castfile.Compressed(rel) {
+		return err
+	}
+	if st, err := d.root.Lstat(rel); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("repair recording %s: not a regular file: %w", rel, errors.Join(err, errBadPath))
+	}
+	data, err := d.root.OpenFile(rel, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("repair recording %s: %w", rel, err)
+	}
+	defer func() { _ = data.Close() }()
+	idx, err := d.root.OpenFile(castfile.IndexPath(rel), os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		return fmt.Errorf("repair recording %s: %w", rel, err)
+	}
+	defer func() { _ = idx.Close() }()
+	if err := castfile.Repair(data, idx); err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	if err := errors.Join(data.Sync(), idx.Sync()); err != nil {
+		return fmt.Errorf("repair recording %s: %w", rel, err)
+	}
+	return nil
+}
+
+// Remove deletes a recording file, and the index beside a compressed one.
+// Empty day folders are left in place (a concurrent Create may be about to
+// use them).
 func (d *Dir) Remove(rel string) error {
 	if err := checkRel(rel); err != nil {
 		return err
+	}
+	if castfile.Compressed(rel) {
+		if err := d.root.Remove(castfile.IndexPath(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove recording index %s: %w", rel, err)
+		}
 	}
 	if err := d.root.Remove(rel); err != nil {
 		return fmt.Errorf("remove recording %s: %w", rel, err)
@@ -102,11 +165,18 @@ func (d *Dir) Remove(rel string) error {
 // Close releases the folder.
 func (d *Dir) Close() error { return d.root.Close() }
 
-// checkRel accepts only "YYYY/MM/DD/<id>.cast" where the date is the id's.
+// checkRel accepts only "YYYY/MM/DD/<id>.cast" where the date is the id's,
+// and the compressed format's "<id>.cast.gz" and "<id>.cast.idx" beside it.
 func checkRel(rel string) error {
-	id, ok := strings.CutSuffix(path.Base(rel), ".cast")
+	raw := rel
+	if base, ok := strings.CutSuffix(rel, ".gz"); ok {
+		raw = base
+	} else if base, ok := strings.CutSuffix(rel, ".idx"); ok {
+		raw = base
+	}
+	id, ok := strings.CutSuffix(path.Base(raw), ".cast")
 	want, err := relPath(id)
-	if !ok || err != nil || want != rel {
+	if !ok || err != nil || want != raw {
 		return fmt.Errorf("%q: %w", rel, errBadPath)
 	}
 	return nil

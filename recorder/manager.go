@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
@@ -41,7 +42,11 @@ type ManagerOptions struct {
 	MinFreeSpace uint64
 	// Node is this node's id (config store.node_id), written into each
 	// recording's row.
-	Node   string
+	Node string
+	// Raw writes plain asciicast files ("<id>.cast") instead of the
+	// compressed format with keyframes (recorder/castfile); for the
+	// benchmark that compares the two.
+	Raw    bool
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now; event times use its monotonic reading
 }
@@ -91,13 +96,27 @@ func (m *Manager) Start(ctx context.Context, info SessionInfo) (*Session, error)
 		// terminal (ssh -tt from a pipe) asks for 0×0.
 		info.Width, info.Height = asciicast.DefaultWidth, asciicast.DefaultHeight
 	}
-	f, rel, err := m.o.Dir.Create(info.ID)
+	var f, idx *os.File
+	var rel string
+	var err error
+	if m.o.Raw {
+		f, rel, err = m.o.Dir.Create(info.ID)
+	} else {
+		f, idx, rel, err = m.o.Dir.CreateCompressed(info.ID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start recording: %w", err)
 	}
 	s := newSession(m, info, f, rel)
+	s.idx = idx
 	if err := s.open(ctx, info); err != nil {
+		if s.cw != nil {
+			_ = s.cw.Close()
+		}
 		_ = f.Close()
+		if idx != nil {
+			_ = idx.Close()
+		}
 		_ = m.o.Dir.Remove(rel)
 		return nil, fmt.Errorf("start recording %s: %w", info.ID, err)
 	}

@@ -120,7 +120,7 @@ func TestManagerFullCycle(t *testing.T) {
 		t.Errorf("Active = %v", got)
 	}
 	rec := f.index.started[testID]
-	if rec.Status != recording.StatusActive || rec.Path != "2026/11/24/"+testID+".cast" || rec.Title != "root@db1 — alice" {
+	if rec.Status != recording.StatusActive || rec.Path != "2026/11/24/"+testID+".cast.gz" || rec.Title != "root@db1 — alice" {
 		t.Errorf("Started record %+v", rec)
 	}
 	if b, _ := json.Marshal(rec); bytes.Contains(b, []byte("hunter2")) {
@@ -162,10 +162,7 @@ func TestManagerFullCycle(t *testing.T) {
 	if err != nil || sha != fin.SHA256 || size != fin.FileSize {
 		t.Errorf("file hash %s size %d, index says %s %d", sha, size, fin.SHA256, fin.FileSize)
 	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := asciicasttest.ReadFile(t, path)
 	golden := filepath.Join("testdata", "manager_shell.cast")
 	if *update {
 		must(t, os.WriteFile(golden, got, 0o644))
@@ -229,10 +226,7 @@ func TestManagerExecWithoutPTY(t *testing.T) {
 		t.Errorf("1 MiB of binary output made a %d-byte cast", fin.FileSize)
 	}
 	path := filepath.Join(f.base, fin.Path)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, path)
 	h, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	if h.Command != "tar cz /etc" || h.Width != 80 || h.Height != 24 || h.Env["TERM"] != "" {
 		t.Errorf("header %+v", h)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 )
 
 // Session is one recording in progress.
@@ -56,6 +57,8 @@ type Session struct {
 	m       *Manager
 	file    *os.File
 	hw      *hashingWriter
+	idx     *os.File         // the compressed format's index file; nil: a raw .cast
+	cw      *castfile.Writer // compresses w's stream into hw; nil with idx
 	w       *asciicast.Writer
 	feed    *feed      // nil without a Hub; set before Start returns
 	sftp    *sftpWatch // whether the streams speak SFTP (sftp.go)
@@ -121,7 +124,12 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 		OnEvent:         s.publish,
 		OnFlushError:    s.fail,
 	}
-	w, err := asciicast.NewWriter(s.hw, header(info), opt)
+	var dst io.Writer = s.hw
+	if s.idx != nil {
+		s.cw = castfile.NewWriter(s.hw, s.idx, header(info))
+		dst = s.cw
+	}
+	w, err := asciicast.NewWriter(dst, header(info), opt)
 	if err != nil {
 		return err
 	}
@@ -155,7 +163,7 @@ func (s *Session) snapshot(attach func()) (io.ReadCloser, error) {
 	if err := s.w.Snapshot(func(o int64) { off = o; attach() }); err != nil {
 		return nil, err
 	}
-	f, err := s.m.o.Dir.Open(s.rec.Path)
+	f, err := castfile.OpenPlain(s.m.o.Dir, s.rec.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +311,7 @@ func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 	if err := s.w.Close(exit); err != nil && !errors.Is(err, asciicast.ErrClosed) {
 		_ = s.record(err)
 	}
+	s.closeIndex()
 	if err := s.file.Sync(); err != nil {
 		_ = s.record(fmt.Errorf("sync recording: %w", err))
 	}
@@ -330,6 +339,29 @@ func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 	s.closeErr = err
 	s.mu.Unlock()
 	return err
+}
+
+// closeIndex ends the compressed format's last chunk and its index. A
+// data write error fails the recording; an index error is only logged:
+// the index is rebuilt from the data (castfile.Open, Repair).
+func (s *Session) closeIndex() {
+	if s.cw == nil {
+		return
+	}
+	err := s.cw.Close()
+	if err == nil {
+		err = s.idx.Sync()
+	}
+	if cerr := s.idx.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if errors.Is(err, castfile.ErrData) {
+			_ = s.record(err)
+			return
+		}
+		s.m.log.Warn("recording index not written", "session_id", s.rec.ID, "err", err)
+	}
 }
 
 // finish fills the end-of-recording fields and returns the final Meta.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -54,10 +53,7 @@ func TestSessionTimesAreTakenWhenBytesPass(t *testing.T) {
 	release()
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 
-	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	want := []asciicast.Event{
 		{Time: 0.1, Code: "o", Data: motd},
@@ -115,10 +111,7 @@ func TestSessionBackpressureNeverDrops(t *testing.T) {
 	release()
 	<-done
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
-	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	if got := asciicasttest.Joined(evs, asciicast.CodeOutput); got != want.String() {
 		t.Errorf("recorded %d bytes, want %d in order", len(got), want.Len())
@@ -199,10 +192,7 @@ func TestSessionBinaryShortcut(t *testing.T) {
 	}
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
 	must(t, w.Close(asciicast.Exit{HasStatus: true}))
-	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	_, got := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	_, want := asciicasttest.ReadAll(t, &buf)
 	if len(got) != len(want) {
@@ -287,10 +277,7 @@ func TestSessionMixedSizesKeepStreamOrder(t *testing.T) {
 	}
 	<-done
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
-	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	if got, want := asciicasttest.Joined(evs, asciicast.CodeOutput), string(bytes.Join(outs, nil)); got != want {
 		t.Errorf("output: %d bytes recorded, want %d in order", len(got), len(want))
@@ -325,10 +312,7 @@ func TestSessionBinaryCountKeepsOrder(t *testing.T) {
 	must(t, s.Output([]byte{0, 0, 0}))          // counted inline once the queue is empty
 	must(t, s.Output([]byte("\xe6\x97\xa5\n"))) // a character after the second run
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
-	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[s.ID()].Path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[s.ID()].Path))
 	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	var got []string
 	for _, ev := range evs {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,10 +82,7 @@ func testManagerSFTP(t *testing.T, kind, command string) {
 		t.Errorf("record %+v", fin)
 	}
 	path := filepath.Join(f.base, fin.Path)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, path)
 	if strings.Contains(string(raw), "secret data") {
 		t.Error("file contents recorded in an sftp cast")
 	}
@@ -134,10 +130,7 @@ func TestManagerFakeSFTPInit(t *testing.T) {
 	must(t, s.Input([]byte("touch /tmp/unrecorded\n")))
 	must(t, s.Output([]byte("bash: line 1: $'\\005\\001\\003': command not found\n")))
 	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
-	raw, err := os.ReadFile(filepath.Join(f.base, f.index.finished[testID].Path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[testID].Path))
 	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
 	if in := asciicasttest.Joined(evs, asciicast.CodeInput); !strings.Contains(in, "touch /tmp/unrecorded\n") {
 		t.Errorf("input %q lacks the command", in)

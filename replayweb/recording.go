@@ -16,6 +16,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -153,13 +154,14 @@ func castPath(rec *recording.Meta) (string, error) {
 	return recording.RelPath(rec.ID)
 }
 
-// openCast opens rec's file (castPath).
-func (s *Server) openCast(rec *recording.Meta) (*os.File, error) {
+// openCast opens rec's file (castPath) as a plain asciicast stream, in
+// either format at rest (castfile.OpenPlain: a raw file is the *os.File).
+func (s *Server) openCast(rec *recording.Meta) (io.ReadCloser, error) {
 	rel, err := castPath(rec)
 	if err != nil {
 		return nil, err
 	}
-	return s.casts.Open(rel)
+	return castfile.OpenPlain(s.casts, rel)
 }
 
 // serveCast streams the recording file, gzip-compressed when the client
@@ -195,7 +197,12 @@ func (s *Server) serveCast(c echo.Context, rec *recording.Meta, kind audit.Kind,
 		}
 		return zw.Close()
 	}
-	if st, err := f.Stat(); err == nil && rec.Status != recording.StatusActive {
+	// (A compressed recording's plain size is not known before sending.)
+	if raw, ok := f.(*os.File); ok && rec.Status != recording.StatusActive {
+		st, err := raw.Stat()
+		if err != nil {
+			return fmt.Errorf("send recording %s: %w", rec.ID, err)
+		}
 		h.Set(echo.HeaderContentLength, strconv.FormatInt(st.Size(), 10))
 	}
 	c.Response().WriteHeader(http.StatusOK)

@@ -63,7 +63,8 @@ func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, boo
 		return screenMatch{}, false, err
 	}
 	defer func() { _ = f.Close() }()
-	rd, err := asciicast.NewReader(io.LimitReader(f, screenScanLimit))
+	lim := &io.LimitedReader{R: f, N: screenScanLimit}
+	rd, err := asciicast.NewReader(lim)
 	if err != nil {
 		return screenMatch{}, false, err
 	}
@@ -83,8 +84,7 @@ func (s *Server) searchScreen(r recording.Meta, needle string) (screenMatch, boo
 	if !found {
 		// Listed all the same when only the start of the file was read, so
 		// that the auditor knows where the search could not look.
-		info, err := f.Stat()
-		m.Partial = err == nil && info.Size() > screenScanLimit
+		m.Partial = lim.N == 0
 		found = m.Partial
 	}
 	return m, found, nil

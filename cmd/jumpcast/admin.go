@@ -68,6 +68,10 @@ func adminHandler(b backend) http.Handler {
 		res, err := b.Verify(r.Context(), r.PathValue("id"))
 		writeAdminJSON(w, res, err)
 	})
+	mux.HandleFunc("POST /recordings/{id}/compact", func(w http.ResponseWriter, r *http.Request) {
+		res, err := b.Compact(r.Context(), r.PathValue("id"))
+		writeAdminJSON(w, res, err)
+	})
 	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
 		u, err := b.WebURL(r.Context())
 		writeAdminJSON(w, serverInfo{WebURL: u}, err)
@@ -76,7 +80,12 @@ func adminHandler(b backend) http.Handler {
 		writeAdminJSON(w, struct{}{}, b.EndSession(r.Context(), r.PathValue("id"), r.FormValue("reason"), r.FormValue("connection") == "1"))
 	})
 	mux.HandleFunc("GET /recordings/{id}/cast", func(w http.ResponseWriter, r *http.Request) {
-		rc, err := b.Cast(r.Context(), r.PathValue("id"))
+		from, err := parseFrom(r.FormValue("from"))
+		if err != nil {
+			writeAdminErr(w, err)
+			return
+		}
+		rc, err := b.Cast(r.Context(), r.PathValue("id"), from)
 		if err != nil {
 			writeAdminErr(w, err)
 			return

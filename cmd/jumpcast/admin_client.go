@@ -50,12 +50,22 @@ func (b *remoteBackend) EndSession(ctx context.Context, id, why string, whole bo
 	return b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/end", strings.NewReader(form.Encode()), nil)
 }
 
-func (b *remoteBackend) Cast(ctx context.Context, id string) (io.ReadCloser, error) {
-	resp, err := b.send(ctx, http.MethodGet, "/recordings/"+url.PathEscape(id)+"/cast", nil)
+func (b *remoteBackend) Cast(ctx context.Context, id string, from float64) (io.ReadCloser, error) {
+	q := ""
+	if from > 0 {
+		q = "?from=" + strconv.FormatFloat(from, 'f', -1, 64)
+	}
+	resp, err := b.send(ctx, http.MethodGet, "/recordings/"+url.PathEscape(id)+"/cast"+q, nil)
 	if err != nil {
 		return nil, err
 	}
 	return resp.Body, nil
+}
+
+func (b *remoteBackend) Compact(ctx context.Context, id string) (compactResult, error) {
+	var res compactResult
+	err := b.do(ctx, http.MethodPost, "/recordings/"+url.PathEscape(id)+"/compact", nil, &res)
+	return res, err
 }
 
 func (b *remoteBackend) PutAccount(ctx context.Context, a store.Account) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/replayweb"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -33,7 +34,13 @@ type backend interface {
 	// WebURL is the web site's address ("" when there is none or it is not
 	// known): a running server's real listener, else the configured one.
 	WebURL(ctx context.Context) (string, error)
-	Cast(ctx context.Context, id string) (io.ReadCloser, error)
+	// Cast returns the recording as a plain asciicast v2 stream, whatever
+	// its format at rest; from > 0 starts it at that many seconds: the
+	// screen then at once, then the rest (castfile.Reader.WriteCastFrom).
+	Cast(ctx context.Context, id string, from float64) (io.ReadCloser, error)
+	// Compact converts a raw .cast recording to the compressed format,
+	// checked, and points the index at it (recordings compact).
+	Compact(ctx context.Context, id string) (compactResult, error)
 	PutAccount(ctx context.Context, a store.Account) error
 	ListAccounts(ctx context.Context) ([]store.Account, error)
 	DeleteAccount(ctx context.Context, name string) error
@@ -190,12 +197,25 @@ func (b *localBackend) Verify(ctx context.Context, id string) (verifyResult, err
 	return verifyResult{ID: id, Expected: r.SHA256, Actual: c.Actual, Size: c.Size, OK: c.OK, Problem: c.Problem}, nil
 }
 
-func (b *localBackend) Cast(ctx context.Context, id string) (io.ReadCloser, error) {
+func (b *localBackend) Cast(ctx context.Context, id string, from float64) (io.ReadCloser, error) {
 	r, err := b.GetRecording(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return b.dir.Open(r.Path)
+	if from <= 0 {
+		return castfile.OpenPlain(b.dir, r.Path)
+	}
+	cr, err := castfile.Open(b.dir, r.Path)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() { // owner: the returned reader; ends when it is read to the end or closed
+		err := cr.WriteCastFrom(pw, from)
+		_ = cr.Close()
+		_ = pw.CloseWithError(err)
+	}()
+	return pr, nil
 }
 
 func (b *localBackend) PutAccount(ctx context.Context, a store.Account) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/browsertest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // The browser end-to-end test drives the whole product the way a newcomer
@@ -167,10 +167,7 @@ func TestBrowserE2E(t *testing.T) {
 
 	b.Do(t, "download the cast", chromedp.Click(chromedp.ID("download")))
 	got := b.WaitDownload(t)
-	want, err := os.ReadFile(e.castPath(rec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := asciicasttest.ReadFile(t, e.castPath(rec))
 	if string(got) != string(want) {
 		t.Errorf("downloaded cast (%d bytes) differs from the file (%d bytes)", len(got), len(want))
 	}

@@ -132,7 +132,7 @@ func grepRecordings(cmd *cobra.Command, b backend, f store.Filter, re *regexp.Re
 // grepCast returns the lines of one recording that re matches, at most
 // maxCount (0: all).
 func grepCast(ctx context.Context, b backend, id string, re *regexp.Regexp, code string, maxCount int) ([]asciicast.Line, error) {
-	rc, err := b.Cast(ctx, id)
+	rc, err := b.Cast(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -20,16 +20,19 @@ func newRecordingsCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "recordings",
 		Aliases: []string{"rec"},
-		Short:   "List, show, search, verify and end recordings",
-		Long: `List, show, search, verify and end recordings. These work whether or not the server runs:
+		Short:   "List, show, search, verify, end, export and compact recordings",
+		Long: `List, show, search, verify, end, export and compact recordings. These work whether or not the server runs:
 with a server running they talk to it over its admin socket in the data folder.`,
 		Example: `  jumpcast recordings ls --user alice --since 24h
   jumpcast recordings show 20261124T093012.345678Z-3f9a1c2b
   jumpcast recordings grep 'rm -rf' --since 24h
   jumpcast recordings verify
+  jumpcast recordings export 20261124T093012.345678Z-3f9a1c2b -o session.cast
+  jumpcast recordings compact --all
   jumpcast recordings end 20261124T093012.345678Z-3f9a1c2b --reason "change freeze"`,
 	}
-	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecGrepCmd(g), newRecVerifyCmd(g), newRecEndCmd(g))
+	cmd.AddCommand(newRecLsCmd(g), newRecShowCmd(g), newRecGrepCmd(g), newRecVerifyCmd(g), newRecEndCmd(g),
+		newRecExportCmd(g), newRecCompactCmd(g))
 	return cmd
 }
 

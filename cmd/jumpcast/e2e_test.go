@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // e2e is one bastion in a child process in front of one real sshd.
@@ -73,16 +75,12 @@ func castOutput(t *testing.T, path string) (asciicast.Header, string) {
 	return castData(t, path, "o")
 }
 
-// castData decodes a recording file: its header and the concatenated data
+// castData decodes a recording file (raw, or compressed as zcat reads
+// it): its header and the concatenated data
 // of its events whose code is one of the letters in codes.
 func castData(t *testing.T, path, codes string) (asciicast.Header, string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	r, err := asciicast.NewReader(f)
+	r, err := asciicast.NewReader(bytes.NewReader(asciicasttest.ReadFile(t, path)))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -100,10 +98,18 @@ func castData(t *testing.T, path, codes string) (asciicast.Header, string) {
 }
 
 // asciinemaCat checks a file with Debian's asciinema (the strict v2 reader),
-// which needs a tty: script(1) gives it one.
+// which needs a tty: script(1) gives it one. A compressed recording is
+// given to it as zcat prints it.
 func asciinemaCat(t *testing.T, path string) string {
 	t.Helper()
 	sshtest.RequireBinary(t, "/usr/bin/asciinema", "/usr/bin/script")
+	if strings.HasSuffix(path, ".gz") {
+		plain := filepath.Join(t.TempDir(), "plain.cast")
+		if err := os.WriteFile(plain, asciicasttest.ReadFile(t, path), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		path = plain
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "script", "-qec", "asciinema cat "+path, "/dev/null").CombinedOutput()
@@ -262,12 +268,7 @@ func TestResizeThroughOpenSSH(t *testing.T) {
 	tmux("send-keys", "-t", "t", "Enter")
 	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
 	path := e.castPath(recs[0])
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	rd, err := asciicast.NewReader(f)
+	rd, err := asciicast.NewReader(bytes.NewReader(asciicasttest.ReadFile(t, path)))
 	if err != nil {
 		t.Fatal(err)
 	}

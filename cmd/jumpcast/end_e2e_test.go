@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/browsertest"
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // TestEndSessionFromTheCommandLine: an operator ends a running session of
@@ -44,10 +44,7 @@ func TestEndSessionFromTheCommandLine(t *testing.T) {
 	}
 
 	recs = waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
-	data, err := os.ReadFile(e.castPath(recs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := asciicasttest.ReadFile(t, e.castPath(recs[0]))
 	if !strings.Contains(string(data), "[session ended: session ended by an operator on the bastion: change freeze]") {
 		t.Errorf("the recording does not say who ended it:\n%s", data)
 	}

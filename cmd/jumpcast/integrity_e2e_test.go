@@ -107,12 +107,7 @@ func auditLines(tb testing.TB, cfgPath string, args ...string) string {
 // castEvents decodes every event of a recording file.
 func castEvents(tb testing.TB, path string) []asciicast.Event {
 	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	_, evs := asciicasttest.ReadAll(tb, f)
+	_, evs := asciicasttest.ReadAll(tb, bytes.NewReader(asciicasttest.ReadFile(tb, path)))
 	return evs
 }
 

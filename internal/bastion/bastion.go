@@ -245,6 +245,7 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 		FlushInterval: cfg.Recording.FlushInterval,
 		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
 		Node:          cfg.Node(),
+		Raw:           cfg.Recording.Format == config.FormatRaw,
 		Logger:        log,
 	})), nil
 }

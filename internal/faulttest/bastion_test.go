@@ -28,6 +28,7 @@ import (
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -216,10 +217,10 @@ func exitStatus(reqs <-chan *gossh.Request) int {
 	return code
 }
 
-// castOutput decodes a recording file: its header, the concatenated data
-// of its "o" events and the sizes of its "r" events.
+// castOutput decodes a recording file, raw or compressed: its header, the
+// concatenated data of its "o" events and the sizes of its "r" events.
 func castOutput(path string) (asciicast.Header, []byte, [][2]int, error) {
-	f, err := os.Open(path)
+	f, err := castfile.OpenPlain(fileOpener{}, path)
 	if err != nil {
 		return asciicast.Header{}, nil, nil, err
 	}
@@ -279,3 +280,8 @@ func procRSSMB(t testing.TB, pid string) float64 {
 	t.Fatalf("no VmRSS in /proc/%s/status", pid)
 	return 0
 }
+
+// fileOpener opens recording files by their full path, for castfile.
+type fileOpener struct{}
+
+func (fileOpener) Open(path string) (*os.File, error) { return os.Open(path) }

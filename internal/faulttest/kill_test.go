@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,9 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 )
 
 const (
@@ -253,6 +257,7 @@ func checkKilledRecordings(t *testing.T, dataDir string, recs []recording.Meta, 
 	var maxLoss time.Duration
 	var recBytes, clientBytes int
 	catted, catTook := 0, time.Duration(0)
+	chunks := 0
 	for _, r := range recs {
 		path := filepath.Join(dataDir, "recordings", filepath.FromSlash(r.Path))
 		if r.Status != recording.StatusInterrupted || r.SHA256 == "" || r.End.Before(r.Start) {
@@ -287,6 +292,7 @@ func checkKilledRecordings(t *testing.T, dataDir string, recs []recording.Meta, 
 		}
 		recBytes += len(out)
 		clientBytes += len(all)
+		chunks += checkRepaired(t, path, out)
 		if h.Width != 80 || h.Height != 24 {
 			t.Errorf("session %d: header size %dx%d", i, h.Width, h.Height)
 		}
@@ -300,15 +306,23 @@ func checkKilledRecordings(t *testing.T, dataDir string, recs []recording.Meta, 
 	t.Logf("faulttest: kill -9: %d sessions (%d real ssh -tt) connected in %.1fs, streamed %.1fs more, then SIGKILL "+
 		"(server RSS %.0f MiB); after the restart %d recordings indexed interrupted; recordings hold %d of the %d bytes "+
 		"the clients received; the oldest output missing from a file arrived %v before the kill (bound %v, flush interval %v); "+
-		"%d files read by asciinema in %.1fs",
+		"%d files read by asciinema in %.1fs; the repaired indexes hold %d chunks with keyframes",
 		killSessions, killRealSSH, connected.Seconds(), killAfter.Seconds(), rss, len(recs), recBytes, clientBytes,
-		maxLoss.Round(time.Millisecond), killLossBound, killFlush, catted, catTook.Seconds())
+		maxLoss.Round(time.Millisecond), killLossBound, killFlush, catted, catTook.Seconds(), chunks)
 }
 
 // asciinemaCat reads a file with Debian's asciinema (the strict v2
-// reader), which needs a tty: script(1) gives it one.
+// reader), which needs a tty: script(1) gives it one. A compressed
+// recording is given to it as zcat prints it.
 func asciinemaCat(t *testing.T, path string) string {
 	t.Helper()
+	if castfile.Compressed(path) {
+		plain := filepath.Join(t.TempDir(), "plain.cast")
+		if err := os.WriteFile(plain, asciicasttest.ReadFile(t, path), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		path = plain
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "script", "-qec", "asciinema cat "+path, "/dev/null").CombinedOutput()
@@ -316,4 +330,48 @@ func asciinemaCat(t *testing.T, path string) string {
 		t.Errorf("asciinema cat %s: %v\n%.500s", path, err, out)
 	}
 	return string(out)
+}
+
+// checkRepaired checks a compressed recording the restart repaired: gzip
+// reads it without complaint (its cut chunk was made whole), and its
+// rebuilt index gives, chunk by chunk, the output the file holds. It
+// returns the number of chunks.
+func checkRepaired(t *testing.T, path string, out []byte) int {
+	t.Helper()
+	if !castfile.Compressed(path) {
+		t.Errorf("%s: the server did not write the compressed format", path)
+		return 0
+	}
+	if b, err := exec.Command("gzip", "-t", path).CombinedOutput(); err != nil {
+		t.Errorf("gzip -t %s after the restart: %v %s", path, err, b)
+	}
+	idx, err := os.ReadFile(castfile.IndexPath(path))
+	if err != nil || !bytes.HasPrefix(idx, []byte(`{"format":"jumpcast-cast-index"`)) {
+		t.Errorf("%s: no rebuilt index (%v)", path, err)
+	}
+	r, err := castfile.Open(fileOpener{}, path)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return 0
+	}
+	defer func() { _ = r.Close() }()
+	var got bytes.Buffer
+	for i := range r.Index().Chunks {
+		if _, err := r.Keyframe(i); err != nil {
+			t.Error(err)
+		}
+		err := r.Events(i, func(ev asciicast.Event) error {
+			if ev.Code == asciicast.CodeOutput {
+				got.WriteString(ev.Data)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if !bytes.Equal(got.Bytes(), out) {
+		t.Errorf("%s: the chunks give %d bytes of output, the file %d", path, got.Len(), len(out))
+	}
+	return len(r.Index().Chunks)
 }

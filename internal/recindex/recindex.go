@@ -16,6 +16,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -43,24 +44,31 @@ func (x storeIndex) Finished(ctx context.Context, m recording.Meta) error {
 // Recover closes a recording that was active when the server died: its
 // end is the time of the file's last complete event, and the file is hashed
 // as it is now. A file that ends early (its reader reports
-// io.ErrUnexpectedEOF) is summarized as far as it goes.
+// io.ErrUnexpectedEOF) is summarized as far as it goes. A compressed one
+// is first repaired (recorder.Dir.Repair): its cut chunk made whole, its
+// index rebuilt from the data.
 func Recover(dir *recorder.Dir) store.RecoverFunc {
 	return func(r recording.Meta) (store.Recovered, error) {
 		var out store.Recovered
-		f, err := dir.Open(r.Path)
+		if err := dir.Repair(r.Path); err != nil {
+			return out, err
+		}
+		plain, err := castfile.OpenPlain(dir, r.Path)
 		if err != nil {
 			return out, fmt.Errorf("open %s: %w", r.Path, err)
 		}
-		defer func() { _ = f.Close() }()
-		sum, err := asciicast.Summarize(f)
+		sum, err := asciicast.Summarize(plain)
+		_ = plain.Close()
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return out, fmt.Errorf("read %s: %w", r.Path, err)
 		}
 		out.End = r.Start.Add(time.Duration(sum.LastEventTime * float64(time.Second)))
 		out.ExitStatus = sum.ExitStatus
-		if _, err := f.Seek(0, 0); err != nil {
-			return out, err
+		f, err := dir.Open(r.Path)
+		if err != nil {
+			return out, fmt.Errorf("open %s: %w", r.Path, err)
 		}
+		defer func() { _ = f.Close() }()
 		out.SHA256, out.FileSize, err = recorder.HashFile(f)
 		return out, err
 	}

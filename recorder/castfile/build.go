@@ -82,6 +82,7 @@ func (b *builder) end(end int64) {
 type lineReader struct {
 	br  *bufio.Reader
 	off int64 // offset of the next line
+	cut int   // bytes of a last line without its newline, once next has said io.EOF
 }
 
 func newLineReader(r io.Reader, off int64) *lineReader {
@@ -102,6 +103,7 @@ func (l *lineReader) next() (line []byte, at int64, err error) {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			l.cut = len(line)
 			return nil, l.off, io.EOF
 		}
 		return nil, l.off, err

@@ -143,6 +143,9 @@ func (r *Reader) openCompressed(o Opener, rel string) error {
 	if r.hdr, err = parseHeader(hdr); err != nil {
 		return err
 	}
+	if o == nil {
+		return r.complete(size) // Repair: from the data alone
+	}
 	if idx, err := o.Open(IndexPath(rel)); err == nil {
 		data, rerr := io.ReadAll(io.LimitReader(idx, 1<<30))
 		_ = idx.Close()
@@ -234,8 +237,9 @@ func (c *countingReader) ReadByte() (byte, error) {
 // eachMember calls fn with the offset and the decompressed content of
 // each gzip member of f between from and to, and returns the offset past
 // the last member read. fn returning io.EOF stops early. A member cut
-// short is given to fn, and eachMember then returns errCut; a member that
-// does not start like gzip ends the walk with errCut too.
+// short is given to fn, and eachMember then returns its offset and
+// errCut; a member that does not start like gzip ends the walk with its
+// offset and errCut too.
 func eachMember(f io.ReaderAt, from, to int64, fn func(off int64, z io.Reader) error) (int64, error) {
 	cr := &countingReader{br: bufio.NewReaderSize(io.NewSectionReader(f, from, to-from), 64<<10)}
 	var z gzip.Reader
@@ -257,7 +261,7 @@ func eachMember(f io.ReaderAt, from, to int64, fn func(off int64, z io.Reader) e
 		}
 		_, _ = io.Copy(io.Discard, cut)
 		if cut.cut {
-			return to, errCut
+			return off, errCut
 		}
 	}
 	return from + cr.n, nil

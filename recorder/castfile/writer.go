@@ -3,9 +3,12 @@ package castfile
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
@@ -15,6 +18,14 @@ import (
 // compressing costs the recording little; text still shrinks tenfold and
 // more (bench/README.md has the figures).
 const Level = gzip.BestSpeed
+
+// closeWait is how long Close waits for the indexer to finish its queue
+// before it stops it, so that the end of a session is not held up.
+const closeWait = 2 * time.Second
+
+// queueLen bounds the indexer's queue: about 16 MiB of event lines (each
+// Write is at most a 64 KiB flush).
+const queueLen = 256
 
 // Writer writes the compressed format: it takes the asciicast v2 stream
 // (an asciicast.Writer's output: the header line first, then whole event
@@ -27,23 +38,29 @@ const Level = gzip.BestSpeed
 // decodes (zcat, or Open) to the end of the last Write even if the
 // process dies before the member is closed. The keyframes are computed
 // off the caller's path, by a goroutine the Writer owns, fed copies of
-// the lines through a bounded queue (a Write waits only when it is full).
+// the lines through a bounded queue that a Write never waits for: an
+// indexer that falls behind stops (see send), the recording does not.
 //
 // Not safe for concurrent use: asciicast.Writer calls Write under its
 // lock, and Close comes after the asciicast.Writer's Close.
 type Writer struct {
 	dst   io.Writer
-	n     int64 // bytes written to dst
+	n     int64        // bytes written to dst
+	zbuf  bytes.Buffer // z's output since the last flush point
 	z     *gzip.Writer
 	open  bool    // a chunk member is open
 	start float64 // time of the open chunk's first event
 	bytes int64   // event line bytes in the open chunk
 	hdr   bool    // the header member is written
 	err   error   // first write error, sticky
+	// behind is set when the indexer's queue was full: it gets nothing
+	// more (send).
+	behind bool
 
 	work chan work     // to the indexer; closed by Close
 	done chan struct{} // closed when the indexer returns
 	ierr error         // the indexer's first error; read after done
+	stop atomic.Bool   // set by Close after closeWait: the indexer returns
 }
 
 // work is one thing for the indexer: a chunk that begins at byte begin,
@@ -57,19 +74,21 @@ type work struct {
 // for a recording whose header is h (its size is the first keyframe's).
 // The caller syncs and closes both files after Close.
 func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
-	w := &Writer{dst: dst, work: make(chan work, 64), done: make(chan struct{})}
-	w.z, _ = gzip.NewWriterLevel(countTo{w}, Level) // Level is valid
-	go w.index(idx, h.Width, h.Height)              // owner: the Writer, until Close
+	w := &Writer{dst: dst, work: make(chan work, queueLen), done: make(chan struct{})}
+	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
+	go w.index(idx, h.Width, h.Height)           // owner: the Writer, until Close
 	return w
 }
 
-// countTo writes to the Writer's dst and counts.
-type countTo struct{ w *Writer }
-
-func (c countTo) Write(p []byte) (int, error) {
-	n, err := c.w.dst.Write(p)
-	c.w.n += int64(n)
-	return n, err
+// out writes what gzip made since the last flush point to dst, in one
+// Write: a write error (a full disk) leaves the file at a flush point,
+// where it decodes to whole lines (recorder's hashingWriter cuts a
+// partial write back).
+func (w *Writer) out() error {
+	n, err := w.dst.Write(w.zbuf.Bytes())
+	w.n += int64(n)
+	w.zbuf.Reset()
+	return w.fail(err)
 }
 
 // Write compresses p, whole asciicast lines, and flushes it to the data
@@ -81,24 +100,24 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if !w.hdr {
 		w.hdr = true
-		if _, err := w.z.Write(p); err != nil {
-			return 0, w.fail(err)
-		}
-		return len(p), w.fail(w.z.Close())
+		_, _ = w.z.Write(p) // into zbuf: no error
+		_ = w.z.Close()
+		return len(p), w.out()
 	}
 	if !w.open {
-		w.z.Reset(countTo{w})
+		w.z.Reset(&w.zbuf)
 		w.open, w.bytes, w.start = true, 0, lineTime(p)
-		w.work <- work{begin: w.n, end: -1}
+		w.send(work{begin: w.n, end: -1})
 	}
-	if _, err := w.z.Write(p); err != nil {
-		return 0, w.fail(err)
-	}
-	if err := w.z.Flush(); err != nil {
-		return 0, w.fail(err)
+	_, _ = w.z.Write(p)
+	_ = w.z.Flush()
+	if err := w.out(); err != nil {
+		return 0, err
 	}
 	w.bytes += int64(len(p))
-	w.work <- work{begin: -1, end: -1, lines: bytes.Clone(p)}
+	if !w.behind {
+		w.send(work{begin: -1, end: -1, lines: bytes.Clone(p)})
+	}
 	if w.bytes >= ChunkBytes || lineTime(lastLine(p))-w.start >= ChunkSpan {
 		return len(p), w.closeChunk()
 	}
@@ -107,29 +126,55 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 func (w *Writer) closeChunk() error {
 	w.open = false
-	if err := w.z.Close(); err != nil {
-		return w.fail(err)
+	_ = w.z.Close()
+	if err := w.out(); err != nil {
+		return err
 	}
-	w.work <- work{begin: -1, end: w.n}
+	w.send(work{begin: -1, end: w.n})
 	return nil
+}
+
+// ErrData marks a Writer's error as one of the data file (not of the
+// index, which can be rebuilt from it).
+var ErrData = errors.New("write compressed recording")
+
+// send queues wk for the indexer without ever waiting: when the queue is
+// full the indexer has fallen behind the output (the emulator is slower
+// than a fast scrolling stream), and it is given nothing more. The index
+// then ends at the last chunk it closed; readers complete it from the
+// data (Open), and recovery or Repair rewrites it whole.
+func (w *Writer) send(wk work) {
+	if w.behind {
+		return
+	}
+	select {
+	case w.work <- wk:
+	default:
+		w.behind = true
+	}
 }
 
 func (w *Writer) fail(err error) error {
 	if err != nil && w.err == nil {
-		w.err = fmt.Errorf("write compressed recording: %w", err)
+		w.err = fmt.Errorf("%w: %w", ErrData, err)
 	}
 	return w.err
 }
 
 // Close ends the open chunk's member and waits for the index to be
-// written. It returns the data file's first write error, then the index
+// written (at most closeWait: then the indexer stops where it is). It returns the data file's first write error, then the index
 // file's.
 func (w *Writer) Close() error {
 	if w.open && w.err == nil {
 		_ = w.closeChunk()
 	}
 	close(w.work)
-	<-w.done
+	select {
+	case <-w.done:
+	case <-time.After(closeWait):
+		w.stop.Store(true) // the rest of the index is left to readers
+		<-w.done
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -148,6 +193,9 @@ func (w *Writer) index(idx io.Writer, cols, rows int) {
 	}
 	begin := int64(-1)
 	for wk := range w.work {
+		if w.stop.Load() {
+			return
+		}
 		switch {
 		case wk.begin >= 0:
 			begin = wk.begin

@@ -5,11 +5,13 @@ package asciicasttest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -107,10 +109,18 @@ func RequireBinary(tb testing.TB, names ...string) {
 // AsciinemaCat runs Debian's `asciinema cat` on path (under script(1): it
 // opens /dev/tty), requires exit 0 and returns its output with the pty's
 // CR LF turned back into LF. Without asciinema and script, tb is skipped
-// (see RequireBinary).
+// (see RequireBinary). A compressed recording (".cast.gz") is given to
+// asciinema as zcat prints it (ReadFile), written beside it.
 func AsciinemaCat(tb testing.TB, path string) string {
 	tb.Helper()
 	RequireBinary(tb, "asciinema", "script")
+	if strings.HasSuffix(path, ".gz") {
+		plain := filepath.Join(tb.TempDir(), "plain.cast")
+		if err := os.WriteFile(plain, ReadFile(tb, path), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		path = plain
+	}
 	if strings.ContainsAny(path, "'\\") {
 		tb.Fatalf("unquotable path %q", path)
 	}
@@ -137,4 +147,27 @@ func AsciinemaCat(tb testing.TB, path string) string {
 		tb.Fatalf("asciinema cat %s failed: %q", path, out.String())
 	}
 	return strings.ReplaceAll(out.String(), "\r\n", "\n")
+}
+
+// ReadFile returns the plain asciicast of the recording file at path: the
+// file itself, or, for the compressed format (".cast.gz"), what zcat
+// prints of it (a member cut by a crash gives what it holds).
+func ReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return data
+	}
+	z, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	out, err := io.ReadAll(z)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	return out
 }

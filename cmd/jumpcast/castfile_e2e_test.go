@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
+)
+
+// TestRecordingFormats: a recording made in the raw format by an earlier
+// server and one made compressed (the default) both list, play, export
+// and verify; the compressed file is what zcat and asciinema read; play
+// --from starts late in a recording; compact converts the raw one,
+// checked, and it still exports byte for byte and verifies.
+func TestRecordingFormats(t *testing.T) {
+	e := startE2EWith(t, func(cfgPath string) { setFormat(t, cfgPath, "raw") })
+	if _, errOut, code := e.ssh(t, "", "-tt", e.login(), "printf 'old raw session\\n'"); code != 0 {
+		t.Fatalf("ssh: exit %d: %s", code, errOut)
+	}
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	old := recs[0]
+	if !strings.HasSuffix(old.Path, ".cast") {
+		t.Fatalf("raw format wrote %s", old.Path)
+	}
+	rawBytes, err := os.ReadFile(e.castPath(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Stop(t)
+	setFormat(t, e.cfgPath, "compressed")
+	e.srv = startServer(t, e.cfgPath)
+
+	script := "printf 'early line\\n'; sleep 1.5; printf 'late line\\n'; seq 1 3000"
+	if _, errOut, code := e.ssh(t, "", "-tt", e.login(), script); code != 0 {
+		t.Fatalf("ssh: exit %d: %s", code, errOut)
+	}
+	recs = waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })
+	var cur recording.Meta
+	for _, r := range recs {
+		if r.ID != old.ID {
+			cur = r
+		}
+	}
+	if !strings.HasSuffix(cur.Path, ".cast.gz") {
+		t.Fatalf("default format wrote %s", cur.Path)
+	}
+
+	// The compressed file is what zcat reads; export gives the same.
+	zcat, err := exec.Command("zcat", e.castPath(cur)).Output()
+	if err != nil {
+		t.Fatalf("zcat %s: %v", cur.Path, err)
+	}
+	exported := export(t, e, cur.ID)
+	if !bytes.Equal(zcat, exported) || !bytes.Contains(exported, []byte("late line")) {
+		t.Errorf("export (%d bytes) differs from zcat (%d bytes)", len(exported), len(zcat))
+	}
+	plain := filepath.Join(t.TempDir(), "export.cast")
+	if err := os.WriteFile(plain, exported, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cat := asciinemaCat(t, plain); !strings.Contains(cat, "late line") || !strings.Contains(cat, "3000") {
+		t.Errorf("asciinema cat of the export: %.300q", cat)
+	}
+
+	// The raw recording of the earlier server reads as before.
+	if got := export(t, e, old.ID); !bytes.Equal(got, rawBytes) {
+		t.Errorf("export of the raw recording: %d bytes, the file has %d", len(got), len(rawBytes))
+	}
+	checkVerify(t, e, "2 verified, 0 failed")
+	for id, want := range map[string]string{old.ID: "old raw session", cur.ID: "late line"} {
+		out, errOut, code := runJumpcast(t, "", "play", "--speed", "50", "--idle-limit", "10ms", "-c", e.cfgPath, id)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("play %s: exit %d: %.200q %s", id, code, out, errOut)
+		}
+	}
+
+	// --from starts at the moment: the screen then, then what followed.
+	out, errOut, code := runJumpcast(t, "", "play", "--from", "1.4s", "--speed", "50", "-c", e.cfgPath, cur.ID)
+	if code != 0 || !strings.Contains(out, "late line") || !strings.Contains(out, "early line") {
+		t.Errorf("play --from 1.4s: exit %d: %.300q %s", code, out, errOut)
+	}
+	if _, errOut, code := runJumpcast(t, "", "play", "--from", "soon", "-c", e.cfgPath, cur.ID); code == 0 || !strings.Contains(errOut, "--from") {
+		t.Errorf("play --from soon: exit %d: %s", code, errOut)
+	}
+
+	// compact converts the raw one, checked; it reads the same after.
+	out, errOut, code = runJumpcast(t, "", "recordings", "compact", "--all", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(out, "1 compacted") {
+		t.Fatalf("recordings compact --all: exit %d: %s %s", code, out, errOut)
+	}
+	t.Logf("recordings compact: %s", strings.TrimSpace(out))
+	if _, err := os.Stat(e.castPath(old)); !os.IsNotExist(err) {
+		t.Errorf("the raw file is still there: %v", err)
+	}
+	for _, r := range listRecordings(t, e.cfgPath) {
+		if !strings.HasSuffix(r.Path, ".cast.gz") {
+			t.Errorf("%s: index names %s after compact", r.ID, r.Path)
+		}
+		if r.ID == old.ID && !bytes.Equal(asciicasttest.ReadFile(t, e.castPath(r)), rawBytes) {
+			t.Errorf("the compacted recording does not decode to the raw file")
+		}
+	}
+	if got := export(t, e, old.ID); !bytes.Equal(got, rawBytes) {
+		t.Errorf("export after compact: %d bytes, the raw file had %d", len(got), len(rawBytes))
+	}
+	checkVerify(t, e, "2 verified, 0 failed")
+	out, _, code = runJumpcast(t, "", "recordings", "grep", "old raw", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(out, old.ID) {
+		t.Errorf("recordings grep in the compacted recording: exit %d: %s", code, out)
+	}
+}
+
+// setFormat sets recording.format in the config file.
+func setFormat(t *testing.T, cfgPath, format string) {
+	t.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "  format: raw\n", "", 1)
+	s = strings.Replace(s, "recording:\n", "recording:\n  format: "+format+"\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func export(t *testing.T, e *e2e, id string) []byte {
+	t.Helper()
+	out, errOut, code := runJumpcast(t, "", "recordings", "export", id, "-c", e.cfgPath)
+	if code != 0 {
+		t.Fatalf("recordings export %s: exit %d: %s", id, code, errOut)
+	}
+	return []byte(out)
+}
+
+func checkVerify(t *testing.T, e *e2e, want string) {
+	t.Helper()
+	out, errOut, code := runJumpcast(t, "", "recordings", "verify", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("recordings verify: exit %d: %s%s", code, out, errOut)
+	}
+}

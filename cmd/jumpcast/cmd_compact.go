@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
+	"github.com/jumpcast/jumpcast/store"
+)
+
+// compactResult is the outcome of converting one raw recording.
+type compactResult struct {
+	ID      string `json:"id"`
+	Done    bool   `json:"done"`              // converted, index updated, raw file removed
+	Skipped string `json:"skipped,omitempty"` // why nothing was done (already compressed, still recording)
+	Path    string `json:"path,omitempty"`
+	RawSize int64  `json:"raw_size,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+}
+
+func newRecExportCmd(g *globalFlags) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export ID",
+		Short: "Write a recording as a plain asciicast v2 file",
+		Long: `Write a recording as a plain asciicast v2 file (asciinema play and cat read it),
+whatever its format at rest, to standard output or to --output.`,
+		Example: "  jumpcast recordings export 20261124T093012.345678Z-3f9a1c2b -o session.cast",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withBackend(g, func(b backend) error {
+				rc, err := b.Cast(cmd.Context(), args[0], 0)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = rc.Close() }()
+				w := cmd.OutOrStdout()
+				if out != "" {
+					f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+					if err != nil {
+						return err
+					}
+					defer func() { _ = f.Close() }()
+					w = f
+				}
+				if _, err := io.Copy(w, rc); err != nil {
+					return fmt.Errorf("export %s: %w", args[0], err)
+				}
+				if f, ok := w.(*os.File); ok && out != "" {
+					return f.Close()
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this new file instead of standard output")
+	return cmd
+}
+
+func newRecCompactCmd(g *globalFlags) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "compact [--all | ID...]",
+		Short: "Convert raw .cast recordings to the compressed format",
+		Long: `Convert recordings stored as raw .cast files (made before the compressed
+format) to it: the gzip-compressed stream with an index of keyframes, which
+the player opens and seeks at once. Each conversion is checked before the
+raw file is removed: the compressed file must decode to a stream with the
+raw file's SHA-256, and the raw file must match the index's hash. The index
+then names the new file with its size and SHA-256.`,
+		Example: "  jumpcast recordings compact --all\n  jumpcast recordings compact 20261124T093012.345678Z-3f9a1c2b",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return usageError{errors.New("give recording ids or --all")}
+			}
+			return withBackend(g, func(b backend) error {
+				return compactRecordings(cmd, b, args)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "every raw recording")
+	return cmd
+}
+
+func compactRecordings(cmd *cobra.Command, b backend, ids []string) error {
+	ctx := cmd.Context()
+	if len(ids) == 0 {
+		f := store.Filter{Limit: 500}
+		for {
+			page, err := b.ListRecordings(ctx, f)
+			if err != nil {
+				return err
+			}
+			for _, r := range page.Items {
+				if r.Status != recording.StatusActive && !castfile.Compressed(r.Path) {
+					ids = append(ids, r.ID)
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			f.Cursor = page.Next
+		}
+	}
+	w := cmd.OutOrStdout()
+	var failed int
+	var before, after int64
+	for _, id := range ids {
+		res, err := b.Compact(ctx, id)
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(w, "FAILED   %s  %v\n", id, err)
+		case res.Done:
+			before, after = before+res.RawSize, after+res.Size
+			fmt.Fprintf(w, "compact  %s  %d → %d bytes\n", id, res.RawSize, res.Size)
+		default:
+			fmt.Fprintf(w, "skip     %s  %s\n", id, res.Skipped)
+		}
+	}
+	fmt.Fprintf(w, "%d compacted (%d → %d bytes), %d failed\n", len(ids)-failed, before, after, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d recording(s) not compacted", failed)
+	}
+	return nil
+}
+
+// Compact converts one raw recording (recorder.Dir.Compact), points the
+// index at the new file, then removes the raw one.
+func (b *localBackend) Compact(ctx context.Context, id string) (compactResult, error) {
+	res := compactResult{ID: id}
+	r, err := b.st.GetRecording(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case r.Status == recording.StatusActive:
+		res.Skipped = "still being recorded"
+		return res, nil
+	case castfile.Compressed(r.Path):
+		res.Skipped = "already compressed"
+		return res, nil
+	}
+	c, err := b.dir.Compact(id, r.Path, r.SHA256)
+	if err != nil {
+		return res, err
+	}
+	raw := r.Path
+	res.RawSize = r.FileSize
+	r.Path, r.FileSize, r.SHA256 = c.Path, c.Size, c.SHA256
+	if err := b.st.FinishRecording(ctx, r); err != nil {
+		_ = b.dir.Remove(c.Path)
+		return res, err
+	}
+	if err := b.dir.Remove(raw); err != nil {
+		return res, fmt.Errorf("compacted, but the raw file stays: %w", err)
+	}
+	res.Done, res.Path, res.Size = true, c.Path, c.Size
+	return res, nil
+}

@@ -1,0 +1,96 @@
+package castfile
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+)
+
+// logOutput is text-heavy output as a long journalctl or build log writes
+// it: 64 KiB reads of timestamped lines.
+func logOutput(n int) [][]byte {
+	out := make([][]byte, n)
+	line := 0
+	for i := range out {
+		var b []byte
+		for len(b) < 64<<10 {
+			b = fmt.Appendf(b, "Dec 04 12:%02d:%02d host app[%d]: GET /api/v1/items/%d 200 %dms user=u%d\r\n",
+				line/60%60, line%60, 1000+line%7, line*7919%100000, line%250, line%40)
+			line++
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// BenchmarkRecord compares recording text-heavy output to a raw .cast
+// with recording it in the compressed format (gzip plus the keyframe
+// goroutine), through asciicast.Writer as a session does, to real files:
+// the time a session's output takes to be recorded (not the end of the
+// index at close). It reports output bytes per stored byte.
+func BenchmarkRecord(b *testing.B) {
+	out := logOutput(64) // 4 MiB
+	var total int64
+	for _, p := range out {
+		total += int64(len(p))
+	}
+	for _, format := range []string{"raw", "compressed"} {
+		b.Run(format, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(total)
+			dir := b.TempDir()
+			var stored int64
+			for i := 0; b.Loop(); i++ {
+				data, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var dst io.Writer = data
+				var cw *Writer
+				var idx *os.File
+				h := asciicast.Header{Width: 200, Height: 50}
+				if format == "compressed" {
+					if idx, err = os.Create(filepath.Join(dir, fmt.Sprint(i, ".idx"))); err != nil {
+						b.Fatal(err)
+					}
+					cw = NewWriter(data, idx, h)
+					dst = cw
+				}
+				var now time.Duration
+				w, err := asciicast.NewWriter(dst, h, asciicast.WriterOptions{Clock: func() time.Duration { return now }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, p := range out {
+					now += 50 * time.Millisecond
+					if err := w.Output(p); err != nil {
+						b.Fatal(err)
+					}
+				}
+				// The session's side ends here; the end of the index
+				// (at most closeWait) is not its cost.
+				b.StopTimer()
+				if err := w.Close(asciicast.Exit{}); err != nil {
+					b.Fatal(err)
+				}
+				if cw != nil {
+					if err := cw.Close(); err != nil {
+						b.Fatal(err)
+					}
+					_ = idx.Close()
+				}
+				st, _ := data.Stat()
+				stored = st.Size()
+				_ = data.Close()
+				_ = os.Remove(data.Name())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total)/float64(stored), "output/stored")
+		})
+	}
+}

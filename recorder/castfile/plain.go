@@ -1,0 +1,34 @@
+package castfile
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+)
+
+// OpenPlain opens the recording at rel through o as the plain asciicast v2
+// stream, whichever its format: a raw file as it is, a compressed one
+// decompressed (what zcat prints; an active or cut one ends where its data
+// does, possibly inside a line — asciicast.Reader reads such an end as
+// truncated). For a raw file the result is the *os.File itself.
+func OpenPlain(o Opener, rel string) (io.ReadCloser, error) {
+	f, err := o.Open(rel)
+	if err != nil || !Compressed(rel) {
+		return f, err
+	}
+	z, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("read recording %s: %w", rel, err)
+	}
+	return plain{Reader: &cutReader{r: z}, f: f}, nil
+}
+
+type plain struct {
+	io.Reader
+	f *os.File
+}
+
+func (p plain) Close() error { return p.f.Close() }

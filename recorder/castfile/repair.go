@@ -1,0 +1,62 @@
+package castfile
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Repair makes a compressed recording that a crash left open whole again:
+// the member the crash cut is rewritten, complete, with the whole lines
+// it holds (so that zcat and gzip -t read the file without complaint),
+// bytes after it are cut off, and the index is rewritten from the data.
+// data must be open for reading and writing; index is truncated and
+// written. A recording that needs nothing still gets its index rewritten.
+func Repair(data, index *os.File) error {
+	st, err := data.Stat()
+	if err != nil {
+		return fmt.Errorf("repair recording: %w", err)
+	}
+	size := st.Size()
+	off, err := eachMember(data, 0, size, func(int64, io.Reader) error { return nil })
+	if errors.Is(err, errCut) {
+		var lines bytes.Buffer
+		_, _ = eachMember(data, off, size, func(_ int64, z io.Reader) error {
+			_, err := copyLines(&lines, z)
+			return errors.Join(err, io.EOF)
+		})
+		var member bytes.Buffer
+		if lines.Len() > 0 {
+			z, _ := gzip.NewWriterLevel(&member, Level)
+			_, _ = z.Write(lines.Bytes())
+			_ = z.Close()
+		}
+		if err := data.Truncate(off); err != nil {
+			return fmt.Errorf("repair recording: %w", err)
+		}
+		if _, err := data.WriteAt(member.Bytes(), off); err != nil {
+			return fmt.Errorf("repair recording: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("repair recording: %w", err)
+	}
+	r := &Reader{f: data, gz: true}
+	if err := r.openCompressed(nil, ""); err != nil {
+		return fmt.Errorf("repair recording: %w", err)
+	}
+	var idx bytes.Buffer
+	idx.WriteString(indexMagic + "\n")
+	for i := range r.chunks {
+		idx.Write(r.chunks[i].line())
+	}
+	if err := index.Truncate(0); err != nil {
+		return fmt.Errorf("repair recording index: %w", err)
+	}
+	if _, err := index.WriteAt(idx.Bytes(), 0); err != nil {
+		return fmt.Errorf("repair recording index: %w", err)
+	}
+	return nil
+}
