@@ -58,7 +58,7 @@ func BenchmarkRecord(b *testing.B) {
 					if idx, err = os.Create(filepath.Join(dir, fmt.Sprint(i, ".idx"))); err != nil {
 						b.Fatal(err)
 					}
-					cw = NewWriter(data, idx, h)
+					cw = NewWriter(data, idx, h, nil)
 					dst = cw
 				}
 				var now time.Duration

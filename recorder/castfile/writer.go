@@ -57,10 +57,12 @@ type Writer struct {
 	// more (send).
 	behind bool
 
-	work chan work     // to the indexer; closed by Close
-	done chan struct{} // closed when the indexer returns
-	ierr error         // the indexer's first error; read after done
-	stop atomic.Bool   // set by Close after closeWait: the indexer returns
+	work  chan work     // to the indexer; closed by Close
+	done  chan struct{} // closed when the indexer returns
+	ierr  error         // the indexer's first error; read after done
+	stop  atomic.Bool   // set by Close after closeWait: the indexer returns
+	slots Slots         // bounds emulation process-wide; nil: none
+	whole bool          // Convert's: sends wait, Close waits, the index is whole
 }
 
 // work is one thing for the indexer: a chunk that begins at byte begin,
@@ -70,11 +72,18 @@ type work struct {
 	lines      []byte
 }
 
+// Slots bounds how many Writers' indexers emulate at once, process-wide
+// (recorder.Manager makes one, half the CPUs): keyframes take what CPU the
+// sessions leave. Each indexer takes a slot for each block it emulates.
+// nil: no bound.
+type Slots chan struct{}
+
 // NewWriter returns a Writer of the data file dst and the index file idx
-// for a recording whose header is h (its size is the first keyframe's).
-// The caller syncs and closes both files after Close.
-func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
-	w := &Writer{dst: dst, work: make(chan work, queueLen), done: make(chan struct{})}
+// for a recording whose header is h (its size is the first keyframe's);
+// its indexer emulates within slots. The caller syncs and closes both
+// files after Close.
+func NewWriter(dst, idx io.Writer, h asciicast.Header, slots Slots) *Writer {
+	w := &Writer{dst: dst, work: make(chan work, queueLen), done: make(chan struct{}), slots: slots}
 	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
 	go w.index(idx, h.Width, h.Height)           // owner: the Writer, until Close
 	return w
@@ -144,6 +153,10 @@ var ErrData = errors.New("write compressed recording")
 // then ends at the last chunk it closed; readers complete it from the
 // data (Open), and recovery or Repair rewrites it whole.
 func (w *Writer) send(wk work) {
+	if w.whole {
+		w.work <- wk
+		return
+	}
 	if w.behind {
 		return
 	}
@@ -169,9 +182,13 @@ func (w *Writer) Close() error {
 		_ = w.closeChunk()
 	}
 	close(w.work)
+	wait := time.After(closeWait)
+	if w.whole {
+		wait = nil
+	}
 	select {
 	case <-w.done:
-	case <-time.After(closeWait):
+	case <-wait:
 		w.stop.Store(true) // the rest of the index is left to readers
 		<-w.done
 	}
@@ -208,6 +225,9 @@ func (w *Writer) index(idx io.Writer, cols, rows int) {
 				b.chunks = b.chunks[:0]
 			}
 		default:
+			if w.slots != nil {
+				w.slots <- struct{}{}
+			}
 			_ = eachEvent(bytes.NewReader(wk.lines), func(ev asciicast.Event, n int) error {
 				if begin >= 0 {
 					b.begin(begin, ev.Time)
@@ -216,6 +236,9 @@ func (w *Writer) index(idx io.Writer, cols, rows int) {
 				b.event(ev, n)
 				return nil
 			})
+			if w.slots != nil {
+				<-w.slots
+			}
 		}
 	}
 }

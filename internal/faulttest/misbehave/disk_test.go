@@ -3,6 +3,7 @@
 package misbehave
 
 import (
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,8 +87,9 @@ func (d smallDisk) fill(t *testing.T) {
 	_ = f.Close()
 }
 
-// floodCommand prints about 6 MB of text in 60 steps, then "end".
-const floodCommand = `i=0; while [ $i -lt 60 ]; do head -c 100000 /dev/zero | tr '\0' 'x'; echo; i=$((i+1)); sleep 0.01; done; echo end`
+// floodCommand prints about 6 MB of text in 60 steps, then "end": base64
+// of random bytes, which compression does not shrink below the disk.
+const floodCommand = `i=0; while [ $i -lt 60 ]; do head -c 75000 /dev/urandom | base64 -w 0; echo; i=$((i+1)); sleep 0.01; done; echo end`
 
 // The recordings disk fills up mid-session. fail-closed: the session ends
 // with one line and 255, the failure is audited and the recording is
@@ -214,8 +216,9 @@ func TestDiskFullWhileIdle(t *testing.T) {
 	disk.fill(t)
 	start := time.Now()
 	// 8 KiB: more than the page the file already has on the tmpfs, less
-	// than the recorder writes at once without its timer.
-	if _, err := stdin.Write([]byte("hello" + strings.Repeat("-", 8<<10) + "\n")); err != nil {
+	// than the recorder writes at once without its timer; random, so
+	// that compressed it is still more than a page.
+	if _, err := stdin.Write([]byte("hello" + randomText(8<<10) + "\n")); err != nil {
 		t.Fatal(err)
 	}
 	status := exitStatus(t, waitSession(t, s, 10*time.Second))
@@ -235,4 +238,14 @@ func TestDiskFullWhileIdle(t *testing.T) {
 	_ = c.Close()
 	disk.free()
 	b.healthy("root@t1")
+}
+
+// randomText returns n random letters and digits.
+func randomText(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
 }

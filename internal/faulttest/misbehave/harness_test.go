@@ -25,6 +25,7 @@ import (
 	"github.com/jumpcast/jumpcast/proxy"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
@@ -297,7 +298,7 @@ type cast struct {
 // fails the test.
 func (b *bastion) readCast(rec recording.Meta) cast {
 	b.t.Helper()
-	f, err := b.dir.Open(rec.Path)
+	f, err := castfile.OpenPlain(b.dir, rec.Path)
 	if err != nil {
 		b.t.Fatalf("open recording: %v", err)
 	}
