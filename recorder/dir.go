@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -140,6 +141,42 @@ func (d *Dir) Repair(rel string) error {
 	}
 	if err := errors.Join(data.Sync(), idx.Sync()); err != nil {
 		return fmt.Errorf("repair recording %s: %w", rel, err)
+	}
+	return nil
+}
+
+// WriteIndex computes the index of the closed compressed recording rel,
+// keyframes included (castfile.WriteIndex), and puts it beside the data
+// atomically: written to a new file of a random name, synced, renamed over
+// the index. Two processes doing it at once both write the same index.
+func (d *Dir) WriteIndex(rel string) error {
+	if err := checkRel(rel); err != nil || !castfile.Compressed(rel) {
+		return err
+	}
+	data, err := d.Open(rel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = data.Close() }()
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:]) // never fails
+	idx := castfile.IndexPath(rel)
+	tmp := idx + ".tmp-" + hex.EncodeToString(rnd[:])
+	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return fmt.Errorf("index recording %s: %w", rel, err)
+	}
+	err = castfile.WriteIndex(f, data)
+	if err == nil {
+		err = f.Sync()
+	}
+	err = errors.Join(err, f.Close())
+	if err == nil {
+		err = d.root.Rename(tmp, idx)
+	}
+	if err != nil {
+		_ = d.root.Remove(tmp)
+		return fmt.Errorf("index recording %s: %w", rel, err)
 	}
 	return nil
 }

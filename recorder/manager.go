@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
-	"github.com/jumpcast/jumpcast/recorder/castfile"
 )
 
 // ErrLowDiskSpace is returned by Start when the recordings folder's file
@@ -59,14 +57,11 @@ type Manager struct {
 	o   ManagerOptions
 	log *slog.Logger
 	now func() time.Time
-	// slots bounds the keyframe emulation of all its recordings to half
-	// the CPUs (castfile.Slots).
-	slots castfile.Slots
 }
 
 // NewManager returns a Manager. o.Dir must be set.
 func NewManager(o ManagerOptions) *Manager {
-	m := &Manager{o: o, log: o.Logger, now: o.Now, slots: make(castfile.Slots, max(1, runtime.NumCPU()/2))}
+	m := &Manager{o: o, log: o.Logger, now: o.Now}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

@@ -126,7 +126,7 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 	}
 	var dst io.Writer = s.hw
 	if s.idx != nil {
-		s.cw = castfile.NewWriter(s.hw, s.idx, header(info), s.m.slots)
+		s.cw = castfile.NewWriter(s.hw, nil, header(info), nil) // no emulation here: see keyframer
 		dst = s.cw
 	}
 	w, err := asciicast.NewWriter(dst, header(info), opt)
@@ -322,6 +322,9 @@ func (s *Session) Close(ctx context.Context, exit asciicast.Exit) error {
 		s.feed.End()
 	}
 	rec := s.finish(exit)
+	if s.cw != nil && rec.Status != recording.StatusFailed {
+		keyframes.add(keyframeJob{dir: s.m.o.Dir, rel: s.rec.Path, log: s.m.log})
+	}
 	var err error
 	if rec.Status == recording.StatusFailed {
 		err = fmt.Errorf("recording %s: %s", rec.ID, rec.Error)

@@ -1,6 +1,7 @@
 package castfile
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -43,14 +44,9 @@ func Repair(data, index *os.File) error {
 	} else if err != nil {
 		return fmt.Errorf("repair recording: %w", err)
 	}
-	r := &Reader{f: data, gz: true}
-	if err := r.openCompressed(nil, ""); err != nil {
-		return fmt.Errorf("repair recording: %w", err)
-	}
 	var idx bytes.Buffer
-	idx.WriteString(indexMagic + "\n")
-	for i := range r.chunks {
-		idx.Write(r.chunks[i].line())
+	if err := WriteIndex(&idx, data); err != nil {
+		return fmt.Errorf("repair recording: %w", err)
 	}
 	if err := index.Truncate(0); err != nil {
 		return fmt.Errorf("repair recording index: %w", err)
@@ -59,4 +55,21 @@ func Repair(data, index *os.File) error {
 		return fmt.Errorf("repair recording index: %w", err)
 	}
 	return nil
+}
+
+// WriteIndex writes to w the whole index of the compressed recording
+// data, keyframes included, computed from the data alone (one pass, one
+// emulator without scrollback). It is what the background indexer runs
+// once a recording is closed; the session's writer makes none.
+func WriteIndex(w io.Writer, data *os.File) error {
+	r := &Reader{f: data, gz: true}
+	if err := r.openCompressed(nil, ""); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	_, _ = bw.WriteString(indexMagic + "\n")
+	for i := range r.chunks {
+		_, _ = bw.Write(r.chunks[i].line())
+	}
+	return bw.Flush()
 }

@@ -81,11 +81,17 @@ type Slots chan struct{}
 // NewWriter returns a Writer of the data file dst and the index file idx
 // for a recording whose header is h (its size is the first keyframe's);
 // its indexer emulates within slots. The caller syncs and closes both
-// files after Close.
+// files after Close. A nil idx: no index and no emulation at all — the
+// recorder's sessions write only the data, and their index is made after
+// Close, off the session's path (WriteIndex; readers complete a missing
+// index from the data).
 func NewWriter(dst, idx io.Writer, h asciicast.Header, slots Slots) *Writer {
-	w := &Writer{dst: dst, work: make(chan work, queueLen), done: make(chan struct{}), slots: slots}
+	w := &Writer{dst: dst}
 	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
-	go w.index(idx, h.Width, h.Height)           // owner: the Writer, until Close
+	if idx != nil {
+		w.work, w.done, w.slots = make(chan work, queueLen), make(chan struct{}), slots
+		go w.index(idx, h.Width, h.Height) // owner: the Writer, until Close
+	}
 	return w
 }
 
@@ -153,6 +159,9 @@ var ErrData = errors.New("write compressed recording")
 // then ends at the last chunk it closed; readers complete it from the
 // data (Open), and recovery or Repair rewrites it whole.
 func (w *Writer) send(wk work) {
+	if w.work == nil {
+		return
+	}
 	if w.whole {
 		w.work <- wk
 		return
@@ -180,6 +189,9 @@ func (w *Writer) fail(err error) error {
 func (w *Writer) Close() error {
 	if w.open && w.err == nil {
 		_ = w.closeChunk()
+	}
+	if w.work == nil {
+		return w.err
 	}
 	close(w.work)
 	wait := time.After(closeWait)
