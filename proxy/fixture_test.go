@@ -17,6 +17,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/hostpins"
+	"github.com/jumpcast/jumpcast/internal/leakcheck"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
@@ -26,7 +27,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leakcheck.Background()...)
 }
 
 // fixture is a bastion on 127.0.0.1:0 in front of an in-process target,

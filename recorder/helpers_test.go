@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/jumpcast/jumpcast/internal/leakcheck"
 )
 
 // childEnv makes the test binary act as a child process (see
@@ -15,8 +17,5 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(runChild(mode))
 	}
-	// The process's keyframe indexer may still be at work on the last
-	// recordings closed: it is process-wide by design (keyframes.go).
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/jumpcast/jumpcast/recorder.(*keyframer).run"),
-		goleak.IgnoreAnyFunction("github.com/jumpcast/jumpcast/recorder/castfile.NewScreen.func4"))
+	goleak.VerifyTestMain(m, leakcheck.Background()...)
 }

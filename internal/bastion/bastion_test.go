@@ -9,11 +9,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/leakcheck"
+
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Background()...) }
 
 func testConfig(t *testing.T) *config.Config {
 	t.Helper()

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/jumpcast/jumpcast/internal/leakcheck"
 )
 
 // TestMain runs the stream generator when asked to (see genEnv), and
@@ -15,5 +17,5 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(genEnv); spec != "" {
 		os.Exit(runGenerator(spec))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leakcheck.Background()...)
 }

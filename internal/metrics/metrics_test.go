@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jumpcast/jumpcast/internal/leakcheck"
+
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
@@ -22,7 +24,7 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Background()...) }
 
 // scrape GETs url (a /metrics) and returns each sample by its series
 // ("name{labels}") and the HELP text of each metric family.

@@ -20,6 +20,7 @@ import (
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
 	wiring "github.com/jumpcast/jumpcast/internal/bastion"
+	"github.com/jumpcast/jumpcast/internal/leakcheck"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 	"github.com/jumpcast/jumpcast/proxy"
@@ -32,7 +33,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leakcheck.Background()...)
 }
 
 // Timeouts of the bastion under test: small, so that every fault ends
