@@ -126,7 +126,7 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 	}
 	var dst io.Writer = s.hw
 	if s.idx != nil {
-		s.cw = castfile.NewWriter(s.hw, nil, header(info), nil) // no emulation here: see keyframer
+		s.cw = castfile.NewWriter(s.hw, nil, header(info)) // no emulation here: see keyframer
 		dst = s.cw
 	}
 	w, err := asciicast.NewWriter(dst, header(info), opt)

@@ -105,7 +105,7 @@ func record(t *testing.T, dir, name string, evs []genEvent, closeIt bool) (raw, 
 		t.Fatal(err)
 	}
 	h := asciicast.Header{Width: 80, Height: 24}
-	cw := NewWriter(zf, xf, h, nil)
+	cw := NewWriter(zf, xf, h)
 	var now time.Duration
 	w, err := asciicast.NewWriter(io.MultiWriter(rf, cw), h, asciicast.WriterOptions{Clock: func() time.Duration { return now }})
 	if err != nil {

@@ -21,7 +21,7 @@ func Convert(data, index io.Writer, raw io.Reader) error {
 	if err != nil {
 		return err
 	}
-	w := NewWriter(data, index, h, nil)
+	w := NewWriter(data, index, h)
 	w.whole = true // no session to keep up with: the index is written whole
 	if _, err := w.Write(hdr); err != nil {
 		_ = w.Close()

@@ -36,10 +36,12 @@ const queueLen = 256
 //
 // Durability: each Write ends with a gzip sync flush, so the data file
 // decodes (zcat, or Open) to the end of the last Write even if the
-// process dies before the member is closed. The keyframes are computed
-// off the caller's path, by a goroutine the Writer owns, fed copies of
-// the lines through a bounded queue that a Write never waits for: an
-// indexer that falls behind stops (see send), the recording does not.
+// process dies before the member is closed. With an index file, the
+// keyframes are computed off the caller's path, by a goroutine the Writer
+// owns, fed copies of the lines through a bounded queue that a Write
+// never waits for: an indexer that falls behind stops (see send), the
+// recording does not. Without one (the recorder's sessions), nothing but
+// compression happens here.
 //
 // Not safe for concurrent use: asciicast.Writer calls Write under its
 // lock, and Close comes after the asciicast.Writer's Close.
@@ -61,7 +63,6 @@ type Writer struct {
 	done  chan struct{} // closed when the indexer returns
 	ierr  error         // the indexer's first error; read after done
 	stop  atomic.Bool   // set by Close after closeWait: the indexer returns
-	slots Slots         // bounds emulation process-wide; nil: none
 	whole bool          // Convert's: sends wait, Close waits, the index is whole
 }
 
@@ -72,24 +73,17 @@ type work struct {
 	lines      []byte
 }
 
-// Slots bounds how many Writers' indexers emulate at once, process-wide
-// (recorder.Manager makes one, half the CPUs): keyframes take what CPU the
-// sessions leave. Each indexer takes a slot for each block it emulates.
-// nil: no bound.
-type Slots chan struct{}
-
 // NewWriter returns a Writer of the data file dst and the index file idx
-// for a recording whose header is h (its size is the first keyframe's);
-// its indexer emulates within slots. The caller syncs and closes both
-// files after Close. A nil idx: no index and no emulation at all — the
+// for a recording whose header is h (its size is the first keyframe's).
+// The caller syncs and closes both files after Close. A nil idx: no index and no emulation at all — the
 // recorder's sessions write only the data, and their index is made after
 // Close, off the session's path (WriteIndex; readers complete a missing
 // index from the data).
-func NewWriter(dst, idx io.Writer, h asciicast.Header, slots Slots) *Writer {
+func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
 	w := &Writer{dst: dst}
 	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
 	if idx != nil {
-		w.work, w.done, w.slots = make(chan work, queueLen), make(chan struct{}), slots
+		w.work, w.done = make(chan work, queueLen), make(chan struct{})
 		go w.index(idx, h.Width, h.Height) // owner: the Writer, until Close
 	}
 	return w
@@ -237,9 +231,6 @@ func (w *Writer) index(idx io.Writer, cols, rows int) {
 				b.chunks = b.chunks[:0]
 			}
 		default:
-			if w.slots != nil {
-				w.slots <- struct{}{}
-			}
 			_ = eachEvent(bytes.NewReader(wk.lines), func(ev asciicast.Event, n int) error {
 				if begin >= 0 {
 					b.begin(begin, ev.Time)
@@ -248,9 +239,6 @@ func (w *Writer) index(idx io.Writer, cols, rows int) {
 				b.event(ev, n)
 				return nil
 			})
-			if w.slots != nil {
-				<-w.slots
-			}
 		}
 	}
 }
