@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
@@ -65,6 +66,21 @@ func TestRecordingFormats(t *testing.T) {
 	}
 	if cat := asciinemaCat(t, plain); !strings.Contains(cat, "late line") || !strings.Contains(cat, "3000") {
 		t.Errorf("asciinema cat of the export: %.300q", cat)
+	}
+
+	// The session wrote only the data; the server's background indexer
+	// puts the index with its keyframes beside it once it is closed.
+	idxPath := strings.TrimSuffix(e.castPath(cur), ".gz") + ".idx"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(idxPath)
+		if bytes.Contains(b, []byte(`"keyframe"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no keyframed index beside %s after 30 s: %.200q", cur.Path, b)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// The raw recording of the earlier server reads as before.
