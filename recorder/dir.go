@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
@@ -31,6 +32,15 @@ var errBadPath = errors.New("not a recording path")
 // concurrent use.
 type Dir struct {
 	root *os.Root
+
+	// Index writes in flight (WriteIndex, from the background keyframer):
+	// Close closes their data files, so that they stop at their next read,
+	// and waits for them before it releases the folder, which then holds
+	// no open file (an unmount right after works).
+	mu       sync.Mutex
+	closing  bool
+	indexing map[*os.File]struct{}
+	wg       sync.WaitGroup
 }
 
 // OpenDir opens the recordings folder at path, creating it (0700) if it is
@@ -149,15 +159,29 @@ func (d *Dir) Repair(rel string) error {
 // keyframes included (castfile.WriteIndex), and puts it beside the data
 // atomically: written to a new file of a random name, synced, renamed over
 // the index. Two processes doing it at once both write the same index.
+// After Close it does nothing (the recording's readers complete a missing
+// index from the data).
 func (d *Dir) WriteIndex(rel string) error {
 	if err := checkRel(rel); err != nil || !castfile.Compressed(rel) {
 		return err
 	}
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return nil
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	defer d.wg.Done()
 	data, err := d.Open(rel)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = data.Close() }()
+	if !d.track(data) {
+		_ = data.Close()
+		return nil
+	}
+	defer func() { d.untrack(data); _ = data.Close() }()
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:]) // never fails
 	idx := castfile.IndexPath(rel)
@@ -176,6 +200,12 @@ func (d *Dir) WriteIndex(rel string) error {
 	}
 	if err != nil {
 		_ = d.root.Remove(tmp)
+		d.mu.Lock()
+		stopped := d.closing
+		d.mu.Unlock()
+		if stopped { // Close interrupted it: not a failure
+			return nil
+		}
 		return fmt.Errorf("index recording %s: %w", rel, err)
 	}
 	return nil
@@ -199,8 +229,40 @@ func (d *Dir) Remove(rel string) error {
 	return nil
 }
 
-// Close releases the folder.
-func (d *Dir) Close() error { return d.root.Close() }
+// track registers an index write's data file for Close; false when Close
+// has begun.
+func (d *Dir) track(f *os.File) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return false
+	}
+	if d.indexing == nil {
+		d.indexing = map[*os.File]struct{}{}
+	}
+	d.indexing[f] = struct{}{}
+	return true
+}
+
+func (d *Dir) untrack(f *os.File) {
+	d.mu.Lock()
+	delete(d.indexing, f)
+	d.mu.Unlock()
+}
+
+// Close stops the index writes in flight (their data files are closed
+// under them; an interrupted one leaves no index, which readers complete
+// from the data), waits for them, and releases the folder.
+func (d *Dir) Close() error {
+	d.mu.Lock()
+	d.closing = true
+	for f := range d.indexing {
+		_ = f.Close()
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+	return d.root.Close()
+}
 
 // checkRel accepts only "YYYY/MM/DD/<id>.cast" where the date is the id's,
 // and the compressed format's "<id>.cast.gz" and "<id>.cast.idx" beside it.
