@@ -11,7 +11,6 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // compactResult is the outcome of converting one raw recording.
@@ -91,21 +90,10 @@ then names the new file with its size and SHA-256.`,
 func compactRecordings(cmd *cobra.Command, b backend, ids []string) error {
 	ctx := cmd.Context()
 	if len(ids) == 0 {
-		f := store.Filter{Limit: 500}
-		for {
-			page, err := b.ListRecordings(ctx, f)
-			if err != nil {
-				return err
-			}
-			for _, r := range page.Items {
-				if r.Status != recording.StatusActive && !castfile.Compressed(r.Path) {
-					ids = append(ids, r.ID)
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			f.Cursor = page.Next
+		var err error
+		ids, err = closedRecordingIDs(ctx, b, func(r recording.Meta) bool { return !castfile.Compressed(r.Path) })
+		if err != nil {
+			return err
 		}
 	}
 	w := cmd.OutOrStdout()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,24 +229,35 @@ any file is missing or changed.`,
 	}
 }
 
+// closedRecordingIDs pages through every recording that is no longer
+// active and returns the ids of those keep accepts (nil: all of them), for
+// the commands that work on "every recording" (verify, compact --all).
+func closedRecordingIDs(ctx context.Context, b backend, keep func(recording.Meta) bool) ([]string, error) {
+	var ids []string
+	f := store.Filter{Limit: 500}
+	for {
+		page, err := b.ListRecordings(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Items {
+			if r.Status != recording.StatusActive && (keep == nil || keep(r)) {
+				ids = append(ids, r.ID)
+			}
+		}
+		if page.Next == "" {
+			return ids, nil
+		}
+		f.Cursor = page.Next
+	}
+}
+
 func verifyRecordings(cmd *cobra.Command, b backend, ids []string) error {
 	ctx := cmd.Context()
 	if len(ids) == 0 {
-		f := store.Filter{Limit: 500}
-		for {
-			page, err := b.ListRecordings(ctx, f)
-			if err != nil {
-				return err
-			}
-			for _, r := range page.Items {
-				if r.Status != recording.StatusActive {
-					ids = append(ids, r.ID)
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			f.Cursor = page.Next
+		var err error
+		if ids, err = closedRecordingIDs(ctx, b, nil); err != nil {
+			return err
 		}
 	}
 	bad := 0
