@@ -125,7 +125,7 @@ func testAudit(t *testing.T, ix store.Index) {
 	kinds := []audit.Kind{audit.KindAuth, audit.KindSession, audit.KindPolicy}
 	var all []audit.Event
 	for i := range 90 {
-		ev := audit.Event{Kind: kinds[i%3], Outcome: "ok", Who: audit.Who{User: users[i%3], RemoteAddr: "192.0.2.1:1"},
+		ev := audit.Event{Kind: kinds[i%3], Outcome: audit.OutcomeOK, Who: audit.Who{User: users[i%3], RemoteAddr: "192.0.2.1:1"},
 			Time:   base.Add(time.Duration(i/2) * time.Second), // pairs share a time: ties go by id
 			Detail: map[audit.DetailKey]string{"n": fmt.Sprint(i)}}
 		if i%7 == 0 {
