@@ -111,6 +111,11 @@ type Node struct {
 	Addr string `json:"addr"`
 	// Version is the jumpcast version it runs.
 	Version string `json:"version"`
+	// HostKeys are the SHA256 fingerprints of the SSH host keys it
+	// presents (ssh-keygen -l's form), sorted. Nodes behind one balancer
+	// must present the same keys: `jumpcast config check` and `serve`
+	// compare them. Nil for a node registered by an older jumpcast.
+	HostKeys []string `json:"host_keys,omitempty"`
 	// Started is when the node last registered; Heartbeat when it last
 	// said it was alive. The store sets both (RegisterNode) and Heartbeat
 	// (NodeHeartbeat) from its own clock: PostgreSQL's for a shared index,

@@ -38,9 +38,17 @@ type liveSSH struct {
 
 func (e *e2e) startLiveSSH(t *testing.T, login, script string) *liveSSH {
 	t.Helper()
+	return e.startLiveSSHVia(t, e.srv.SSHPort, nil, login, script)
+}
+
+// startLiveSSHVia is startLiveSSH to another port (a balancer's), with
+// more ssh options before the login.
+func (e *e2e) startLiveSSHVia(t *testing.T, port string, opts []string, login, script string) *liveSSH {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, "ssh", "-F", e.client.ConfigPath, "-p", e.srv.SSHPort, "-tt", login, script)
+	args := append([]string{"-F", e.client.ConfigPath, "-p", port, "-tt"}, opts...)
+	cmd := exec.CommandContext(ctx, "ssh", append(args, login, script)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -52,6 +52,13 @@ func startCluster(t *testing.T, hb time.Duration, ids ...string) *testCluster {
 // two spaces) in each node's cluster section.
 func startClusterWith(t *testing.T, hb time.Duration, clusterKeys string, ids ...string) *testCluster {
 	t.Helper()
+	return startClusterEdit(t, hb, clusterKeys, nil, ids...)
+}
+
+// startClusterEdit is startClusterWith with edit (when not nil) applied
+// to each node's config file before the node starts.
+func startClusterEdit(t *testing.T, hb time.Duration, clusterKeys string, edit func(cfgPath string), ids ...string) *testCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
@@ -73,6 +80,9 @@ func startClusterWith(t *testing.T, hb time.Duration, clusterKeys string, ids ..
 		}
 		extra += clusterKeys
 		e.cfgPath = writeConfig(t, e.dataDir, key.AuthorizedLine, key.PrivatePath, sshd.Addr, sshd.User(), extra)
+		if edit != nil {
+			edit(e.cfgPath)
+		}
 		e.srv = startServer(t, e.cfgPath)
 		tc.nodes[id] = e
 	}

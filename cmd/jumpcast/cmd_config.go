@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,9 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/proxy"
+	"github.com/jumpcast/jumpcast/store"
 )
 
 func newConfigCmd(g *globalFlags) *cobra.Command {
@@ -44,8 +47,45 @@ errors naming the key and its line) and print who may reach what as whom.`,
 				return err
 			}
 			printPolicy(cmd.OutOrStdout(), g.configPath, cfg)
+			if cfg.Store.Driver == config.DriverPostgres {
+				checkClusterHostKeys(cmd.Context(), cmd.OutOrStdout(), cfg)
+			}
 			return nil
 		},
+	}
+}
+
+// checkClusterHostKeys warns when nodes in the shared index's registry
+// present other SSH host keys than cfg's: behind one balancer, admins
+// would be told the host key changed. An index that does not answer is
+// said, not an error: the file itself is valid.
+func checkClusterHostKeys(ctx context.Context, w io.Writer, cfg *config.Config) {
+	keys, err := bastion.ConfiguredHostKeys(cfg)
+	if err != nil {
+		fmt.Fprintf(w, "warning: host keys not compared with the other nodes: %v\n", err)
+		return
+	}
+	if keys == nil {
+		fmt.Fprintln(w, "host keys: none yet (serve generates one in data_dir); give every node the same ssh.host_keys")
+		return
+	}
+	fps := bastion.HostKeyFingerprints(keys)
+	var others []store.Node
+	err = withConfigBackend(cfg, func(b backend) error {
+		nodes, err := b.ListNodes(ctx)
+		others = bastion.OtherHostKeys(cfg.Node(), fps, nodes)
+		return err
+	})
+	if err != nil {
+		fmt.Fprintf(w, "warning: host keys not compared with the other nodes: %v\n", err)
+		return
+	}
+	for _, n := range others {
+		fmt.Fprintf(w, "warning: node %s presents host keys %s, this config %s: admins behind one balancer will be told the host key changed; give every node the same ssh.host_keys\n",
+			n.ID, strings.Join(n.HostKeys, ","), strings.Join(fps, ","))
+	}
+	if len(others) == 0 {
+		fmt.Fprintf(w, "host keys: %s, as every node in the registry\n", strings.Join(fps, ","))
 	}
 }
 

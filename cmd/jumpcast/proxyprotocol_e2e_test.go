@@ -25,6 +25,15 @@ const haproxyPath = "/usr/sbin/haproxy"
 // listening address. It is stopped by PID at cleanup.
 func startHAProxy(t *testing.T, backend string) string {
 	t.Helper()
+	return startHAProxyOver(t, backend)
+}
+
+// startHAProxyOver is startHAProxy balancing round-robin over several
+// backends, each health-checked every 300 ms (with the PROXY header, as
+// the nodes demand it from the balancer); a connection that a dead
+// backend refuses is sent to another.
+func startHAProxyOver(t *testing.T, backends ...string) string {
+	t.Helper()
 	sshtest.RequireBinary(t, haproxyPath)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,6 +42,10 @@ func startHAProxy(t *testing.T, backend string) string {
 	front := l.Addr().String()
 	_ = l.Close()
 	dir := t.TempDir()
+	var servers strings.Builder
+	for i, b := range backends {
+		fmt.Fprintf(&servers, "  server node%d %s send-proxy-v2 check check-send-proxy inter 300ms fall 2 rise 2\n", i+1, b)
+	}
 	cfg := fmt.Sprintf(`global
   log stderr format raw local0 warning
 defaults
@@ -40,12 +53,14 @@ defaults
   timeout connect 5s
   timeout client 60s
   timeout server 60s
+  retries 3
+  option redispatch
 frontend ssh
   bind %s
   default_backend jumpcast
 backend jumpcast
-  server node1 %s send-proxy-v2
-`, front, backend)
+  balance roundrobin
+%s`, front, servers.String())
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
@@ -27,8 +30,19 @@ const lockPollEvery = time.Second
 func (b *Bastion) register(cfg *config.Config, o Options, log *slog.Logger) error {
 	k := &keeper{b: b, self: cfg.Node(), every: cfg.Cluster.Heartbeat, log: log,
 		shared: cfg.Store.Driver == config.DriverPostgres}
-	if err := b.Store.RegisterNode(context.Background(), store.Node{ID: k.self, Addr: o.Advertise, Version: o.Version}); err != nil {
+	pubs := make([]gossh.PublicKey, 0, len(b.HostKeys))
+	for _, s := range b.HostKeys {
+		pubs = append(pubs, s.PublicKey())
+	}
+	fps := HostKeyFingerprints(pubs)
+	if err := b.Store.RegisterNode(context.Background(), store.Node{ID: k.self, Addr: o.Advertise, Version: o.Version, HostKeys: fps}); err != nil {
 		return fmt.Errorf("register node %s: %w", k.self, err)
+	}
+	if nodes, err := b.Store.ListNodes(context.Background()); err == nil {
+		for _, n := range OtherHostKeys(k.self, fps, nodes) {
+			log.Warn("node presents other SSH host keys than this one: admins behind one balancer will be told the host key changed; give every node the same ssh.host_keys",
+				"node", n.ID, "its_keys", strings.Join(n.HostKeys, ","), "ours", strings.Join(fps, ","))
+		}
 	}
 	b.keeper = k
 	return nil

@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
+	"github.com/jumpcast/jumpcast/store"
 )
 
 // HostKeyPath is where the generated host key lives (and its public half,
@@ -39,6 +41,11 @@ func loadHostKeys(cfg *config.Config, log *slog.Logger) ([]gossh.Signer, error) 
 		}
 		paths = []string{p}
 	}
+	return readHostKeys(paths)
+}
+
+// readHostKeys reads the private host keys at paths.
+func readHostKeys(paths []string) ([]gossh.Signer, error) {
 	var signers []gossh.Signer
 	for _, p := range paths {
 		s, err := sshkey.Read(p)
@@ -90,4 +97,50 @@ func ensureHostKey(path string) (bool, error) {
 		return false, fmt.Errorf("write host key: %w", err)
 	}
 	return true, nil
+}
+
+// HostKeyFingerprints returns the SHA256 fingerprints of keys (as
+// ssh-keygen -l prints them), sorted: the form the node registry keeps.
+func HostKeyFingerprints(keys []gossh.PublicKey) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, gossh.FingerprintSHA256(k))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ConfiguredHostKeys returns the public halves of the host keys a node
+// with cfg presents, without generating one: nil when ssh.host_keys is
+// empty and the data folder has no key yet.
+func ConfiguredHostKeys(cfg *config.Config) ([]gossh.PublicKey, error) {
+	paths := cfg.SSH.HostKeys
+	if len(paths) == 0 {
+		p := HostKeyPath(cfg)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		paths = []string{p}
+	}
+	signers, err := readHostKeys(paths)
+	keys := make([]gossh.PublicKey, 0, len(signers))
+	for _, s := range signers {
+		keys = append(keys, s.PublicKey())
+	}
+	return keys, err
+}
+
+// OtherHostKeys returns the registered nodes, other than self, whose host
+// keys differ from fingerprints (HostKeyFingerprints' form). Nodes
+// registered without keys (by an older jumpcast) are not compared. Behind
+// one balancer every node must present the same keys, or admins see a
+// changed host key when their next connection lands elsewhere.
+func OtherHostKeys(self string, fingerprints []string, nodes []store.Node) []store.Node {
+	var out []store.Node
+	for _, n := range nodes {
+		if n.ID != self && n.HostKeys != nil && !slices.Equal(n.HostKeys, fingerprints) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -144,9 +144,10 @@ func (s *Store) RegisterNode(ctx context.Context, n store.Node) error {
 	if n.ID == "" {
 		return errors.New("register node: empty id")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO nodes (id, addr, version, started, heartbeat) VALUES ($1, $2, $3, now(), now())
-		ON CONFLICT (id) DO UPDATE SET addr = EXCLUDED.addr, version = EXCLUDED.version, started = now(), heartbeat = now()`,
-		n.ID, n.Addr, n.Version)
+	_, err := s.pool.Exec(ctx, `INSERT INTO nodes (id, addr, version, host_keys, started, heartbeat) VALUES ($1, $2, $3, $4, now(), now())
+		ON CONFLICT (id) DO UPDATE SET addr = EXCLUDED.addr, version = EXCLUDED.version, host_keys = EXCLUDED.host_keys,
+		started = now(), heartbeat = now()`,
+		n.ID, n.Addr, n.Version, n.HostKeys)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", n.ID, unavailable(err))
 	}
@@ -168,9 +169,9 @@ func (s *Store) NodeHeartbeat(ctx context.Context, id string) error {
 
 // ListNodes returns the registry, by id.
 func (s *Store) ListNodes(ctx context.Context) ([]store.Node, error) {
-	out, err := queryAll(ctx, s, `SELECT id, addr, version, started, heartbeat FROM nodes ORDER BY id`, func(row pgx.Row) (store.Node, error) {
+	out, err := queryAll(ctx, s, `SELECT id, addr, version, host_keys, started, heartbeat FROM nodes ORDER BY id`, func(row pgx.Row) (store.Node, error) {
 		var n store.Node
-		err := row.Scan(&n.ID, &n.Addr, &n.Version, &n.Started, &n.Heartbeat)
+		err := row.Scan(&n.ID, &n.Addr, &n.Version, &n.HostKeys, &n.Started, &n.Heartbeat)
 		n.Started, n.Heartbeat = n.Started.UTC(), n.Heartbeat.UTC()
 		return n, err
 	})

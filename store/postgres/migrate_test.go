@@ -39,21 +39,41 @@ func TestMigrateConcurrentStart(t *testing.T) {
 	}
 }
 
-// A node older than the schema refuses to start and says what to do.
-func TestMigrateRefusesNewerSchema(t *testing.T) {
+// During a rolling upgrade a node older than the schema goes on when each
+// newer migration says it is readable by the schema the node knows
+// ("-- readable-by: N"), and refuses to start, saying what to do, when
+// one is not.
+func TestMigrateOlderNodeDuringRollingUpgrade(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Close()
-	newer := postgres.SchemaVersion() + 1
-	if _, err := connect(t, dsn).Exec(context.Background(), `INSERT INTO jumpcast_schema (version, name) VALUES ($1, 'from the future')`, newer); err != nil {
+	c := connect(t, dsn)
+	var readable int
+	if err := c.QueryRow(context.Background(), `SELECT readable_by FROM jumpcast_schema WHERE version = 5`).Scan(&readable); err != nil || readable != 4 {
+		t.Errorf("migration 005 (a nullable column) is readable by %d (%v), want 4", readable, err)
+	}
+	known := postgres.SchemaVersion()
+	if _, err := c.Exec(context.Background(), `INSERT INTO jumpcast_schema (version, name, readable_by) VALUES ($1, 'additive, from the future', $2)`,
+		known+1, known); err != nil {
+		t.Fatal(err)
+	}
+	s, err = postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatalf("open of a newer schema readable by this node's: %v", err)
+	}
+	if v, err := s.Version(context.Background()); err != nil || v != known+1 {
+		t.Errorf("schema version %d (%v), want %d", v, err, known+1)
+	}
+	_ = s.Close()
+	if _, err := c.Exec(context.Background(), `INSERT INTO jumpcast_schema (version, name) VALUES ($1, 'breaking, from the future')`, known+2); err != nil {
 		t.Fatal(err)
 	}
 	_, err = postgres.Open(context.Background(), dsn, postgres.Options{})
-	if !errors.Is(err, postgres.ErrSchemaTooNew) || !strings.Contains(err.Error(), "upgrade") {
-		t.Fatalf("open of a newer schema: %v", err)
+	if !errors.Is(err, postgres.ErrSchemaTooNew) || !strings.Contains(err.Error(), "upgrade this node") {
+		t.Fatalf("open of a schema this node cannot read: %v", err)
 	}
 }
 

@@ -130,7 +130,17 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// readableBy is the oldest schema a running node may know and still
+	// work after this migration: its version, unless the file's first
+	// line says "-- readable-by: N" (an additive change: a new table, a
+	// nullable column), which lets older nodes go on during a rolling
+	// upgrade.
+	readableBy int
 }
+
+// readableByPrefix starts a migration file whose change older nodes can
+// live with.
+const readableByPrefix = "-- readable-by: "
 
 // migrations reads the embedded files NNN_name.sql in version order.
 func migrations() ([]migration, error) {
@@ -149,7 +159,15 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+		m := migration{version: v, name: e.Name(), sql: string(b), readableBy: v}
+		if first, _, _ := strings.Cut(m.sql, "\n"); strings.HasPrefix(first, readableByPrefix) {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(first, readableByPrefix)))
+			if err != nil || n < 1 || n > v {
+				return nil, fmt.Errorf("migration file %s: %q wants a version from 1 to %d", e.Name(), first, v)
+			}
+			m.readableBy = n
+		}
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i, m := range out {
@@ -189,21 +207,35 @@ func (s *Store) migrate(ctx context.Context) (int, error) {
 		applied timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return 0, fmt.Errorf("create jumpcast_schema: %w", err)
 	}
+	if _, err := conn.Exec(ctx, `ALTER TABLE jumpcast_schema ADD COLUMN IF NOT EXISTS readable_by integer`); err != nil {
+		return 0, fmt.Errorf("extend jumpcast_schema: %w", err)
+	}
 	var current int
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM jumpcast_schema`).Scan(&current); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	newest := len(ms)
 	if current > newest {
-		return 0, fmt.Errorf("%w: the database is at schema %d, this jumpcast knows up to %d: upgrade this node's jumpcast",
-			ErrSchemaTooNew, current, newest)
+		// A newer node migrated: go on when every later migration says
+		// nodes knowing this schema can read it.
+		var needs int
+		if err := conn.QueryRow(ctx, `SELECT coalesce(max(coalesce(readable_by, version)), 0) FROM jumpcast_schema WHERE version > $1`,
+			newest).Scan(&needs); err != nil {
+			return 0, fmt.Errorf("read schema version: %w", err)
+		}
+		if needs > newest {
+			return 0, fmt.Errorf("%w: the database is at schema %d, which needs a jumpcast that knows schema %d; this one knows up to %d: upgrade this node's jumpcast",
+				ErrSchemaTooNew, current, needs, newest)
+		}
+		return current, nil
 	}
 	for _, m := range ms[current:] {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO jumpcast_schema (version, name) VALUES ($1, $2)`, m.version, m.name)
+			_, err := tx.Exec(ctx, `INSERT INTO jumpcast_schema (version, name, readable_by) VALUES ($1, $2, $3)`,
+				m.version, m.name, m.readableBy)
 			return err
 		})
 		if err != nil {

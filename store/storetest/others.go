@@ -299,7 +299,8 @@ func testHostKeyPins(t *testing.T, ix store.Index) {
 func testNodes(t *testing.T, ix store.Index) {
 	ctx := context.Background()
 	before := time.Now().Add(-time.Minute)
-	for _, n := range []store.Node{{ID: "node-b", Addr: "10.0.0.2:7000", Version: "1.0"}, {ID: "node-a", Addr: "10.0.0.1:7000", Version: "1.0"}} {
+	keys := []string{"SHA256:2b4Qk0h5e3qDlZ6m7n8o9p0q1r2s3t4u5v6w7x8y9z0", "SHA256:AAAAqDlZ6m7n8o9p0q1r2s3t4u5v6w7x8y9z0abcdef"}
+	for _, n := range []store.Node{{ID: "node-b", Addr: "10.0.0.2:7000", Version: "1.0"}, {ID: "node-a", Addr: "10.0.0.1:7000", Version: "1.0", HostKeys: keys}} {
 		if err := ix.RegisterNode(ctx, n); err != nil {
 			t.Fatal(err)
 		}
@@ -310,6 +311,9 @@ func testNodes(t *testing.T, ix store.Index) {
 	nodes, err := ix.ListNodes(ctx)
 	if err != nil || len(nodes) != 2 || nodes[0].ID != "node-a" || nodes[1].Addr != "10.0.0.2:7000" {
 		t.Fatalf("list: %+v, %v", nodes, err)
+	}
+	if !slices.Equal(nodes[0].HostKeys, keys) || nodes[1].HostKeys != nil {
+		t.Errorf("host keys: %q and %q, want %q and none", nodes[0].HostKeys, nodes[1].HostKeys, keys)
 	}
 	hb := nodes[0].Heartbeat
 	if hb.Before(before) || nodes[0].Started.IsZero() {
