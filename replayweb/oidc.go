@@ -142,6 +142,13 @@ func (c *ssoClient) oauth(p *oidc.Provider) *oauth2.Config {
 	}
 }
 
+// verify checks an ID token's signature (the provider's keys), issuer,
+// expiry and audience: it must be issued to this site's client id, so a
+// token the same provider issued to another application is refused.
+func (c *ssoClient) verify(ctx context.Context, p *oidc.Provider, raw string) (*oidc.IDToken, error) {
+	return p.Verifier(&oidc.Config{ClientID: c.o.ClientID, Now: c.o.TokenClock}).Verify(ctx, raw)
+}
+
 // begin stores a new flow under a fresh cookie value and returns both.
 func (c *ssoClient) begin(next string) (string, *oidcFlow) {
 	f := &oidcFlow{state: randomToken(), nonce: randomToken(), verifier: oauth2.GenerateVerifier(), next: next}
@@ -266,7 +273,7 @@ func (s *Server) oidcFinish(c echo.Context, f *oidcFlow) (*webLogin, *ssoRefusal
 			message: "The identity provider refused to complete the sign-in. Please sign in again."}
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := p.Verifier(&oidc.Config{ClientID: s.sso.o.ClientID, Now: s.sso.o.TokenClock}).Verify(ctx, raw)
+	idt, err := s.sso.verify(ctx, p, raw)
 	if err != nil {
 		return nil, &ssoRefusal{why: audit.ReasonSSOBadToken, detail: cut(err.Error(), 300), status: http.StatusUnauthorized,
 			message: "The identity provider's answer could not be verified. Please sign in again."}

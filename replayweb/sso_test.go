@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/oidctest"
 	"github.com/jumpcast/jumpcast/internal/recording"
@@ -106,6 +109,22 @@ func auditHas(t *testing.T, e *env, kind audit.Kind, outcome audit.Outcome, user
 	return false
 }
 
+// ssoRefused checks that the site refused a sign-in (res, body) with a
+// page asking to sign in again, that c is still signed out, and that a
+// web_login denied event with reason why was written.
+func ssoRefused(t *testing.T, e *env, c *client, res *http.Response, body string, why audit.Reason) {
+	t.Helper()
+	if res.StatusCode < 400 || !strings.Contains(body, "Please sign in again") {
+		t.Errorf("status %d, want a refusal:\n%.1000s", res.StatusCode, body)
+	}
+	if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
+		t.Errorf("refused browser reached the list: %d", res.StatusCode)
+	}
+	if !auditHas(t, e, audit.KindWebLogin, audit.OutcomeDenied, "", why) {
+		t.Errorf("no web_login denied event with reason %q", why)
+	}
+}
+
 // TestSSOMappedGroupsGetTheirRole: a person whose group maps to a role is
 // signed in with that role through the provider's own login page, lands
 // where they were going, and the login and the mapping are audited.
@@ -163,15 +182,7 @@ func TestSSOTamperedFlowIsRefused(t *testing.T) {
 	e, p := ssoEnv(t, nil)
 	refused := func(t *testing.T, c *client, res *http.Response, body string, why audit.Reason) {
 		t.Helper()
-		if res.StatusCode < 400 || !strings.Contains(body, "Please sign in again") {
-			t.Errorf("status %d, want a refusal:\n%.1000s", res.StatusCode, body)
-		}
-		if res, _ := c.get("/"); res.StatusCode != http.StatusFound {
-			t.Errorf("refused browser reached the list: %d", res.StatusCode)
-		}
-		if !auditHas(t, e, audit.KindWebLogin, audit.OutcomeDenied, "", why) {
-			t.Errorf("no web_login denied event with reason %q", why)
-		}
+		ssoRefused(t, e, c, res, body, why)
 	}
 	t.Run("state", func(t *testing.T) {
 		c := e.client()
@@ -242,6 +253,56 @@ func TestSSOTamperedFlowIsRefused(t *testing.T) {
 		victim := e.client() // login CSRF: the attacker's callback in the victim's browser
 		res, body := victim.get(cb.RequestURI())
 		refused(t, victim, res, body, audit.ReasonSSOBadState)
+	})
+}
+
+// TestSSOOtherApplicationIsRefused: what the same provider issued to
+// another application (client "other") does not sign anyone in here: its
+// authorization code is refused at the exchange, and its ID token fails
+// the audience check, even for a person whose groups map to admin.
+func TestSSOOtherApplicationIsRefused(t *testing.T) {
+	e, p := ssoEnv(t, nil)
+	refused := func(t *testing.T, c *client, res *http.Response, body string, why audit.Reason) {
+		t.Helper()
+		ssoRefused(t, e, c, res, body, why)
+	}
+	t.Run("code issued to another client", func(t *testing.T) {
+		// The browser is sent to the provider as another application of
+		// the same provider; jumpcast gets that application's code.
+		c := e.client()
+		auth := ssoStart(t, c, "/")
+		q := auth.Query()
+		q.Set("client_id", "other")
+		auth.RawQuery = q.Encode()
+		cb, err := p.Login(idpBrowser(t), auth.String(), "ada", ssoPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, body := c.get(cb.RequestURI())
+		refused(t, c, res, body, audit.ReasonSSOCodeRejected)
+	})
+	t.Run("ID token for another audience", func(t *testing.T) {
+		// A real ID token the provider issued to the other application,
+		// for a person whose groups map to admin here.
+		ctx := context.Background()
+		prov, err := e.srv.sso.discover(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := &oauth2.Config{ClientID: "other", ClientSecret: oidctest.ClientSecret, RedirectURL: ssoRedirect,
+			Endpoint: prov.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile"}}
+		cb, err := p.Login(idpBrowser(t), other.AuthCodeURL("st", oidc.Nonce("n")), "ada", ssoPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := other.Exchange(ctx, cb.Query().Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		if _, err := e.srv.sso.verify(ctx, prov, raw); err == nil || !strings.Contains(err.Error(), "audience") {
+			t.Errorf("an ID token issued to another client: %v, want an audience refusal", err)
+		}
 	})
 }
 

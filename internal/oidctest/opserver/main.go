@@ -10,7 +10,8 @@
 // The users file is zitadel's example format (a map of id to user) with an
 // extra "Groups" list per user. The provider listens on 127.0.0.1:0 and
 // prints one line, "issuer http://127.0.0.1:PORT", when it is ready; the
-// client "web" with secret "secret" may use the given redirect URIs.
+// clients "web" (jumpcast) and "other" (another application), both with
+// secret "secret", may use the given redirect URIs.
 // It runs until killed.
 package main
 
@@ -92,8 +93,10 @@ func run(usersFile string, redirects []string) error {
 		return err
 	}
 	issuer := "http://" + ln.Addr().String()
-	client := storage.WebClient("web", "secret", redirects...)
-	storage.RegisterClients(client)
+	// "other" is another application at the same provider, with the same
+	// redirects: the tests show jumpcast refuses what it was issued.
+	storage.RegisterClients(storage.WebClient("web", "secret", redirects...),
+		storage.WebClient("other", "secret", redirects...))
 	st := groupsStorage{Storage: storage.NewStorage(users), groups: groups}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	router := exampleop.SetupServer(issuer, st, log, false)
