@@ -26,7 +26,7 @@ const (
 	// auditScanPages bounds the store pages one audit page reads for its
 	// outcome, target and address filters; a short page then says that the
 	// search goes on from the next-page link.
-	auditScanPages = 20
+	auditScanPages = 10
 	// maxAuditExport bounds one export.
 	maxAuditExport = 200_000
 )

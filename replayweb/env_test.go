@@ -37,7 +37,7 @@ func (c *testClock) Add(d time.Duration) {
 // env is a web site over a real bbolt store and a real recordings folder in
 // t.TempDir().
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	store  *store.Store
 	dir    string // the recordings folder
@@ -48,15 +48,20 @@ type env struct {
 
 const testPassword = "correct horse battery"
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
-	base := t.TempDir()
-	st, err := store.Open(filepath.Join(base, "index.db"), store.Options{NoSync: true})
+	st, err := store.Open(filepath.Join(t.TempDir(), "index.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	dir := filepath.Join(base, "recordings")
+	return newEnvOn(t, st, mod)
+}
+
+// newEnvOn is newEnv on an open store (closed by the caller).
+func newEnvOn(t testing.TB, st *store.Store, mod func(*Options)) *env {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "recordings")
 	casts, err := recorder.OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +169,7 @@ const sampleCast = `{"version":2,"width":80,"height":24,"timestamp":1795510800,"
 // client drives the handler directly (no network), keeping cookies like a
 // browser and letting the test choose the client address.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	h    http.Handler
 	ip   string // RemoteAddr host
 	jar  map[string]*http.Cookie
@@ -215,7 +220,7 @@ func (c *client) get(target string) (*http.Response, string) {
 var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 // csrfFrom returns the first form token on a page.
-func csrfFrom(t *testing.T, page string) string {
+func csrfFrom(t testing.TB, page string) string {
 	t.Helper()
 	m := csrfRE.FindStringSubmatch(page)
 	if m == nil {

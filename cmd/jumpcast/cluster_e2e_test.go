@@ -43,21 +43,21 @@ type testCluster struct {
 
 // startCluster starts one node per id (ids are also their node_id), with
 // cluster.heartbeat hb (0: the default).
-func startCluster(t *testing.T, hb time.Duration, ids ...string) *testCluster {
+func startCluster(t testing.TB, hb time.Duration, ids ...string) *testCluster {
 	t.Helper()
 	return startClusterWith(t, hb, "", ids...)
 }
 
 // startClusterWith is startCluster with more keys (YAML lines indented
 // two spaces) in each node's cluster section.
-func startClusterWith(t *testing.T, hb time.Duration, clusterKeys string, ids ...string) *testCluster {
+func startClusterWith(t testing.TB, hb time.Duration, clusterKeys string, ids ...string) *testCluster {
 	t.Helper()
 	return startClusterEdit(t, hb, clusterKeys, nil, ids...)
 }
 
 // startClusterEdit is startClusterWith with edit (when not nil) applied
 // to each node's config file before the node starts.
-func startClusterEdit(t *testing.T, hb time.Duration, clusterKeys string, edit func(cfgPath string), ids ...string) *testCluster {
+func startClusterEdit(t testing.TB, hb time.Duration, clusterKeys string, edit func(cfgPath string), ids ...string) *testCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")

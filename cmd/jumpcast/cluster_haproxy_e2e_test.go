@@ -13,6 +13,28 @@ import (
 	"github.com/jumpcast/jumpcast/internal/sshtest"
 )
 
+// startBalancedCluster starts nodes a, b and c (cluster.heartbeat hb; 0:
+// the default) sharing one SSH host key, behind a real HAProxy sending
+// PROXY v2, and returns them with HAProxy's port.
+func startBalancedCluster(t testing.TB, hb time.Duration) (*testCluster, string) {
+	t.Helper()
+	hostKey := filepath.Join(t.TempDir(), "ssh_host_ed25519_key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	ids := []string{"node-a", "node-b", "node-c"}
+	tc := startClusterEdit(t, hb, "", func(cfgPath string) {
+		addSSHConfigLine(t, cfgPath, `host_keys: ["`+hostKey+`"]`)
+		addSSHConfigLine(t, cfgPath, `proxy_protocol_from: ["127.0.0.1/32"]`)
+	}, ids...)
+	var backends []string
+	for _, id := range ids {
+		backends = append(backends, tc.nodes[id].srv.SSHAddr)
+	}
+	_, port, _ := net.SplitHostPort(startHAProxyOver(t, backends...))
+	return tc, port
+}
+
 // TestClusterBehindHAProxy: three `jumpcast serve` on one PostgreSQL,
 // sharing one SSH host key, behind a real HAProxy in TCP mode that sends
 // PROXY v2. Sessions spread over the three nodes, each recording names
@@ -22,20 +44,7 @@ import (
 // through HAProxy still works, A's recording is marked interrupted, and A
 // restarted repairs it so that every recording verifies on its node.
 func TestClusterBehindHAProxy(t *testing.T) {
-	hostKey := filepath.Join(t.TempDir(), "ssh_host_ed25519_key")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
-	ids := []string{"node-a", "node-b", "node-c"}
-	tc := startClusterEdit(t, silentHeartbeat, "", func(cfgPath string) {
-		addSSHConfigLine(t, cfgPath, `host_keys: ["`+hostKey+`"]`)
-		addSSHConfigLine(t, cfgPath, `proxy_protocol_from: ["127.0.0.1/32"]`)
-	}, ids...)
-	var backends []string
-	for _, id := range ids {
-		backends = append(backends, tc.nodes[id].srv.SSHAddr)
-	}
-	_, port, _ := net.SplitHostPort(startHAProxyOver(t, backends...))
+	tc, port := startBalancedCluster(t, silentHeartbeat)
 	a, c := tc.nodes["node-a"], tc.nodes["node-c"]
 	admin := []string{"-b", "127.0.0.2"} // the admin's own address, not the balancer's
 

@@ -29,14 +29,14 @@ type e2e struct {
 	srv     *server
 }
 
-func startE2E(t *testing.T) *e2e {
+func startE2E(t testing.TB) *e2e {
 	t.Helper()
 	return startE2EWith(t, nil)
 }
 
 // startE2EWith is startE2E with edit applied to the config file before
 // the bastion starts.
-func startE2EWith(t *testing.T, edit func(cfgPath string)) *e2e {
+func startE2EWith(t testing.TB, edit func(cfgPath string)) *e2e {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
@@ -54,7 +54,7 @@ func startE2EWith(t *testing.T, edit func(cfgPath string)) *e2e {
 }
 
 // ssh runs the real OpenSSH client through the bastion.
-func (e *e2e) ssh(t *testing.T, stdin string, args ...string) (string, string, int) {
+func (e *e2e) ssh(t testing.TB, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -39,7 +39,7 @@ func jumpcastCmd(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // runJumpcast runs one CLI command to completion (bounded to 60 s).
-func runJumpcast(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+func runJumpcast(t testing.TB, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -62,14 +62,14 @@ type server struct {
 
 // startServer starts `jumpcast serve -c cfgPath` and waits until it has
 // printed its listen addresses.
-func startServer(t *testing.T, cfgPath string) *server {
+func startServer(t testing.TB, cfgPath string) *server {
 	t.Helper()
 	cmd := jumpcastCmd(context.Background(), "serve", "-c", cfgPath, "--log-format", "json")
 	return &server{Server: servetest.Start(t, cmd), cfgPath: cfgPath}
 }
 
 // writeConfig writes a config file for one user and one target.
-func writeConfig(t *testing.T, dataDir, userKey, identityFile, targetAddr, remoteUser string, extra string) string {
+func writeConfig(t testing.TB, dataDir, userKey, identityFile, targetAddr, remoteUser string, extra string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`data_dir: %q
 ssh:
@@ -101,7 +101,7 @@ targets:
 
 // listRecordings asks the CLI (through the admin socket when the server
 // runs, or the data folder when not).
-func listRecordings(t *testing.T, cfgPath string, args ...string) []recording.Meta {
+func listRecordings(t testing.TB, cfgPath string, args ...string) []recording.Meta {
 	t.Helper()
 	out, errOut, code := runJumpcast(t, "", append([]string{"recordings", "ls", "--json", "-c", cfgPath}, args...)...)
 	if code != 0 {
@@ -115,7 +115,7 @@ func listRecordings(t *testing.T, cfgPath string, args ...string) []recording.Me
 }
 
 // waitRecordings polls until n recordings satisfy ok, or fails after 15 s.
-func waitRecordings(t *testing.T, cfgPath string, n int, ok func(recording.Meta) bool) []recording.Meta {
+func waitRecordings(t testing.TB, cfgPath string, n int, ok func(recording.Meta) bool) []recording.Meta {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

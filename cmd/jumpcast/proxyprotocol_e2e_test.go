@@ -23,7 +23,7 @@ const haproxyPath = "/usr/sbin/haproxy"
 // startHAProxy runs a real HAProxy in TCP mode in front of backend,
 // passing the client's address in a PROXY v2 header, and returns its
 // listening address. It is stopped by PID at cleanup.
-func startHAProxy(t *testing.T, backend string) string {
+func startHAProxy(t testing.TB, backend string) string {
 	t.Helper()
 	return startHAProxyOver(t, backend)
 }
@@ -32,7 +32,7 @@ func startHAProxy(t *testing.T, backend string) string {
 // backends, each health-checked every 300 ms (with the PROXY header, as
 // the nodes demand it from the balancer); a connection that a dead
 // backend refuses is sent to another.
-func startHAProxyOver(t *testing.T, backends ...string) string {
+func startHAProxyOver(t testing.TB, backends ...string) string {
 	t.Helper()
 	sshtest.RequireBinary(t, haproxyPath)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
