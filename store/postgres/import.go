@@ -80,6 +80,17 @@ func (s *Store) execBatch(ctx context.Context, sql string, args [][]any, c *Impo
 	return res.Close()
 }
 
+// copyRows inserts rows (one statement per args, conflicts left as they
+// are) and counts, by keys, how many of them PostgreSQL then holds: both
+// into c, with the keys added to c.Source.
+func (s *Store) copyRows(ctx context.Context, c *ImportCount, insert string, args [][]any, present string, keys []string) error {
+	c.Source += len(keys)
+	if err := s.execBatch(ctx, insert, args, c); err != nil {
+		return err
+	}
+	return s.countPresent(ctx, present, keys, c)
+}
+
 // countPresent adds to c.Present how many of keys the query finds; query
 // takes the keys as $1 (an array) and returns one count.
 func (s *Store) countPresent(ctx context.Context, query string, keys any, c *ImportCount) error {
@@ -103,11 +114,8 @@ func (s *Store) importRecordings(ctx context.Context, src store.Index, c *Import
 		for i := range page.Items {
 			args[i], ids[i] = recordingArgs(&page.Items[i]), page.Items[i].ID
 		}
-		c.Source += len(ids)
-		if err := s.execBatch(ctx, insertSQL+` ON CONFLICT (id) DO NOTHING`, args, c); err != nil {
-			return err
-		}
-		if err := s.countPresent(ctx, `SELECT count(*) FROM recordings WHERE id = ANY($1)`, ids, c); err != nil {
+		if err := s.copyRows(ctx, c, insertSQL+` ON CONFLICT (id) DO NOTHING`, args,
+			`SELECT count(*) FROM recordings WHERE id = ANY($1)`, ids); err != nil {
 			return err
 		}
 		if page.Next == "" {
@@ -128,16 +136,14 @@ func (s *Store) importAccounts(ctx context.Context, src store.Index, c *ImportCo
 		args = append(args, []any{a.Name, a.PasswordHash, a.Role, a.Created.UnixNano(), a.CredentialVersion})
 		names = append(names, a.Name)
 	}
-	c.Source = len(accounts)
-	if err := s.execBatch(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`, args, c); err != nil {
+	if err := s.copyRows(ctx, c, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING`, args,
+		`SELECT count(*) FROM accounts WHERE name = ANY($1)`, names); err != nil {
 		return err
 	}
 	// New versions must stay above every imported one.
-	if _, err := s.pool.Exec(ctx, `SELECT setval('credential_version',
-		greatest((SELECT last_value FROM credential_version), (SELECT coalesce(max(credential_version), 1) FROM accounts)))`); err != nil {
-		return err
-	}
-	return s.countPresent(ctx, `SELECT count(*) FROM accounts WHERE name = ANY($1)`, names, c)
+	_, err = s.pool.Exec(ctx, `SELECT setval('credential_version',
+		greatest((SELECT last_value FROM credential_version), (SELECT coalesce(max(credential_version), 1) FROM accounts)))`)
+	return err
 }
 
 func (s *Store) importTokens(ctx context.Context, src store.Index, c *ImportCount) error {
@@ -151,11 +157,8 @@ func (s *Store) importTokens(ctx context.Context, src store.Index, c *ImportCoun
 		args = append(args, []any{t.ID, t.Hash, t.Owner, t.Name, t.Created.UnixNano()})
 		ids = append(ids, t.ID)
 	}
-	c.Source = len(tokens)
-	if err := s.execBatch(ctx, `INSERT INTO api_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, args, c); err != nil {
-		return err
-	}
-	return s.countPresent(ctx, `SELECT count(*) FROM api_tokens WHERE id = ANY($1)`, ids, c)
+	return s.copyRows(ctx, c, `INSERT INTO api_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, args,
+		`SELECT count(*) FROM api_tokens WHERE id = ANY($1)`, ids)
 }
 
 // importSecondFactors copies the accounts' second factors: an account
@@ -182,11 +185,8 @@ func (s *Store) importSecondFactors(ctx context.Context, src store.Index, c *Imp
 		args = append(args, []any{f.Account, data})
 		names = append(names, f.Account)
 	}
-	c.Source = len(args)
-	if err := s.execBatch(ctx, `INSERT INTO second_factors (account, data) VALUES ($1, $2) ON CONFLICT (account) DO NOTHING`, args, c); err != nil {
-		return err
-	}
-	return s.countPresent(ctx, `SELECT count(*) FROM second_factors WHERE account = ANY($1)`, names, c)
+	return s.copyRows(ctx, c, `INSERT INTO second_factors (account, data) VALUES ($1, $2) ON CONFLICT (account) DO NOTHING`, args,
+		`SELECT count(*) FROM second_factors WHERE account = ANY($1)`, names)
 }
 
 func (s *Store) importAudit(ctx context.Context, src store.Index, c *ImportCount) error {
@@ -208,12 +208,8 @@ func (s *Store) importAudit(ctx context.Context, src store.Index, c *ImportCount
 			args = append(args, []any{int64(id), ev.Time.UnixNano(), string(ev.Kind), ev.User, string(data)})
 			keys = append(keys, fmt.Sprintf("%d/%d", id, ev.Time.UnixNano()))
 		}
-		c.Source += len(evs)
-		if err := s.execBatch(ctx, `INSERT INTO audit_events (id, time_ns, kind, user_name, event) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO NOTHING`, args, c); err != nil {
-			return err
-		}
-		if err := s.countPresent(ctx, `SELECT count(*) FROM audit_events WHERE id || '/' || time_ns = ANY($1)`, keys, c); err != nil {
+		if err := s.copyRows(ctx, c, `INSERT INTO audit_events (id, time_ns, kind, user_name, event) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO NOTHING`, args, `SELECT count(*) FROM audit_events WHERE id || '/' || time_ns = ANY($1)`, keys); err != nil {
 			return err
 		}
 		if next == "" {
@@ -245,11 +241,8 @@ func (s *Store) importLocks(ctx context.Context, src store.Index, c *ImportCount
 		args = append(args, []any{l.ID, l.Created.UnixNano(), string(data)})
 		ids = append(ids, l.ID)
 	}
-	c.Source = len(locks)
-	if err := s.execBatch(ctx, `INSERT INTO locks (id, created_ns, lock) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, args, c); err != nil {
-		return err
-	}
-	return s.countPresent(ctx, `SELECT count(*) FROM locks WHERE id = ANY($1)`, ids, c)
+	return s.copyRows(ctx, c, `INSERT INTO locks (id, created_ns, lock) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, args,
+		`SELECT count(*) FROM locks WHERE id = ANY($1)`, ids)
 }
 
 func (s *Store) importPins(ctx context.Context, src store.Index, c *ImportCount) error {
