@@ -291,6 +291,12 @@ type Recording struct {
 	// MaxTotalSize removes the oldest recordings while all of them together
 	// are larger. Zero means no limit.
 	MaxTotalSize ByteSize `yaml:"max_total_size"`
+	// Storage is where finished recordings live: StorageLocal (default,
+	// the recordings folder) or StorageS3 (the bucket S3 names; the
+	// recordings folder is then the node's spool).
+	Storage string `yaml:"storage"`
+	// S3 is the bucket, with Storage s3.
+	S3 S3 `yaml:"s3"`
 }
 
 // Recording formats (Recording.Format).

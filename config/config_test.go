@@ -102,6 +102,11 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad metrics listen", "metrics:\n  listen: 9100\n", []string{"line 2", "metrics.listen"}},
 		{"banner with an escape", "ssh:\n  banner: \"hi\\e[2J\"\n", []string{"line 2", "ssh.banner", "U+001B"}},
 		{"banner too long", "ssh:\n  banner: \"" + strings.Repeat("x", 5000) + "\"\n", []string{"ssh.banner", "longer than 4096"}},
+		{"bad storage", "recording:\n  storage: nfs\n", []string{"line 2", "recording.storage", `"nfs": want local or s3`}},
+		{"s3 without bucket", "recording:\n  storage: s3\n", []string{"recording.s3.bucket", "required"}},
+		{"s3 plain http off loopback", "recording:\n  storage: s3\n  s3: {bucket: b, endpoint: \"s3.example.com\", insecure: true}\n", []string{"recording.s3.insecure", "loopback"}},
+		{"s3 endpoint with scheme", "recording:\n  storage: s3\n  s3: {bucket: b, endpoint: \"https://s3.example.com\"}\n", []string{"recording.s3.endpoint", "host[:port]"}},
+		{"s3 part too small", "recording:\n  storage: s3\n  s3: {bucket: b, part_size: 1MiB}\n", []string{"recording.s3.part_size", "5MiB"}},
 		{"metrics on the web port", "metrics:\n  listen: \"127.0.0.1:8080\"\n", []string{"metrics.listen", "web.listen"}},
 	}
 	for _, tt := range tests {
@@ -120,6 +125,20 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestStorageS3(t *testing.T) {
+	c, err := Parse([]byte("recording:\n  storage: s3\n  s3:\n    bucket: rec\n    endpoint: \"127.0.0.1:9000\"\n    insecure: true\n    prefix: node/\n"), "s3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Recording.S3
+	if c.Recording.Storage != StorageS3 || s.Bucket != "rec" || !s.Insecure || s.PartSize != 5<<20 || s.SpoolAlert != 1<<30 {
+		t.Errorf("recording = %+v", c.Recording)
+	}
+	if d := Default().Recording; d.Storage != StorageLocal || d.S3.Endpoint != "s3.amazonaws.com" {
+		t.Errorf("default storage %q endpoint %q", d.Storage, d.S3.Endpoint)
 	}
 }
 

@@ -115,6 +115,7 @@ func (c *Config) ApplyDefaults() {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
 	}
 	defD(&c.Recording.FlushInterval, DefaultFlushInterval)
+	c.applyStorageDefaults()
 	def(&c.Upstream.HostKeyPolicy, HostKeyTOFU)
 	defD(&c.Upstream.DialTimeout, DefaultDialTimeout)
 	defD(&c.Upstream.HandshakeTimeout, DefaultUpstreamHandshake)

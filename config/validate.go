@@ -109,6 +109,9 @@ func (c *Config) Validate() error {
 	if c.Recording.FlushInterval < 0 || c.Recording.FlushInterval > recording.MaxFlushInterval {
 		return bad("recording.flush_interval", "must be between 0 and %v", recording.MaxFlushInterval)
 	}
+	if err := c.validateStorage(); err != nil {
+		return err
+	}
 	if c.Recording.MaxAge < 0 || c.Recording.MaxTotalSize < 0 {
 		return bad("recording", "retention limits must not be negative")
 	}
