@@ -23,6 +23,7 @@ import (
 //	15 × (uvarint length, bytes): the string fields in field order
 //	varint command length (only when flagCommandLen is set)
 //	uvarint length, bytes: the node id (only when flagNode is set)
+//	uvarint length, bytes: the location (only when flagLocation is set)
 //
 // The id is the key and is not repeated; neither is a Path that the id
 // determines (YYYY/MM/DD/<id>.cast), and a hex SHA-256 is stored as its 32
@@ -37,6 +38,7 @@ const (
 	flagSHARaw      // SHA256 is stored as 32 raw bytes, not 64 hex digits
 	flagCommandLen  // the command was cut: its whole length follows the strings
 	flagNode        // the recording node's id follows (after the command length)
+	flagLocation    // the recording's location follows (after the node)
 )
 
 // String fields of a row, in encoding order.
@@ -120,6 +122,11 @@ func encodeRow(r *recording.Meta) []byte {
 		b = binary.AppendUvarint(b, uint64(len(r.Node)))
 		b = append(b, r.Node...)
 	}
+	if r.Location != "" {
+		b[9] |= flagLocation
+		b = binary.AppendUvarint(b, uint64(len(r.Location)))
+		b = append(b, r.Location...)
+	}
 	return b
 }
 
@@ -133,6 +140,7 @@ type rowView struct {
 	exit       int64
 	commandLen int64
 	node       []byte
+	location   []byte
 	ints       [5]int64 // width, height, bytes in, bytes out, file size
 	s          [numStrFields][]byte
 }
@@ -185,13 +193,20 @@ func (v *rowView) parse(b []byte) error {
 			return errCorruptRow
 		}
 	}
-	v.node = nil
-	if v.flags&flagNode != 0 {
+	v.node, v.location = nil, nil
+	for _, f := range []struct {
+		flag byte
+		dst  *[]byte
+	}{{flagNode, &v.node}, {flagLocation, &v.location}} {
+		if v.flags&f.flag == 0 {
+			continue
+		}
 		l, n := binary.Uvarint(p)
 		if n <= 0 || uint64(len(p)-n) < l {
 			return errCorruptRow
 		}
-		v.node = p[n : n+int(l) : n+int(l)]
+		*f.dst = p[n : n+int(l) : n+int(l)]
+		p = p[n+int(l):]
 	}
 	return nil
 }
@@ -218,6 +233,7 @@ func (v *rowView) recording(id string) recording.Meta {
 		Command:        string(v.s[fCommand]),
 		CommandLen:     int(v.commandLen),
 		Node:           string(v.node),
+		Location:       string(v.location),
 		Title:          string(v.s[fTitle]),
 		Term:           string(v.s[fTerm]),
 		ExitSignal:     string(v.s[fExitSignal]),

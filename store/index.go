@@ -27,6 +27,7 @@ type Index interface {
 	CreateRecording(ctx context.Context, r *recording.Meta) error
 	FinishRecording(ctx context.Context, r *recording.Meta) error
 	GetRecording(ctx context.Context, id string) (*recording.Meta, error)
+	SetRecordingLocation(ctx context.Context, id, location string) error
 	DeleteRecording(ctx context.Context, id string) error
 	DeleteRecordings(ctx context.Context, ids []string) (int, error)
 	ActiveRecordings(ctx context.Context) ([]recording.Meta, error)

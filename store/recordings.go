@@ -122,6 +122,28 @@ func (s *Store) GetRecording(ctx context.Context, id string) (*recording.Meta, e
 	return r, nil
 }
 
+// SetRecordingLocation records where a finished recording's files are now
+// (recording.LocationBucket once the uploader checked them there). It
+// returns ErrNotFound if the row is absent and refuses an active row.
+func (s *Store) SetRecordingLocation(ctx context.Context, id, location string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := getRow(tx, id)
+		if err != nil {
+			return err
+		}
+		if old.Status == recording.StatusActive {
+			return ErrStillActive
+		}
+		r := *old
+		r.Location = location
+		return writeRecording(tx, old, &r)
+	})
+	if err != nil {
+		return fmt.Errorf("set location of recording %s: %w", id, err)
+	}
+	return nil
+}
+
 // DeleteRecording removes a recording's row and index entries (not its
 // file: the caller removes that first). It returns ErrNotFound if absent.
 func (s *Store) DeleteRecording(ctx context.Context, id string) error {

@@ -9,6 +9,10 @@ import (
 // event.
 var ErrNotFound = errors.New("not found")
 
+// ErrStillActive is returned by SetRecordingLocation for a recording whose
+// session still runs: only a closed recording's files move.
+var ErrStillActive = errors.New("recording still active")
+
 // Web account roles.
 const (
 	RoleAuditor = "auditor" // sees all recordings

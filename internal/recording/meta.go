@@ -84,4 +84,15 @@ type Meta struct {
 	Path string `json:"path"`
 	// SHA256 is the hex SHA-256 of the finished file (at the end).
 	SHA256 string `json:"sha256,omitempty"`
+	// Location is where the recording's files are: LocationNode ("", the
+	// recordings folder of Node, where every recording starts) or
+	// LocationBucket (the shared bucket, once they were uploaded and
+	// checked against SHA256). Readers open either through one opener.
+	Location string `json:"location,omitempty"`
 }
+
+// Recording locations (Meta.Location).
+const (
+	LocationNode   = ""
+	LocationBucket = "bucket"
+)

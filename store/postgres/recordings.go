@@ -16,7 +16,7 @@ import (
 // and recordingArgs use.
 const recordingCols = `id, user_name, key_fingerprint, remote_user, target_alias, target_addr, target_host,
 	client_addr, kind, command, command_len, title, term, width, height, start_ns, end_ns, duration_ns, dur_key,
-	bytes_in, bytes_out, file_size, exit_status, exit_signal, status, error, path, sha256, node`
+	bytes_in, bytes_out, file_size, exit_status, exit_signal, status, error, path, sha256, node, location`
 
 // recordingArgs returns r's column values in recordingCols order.
 func recordingArgs(r *recording.Meta) []any {
@@ -28,18 +28,18 @@ func recordingArgs(r *recording.Meta) []any {
 	return []any{r.ID, r.User, r.KeyFingerprint, r.RemoteUser, r.TargetAlias, r.TargetAddr, store.TargetHost(r.TargetAddr),
 		r.ClientAddr, r.Kind, r.Command, r.CommandLen, r.Title, r.Term, r.Width, r.Height, r.Start.UnixNano(), end,
 		int64(r.Duration), store.DurationKey(r.Duration),
-		r.BytesIn, r.BytesOut, r.FileSize, r.ExitStatus, r.ExitSignal, string(r.Status), r.Error, r.Path, r.SHA256, r.Node}
+		r.BytesIn, r.BytesOut, r.FileSize, r.ExitStatus, r.ExitSignal, string(r.Status), r.Error, r.Path, r.SHA256, r.Node, r.Location}
 }
 
 // insertSQL inserts one row; $1… in recordingCols order.
 const insertSQL = `INSERT INTO recordings (` + recordingCols + `) VALUES
-	($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29)`
+	($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30)`
 
 // updateSQL rewrites every column of the row $1.
 const updateSQL = `UPDATE recordings SET user_name=$2, key_fingerprint=$3, remote_user=$4, target_alias=$5,
 	target_addr=$6, target_host=$7, client_addr=$8, kind=$9, command=$10, command_len=$11, title=$12, term=$13,
 	width=$14, height=$15, start_ns=$16, end_ns=$17, duration_ns=$18, dur_key=$19, bytes_in=$20, bytes_out=$21,
-	file_size=$22, exit_status=$23, exit_signal=$24, status=$25, error=$26, path=$27, sha256=$28, node=$29 WHERE id=$1`
+	file_size=$22, exit_status=$23, exit_signal=$24, status=$25, error=$26, path=$27, sha256=$28, node=$29, location=$30 WHERE id=$1`
 
 // scanRecording reads one row selected with recordingCols (and nothing
 // else unless extra names more destinations, scanned after it).
@@ -50,7 +50,7 @@ func scanRecording(row pgx.Row, extra ...any) (recording.Meta, error) {
 	var end *int64
 	dest := []any{&r.ID, &r.User, &r.KeyFingerprint, &r.RemoteUser, &r.TargetAlias, &r.TargetAddr, &targetHost,
 		&r.ClientAddr, &r.Kind, &r.Command, &r.CommandLen, &r.Title, &r.Term, &r.Width, &r.Height, &start, &end, &dur, &durKey,
-		&r.BytesIn, &r.BytesOut, &r.FileSize, &r.ExitStatus, &r.ExitSignal, &status, &r.Error, &r.Path, &r.SHA256, &r.Node}
+		&r.BytesIn, &r.BytesOut, &r.FileSize, &r.ExitStatus, &r.ExitSignal, &status, &r.Error, &r.Path, &r.SHA256, &r.Node, &r.Location}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return recording.Meta{}, err
 	}
@@ -101,6 +101,27 @@ func (s *Store) FinishRecording(ctx context.Context, r *recording.Meta) error {
 	})
 	if err != nil {
 		return fmt.Errorf("finish recording %s: %w", r.ID, unavailable(err))
+	}
+	return nil
+}
+
+// SetRecordingLocation records where a finished recording's files are
+// now, as store.Store.SetRecordingLocation does.
+func (s *Store) SetRecordingLocation(ctx context.Context, id, location string) error {
+	var status string
+	err := s.pool.QueryRow(ctx, `UPDATE recordings SET location = $2 WHERE id = $1 AND status <> $3 RETURNING status`,
+		id, location, string(recording.StatusActive)).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.pool.QueryRow(ctx, `SELECT status FROM recordings WHERE id = $1`, id).Scan(&status)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			err = store.ErrNotFound
+		case err == nil:
+			err = store.ErrStillActive
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set location of recording %s: %w", id, unavailable(err))
 	}
 	return nil
 }
@@ -215,7 +236,7 @@ func (s *Store) RecoverActive(ctx context.Context, node string, fn store.Recover
 		n = 0
 		for i := range active {
 			args := recordingArgs(&active[i])
-			tag, err := tx.Exec(ctx, updateSQL+` AND (status = 'active' OR status = 'interrupted' AND error = $30)`, append(args, store.SilentNodeError)...)
+			tag, err := tx.Exec(ctx, updateSQL+` AND (status = 'active' OR status = 'interrupted' AND error = $31)`, append(args, store.SilentNodeError)...)
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"HostKeyPins", testHostKeyPins},
 		{"Nodes", testNodes},
 		{"SilentNode", testSilentNode},
+		{"Location", testLocation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
