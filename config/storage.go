@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // Where recordings' files live (Recording.Storage).
@@ -18,11 +19,12 @@ const (
 
 // Defaults of recording.s3.
 const (
-	DefaultS3Endpoint = "s3.amazonaws.com"
-	DefaultSpoolAlert = 1 << 30
-	DefaultS3PartSize = 5 << 20
-	MinS3PartSize     = 5 << 20 // S3's smallest part but the last
-	MaxS3PartSize     = 5 << 30 // S3's largest part
+	DefaultS3Endpoint     = "s3.amazonaws.com"
+	DefaultSpoolAlert     = 1 << 30
+	DefaultS3PartSize     = 5 << 20
+	DefaultStreamInterval = 5 * time.Second
+	MinS3PartSize         = 5 << 20 // S3's smallest part but the last
+	MaxS3PartSize         = 5 << 30 // S3's largest part
 )
 
 // S3 is the bucket recordings go to with storage s3. Credentials are not
@@ -54,6 +56,11 @@ type S3 struct {
 	// its session runs (multipart upload). Default and minimum 5MiB (S3's
 	// smallest part).
 	PartSize ByteSize `yaml:"part_size"`
+	// StreamInterval bounds how long recorded bytes of a running session
+	// wait in the spool before they are sent to the bucket (as a part;
+	// PartSize bytes go at once): what a node lost for good loses. Default
+	// 5s; 1s to 1m.
+	StreamInterval time.Duration `yaml:"stream_interval"`
 	// SpoolAlert is how many bytes may wait in the spool for their upload
 	// before /readyz reports the node not ready and one warning is
 	// logged. Default 1GiB.
@@ -71,6 +78,9 @@ func (c *Config) applyStorageDefaults() {
 	}
 	if s.PartSize == 0 {
 		s.PartSize = DefaultS3PartSize
+	}
+	if s.StreamInterval == 0 {
+		s.StreamInterval = DefaultStreamInterval
 	}
 	if s.SpoolAlert == 0 {
 		s.SpoolAlert = DefaultSpoolAlert
@@ -104,6 +114,9 @@ func (c *Config) validateStorage() error {
 	}
 	if s.PartSize < MinS3PartSize || s.PartSize > MaxS3PartSize {
 		return bad("recording.s3.part_size", "%d bytes: want 5MiB to 5GiB", int64(s.PartSize))
+	}
+	if s.StreamInterval < time.Second || s.StreamInterval > time.Minute {
+		return bad("recording.s3.stream_interval", "%s: want 1s to 1m", s.StreamInterval)
 	}
 	if s.SpoolAlert < 0 {
 		return bad("recording.s3.spool_alert", "must not be negative")

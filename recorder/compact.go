@@ -77,7 +77,7 @@ func (d *Dir) convert(raw io.Reader, data, idx interface {
 	if expected != "" && c.Plain != expected {
 		return c, errors.New("the raw file does not match the index's SHA-256: left as it is")
 	}
-	plain, err := castfile.OpenPlain(d, gz)
+	plain, err := castfile.OpenPlain(d.Files(), gz)
 	if err != nil {
 		return c, err
 	}

@@ -126,6 +126,19 @@ func (d *Dir) Open(rel string) (*os.File, error) {
 	return f, nil
 }
 
+// Files returns the folder as a castfile.Opener.
+func (d *Dir) Files() castfile.Opener { return dirFiles{d} }
+
+type dirFiles struct{ d *Dir }
+
+func (f dirFiles) Open(rel string) (castfile.File, error) {
+	file, err := f.d.Open(rel)
+	if err != nil {
+		return nil, err // not a nil *os.File in an interface
+	}
+	return file, nil
+}
+
 // Repair makes a compressed recording that a crash left active whole
 // again and rewrites its index from the data (castfile.Repair). A raw
 // .cast needs nothing: its readers stop at the last whole line.
@@ -315,7 +328,13 @@ type Check struct {
 // recording is still being written. A file that cannot be opened or read
 // is a Check with its Problem, not an error: verifying is reporting.
 func (d *Dir) Check(rel, expected string, active bool) Check {
-	f, err := d.Open(rel)
+	return CheckFile(d.Files(), rel, expected, active)
+}
+
+// CheckFile is Dir.Check for a recording opened through o (wherever its
+// file is).
+func CheckFile(o castfile.Opener, rel, expected string, active bool) Check {
+	f, err := o.Open(rel)
 	if err != nil {
 		return Check{Problem: "file missing: " + err.Error()}
 	}

@@ -163,7 +163,7 @@ func (s *Session) snapshot(attach func()) (io.ReadCloser, error) {
 	if err := s.w.Snapshot(func(o int64) { off = o; attach() }); err != nil {
 		return nil, err
 	}
-	f, err := castfile.OpenPlain(s.m.o.Dir, s.rec.Path)
+	f, err := castfile.OpenPlain(s.m.o.Dir.Files(), s.rec.Path)
 	if err != nil {
 		return nil, err
 	}

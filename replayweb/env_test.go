@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/recfiles"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
@@ -69,7 +70,7 @@ func newEnvOn(t testing.TB, st *store.Store, mod func(*Options)) *env {
 	t.Cleanup(func() { _ = casts.Close() })
 	clock := &testClock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	o := Options{
-		Store: st, Recordings: casts, Now: clock.Now,
+		Store: st, Recordings: &recfiles.Files{Dir: casts}, Now: clock.Now,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		SSHHint: "ssh -p 2222 user@target@bastion.example",
 	}

@@ -2,12 +2,12 @@ package replayweb
 
 import (
 	"context"
-	"os"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/lock"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -41,11 +41,11 @@ type Store interface {
 }
 
 // CastOpener opens and verifies recording files by their path relative to
-// the recordings folder (recording.Meta.Path). *recorder.Dir satisfies
-// it; it must refuse paths that leave the folder (it opens under an
-// os.Root).
+// the recordings folder (recording.Meta.Path), wherever they are (this
+// node's folder or the shared bucket: internal/recfiles.Files satisfies
+// it). It must refuse paths that are not a recording's.
 type CastOpener interface {
-	Open(rel string) (*os.File, error)
+	castfile.Opener
 	// Check re-hashes the file against expected, the index's SHA-256;
 	// active is true while the recording is still being written.
 	Check(rel, expected string, active bool) recorder.Check

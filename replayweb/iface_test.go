@@ -1,6 +1,7 @@
 package replayweb
 
 import (
+	"github.com/jumpcast/jumpcast/internal/recfiles"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -9,6 +10,6 @@ import (
 // consumes.
 var (
 	_ Store      = (*store.Store)(nil)
-	_ CastOpener = (*recorder.Dir)(nil)
+	_ CastOpener = (*recfiles.Files)(nil)
 	_ LiveSource = (*recorder.Hub)(nil)
 )

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/recfiles"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -329,7 +330,7 @@ func TestTrustedProxy(t *testing.T) {
 	if got := try("203.0.113.2"); got != http.StatusUnauthorized {
 		t.Errorf("another client behind the proxy: %d, want 401", got)
 	}
-	if _, err := New(Options{Store: e.store, Recordings: e.casts, TrustedProxies: []string{"not-an-ip"}}); err == nil {
+	if _, err := New(Options{Store: e.store, Recordings: &recfiles.Files{Dir: e.casts}, TrustedProxies: []string{"not-an-ip"}}); err == nil {
 		t.Error("a bad trusted proxy was accepted")
 	}
 }

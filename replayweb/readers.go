@@ -52,7 +52,7 @@ func (c *readerCache) get(o castfile.Opener, rel string, active bool) (*castfile
 		return nil, nil, err
 	}
 	c.mu.Lock()
-	if e, ok := c.m[rel]; ok && os.SameFile(e.info, info) && e.info.Size() == info.Size() && e.info.ModTime().Equal(info.ModTime()) {
+	if e, ok := c.m[rel]; ok && sameFile(e.info, info) && e.info.Size() == info.Size() && e.info.ModTime().Equal(info.ModTime()) {
 		e.refs++
 		c.tick++
 		e.used = c.tick
@@ -111,6 +111,16 @@ func (c *readerCache) dropLocked(rel string, e *cachedReader) {
 	if e.refs == 0 {
 		_ = e.r.Close()
 	}
+}
+
+// sameFile reports whether a and b describe the same file: os.SameFile
+// for files of this node's folder; for objects in the bucket (no Sys:
+// written once, never changed), the same name.
+func sameFile(a, b os.FileInfo) bool {
+	if a.Sys() == nil && b.Sys() == nil {
+		return a.Name() == b.Name()
+	}
+	return os.SameFile(a, b)
 }
 
 // statThrough opens rel through o (so the opener's confinement to the

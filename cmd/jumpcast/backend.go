@@ -13,6 +13,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/lock"
+	"github.com/jumpcast/jumpcast/internal/recfiles"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
@@ -122,7 +123,8 @@ func openBackend(cfg *config.Config) (backend, error) {
 type localBackend struct {
 	st    store.Index
 	dir   *recorder.Dir
-	owned bool // Close closes st and dir
+	files *recfiles.Files // dir, and the bucket with storage s3: every read goes through it
+	owned bool            // Close closes st and dir
 	// end is the running server's proxy.Server.EndSession; nil when the CLI
 	// opened the data folder itself (no server, so no live session).
 	end func(id, by, why string) error
@@ -166,8 +168,14 @@ func openLocalBackend(cfg *config.Config) (*localBackend, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("open recordings folder: %w", err)
 	}
+	bucket, err := bastion.OpenBucket(cfg)
+	if err != nil {
+		_ = st.Close()
+		_ = dir.Close()
+		return nil, err
+	}
 	locks := &lockKeeper{st: st, audit: st, now: time.Now}
-	return &localBackend{st: st, dir: dir, owned: true, locks: locks, web: webURL(cfg)}, nil
+	return &localBackend{st: st, dir: dir, files: bastion.NewFiles(dir, bucket), owned: true, locks: locks, web: webURL(cfg)}, nil
 }
 
 func (b *localBackend) Close() error {
@@ -193,7 +201,7 @@ func (b *localBackend) Verify(ctx context.Context, id string) (verifyResult, err
 	if err != nil {
 		return verifyResult{}, err
 	}
-	c := b.dir.Check(r.Path, r.SHA256, r.Status == recording.StatusActive)
+	c := b.files.Check(r.Path, r.SHA256, r.Status == recording.StatusActive)
 	return verifyResult{ID: id, Expected: r.SHA256, Actual: c.Actual, Size: c.Size, OK: c.OK, Problem: c.Problem}, nil
 }
 
@@ -203,9 +211,9 @@ func (b *localBackend) Cast(ctx context.Context, id string, from float64) (io.Re
 		return nil, err
 	}
 	if from <= 0 {
-		return castfile.OpenPlain(b.dir, r.Path)
+		return castfile.OpenPlain(b.files, r.Path)
 	}
-	cr, err := castfile.Open(b.dir, r.Path)
+	cr, err := castfile.Open(b.files, r.Path)
 	if err != nil {
 		return nil, err
 	}

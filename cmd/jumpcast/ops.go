@@ -12,7 +12,6 @@ import (
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/metrics"
-	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -22,8 +21,11 @@ import (
 // newHealth builds the probes: the data and recordings folders must take
 // files (both probes); the index must answer and the recordings disk stay
 // above recording.min_free_space (readiness).
-func newHealth(cfg *config.Config, st store.Index, dir *recorder.Dir, logger *slog.Logger) *metrics.Health {
+func newHealth(cfg *config.Config, b *bastion.Bastion, logger *slog.Logger) *metrics.Health {
+	st, dir := b.Store, b.Dir
 	return metrics.NewHealth(metrics.HealthOptions{
+		Spool:      b.SpoolBytes,
+		SpoolAlert: int64(cfg.Recording.S3.SpoolAlert),
 		Writable: []metrics.Folder{
 			{Name: "data folder", Path: cfg.DataDir},
 			{Name: "recordings folder", Path: bastion.RecordingsPath(cfg)},

@@ -66,7 +66,7 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 		return nil, err
 	}
 	p.startCluster()
-	p.health = newHealth(cfg, p.bastion.Store, p.bastion.Dir, logger)
+	p.health = newHealth(cfg, p.bastion, logger)
 	p.locks = &lockKeeper{st: p.bastion.Store, audit: p.bastion.Audit, apply: p.bastion.Proxy.ApplyLocks, now: time.Now}
 	if p.sshLn, err = listenTCP(cfg.SSH.Listen, cfg.SSH.ProxyProtocolFrom); err != nil {
 		return nil, fmt.Errorf("ssh listener: %w", err)
@@ -102,7 +102,7 @@ func (p *program) listenWeb() error {
 	}
 	site, err := replayweb.New(replayweb.Options{
 		Store:          auditedStore{Index: p.bastion.Store, audit: p.bastion.Audit},
-		Recordings:     p.bastion.Dir,
+		Recordings:     p.bastion.Files,
 		Live:           p.bastion.Hub,
 		Logger:         p.log,
 		TrustedProxies: cfg.Web.TrustedProxies,

@@ -50,7 +50,7 @@ func (p *program) purge(ctx context.Context, now time.Time) error {
 		ids := make([]string, 0, len(cands))
 		var rmErr error
 		for _, r := range cands {
-			if err := p.bastion.Dir.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := p.bastion.Files.Remove(ctx, r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				// Keep this row and stop: a file we cannot remove must stay
 				// findable, and the next run would only fail on it again.
 				rmErr = fmt.Errorf("remove %s: %w", r.ID, err)

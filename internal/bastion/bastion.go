@@ -36,6 +36,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/auditsyslog"
 	"github.com/jumpcast/jumpcast/internal/hostpins"
 	"github.com/jumpcast/jumpcast/internal/metrics"
+	"github.com/jumpcast/jumpcast/internal/recfiles"
 	"github.com/jumpcast/jumpcast/internal/recindex"
 	"github.com/jumpcast/jumpcast/internal/sshkey"
 	"github.com/jumpcast/jumpcast/proxy"
@@ -88,8 +89,13 @@ type Bastion struct {
 	HostKeys []gossh.Signer
 	// Store is the index (store.driver): the bbolt file or PostgreSQL.
 	Store store.Index
-	// Dir is the recordings folder; nil with Options.NoRecording.
+	// Dir is the recordings folder (with storage s3, the node's spool);
+	// nil with Options.NoRecording.
 	Dir *recorder.Dir
+	// Files opens, checks and removes recordings' files wherever they are
+	// (Dir, or the bucket with storage s3): every reader goes through it.
+	// Nil with Options.NoRecording.
+	Files *recfiles.Files
 	// Hub offers running sessions to live watchers; nil with
 	// Options.NoRecording.
 	Hub *recorder.Hub
@@ -104,6 +110,7 @@ type Bastion struct {
 	Proxy *proxy.Server
 
 	syslog *auditsyslog.Sink // log.syslog's copy of the audit trail; nil when off
+	spool  *spool            // storage s3's streamer and uploader; nil with local storage
 	stopHB chan struct{}     // closed by Close: ends the node's keeper (register)
 	hbDone chan struct{}     // closed when the keeper goroutine has ended
 	keeper *keeper           // made by register, run by startKeeper
@@ -232,15 +239,29 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 	if b.Dir, err = recorder.OpenDir(path); err != nil {
 		return nil, fmt.Errorf("open recordings folder: %w", err)
 	}
+	// Recovery reads this node's own files: a recording it left active is
+	// in its spool (the bucket holds at most its parts).
 	if n, err := b.Store.RecoverActive(context.Background(), cfg.Node(), recindex.Recover(b.Dir)); err != nil {
 		return nil, fmt.Errorf("recover interrupted recordings: %w", err)
 	} else if n > 0 {
 		log.Warn("recordings interrupted by an earlier stop were closed", "count", n)
 	}
+	bucket, err := OpenBucket(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b.Files = NewFiles(b.Dir, bucket)
+	index := b.Metrics.Index(recindex.New(b.Store))
+	if bucket != nil {
+		if b.spool, err = openSpool(cfg, b.Dir, path, bucket, b.Store, b.Metrics, log); err != nil {
+			return nil, err
+		}
+		index = spoolIndex{next: index, sp: b.spool}
+	}
 	b.Hub = recorder.NewHub()
 	return managerRecorder(recorder.NewManager(recorder.ManagerOptions{
 		Dir:           b.Dir,
-		Index:         b.Metrics.Index(recindex.New(b.Store)),
+		Index:         index,
 		Hub:           b.Hub,
 		FlushInterval: cfg.Recording.FlushInterval,
 		MinFreeSpace:  uint64(cfg.Recording.MinFreeSpace),
@@ -259,6 +280,15 @@ func managerRecorder(m *recorder.Manager) proxy.Recorder {
 		}
 		return s, nil
 	})
+}
+
+// SpoolBytes reports the bytes in the recordings spool with storage s3,
+// nil without (for the readiness probe).
+func (b *Bastion) SpoolBytes() (int64, error) {
+	if b.spool == nil {
+		return 0, nil
+	}
+	return b.spool.Bytes()
 }
 
 // activeSessions feeds jumpcast_active_sessions. Scrapes start after New
@@ -285,6 +315,9 @@ func (b *Bastion) Close() error {
 	}
 	if b.syslog != nil {
 		b.syslog.Close(syslogCloseGrace)
+	}
+	if b.spool != nil {
+		b.spool.Close()
 	}
 	if b.Dir != nil {
 		errs = append(errs, b.Dir.Close())

@@ -53,6 +53,8 @@ type Store interface {
 	Stat(ctx context.Context, key string) (Info, error)
 	// Delete removes key; deleting an absent key is not an error.
 	Delete(ctx context.Context, key string) error
+	// List describes every file of recording id the store holds, by key.
+	List(ctx context.Context, id string) ([]Info, error)
 	// Name is how the store is shown to operators ("local /path",
 	// "s3 bucket/prefix at endpoint"); it never contains credentials.
 	Name() string

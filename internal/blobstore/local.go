@@ -10,6 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // Local is a Store in a folder: key "YYYY/MM/DD/name" is the file
@@ -122,6 +125,49 @@ func (l *Local) Delete(_ context.Context, key string) error {
 		return err
 	}
 	return nil
+}
+
+// List implements Store.
+func (l *Local) List(ctx context.Context, id string) ([]Info, error) {
+	names, err := l.Files(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, n := range names {
+		key, _ := Key(id, n)
+		if st, err := l.Stat(ctx, key); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// IDs returns the ids of the recordings that have a file in the folder,
+// in order (what a restarted node's spool still holds).
+func (l *Local) IDs() ([]string, error) {
+	seen := map[string]bool{}
+	err := filepath.WalkDir(l.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if name := d.Name(); d.Type().IsRegular() && len(name) > recording.IDLen {
+			id := name[:recording.IDLen]
+			if _, err := Key(id, name); err == nil {
+				seen[id] = true
+			}
+		}
+		return nil
+	})
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, err
 }
 
 func notExist(key string, err error) error {

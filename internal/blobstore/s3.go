@@ -14,6 +14,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
 )
 
 // S3Config says where an S3-compatible bucket is and how to sign in.
@@ -256,6 +258,26 @@ func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// List implements Store.
+func (s *S3) List(ctx context.Context, id string) ([]Info, error) {
+	rel, err := recording.RelPath(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	prefix := s.prefix + rel[:len("YYYY/MM/DD/")]
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix + id}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("%s: list %s: %s", s.name, id, oneLine(o.Err))
+		}
+		key := strings.TrimPrefix(o.Key, s.prefix)
+		if checkKey(key) == nil {
+			out = append(out, Info{Key: key, Size: o.Size})
+		}
+	}
+	return out, nil
 }
 
 // Delete implements Store.

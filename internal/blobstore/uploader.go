@@ -83,6 +83,13 @@ type Uploader struct {
 	// MinBackoff and MaxBackoff bound the wait before a retry; defaults 1s
 	// and 1m.
 	MinBackoff, MaxBackoff time.Duration
+	// Prepare, optional, runs before id's files are read (the recording's
+	// complete index written beside it).
+	Prepare func(ctx context.Context, id string) error
+	// Streamer, optional, is the one that sent id's parts while it was
+	// recorded: Upload waits for a part still being sent, and removes the
+	// parts once the closed files are in Dest.
+	Streamer *Streamer
 
 	mu      sync.Mutex
 	queue   []string
@@ -190,9 +197,20 @@ func (u *Uploader) Run(ctx context.Context) {
 // Upload moves id's spool files to Dest now (see Uploader). A recording
 // with no file left in the spool was already moved: nothing to do.
 func (u *Uploader) Upload(ctx context.Context, id string) error {
+	if u.Streamer != nil {
+		u.Streamer.Wait(id)
+	}
 	names, err := u.Spool.Files(id)
 	if err != nil || len(names) == 0 {
 		return err
+	}
+	if u.Prepare != nil {
+		if err := u.Prepare(ctx, id); err != nil {
+			return fmt.Errorf("recording %s: %w", id, err)
+		}
+		if names, err = u.Spool.Files(id); err != nil {
+			return err
+		}
 	}
 	for _, name := range names {
 		if err := u.put(ctx, id, name); err != nil {
@@ -202,10 +220,37 @@ func (u *Uploader) Upload(ctx context.Context, id string) error {
 	if err := u.Uploaded(ctx, id); err != nil {
 		return fmt.Errorf("recording %s uploaded, but the index was not updated: %w", id, err)
 	}
+	// The stream's parts go first, then the spool copy: a crash between
+	// leaves the spool copy, which is sent again.
+	if err := u.removeStale(ctx, id, names); err != nil {
+		return err
+	}
 	for _, name := range names {
 		key, _ := Key(id, name)
 		if err := u.Spool.Delete(ctx, key); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeStale deletes id's objects in Dest other than names (the parts
+// streamed while it was recorded).
+func (u *Uploader) removeStale(ctx context.Context, id string, names []string) error {
+	have, err := u.Dest.List(ctx, id)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, name := range names {
+		key, _ := Key(id, name)
+		keep[key] = true
+	}
+	for _, in := range have {
+		if !keep[in.Key] {
+			if err := u.Dest.Delete(ctx, in.Key); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -38,6 +38,12 @@ type HealthOptions struct {
 	// (recording.min_free_space: new sessions are refused under it). Zero
 	// skips the check.
 	MinFreeSpace uint64
+	// Spool reports the bytes in the recordings spool (storage s3). Nil
+	// skips the check. Readiness only: over SpoolAlert the node is not
+	// ready, so that a balancer sends new sessions elsewhere while its
+	// uploads lag.
+	Spool      func() (int64, error)
+	SpoolAlert int64
 	// Logger receives the detail of failed checks (the probes' answers
 	// stay short). Nil discards it.
 	Logger *slog.Logger
@@ -133,6 +139,16 @@ func (h *Health) ready0(ctx context.Context) error {
 		case free < h.o.MinFreeSpace:
 			err = &probeError{short: "recordings disk below free-space floor",
 				err: fmt.Errorf("%d bytes free, floor %d", free, h.o.MinFreeSpace)}
+		}
+	}
+	if err == nil && h.o.Spool != nil && h.o.SpoolAlert > 0 {
+		n, serr := h.o.Spool()
+		switch {
+		case serr != nil:
+			err = &probeError{short: "spool unreadable", err: serr}
+		case n > h.o.SpoolAlert:
+			err = &probeError{short: "spool filling: recordings wait for the bucket",
+				err: fmt.Errorf("%d bytes in the spool, alert at %d", n, h.o.SpoolAlert)}
 		}
 	}
 	return err

@@ -53,7 +53,7 @@ func Recover(dir *recorder.Dir) store.RecoverFunc {
 		if err := dir.Repair(r.Path); err != nil {
 			return out, err
 		}
-		plain, err := castfile.OpenPlain(dir, r.Path)
+		plain, err := castfile.OpenPlain(dir.Files(), r.Path)
 		if err != nil {
 			return out, fmt.Errorf("open %s: %w", r.Path, err)
 		}

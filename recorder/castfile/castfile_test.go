@@ -18,7 +18,7 @@ import (
 // dirOpener opens files under a test folder.
 type dirOpener string
 
-func (d dirOpener) Open(rel string) (*os.File, error) { return os.Open(filepath.Join(string(d), rel)) }
+func (d dirOpener) Open(rel string) (File, error) { return os.Open(filepath.Join(string(d), rel)) }
 
 // splitSeqs: cut snippets anywhere, as reads split them.
 var splitSeqs = false

@@ -3,6 +3,7 @@ package castfile
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -19,9 +20,20 @@ const (
 )
 
 // Opener opens recording files by their path relative to the recordings
-// folder. *recorder.Dir satisfies it.
+// folder: recorder.Dir.Files (this node's folder), or whatever also reads
+// the shared bucket.
 type Opener interface {
-	Open(rel string) (*os.File, error)
+	Open(rel string) (File, error)
+}
+
+// File is an open recording file, read at any offset (a Reader reads only
+// through ReadAt, so a file in a bucket is read by ranged requests) or
+// from its start. *os.File satisfies it.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Closer
+	Stat() (os.FileInfo, error)
 }
 
 // Keyframe is the screen at the start of a chunk.

@@ -5,14 +5,13 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
 )
 
 // OpenPlain opens the recording at rel through o as the plain asciicast v2
 // stream, whichever its format: a raw file as it is, a compressed one
 // decompressed (what zcat prints; an active or cut one ends where its data
 // does, possibly inside a line — asciicast.Reader reads such an end as
-// truncated). For a raw file the result is the *os.File itself.
+// truncated). For a raw file the result is the File itself.
 func OpenPlain(o Opener, rel string) (io.ReadCloser, error) {
 	f, err := o.Open(rel)
 	if err != nil || !Compressed(rel) {
@@ -28,7 +27,7 @@ func OpenPlain(o Opener, rel string) (io.ReadCloser, error) {
 
 type plain struct {
 	io.Reader
-	f *os.File
+	f io.Closer
 }
 
 func (p plain) Close() error { return p.f.Close() }

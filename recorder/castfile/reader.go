@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
@@ -22,7 +21,7 @@ import (
 // A Reader is safe for concurrent use: its methods read the file with
 // ReadAt. Close releases the file.
 type Reader struct {
-	f      *os.File
+	f      File
 	gz     bool
 	hdr    asciicast.Header
 	hdrN   int64 // bytes before the first chunk: the header line, or its gzip member
