@@ -62,6 +62,11 @@ type spool struct {
 	alerting bool
 }
 
+// uploadMaxBackoff bounds the wait between upload retries while the
+// bucket fails: the spool starts draining at most this long after the
+// bucket is back.
+const uploadMaxBackoff = 15 * time.Second
+
 // drainGrace is how long Close lets the uploader send what the last
 // sessions left before it stops (the rest is sent at the next start).
 const drainGrace = 10 * time.Second
@@ -85,7 +90,7 @@ func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *bl
 		},
 		Recovered: func() { log.Info("recordings stream to the bucket again", "bucket", bucket.Name()) },
 	}
-	sp.up = &blobstore.Uploader{Spool: sp.local, Dest: bucket, Streamer: sp.stream,
+	sp.up = &blobstore.Uploader{Spool: sp.local, Dest: bucket, Streamer: sp.stream, MaxBackoff: uploadMaxBackoff,
 		Prepare: func(_ context.Context, id string) error { return writeIndex(dir, id) },
 		Uploaded: func(ctx context.Context, id string) error {
 			return st.SetRecordingLocation(ctx, id, recording.LocationBucket)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/internal/s3test"
+)
+
+// streamedOutput returns what the stream parts of recording id in the
+// bucket hold: the parts joined in order and decompressed as far as they
+// go (the last chunk may be cut, as in a crash).
+func streamedOutput(t *testing.T, srv *s3test.Server, id string) string {
+	t.Helper()
+	objs := bucketFiles(t, srv, id)
+	var names []string
+	for n := range objs {
+		if strings.Contains(n, ".cast.gz.part-") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names) // fixed-width hex offsets: name order is offset order
+	var data []byte
+	for _, n := range names {
+		data = append(data, objs[n]...)
+	}
+	z, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return ""
+	}
+	var out bytes.Buffer
+	_, _ = io.Copy(&out, z) // to the cut
+	return out.String()
+}
+
+// readyz returns the web's readiness answer.
+func readyz(t *testing.T, webAddr string) (int, string) {
+	t.Helper()
+	res, err := http.Get("http://" + webAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// waitReadyz waits (the probe's answer is reused for a second) until
+// /readyz answers code with a body containing want.
+func waitReadyz(t *testing.T, webAddr string, code int, want string) {
+	t.Helper()
+	var got int
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, body = readyz(t, webAddr); got == code && strings.Contains(body, want) {
+			return
+		}
+	}
+	t.Errorf("readyz: %d %q, want %d %q", got, body, code, want)
+}
+
+// TestS3StreamKillAndOutage: while a session runs, what it printed
+// reaches the bucket within the stream interval (measured: the loss
+// window of a node lost for good); a node killed with -9 and restarted
+// closes the recording from its spool and uploads it (the object's
+// SHA-256 is the index's, the parts are gone); with the bucket down,
+// sessions go on, /readyz says the spool is filling, and once the bucket
+// is back the spool drains with nothing lost.
+func TestS3StreamKillAndOutage(t *testing.T) {
+	srv, edit := useBucket(t, "    spool_alert: 1\n")
+	e := startE2EWith(t, edit)
+	live := e.startLiveSSH(t, e.login(), `printf 'ready\n'; while read l; do printf 'got:%s\n' "$l"; done`)
+	waitOutput(t, live, "ready")
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
+	id := recs[0].ID
+
+	var worst time.Duration
+	for i := 1; i <= 3; i++ {
+		mark := fmt.Sprintf("got:mark-%d", i)
+		live.send(t, fmt.Sprintf("mark-%d", i))
+		waitOutput(t, live, mark)
+		seen := time.Now()
+		for !strings.Contains(streamedOutput(t, srv, id), mark) {
+			if time.Since(seen) > 15*time.Second {
+				t.Fatalf("%s not in the bucket 15s after the admin saw it", mark)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		lag := time.Since(seen)
+		worst = max(worst, lag)
+		t.Logf("%s reached the bucket %v after the admin saw it", mark, lag.Round(time.Millisecond))
+	}
+	t.Logf("loss window (stream_interval 1s): at most %v measured", worst.Round(time.Millisecond))
+
+	e.srv.Kill()
+	if got := streamedOutput(t, srv, id); !strings.Contains(got, "got:mark-3") {
+		t.Fatalf("after the kill, the bucket's parts lack the last mark: %q", got)
+	}
+	e.srv = startServer(t, e.cfgPath)
+	recs = waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Location == recording.LocationBucket })
+	r := recs[0]
+	if r.ID != id || r.Status != recording.StatusInterrupted {
+		t.Fatalf("after the restart: %+v", r)
+	}
+	checkInBucket(t, srv, e, r)
+	export := filepath.Join(t.TempDir(), "killed.cast")
+	if _, errOut, code := runJumpcast(t, "", "recordings", "export", id, "-o", export, "-c", e.cfgPath); code != 0 {
+		t.Fatalf("export: exit %d %q", code, errOut)
+	}
+	if _, got := castOutput(t, export); !strings.Contains(got, "got:mark-3") {
+		t.Errorf("the killed session's recording lost output: %q", got)
+	}
+	if code, body := readyz(t, e.srv.WebAddr); code != http.StatusOK {
+		t.Errorf("readyz with an empty spool: %d %q", code, body)
+	}
+
+	srv.Stop()
+	out, errOut, code := e.ssh(t, "", e.login(), "echo during-the-outage")
+	if code != 0 || !strings.Contains(out, "during-the-outage") {
+		t.Fatalf("session while the bucket is down: exit %d %q %q", code, out, errOut)
+	}
+	var down recording.Meta
+	for _, r := range listRecordings(t, e.cfgPath) {
+		if r.ID != id {
+			down = r
+		}
+	}
+	if down.ID == "" || down.Location != recording.LocationNode || down.Status != recording.StatusFinished {
+		t.Fatalf("recording made while the bucket is down: %+v", down)
+	}
+	waitReadyz(t, e.srv.WebAddr, http.StatusServiceUnavailable, "spool filling")
+	time.Sleep(3 * time.Second) // retries fail meanwhile
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	recs = waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Location == recording.LocationBucket })
+	t.Logf("spool drained %v after the bucket came back", time.Since(start).Round(time.Millisecond))
+	for _, r := range recs {
+		if r.ID == down.ID {
+			checkInBucket(t, srv, e, r)
+		}
+	}
+	waitReadyz(t, e.srv.WebAddr, http.StatusOK, "ok")
+	if !strings.Contains(e.srv.Stderr.String(), "cannot be uploaded to the bucket") {
+		t.Errorf("no alert line in the log for the failed uploads")
+	}
+}
