@@ -155,3 +155,40 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 		t.Errorf("no alert line in the log for the failed uploads")
 	}
 }
+
+// TestS3LostNodeReadFromParts: node A is killed for good while a session
+// runs; node B marks the recording interrupted and exports, greps and
+// serves it from the parts A streamed: everything the admin saw up to a
+// stream interval before the kill is there.
+func TestS3LostNodeReadFromParts(t *testing.T) {
+	srv, edit := useBucket(t, "")
+	tc := startClusterEdit(t, silentHeartbeat, "", edit, "node-a", "node-b")
+	a, b := tc.nodes["node-a"], tc.nodes["node-b"]
+	live := a.startLiveSSH(t, a.login(), `printf 'ready\n'; while read l; do printf 'got:%s\n' "$l"; done`)
+	waitOutput(t, live, "ready")
+	recs := waitRecordings(t, b.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusActive })
+	id := recs[0].ID
+	live.send(t, "before-the-loss")
+	waitOutput(t, live, "got:before-the-loss")
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(streamedOutput(t, srv, id), "got:before-the-loss"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the output never reached the bucket")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.srv.Kill()
+	r := waitRecordings(t, b.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusInterrupted })[0]
+	if r.ID != id || r.Location != recording.LocationNode {
+		t.Fatalf("the lost node's recording: %+v", r)
+	}
+	export := filepath.Join(t.TempDir(), "lost.cast")
+	if _, errOut, code := runJumpcast(t, "", "recordings", "export", id, "-o", export, "-c", b.cfgPath); code != 0 {
+		t.Fatalf("export on B of the lost node's recording: exit %d %q", code, errOut)
+	}
+	if _, got := castOutput(t, export); !strings.Contains(got, "got:before-the-loss") {
+		t.Errorf("export on B: %q", got)
+	}
+	if out, errOut, code := runJumpcast(t, "", "recordings", "grep", "before-the-loss", "-c", b.cfgPath); code != 0 || !strings.Contains(out, id) {
+		t.Errorf("grep on B: exit %d %q %q", code, out, errOut)
+	}
+}
