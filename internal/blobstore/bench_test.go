@@ -19,11 +19,7 @@ import (
 // removal.
 func BenchmarkUpload(b *testing.B) {
 	srv := s3test.Start(b)
-	dest, err := blobstore.NewS3(blobstore.S3Config{Endpoint: srv.Endpoint, Insecure: true, Bucket: srv.Bucket,
-		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PathStyle: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	dest := s3Store(b, srv, 16<<20)
 	const size = 32 << 20
 	data := make([]byte, size)
 	_, _ = rand.Read(data)

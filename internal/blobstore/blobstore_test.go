@@ -38,7 +38,7 @@ func TestKey(t *testing.T) {
 	}
 }
 
-func s3Store(t *testing.T, srv *s3test.Server, partSize uint64) *blobstore.S3 {
+func s3Store(t testing.TB, srv *s3test.Server, partSize uint64) *blobstore.S3 {
 	t.Helper()
 	s, err := blobstore.NewS3(blobstore.S3Config{Endpoint: srv.Endpoint, Insecure: true, Bucket: srv.Bucket,
 		Region: "us-east-1", Prefix: "node-recs", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
