@@ -59,13 +59,6 @@ func startClusterWith(t testing.TB, hb time.Duration, clusterKeys string, ids ..
 // to each node's config file before the node starts.
 func startClusterEdit(t testing.TB, hb time.Duration, clusterKeys string, edit func(cfgPath string), ids ...string) *testCluster {
 	t.Helper()
-	return startClusterEdit(t, hb, clusterKeys, nil, ids...)
-}
-
-// startClusterEdit is startClusterWith with edit, when not nil, run on
-// each node's config file before the node starts.
-func startClusterEdit(t *testing.T, hb time.Duration, clusterKeys string, edit func(cfgPath string), ids ...string) *testCluster {
-	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
