@@ -284,4 +284,10 @@ func procRSSMB(t testing.TB, pid string) float64 {
 // fileOpener opens recording files by their full path, for castfile.
 type fileOpener struct{}
 
-func (fileOpener) Open(path string) (*os.File, error) { return os.Open(path) }
+func (fileOpener) Open(path string) (castfile.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}

@@ -299,7 +299,7 @@ type cast struct {
 // fails the test.
 func (b *bastion) readCast(rec recording.Meta) cast {
 	b.t.Helper()
-	f, err := castfile.OpenPlain(b.dir, rec.Path)
+	f, err := castfile.OpenPlain(b.dir.Files(), rec.Path)
 	if err != nil {
 		b.t.Fatalf("open recording: %v", err)
 	}
