@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/s3test"
 )
@@ -52,6 +53,26 @@ func readyz(t *testing.T, webAddr string) (int, string) {
 	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// spoolMetric scrapes the web's /metrics as a signed-in auditor and
+// returns one series' value.
+func spoolMetric(t *testing.T, web *http.Client, webAddr, series string) float64 {
+	t.Helper()
+	res, err := web.Get("http://" + webAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	samples, _, err := metricstest.Parse(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := samples[series]
+	if !ok {
+		t.Fatalf("/metrics has no %s", series)
+	}
+	return v
 }
 
 // waitReadyz waits (the probe's answer is reused for a second) until
@@ -123,6 +144,12 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 		t.Errorf("readyz with an empty spool: %d %q", code, body)
 	}
 
+	const pw = "s3 metrics passphrase"
+	if _, errOut, code := runJumpcast(t, pw+"\n", "auditor", "add", "prom", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("auditor add: exit %d: %s", code, errOut)
+	}
+	web := webLogin(t, e.srv.WebAddr, "prom", pw)
+
 	srv.Stop()
 	out, errOut, code := e.ssh(t, "", e.login(), "echo during-the-outage")
 	if code != 0 || !strings.Contains(out, "during-the-outage") {
@@ -138,6 +165,9 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 		t.Fatalf("recording made while the bucket is down: %+v", down)
 	}
 	waitReadyz(t, e.srv.WebAddr, http.StatusServiceUnavailable, "spool filling")
+	if n := spoolMetric(t, web, e.srv.WebAddr, "jumpcast_spool_pending_recordings"); n != 1 {
+		t.Errorf("upload backlog while the bucket is down: %v recordings, want 1", n)
+	}
 	time.Sleep(3 * time.Second) // retries fail meanwhile
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -151,6 +181,9 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 		}
 	}
 	waitReadyz(t, e.srv.WebAddr, http.StatusOK, "ok")
+	if n := spoolMetric(t, web, e.srv.WebAddr, "jumpcast_spool_pending_recordings"); n != 0 {
+		t.Errorf("upload backlog after the drain: %v", n)
+	}
 	if !strings.Contains(e.srv.Stderr.String(), "cannot be uploaded to the bucket") {
 		t.Errorf("no alert line in the log for the failed uploads")
 	}
