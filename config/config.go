@@ -40,6 +40,12 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Cluster   Cluster   `yaml:"cluster"`
 
+	// MemoryBudget is the Go runtime's soft memory limit for the process:
+	// MemoryBudgetAuto (the default) follows the load (see
+	// AutoMemoryBudget), MemoryBudgetOff sets none, a size a fixed one. The
+	// GOMEMLIMIT environment variable, when set, wins over it.
+	MemoryBudget MemoryBudget `yaml:"memory_budget"`
+
 	// Users are the bastion's users, by name. A user not listed here cannot
 	// log in (deny by default).
 	Users map[string]User `yaml:"users"`

@@ -379,3 +379,30 @@ func TestStoreDriver(t *testing.T) {
 		}
 	}
 }
+
+// memory_budget: auto by default, off, or a size of at least 32 MiB; the
+// automatic budget grows with sessions and stays under nine tenths of a
+// cgroup's limit.
+func TestMemoryBudget(t *testing.T) {
+	for in, want := range map[string]MemoryBudget{"": {}, "memory_budget: auto\n": {}, "memory_budget: off\n": {Off: true},
+		"memory_budget: 256MiB\n": {Fixed: 256 << 20}} {
+		c, err := Parse([]byte(in), "t.yaml")
+		if err != nil || c.MemoryBudget != want {
+			t.Errorf("%q: %+v, %v; want %+v", in, c.MemoryBudget, err, want)
+		}
+	}
+	for _, in := range []string{"memory_budget: 16MiB\n", "memory_budget: lots\n"} {
+		if _, err := Parse([]byte(in), "t.yaml"); err == nil || !strings.Contains(err.Error(), "memory_budget") {
+			t.Errorf("%q: %v, want an error naming memory_budget", in, err)
+		}
+	}
+	if got := AutoMemoryBudget(0, 0); got != AutoMemoryBase {
+		t.Errorf("no session: %d", got)
+	}
+	if got := AutoMemoryBudget(1000, 0); got != AutoMemoryBase+1000*AutoMemoryPerSession {
+		t.Errorf("1,000 sessions: %d", got)
+	}
+	if got := AutoMemoryBudget(1000, 100<<20); got != 90<<20 {
+		t.Errorf("1,000 sessions in a 100 MiB cgroup: %d, want 90 MiB", got)
+	}
+}

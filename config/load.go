@@ -374,6 +374,79 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
 }
 
+// MemoryBudget is memory_budget: auto (the zero value), off, or a size.
+type MemoryBudget struct {
+	Off   bool
+	Fixed ByteSize // > 0: a fixed limit
+}
+
+// The words memory_budget takes besides a size.
+const (
+	MemoryBudgetAuto = "auto"
+	MemoryBudgetOff  = "off"
+)
+
+// MinMemoryBudget is the smallest fixed memory_budget: below it the
+// collector would run all the time.
+const MinMemoryBudget = 32 << 20
+
+// The automatic memory budget: AutoMemoryBase plus AutoMemoryPerSession
+// for each open session channel. An idle shell holds about 180 KB and a
+// bulk transfer up to upstream.channel_window; the collector keeps the
+// heap near what is live instead of letting it double (GOGC=100).
+const (
+	AutoMemoryBase       = 40 << 20
+	AutoMemoryPerSession = 256 << 10
+)
+
+// AutoMemoryBudget is the automatic budget with sessions open, capped at
+// nine tenths of ceiling (the cgroup's memory.max; 0 for none) when that
+// is lower.
+func AutoMemoryBudget(sessions int, ceiling int64) int64 {
+	b := int64(AutoMemoryBase) + int64(sessions)*AutoMemoryPerSession
+	if ceiling > 0 {
+		b = min(b, ceiling/10*9)
+	}
+	return b
+}
+
+// UnmarshalYAML reads auto, off or a size.
+func (m *MemoryBudget) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case MemoryBudgetAuto, "":
+		*m = MemoryBudget{}
+		return nil
+	case MemoryBudgetOff:
+		*m = MemoryBudget{Off: true}
+		return nil
+	}
+	b, err := ParseByteSize(s)
+	if err != nil {
+		return fmt.Errorf("line %d: memory_budget: want auto, off or a size: %w", n.Line, err)
+	}
+	*m = MemoryBudget{Fixed: b}
+	return nil
+}
+
+// MarshalYAML writes it as the file spells it.
+func (m MemoryBudget) MarshalYAML() (any, error) {
+	return m.String(), nil
+}
+
+func (m MemoryBudget) String() string {
+	switch {
+	case m.Off:
+		return MemoryBudgetOff
+	case m.Fixed > 0:
+		return m.Fixed.String()
+	}
+	return MemoryBudgetAuto
+}
+
 // ByteSize is a size in bytes that YAML may spell as a number or with a
 // unit: 512MiB, 1GB, 10G, 4096.
 type ByteSize int64

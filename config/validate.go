@@ -123,6 +123,9 @@ func (c *Config) Validate() error {
 	if c.Upstream.ReuseIdle < 0 || c.Upstream.ReuseIdle > MaxReuseIdle {
 		return bad("upstream.reuse_idle", "%s: want 0 (off) up to %s", c.Upstream.ReuseIdle, MaxReuseIdle)
 	}
+	if b := c.MemoryBudget.Fixed; b != 0 && b < MinMemoryBudget {
+		return bad("memory_budget", "%s: want auto, off, or at least %dMiB", b, MinMemoryBudget>>20)
+	}
 	if w := c.Upstream.ChannelWindow; w < MinChannelWindow || w > MaxChannelWindow {
 		return bad("upstream.channel_window", "%d bytes: want %dKiB to %dMiB", int64(w), MinChannelWindow>>10, MaxChannelWindow>>20)
 	}

@@ -413,3 +413,25 @@ func TestMetricsLogFormatFollowsTheTerminal(t *testing.T) {
 		t.Errorf("terminal got %q (%v), want a text line", line, err)
 	}
 }
+
+// TestMemoryBudgetFollowsSessions: with memory_budget at its default
+// (auto), the process's soft memory limit, as the Go runtime reports it in
+// /metrics, is the base with no session open and grows by the per-session
+// share while one is open.
+func TestMemoryBudgetFollowsSessions(t *testing.T) {
+	e, ops := startMetricsE2E(t)
+	limit := func() float64 {
+		samples, _ := scrapeMetrics(t, "http://"+ops+"/metrics", "")
+		return samples["go_gc_gomemlimit_bytes"]
+	}
+	waitLimit := func(want float64) {
+		t.Helper()
+		if !waitFor(5*time.Second, func() bool { return limit() == want }) {
+			t.Fatalf("go_gc_gomemlimit_bytes %v, want %v", limit(), want)
+		}
+	}
+	waitLimit(config.AutoMemoryBase)
+	live := e.startLiveSSH(t, e.login(), "printf 'open\\n'; sleep 60")
+	waitOutput(t, live, "open")
+	waitLimit(config.AutoMemoryBase + config.AutoMemoryPerSession)
+}

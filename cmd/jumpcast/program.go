@@ -180,6 +180,8 @@ func (p *program) Run(ctx context.Context) error {
 		go func() { errc <- p.cluster.srv.Serve(p.cluster.ln) }()
 	}
 	go p.retentionLoop(ctx)
+	// owner: Run; ends with ctx, which the caller cancels to stop Run.
+	go bastion.RunMemoryBudget(ctx, p.cfg, p.bastion.Proxy.ActiveSessions, p.log)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -68,6 +68,11 @@ func run(cfgPath string) error {
 	if err != nil {
 		return fmt.Errorf("ssh listener: %w", err)
 	}
+	// The same memory budget as jumpcast serve, so that rec/norec compare
+	// recording and nothing else.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go bastion.RunMemoryBudget(ctx, cfg, b.Proxy.ActiveSessions, logger) // owner: run; ends with ctx
 	fmt.Printf("jumpcast-norec: SSH on %s, web on off, data in %s\n", ln.Addr(), cfg.DataDir)
 	return serve(b.Proxy, ln, cfg.SSH.ShutdownGrace)
 }
