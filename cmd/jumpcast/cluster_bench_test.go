@@ -12,9 +12,9 @@ import (
 // BenchmarkSessionSetup: one admin command from a fresh ssh process (a
 // new connection: key exchange, login, policy, the target's connection
 // and login, a recording opened and closed), `ssh … true`, through
-// - single: one node on the embedded index (bbolt), reached directly;
-// - cluster: three nodes on one PostgreSQL index behind a real HAProxy
-//   (round-robin, PROXY v2).
+//   - single: one node on the embedded index (bbolt), reached directly;
+//   - cluster: three nodes on one PostgreSQL index behind a real HAProxy
+//     (round-robin, PROXY v2).
 //
 // Issue 17's goal: cluster ≤ 1.1 × single, compared in one run (the
 // ratio; absolute times depend on the machine's load):
