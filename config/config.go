@@ -196,6 +196,23 @@ type Web struct {
 	// up at its next sign-in and reaches nothing else until it has.
 	// Default false.
 	RequireSecondFactor bool `yaml:"require_second_factor,omitempty"`
+	// Terminal sets the limits of the terminal in the browser, which a
+	// rule's web_terminal grants (off by default).
+	Terminal WebTerminal `yaml:"terminal"`
+}
+
+// WebTerminal limits the terminal in the browser. Who may open one is
+// policy (allow[].web_terminal); these keys say how.
+type WebTerminal struct {
+	// FreshLogin is how recent the person's sign-in with a second factor
+	// (or single sign-on) must be to open a terminal. Default 15m.
+	FreshLogin time.Duration `yaml:"fresh_login"`
+	// MaxSessions bounds the terminals one person has open at once.
+	// Default 3.
+	MaxSessions int `yaml:"max_sessions"`
+	// IdleTimeout closes a terminal that received no keystroke or resize
+	// for this long. Default 15m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // OIDC configures single sign-on with an OpenID Connect provider
@@ -432,6 +449,10 @@ type Rule struct {
 	// PortForwarding allows direct-tcpip channels (ssh -J, ssh -L) to the
 	// matched targets; they cannot be recorded. Default false.
 	PortForwarding bool `yaml:"port_forwarding,omitempty"`
+	// WebTerminal lets the matched targets and remote users be reached
+	// from the terminal page of the web site, by a web account that maps
+	// to this user (web.terminal sets its limits). Default false.
+	WebTerminal bool `yaml:"web_terminal,omitempty"`
 }
 
 // Target is a host reachable by alias.

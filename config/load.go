@@ -26,6 +26,9 @@ const (
 	DefaultSyslogQueue        = 10000 // log.syslog.queue
 	DefaultShutdownGrace      = 10 * time.Second
 	DefaultSessionTTL         = 12 * time.Hour
+	DefaultTerminalFresh      = 15 * time.Minute // web.terminal.fresh_login
+	DefaultTerminalSessions   = 3                // web.terminal.max_sessions
+	DefaultTerminalIdle       = 15 * time.Minute // web.terminal.idle_timeout
 	DefaultMinFreeSpace       = 256 << 20
 	DefaultFlushInterval      = 500 * time.Millisecond
 	DefaultDialTimeout        = 10 * time.Second
@@ -95,6 +98,9 @@ func (c *Config) ApplyDefaults() {
 	defD(&c.SSH.ShutdownGrace, DefaultShutdownGrace)
 	def(&c.Web.Listen, DefaultWebListen)
 	defD(&c.Web.SessionTTL, DefaultSessionTTL)
+	defD(&c.Web.Terminal.FreshLogin, DefaultTerminalFresh)
+	defI(&c.Web.Terminal.MaxSessions, DefaultTerminalSessions)
+	defD(&c.Web.Terminal.IdleTimeout, DefaultTerminalIdle)
 	if o := c.Web.OIDC; o != nil {
 		def(&o.Name, "single sign-on")
 		def(&o.RoleClaim, "groups")

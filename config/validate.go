@@ -77,6 +77,9 @@ func (c *Config) Validate() error {
 			return bad("web.listen", "%q is not host:port", c.Web.Listen)
 		}
 	}
+	if t := c.Web.Terminal; t.FreshLogin < 0 || t.IdleTimeout < 0 || t.MaxSessions < 0 {
+		return bad("web.terminal", "limits must not be negative")
+	}
 	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
 		return bad("web.tls_cert", "tls_cert and tls_key must be set together")
 	}

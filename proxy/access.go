@@ -83,8 +83,8 @@ func (cc *clientConn) shut(c *closing) bool {
 	s.log.Warn("connection closed by the bastion", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(), "reason", c.reason,
 		"by", c.by, "message", c.msg, "sessions", len(open))
-	s.auditEvent(audit.ConnectionClosed(cc.who(), audit.Closing{Reason: c.reason, By: c.by, Message: c.msg,
-		Key: cc.id.KeyFingerprint, Sessions: len(open)}))
+	s.auditEvent(cc.tag(audit.ConnectionClosed(cc.who(), audit.Closing{Reason: c.reason, By: c.by, Message: c.msg,
+		Key: cc.id.KeyFingerprint, Sessions: len(open)})))
 	ae := c.adminError()
 	s.wg.Add(2)
 	go func() { // owner: the Server (Close waits for wg); ends when the connection is closed at the latest
@@ -234,7 +234,7 @@ func (s *Server) ApplyLocks(locks []lock.Lock) {
 // allowed under snap? Nil means yes; a still-allowed connection takes the
 // new policy's switches (port and agent forwarding) for what it opens next.
 func (cc *clientConn) recheck(snap *snapshot, now time.Time) *closing {
-	id, err := snap.keys.identify(cc.loginName, cc.key, cc.remote, now)
+	id, err := cc.identifyIn(snap, cc.loginName, cc.key, now)
 	if err == nil && id.User != cc.id.User {
 		err = keyRefused(audit.ReasonKeyNotAuthorized, "key %s is no longer authorized for %s", cc.id.KeyFingerprint, cc.id.User)
 	}
@@ -253,7 +253,7 @@ func (cc *clientConn) recheck(snap *snapshot, now time.Time) *closing {
 	if !cc.decided || !cc.decision.Allowed {
 		return nil // no channel asked yet (the decision will be made under snap), or none was allowed
 	}
-	d := snap.policy.Decide(cc.id.User, cc.login)
+	d := cc.gate(snap.policy.Decide(cc.id.User, cc.login))
 	if !d.Allowed {
 		return &closing{reason: audit.ReasonNotPermitted, by: "reload",
 			msg: "access revoked: " + cc.login.Target + " is no longer permitted for " + cc.id.User}

@@ -438,7 +438,7 @@ func (br *bridge) start(r *gossh.Request) {
 	if ae := controlRefusal(r.Type, command); ae != nil {
 		reply(r, true) // a "false" would add ssh's own "request failed" line
 		br.state = stateDone
-		br.s.auditEvent(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg))
+		br.s.auditEvent(br.cc.tag(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg)))
 		br.abort(ae)
 		br.cc.startRefused()
 		return
@@ -487,8 +487,8 @@ func (br *bridge) start(r *gossh.Request) {
 	br.s.log.Info("session started", "session_id", br.info.ID, "user", cc.id.User,
 		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"kind", kind, "command", shown, "command_len", wholeLen)
-	br.s.auditEvent(audit.SessionStarted(cc.who(), br.info.ID,
-		audit.Start{Kind: kind, Command: shown, CommandLen: wholeLen, Address: d.Address, TargetLogin: targetLogin(br.up)}))
+	br.s.auditEvent(cc.tag(audit.SessionStarted(cc.who(), br.info.ID,
+		audit.Start{Kind: kind, Command: shown, CommandLen: wholeLen, Address: d.Address, TargetLogin: targetLogin(br.up)})))
 }
 
 // refusedStart ends a session whose start request the target refused
@@ -505,7 +505,7 @@ func (br *bridge) refusedStart(kind, command string) {
 	}
 	ae := &adminError{Reason: audit.ReasonChannelRefused, Msg: br.up.label + ": " + what + " refused by the target"}
 	br.state = stateDone // every later request is refused without reaching the target
-	br.s.auditEvent(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg))
+	br.s.auditEvent(br.cc.tag(audit.SessionDenied(br.cc.who(), ae.Reason, ae.Msg)))
 	br.abort(ae)
 	br.cc.startRefused()
 }
@@ -522,7 +522,7 @@ func (br *bridge) refuse(r *gossh.Request, err error) {
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"reason", ae.Reason, "err", ae.Error())
 	if ae.Reason == audit.ReasonBadLogin || ae.Reason == audit.ReasonLocked {
-		br.s.auditEvent(audit.SessionDenied(cc.who(), ae.Reason, ae.Msg))
+		br.s.auditEvent(cc.tag(audit.SessionDenied(cc.who(), ae.Reason, ae.Msg)))
 	}
 	br.mu.Lock()
 	pty := br.pty

@@ -133,6 +133,6 @@ func (br *bridge) finalize() {
 		"target", cc.login.Target, "remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"exit_status", status, "exit_signal", exit.Signal, "reason", exit.Reason, "duration", dur.Round(time.Millisecond).String(),
 		slog.Group("bytes", "in", in, "out", out))
-	br.s.auditEvent(audit.SessionEnded(cc.who(), br.info.ID, audit.End{Reason: audit.Reason(exit.Reason),
-		HasStatus: exit.HasStatus, Status: exit.Status, Signal: exit.Signal, Duration: dur, BytesIn: in, BytesOut: out}))
+	br.s.auditEvent(cc.tag(audit.SessionEnded(cc.who(), br.info.ID, audit.End{Reason: audit.Reason(exit.Reason),
+		HasStatus: exit.HasStatus, Status: exit.Status, Signal: exit.Signal, Duration: dur, BytesIn: in, BytesOut: out})))
 }

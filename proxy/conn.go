@@ -48,6 +48,7 @@ type clientConn struct {
 	snap   *snapshot       // config at connect time, for limits
 	remote net.Addr
 	raw    *guardedConn
+	web    *WebLogin // set for a connection from the web site's terminal (web.go); nil for TCP
 
 	id        identity
 	key       gossh.PublicKey // the key (or certificate) that signed, for Reload's re-check
@@ -95,6 +96,9 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 		return nil
 	}
 	cc := &clientConn{s: s, ctx: ctx, snap: snap, remote: c.RemoteAddr(), drained: make(chan struct{})}
+	if wc, ok := c.(*webConn); ok {
+		cc.web = &wc.login
+	}
 	g := &guardedConn{Conn: c, release: func() { s.limits.release(ip) }}
 	g.onClose = func(authed bool) { cc.onClose(authed) }
 	g.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { _ = c.Close() })
@@ -143,7 +147,7 @@ func (s *Server) publicKeyOffered(ctx ssh.Context, key ssh.PublicKey) bool {
 	if cc == nil {
 		return false
 	}
-	_, err := cc.snap.keys.identify(ctx.User(), key, cc.remote, s.now())
+	_, err := cc.identifyIn(cc.snap, ctx.User(), key, s.now())
 	if err != nil {
 		cc.mu.Lock()
 		cc.authWhy = err.Error()
@@ -156,7 +160,7 @@ func (s *Server) publicKeyOffered(ctx ssh.Context, key ssh.PublicKey) bool {
 // authenticated as the key's bastion user.
 func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
 	s := cc.s
-	id, err := cc.snap.keys.identify(meta.User(), key, cc.remote, s.now())
+	id, err := cc.identifyIn(cc.snap, meta.User(), key, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +173,8 @@ func (cc *clientConn) verified(meta gossh.ConnMetadata, key gossh.PublicKey, _ *
 	s.mu.Unlock()
 	s.log.Info("authenticated", "user", id.User, "key", id.KeyFingerprint, "login", meta.User(),
 		"remote_addr", cc.remote.String())
-	s.auditAsync(&cc.audits, audit.AuthOK(id.User, cc.remote.String(), meta.User(),
-		audit.Key{Fingerprint: id.KeyFingerprint, CA: id.CAFingerprint, CertKeyID: id.CertKeyID}))
+	s.auditAsync(&cc.audits, cc.tag(audit.AuthOK(id.User, cc.remote.String(), meta.User(),
+		audit.Key{Fingerprint: id.KeyFingerprint, CA: id.CAFingerprint, CertKeyID: id.CertKeyID})))
 	perms := &gossh.Permissions{Extensions: map[string]string{"jumpcast-user": id.User, "jumpcast-key": id.KeyFingerprint}}
 	if err := cc.connectAtLogin(perms); err != nil {
 		return nil, err // the target's password is asked as the login's next step
@@ -204,11 +208,11 @@ func (cc *clientConn) decide() Decision {
 		cc.mu.Unlock()
 		return d
 	}
-	d := cc.s.snap.Load().policy.Decide(cc.id.User, cc.login)
+	d := cc.gate(cc.s.snap.Load().policy.Decide(cc.id.User, cc.login))
 	cc.decided, cc.decision = true, d
 	cc.mu.Unlock()
 
-	ev := audit.PolicyDecided(cc.who(), d.Allowed, d.Reason, d.Address, cc.id.KeyFingerprint)
+	ev := cc.tag(audit.PolicyDecided(cc.who(), d.Allowed, d.Reason, d.Address, cc.id.KeyFingerprint))
 	cc.s.log.Info("policy decision", "user", cc.id.User, "target", cc.login.Target,
 		"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 		"decision", ev.Outcome, "reason", d.Reason, "address", d.Address)
@@ -293,7 +297,7 @@ func (cc *clientConn) connectUpstream(ctx context.Context, d Decision, ask asker
 		s.log.Warn("target connection failed", "user", cc.id.User, "target", cc.login.Target,
 			"remote_user", cc.login.RemoteUser, "remote_addr", cc.remote.String(),
 			"reason", ae.Reason, "err", ae.Error())
-		s.auditEvent(audit.UpstreamFailed(cc.who(), ae.Reason, d.Address, ae.Msg))
+		s.auditEvent(cc.tag(audit.UpstreamFailed(cc.who(), ae.Reason, d.Address, ae.Msg)))
 		return nil, ae
 	}
 	up = &upstream{client: client, label: label, key: key, snap: snap,

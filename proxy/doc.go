@@ -28,6 +28,8 @@
 //     recording.go the recording seam; end.go ending a live session or a
 //     whole connection by recording id.
 //   - forward.go: direct-tcpip channels.
+//   - web.go: connections from the web site's terminal page (OpenWebConn:
+//     the handed key, web_terminal in the decision, via: web).
 //   - errors.go: the one-line messages admins see, and sanitizeLine for
 //     any text from elsewhere.
 //

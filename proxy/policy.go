@@ -35,6 +35,7 @@ type Grant struct {
 	PortForwarding  bool
 	AgentAuth       bool
 	AgentForwarding bool
+	WebTerminal     bool // reachable from the web site's terminal page
 }
 
 // Grants returns the effective policy for user: every alias their rules
@@ -67,11 +68,12 @@ func (p *Policy) Grants(user string) []Grant {
 			g.PortForwarding = g.PortForwarding || r.PortForwarding
 			g.AgentAuth = g.AgentAuth || aa
 			g.AgentForwarding = g.AgentForwarding || af
+			g.WebTerminal = g.WebTerminal || r.WebTerminal
 		}
 		if len(r.Hosts) > 0 {
 			hosts = append(hosts, Grant{
 				Hosts: slices.Clone(r.Hosts), RemoteUsers: slices.Clone(r.As),
-				PortForwarding: r.PortForwarding, AgentAuth: aa, AgentForwarding: af,
+				PortForwarding: r.PortForwarding, AgentAuth: aa, AgentForwarding: af, WebTerminal: r.WebTerminal,
 			})
 		}
 	}
@@ -101,6 +103,8 @@ type Decision struct {
 	Target config.Target
 	// Switches of the matching rules, or-ed together.
 	PortForwarding, AgentAuth, AgentForwarding bool
+	// WebTerminal: a matching rule grants web_terminal (web.go).
+	WebTerminal bool
 }
 
 // Decide checks whether user may reach login's target as login's remote
@@ -143,6 +147,7 @@ func (p *Policy) Decide(user string, login Login) Decision {
 		d.PortForwarding = d.PortForwarding || r.PortForwarding
 		d.AgentAuth = d.AgentAuth || r.AgentAuth
 		d.AgentForwarding = d.AgentForwarding || r.AgentForwarding
+		d.WebTerminal = d.WebTerminal || r.WebTerminal
 	}
 	switch {
 	case d.Allowed:
