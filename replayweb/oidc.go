@@ -302,7 +302,7 @@ func (s *Server) oidcFinish(c echo.Context, f *oidcFlow) (*webLogin, *ssoRefusal
 	}
 	now := s.now()
 	l := s.logins.add(&webLogin{id: randomToken(), user: name, role: role, sso: true, subject: idt.Subject, idToken: raw,
-		csrf: randomToken(), created: now, expires: now.Add(s.o.LoginTTL)})
+		csrf: randomToken(), created: now, expires: now.Add(s.o.LoginTTL), strong: true})
 	return l, nil
 }
 

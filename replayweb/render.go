@@ -25,6 +25,8 @@ type pageData struct {
 	User  *principal // nil on the login and some error pages
 	CSRF  string     // the token every form on the page carries
 	Body  any        // the page's own data
+	// TerminalNav shows "Terminal" in the menu (set by render).
+	TerminalNav bool
 	// Nonce, when set, is the response's style nonce: render sends
 	// playerCSP(Nonce) instead of csp (the recording page's player).
 	Nonce string
@@ -40,7 +42,7 @@ var templateFuncs = template.FuncMap{
 
 func parsePages() (map[string]*pageTemplate, error) {
 	pages := map[string]*pageTemplate{}
-	for _, name := range []string{"login", "list", "recording", "admin", "error", "audit", "continue", "second", "account"} {
+	for _, name := range []string{"login", "list", "recording", "admin", "error", "audit", "continue", "second", "account", "connect", "terminal"} {
 		t, err := template.New(name).Funcs(templateFuncs).ParseFS(embedded, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("replayweb: parse template %s: %w", name, err)
@@ -56,6 +58,7 @@ func (s *Server) render(c echo.Context, status int, page string, d pageData) err
 	if d.User == nil {
 		d.User = principalOf(c)
 	}
+	d.TerminalNav = s.offersTerminal(d.User)
 	if d.CSRF == "" && d.User != nil && d.User.login != nil {
 		d.CSRF = d.User.login.csrf
 	}

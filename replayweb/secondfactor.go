@@ -131,7 +131,7 @@ func (s *Server) afterPassword(c echo.Context, a *store.Account, next string) er
 		s.log.Info("web login: password accepted, second factor next", "user", a.Name, "remote_addr", c.RealIP())
 		return c.Redirect(http.StatusSeeOther, "/login/2fa")
 	}
-	s.startLogin(c, a, s.o.RequireSecondFactor)
+	s.startLogin(c, a, s.o.RequireSecondFactor, false)
 	_ = s.audit(c, audit.WebLoginOK(a.Name))
 	s.log.Info("web login", "user", a.Name, "role", a.Role, "remote_addr", c.RealIP())
 	if s.o.RequireSecondFactor {
@@ -140,14 +140,15 @@ func (s *Server) afterPassword(c echo.Context, a *store.Account, next string) er
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// startLogin makes a fresh login for a and sets its cookie. A login
+// startLogin makes a fresh login for a (strong: with a second factor)
+// and sets its cookie. A login
 // always gets a fresh id: an id planted in the browser before login is
 // dropped, never promoted (session fixation).
-func (s *Server) startLogin(c echo.Context, a *store.Account, mustEnroll bool) *webLogin {
+func (s *Server) startLogin(c echo.Context, a *store.Account, mustEnroll, strong bool) *webLogin {
 	if ck, err := c.Cookie(s.webLoginCookieName()); err == nil {
 		s.logins.remove(ck.Value)
 	}
-	l := s.logins.create(a, mustEnroll)
+	l := s.logins.create(a, mustEnroll, strong)
 	s.setCookie(c, s.webLoginCookieName(), l.id, int(s.o.LoginTTL/time.Second))
 	s.setCookie(c, s.loginNonceCookieName(), "", -1)
 	return l
@@ -283,7 +284,7 @@ func (s *Server) completeSecond(c echo.Context, p *pendingLogin, method string) 
 	if err != nil {
 		return "", "", fmt.Errorf("look up account %q: %w", p.user, err)
 	}
-	s.startLogin(c, a, false)
+	s.startLogin(c, a, false, true)
 	_ = s.audit(c, audit.WebLoginWithFactor(a.Name, method))
 	s.log.Info("web login", "user", a.Name, "role", a.Role, "second_factor", method, "remote_addr", c.RealIP())
 	return p.next, "", nil

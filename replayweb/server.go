@@ -99,6 +99,9 @@ type Options struct {
 	// sign-in and reaches nothing else until it has. Single sign-on logins
 	// are the provider's to protect.
 	RequireSecondFactor bool
+	// Terminal, when set, adds the terminal in the browser (terminal.go)
+	// for accounts of role user. Nil: no terminal.
+	Terminal *TerminalOptions
 }
 
 // Server is the web site. It holds web logins in memory; it starts no
@@ -129,6 +132,10 @@ type Server struct {
 	freshCodes *onceMap[[]string]             // recovery codes to show once (account.go)
 	passkeys   *webauthn.WebAuthn             // nil without Options.PublicURL (passkey.go)
 	ceremony   *onceMap[webauthn.SessionData] // passkey challenges in flight
+
+	// The terminal in the browser (terminal.go).
+	tickets *onceMap[terminalTicket] // terminal pages' WebSocket tickets
+	terms   terminals                // open terminals per account
 }
 
 // New builds the site. It fails when a required option is missing or a
@@ -177,6 +184,12 @@ func New(o Options) (*Server, error) {
 	s.enrolling = newOnceMap[string](enrolTTL, o.Now)
 	s.freshCodes = newOnceMap[[]string](enrolTTL, o.Now)
 	s.ceremony = newOnceMap[webauthn.SessionData](ceremonyTTL, o.Now)
+	s.tickets = newOnceMap[terminalTicket](ticketTTL, o.Now)
+	if o.Terminal != nil {
+		t := *o.Terminal
+		terminalDefaults(&t)
+		s.o.Terminal = &t
+	}
 	if o.PublicURL != "" {
 		if s.passkeys, err = newWebAuthn(o.PublicURL); err != nil {
 			return nil, err
@@ -273,6 +286,7 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/recordings/:id/live", s.liveEvents)
 	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
+	s.terminalRoutes(pages)
 	pages.GET("/audit", s.auditPage)
 	pages.GET("/account", s.accountPage)
 	pages.POST("/account/totp", s.accountTOTPBegin)

@@ -47,6 +47,9 @@ type webLogin struct {
 	// mustEnroll marks a login of an account without a second factor
 	// while one is required: it may reach only enrolPaths.
 	mustEnroll bool
+	// strong marks a sign-in with a second factor or single sign-on, made
+	// at created: the terminal page (terminal.go) wants one that is recent.
+	strong bool
 }
 
 // webLogins is the server-side login table. Logins live in memory: a
@@ -71,13 +74,13 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// create makes a new login with a fresh id for account a. A login always
-// creates a new id, so an id planted before login (session fixation) is never
-// promoted.
-func (s *webLogins) create(a *store.Account, mustEnroll bool) *webLogin {
+// create makes a new login with a fresh id for account a; strong when a
+// second factor was part of it. A login always creates a new id, so an id
+// planted before login (session fixation) is never promoted.
+func (s *webLogins) create(a *store.Account, mustEnroll, strong bool) *webLogin {
 	now := s.now()
 	return s.add(&webLogin{id: randomToken(), user: a.Name, role: a.Role, version: a.CredentialVersion,
-		csrf: randomToken(), created: now, expires: now.Add(s.ttl), mustEnroll: mustEnroll})
+		csrf: randomToken(), created: now, expires: now.Add(s.ttl), mustEnroll: mustEnroll, strong: strong})
 }
 
 // enrolled replaces old, a login that had to enrol a second factor, by

@@ -123,6 +123,7 @@ func (p *program) listenWeb() error {
 		BreakGlass:           cfg.Web.BreakGlass,
 		RequireSecondFactor:  cfg.Web.RequireSecondFactor,
 		PublicURL:            cfg.Web.PublicURL,
+		Terminal:             webTerminal(cfg, p.bastion),
 	})
 	if err != nil {
 		return fmt.Errorf("web site: %w", err)
