@@ -175,12 +175,16 @@ type webTerminal struct {
 
 func (w *webTerminal) run() {
 	s := w.s
+	// ctx is the session's: its end closes the SSH connection. The
+	// WebSocket is read and written without it (a cancelled context
+	// closes a coder/websocket connection at once, and the exit message
+	// must still go out); it is closed last.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	w.lastInput = make(chan struct{}, 1)
-	go w.read(ctx, cancel)  // owner: run; ends when the WebSocket closes (deferred below)
-	go w.watch(ctx, cancel) // owner: run; ends with ctx
 	defer func() { _ = w.ws.CloseNow() }()
+	go w.read(ctx, cancel)  // owner: run; ends when the WebSocket closes (deferred above)
+	go w.watch(ctx, cancel) // owner: run; ends with ctx
 
 	status, signal, err := w.session(ctx, cancel)
 	msg := ""
@@ -242,7 +246,7 @@ func (w *webTerminal) session(ctx context.Context, cancel context.CancelCauseFun
 	if err != nil {
 		return -1, "", err
 	}
-	out := &wsWriter{ctx: ctx, ws: w.ws}
+	out := &wsWriter{ws: w.ws}
 	sess.Stdout, sess.Stderr = out, out
 	if err := sess.Shell(); err != nil {
 		return -1, "", err
@@ -322,7 +326,7 @@ func (w *webTerminal) prompt(ctx context.Context) gossh.KeyboardInteractiveChall
 // read takes the browser's messages until the WebSocket ends.
 func (w *webTerminal) read(ctx context.Context, cancel context.CancelCauseFunc) {
 	for {
-		typ, data, err := w.ws.Read(ctx)
+		typ, data, err := w.ws.Read(context.Background())
 		if err != nil {
 			cancel(errBrowserClosed)
 			return
@@ -419,14 +423,19 @@ func (w *webTerminal) send(m ctlMsg) error {
 	return w.ws.Write(ctx, websocket.MessageText, b)
 }
 
+// wsWriteTimeout bounds one write to the browser: a browser that stops
+// reading for that long loses its terminal.
+const wsWriteTimeout = 30 * time.Second
+
 // wsWriter sends each write as one binary message.
 type wsWriter struct {
-	ctx context.Context
-	ws  *websocket.Conn
+	ws *websocket.Conn
 }
 
 func (w *wsWriter) Write(p []byte) (int, error) {
-	if err := w.ws.Write(w.ctx, websocket.MessageBinary, p); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
+	defer cancel()
+	if err := w.ws.Write(ctx, websocket.MessageBinary, p); err != nil {
 		return 0, err
 	}
 	return len(p), nil

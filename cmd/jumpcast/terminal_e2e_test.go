@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,7 +45,15 @@ type termE2E struct {
 const (
 	termPassword = "terminal e2e passphrase"
 	termSecret   = "JBSWY3DPEHPK3PXP" // alice's authenticator key
+	termRecovery = "abcde-fghij"      // alice's recovery code (an authenticator code is good once per 30 s)
 )
+
+// recoveryHash is how the site stores a recovery code (replayweb's
+// recoveryHash, for the code as written above).
+func recoveryHash(code string) string {
+	sum := sha256.Sum256([]byte("jumpcast-recovery\x00" + strings.ReplaceAll(code, "-", "")))
+	return hex.EncodeToString(sum[:])
+}
 
 func startTerminalE2E(t *testing.T) *termE2E {
 	t.Helper()
@@ -99,7 +109,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.PutSecondFactor(context.Background(), store.SecondFactor{Account: "alice", TOTPSecret: termSecret, RecoveryHashes: []string{"unused"}})
+	err = st.PutSecondFactor(context.Background(), store.SecondFactor{Account: "alice", TOTPSecret: termSecret, RecoveryHashes: []string{recoveryHash(termRecovery)}})
 	_ = st.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -109,13 +119,16 @@ targets:
 	return e
 }
 
-// logInWithCode signs in as alice with her password and the current code.
-func (e *termE2E) logInWithCode(t *testing.T, b *browsertest.Browser) {
+// logInWithCode signs in as alice with her password and code, or, when
+// code is "", her authenticator's current code.
+func (e *termE2E) logInWithCode(t *testing.T, b *browsertest.Browser, code string) {
 	t.Helper()
 	b.LogIn(t, e.site+"/login", "alice", termPassword)
-	code, err := totp.GenerateCode(termSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
+	if code == "" {
+		var err error
+		if code, err = totp.GenerateCode(termSecret, time.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b.Do(t, "type the code", chromedp.WaitVisible(chromedp.ID("code")), chromedp.SendKeys(chromedp.ID("code"), code))
 	b.Load(t, "submit the code", chromedp.Submit(chromedp.ID("code")))
@@ -217,7 +230,7 @@ func TestBrowserTerminal(t *testing.T) {
 	var got frames
 	got.listen(t, b)
 
-	e.logInWithCode(t, b)
+	e.logInWithCode(t, b, "")
 	b.Load(t, "open the Terminal page", chromedp.Navigate(e.site+"/terminal"))
 	if rows := b.Eval(t, `Array.from(document.querySelectorAll("#grants tbody tr")).map(function (r) { return r.textContent.replace(/\s+/g, " ").trim(); }).join("|")`); !strings.Contains(rows, "db1") ||
 		!strings.Contains(rows, "db2") || !strings.Contains(rows, "ssh only") {
@@ -236,6 +249,13 @@ func TestBrowserTerminal(t *testing.T) {
 	} else {
 		t.Logf("stty size %s, then %s after the resize", before, after)
 	}
+
+	// A paste (the browser's paste event, as Ctrl+V or the context menu
+	// makes it) reaches the shell as typed text.
+	b.Do(t, "paste", chromedp.Evaluate[chromedp.Void](`(function () { var dt = new DataTransfer(); dt.setData("text/plain", "echo pasted-\u00fc-ok");
+		document.querySelector("#term .xterm-helper-textarea").dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true })); })()`))
+	b.Do(t, "press Enter", chromedp.KeyEvent(kb.Enter))
+	waitScreen(t, b, "pasted-ü-ok\n")
 
 	typeLine(t, b, "vi -u NONE -c 'set nocompatible'")
 	waitScreen(t, b, "~")
@@ -298,6 +318,7 @@ func TestBrowserTerminal(t *testing.T) {
 	b.WaitTerminal(t, "back-from-vi")
 
 	e.refusals(t, b)
+	e.logoutCloses(t, b)
 	e.lockCloses(t, b)
 	e.daveRefused(t)
 }
@@ -398,13 +419,42 @@ func (e *termE2E) refusals(t *testing.T, b *browsertest.Browser) {
 	}
 }
 
-// lockCloses: a lock on alice, made with the CLI, ends her open terminal
-// within a second, with the lock's line on its screen.
-func (e *termE2E) lockCloses(t *testing.T, b *browsertest.Browser) {
+// openTerminal opens db1 from the Connect page and waits for its shell.
+func (e *termE2E) openTerminal(t *testing.T, b *browsertest.Browser) {
 	t.Helper()
 	b.Load(t, "open the Terminal page", chromedp.Navigate(e.site+"/terminal"))
 	b.Load(t, "connect to db1", chromedp.Click(chromedp.CSS(`#grants form.connect button`)))
 	waitConnected(t, b)
+}
+
+// logoutCloses: ending the web login (here from another client holding
+// the same login) closes its open terminal within a second; signing in
+// again (with the second factor) and Reconnect open a new one.
+func (e *termE2E) logoutCloses(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	e.openTerminal(t, b)
+	hc, csrf := e.client(t, b)
+	res, err := hc.PostForm(e.site+"/logout", url.Values{"_csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	out := time.Now()
+	b.Do(t, "wait for the end", chromedp.WaitVisible(chromedp.ID("term-ended")))
+	if took := time.Since(out); took > time.Second {
+		t.Errorf("the terminal ended %v after the logout, want within a second", took)
+	}
+	if text := b.Eval(t, `document.getElementById("term-ended-text").textContent`); !strings.Contains(text, "web login ended") {
+		t.Errorf("end message after logout %q", text)
+	}
+	e.logInWithCode(t, b, termRecovery)
+}
+
+// lockCloses: a lock on alice, made with the CLI, ends her open terminal
+// within a second, with the lock's line on its screen.
+func (e *termE2E) lockCloses(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	e.openTerminal(t, b)
 	typeLine(t, b, "echo before-the-lock")
 	waitScreen(t, b, "before-the-lock")
 	if _, errOut, code := runJumpcast(t, "", "lock", "alice", "--reason", "web lock test", "-c", e.cfgPath); code != 0 {
