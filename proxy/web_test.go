@@ -47,17 +47,23 @@ func (f *fixture) webDial(t *testing.T, user string, key gossh.PublicKey, login 
 	return c, nil
 }
 
-// TestWebConnIsAnSSHLogin: a connection the web site hands over runs
-// through the same policy, recorder and audit trail as one from the
-// listener, marked via web, with the key the web made for it.
-func TestWebConnIsAnSSHLogin(t *testing.T) {
-	f := webFixture(t)
+// webShell opens alice's web connection as root@t1 with a shell on it.
+func (f *fixture) webShell(t *testing.T) (*gossh.Client, *rawSession) {
+	t.Helper()
 	k := sshtest.NewKeyPair(t)
 	c, err := f.webDial(t, "alice", k.Public, "root@t1", k.Signer)
 	if err != nil {
 		t.Fatalf("web login: %v", err)
 	}
-	s := f.openReadyShellOn(t, c)
+	return c, f.openReadyShellOn(t, c)
+}
+
+// TestWebConnIsAnSSHLogin: a connection the web site hands over runs
+// through the same policy, recorder and audit trail as one from the
+// listener, marked via web, with the key the web made for it.
+func TestWebConnIsAnSSHLogin(t *testing.T) {
+	f := webFixture(t)
+	_, s := f.webShell(t)
 	if _, err := s.ch.Write([]byte("exit 7\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -118,12 +124,7 @@ func TestWebConnRefusals(t *testing.T) {
 // second, with the lock's line.
 func TestWebConnLocked(t *testing.T) {
 	f := webFixture(t)
-	k := sshtest.NewKeyPair(t)
-	c, err := f.webDial(t, "alice", k.Public, "root@t1", k.Signer)
-	if err != nil {
-		t.Fatalf("web login: %v", err)
-	}
-	s := f.openReadyShellOn(t, c)
+	c, s := f.webShell(t)
 	f.srv.ApplyLocks([]lock.Lock{{ID: "u1", Target: lock.Target{User: "alice"}, Reason: "gone"}})
 	r := s.wait()
 	if !strings.Contains(string(r.stderr), "access locked") || r.status != 255 {

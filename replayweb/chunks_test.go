@@ -97,7 +97,7 @@ func TestPlayerRoutes(t *testing.T) {
 }
 
 // TestRecordingPageStyleNonce: the recording page's CSP admits <style>
-// elements by a fresh nonce, the one on app.js's tag; scripts stay 'self'.
+// elements by a fresh nonce, the one on stylenonce.js's tag; scripts stay 'self'.
 func TestRecordingPageStyleNonce(t *testing.T) {
 	e := newEnv(t, nil)
 	rec := e.addRecording(recording.Meta{}, sampleCast)
@@ -106,9 +106,9 @@ func TestRecordingPageStyleNonce(t *testing.T) {
 	nonces := map[string]bool{}
 	for range 2 {
 		res, body := c.get("/recordings/" + rec.ID)
-		m := regexp.MustCompile(`<script src="/static/app.js" nonce="([A-Za-z0-9_-]{40,})"></script>`).FindStringSubmatch(body)
+		m := regexp.MustCompile(`<script src="/static/stylenonce.js" nonce="([A-Za-z0-9_-]{40,})"></script>`).FindStringSubmatch(body)
 		if m == nil {
-			t.Fatalf("no nonce on app.js's tag")
+			t.Fatalf("no nonce on stylenonce.js's tag")
 		}
 		policy := res.Header.Get("Content-Security-Policy")
 		if policy != playerCSP(m[1]) || !strings.Contains(policy, "script-src 'self';") || strings.Contains(policy, "eval") {

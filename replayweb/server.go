@@ -370,7 +370,7 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 // playerCSP is csp for the recording page, which runs xterm.js: it
 // creates <style> elements for its theme and row metrics, admitted by
-// nonce (app.js stamps this response's nonce on them before they are
+// nonce (stylenonce.js stamps this response's nonce on them before they are
 // inserted; markup injected into the page cannot know it), and sets style
 // attributes on cells drawn in 24-bit colour, which CSP can only admit as
 // a whole (style-src-attr 'unsafe-inline'; attributes load nothing and run

@@ -247,5 +247,5 @@ func (s *Server) terminalOpen(c echo.Context) error {
 	ticket := randomToken()
 	s.tickets.put(ticket, terminalTicket{loginID: p.login.id, account: p.Name, target: target, remoteUser: remoteUser})
 	return s.render(c, http.StatusOK, "terminal", pageData{Title: remoteUser + "@" + target, Nav: "terminal",
-		Nonce: randomToken()[:22], Body: terminalBody{Target: target, RemoteUser: remoteUser, Ticket: ticket}})
+		Nonce: randomToken(), Body: terminalBody{Target: target, RemoteUser: remoteUser, Ticket: ticket}})
 }

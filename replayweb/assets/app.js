@@ -10,19 +10,7 @@
   var E = window.JumpcastEngine;
   if (!box || !window.Terminal || !E) return;
 
-  // xterm.js styles its rows with <style> elements it creates; the CSP
-  // admits those only with this response's nonce (style-src-elem), which
-  // the server put on this script's tag. It is stamped on every <style>
-  // created from now on, before insertion (a nonce set later is ignored).
-  (function (nonce) {
-    if (!nonce) return;
-    var create = Document.prototype.createElement;
-    Document.prototype.createElement = function (name) {
-      var el = create.apply(this, arguments);
-      if (String(name).toLowerCase() === "style") el.setAttribute("nonce", nonce);
-      return el;
-    };
-  })(document.currentScript && document.currentScript.nonce);
+  // stylenonce.js, loaded first, lets xterm.js's <style> elements pass the CSP.
 
   var FONT = "\"DejaVu Sans Mono\", ui-monospace, monospace";
   var base = box.dataset.base;

@@ -8,18 +8,7 @@
   var box = document.getElementById("term");
   if (!box || !window.Terminal) return;
 
-  // xterm.js styles its rows with <style> elements it creates; the CSP
-  // admits those only with this response's nonce, which the server put
-  // on this script's tag (as app.js does for the player).
-  (function (nonce) {
-    if (!nonce) return;
-    var create = Document.prototype.createElement;
-    Document.prototype.createElement = function (name) {
-      var el = create.apply(this, arguments);
-      if (String(name).toLowerCase() === "style") el.setAttribute("nonce", nonce);
-      return el;
-    };
-  })(document.currentScript && document.currentScript.nonce);
+  // stylenonce.js, loaded first, lets xterm.js's <style> elements pass the CSP.
 
   var $ = function (id) { return document.getElementById(id); };
   var state = $("term-state");
