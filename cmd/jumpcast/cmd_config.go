@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -50,9 +51,32 @@ errors naming the key and its line) and print who may reach what as whom.`,
 			if cfg.Store.Driver == config.DriverPostgres {
 				checkClusterHostKeys(cmd.Context(), cmd.OutOrStdout(), cfg)
 			}
+			checkBucket(cmd.Context(), cmd.OutOrStdout(), cfg)
 			return nil
 		},
 	}
+}
+
+// checkBucket says whether recording.s3's bucket answers with the
+// credentials this environment gives (storage s3 only). A bucket that does
+// not answer is a warning, not an error: the file itself is valid, and a
+// node starts without it (recordings wait in the spool).
+func checkBucket(ctx context.Context, w io.Writer, cfg *config.Config) {
+	b, err := bastion.OpenBucket(cfg)
+	if err != nil {
+		fmt.Fprintf(w, "warning: recordings bucket: %v\n", err)
+		return
+	}
+	if b == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.Check(ctx); err != nil {
+		fmt.Fprintf(w, "warning: recordings bucket not usable: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "recordings: %s, reachable\n", b.Name())
 }
 
 // checkClusterHostKeys warns when nodes in the shared index's registry

@@ -140,6 +140,9 @@ func TestS3RecordingMadeOnAPlaysOnB(t *testing.T) {
 		t.Fatalf("row: %+v", r)
 	}
 	checkInBucket(t, srv, a, r)
+	if out, errOut, code := runJumpcast(t, "", "config", "check", "-c", b.cfgPath); code != 0 || !strings.Contains(out, "recordings: s3 recordings/jc/ at "+srv.Endpoint+", reachable") {
+		t.Errorf("config check: exit %d %q %q", code, out, errOut)
+	}
 
 	if out, errOut, code := runJumpcast(t, "", "recordings", "verify", r.ID, "-c", b.cfgPath); code != 0 {
 		t.Errorf("verify on B: exit %d %q %q", code, out, errOut)

@@ -165,6 +165,9 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 		t.Fatalf("recording made while the bucket is down: %+v", down)
 	}
 	waitReadyz(t, e.srv.WebAddr, http.StatusServiceUnavailable, "spool filling")
+	if out, _, code := runJumpcast(t, "", "config", "check", "-c", e.cfgPath); code != 0 || !strings.Contains(out, "warning: recordings bucket not usable: s3 recordings/jc/ at") {
+		t.Errorf("config check with the bucket down: exit %d %q", code, out)
+	}
 	if n := spoolMetric(t, web, e.srv.WebAddr, "jumpcast_spool_pending_recordings"); n != 1 {
 		t.Errorf("upload backlog while the bucket is down: %v recordings, want 1", n)
 	}
