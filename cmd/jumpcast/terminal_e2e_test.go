@@ -42,6 +42,9 @@ type termE2E struct {
 	site string
 }
 
+// termTargetPassword is the password of pw1, a password-only target.
+const termTargetPassword = "pw1 s3cret-in-the-page"
+
 const (
 	termPassword = "terminal e2e passphrase"
 	termSecret   = "JBSWY3DPEHPK3PXP" // alice's authenticator key
@@ -63,6 +66,7 @@ func startTerminalE2E(t *testing.T) *termE2E {
 	sshtest.RequireBinary(t, "/usr/sbin/sshd", browsertest.Chromium)
 	e := &termE2E{e2e: e2e{key: sshtest.NewKeyPair(t), dataDir: filepath.Join(t.TempDir(), "data")}}
 	e.sshd = sshtest.StartSSHD(t, sshtest.SSHDOptions{AuthorizedKeys: []gossh.PublicKey{e.key.Public}})
+	pw := sshtest.NewTarget(t, sshtest.TargetOptions{Password: termTargetPassword, PasswordOnly: true})
 	cfg := fmt.Sprintf(`data_dir: %q
 ssh:
   listen: "127.0.0.1:0"
@@ -85,6 +89,9 @@ users:
         web_terminal: true
       - targets: ["db2"]
         as: [%q]
+      - targets: ["pw1"]
+        as: ["web"]
+        web_terminal: true
   dave:
     allow:
       - targets: ["db1"]
@@ -95,7 +102,9 @@ targets:
     address: %q
   db2:
     address: %q
-`, e.dataDir, e.key.PrivatePath, strings.TrimSpace(e.key.AuthorizedLine), e.sshd.User(), e.sshd.User(), e.sshd.User(), e.sshd.Addr, e.sshd.Addr)
+  pw1:
+    address: %q
+`, e.dataDir, e.key.PrivatePath, strings.TrimSpace(e.key.AuthorizedLine), e.sshd.User(), e.sshd.User(), e.sshd.User(), e.sshd.Addr, e.sshd.Addr, pw.Addr)
 	e.cfgPath = filepath.Join(t.TempDir(), "jumpcast.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -317,6 +326,7 @@ func TestBrowserTerminal(t *testing.T) {
 	b.Do(t, "seek to the end", chromedp.Evaluate[chromedp.Void](`window.jumpcastPlayer.seek(window.jumpcastPlayer.getDuration())`, chromedp.EvalAwaitPromise))
 	b.WaitTerminal(t, "back-from-vi")
 
+	e.passwordInThePage(t, b)
 	e.refusals(t, b)
 	e.logoutCloses(t, b)
 	e.lockCloses(t, b)
@@ -337,6 +347,38 @@ func asJSONText(b []byte) string {
 		b = b[n:]
 	}
 	return sb.String()
+}
+
+// passwordInThePage: pw1 takes only a password; the page asks for it in
+// its own field (not in the terminal), the shell opens, and the password
+// is in neither the recording nor the server's log.
+func (e *termE2E) passwordInThePage(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	b.Load(t, "open the Terminal page", chromedp.Navigate(e.site+"/terminal"))
+	b.Load(t, "connect to pw1", chromedp.Click(chromedp.CSS(`#grants form.connect:has(input[value="pw1"]) button`)))
+	b.Do(t, "wait for the password field", chromedp.WaitVisible(chromedp.ID("term-answer")))
+	if q := b.Eval(t, `document.getElementById("term-ask-text").textContent + "|" + document.getElementById("term-answer").type`); !strings.HasSuffix(q, "Password: |password") {
+		t.Errorf("the page asks %q, want the target's prompt in a password field", q)
+	}
+	b.Do(t, "answer", chromedp.SendKeys(chromedp.ID("term-answer"), termTargetPassword+kb.Enter))
+	waitConnected(t, b)
+	typeLine(t, b, "echo on-pw1-ok; exit 0")
+	b.Do(t, "wait for the end", chromedp.WaitVisible(chromedp.ID("term-ended")))
+	waitScreen(t, b, "on-pw1-ok")
+	recs := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool {
+		return r.TargetAlias == "pw1" && r.Status == recording.StatusFinished
+	})
+	for _, r := range recs {
+		if r.TargetAlias != "pw1" {
+			continue
+		}
+		if _, all := castData(t, e.castPath(r), "oir"); strings.Contains(all, termTargetPassword) {
+			t.Error("the target's password is in the recording")
+		}
+	}
+	if strings.Contains(e.srv.Stderr.String(), termTargetPassword) {
+		t.Error("the target's password is in the server's log")
+	}
 }
 
 // client is a Go HTTP client holding the browser's cookies, and the

@@ -97,8 +97,11 @@
     ask.hidden = false;
     answer.focus();
   }
-  ask.addEventListener("submit", function (e) {
-    e.preventDefault();
+  answer.addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { e.preventDefault(); send(); }
+  });
+  $("term-send").addEventListener("click", send);
+  function send() {
     if (!pending) return;
     answers.push(answer.value);
     answer.value = "";
@@ -108,7 +111,7 @@
     answers = [];
     ask.hidden = true;
     term.focus();
-  });
+  }
 
   function finish(text) {
     if (ended) return;
