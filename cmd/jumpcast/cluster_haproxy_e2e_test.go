@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"net"
+	"net/http"
+	"slices"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +18,9 @@ import (
 
 // startBalancedCluster starts nodes a, b and c (cluster.heartbeat hb; 0:
 // the default) sharing one SSH host key, behind a real HAProxy sending
-// PROXY v2, and returns them with HAProxy's port.
-func startBalancedCluster(t testing.TB, hb time.Duration) (*testCluster, string) {
+// PROXY v2, with edit (when not nil) applied to each config too, and
+// returns them with HAProxy's port.
+func startBalancedCluster(t testing.TB, hb time.Duration, edit func(cfgPath string)) (*testCluster, string) {
 	t.Helper()
 	hostKey := filepath.Join(t.TempDir(), "ssh_host_ed25519_key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
@@ -26,6 +30,9 @@ func startBalancedCluster(t testing.TB, hb time.Duration) (*testCluster, string)
 	tc := startClusterEdit(t, hb, "", func(cfgPath string) {
 		addSSHConfigLine(t, cfgPath, `host_keys: ["`+hostKey+`"]`)
 		addSSHConfigLine(t, cfgPath, `proxy_protocol_from: ["127.0.0.1/32"]`)
+		if edit != nil {
+			edit(cfgPath)
+		}
 	}, ids...)
 	var backends []string
 	for _, id := range ids {
@@ -35,16 +42,19 @@ func startBalancedCluster(t testing.TB, hb time.Duration) (*testCluster, string)
 	return tc, port
 }
 
-// TestClusterBehindHAProxy: three `jumpcast serve` on one PostgreSQL,
-// sharing one SSH host key, behind a real HAProxy in TCP mode that sends
-// PROXY v2. Sessions spread over the three nodes, each recording names
-// the admin's address (not HAProxy's), and the admin's known_hosts holds
-// one key whichever node answered. With node A killed (-9) while it holds
-// a live session, the sessions on B and C go on, every new session
-// through HAProxy still works, A's recording is marked interrupted, and A
-// restarted repairs it so that every recording verifies on its node.
+// TestClusterBehindHAProxy: three `jumpcast serve` on one PostgreSQL and
+// one S3 bucket, sharing one SSH host key, behind a real HAProxy in TCP
+// mode that sends PROXY v2. Sessions spread over the three nodes, each
+// recording names the admin's address (not HAProxy's), and the admin's
+// known_hosts holds one key whichever node answered; node C's web plays a
+// recording node A made. With node A killed (-9) while it holds a live
+// session, the sessions on B and C go on, every new session through
+// HAProxy still works, and A's recording is marked interrupted; A
+// restarted sends what its spool held, and every recording is then in the
+// bucket and verifies on node C.
 func TestClusterBehindHAProxy(t *testing.T) {
-	tc, port := startBalancedCluster(t, silentHeartbeat)
+	_, bucket := useBucket(t, "")
+	tc, port := startBalancedCluster(t, silentHeartbeat, bucket)
 	a, c := tc.nodes["node-a"], tc.nodes["node-c"]
 	admin := []string{"-b", "127.0.0.2"} // the admin's own address, not the balancer's
 
@@ -73,6 +83,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		t.Fatalf("6 sessions through haproxy made %d recordings on %v; want them spread over the three nodes", len(recs), byNode)
 	}
 
+	playsOnC(t, c, waitRecordings(t, c.cfgPath, 6, func(r recording.Meta) bool { return r.Location == recording.LocationBucket }), "node-a")
 	if out, errOut, code := runJumpcast(t, "", "config", "check", "-c", c.cfgPath); code != 0 || !strings.Contains(out, "as every node in the registry") {
 		t.Errorf("config check on C with one shared host key: exit %d %q %q", code, out, errOut)
 	}
@@ -133,19 +144,51 @@ func TestClusterBehindHAProxy(t *testing.T) {
 	t.Logf("A's live recording marked interrupted %v after the kill", time.Since(killed).Round(time.Millisecond))
 
 	a.srv = startServer(t, a.cfgPath)
+	closed := func(r recording.Meta) bool { return r.Status != recording.StatusActive } // not the live ones on B and C
+	var done []recording.Meta
+	waitRecordings(t, c.cfgPath, 11, func(r recording.Meta) bool {
+		return closed(r) && r.Location == recording.LocationBucket
+	})
 	for _, r := range listRecordings(t, c.cfgPath) {
-		if r.Status == recording.StatusActive {
-			continue // the live sessions on B and C
+		if !closed(r) {
+			continue
 		}
-		on := tc.nodes[r.Node]
-		if out, errOut, code := runJumpcast(t, "", "recordings", "verify", r.ID, "-c", on.cfgPath); code != 0 {
-			t.Errorf("verify %s on %s: exit %d %q %q", r.ID, r.Node, code, out, errOut)
+		done = append(done, r)
+		if out, errOut, code := runJumpcast(t, "", "recordings", "verify", r.ID, "-c", c.cfgPath); code != 0 {
+			t.Errorf("verify %s (made on %s) on C: exit %d %q %q", r.ID, r.Node, code, out, errOut)
 		}
 	}
-	if got := getRecording(t, a.cfgPath, onA); got.SHA256 == "" || got.Duration <= 0 {
+	if got := getRecording(t, c.cfgPath, onA); got.SHA256 == "" || got.Duration <= 0 || got.Location != recording.LocationBucket {
 		t.Errorf("A's interrupted recording after its restart: %+v", got)
 	}
+	playsOnC(t, c, done, "node-a")
 }
+
+// playsOnC signs in to node c's web site and fetches the player's first
+// chunk of a recording in recs made on node from: it must hold that
+// session's output.
+func playsOnC(t *testing.T, c *e2e, recs []recording.Meta, from string) {
+	t.Helper()
+	i := slices.IndexFunc(recs, func(r recording.Meta) bool { return r.Node == from && r.Status != recording.StatusActive })
+	if i < 0 {
+		t.Fatalf("no closed recording made on %s", from)
+	}
+	const pw = "balanced cluster passphrase"
+	runJumpcast(t, pw+"\n", "auditor", "add", "carol", "--role", "auditor", "-c", c.cfgPath) // again: already there
+	web := webLogin(t, c.srv.WebAddr, "carol", pw)
+	// The session printed the command's last word ("echo two") or the
+	// marker it printf'ed ("printf 'live-a\n'; sleep 60").
+	want := recs[i].Command[strings.LastIndex(recs[i].Command, " ")+1:]
+	if m := liveMarker.FindString(recs[i].Command); m != "" {
+		want = m
+	}
+	status, body := webGet(t, web, "http://"+c.srv.WebAddr+"/recordings/"+recs[i].ID+"/chunks/0")
+	if status != http.StatusOK || !strings.Contains(body, want) {
+		t.Errorf("node C plays %s's recording %s (%q): %d, want %q in %.300s", from, recs[i].ID, recs[i].Command, status, want, body)
+	}
+}
+
+var liveMarker = regexp.MustCompile(`live-[a-z]`)
 
 // TestClusterHostKeysMustMatch: two nodes that each generated their own
 // host key. The second to start says so in its log, `config check` on

@@ -70,7 +70,7 @@ func (e *e2e) login() string { return e.sshd.User() + "@db1@127.0.0.1" }
 
 // castOutput decodes a recording file: its header and the concatenated
 // data of its "o" events.
-func castOutput(t *testing.T, path string) (asciicast.Header, string) {
+func castOutput(t testing.TB, path string) (asciicast.Header, string) {
 	t.Helper()
 	return castData(t, path, "o")
 }
@@ -78,7 +78,7 @@ func castOutput(t *testing.T, path string) (asciicast.Header, string) {
 // castData decodes a recording file (raw, or compressed as zcat reads
 // it): its header and the concatenated data
 // of its events whose code is one of the letters in codes.
-func castData(t *testing.T, path, codes string) (asciicast.Header, string) {
+func castData(t testing.TB, path, codes string) (asciicast.Header, string) {
 	t.Helper()
 	r, err := asciicast.NewReader(bytes.NewReader(asciicasttest.ReadFile(t, path)))
 	if err != nil {

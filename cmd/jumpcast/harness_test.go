@@ -117,9 +117,15 @@ func listRecordings(t testing.TB, cfgPath string, args ...string) []recording.Me
 // waitRecordings polls until n recordings satisfy ok, or fails after 15 s.
 func waitRecordings(t testing.TB, cfgPath string, n int, ok func(recording.Meta) bool) []recording.Meta {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	return waitRecordingsFor(t, cfgPath, n, 15*time.Second, ok)
+}
+
+// waitRecordingsFor is waitRecordings waiting up to d.
+func waitRecordingsFor(t testing.TB, cfgPath string, n int, d time.Duration, ok func(recording.Meta) bool) []recording.Meta {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
-		recs := listRecordings(t, cfgPath)
+		recs := listRecordings(t, cfgPath, "--limit", "500")
 		good := 0
 		for _, r := range recs {
 			if ok(r) {
@@ -130,7 +136,7 @@ func waitRecordings(t testing.TB, cfgPath string, n int, ok func(recording.Meta)
 			return recs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 15s for %d matching recordings; have %+v", n, recs)
+			t.Fatalf("waited %v for %d matching recordings; have %+v", d, n, recs)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

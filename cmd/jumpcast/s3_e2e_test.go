@@ -23,7 +23,7 @@ const s3Prefix = "jc/"
 // never in the config file), and returns the config edit that sends a
 // node's recordings there, with more recording.s3 keys (lines indented
 // four spaces).
-func useBucket(t *testing.T, s3Keys string) (*s3test.Server, func(cfgPath string)) {
+func useBucket(t testing.TB, s3Keys string) (*s3test.Server, func(cfgPath string)) {
 	t.Helper()
 	srv := s3test.Start(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
@@ -48,7 +48,7 @@ func useBucket(t *testing.T, s3Keys string) (*s3test.Server, func(cfgPath string
 
 // bucketFiles returns recording id's objects in the server's folder (the
 // posix backend keeps each object as a file), by name.
-func bucketFiles(t *testing.T, srv *s3test.Server, id string) map[string][]byte {
+func bucketFiles(t testing.TB, srv *s3test.Server, id string) map[string][]byte {
 	t.Helper()
 	rel, err := recording.RelPath(id)
 	if err != nil {
