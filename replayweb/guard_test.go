@@ -1,6 +1,8 @@
 package replayweb
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/store"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // public routes: no data behind them. The single sign-on routes
@@ -32,6 +35,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		o.PublicURL = "http://localhost:8080" // passkey routes too
 		o.OIDC = &OIDCOptions{Issuer: "http://127.0.0.1:1", ClientID: "c", ClientSecret: "s",
 			RedirectURL: "http://jumpcast.test/login/oidc/callback", Roles: map[string]string{"g": store.RoleAuditor}}
+		o.Terminal = noTerminals() // the terminal's routes too
 	})
 	rec := e.addRecording(recording.Meta{}, sampleCast)
 	routes := e.srv.e.Routes()
@@ -99,6 +103,18 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	}
 }
 
+// noTerminals turns the terminal's routes on with nothing to open: for
+// the tests that enumerate every route (the terminal's own behaviour is
+// tested end to end, cmd/jumpcast/terminal_e2e_test.go).
+func noTerminals() *TerminalOptions {
+	return &TerminalOptions{
+		Grants: func(string) []TerminalGrant { return nil },
+		Open: func(string, string, net.Addr, gossh.PublicKey) (net.Conn, error) {
+			return nil, errors.New("no bastion in this test")
+		},
+	}
+}
+
 // TestEveryRouteIsScopedForUsers enumerates the router's routes as a user
 // account (role user: alice, a bastion user) by browser and by an API token
 // of hers. Every route that takes a recording id must answer for bob's
@@ -107,7 +123,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 // route added later that reaches recordings without recordingFor or
 // listFilter fails here.
 func TestEveryRouteIsScopedForUsers(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Metrics = http.NotFoundHandler() })
+	e := newEnv(t, func(o *Options) { o.Metrics = http.NotFoundHandler(); o.Terminal = noTerminals() })
 	e.addAccount("alice", store.RoleUser)
 	mine := e.addRecording(recording.Meta{User: "alice", Title: "alice works"}, sampleCast)
 	theirs := e.addRecording(recording.Meta{User: "bob", Title: "bob-secret title"}, strings.ReplaceAll(sampleCast, "hello", "bob-secret"))
