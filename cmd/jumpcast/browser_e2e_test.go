@@ -45,7 +45,7 @@ func (e *e2e) startLiveSSH(t *testing.T, login, script string) *liveSSH {
 // more ssh options before the login.
 func (e *e2e) startLiveSSHVia(t *testing.T, port string, opts []string, login, script string) *liveSSH {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // ends with the test anyway (cleanup below)
 	t.Cleanup(cancel)
 	args := append([]string{"-F", e.client.ConfigPath, "-p", port, "-tt"}, opts...)
 	cmd := exec.CommandContext(ctx, "ssh", append(args, login, script)...)

@@ -89,13 +89,21 @@ func waitReadyz(t *testing.T, webAddr string, code int, want string) {
 	t.Errorf("readyz: %d %q, want %d %q", got, body, code, want)
 }
 
+// outage is how long TestS3StreamKillAndOutage keeps the bucket down,
+// and outageTicks how many seconds its session prints through it.
+const (
+	outage      = time.Minute
+	outageTicks = 65
+)
+
 // TestS3StreamKillAndOutage: while a session runs, what it printed
 // reaches the bucket within the stream interval (measured: the loss
 // window of a node lost for good); a node killed with -9 and restarted
 // closes the recording from its spool and uploads it (the object's
-// SHA-256 is the index's, the parts are gone); with the bucket down,
-// sessions go on, /readyz says the spool is filling, and once the bucket
-// is back the spool drains with nothing lost.
+// SHA-256 is the index's, the parts are gone); with the bucket down for a
+// minute, a session printing through it and a new one go on, /readyz says
+// the spool is filling, and once the bucket is back the spool drains with
+// nothing lost (every line of the session that ran through the outage).
 func TestS3StreamKillAndOutage(t *testing.T) {
 	srv, edit := useBucket(t, "    spool_alert: 1\n")
 	e := startE2EWith(t, edit)
@@ -151,13 +159,17 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 	web := webLogin(t, e.srv.WebAddr, "prom", pw)
 
 	srv.Stop()
+	stopped := time.Now()
+	// A session that runs through the whole outage, printing every second.
+	ticker := e.startLiveSSH(t, e.login(), "for i in $(seq 1 "+fmt.Sprint(outageTicks)+"); do echo tick-$i; sleep 1; done")
+	waitOutput(t, ticker, "tick-1")
 	out, errOut, code := e.ssh(t, "", e.login(), "echo during-the-outage")
 	if code != 0 || !strings.Contains(out, "during-the-outage") {
 		t.Fatalf("session while the bucket is down: exit %d %q %q", code, out, errOut)
 	}
 	var down recording.Meta
 	for _, r := range listRecordings(t, e.cfgPath) {
-		if r.ID != id {
+		if r.ID != id && r.Status != recording.StatusActive {
 			down = r
 		}
 	}
@@ -171,16 +183,33 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 	if n := spoolMetric(t, web, e.srv.WebAddr, "jumpcast_spool_pending_recordings"); n != 1 {
 		t.Errorf("upload backlog while the bucket is down: %v recordings, want 1", n)
 	}
-	time.Sleep(3 * time.Second) // retries fail meanwhile
+	time.Sleep(time.Until(stopped.Add(outage))) // retries fail meanwhile
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	recs = waitRecordings(t, e.cfgPath, 2, func(r recording.Meta) bool { return r.Location == recording.LocationBucket })
-	t.Logf("spool drained %v after the bucket came back", time.Since(start).Round(time.Millisecond))
+	if code := ticker.waitExit(t); code != 0 {
+		t.Errorf("the session through the outage: exit %d %q", code, ticker.out.String())
+	}
+	recs = waitRecordingsFor(t, e.cfgPath, 3, 40*time.Second, func(r recording.Meta) bool { return r.Location == recording.LocationBucket })
+	t.Logf("bucket down %v; spool drained %v after it came back", outage, time.Since(start).Round(time.Millisecond))
 	for _, r := range recs {
+		if r.ID == id {
+			continue
+		}
+		checkInBucket(t, srv, e, r)
 		if r.ID == down.ID {
-			checkInBucket(t, srv, e, r)
+			continue
+		}
+		export := filepath.Join(t.TempDir(), "outage.cast")
+		if _, errOut, code := runJumpcast(t, "", "recordings", "export", r.ID, "-o", export, "-c", e.cfgPath); code != 0 {
+			t.Fatalf("export: exit %d %q", code, errOut)
+		}
+		_, got := castOutput(t, export)
+		for i := 1; i <= outageTicks; i++ {
+			if !strings.Contains(got, fmt.Sprintf("tick-%d\r\n", i)) {
+				t.Fatalf("the session through the outage lost tick-%d: %.300q", i, got)
+			}
 		}
 	}
 	waitReadyz(t, e.srv.WebAddr, http.StatusOK, "ok")
