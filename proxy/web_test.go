@@ -134,3 +134,34 @@ func TestWebConnLocked(t *testing.T) {
 		t.Fatal("the web connection is open a second after the lock")
 	}
 }
+
+// TestWebConnReload: a reload that keeps the grant keeps a web terminal
+// open (its key is in no user's keys, and must not count as revoked); one
+// that drops web_terminal closes it.
+func TestWebConnReload(t *testing.T) {
+	f := webFixture(t)
+	c, s := f.webShell(t)
+	same := *f.cfg
+	if err := f.srv.Reload(&same); err != nil {
+		t.Fatal(err)
+	}
+	if sshtest.ConnEnds(c, 300*time.Millisecond) {
+		t.Fatal("a reload that changed nothing closed the web terminal")
+	}
+	dropped := *f.cfg
+	dropped.Users = map[string]config.User{}
+	for name, u := range f.cfg.Users {
+		u.Allow = []config.Rule{{Targets: []string{"t1"}, As: []string{"root"}, AgentAuth: true}}
+		dropped.Users[name] = u
+	}
+	if err := f.srv.Reload(&dropped); err != nil {
+		t.Fatal(err)
+	}
+	r := s.wait()
+	if !strings.Contains(string(r.stderr), "no longer permitted") || r.status != 255 {
+		t.Errorf("after web_terminal was dropped: stderr %q status %d", r.stderr, r.status)
+	}
+	if !sshtest.ConnEnds(c, time.Second) {
+		t.Fatal("the web terminal is open a second after its grant was dropped")
+	}
+}
