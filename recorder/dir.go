@@ -126,7 +126,8 @@ func (d *Dir) Open(rel string) (*os.File, error) {
 	return f, nil
 }
 
-// Files returns the folder as a castfile.Opener.
+// Files returns the folder as a castfile.Opener, and an IndexKeeper:
+// readers keep the keyframes they make in a closed recording's index.
 func (d *Dir) Files() castfile.Opener { return dirFiles{d} }
 
 type dirFiles struct{ d *Dir }
@@ -137,6 +138,10 @@ func (f dirFiles) Open(rel string) (castfile.File, error) {
 		return nil, err // not a nil *os.File in an interface
 	}
 	return file, nil
+}
+
+func (f dirFiles) PutIndex(rel string, write func(io.Writer) error) error {
+	return f.d.PutIndex(rel, write)
 }
 
 // Repair makes a compressed recording that a crash left active whole
@@ -172,11 +177,15 @@ func (d *Dir) Repair(rel string) error {
 // keyframes included (castfile.WriteIndex), and puts it beside the data
 // atomically: written to a new file of a random name, synced, renamed over
 // the index. Two processes doing it at once both write the same index.
-// After Close it does nothing (the recording's readers complete a missing
-// index from the data).
+// An index that already holds every keyframe (castfile.Indexed) is left
+// as it is. After Close it does nothing (the recording's readers make
+// keyframes on demand).
 func (d *Dir) WriteIndex(rel string) error {
 	if err := checkRel(rel); err != nil || !castfile.Compressed(rel) {
 		return err
+	}
+	if castfile.Indexed(d.Files(), rel) {
+		return nil
 	}
 	d.mu.Lock()
 	if d.closing {
@@ -195,6 +204,30 @@ func (d *Dir) WriteIndex(rel string) error {
 		return nil
 	}
 	defer func() { d.untrack(data); _ = data.Close() }()
+	err = d.PutIndex(rel, func(w io.Writer) error { return castfile.WriteIndex(w, data) })
+	if err != nil {
+		d.mu.Lock()
+		stopped := d.closing
+		d.mu.Unlock()
+		if stopped { // Close interrupted it: not a failure
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// PutIndex replaces the index beside the compressed recording rel with
+// what write writes (castfile.IndexKeeper): written to a new file of a
+// random name, synced, renamed over the index. Two writers at once leave
+// one of the two indexes whole.
+func (d *Dir) PutIndex(rel string, write func(io.Writer) error) error {
+	if err := checkRel(rel); err != nil {
+		return err
+	}
+	if !castfile.Compressed(rel) {
+		return fmt.Errorf("index recording %s: not the compressed format", rel)
+	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:]) // never fails
 	idx := castfile.IndexPath(rel)
@@ -203,7 +236,7 @@ func (d *Dir) WriteIndex(rel string) error {
 	if err != nil {
 		return fmt.Errorf("index recording %s: %w", rel, err)
 	}
-	err = castfile.WriteIndex(f, data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -213,12 +246,6 @@ func (d *Dir) WriteIndex(rel string) error {
 	}
 	if err != nil {
 		_ = d.root.Remove(tmp)
-		d.mu.Lock()
-		stopped := d.closing
-		d.mu.Unlock()
-		if stopped { // Close interrupted it: not a failure
-			return nil
-		}
 		return fmt.Errorf("index recording %s: %w", rel, err)
 	}
 	return nil

@@ -3,6 +3,8 @@ package recorder
 import (
 	"log/slog"
 	"sync"
+
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 )
 
 // keyframeQueue is how many closed recordings may wait for their index.
@@ -32,8 +34,32 @@ type keyframeJob struct {
 	log *slog.Logger
 }
 
-// add queues the recording rel of dir for indexing without waiting.
-func (k *keyframer) add(j keyframeJob) {
+// QueueKeyframes queues for the background indexer the closed compressed
+// recordings among rels (paths in d) whose index lacks keyframes — those
+// closed while the queue was full, before a restart, or repaired after a
+// crash — and returns how many it queued. It stops when the queue is
+// full: the rest wait for the next start, and their readers make
+// keyframes on demand meanwhile. It reads only the end of each index and
+// never waits for the indexing. full reports that the queue is full.
+func QueueKeyframes(d *Dir, rels []string, log *slog.Logger) (queued int, full bool) {
+	for _, rel := range rels {
+		if !castfile.Compressed(rel) || castfile.Indexed(d.Files(), rel) {
+			continue
+		}
+		if _, err := d.root.Lstat(rel); err != nil { // not in this folder (moved to the bucket)
+			continue
+		}
+		if !keyframes.add(keyframeJob{dir: d, rel: rel, log: log}) {
+			return queued, true
+		}
+		queued++
+	}
+	return queued, false
+}
+
+// add queues the recording rel of dir for indexing without waiting, and
+// reports whether it could.
+func (k *keyframer) add(j keyframeJob) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if len(k.jobs) >= keyframeQueue {
@@ -41,13 +67,14 @@ func (k *keyframer) add(j keyframeJob) {
 			k.dropped = true
 			j.log.Warn("keyframe queue full: recordings left for their readers to index", "path", j.rel)
 		}
-		return
+		return false
 	}
 	k.jobs = append(k.jobs, j)
 	if !k.running {
 		k.running = true
 		go k.run() // owner: k, until the queue is empty
 	}
+	return true
 }
 
 func (k *keyframer) run() {

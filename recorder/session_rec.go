@@ -58,7 +58,7 @@ type Session struct {
 	file    *os.File
 	hw      *hashingWriter
 	idx     *os.File         // the compressed format's index file; nil: a raw .cast
-	cw      *castfile.Writer // compresses w's stream into hw; nil with idx
+	cw      *castfile.Writer // compresses w's stream into hw and writes idx; nil without idx
 	w       *asciicast.Writer
 	feed    *feed      // nil without a Hub; set before Start returns
 	sftp    *sftpWatch // whether the streams speak SFTP (sftp.go)
@@ -126,7 +126,7 @@ func (s *Session) open(ctx context.Context, info SessionInfo) error {
 	}
 	var dst io.Writer = s.hw
 	if s.idx != nil {
-		s.cw = castfile.NewWriter(s.hw, nil, header(info)) // no emulation here: see keyframer
+		s.cw = castfile.NewWriter(s.hw, s.idx, header(info)) // an index without keyframes: see keyframer
 		dst = s.cw
 	}
 	w, err := asciicast.NewWriter(dst, header(info), opt)

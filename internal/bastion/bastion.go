@@ -246,6 +246,11 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 	} else if n > 0 {
 		log.Warn("recordings interrupted by an earlier stop were closed", "count", n)
 	}
+	if n, err := recindex.QueueKeyframes(context.Background(), b.Store, b.Dir, cfg.Node(), log); err != nil {
+		log.Warn("recordings without keyframes not looked for", "err", err)
+	} else if n > 0 {
+		log.Info("recordings queued for their keyframes", "count", n)
+	}
 	bucket, err := OpenBucket(cfg)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/recording"
@@ -72,4 +73,44 @@ func Recover(dir *recorder.Dir) store.RecoverFunc {
 		out.SHA256, out.FileSize, err = recorder.HashFile(f)
 		return out, err
 	}
+}
+
+// Lister is the store's listing of recordings (either backend).
+type Lister interface {
+	ListRecordings(ctx context.Context, f store.Filter) (store.Page, error)
+}
+
+// maxKeyframeScan bounds how many recordings, newest first, a start looks
+// at for missing keyframes: a start costs one small read per recording.
+const maxKeyframeScan = 5000
+
+// QueueKeyframes hands the recorder's background indexer the closed
+// compressed recordings of node (the rows this node recorded, whose files
+// are in dir) that lack keyframes, newest first, until its queue is full
+// (recorder.QueueKeyframes): recordings closed while the queue was full or
+// the server stopped, and those Recover repaired. It returns how many it
+// queued.
+func QueueKeyframes(ctx context.Context, st Lister, dir *recorder.Dir, node string, log *slog.Logger) (int, error) {
+	f := store.Filter{Limit: 500}
+	queued, seen := 0, 0
+	for seen < maxKeyframeScan {
+		page, err := st.ListRecordings(ctx, f)
+		if err != nil {
+			return queued, fmt.Errorf("list recordings: %w", err)
+		}
+		var rels []string
+		for _, r := range page.Items {
+			if r.Status != recording.StatusActive && r.Node == node && castfile.Compressed(r.Path) {
+				rels = append(rels, r.Path)
+			}
+		}
+		seen += len(page.Items)
+		n, full := recorder.QueueKeyframes(dir, rels, log)
+		queued += n
+		if full || page.Next == "" {
+			return queued, nil
+		}
+		f.Cursor = page.Next
+	}
+	return queued, nil
 }

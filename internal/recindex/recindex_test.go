@@ -2,6 +2,7 @@ package recindex
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
 
@@ -67,4 +69,63 @@ func TestIndexAndRecovery(t *testing.T) {
 		t.Fatalf("recovered: %+v, %v", r2, err)
 	}
 	_ = s2.Close(ctx, asciicast.Exit{})
+}
+
+// At start the closed recordings whose index lacks keyframes (here: one a
+// repair rewrote without them) are handed to the background indexer.
+func TestQueueKeyframes(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	st, err := store.Open(filepath.Join(base, "jumpcast.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir, err := recorder.OpenDir(filepath.Join(base, "recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	m := recorder.NewManager(recorder.ManagerOptions{Dir: dir, Index: New(st), FlushInterval: 10 * time.Millisecond})
+	s, err := m.Start(ctx, recorder.SessionInfo{User: "alice", RemoteUser: "root", TargetAlias: "db1",
+		Kind: recorder.KindShell, PTY: true, Width: 80, Height: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Output([]byte("\x1b[?1049hfull screen\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx, asciicast.Exit{HasStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.GetRecording(ctx, s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexed := func() bool {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if castfile.Indexed(dir.Files(), r.Path) {
+				return true
+			}
+		}
+		return false
+	}
+	if !indexed() {
+		t.Fatal("the closed recording's keyframes were never written")
+	}
+	if err := dir.Repair(r.Path); err != nil { // an index without keyframes, as after a crash
+		t.Fatal(err)
+	}
+	if castfile.Indexed(dir.Files(), r.Path) {
+		t.Fatal("a repaired index claims every keyframe")
+	}
+	if n, err := QueueKeyframes(ctx, st, dir, "", slog.New(slog.DiscardHandler)); err != nil || n != 1 {
+		t.Fatalf("QueueKeyframes = %d, %v; want 1", n, err)
+	}
+	if !indexed() {
+		t.Error("the queued recording's keyframes were never written")
+	}
+	if n, _ := QueueKeyframes(ctx, st, dir, "", slog.New(slog.DiscardHandler)); n != 0 {
+		t.Errorf("QueueKeyframes queued %d recordings that have their keyframes", n)
+	}
 }

@@ -10,24 +10,34 @@ import (
 )
 
 // builder cuts a recording's events into chunks and computes the keyframe
-// of each chunk's start by feeding the events to a Screen. Both the Writer
-// (off the recording's hot path) and a Reader without a complete index use
-// it. The caller closes scr.
+// of each chunk's start by feeding the events to a Screen — or, with a nil
+// Screen, only counts them and tracks the size, leaving the keyframes to
+// be made on demand (Reader.Keyframe). The caller closes scr.
 type builder struct {
-	scr    *Screen
-	chunks []chunk
-	open   bool  // the last chunk is still taking events
-	bytes  int64 // event line bytes of the open chunk
+	scr        *Screen
+	cols, rows int // the size, tracked without a Screen
+	chunks     []chunk
+	open       bool  // the last chunk is still taking events
+	bytes      int64 // event line bytes of the open chunk
 }
 
 func newBuilder(scr *Screen) *builder { return &builder{scr: scr} }
 
+// newLazyBuilder returns a builder without emulation for a recording that
+// starts at cols×rows.
+func newLazyBuilder(cols, rows int) *builder { return &builder{cols: cols, rows: rows} }
+
 // begin opens a chunk whose bytes start at off and whose first event
 // happens at at: its keyframe is the screen now.
 func (b *builder) begin(off int64, at float64) {
-	cols, rows := b.scr.Size()
-	b.chunks = append(b.chunks, chunk{Chunk: Chunk{Start: at, End: at}, off: off,
-		kf: Keyframe{At: at, Cols: cols, Rows: rows, Paint: b.scr.Paint()}})
+	if b.scr == nil {
+		b.chunks = append(b.chunks, chunk{Chunk: Chunk{Start: at, End: at}, off: off,
+			kf: Keyframe{At: at, Cols: b.cols, Rows: b.rows}, lazy: true})
+	} else {
+		cols, rows := b.scr.Size()
+		b.chunks = append(b.chunks, chunk{Chunk: Chunk{Start: at, End: at}, off: off,
+			kf: Keyframe{At: at, Cols: cols, Rows: rows, Paint: b.scr.Paint()}})
+	}
 	b.open, b.bytes = true, 0
 }
 
@@ -47,19 +57,27 @@ func (b *builder) event(ev asciicast.Event, n int) {
 	c.Events++
 	c.End = ev.Time
 	b.bytes += int64(n)
+	if b.scr == nil && ev.Code == asciicast.CodeResize {
+		if w, h, err := asciicast.ParseResize(ev.Data); err == nil {
+			b.cols, b.rows = w, h
+		}
+	}
 	apply(b.scr, ev, c)
 }
 
-// apply feeds ev to scr; c, if not nil, counts its output and markers.
+// apply feeds ev to scr (nil: none); c, if not nil, counts its output and
+// markers.
 func apply(scr *Screen, ev asciicast.Event, c *chunk) {
 	switch ev.Code {
 	case asciicast.CodeOutput:
-		_, _ = scr.WriteString(ev.Data)
+		if scr != nil {
+			_, _ = scr.WriteString(ev.Data)
+		}
 		if c != nil {
 			c.OutBytes += int64(len(ev.Data))
 		}
 	case asciicast.CodeResize:
-		if w, h, err := asciicast.ParseResize(ev.Data); err == nil {
+		if w, h, err := asciicast.ParseResize(ev.Data); err == nil && scr != nil {
 			scr.Resize(w, h)
 		}
 	case asciicast.CodeMarker:

@@ -331,8 +331,8 @@ func checkRepair(t *testing.T, dir, name string, want []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chunks, err := parseIndex(string(idxData))
-	if err != nil || len(chunks) != len(r.Index().Chunks) {
-		t.Errorf("rebuilt index: %d chunks (%v), reader sees %d", len(chunks), err, len(r.Index().Chunks))
+	p, err := parseIndex(string(idxData))
+	if err != nil || len(p.chunks) != len(r.Index().Chunks) || p.closed == 0 {
+		t.Errorf("rebuilt index: %d chunks (%v), closed at %d; reader sees %d", len(p.chunks), err, p.closed, len(r.Index().Chunks))
 	}
 }

@@ -21,8 +21,7 @@ func Convert(data, index io.Writer, raw io.Reader) error {
 	if err != nil {
 		return err
 	}
-	w := NewWriter(data, index, h)
-	w.whole = true // no session to keep up with: the index is written whole
+	w := newKeyframedWriter(data, index, h) // no session to keep up with: keyframes now
 	if _, err := w.Write(hdr); err != nil {
 		_ = w.Close()
 		return err

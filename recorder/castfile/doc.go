@@ -17,16 +17,21 @@
 //   - "<id>.cast.idx", the index: a first line naming the format, then one
 //     JSON line per closed chunk — its byte range in the data file, the
 //     times of its first and last events, its event count and output
-//     bytes, its markers, and the keyframe of its start (the screen as VT
-//     bytes, see Keyframe). The index is derived data: a missing or short
-//     one is completed from the data file by Open.
+//     bytes, its markers, and, once computed, the keyframe of its start
+//     (the screen as VT bytes, see Keyframe) — and, once the recording is
+//     closed, a last line with the data's size and whether every keyframe
+//     is there. The index is derived data: a missing or short one is
+//     completed from the data file by Open.
 //
 // Keyframes come from a terminal emulator, github.com/charmbracelet/x/vt,
-// wrapped by Screen; Writer computes them on its own goroutine, off the
-// recording's path.
+// wrapped by Screen. Nothing is emulated on the recording's path: the
+// session's Writer writes the index without keyframes; a Reader makes the
+// ones it is asked for on demand and keeps them in the index of a closed
+// recording (IndexKeeper); WriteIndex, run by the recorder's background
+// indexer, makes them all.
 //
 // The package imports nothing of jumpcast but recorder/asciicast.
 // Files: index.go (the types and the index file), writer.go, reader.go,
-// build.go (cutting chunks, reading lines), screen.go and peek.go (the
-// emulator and its keyframes).
+// ondemand.go (keyframes made by readers), build.go (cutting chunks,
+// reading lines), screen.go and peek.go (the emulator and its keyframes).
 package castfile

@@ -31,7 +31,10 @@ func (r *Reader) WriteCastFrom(w io.Writer, t float64) error {
 	if len(r.chunks) == 0 {
 		return r.WriteCast(w)
 	}
-	kf := r.chunks[i].kf
+	kf, err := r.Keyframe(i)
+	if err != nil {
+		return err
+	}
 	h := r.hdr
 	h.Width, h.Height, h.Duration = kf.Cols, kf.Rows, 0
 	bw := bufio.NewWriterSize(w, 64<<10)

@@ -49,6 +49,10 @@ type Keyframe struct {
 	// bracketed paste, mouse reporting) and the cursor's position and
 	// visibility. See Screen.Paint for what it leaves out.
 	Paint string
+	// Approx is set on a keyframe made on demand too far from an exact
+	// one to replay now (see Reader.Keyframe): the screen the last output
+	// leaves on a blank terminal, right for scrolling text only.
+	Approx bool
 }
 
 // Chunk describes a run of consecutive events.
@@ -78,14 +82,26 @@ const indexMagic = `{"format":"jumpcast-cast-index","version":1}`
 // indexLine is one line of an index file (after the first): one closed
 // chunk of the data file, a gzip member.
 type indexLine struct {
-	Off      int64        `json:"off"` // the member's first byte in the data file
-	Len      int64        `json:"len"` // the member's length in bytes
-	Start    float64      `json:"start"`
-	End      float64      `json:"end"`
-	Events   int          `json:"events"`
-	Out      int64        `json:"out"`
-	Markers  []markerJSON `json:"markers,omitempty"`
-	Keyframe keyframeJSON `json:"keyframe"`
+	Off     int64        `json:"off"` // the member's first byte in the data file
+	Len     int64        `json:"len"` // the member's length in bytes
+	Start   float64      `json:"start"`
+	End     float64      `json:"end"`
+	Events  int          `json:"events"`
+	Out     int64        `json:"out"`
+	Markers []markerJSON `json:"markers,omitempty"`
+	// Keyframe is nil in an index written without emulation (the
+	// session's, or a reader's cache of what it computed): the screen is
+	// then made on demand (Reader.Keyframe).
+	Keyframe *keyframeJSON `json:"keyframe,omitempty"`
+}
+
+// trailerLine is the last line of the index of a closed recording: the
+// data file will not grow, and whether every chunk's keyframe is in the
+// index. An index without it belongs to a recording still being written,
+// or one indexed before trailers existed.
+type trailerLine struct {
+	Closed    int64 `json:"closed"` // the data file's size
+	Keyframes bool  `json:"keyframes"`
 }
 
 type markerJSON struct {
@@ -105,12 +121,15 @@ type chunk struct {
 	Chunk
 	off, n  int64 // its bytes in the data file: raw lines, or one gzip member
 	kf      Keyframe
+	lazy    bool // kf holds only At: its screen is made on demand (Reader.Keyframe)
 	markers []Marker
 }
 
 func (c *chunk) line() []byte {
-	l := indexLine{Off: c.off, Len: c.n, Start: c.Start, End: c.End, Events: c.Events, Out: c.OutBytes,
-		Keyframe: keyframeJSON{At: c.kf.At, Cols: c.kf.Cols, Rows: c.kf.Rows, Paint: c.kf.Paint}}
+	l := indexLine{Off: c.off, Len: c.n, Start: c.Start, End: c.End, Events: c.Events, Out: c.OutBytes}
+	if !c.lazy {
+		l.Keyframe = &keyframeJSON{At: c.kf.At, Cols: c.kf.Cols, Rows: c.kf.Rows, Paint: c.kf.Paint}
+	}
 	for _, m := range c.markers {
 		l.Markers = append(l.Markers, markerJSON(m))
 	}
@@ -121,14 +140,32 @@ func (c *chunk) line() []byte {
 	return append(b, '\n')
 }
 
-// parseIndex reads an index file's chunks. A last line cut by a crash ends
-// it; anything else malformed is an error.
-func parseIndex(data string) ([]chunk, error) {
+// trailer returns the index's last line for a closed recording of size
+// bytes whose chunks are cs.
+func trailer(size int64, cs []chunk) []byte {
+	t := trailerLine{Closed: size, Keyframes: true}
+	for i := range cs {
+		t.Keyframes = t.Keyframes && !cs[i].lazy
+	}
+	b, _ := json.Marshal(t) // plain numbers and a bool: never fails
+	return append(b, '\n')
+}
+
+// parsedIndex is what an index file says.
+type parsedIndex struct {
+	chunks []chunk
+	closed int64 // the data file's size at close; 0: no trailer
+}
+
+// parseIndex reads an index file's chunks and trailer. A last line cut by
+// a crash ends it; anything else malformed is an error.
+func parseIndex(data string) (parsedIndex, error) {
 	first, rest, _ := strings.Cut(data, "\n")
 	if first != indexMagic {
-		return nil, fmt.Errorf("not a recording index")
+		return parsedIndex{}, fmt.Errorf("not a recording index")
 	}
 	var out []chunk
+	var closed int64
 	for rest != "" {
 		var line string
 		var complete bool
@@ -136,20 +173,30 @@ func parseIndex(data string) ([]chunk, error) {
 		if !complete {
 			break
 		}
+		if strings.HasPrefix(line, `{"closed":`) {
+			var t trailerLine
+			if err := json.Unmarshal([]byte(line), &t); err != nil || rest != "" {
+				return parsedIndex{}, fmt.Errorf("recording index line %d: bad trailer", len(out)+2)
+			}
+			closed = t.Closed
+			break
+		}
 		var l indexLine
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
-			return nil, fmt.Errorf("recording index line %d: %w", len(out)+2, err)
+			return parsedIndex{}, fmt.Errorf("recording index line %d: %w", len(out)+2, err)
 		}
 		c := chunk{Chunk: Chunk{Start: l.Start, End: l.End, Events: l.Events, OutBytes: l.Out},
-			off: l.Off, n: l.Len,
-			kf: Keyframe{At: l.Keyframe.At, Cols: l.Keyframe.Cols, Rows: l.Keyframe.Rows, Paint: l.Keyframe.Paint}}
+			off: l.Off, n: l.Len, kf: Keyframe{At: l.Start}, lazy: true}
+		if k := l.Keyframe; k != nil {
+			c.kf, c.lazy = Keyframe{At: k.At, Cols: k.Cols, Rows: k.Rows, Paint: k.Paint}, false
+		}
 		for _, m := range l.Markers {
 			c.markers = append(c.markers, Marker(m))
 		}
 		if l.Off < 0 || l.Len <= 0 || len(out) > 0 && l.Off != out[len(out)-1].off+out[len(out)-1].n {
-			return nil, fmt.Errorf("recording index line %d: chunks not contiguous", len(out)+2)
+			return parsedIndex{}, fmt.Errorf("recording index line %d: chunks not contiguous", len(out)+2)
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return parsedIndex{chunks: out, closed: closed}, nil
 }

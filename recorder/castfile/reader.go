@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
@@ -15,16 +16,26 @@ import (
 // Reader reads one recording, raw (.cast) or compressed (.cast.gz), by
 // chunks. Open learns the chunks (from the index file beside a compressed
 // recording, or by one pass over the events) so that Keyframe and Events
-// read only what they are asked for. A Reader of an active recording sees
-// it as it was flushed when Open ran.
+// read only what they are asked for. Open emulates nothing: keyframes the
+// index does not hold are made on demand (Keyframe, keyframes.go), so
+// opening takes the same time whatever the recording's length. A Reader
+// of an active recording sees it as it was flushed when Open ran.
 //
 // A Reader is safe for concurrent use: its methods read the file with
 // ReadAt. Close releases the file.
 type Reader struct {
-	f      File
-	gz     bool
-	hdr    asciicast.Header
-	hdrN   int64 // bytes before the first chunk: the header line, or its gzip member
+	f    File
+	gz   bool
+	hdr  asciicast.Header
+	hdrN int64 // bytes before the first chunk: the header line, or its gzip member
+	// keep, when set, is where the keyframes made on demand are kept
+	// (rel's index): only for a closed recording (its index has a
+	// trailer matching the data's size).
+	keep IndexKeeper
+	rel  string
+	// mu guards the keyframes of chunks (kf, lazy): those made on demand
+	// are written under it. The rest of chunks is fixed at Open.
+	mu     sync.Mutex
 	chunks []chunk
 }
 
@@ -37,7 +48,7 @@ func Compressed(rel string) bool { return strings.HasSuffix(rel, ".cast.gz") }
 func IndexPath(rel string) string { return strings.TrimSuffix(rel, ".gz") + ".idx" }
 
 // Open opens the recording at rel through o: a raw asciicast v2 file
-// (".cast"), read once to cut its chunks and compute their keyframes, or
+// (".cast"), read once to cut its chunks, or
 // the compressed format (".cast.gz" and its index), whose index is used as
 // far as it goes and completed from the data (an active recording, or one
 // a crash left without its last index lines). A header that is missing or
@@ -90,8 +101,7 @@ func (r *Reader) openRaw() error {
 		return err
 	}
 	r.hdrN = lr.off
-	b := newBuilder(NewScreen(r.hdr.Width, r.hdr.Height))
-	defer func() { _ = b.scr.Close() }()
+	b := newLazyBuilder(r.hdr.Width, r.hdr.Height)
 	if err := scanLines(b, lr, true); err != nil {
 		return err
 	}
@@ -143,20 +153,24 @@ func (r *Reader) openCompressed(o Opener, rel string) error {
 		return err
 	}
 	if o == nil {
-		return r.complete(size) // Repair: from the data alone
+		return nil // Repair, WriteIndex: the caller completes it from the data
 	}
 	if idx, err := o.Open(IndexPath(rel)); err == nil {
 		data, rerr := io.ReadAll(io.LimitReader(idx, 1<<30))
 		_ = idx.Close()
+		var p parsedIndex
 		if rerr == nil {
-			r.chunks, err = parseIndex(string(data))
+			p, err = parseIndex(string(data))
+			r.chunks = p.chunks
 		}
 		if rerr != nil || err != nil || len(r.chunks) > 0 && r.chunks[0].off != r.hdrN ||
 			len(r.chunks) > 0 && r.end() > size {
 			r.chunks = nil // rebuilt from the data below
+		} else if k, ok := o.(IndexKeeper); ok && p.closed == size && r.end() == size {
+			r.keep, r.rel = k, rel
 		}
 	}
-	return r.complete(size)
+	return r.complete(size, true)
 }
 
 // end is the offset just past the last known chunk.
@@ -169,11 +183,21 @@ func (r *Reader) end() int64 {
 }
 
 // complete describes the members past the last indexed chunk, each one a
-// chunk, starting from the screen the last indexed chunk leaves.
-func (r *Reader) complete(size int64) error {
+// chunk: lazy, without their keyframes (made on demand by Keyframe), or
+// with them, starting from the screen the last indexed chunk leaves.
+func (r *Reader) complete(size int64, lazy bool) error {
 	from := r.end()
 	if from >= size {
 		return nil
+	}
+	if lazy {
+		cols, rows := r.hdr.Width, r.hdr.Height
+		if n := len(r.chunks); n > 0 {
+			cols, rows = r.chunks[n-1].kf.Cols, r.chunks[n-1].kf.Rows // at worst a resize early
+		}
+		b := newLazyBuilder(cols, rows)
+		b.chunks = r.chunks
+		return r.scanMembers(b, from, size)
 	}
 	scr := NewScreen(r.hdr.Width, r.hdr.Height)
 	defer func() { _ = scr.Close() }()
@@ -187,6 +211,12 @@ func (r *Reader) complete(size int64) error {
 	}
 	b := newBuilder(scr)
 	b.chunks = r.chunks
+	return r.scanMembers(b, from, size)
+}
+
+// scanMembers feeds b the members of the data from from to size, each one
+// a chunk.
+func (r *Reader) scanMembers(b *builder, from, size int64) error {
 	_, err := eachMember(r.f, from, size, func(off int64, z io.Reader) error {
 		b.end(off)
 		first := true
@@ -284,7 +314,8 @@ func (c *cutReader) Read(p []byte) (int, error) {
 // Index returns what is known of the recording without reading events.
 func (r *Reader) Index() Index {
 	x := Index{Header: r.hdr, Chunks: make([]Chunk, len(r.chunks))}
-	for i, c := range r.chunks {
+	for i := range r.chunks {
+		c := &r.chunks[i] // not its keyframe, which Keyframe may be making
 		x.Chunks[i] = c.Chunk
 		x.Markers = append(x.Markers, c.markers...)
 		x.Duration = c.End
@@ -292,20 +323,11 @@ func (r *Reader) Index() Index {
 	return x
 }
 
-// Keyframe returns the screen at the start of chunk i (chunk 0: the empty
-// screen of the header's size).
-func (r *Reader) Keyframe(i int) (Keyframe, error) {
-	if i < 0 || i >= len(r.chunks) {
-		return Keyframe{}, fmt.Errorf("no chunk %d (recording has %d)", i, len(r.chunks))
-	}
-	return r.chunks[i].kf, nil
-}
-
 // Events calls fn with chunk i's events, in order, and stops at fn's
 // first error, which it returns.
 func (r *Reader) Events(i int, fn func(asciicast.Event) error) error {
 	if i < 0 || i >= len(r.chunks) {
-		return fmt.Errorf("no chunk %d (recording has %d)", i, len(r.chunks))
+		return errNoChunk(i, len(r.chunks))
 	}
 	c := r.chunks[i]
 	var src io.Reader = io.NewSectionReader(r.f, c.off, c.n)
@@ -340,3 +362,5 @@ func (r *Reader) WriteCast(w io.Writer) error {
 
 // Close releases the file.
 func (r *Reader) Close() error { return r.f.Close() }
+
+func errNoChunk(i, n int) error { return fmt.Errorf("no chunk %d (recording has %d)", i, n) }

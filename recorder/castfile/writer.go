@@ -3,12 +3,11 @@ package castfile
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
@@ -19,29 +18,23 @@ import (
 // more (bench/README.md has the figures).
 const Level = gzip.BestSpeed
 
-// closeWait is how long Close waits for the indexer to finish its queue
-// before it stops it, so that the end of a session is not held up.
-const closeWait = 2 * time.Second
-
-// queueLen bounds the indexer's queue: about 16 MiB of event lines (each
-// Write is at most a 64 KiB flush).
-const queueLen = 256
-
 // Writer writes the compressed format: it takes the asciicast v2 stream
 // (an asciicast.Writer's output: the header line first, then whole event
 // lines) and writes it to the data file as gzip members — the header
 // alone in the first, then one member per chunk — and, beside it, the
 // index file: one line per closed chunk with its byte range, times,
-// counts, markers and the keyframe of its start.
+// counts and markers, and a last line once the Writer is closed.
 //
 // Durability: each Write ends with a gzip sync flush, so the data file
 // decodes (zcat, or Open) to the end of the last Write even if the
-// process dies before the member is closed. With an index file, the
-// keyframes are computed off the caller's path, by a goroutine the Writer
-// owns, fed copies of the lines through a bounded queue that a Write
-// never waits for: an indexer that falls behind stops (see send), the
-// recording does not. Without one (the recorder's sessions), nothing but
-// compression happens here.
+// process dies before the member is closed.
+//
+// The index a Writer from NewWriter makes has no keyframes: nothing is
+// emulated on the recording's path. Readers make keyframes on demand
+// (Reader.Keyframe) and the background indexer writes them all once the
+// recording is closed (WriteIndex). An output event's bytes in this index
+// are counted as encoded (JSON escapes included), close to the decoded
+// count a keyframed index holds.
 //
 // Not safe for concurrent use: asciicast.Writer calls Write under its
 // lock, and Close comes after the asciicast.Writer's Close.
@@ -50,20 +43,20 @@ type Writer struct {
 	n     int64        // bytes written to dst
 	zbuf  bytes.Buffer // z's output since the last flush point
 	z     *gzip.Writer
-	open  bool    // a chunk member is open
-	start float64 // time of the open chunk's first event
-	bytes int64   // event line bytes in the open chunk
-	hdr   bool    // the header member is written
-	err   error   // first write error, sticky
-	// behind is set when the indexer's queue was full: it gets nothing
-	// more (send).
-	behind bool
+	open  bool  // a chunk member is open
+	bytes int64 // event line bytes in the open chunk
+	hdr   bool  // the header member is written
+	err   error // first write error of the data, sticky
 
-	work  chan work     // to the indexer; closed by Close
-	done  chan struct{} // closed when the indexer returns
-	ierr  error         // the indexer's first error; read after done
-	stop  atomic.Bool   // set by Close after closeWait: the indexer returns
-	whole bool          // Convert's: sends wait, Close waits, the index is whole
+	idx  io.Writer // the index; nil: none
+	cur  chunk     // the open chunk, as its index line will say
+	ierr error     // first write error of the index, sticky
+
+	// With keyframes (Convert): an indexer goroutine owned by the Writer
+	// replays copies of the lines into a Screen and writes the index
+	// lines, keyframes included. Sends wait; Close waits for it.
+	work chan work     // to the indexer; closed by Close
+	done chan struct{} // closed when the indexer returns
 }
 
 // work is one thing for the indexer: a chunk that begins at byte begin,
@@ -74,18 +67,21 @@ type work struct {
 }
 
 // NewWriter returns a Writer of the data file dst and the index file idx
-// for a recording whose header is h (its size is the first keyframe's).
-// The caller syncs and closes both files after Close. A nil idx: no index and no emulation at all — the
-// recorder's sessions write only the data, and their index is made after
-// Close, off the session's path (WriteIndex; readers complete a missing
-// index from the data).
+// (nil: no index) for a recording whose header is h. The caller syncs and
+// closes both files after Close.
 func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
-	w := &Writer{dst: dst}
+	w := &Writer{dst: dst, idx: idx}
 	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
-	if idx != nil {
-		w.work, w.done = make(chan work, queueLen), make(chan struct{})
-		go w.index(idx, h.Width, h.Height) // owner: the Writer, until Close
-	}
+	w.writeIndex([]byte(indexMagic + "\n"))
+	return w
+}
+
+// newKeyframedWriter is NewWriter whose index holds every keyframe,
+// computed on a goroutine the Writer owns until Close.
+func newKeyframedWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
+	w := NewWriter(dst, idx, h)
+	w.work, w.done = make(chan work, 64), make(chan struct{})
+	go w.index(h.Width, h.Height) // owner: the Writer, until Close
 	return w
 }
 
@@ -115,7 +111,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if !w.open {
 		w.z.Reset(&w.zbuf)
-		w.open, w.bytes, w.start = true, 0, lineTime(p)
+		at := lineTime(p)
+		w.open, w.bytes = true, 0
+		w.cur = chunk{Chunk: Chunk{Start: at}, off: w.n, kf: Keyframe{At: at}, lazy: true}
 		w.send(work{begin: w.n, end: -1})
 	}
 	_, _ = w.z.Write(p)
@@ -124,13 +122,42 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	w.bytes += int64(len(p))
-	if !w.behind {
+	if w.work != nil {
 		w.send(work{begin: -1, end: -1, lines: bytes.Clone(p)})
+	} else if w.idx != nil {
+		w.count(p)
 	}
-	if w.bytes >= ChunkBytes || lineTime(lastLine(p))-w.start >= ChunkSpan {
+	w.cur.End = lineTime(lastLine(p))
+	if w.bytes >= ChunkBytes || w.cur.End-w.cur.Start >= ChunkSpan {
 		return len(p), w.closeChunk()
 	}
 	return len(p), nil
+}
+
+// count adds the event lines p to the open chunk's counts: events, output
+// bytes (as encoded) and markers. It looks at each line's code only.
+func (w *Writer) count(p []byte) {
+	for len(p) > 0 {
+		nl := bytes.IndexByte(p, '\n')
+		if nl < 0 {
+			return
+		}
+		line := p[:nl+1]
+		p = p[nl+1:]
+		w.cur.Events++
+		comma := bytes.IndexByte(line, ',')
+		if comma < 0 || len(line) < comma+8 {
+			continue
+		}
+		switch string(line[comma+1 : comma+5]) {
+		case `"o",`:
+			w.cur.OutBytes += int64(len(line) - comma - 5 - len(`""]`+"\n"))
+		case `"m",`:
+			if ev, ok, err := decode(line); err == nil && ok {
+				w.cur.markers = append(w.cur.markers, Marker{At: ev.Time, Label: ev.Data})
+			}
+		}
+	}
 }
 
 func (w *Writer) closeChunk() error {
@@ -139,34 +166,33 @@ func (w *Writer) closeChunk() error {
 	if err := w.out(); err != nil {
 		return err
 	}
-	w.send(work{begin: -1, end: w.n})
+	w.cur.n = w.n - w.cur.off
+	if w.work != nil {
+		w.send(work{begin: -1, end: w.n})
+	} else {
+		w.writeIndex(w.cur.line())
+	}
 	return nil
+}
+
+// writeIndex writes one index line (keeping the first error).
+func (w *Writer) writeIndex(line []byte) {
+	if w.idx == nil || w.ierr != nil {
+		return
+	}
+	if _, err := w.idx.Write(line); err != nil {
+		w.ierr = fmt.Errorf("write recording index: %w", err)
+	}
 }
 
 // ErrData marks a Writer's error as one of the data file (not of the
 // index, which can be rebuilt from it).
 var ErrData = errors.New("write compressed recording")
 
-// send queues wk for the indexer without ever waiting: when the queue is
-// full the indexer has fallen behind the output (the emulator is slower
-// than a fast scrolling stream), and it is given nothing more. The index
-// then ends at the last chunk it closed; readers complete it from the
-// data (Open), and recovery or Repair rewrites it whole.
+// send queues wk for the indexer, if there is one.
 func (w *Writer) send(wk work) {
-	if w.work == nil {
-		return
-	}
-	if w.whole {
+	if w.work != nil {
 		w.work <- wk
-		return
-	}
-	if w.behind {
-		return
-	}
-	select {
-	case w.work <- wk:
-	default:
-		w.behind = true
 	}
 }
 
@@ -177,57 +203,42 @@ func (w *Writer) fail(err error) error {
 	return w.err
 }
 
-// Close ends the open chunk's member and waits for the index to be
-// written (at most closeWait: then the indexer stops where it is). It returns the data file's first write error, then the index
+// Close ends the open chunk's member, waits for the indexer if there is
+// one, and ends the index with the line that says the recording is
+// closed. It returns the data file's first write error, then the index
 // file's.
 func (w *Writer) Close() error {
 	if w.open && w.err == nil {
 		_ = w.closeChunk()
 	}
-	if w.work == nil {
-		return w.err
-	}
-	close(w.work)
-	wait := time.After(closeWait)
-	if w.whole {
-		wait = nil
-	}
-	select {
-	case <-w.done:
-	case <-wait:
-		w.stop.Store(true) // the rest of the index is left to readers
+	if w.work != nil {
+		close(w.work)
 		<-w.done
 	}
 	if w.err != nil {
 		return w.err
 	}
+	t, _ := json.Marshal(trailerLine{Closed: w.n, Keyframes: w.work != nil}) // never fails
+	w.writeIndex(append(t, '\n'))
 	return w.ierr
 }
 
 // index is the indexer: it replays the lines into a Screen and writes one
 // index line per closed chunk.
-func (w *Writer) index(idx io.Writer, cols, rows int) {
+func (w *Writer) index(cols, rows int) {
 	defer close(w.done)
 	scr := NewScreen(cols, rows)
 	defer func() { _ = scr.Close() }()
 	b := newBuilder(scr)
-	if _, err := io.WriteString(idx, indexMagic+"\n"); err != nil {
-		w.ierr = fmt.Errorf("write recording index: %w", err)
-	}
 	begin := int64(-1)
 	for wk := range w.work {
-		if w.stop.Load() {
-			return
-		}
 		switch {
 		case wk.begin >= 0:
 			begin = wk.begin
 		case wk.end >= 0:
 			if b.open {
 				b.end(wk.end)
-				if _, err := idx.Write(b.chunks[len(b.chunks)-1].line()); err != nil && w.ierr == nil {
-					w.ierr = fmt.Errorf("write recording index: %w", err)
-				}
+				w.writeIndex(b.chunks[len(b.chunks)-1].line())
 				b.chunks = b.chunks[:0]
 			}
 		default:

@@ -1,0 +1,174 @@
+package castfile
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
+)
+
+// dirKeeper is a folder of recordings that keeps indexes as recorder.Dir
+// does: a new file renamed over the old.
+type dirKeeper struct{ dirOpener }
+
+func (d dirKeeper) PutIndex(rel string, write func(io.Writer) error) error {
+	path := filepath.Join(string(d.dirOpener), IndexPath(rel))
+	f, err := os.CreateTemp(filepath.Dir(path), "idx-*")
+	if err != nil {
+		return err
+	}
+	err = errors.Join(write(f), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	return err
+}
+
+// screenAt is the screen at the start of chunk i, replayed from the start.
+func screenAt(t *testing.T, r *Reader, i int) *Screen {
+	t.Helper()
+	scr := NewScreen(r.hdr.Width, r.hdr.Height)
+	for k := range i {
+		if err := r.Events(k, func(ev asciicast.Event) error { apply(scr, ev, nil); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return scr
+}
+
+// The session's writer makes an index without keyframes; a Reader answers
+// keyframes in any order, exact from the nearest one within reach, and
+// keeps them in the index of a closed recording, where the next Reader
+// finds them.
+func TestKeyframesOnDemand(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(11, 3))
+	_, gz, _ := record(t, dir, "lazy", generate(rng, 600), true)
+	idx, err := os.ReadFile(filepath.Join(dir, IndexPath(gz)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := parseIndex(string(idx))
+	if err != nil || p.closed == 0 || len(p.chunks) < 4 {
+		t.Fatalf("the writer's index: %d chunks, closed at %d, %v", len(p.chunks), p.closed, err)
+	}
+	for i, c := range p.chunks {
+		if !c.lazy {
+			t.Fatalf("chunk %d: the session's writer emulated a keyframe", i)
+		}
+	}
+	if Indexed(dirOpener(dir), gz) {
+		t.Error("Indexed before any keyframe was made")
+	}
+
+	r, err := Open(dirKeeper{dirOpener(dir)}, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(r.Index().Chunks)
+	exact, approx := 0, 0
+	for _, i := range rng.Perm(n) {
+		kf, err := r.Keyframe(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := screenAt(t, r, i)
+		seek := NewScreen(kf.Cols, kf.Rows)
+		_, _ = seek.WriteString(kf.Paint)
+		d := diffScreens(ref, seek)
+		_, _ = ref.Close(), seek.Close()
+		switch {
+		case kf.Approx:
+			approx++
+		case d != "":
+			t.Errorf("chunk %d (exact): keyframe differs from the replay: %s", i, d)
+		default:
+			exact++
+		}
+	}
+	_ = r.Close()
+	if exact == 0 {
+		t.Errorf("no exact keyframe made on demand (%d approximate)", approx)
+	}
+
+	// What the Reader made is in the index now: a new Reader has it.
+	idx, err = os.ReadFile(filepath.Join(dir, IndexPath(gz)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = parseIndex(string(idx))
+	kept := 0
+	for _, c := range p.chunks {
+		if !c.lazy {
+			kept++
+		}
+	}
+	if err != nil || kept != exact || p.closed == 0 {
+		t.Errorf("kept index: %d keyframes (%v), closed at %d; want the %d exact ones", kept, err, p.closed, exact)
+	}
+
+	// The background indexer's index holds every one, and is left alone.
+	data, err := os.Open(filepath.Join(dir, gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = data.Close() }()
+	if err := (dirKeeper{dirOpener(dir)}).PutIndex(gz, func(w io.Writer) error { return WriteIndex(w, data) }); err != nil {
+		t.Fatal(err)
+	}
+	if !Indexed(dirOpener(dir), gz) {
+		t.Error("not Indexed after WriteIndex")
+	}
+	r, err = Open(dirKeeper{dirOpener(dir)}, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	checkSeek(t, r, rng)
+	if !Indexed(dirOpener(dir), gz) {
+		t.Error("a Reader replaced a whole index")
+	}
+}
+
+// An active recording's index is not replaced by its readers: the
+// session's writer is still appending to it.
+func TestActiveIndexNotKept(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 5))
+	_, gz, closeFn := record(t, dir, "active", generate(rng, 300), false)
+	before, err := os.ReadFile(filepath.Join(dir, IndexPath(gz)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dirKeeper{dirOpener(dir)}, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Index().Chunks {
+		if _, err := r.Keyframe(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = r.Close()
+	after, err := os.ReadFile(filepath.Join(dir, IndexPath(gz)))
+	if err != nil || string(after) != string(before) {
+		t.Errorf("the active recording's index changed under its writer (%v)", err)
+	}
+	closeFn()
+	if p, err := parseIndex(string(mustRead(t, filepath.Join(dir, IndexPath(gz))))); err != nil || p.closed == 0 {
+		t.Errorf("closed index: %v, closed at %d", err, p.closed)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
