@@ -142,8 +142,19 @@ func (s *Screen) Resize(cols, rows int) {
 func (s *Screen) Size() (cols, rows int) { return s.em.Width(), s.em.Height() }
 
 // Close stops the Screen's drain goroutine and waits for it.
+//
+// It closes the emulator's answer pipe rather than calling its Close: vt
+// v0.1.0's Emulator.Close sets a flag that Emulator.Read (running on the
+// drain goroutine) reads without synchronization, a data race. Closing
+// the pipe's writing end ends that Read with io.EOF all the same, and the
+// flag is never written.
 func (s *Screen) Close() error {
-	err := s.em.Close()
+	var err error
+	if pw, ok := s.em.InputPipe().(*io.PipeWriter); ok {
+		err = pw.CloseWithError(io.EOF)
+	} else { // a vt whose input is not the pipe: its own Close
+		err = s.em.Close()
+	}
 	<-s.done
 	return err
 }
