@@ -1,11 +1,14 @@
 package castfile
 
 import (
+	"bytes"
+	stdgzip "compress/gzip"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
@@ -171,4 +174,37 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Files written before the data was compressed with klauspost/compress
+// (by the standard library's gzip, members alike) still read.
+func TestReadsStdlibGzipMembers(t *testing.T) {
+	dir := t.TempDir()
+	var data bytes.Buffer
+	for _, member := range []string{
+		`{"version":2,"width":80,"height":24}` + "\n",
+		`[0.5,"o","first\r\n"]` + "\n" + `[1.0,"m","here"]` + "\n",
+		`[12.0,"o","second\r\n"]` + "\n",
+	} {
+		z, _ := stdgzip.NewWriterLevel(&data, stdgzip.BestSpeed)
+		_, _ = z.Write([]byte(member))
+		_ = z.Close()
+	}
+	name := "old.cast.gz"
+	if err := os.WriteFile(filepath.Join(dir, name), data.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dirOpener(dir), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	x := r.Index()
+	if len(x.Chunks) != 2 || len(x.Markers) != 1 || x.Duration != 12 {
+		t.Fatalf("index of an old file: %+v", x)
+	}
+	var out bytes.Buffer
+	if err := r.WriteCast(&out); err != nil || !strings.Contains(out.String(), "second") {
+		t.Errorf("WriteCast: %v\n%s", err, out.String())
+	}
 }

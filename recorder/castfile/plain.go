@@ -2,9 +2,10 @@ package castfile
 
 import (
 	"bufio"
-	"compress/gzip"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // OpenPlain opens the recording at rel through o as the plain asciicast v2

@@ -2,13 +2,14 @@ package castfile
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )

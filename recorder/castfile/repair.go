@@ -3,11 +3,12 @@ package castfile
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Repair makes a compressed recording that a crash left open whole again:

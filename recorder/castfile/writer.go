@@ -2,13 +2,14 @@ package castfile
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"unsafe"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
