@@ -331,7 +331,7 @@ func checkRepair(t *testing.T, dir, name string, want []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := parseIndex(string(idxData))
+	p, err := parseIndex(bytes.NewReader(idxData))
 	if err != nil || len(p.chunks) != len(r.Index().Chunks) || p.closed == 0 {
 		t.Errorf("rebuilt index: %d chunks (%v), closed at %d; reader sees %d", len(p.chunks), err, p.closed, len(r.Index().Chunks))
 	}

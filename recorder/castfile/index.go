@@ -1,11 +1,13 @@
 package castfile
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
@@ -119,10 +121,15 @@ type keyframeJSON struct {
 // chunk is a Chunk with where its events are and what it starts from.
 type chunk struct {
 	Chunk
-	off, n  int64 // its bytes in the data file: raw lines, or one gzip member
-	kf      Keyframe
-	lazy    bool // kf holds only At: its screen is made on demand (Reader.Keyframe)
-	markers []Marker
+	off, n int64 // its bytes in the data file: raw lines, or one gzip member
+	kf     Keyframe
+	lazy   bool // kf holds only At: its screen is made on demand (Reader.Keyframe)
+	// stored: the keyframe is in the index file at kfOff, kfLen bytes of
+	// JSON, read when asked for (kf holds only At): opening a recording
+	// reads no keyframe.
+	stored       bool
+	kfOff, kfLen int64
+	markers      []Marker
 }
 
 func (c *chunk) line() []byte {
@@ -157,39 +164,54 @@ type parsedIndex struct {
 	closed int64 // the data file's size at close; 0: no trailer
 }
 
-// parseIndex reads an index file's chunks and trailer. A last line cut by
-// a crash ends it; anything else malformed is an error.
-func parseIndex(data string) (parsedIndex, error) {
-	first, rest, _ := strings.Cut(data, "\n")
-	if first != indexMagic {
+// kfField introduces the keyframe in an index line. It is the line's last
+// field, and cannot occur inside a string of the line (a '"' there is
+// escaped).
+var kfField = []byte(`,"keyframe":{`)
+
+// parseIndex reads an index file's chunks and trailer, all but the
+// keyframes: each one's place in the file is noted (chunk.stored). A last
+// line cut by a crash ends it; anything else malformed is an error.
+func parseIndex(rd io.Reader) (parsedIndex, error) {
+	br := bufio.NewReaderSize(rd, 1<<20)
+	first, err := readLine(br)
+	if err != nil || string(first) != indexMagic+"\n" {
 		return parsedIndex{}, fmt.Errorf("not a recording index")
 	}
+	off := int64(len(first))
 	var out []chunk
 	var closed int64
-	for rest != "" {
-		var line string
-		var complete bool
-		line, rest, complete = strings.Cut(rest, "\n")
-		if !complete {
+	for {
+		line, err := readLine(br)
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		if strings.HasPrefix(line, `{"closed":`) {
+		if err != nil {
+			return parsedIndex{}, fmt.Errorf("read recording index: %w", err)
+		}
+		at := off
+		off += int64(len(line))
+		body := line[:len(line)-1]
+		if bytes.HasPrefix(body, []byte(`{"closed":`)) {
 			var t trailerLine
-			if err := json.Unmarshal([]byte(line), &t); err != nil || rest != "" {
+			if err := json.Unmarshal(body, &t); err != nil {
 				return parsedIndex{}, fmt.Errorf("recording index line %d: bad trailer", len(out)+2)
 			}
 			closed = t.Closed
 			break
 		}
+		var kfOff, kfLen int64
+		if k := bytes.Index(body, kfField); k >= 0 && body[len(body)-1] == '}' {
+			start := k + len(kfField) - 1 // the keyframe's '{'
+			kfOff, kfLen = at+int64(start), int64(len(body)-1-start)
+			body = append(body[:k:k], '}')
+		}
 		var l indexLine
-		if err := json.Unmarshal([]byte(line), &l); err != nil {
+		if err := json.Unmarshal(body, &l); err != nil {
 			return parsedIndex{}, fmt.Errorf("recording index line %d: %w", len(out)+2, err)
 		}
 		c := chunk{Chunk: Chunk{Start: l.Start, End: l.End, Events: l.Events, OutBytes: l.Out},
-			off: l.Off, n: l.Len, kf: Keyframe{At: l.Start}, lazy: true}
-		if k := l.Keyframe; k != nil {
-			c.kf, c.lazy = Keyframe{At: k.At, Cols: k.Cols, Rows: k.Rows, Paint: k.Paint}, false
-		}
+			off: l.Off, n: l.Len, kf: Keyframe{At: l.Start}, lazy: kfLen == 0, stored: kfLen > 0, kfOff: kfOff, kfLen: kfLen}
 		for _, m := range l.Markers {
 			c.markers = append(c.markers, Marker(m))
 		}
@@ -199,4 +221,36 @@ func parseIndex(data string) (parsedIndex, error) {
 		out = append(out, c)
 	}
 	return parsedIndex{chunks: out, closed: closed}, nil
+}
+
+// readLine returns the next whole line with its newline (valid until the
+// next read); io.EOF when none is left whole.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		long := append([]byte(nil), line...)
+		var rest []byte
+		rest, err = br.ReadBytes('\n')
+		line = append(long, rest...)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, io.EOF
+		}
+		return nil, err
+	}
+	return line, nil
+}
+
+// loadKeyframe reads a stored keyframe from the index file idx.
+func loadKeyframe(idx io.ReaderAt, c *chunk) (Keyframe, error) {
+	b := make([]byte, c.kfLen)
+	if _, err := idx.ReadAt(b, c.kfOff); err != nil {
+		return Keyframe{}, fmt.Errorf("read keyframe: %w", err)
+	}
+	var k keyframeJSON
+	if err := json.Unmarshal(b, &k); err != nil {
+		return Keyframe{}, fmt.Errorf("read keyframe: %w", err)
+	}
+	return Keyframe{At: k.At, Cols: k.Cols, Rows: k.Rows, Paint: k.Paint}, nil
 }

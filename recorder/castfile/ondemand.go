@@ -48,7 +48,7 @@ func (r *Reader) Keyframe(i int) (Keyframe, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.chunks[i].lazy {
-		return r.chunks[i].kf, nil
+		return r.keyframe(i)
 	}
 	j, replay := i, int64(0) // j: the nearest chunk at or before i with a keyframe
 	for j > 0 && r.chunks[j].lazy {
@@ -63,7 +63,10 @@ func (r *Reader) Keyframe(i int) (Keyframe, error) {
 	if replay > maxReplay && i-j > 1 {
 		return r.approximate(i, j)
 	}
-	kf := r.chunks[j].kf
+	kf, err := r.keyframe(j)
+	if err != nil {
+		return Keyframe{}, err
+	}
 	scr := NewScreen(kf.Cols, kf.Rows)
 	defer func() { _ = scr.Close() }()
 	_, _ = scr.WriteString(kf.Paint)
@@ -83,7 +86,10 @@ func (r *Reader) Keyframe(i int) (Keyframe, error) {
 // nearest earlier chunk with a keyframe (for the size). Called with mu.
 func (r *Reader) approximate(i, j int) (Keyframe, error) {
 	prev := i - 1 // lazy, as i > j
-	kf := r.chunks[j].kf
+	kf, err := r.keyframe(j)
+	if err != nil {
+		return Keyframe{}, err
+	}
 	scr := NewScreen(kf.Cols, kf.Rows)
 	defer func() { _ = scr.Close() }()
 	// The size at i: the last resize since j. Only chunk i-1's are seen
@@ -100,7 +106,7 @@ func (r *Reader) approximate(i, j int) (Keyframe, error) {
 		}
 	}
 	skip := r.chunks[prev].OutBytes - approxTail
-	err := r.Events(prev, func(ev asciicast.Event) error {
+	err = r.Events(prev, func(ev asciicast.Event) error {
 		if ev.Code == asciicast.CodeOutput && skip > 0 {
 			skip -= int64(len(ev.Data))
 			if skip >= 0 {
@@ -116,6 +122,16 @@ func (r *Reader) approximate(i, j int) (Keyframe, error) {
 	}
 	cols, rows := scr.Size()
 	return Keyframe{At: r.chunks[i].Start, Cols: cols, Rows: rows, Paint: scr.Paint(), Approx: true}, nil
+}
+
+// keyframe returns chunk i's keyframe, known (not lazy): in memory, or
+// read from the index file. Called with mu.
+func (r *Reader) keyframe(i int) (Keyframe, error) {
+	c := &r.chunks[i]
+	if c.stored {
+		return loadKeyframe(r.idx, c)
+	}
+	return c.kf, nil
 }
 
 // keepIndex writes the Reader's index, with the keyframes made so far, to

@@ -55,7 +55,7 @@ func TestKeyframesOnDemand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := parseIndex(string(idx))
+	p, err := parseIndex(bytes.NewReader(idx))
 	if err != nil || p.closed == 0 || len(p.chunks) < 4 {
 		t.Fatalf("the writer's index: %d chunks, closed at %d, %v", len(p.chunks), p.closed, err)
 	}
@@ -103,7 +103,7 @@ func TestKeyframesOnDemand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = parseIndex(string(idx))
+	p, err = parseIndex(bytes.NewReader(idx))
 	kept := 0
 	for _, c := range p.chunks {
 		if !c.lazy {
@@ -162,7 +162,7 @@ func TestActiveIndexNotKept(t *testing.T) {
 		t.Errorf("the active recording's index changed under its writer (%v)", err)
 	}
 	closeFn()
-	if p, err := parseIndex(string(mustRead(t, filepath.Join(dir, IndexPath(gz))))); err != nil || p.closed == 0 {
+	if p, err := parseIndex(bytes.NewReader(mustRead(t, filepath.Join(dir, IndexPath(gz))))); err != nil || p.closed == 0 {
 		t.Errorf("closed index: %v, closed at %d", err, p.closed)
 	}
 }

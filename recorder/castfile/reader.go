@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -29,6 +30,9 @@ type Reader struct {
 	gz   bool
 	hdr  asciicast.Header
 	hdrN int64 // bytes before the first chunk: the header line, or its gzip member
+	// idx is the index file, open while chunks have keyframes stored in it
+	// (read on demand, so that Open reads none); nil otherwise.
+	idx File
 	// keep, when set, is where the keyframes made on demand are kept
 	// (rel's index): only for a closed recording (its index has a
 	// trailer matching the data's size).
@@ -157,18 +161,17 @@ func (r *Reader) openCompressed(o Opener, rel string) error {
 		return nil // Repair, WriteIndex: the caller completes it from the data
 	}
 	if idx, err := o.Open(IndexPath(rel)); err == nil {
-		data, rerr := io.ReadAll(io.LimitReader(idx, 1<<30))
-		_ = idx.Close()
-		var p parsedIndex
-		if rerr == nil {
-			p, err = parseIndex(string(data))
-			r.chunks = p.chunks
-		}
-		if rerr != nil || err != nil || len(r.chunks) > 0 && r.chunks[0].off != r.hdrN ||
-			len(r.chunks) > 0 && r.end() > size {
+		p, err := parseIndex(idx)
+		r.chunks = p.chunks
+		if err != nil || len(r.chunks) > 0 && r.chunks[0].off != r.hdrN || len(r.chunks) > 0 && r.end() > size {
 			r.chunks = nil // rebuilt from the data below
 		} else if k, ok := o.(IndexKeeper); ok && p.closed == size && r.end() == size {
 			r.keep, r.rel = k, rel
+		}
+		if r.chunks != nil && slices.ContainsFunc(r.chunks, func(c chunk) bool { return c.stored }) {
+			r.idx = idx // the keyframes are read from it when asked for
+		} else {
+			_ = idx.Close()
 		}
 	}
 	return r.complete(size, true)
@@ -194,7 +197,7 @@ func (r *Reader) complete(size int64, lazy bool) error {
 	if lazy {
 		cols, rows := r.hdr.Width, r.hdr.Height
 		if n := len(r.chunks); n > 0 {
-			cols, rows = r.chunks[n-1].kf.Cols, r.chunks[n-1].kf.Rows // at worst a resize early
+			cols, rows = r.chunks[n-1].kf.Cols, r.chunks[n-1].kf.Rows // unused: Keyframe emulates the size
 		}
 		b := newLazyBuilder(cols, rows)
 		b.chunks = r.chunks
@@ -361,7 +364,12 @@ func (r *Reader) WriteCast(w io.Writer) error {
 	return err
 }
 
-// Close releases the file.
-func (r *Reader) Close() error { return r.f.Close() }
+// Close releases the files.
+func (r *Reader) Close() error {
+	if r.idx != nil {
+		_ = r.idx.Close()
+	}
+	return r.f.Close()
+}
 
 func errNoChunk(i, n int) error { return fmt.Errorf("no chunk %d (recording has %d)", i, n) }

@@ -90,7 +90,15 @@ func (r *Reader) writeIndexTo(w io.Writer, size int64) error {
 	bw := bufio.NewWriter(w)
 	_, _ = bw.WriteString(indexMagic + "\n")
 	for i := range r.chunks {
-		_, _ = bw.Write(r.chunks[i].line())
+		c := r.chunks[i]
+		if c.stored {
+			kf, err := loadKeyframe(r.idx, &c)
+			if err != nil {
+				return err
+			}
+			c.kf, c.stored = kf, false
+		}
+		_, _ = bw.Write(c.line())
 	}
 	_, _ = bw.Write(trailer(size, r.chunks))
 	return bw.Flush()
