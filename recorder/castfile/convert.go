@@ -7,7 +7,9 @@ import (
 )
 
 // Convert writes the plain asciicast v2 stream raw in the compressed
-// format: the data file to data, its index to index. Lines are handed to
+// format: the data file to data, its index (without keyframes, as a
+// session's: nothing is emulated, so a long recording converts at the
+// speed of compression) to index. Lines are handed to
 // a Writer in blocks as a recording's flushes would (at most ChunkBytes/4,
 // or a second of recording time). A raw stream whose last line is cut (a
 // crash) is an error: converting it would not keep every byte.
@@ -21,7 +23,7 @@ func Convert(data, index io.Writer, raw io.Reader) error {
 	if err != nil {
 		return err
 	}
-	w := newKeyframedWriter(data, index, h) // no session to keep up with: keyframes now
+	w := NewWriter(data, index, h)
 	if _, err := w.Write(hdr); err != nil {
 		_ = w.Close()
 		return err

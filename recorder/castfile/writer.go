@@ -52,19 +52,6 @@ type Writer struct {
 	idx  io.Writer // the index; nil: none
 	cur  chunk     // the open chunk, as its index line will say
 	ierr error     // first write error of the index, sticky
-
-	// With keyframes (Convert): an indexer goroutine owned by the Writer
-	// replays copies of the lines into a Screen and writes the index
-	// lines, keyframes included. Sends wait; Close waits for it.
-	work chan work     // to the indexer; closed by Close
-	done chan struct{} // closed when the indexer returns
-}
-
-// work is one thing for the indexer: a chunk that begins at byte begin,
-// event lines, or the end of the open chunk at byte end (-1: not this).
-type work struct {
-	begin, end int64
-	lines      []byte
 }
 
 // NewWriter returns a Writer of the data file dst and the index file idx
@@ -74,15 +61,6 @@ func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
 	w := &Writer{dst: dst, idx: idx}
 	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
 	w.writeIndex([]byte(indexMagic + "\n"))
-	return w
-}
-
-// newKeyframedWriter is NewWriter whose index holds every keyframe,
-// computed on a goroutine the Writer owns until Close.
-func newKeyframedWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
-	w := NewWriter(dst, idx, h)
-	w.work, w.done = make(chan work, 64), make(chan struct{})
-	go w.index(h.Width, h.Height) // owner: the Writer, until Close
 	return w
 }
 
@@ -115,7 +93,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 		at := lineTime(p)
 		w.open, w.bytes = true, 0
 		w.cur = chunk{Chunk: Chunk{Start: at}, off: w.n, kf: Keyframe{At: at}, lazy: true}
-		w.send(work{begin: w.n, end: -1})
 	}
 	_, _ = w.z.Write(p)
 	_ = w.z.Flush()
@@ -123,9 +100,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	w.bytes += int64(len(p))
-	if w.work != nil {
-		w.send(work{begin: -1, end: -1, lines: bytes.Clone(p)})
-	} else if w.idx != nil {
+	if w.idx != nil {
 		w.count(p)
 	}
 	w.cur.End = lineTime(lastLine(p))
@@ -168,11 +143,7 @@ func (w *Writer) closeChunk() error {
 		return err
 	}
 	w.cur.n = w.n - w.cur.off
-	if w.work != nil {
-		w.send(work{begin: -1, end: w.n})
-	} else {
-		w.writeIndex(w.cur.line())
-	}
+	w.writeIndex(w.cur.line())
 	return nil
 }
 
@@ -190,13 +161,6 @@ func (w *Writer) writeIndex(line []byte) {
 // index, which can be rebuilt from it).
 var ErrData = errors.New("write compressed recording")
 
-// send queues wk for the indexer, if there is one.
-func (w *Writer) send(wk work) {
-	if w.work != nil {
-		w.work <- wk
-	}
-}
-
 func (w *Writer) fail(err error) error {
 	if err != nil && w.err == nil {
 		w.err = fmt.Errorf("%w: %w", ErrData, err)
@@ -204,55 +168,19 @@ func (w *Writer) fail(err error) error {
 	return w.err
 }
 
-// Close ends the open chunk's member, waits for the indexer if there is
-// one, and ends the index with the line that says the recording is
-// closed. It returns the data file's first write error, then the index
+// Close ends the open chunk's member and ends the index with the line
+// that says the recording is closed. It returns the data file's first write error, then the index
 // file's.
 func (w *Writer) Close() error {
 	if w.open && w.err == nil {
 		_ = w.closeChunk()
 	}
-	if w.work != nil {
-		close(w.work)
-		<-w.done
-	}
 	if w.err != nil {
 		return w.err
 	}
-	t, _ := json.Marshal(trailerLine{Closed: w.n, Keyframes: w.work != nil}) // never fails
+	t, _ := json.Marshal(trailerLine{Closed: w.n}) // never fails
 	w.writeIndex(append(t, '\n'))
 	return w.ierr
-}
-
-// index is the indexer: it replays the lines into a Screen and writes one
-// index line per closed chunk.
-func (w *Writer) index(cols, rows int) {
-	defer close(w.done)
-	scr := NewScreen(cols, rows)
-	defer func() { _ = scr.Close() }()
-	b := newBuilder(scr)
-	begin := int64(-1)
-	for wk := range w.work {
-		switch {
-		case wk.begin >= 0:
-			begin = wk.begin
-		case wk.end >= 0:
-			if b.open {
-				b.end(wk.end)
-				w.writeIndex(b.chunks[len(b.chunks)-1].line())
-				b.chunks = b.chunks[:0]
-			}
-		default:
-			_ = eachEvent(bytes.NewReader(wk.lines), func(ev asciicast.Event, n int) error {
-				if begin >= 0 {
-					b.begin(begin, ev.Time)
-					begin = -1
-				}
-				b.event(ev, n)
-				return nil
-			})
-		}
-	}
 }
 
 // lineTime reads the time at the start of an event line ("[12.5, ...");
