@@ -46,6 +46,7 @@ type options struct {
 	Out          string        // results folder
 	GenerateOnly bool          // write the casts into Cache and stop
 	Pages        string        // which pages to measure: "whole-file,chunked"
+	KeyframeWait time.Duration // how long to wait for the server's keyframes before measuring the chunked page again (0: not)
 	work         string
 }
 
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&o.Cache, "cache", filepath.Join(os.TempDir(), "jumpcast-playerbench-casts"), "where generated casts are kept between runs")
 	flag.StringVar(&o.Out, "out", "bench/results", "results folder")
 	flag.StringVar(&o.Pages, "pages", "whole-file,chunked", "the pages to measure, in order")
+	flag.DurationVar(&o.KeyframeWait, "keyframes-wait", 10*time.Minute, "after the chunked page's run (its recordings just compacted, without keyframes), wait this long for the server's background indexer, restart the server and measure again as \"chunked+kf\"; 0 skips it")
 	flag.BoolVar(&o.GenerateOnly, "generate-only", false, "only write the recordings into -cache")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -234,11 +236,34 @@ func runVariant(o *options, page, bin, seed, convert string, casts []string, siz
 	if err != nil {
 		return nil, nil, err
 	}
+	res := measureAll(o, page, web, name, password, ids, sizes, nil)
+	if page != "chunked" || o.KeyframeWait <= 0 {
+		srv.stop()
+		return res, stored, nil
+	}
+	// The same recordings once the server's background indexer has made
+	// their keyframes, by a server started afresh (no Reader kept open).
+	indexed := waitKeyframes(filepath.Join(data, "recordings"), ids, o.KeyframeWait)
+	srv.stop()
+	if srv, err = startServe(o, bin, cfg, web); err != nil {
+		return nil, nil, err
+	}
 	defer srv.stop()
+	return append(res, measureAll(o, page+"+kf", web, name, password, ids, sizes, indexed)...), stored, nil
+}
+
+// measureAll measures page for each recording; with indexed set, only
+// those it marks (the others are reported as failed).
+func measureAll(o *options, page, web, name, password string, ids []string, sizes []int64, indexed map[string]bool) []pageResult {
 	var res []pageResult
 	for i, id := range ids {
 		fmt.Printf("%s: %s recording…\n", page, sizeName(sizes[i]))
-		r := measurePage(o, page, "http://"+web, name, password, id, sizes[i], o.Seeks, 42)
+		var r pageResult
+		if indexed != nil && !indexed[id] {
+			r = pageResult{Page: page, OutBytes: sizes[i], Failed: fmt.Sprintf("keyframes not made within -keyframes-wait %v", o.KeyframeWait)}
+		} else {
+			r = measurePage(o, page, "http://"+web, name, password, id, sizes[i], o.Seeks, 42)
+		}
 		if r.Failed != "" {
 			fmt.Printf("  failed: %s\n", r.Failed)
 		} else {
@@ -246,7 +271,60 @@ func runVariant(o *options, page, bin, seed, convert string, casts []string, siz
 		}
 		res = append(res, r)
 	}
-	return res, stored, nil
+	return res
+}
+
+// waitKeyframes waits up to d for the index of each recording in ids to
+// end with the line saying it holds every keyframe, and returns which do.
+func waitKeyframes(dir string, ids []string, d time.Duration) map[string]bool {
+	start := time.Now()
+	done := map[string]bool{}
+	for {
+		_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() || !strings.HasSuffix(p, ".cast.idx") {
+				return nil
+			}
+			for _, id := range ids {
+				if strings.HasPrefix(e.Name(), id) && !done[id] {
+					done[id] = hasKeyframes(p)
+				}
+			}
+			return nil
+		})
+		if countTrue(done) == len(ids) || time.Since(start) > d {
+			fmt.Printf("  keyframes made for %d of %d recordings in %s\n", countTrue(done), len(ids), time.Since(start).Round(time.Second))
+			return done
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// hasKeyframes reports whether the index file p ends with the line that
+// says it holds every keyframe.
+func hasKeyframes(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = f.Close() }()
+	want := []byte(`"keyframes":true}` + "\n")
+	st, err := f.Stat()
+	if err != nil || st.Size() < int64(len(want)) {
+		return false
+	}
+	tail := make([]byte, len(want))
+	_, err = f.ReadAt(tail, st.Size()-int64(len(want)))
+	return err == nil && bytes.Equal(tail, want)
+}
+
+func countTrue(m map[string]bool) int {
+	n := 0
+	for _, v := range m {
+		if v {
+			n++
+		}
+	}
+	return n
 }
 
 // hasCommand reports whether bin's help for the subcommand cmd (its words
