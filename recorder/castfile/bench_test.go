@@ -46,6 +46,8 @@ func BenchmarkRecord(b *testing.B) {
 			b.SetBytes(total)
 			dir := b.TempDir()
 			var stored int64
+			var cpu, paused time.Duration
+			cpu = cpuTime()
 			for i := 0; b.Loop(); i++ {
 				data, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
 				if err != nil {
@@ -74,6 +76,7 @@ func BenchmarkRecord(b *testing.B) {
 					}
 				}
 				b.StopTimer()
+				pauseAt := cpuTime()
 				if err := w.Close(asciicast.Exit{}); err != nil {
 					b.Fatal(err)
 				}
@@ -90,8 +93,10 @@ func BenchmarkRecord(b *testing.B) {
 					_ = idx.Close()
 					_ = os.Remove(idx.Name())
 				}
+				paused += cpuTime() - pauseAt
 				b.StartTimer()
 			}
+			reportCPU(b, cpu+paused, total)
 			b.ReportMetric(float64(total)/float64(stored), "output/stored")
 		})
 	}
