@@ -14,20 +14,27 @@ import (
 	"github.com/jumpcast/jumpcast/store"
 )
 
-func TestIndexAndRecovery(t *testing.T) {
-	ctx := context.Background()
+// openRecorder opens a store and a recordings folder in a temporary
+// folder (closed by Cleanup) and a Manager writing to both.
+func openRecorder(t *testing.T) (*store.Store, *recorder.Dir, *recorder.Manager) {
+	t.Helper()
 	base := t.TempDir()
 	st, err := store.Open(filepath.Join(base, "jumpcast.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { _ = st.Close() })
 	dir, err := recorder.OpenDir(filepath.Join(base, "recordings"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dir.Close()
-	m := recorder.NewManager(recorder.ManagerOptions{Dir: dir, Index: New(st), FlushInterval: 10 * time.Millisecond})
+	t.Cleanup(func() { _ = dir.Close() })
+	return st, dir, recorder.NewManager(recorder.ManagerOptions{Dir: dir, Index: New(st), FlushInterval: 10 * time.Millisecond})
+}
+
+func TestIndexAndRecovery(t *testing.T) {
+	ctx := context.Background()
+	st, dir, m := openRecorder(t)
 	info := recorder.SessionInfo{User: "alice", RemoteUser: "root", TargetAlias: "db1", TargetAddr: "10.0.0.5:22",
 		ClientAddr: "192.0.2.7:5000", Kind: recorder.KindShell, PTY: true, Term: "xterm", Width: 100, Height: 30}
 
@@ -75,18 +82,7 @@ func TestIndexAndRecovery(t *testing.T) {
 // repair rewrote without them) are handed to the background indexer.
 func TestQueueKeyframes(t *testing.T) {
 	ctx := context.Background()
-	base := t.TempDir()
-	st, err := store.Open(filepath.Join(base, "jumpcast.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	dir, err := recorder.OpenDir(filepath.Join(base, "recordings"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	m := recorder.NewManager(recorder.ManagerOptions{Dir: dir, Index: New(st), FlushInterval: 10 * time.Millisecond})
+	st, dir, m := openRecorder(t)
 	s, err := m.Start(ctx, recorder.SessionInfo{User: "alice", RemoteUser: "root", TargetAlias: "db1",
 		Kind: recorder.KindShell, PTY: true, Width: 80, Height: 24})
 	if err != nil {
