@@ -85,8 +85,8 @@ type Lister interface {
 const maxKeyframeScan = 5000
 
 // QueueKeyframes hands the recorder's background indexer the closed
-// compressed recordings of node (the rows this node recorded, whose files
-// are in dir) that lack keyframes, newest first, until its queue is full
+// compressed recordings of node (the rows this node recorded, or that
+// name no node, whose files are in dir) that lack keyframes, newest first, until its queue is full
 // (recorder.QueueKeyframes): recordings closed while the queue was full or
 // the server stopped, and those Recover repaired. It returns how many it
 // queued.
@@ -100,7 +100,9 @@ func QueueKeyframes(ctx context.Context, st Lister, dir *recorder.Dir, node stri
 		}
 		var rels []string
 		for _, r := range page.Items {
-			if r.Status != recording.StatusActive && r.Node == node && castfile.Compressed(r.Path) {
+			// A row without a node is a single node's from before rows
+			// named one: its files are here too.
+			if r.Status != recording.StatusActive && (r.Node == node || r.Node == "") && castfile.Compressed(r.Path) {
 				rels = append(rels, r.Path)
 			}
 		}
