@@ -35,6 +35,7 @@ type Index interface {
 	Stats(ctx context.Context) (Stats, error)
 	RecoverActive(ctx context.Context, node string, fn RecoverFunc) (int, error)
 	InterruptSilentNode(ctx context.Context, node string, silentFor time.Duration) ([]recording.Meta, error)
+	SealSilentRecording(ctx context.Context, id string, size int64, sha256, location string) (bool, error)
 	PurgeCandidates(ctx context.Context, now time.Time, maxAge time.Duration, maxTotal int64) ([]recording.Meta, error)
 
 	PutAccount(ctx context.Context, a Account) (Account, error)

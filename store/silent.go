@@ -84,6 +84,45 @@ func (s *Store) InterruptSilentNode(ctx context.Context, node string, silentFor 
 	return out, nil
 }
 
+// SealSilentRecording records the file that another node made of the
+// parts a lost node streamed (its size, hex SHA-256 and location) in id's
+// row, when that row is still as InterruptSilentNode left it: interrupted
+// with SilentNodeError and no SHA-256 yet. It reports whether it changed
+// the row: false when the row is gone, was already sealed, or its owner
+// repaired it meanwhile (its spool copy, longer, wins). The row keeps
+// SilentNodeError, so that the owner, if it ever comes back, still
+// repairs it from its own copy (RecoverActive).
+func (s *Store) SealSilentRecording(ctx context.Context, id string, size int64, sha256, location string) (bool, error) {
+	changed := false
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		changed = false
+		old, err := getRow(tx, id)
+		if err == ErrNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !Sealable(old) {
+			return nil
+		}
+		r := *old
+		r.FileSize, r.SHA256, r.Location = size, sha256, location
+		changed = true
+		return writeRecording(tx, old, &r)
+	})
+	if err != nil {
+		return false, fmt.Errorf("seal recording %s of a silent node: %w", id, err)
+	}
+	return changed, nil
+}
+
+// Sealable says whether SealSilentRecording may change r: a row
+// InterruptSilentNode marked and nobody has given a file yet.
+func Sealable(r *recording.Meta) bool {
+	return r.Status == recording.StatusInterrupted && r.Error == SilentNodeError && r.SHA256 == ""
+}
+
 // silentRows returns node's rows that InterruptSilentNode marked.
 func silentRows(tx *bolt.Tx, node string) ([]recording.Meta, error) {
 	var out []recording.Meta

@@ -250,6 +250,19 @@ func (s *Store) RecoverActive(ctx context.Context, node string, fn store.Recover
 	return n, nil
 }
 
+// SealSilentRecording records the file made of a lost node's parts, as
+// store.Store.SealSilentRecording does: one conditional UPDATE, so that
+// the owner's repair, if it came first, is never overwritten.
+func (s *Store) SealSilentRecording(ctx context.Context, id string, size int64, sha256, location string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE recordings SET file_size = $2, sha256 = $3, location = $4
+		WHERE id = $1 AND status = $5 AND error = $6 AND sha256 = ''`,
+		id, size, sha256, location, string(recording.StatusInterrupted), store.SilentNodeError)
+	if err != nil {
+		return false, fmt.Errorf("seal recording %s of a silent node: %w", id, unavailable(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // PurgeCandidates returns what retention removes, as
 // store.Store.PurgeCandidates does: rows in start order, read a batch at a
 // time.

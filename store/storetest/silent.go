@@ -74,6 +74,20 @@ func testSilentNode(t *testing.T, ix store.Index) {
 	if got, err := ix.GetRecording(ctx, b1.ID); err != nil || got.Status != recording.StatusActive {
 		t.Errorf("node-b's row: %+v, %v", got, err)
 	}
+	sealed := strings.Repeat("cd", 32)
+	if ok, err := ix.SealSilentRecording(ctx, a1.ID, 77, sealed, recording.LocationBucket); err != nil || !ok {
+		t.Fatalf("seal a marked row: %v, %v", ok, err)
+	}
+	if ok, err := ix.SealSilentRecording(ctx, a1.ID, 78, strings.Repeat("ef", 32), recording.LocationBucket); err != nil || ok {
+		t.Errorf("sealing twice: %v, %v; want refused", ok, err)
+	}
+	if ok, err := ix.SealSilentRecording(ctx, b1.ID, 1, sealed, recording.LocationBucket); err != nil || ok {
+		t.Errorf("sealing an active row: %v, %v; want refused", ok, err)
+	}
+	if got, err := ix.GetRecording(ctx, a1.ID); err != nil || got.SHA256 != sealed || got.FileSize != 77 ||
+		got.Location != recording.LocationBucket || got.Error != store.SilentNodeError {
+		t.Errorf("sealed row: %+v, %v", got, err)
+	}
 	sum := strings.Repeat("ab", 32)
 	n, err := ix.RecoverActive(ctx, "node-a", func(r recording.Meta) (store.Recovered, error) {
 		return store.Recovered{End: r.Start.Add(90 * time.Second), FileSize: 123, SHA256: sum}, nil
@@ -82,8 +96,9 @@ func testSilentNode(t *testing.T, ix store.Index) {
 		t.Fatalf("owner's recovery repaired %d, %v; want 2", n, err)
 	}
 	got, err := ix.GetRecording(ctx, a1.ID)
-	if err != nil || got.Status != recording.StatusInterrupted || got.Error != "" || got.SHA256 != sum || got.Duration != 90*time.Second {
-		t.Errorf("repaired row: %+v, %v", got, err)
+	if err != nil || got.Status != recording.StatusInterrupted || got.Error != "" || got.SHA256 != sum || got.FileSize != 123 ||
+		got.Location != recording.LocationBucket || got.Duration != 90*time.Second {
+		t.Errorf("repaired row (the owner's copy wins over the sealed parts): %+v, %v", got, err)
 	}
 	if n, err := ix.RecoverActive(ctx, "node-a", nil); err != nil || n != 0 {
 		t.Errorf("second recovery: %d, %v", n, err)
