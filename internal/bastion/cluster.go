@@ -101,7 +101,8 @@ func (k *keeper) heartbeat() {
 
 // sweep marks the active recordings of every other node whose heartbeat
 // is config.MissedHeartbeats periods old interrupted, with one audit event
-// each. The index decides who is silent (its clock) and makes sure one
+// each, and with storage s3 has them sealed from their stream parts
+// (spool.sealLost). The index decides who is silent (its clock) and makes sure one
 // node only marks a given row.
 func (k *keeper) sweep(ctx context.Context) {
 	nodes, err := k.b.Store.ListNodes(ctx)
@@ -125,6 +126,9 @@ func (k *keeper) sweep(ctx context.Context) {
 			who := audit.Who{User: r.User, RemoteAddr: r.ClientAddr, Target: r.TargetAlias, RemoteUser: r.RemoteUser}
 			if err := k.b.Audit.AppendAudit(ctx, audit.NodeSilent(who, r.ID, n.ID, "node "+k.self, r.End)); err != nil {
 				k.log.Error("audit event not stored", "session_id", r.ID, "err", err)
+			}
+			if k.b.spool != nil {
+				k.b.spool.sealLost(r) // this node alone marked r: it alone seals it
 			}
 		}
 	}

@@ -58,8 +58,11 @@ type spool struct {
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	mu       sync.Mutex // guards alerting
+	st       store.Index
+	sealWake chan struct{} // sealLost wakes sealLoop
+	mu       sync.Mutex    // guards alerting and lost
 	alerting bool
+	lost     map[string]string // lost nodes' recordings to seal: id → Meta.Path
 }
 
 // uploadMaxBackoff bounds the wait between upload retries while the
@@ -76,7 +79,8 @@ const drainGrace = 10 * time.Second
 // must have run: every recording it holds is closed.
 func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *blobstore.S3, st store.Index,
 	m *metrics.Metrics, log *slog.Logger) (*spool, error) {
-	sp := &spool{local: blobstore.NewLocal(dirPath), bucket: bucket, alert: int64(cfg.Recording.S3.SpoolAlert), log: log}
+	sp := &spool{local: blobstore.NewLocal(dirPath), bucket: bucket, alert: int64(cfg.Recording.S3.SpoolAlert), log: log,
+		st: st, sealWake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	sp.cancel = cancel
 	if err := bucket.Check(ctx); err != nil {
@@ -115,7 +119,8 @@ func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *bl
 		log.Info("recordings left in the spool are sent to the bucket", "count", len(ids), "bucket", bucket.Name())
 	}
 	m.RegisterSpool(metrics.Spool{Pending: sp.up.Pending, Bytes: sp.bytes, StreamLag: sp.stream.Lag})
-	sp.wg.Add(3)
+	sp.wg.Add(4)
+	go func() { defer sp.wg.Done(); sp.sealLoop(ctx) }()   // owner: the spool, until Close
 	go func() { defer sp.wg.Done(); sp.up.Run(ctx) }()     // owner: the spool, until Close
 	go func() { defer sp.wg.Done(); sp.stream.Run(ctx) }() // owner: the spool, until Close
 	go func() { defer sp.wg.Done(); sp.watch(ctx) }()      // owner: the spool, until Close

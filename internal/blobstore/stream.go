@@ -62,6 +62,53 @@ func Parts(ctx context.Context, dest Store, id, name string) ([]Part, error) {
 	return out, nil
 }
 
+// CopyParts writes to w the concatenation of recording id's file name as
+// its stream parts in dest hold it (the spool file as it was when its last
+// part was sent) and returns how many bytes it wrote and the parts it
+// read. It fails when there is no part, or when a part does not follow
+// the one before (a gap, or an overlap): then part of the file is missing
+// and nothing should replace the parts.
+func CopyParts(ctx context.Context, dest Store, id, name string, w io.Writer) (int64, []Part, error) {
+	whole, err := Parts(ctx, dest, id, name)
+	if err != nil {
+		return 0, nil, err
+	}
+	infos, err := dest.List(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	all := 0
+	for _, in := range infos {
+		if strings.Contains(in.Key[strings.LastIndex(in.Key, "/")+1:], name+partSuffix) {
+			all++
+		}
+	}
+	if len(whole) == 0 {
+		return 0, nil, fmt.Errorf("%s: no stream part of %s: %w", dest.Name(), name, ErrNotExist)
+	}
+	if all != len(whole) {
+		return 0, nil, fmt.Errorf("%s: %d of the %d stream parts of %s follow each other from byte 0: a part is missing",
+			dest.Name(), len(whole), all, name)
+	}
+	n := int64(0)
+	for _, p := range whole {
+		obj, err := dest.Open(ctx, p.Key)
+		if err != nil {
+			return n, nil, err
+		}
+		m, err := io.Copy(w, io.NewSectionReader(obj, 0, p.Size))
+		_ = obj.Close()
+		n += m
+		if err != nil {
+			return n, nil, fmt.Errorf("%s: read %s: %w", dest.Name(), p.Key, err)
+		}
+		if m != p.Size {
+			return n, nil, fmt.Errorf("%s: %s has %d bytes, listed with %d", dest.Name(), p.Key, m, p.Size)
+		}
+	}
+	return n, whole, nil
+}
+
 // Streamer sends the recordings being written to Dest while their
 // sessions run, so that a node lost for good loses at most a bounded
 // window of each. Every file it streams is checked each Tick: when

@@ -266,21 +266,29 @@ func (u *Uploader) put(ctx context.Context, id, name string) error {
 		return err
 	}
 	defer f.Close()
+	_, err = PutChecked(ctx, u.Dest, key, f, f.Size())
+	return err
+}
+
+// PutChecked puts the size bytes of r under key in dest with their
+// SHA-256, then checks that dest holds that size (and SHA-256, when it
+// records one), and returns the hex SHA-256.
+func PutChecked(ctx context.Context, dest Store, key string, r io.ReaderAt, size int64) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, f.Size())); err != nil {
-		return err
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return "", err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if err := u.Dest.Put(ctx, key, io.NewSectionReader(f, 0, f.Size()), f.Size(), sum); err != nil {
-		return err
+	if err := dest.Put(ctx, key, io.NewSectionReader(r, 0, size), size, sum); err != nil {
+		return "", err
 	}
-	info, err := u.Dest.Stat(ctx, key)
+	info, err := dest.Stat(ctx, key)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if info.Size != f.Size() || (info.SHA256 != "" && info.SHA256 != sum) {
-		return fmt.Errorf("%s: %s stored as %d bytes sha256 %q, spool has %d bytes sha256 %s",
-			u.Dest.Name(), key, info.Size, info.SHA256, f.Size(), sum)
+	if info.Size != size || (info.SHA256 != "" && info.SHA256 != sum) {
+		return "", fmt.Errorf("%s: %s stored as %d bytes sha256 %q, sent %d bytes sha256 %s",
+			dest.Name(), key, info.Size, info.SHA256, size, sum)
 	}
-	return nil
+	return sum, nil
 }
