@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,6 +34,23 @@ func streamedOutput(t *testing.T, srv *s3test.Server, id string) string {
 	var data []byte
 	for _, n := range names {
 		data = append(data, objs[n]...)
+	}
+	z, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return ""
+	}
+	var out bytes.Buffer
+	_, _ = io.Copy(&out, z) // to the cut
+	return out.String()
+}
+
+// gunzipCut returns what the compressed file at p holds, decompressed as
+// far as it goes ("" when it cannot be read).
+func gunzipCut(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return ""
 	}
 	z, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
@@ -222,9 +240,14 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 }
 
 // TestS3LostNodeReadFromParts: node A is killed for good while a session
-// runs; node B marks the recording interrupted and exports, greps and
-// serves it from the parts A streamed: everything the admin saw up to a
-// stream interval before the kill is there.
+// runs; node B marks the recording interrupted and, within a bounded time,
+// seals it from the parts A streamed: the row gets the size and SHA-256 of
+// one closed object in the bucket, no part is left, `recordings verify`
+// passes on B, and export and grep on B find everything the admin saw up
+// to a stream interval before the kill. When A comes back after all, its
+// recovery repairs the row from its spool copy (which holds at least as
+// much) and its uploader puts that copy over the sealed one: the row and
+// the object agree again, and it still verifies.
 func TestS3LostNodeReadFromParts(t *testing.T) {
 	srv, edit := useBucket(t, "")
 	tc := startClusterEdit(t, silentHeartbeat, "", edit, "node-a", "node-b")
@@ -241,19 +264,72 @@ func TestS3LostNodeReadFromParts(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// One more line while the bucket is down: in A's spool only, so that
+	// the sealed copy lacks it and A's copy, when A comes back, has it.
+	srv.Stop()
+	live.send(t, "in-the-spool")
+	waitOutput(t, live, "got:in-the-spool")
+	rel, _ := recording.RelPath(id)
+	spooled := filepath.Join(a.dataDir, "recordings", filepath.FromSlash(rel)+".gz")
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(gunzipCut(t, spooled), "got:in-the-spool"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the last line never reached A's spool")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	a.srv.Kill()
-	r := waitRecordings(t, b.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusInterrupted })[0]
-	if r.ID != id || r.Location != recording.LocationNode {
-		t.Fatalf("the lost node's recording: %+v", r)
+	killed := time.Now()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	r := waitRecordingsFor(t, b.cfgPath, 1, 30*time.Second, func(r recording.Meta) bool {
+		return r.Status == recording.StatusInterrupted && r.SHA256 != ""
+	})[0]
+	t.Logf("lost node's recording interrupted and sealed from its parts %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if r.ID != id || r.Location != recording.LocationBucket || r.FileSize <= 0 {
+		t.Fatalf("the lost node's sealed recording: %+v", r)
+	}
+	checkInBucket(t, srv, b, r)
+	if out, errOut, code := runJumpcast(t, "", "recordings", "verify", id, "-c", b.cfgPath); code != 0 {
+		t.Errorf("verify on B of the sealed recording: exit %d %q %q", code, out, errOut)
 	}
 	export := filepath.Join(t.TempDir(), "lost.cast")
 	if _, errOut, code := runJumpcast(t, "", "recordings", "export", id, "-o", export, "-c", b.cfgPath); code != 0 {
 		t.Fatalf("export on B of the lost node's recording: exit %d %q", code, errOut)
 	}
-	if _, got := castOutput(t, export); !strings.Contains(got, "got:before-the-loss") {
-		t.Errorf("export on B: %q", got)
+	if _, got := castOutput(t, export); !strings.Contains(got, "got:before-the-loss") || strings.Contains(got, "got:in-the-spool") {
+		t.Errorf("export on B of the sealed parts (want the streamed line, not the one sent with the bucket down): %q", got)
 	}
 	if out, errOut, code := runJumpcast(t, "", "recordings", "grep", "before-the-loss", "-c", b.cfgPath); code != 0 || !strings.Contains(out, id) {
 		t.Errorf("grep on B: exit %d %q %q", code, out, errOut)
+	}
+
+	// A comes back after all: its spool copy replaces the sealed one.
+	a.srv = startServer(t, a.cfgPath)
+	var back recording.Meta
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		back = waitRecordings(t, b.cfgPath, 1, func(recording.Meta) bool { return true })[0]
+		obj := bucketFiles(t, srv, id)[filepath.Base(back.Path)]
+		if back.Error == "" && back.Location == recording.LocationBucket && sha256Hex(obj) == back.SHA256 && len(spoolFiles(t, a, id)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after A came back, the row %+v never matched its object (%d bytes)", back, len(obj))
+		}
+	}
+	if back.Status != recording.StatusInterrupted || back.FileSize <= r.FileSize {
+		t.Errorf("after A came back: %+v; sealed from the parts with %d bytes", back, r.FileSize)
+	}
+	t.Logf("A came back: sealed from the parts %d bytes, A's spool copy %d bytes", r.FileSize, back.FileSize)
+	checkInBucket(t, srv, a, back)
+	if out, errOut, code := runJumpcast(t, "", "recordings", "verify", id, "-c", b.cfgPath); code != 0 {
+		t.Errorf("verify on B after A came back: exit %d %q %q", code, out, errOut)
+	}
+	export = filepath.Join(t.TempDir(), "back.cast")
+	if _, errOut, code := runJumpcast(t, "", "recordings", "export", id, "-o", export, "-c", b.cfgPath); code != 0 {
+		t.Fatalf("export on B after A came back: exit %d %q", code, errOut)
+	}
+	if _, got := castOutput(t, export); !strings.Contains(got, "got:before-the-loss") || !strings.Contains(got, "got:in-the-spool") {
+		t.Errorf("export on B after A came back: %q", got)
 	}
 }
