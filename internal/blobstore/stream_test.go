@@ -3,9 +3,11 @@ package blobstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +101,38 @@ func TestStreamerSendsWhatGrows(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if got := joinParts(t, dest, id, name); bytes.Contains(got, []byte("after the stop")) {
 		t.Errorf("bytes written after Stop were streamed")
+	}
+}
+
+// TestCopyPartsJoinsOrRefusesAGap: parts put out of order join into the
+// file in offset order; with a part missing in the middle CopyParts
+// refuses (nothing may replace the parts), and with none it says so.
+func TestCopyPartsJoinsOrRefusesAGap(t *testing.T) {
+	srv := s3test.Start(t)
+	dest := s3Store(t, srv, 5<<20)
+	ctx := context.Background()
+	id := recording.NewID(time.Now())
+	name := id + ".cast.gz"
+	put := func(off int64, data string) {
+		t.Helper()
+		key, _ := blobstore.Key(id, blobstore.PartName(name, off))
+		if err := dest.Put(ctx, key, bytes.NewReader([]byte(data)), int64(len(data)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := blobstore.CopyParts(ctx, dest, id, name, io.Discard); !errors.Is(err, blobstore.ErrNotExist) {
+		t.Errorf("no part: %v, want ErrNotExist", err)
+	}
+	put(5, "world")
+	put(0, "hello")
+	put(10, "!")
+	var got bytes.Buffer
+	n, parts, err := blobstore.CopyParts(ctx, dest, id, name, &got)
+	if err != nil || n != 11 || len(parts) != 3 || got.String() != "helloworld!" {
+		t.Fatalf("joined %d bytes %q from %d parts, %v", n, got.String(), len(parts), err)
+	}
+	put(20, "late")
+	if _, _, err := blobstore.CopyParts(ctx, dest, id, name, io.Discard); err == nil || !strings.Contains(err.Error(), "a part is missing") {
+		t.Errorf("with a gap: %v, want a missing part", err)
 	}
 }
