@@ -215,6 +215,11 @@ func TestS3StreamKillAndOutage(t *testing.T) {
 		if r.ID == id {
 			continue
 		}
+		// The row says "bucket" before the uploader removes the parts and
+		// the spool copy: wait for that last step.
+		for deadline := time.Now().Add(20 * time.Second); len(spoolFiles(t, e, r.ID)) > 0 && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+		}
 		checkInBucket(t, srv, e, r)
 		if r.ID == down.ID {
 			continue
