@@ -80,6 +80,9 @@ func apply(scr *Screen, ev asciicast.Event, c *chunk) {
 		if w, h, err := asciicast.ParseResize(ev.Data); err == nil && scr != nil {
 			scr.Resize(w, h)
 		}
+		if c != nil {
+			c.resize = ev.Data
+		}
 	case asciicast.CodeMarker:
 		if c != nil {
 			c.markers = append(c.markers, Marker{At: ev.Time, Label: ev.Data})

@@ -91,6 +91,10 @@ type indexLine struct {
 	Events  int          `json:"events"`
 	Out     int64        `json:"out"`
 	Markers []markerJSON `json:"markers,omitempty"`
+	// Resize is the chunk's last resize ("WxH"), if any: the size an
+	// approximate keyframe after it starts from, without reading the
+	// chunks between.
+	Resize string `json:"resize,omitempty"`
 	// Keyframe is nil in an index written without emulation (the
 	// session's, or a reader's cache of what it computed): the screen is
 	// then made on demand (Reader.Keyframe).
@@ -130,10 +134,11 @@ type chunk struct {
 	stored       bool
 	kfOff, kfLen int64
 	markers      []Marker
+	resize       string // the last resize event's data in the chunk ("WxH"), if any
 }
 
 func (c *chunk) line() []byte {
-	l := indexLine{Off: c.off, Len: c.n, Start: c.Start, End: c.End, Events: c.Events, Out: c.OutBytes}
+	l := indexLine{Off: c.off, Len: c.n, Start: c.Start, End: c.End, Events: c.Events, Out: c.OutBytes, Resize: c.resize}
 	if !c.lazy {
 		l.Keyframe = &keyframeJSON{At: c.kf.At, Cols: c.kf.Cols, Rows: c.kf.Rows, Paint: c.kf.Paint}
 	}
@@ -211,7 +216,8 @@ func parseIndex(rd io.Reader) (parsedIndex, error) {
 			return parsedIndex{}, fmt.Errorf("recording index line %d: %w", len(out)+2, err)
 		}
 		c := chunk{Chunk: Chunk{Start: l.Start, End: l.End, Events: l.Events, OutBytes: l.Out},
-			off: l.Off, n: l.Len, kf: Keyframe{At: l.Start}, lazy: kfLen == 0, stored: kfLen > 0, kfOff: kfOff, kfLen: kfLen}
+			off: l.Off, n: l.Len, kf: Keyframe{At: l.Start}, lazy: kfLen == 0, stored: kfLen > 0, kfOff: kfOff, kfLen: kfLen,
+			resize: l.Resize}
 		for _, m := range l.Markers {
 			c.markers = append(c.markers, Marker(m))
 		}

@@ -83,28 +83,25 @@ func (r *Reader) Keyframe(i int) (Keyframe, error) {
 }
 
 // approximate makes the approximate keyframe of chunk i, j being the
-// nearest earlier chunk with a keyframe (for the size). Called with mu.
+// nearest earlier chunk with a keyframe (for the size), reading only chunk
+// i-1. Called with mu.
 func (r *Reader) approximate(i, j int) (Keyframe, error) {
 	prev := i - 1 // lazy, as i > j
 	kf, err := r.keyframe(j)
 	if err != nil {
 		return Keyframe{}, err
 	}
-	scr := NewScreen(kf.Cols, kf.Rows)
-	defer func() { _ = scr.Close() }()
-	// The size at i: the last resize since j. Only chunk i-1's are seen
-	// here; earlier ones are read without decoding much (resizes are rare).
-	for k := j; k < prev; k++ {
-		err := r.Events(k, func(ev asciicast.Event) error {
-			if ev.Code == asciicast.CodeResize {
-				apply(scr, ev, nil)
-			}
-			return nil
-		})
-		if err != nil {
-			return Keyframe{}, err
+	// The size at i's start: the last resize the index notes in the
+	// chunks from j to i-2 (i-1's own are replayed below), else j's.
+	cols, rows := kf.Cols, kf.Rows
+	for k := prev - 1; k >= j; k-- {
+		if w, h, err := asciicast.ParseResize(r.chunks[k].resize); err == nil {
+			cols, rows = w, h
+			break
 		}
 	}
+	scr := NewScreen(cols, rows)
+	defer func() { _ = scr.Close() }()
 	skip := r.chunks[prev].OutBytes - approxTail
 	err = r.Events(prev, func(ev asciicast.Event) error {
 		if ev.Code == asciicast.CodeOutput && skip > 0 {
@@ -120,7 +117,7 @@ func (r *Reader) approximate(i, j int) (Keyframe, error) {
 	if err != nil {
 		return Keyframe{}, err
 	}
-	cols, rows := scr.Size()
+	cols, rows = scr.Size()
 	return Keyframe{At: r.chunks[i].Start, Cols: cols, Rows: rows, Paint: scr.Paint(), Approx: true}, nil
 }
 

@@ -111,7 +111,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 }
 
 // count adds the event lines p to the open chunk's counts: events, output
-// bytes (as encoded) and markers. It looks at each line's code only.
+// bytes (as encoded), markers and the last resize. It looks at each
+// line's code only.
 func (w *Writer) count(p []byte) {
 	for len(p) > 0 {
 		nl := bytes.IndexByte(p, '\n')
@@ -131,6 +132,10 @@ func (w *Writer) count(p []byte) {
 		case `"m",`:
 			if ev, ok, err := decode(line); err == nil && ok {
 				w.cur.markers = append(w.cur.markers, Marker{At: ev.Time, Label: ev.Data})
+			}
+		case `"r",`:
+			if ev, ok, err := decode(line); err == nil && ok {
+				w.cur.resize = ev.Data
 			}
 		}
 	}
