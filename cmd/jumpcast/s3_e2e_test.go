@@ -94,6 +94,7 @@ func sha256Hex(b []byte) string {
 // spool.
 func checkInBucket(t *testing.T, srv *s3test.Server, node *e2e, r recording.Meta) {
 	t.Helper()
+	waitSpoolEmpty(t, node, r.ID) // the index is told before the parts and the spool copy go
 	objs := bucketFiles(t, srv, r.ID)
 	data, ok := objs[filepath.Base(r.Path)]
 	if !ok {
