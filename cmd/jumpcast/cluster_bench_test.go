@@ -18,8 +18,8 @@ import (
 // new connection: key exchange, login, policy, the target's connection
 // and login, a recording opened and closed), `ssh … true`, through
 //   - single: one node on the embedded index (bbolt), reached directly;
-//   - cluster: three nodes on one PostgreSQL index behind a real HAProxy
-//     (round-robin, PROXY v2).
+//   - cluster: three nodes on one PostgreSQL index and one S3 bucket (a
+//     real versitygw) behind a real HAProxy (round-robin, PROXY v2).
 //
 // Issue 17's goal: cluster ≤ 1.1 × single, compared in one run (the
 // ratio; absolute times depend on the machine's load):
@@ -31,7 +31,8 @@ func BenchmarkSessionSetup(b *testing.B) {
 		benchSetup(b, e, e.srv.SSHPort)
 	})
 	b.Run("cluster", func(b *testing.B) {
-		tc, port := startBalancedCluster(b, 0, nil)
+		_, bucket := useBucket(b, "")
+		tc, port := startBalancedCluster(b, 0, bucket)
 		benchSetup(b, tc.nodes["node-a"], port)
 	})
 }
