@@ -260,9 +260,15 @@ func isUniqueViolation(err error, constraint string) bool {
 func unavailable(err error) error {
 	var ce *pgconn.ConnectError
 	var ne net.Error
+	var pe *pgconn.PgError
 	switch {
 	case err == nil, errors.Is(err, store.ErrUnavailable):
 		return err
+	case errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "57P") || strings.HasPrefix(pe.Code, "08")):
+		// The server is shutting down or restarting (admin_shutdown,
+		// crash_shutdown, cannot_connect_now), or the connection broke: a
+		// pooled connection gets this instead of a refused dial.
+		return &unavailableError{cause: errors.New("the database is restarting"), err: err}
 	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), errors.Is(err, io.ErrUnexpectedEOF):
 		cause := err
 		var se *os.SyscallError
