@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"strings"
 	"sync"
@@ -40,7 +41,10 @@ type Dir struct {
 	mu       sync.Mutex
 	closing  bool
 	indexing map[*os.File]struct{}
+	children map[*exec.Cmd]struct{} // index writes in child processes (IndexInChild)
 	wg       sync.WaitGroup
+
+	indexCmd IndexCommand // nil: WriteIndex emulates in this process
 }
 
 // OpenDir opens the recordings folder at path, creating it (0700) if it is
@@ -195,6 +199,9 @@ func (d *Dir) WriteIndex(rel string) error {
 	d.wg.Add(1)
 	d.mu.Unlock()
 	defer d.wg.Done()
+	if d.indexCmd != nil {
+		return d.writeIndexInChild(rel)
+	}
 	data, err := d.Open(rel)
 	if err != nil {
 		return err
@@ -291,13 +298,17 @@ func (d *Dir) untrack(f *os.File) {
 }
 
 // Close stops the index writes in flight (their data files are closed
-// under them; an interrupted one leaves no index, which readers complete
-// from the data), waits for them, and releases the folder.
+// under them, their child processes killed; an interrupted one leaves no
+// index, which readers complete from the data), waits for them, and
+// releases the folder.
 func (d *Dir) Close() error {
 	d.mu.Lock()
 	d.closing = true
 	for f := range d.indexing {
 		_ = f.Close()
+	}
+	for c := range d.children {
+		_ = c.Process.Kill() // our own child, by PID; Wait reaps it
 	}
 	d.mu.Unlock()
 	d.wg.Wait()

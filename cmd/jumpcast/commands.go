@@ -86,6 +86,7 @@ session as an asciicast v2 file that auditors play back in a web page.`,
 		newNodesCmd(g),
 		newHostKeysCmd(g),
 		newVersionCmd(),
+		newIndexKeyframesCmd(),
 	)
 	return root
 }

@@ -62,7 +62,8 @@ func newProgram(cfg *config.Config, cfgPath string, logger *slog.Logger) (_ *pro
 	if err != nil {
 		return nil, err
 	}
-	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger, Version: version, Advertise: advertise}); err != nil {
+	if p.bastion, err = bastion.New(cfg, bastion.Options{Logger: logger, Version: version, Advertise: advertise,
+		IndexCommand: keyframeChild}); err != nil {
 		return nil, err
 	}
 	p.startCluster()

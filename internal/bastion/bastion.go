@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -78,6 +79,11 @@ type Options struct {
 	// Advertise is the URL other nodes reach this node's internal
 	// listener at, for the node registry; "" when it has none.
 	Advertise string
+	// IndexCommand, when set, makes the keyframes of closed recordings in
+	// a child process at the lowest priority (recorder.Dir.IndexInChild):
+	// it returns the command for the recording rel of the recordings
+	// folder. Nil emulates in this process (tests that build no binary).
+	IndexCommand func(folder, rel string) *exec.Cmd
 }
 
 // Bastion is the wired SSH side of jumpcast. New sets every field; they
@@ -238,6 +244,9 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 	var err error
 	if b.Dir, err = recorder.OpenDir(path); err != nil {
 		return nil, fmt.Errorf("open recordings folder: %w", err)
+	}
+	if o.IndexCommand != nil {
+		b.Dir.IndexInChild(func(rel string) *exec.Cmd { return o.IndexCommand(path, rel) })
 	}
 	// Recovery reads this node's own files: a recording it left active is
 	// in its spool (the bucket holds at most its parts).

@@ -56,7 +56,7 @@ func NewScreen(cols, rows int) *Screen {
 	}
 	s := &Screen{em: vt.NewEmulator(cols, rows), modes: map[ansi.DECMode]bool{ansi.ModeAutoWrap: true},
 		done: make(chan struct{})}
-	s.em.SetScrollbackSize(0) // a keyframe is the screen; scrollback would cost memory per session
+	s.em.SetScrollbackSize(1) // a keyframe is the screen; scrollback would cost memory per session
 	s.em.SetCallbacks(vt.Callbacks{
 		EnableMode:  func(m ansi.Mode) { s.setMode(m, true) },
 		DisableMode: func(m ansi.Mode) { s.setMode(m, false) },
