@@ -1,4 +1,4 @@
-// Command jumpcast-bench is the side-by-side benchmark of issue 6: on
+// Command jumpcast-bench is the side-by-side benchmark of issues 6 and 18: on
 // loopback it starts its own fixtures — a real OpenSSH sshd as the target,
 // a second sshd as the ProxyJump host, an in-process target for idle
 // sessions, `jumpcast serve` (recording on) and jumpcast-norec (the same

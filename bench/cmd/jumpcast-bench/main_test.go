@@ -52,19 +52,19 @@ func TestGoals(t *testing.T) {
 	c.add("bulk_mbps", pathProxyJump, 125) // 0.8×: missed
 	c.add("setup_ms", pathRec, 90)
 	c.add("setup_ms", pathDirect, 100) // 0.9×: met
-	c.add("idle_pss_kb", pathRec, 250) // absolute, over 200: missed
-	c.add("pty_mbps", pathRec, 95)
-	c.add("pty_mbps", pathNorec, 100) // loss 5%: met
+	c.add("idle_pss_kb", pathRec, 250) // absolute, over 150: missed
+	c.add("pty_mbps", pathRec, 96)
+	c.add("pty_mbps", pathNorec, 100) // loss 4%: met
 	c.summarize()
 	got := map[string]goalResult{}
 	for _, g := range evaluate(c) {
 		got[g.Goal] = g
 	}
 	for name, met := range map[string]bool{
-		"bulk, no PTY ≥ 1.0× ProxyJump":               false,
-		"setup ≤ 1.0× direct":                         true,
-		"≤ 200 KB PSS per idle session":               false,
-		"recording loss ≤ 10% (PTY text vs jc-norec)": true,
+		"bulk, no PTY ≥ 1.0× ProxyJump":                                                 false,
+		"setup ≤ 1.25× direct (the goal is for cold setup: -reuse-idle 0s, KEX pinned)": true,
+		"≤ 150 KB PSS per idle session":                                                 false,
+		"recording loss ≤ 5% (PTY text vs jc-norec)":                                    true,
 	} {
 		g, ok := got[name]
 		if !ok || g.Met != met {
