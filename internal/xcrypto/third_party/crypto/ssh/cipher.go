@@ -19,6 +19,7 @@ import (
 	"slices"
 
 	"golang.org/x/crypto/chacha20"
+	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/internal/poly1305"
 )
 
@@ -722,6 +723,30 @@ type chacha20Poly1305Cipher struct {
 	lengthKey  [32]byte
 	contentKey [32]byte
 	buf        []byte
+
+	// content is the RFC 8439 AEAD of contentKey, used only for its
+	// keystream (see xorContent); nil where it cannot be made (FIPS
+	// 140-only mode), and the payload is then encrypted by chacha20.
+	content cipher.AEAD
+}
+
+// xorContent XORs p, a packet's content (from byte 4 on), in place with
+// the content keystream from block 1 on: chacha20-poly1305@openssh.com's
+// payload encryption. It borrows chacha20poly1305's Seal, which has
+// assembly (AVX2 on amd64) where package chacha20 alone has none, and
+// whose keystream is the same: a 96-bit nonce of four zero bytes and the
+// 64-bit sequence number is the original ChaCha20's 64-bit nonce with a
+// counter below 2^32, and Seal encrypts from counter 1. Seal also writes
+// its own tag, which is not this construction's, into the 16 bytes after
+// p: the caller must have them to spare and overwrites or ignores them.
+// s, the content key's chacha20 cipher at block 1, is used without the
+// AEAD.
+func (c *chacha20Poly1305Cipher) xorContent(p, nonce []byte, s *chacha20.Cipher) {
+	if c.content == nil || cap(p)-len(p) < chacha20poly1305.Overhead {
+		s.XORKeyStream(p, p)
+		return
+	}
+	c.content.Seal(p[:0], nonce, p, nil)
 }
 
 func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionAlgorithms) (packetCipher, error) {
@@ -735,6 +760,9 @@ func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionA
 
 	copy(c.contentKey[:], key[:32])
 	copy(c.lengthKey[:], key[32:])
+	if aead, err := chacha20poly1305.New(c.contentKey[:]); err == nil {
+		c.content = aead
+	}
 	return c, nil
 }
 
@@ -786,7 +814,7 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	}
 
 	plain := c.buf[4:contentEnd]
-	s.XORKeyStream(plain, plain)
+	c.xorContent(c.buf[4:contentEnd:packetEnd], nonce, s) // the tag is read: its room is free
 
 	if len(plain) == 0 {
 		return nil, errors.New("ssh: empty packet")
@@ -849,7 +877,7 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 		return err
 	}
 
-	s.XORKeyStream(c.buf[4:], c.buf[4:packetEnd])
+	c.xorContent(c.buf[4:packetEnd:totalLength], nonce, s) // the tag goes after: its room is free
 
 	var mac [poly1305.TagSize]byte
 	poly1305.Sum(&mac, c.buf[:packetEnd], &polyKey)
