@@ -17,14 +17,31 @@ import (
 type IndexCommand func(rel string) *exec.Cmd
 
 // IndexInChild makes WriteIndex run cmd in a child process instead of
-// emulating the terminal in this one. The child starts at the lowest CPU
-// and I/O priority (nice 19, best-effort I/O level 7, on Linux): making
+// emulating the terminal in this one. The child is to run IndexChild,
+// which lowers it to the lowest CPU and I/O priority (nice 19,
+// best-effort I/O level 7, on Linux) before anything else: making
 // keyframes replays a recording's whole output through a terminal
 // emulator, minutes of CPU for a big one, and it must never take a core
 // from the sessions, nor hold the emulator's memory in the bastion. The
 // child is killed if this process dies, and by Close. Call it before the
 // Dir is used.
 func (d *Dir) IndexInChild(cmd IndexCommand) { d.indexCmd = cmd }
+
+// IndexChild is the whole of the child process IndexInChild's command
+// runs: it lowers its own priority, then writes the index of the
+// recording rel in the recordings folder at folder (Dir.WriteIndex, in
+// this process), and closes the folder. The priority is lowered by the
+// child, after exec: lowered in the parent's starting thread, the child
+// would wait at nice 19 between fork and exec while sharing the parent's
+// memory, which a busy machine can make long.
+func IndexChild(folder, rel string) error {
+	lowerPriority()
+	d, err := OpenDir(folder)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.WriteIndex(rel), d.Close())
+}
 
 // maxChildStderr bounds what a failing child's error message keeps.
 const maxChildStderr = 4 << 10
@@ -39,12 +56,10 @@ func (d *Dir) writeIndexInChild(rel string) error {
 	setParentDeath(cmd)
 	done := make(chan error, 1)
 	go func() { // owner: this call, which waits for it
-		// The thread is never unlocked: its priority is lowered for the
-		// child to inherit, and it ends with this goroutine. It also waits
-		// for the child, because the child's parent-death signal follows
-		// the thread that started it.
+		// The child's parent-death signal follows the thread that
+		// started it: that thread stays locked to this goroutine until
+		// the child has exited, and then ends with it.
 		runtime.LockOSThread()
-		lowerThreadPriority()
 		if err := cmd.Start(); err != nil {
 			done <- err
 			return

@@ -1,7 +1,9 @@
 package recorder
 
 import (
+	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -15,20 +17,38 @@ const childNice = 19
 // could starve for ever.
 const ioprioBestEffortLowest = 2<<13 | 7
 
-// lowerThreadPriority lowers the calling OS thread's CPU and I/O priority,
-// which a process it starts inherits. On Linux both are per thread: a
-// setpriority(PRIO_PROCESS, 0) in the child once it runs would reach only
-// its first thread, not the Go runtime's others. Errors are ignored (the
-// child then runs at normal priority).
-func lowerThreadPriority() {
-	tid := unix.Gettid()
-	_ = unix.Setpriority(unix.PRIO_PROCESS, tid, childNice)
-	_, _, _ = unix.Syscall(unix.SYS_IOPRIO_SET, 1 /* IOPRIO_WHO_PROCESS */, uintptr(tid), ioprioBestEffortLowest)
+// lowerPriority lowers every thread of this process to nice 19 and the
+// lowest best-effort I/O level. On Linux both are per thread, so each
+// thread /proc/self/task lists is lowered, until a pass finds none left
+// (a thread created meanwhile is cloned from a lowered one, and inherits
+// it). Errors are ignored: the process then runs at normal priority.
+func lowerPriority() {
+	done := map[int]bool{}
+	for pass := 0; pass < 10; pass++ {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return
+		}
+		fresh := 0
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			done[tid] = true
+			fresh++
+			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, childNice)
+			_, _, _ = unix.Syscall(unix.SYS_IOPRIO_SET, 1 /* IOPRIO_WHO_PROCESS */, uintptr(tid), ioprioBestEffortLowest)
+		}
+		if fresh == 0 {
+			return
+		}
+	}
 }
 
 // setParentDeath has the child killed when the thread that started it
 // ends, which is when this process dies (writeIndexInChild keeps that
-// thread until the child exits).
+// thread, locked, until the child exits: Go may end an unlocked thread).
 func setParentDeath(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}

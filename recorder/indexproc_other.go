@@ -4,8 +4,7 @@ package recorder
 
 import "os/exec"
 
-// lowerThreadPriority does nothing here: priorities are per process and
-// the child lowers nothing (it runs at normal priority).
-func lowerThreadPriority() {}
+// lowerPriority does nothing here: the child runs at normal priority.
+func lowerPriority() {}
 
 func setParentDeath(*exec.Cmd) {}

@@ -34,12 +34,7 @@ func init() { extraChildren = runIndexChild }
 func runIndexChild(mode string) (ok bool, err error) {
 	switch mode {
 	case childKeyframes:
-		d, err := OpenDir(os.Getenv(childPathEnv))
-		if err != nil {
-			return true, err
-		}
-		err = errors.Join(d.WriteIndex(os.Getenv(childRelEnv)), d.Close())
-		if err != nil {
+		if err := IndexChild(os.Getenv(childPathEnv), os.Getenv(childRelEnv)); err != nil {
 			return true, err
 		}
 		return true, os.WriteFile(os.Getenv(childReportEnv), []byte(priorities()), 0o600)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,12 +23,8 @@ func newIndexKeyframesCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			d, err := recorder.OpenDir(args[0])
-			if err != nil {
-				return err
-			}
 			// WriteIndex refuses any path that is not a recording's.
-			return errors.Join(d.WriteIndex(args[1]), d.Close())
+			return recorder.IndexChild(args[0], args[1])
 		},
 	}
 }
