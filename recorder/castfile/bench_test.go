@@ -1,6 +1,8 @@
 package castfile
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -100,4 +102,45 @@ func BenchmarkRecord(b *testing.B) {
 			b.ReportMetric(float64(total)/float64(stored), "output/stored")
 		})
 	}
+}
+
+// BenchmarkRecordCorpus records a text file of your choosing
+// (JUMPCAST_CORPUS: e.g. real logs, `ls -lR`, man pages) as a PTY session
+// would deliver it (LF as CRLF, 4 KiB reads 2 ms apart), raw and
+// compressed, and reports raw .cast bytes per stored byte (data and
+// index). The storage ratio depends on the text far more than on the
+// format; this measures it on text that is not generated.
+func BenchmarkRecordCorpus(b *testing.B) {
+	path := os.Getenv("JUMPCAST_CORPUS")
+	if path == "" {
+		b.Skip("JUMPCAST_CORPUS names no text file")
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	text = bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n"))
+	b.SetBytes(int64(len(text)))
+	var raw, stored int
+	for b.Loop() {
+		var rawBuf, data, idx bytes.Buffer
+		var now time.Duration
+		clock := asciicast.WriterOptions{Clock: func() time.Duration { return now }}
+		h := asciicast.Header{Width: 200, Height: 50}
+		rw, _ := asciicast.NewWriter(&rawBuf, h, clock)
+		cw := NewWriter(&data, &idx, h)
+		zw, _ := asciicast.NewWriter(cw, h, clock)
+		for off := 0; off < len(text); off += 4 << 10 {
+			p := text[off:min(off+4<<10, len(text))]
+			now += 2 * time.Millisecond
+			if err := errors.Join(rw.Output(p), zw.Output(p)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := errors.Join(rw.Close(asciicast.Exit{}), zw.Close(asciicast.Exit{}), cw.Close()); err != nil {
+			b.Fatal(err)
+		}
+		raw, stored = rawBuf.Len(), data.Len()+idx.Len()
+	}
+	b.ReportMetric(float64(raw)/float64(stored), "cast/stored")
 }
