@@ -329,6 +329,12 @@ func (w *Writer) emit(code, data string, at time.Duration) error {
 	return nil
 }
 
+// Quieter is a Writer's destination that keeps memory for a stream in
+// flow (a compressor): the Writer calls Quiet after each timed flush,
+// once everything buffered is written, and the destination may give that
+// memory back until its next Write. Calls are serialized with Write.
+type Quieter interface{ Quiet() }
+
 // timerFlush runs on the flush timer's goroutine (owned by the time
 // package; it exits when the function returns).
 func (w *Writer) timerFlush() {
@@ -346,6 +352,9 @@ func (w *Writer) timerFlush() {
 	}
 	if cap(w.scratch) > idleBufMax {
 		w.scratch = nil
+	}
+	if q, ok := w.dst.(Quieter); ok && err == nil && !w.closed {
+		q.Quiet()
 	}
 	onErr := w.onFlushErr
 	w.mu.Unlock()

@@ -9,15 +9,15 @@ import (
 	"strconv"
 	"unsafe"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/flate"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
-// Level is the gzip level of the data file: the fastest, so that
-// compressing costs the recording little; text still shrinks tenfold and
-// more (bench/README.md has the figures).
-const Level = gzip.BestSpeed
+// Level is the deflate level of the data file: the fastest, so that
+// compressing costs the recording little (bench/README.md has the
+// figures).
+const Level = flate.BestSpeed
 
 // Writer writes the compressed format: it takes the asciicast v2 stream
 // (an asciicast.Writer's output: the header line first, then whole event
@@ -43,7 +43,7 @@ type Writer struct {
 	dst   io.Writer
 	n     int64        // bytes written to dst
 	zbuf  bytes.Buffer // z's output since the last flush point
-	z     *gzip.Writer
+	z     member       // the member being written
 	open  bool  // a chunk member is open
 	bytes int64 // event line bytes in the open chunk
 	hdr   bool  // the header member is written
@@ -59,7 +59,6 @@ type Writer struct {
 // closes both files after Close.
 func NewWriter(dst, idx io.Writer, h asciicast.Header) *Writer {
 	w := &Writer{dst: dst, idx: idx}
-	w.z, _ = gzip.NewWriterLevel(&w.zbuf, Level) // Level is valid
 	w.writeIndex([]byte(indexMagic + "\n"))
 	return w
 }
@@ -84,18 +83,18 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if !w.hdr {
 		w.hdr = true
-		_, _ = w.z.Write(p) // into zbuf: no error
-		_ = w.z.Close()
+		w.z.begin(&w.zbuf)
+		w.z.write(p)
+		w.z.end()
 		return len(p), w.out()
 	}
 	if !w.open {
-		w.z.Reset(&w.zbuf)
+		w.z.begin(&w.zbuf)
 		at := lineTime(p)
 		w.open, w.bytes = true, 0
 		w.cur = chunk{Chunk: Chunk{Start: at}, off: w.n, kf: Keyframe{At: at}, lazy: true}
 	}
-	_, _ = w.z.Write(p)
-	_ = w.z.Flush()
+	w.z.write(p)
 	if err := w.out(); err != nil {
 		return 0, err
 	}
@@ -143,7 +142,7 @@ func (w *Writer) count(p []byte) {
 
 func (w *Writer) closeChunk() error {
 	w.open = false
-	_ = w.z.Close()
+	w.z.end()
 	if err := w.out(); err != nil {
 		return err
 	}
@@ -159,6 +158,18 @@ func (w *Writer) writeIndex(line []byte) {
 	}
 	if _, err := w.idx.Write(line); err != nil {
 		w.ierr = fmt.Errorf("write recording index: %w", err)
+	}
+}
+
+// Quiet gives the compressor back to the process's pool (the
+// asciicast.Writer calls it after each timed flush, at most once a
+// second): a session that prints nothing holds no compressor, only the
+// last histSize bytes of its chunk, which prime the next one. The chunk
+// stays open; its member goes on.
+func (w *Writer) Quiet() {
+	w.z.release()
+	if w.zbuf.Cap() > 4<<10 {
+		w.zbuf = bytes.Buffer{}
 	}
 }
 
