@@ -44,10 +44,10 @@ type Writer struct {
 	n     int64        // bytes written to dst
 	zbuf  bytes.Buffer // z's output since the last flush point
 	z     member       // the member being written
-	open  bool  // a chunk member is open
-	bytes int64 // event line bytes in the open chunk
-	hdr   bool  // the header member is written
-	err   error // first write error of the data, sticky
+	open  bool         // a chunk member is open
+	bytes int64        // event line bytes in the open chunk
+	hdr   bool         // the header member is written
+	err   error        // first write error of the data, sticky
 
 	idx  io.Writer // the index; nil: none
 	cur  chunk     // the open chunk, as its index line will say
