@@ -21,7 +21,7 @@ TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh
 	/usr/lib/python3/dist-packages/paramiko /usr/lib/python3/dist-packages/asyncssh /usr/bin/ansible \
 	/usr/lib/postgresql/*/bin/postgres
 
-.PHONY: all build run test test-deps test-short vet lint fuzz clean test-xcrypto xcrypto-check
+.PHONY: all build run test test-deps test-short vet lint fuzz clean test-xcrypto xcrypto-check test-uvpatch uvpatch-check
 
 .DEFAULT_GOAL := all
 
@@ -32,6 +32,7 @@ include replayweb/player.mk
 -include internal/faulttest/faults.mk
 -include internal/demo/demo.mk
 include internal/xcrypto/xcrypto.mk
+include internal/uvpatch/uvpatch.mk
 
 all: build
 
@@ -62,6 +63,7 @@ test: test-deps
 	$(GO) vet ./...
 	JUMPCAST_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 18m ./...
 	$(MAKE) --no-print-directory test-xcrypto
+	$(MAKE) --no-print-directory test-uvpatch
 
 ## test-short: the in-process tests only
 test-short:
@@ -77,7 +79,7 @@ GOVULNCHECK_CMD ?= golang.org/x/vuln/cmd/govulncheck@v1.9.0
 GOVULNCHECK     ?= 0
 
 ## lint: go vet (plain and -tags faults) and staticcheck; GOVULNCHECK=1 adds govulncheck (needs the online vulnerability database)
-lint: xcrypto-check
+lint: xcrypto-check uvpatch-check
 	$(GO) vet ./...
 	$(GO) vet -tags faults ./...
 	$(GO) run $(STATICCHECK) ./...
