@@ -21,7 +21,7 @@ TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh
 	/usr/lib/python3/dist-packages/paramiko /usr/lib/python3/dist-packages/asyncssh /usr/bin/ansible \
 	/usr/lib/postgresql/*/bin/postgres
 
-.PHONY: all build run test test-deps test-short vet lint fuzz clean test-xcrypto xcrypto-check test-uvpatch uvpatch-check
+.PHONY: all build run test test-deps test-short vet lint fuzz clean test-xcrypto xcrypto-check test-uvpatch uvpatch-check test-race
 
 .DEFAULT_GOAL := all
 
@@ -64,6 +64,11 @@ test: test-deps
 	JUMPCAST_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 18m ./...
 	$(MAKE) --no-print-directory test-xcrypto
 	$(MAKE) --no-print-directory test-uvpatch
+	$(MAKE) --no-print-directory test-race
+
+## test-race: the race detector over the recorder (its queue, the compressed writer, keyframe screens and their emulator goroutines) and the recordings opener; -short scales the long property tests down (about 80 s here)
+test-race:
+	$(GO) test -race -short -count=1 ./recorder/... ./internal/recfiles/
 
 ## test-short: the in-process tests only
 test-short:
