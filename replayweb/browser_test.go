@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/jumpcast/jumpcast/internal/audit"
@@ -66,7 +68,8 @@ func TestBrowserPlaysRecording(t *testing.T) {
 	b.WaitTerminal(t, "Linux db1 6.1.0")
 	b.Screenshot(t, dir, "player.png")
 	b.CheckClean(t, "player")
-	if ev := auditOf(t, e, rec.ID); len(ev) != 1 || ev[0] != auditLine(audit.KindPlayback, "alice") {
+	// The list previewed it, then the page played it.
+	if ev := auditOf(t, e, rec.ID); !slices.Equal(ev, []string{auditLine(audit.KindPreview, "alice"), auditLine(audit.KindPlayback, "alice")}) {
 		t.Errorf("audit after one page view: %v", ev)
 	}
 }
@@ -263,4 +266,59 @@ func TestBrowserOpensAtTime(t *testing.T) {
 		t.Errorf("idle limit %q, want off", idle)
 	}
 	b.CheckClean(t, "open at a time")
+}
+
+// TestBrowserListPreviews: the list shows each recording's screen at its
+// most active moment, readable on hover; the thumbnail opens the player
+// there; rows far below are not previewed (nor audited) until scrolled to.
+func TestBrowserListPreviews(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real browser")
+	}
+	e := newEnv(t, nil)
+	var far []recording.Meta
+	for range 30 {
+		far = append(far, e.addRecording(recording.Meta{}, sampleCast))
+	}
+	rec := e.addRecording(recording.Meta{Duration: 30 * time.Second}, busyCast) // newest: the first row
+	ts := httptest.NewServer(e.srv.Handler())
+	t.Cleanup(ts.Close)
+	b := browsertest.New(t, 55*time.Second, "")
+	dir := browsertest.ArtifactDir(t, "replayweb")
+
+	b.LogIn(t, ts.URL+"/", "alice", testPassword)
+	thumb := `document.querySelector('a.thumb[data-preview="` + rec.ID + `"]')`
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(`+thumb+` && `+thumb+`.classList.contains("ready"))`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("no preview in the first row: %v; %s", err, b.ProblemsSoFar())
+	}
+	if text := b.Eval(t, thumb+`.textContent`); !strings.HasPrefix(text, " build finished: 7 objects\n OK") {
+		t.Errorf("the thumbnail's text: %q", text)
+	}
+	var pos struct{ X, Y float64 }
+	if err := json.Unmarshal([]byte(b.Eval(t, `(function () { var r = `+thumb+`.getBoundingClientRect(); return JSON.stringify({x: r.left + r.width / 2, y: r.top + r.height / 2}); })()`)), &pos); err != nil {
+		t.Fatal(err)
+	}
+	b.Do(t, "hover the thumbnail", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, pos.X, pos.Y))
+	big := b.Eval(t, `(function () { var b = document.querySelector(".shot-big"); return b.hidden ? "hidden" : b.textContent; })()`)
+	if !strings.Contains(big, "build finished: 7 objects") || !strings.Contains(big, "+0:12") {
+		t.Errorf("the enlarged preview: %q", big)
+	}
+	b.Screenshot(t, dir, "list-preview.png")
+	b.CheckClean(t, "list previews")
+	// The last rows were below the fold: not previewed, not audited.
+	if got := auditOf(t, e, far[0].ID); len(got) != 0 {
+		t.Errorf("a row below the fold was previewed: %v", got)
+	}
+	if got := auditOf(t, e, rec.ID); len(got) != 1 || got[0] != auditLine(audit.KindPreview, "alice") {
+		t.Errorf("audit of the previewed recording: %v", got)
+	}
+
+	b.Load(t, "open the player from the thumbnail", chromedp.Click(chromedp.CSS(`a.thumb[data-preview="`+rec.ID+`"]`)))
+	if _, err := chromedp.Run(b.Ctx(), chromedp.Poll[bool](`!!(window.jumpcastPlayer && window.jumpcastPlayer.getCurrentTime() > 0)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the player never moved to the moment: %v; %s", err, b.ProblemsSoFar())
+	}
+	b.WaitTerminal(t, "build finished: 7 objects")
+	if at := b.Eval(t, `String(window.jumpcastPlayer.getCurrentTime())`); at != "12.5" {
+		t.Errorf("player at %s s, want 12.5", at)
+	}
 }

@@ -114,13 +114,14 @@ type Server struct {
 	now   func() time.Time
 	o     Options
 
-	e         *echo.Echo
-	logins    *webLogins
-	limit     *limiter
-	loginCSRF loginCSRF
-	pages     map[string]*pageTemplate
-	played    playedSet   // which login played which recording (chunks.go)
-	readers   readerCache // open Readers of finished recordings (readers.go)
+	e            *echo.Echo
+	logins       *webLogins
+	limit        *limiter
+	loginCSRF    loginCSRF
+	pages        map[string]*pageTemplate
+	played       playedSet    // which login played which recording (chunks.go)
+	readers      readerCache  // open Readers of finished recordings (readers.go)
+	previewCache previewCache // the list's previews of finished recordings (preview.go)
 	// dummyHash is checked against when a login names no account, so that
 	// a wrong name costs as much time as a wrong password.
 	dummyHash string
@@ -284,6 +285,7 @@ func (s *Server) routes(e *echo.Echo) {
 	pages.GET("/recordings/:id/index", s.playerIndexOf)
 	pages.GET("/recordings/:id/chunks/:n", s.playerChunkOf)
 	pages.GET("/recordings/:id/live", s.liveEvents)
+	pages.GET("/previews", s.previews)
 	pages.POST("/recordings/:id/verify", s.verifyRecording)
 	pages.POST("/logout", s.logout)
 	s.terminalRoutes(pages)

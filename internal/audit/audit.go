@@ -79,6 +79,7 @@ const (
 	KindHostKey     Kind = "hostkey"      // a target host key pinned on first use, or its pin forgotten
 	KindVerify      Kind = "verify"       // a recording's checksum verified in the web UI
 	KindPlayback    Kind = "playback"     // a recording played in the browser
+	KindPreview     Kind = "preview"      // a recording's screen shown as a preview in the list
 	KindDownload    Kind = "download"     // a recording file downloaded
 	KindSearch      Kind = "search"       // recordings' contents searched ("On screen")
 	KindPurge       Kind = "purge"        // a recording removed by retention
@@ -94,7 +95,7 @@ const (
 // them.
 func Kinds() []Kind {
 	return []Kind{KindAuth, KindPolicy, KindSession, KindForward, KindUpstream, KindHostKey,
-		KindPlayback, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin,
+		KindPlayback, KindPreview, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin,
 		KindLock, KindConnection, KindAuditExport, KindSSOMapping}
 }
 

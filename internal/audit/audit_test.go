@@ -110,6 +110,8 @@ func TestConstructors(t *testing.T) {
 		{"web login ok", WebLoginOK("bob"), Event{Kind: KindWebLogin, Outcome: OutcomeOK, Who: Who{User: "bob"}}},
 		{"web login denied", WebLoginDenied("bob"),
 			Event{Kind: KindWebLogin, Outcome: OutcomeDenied, Who: Who{User: "bob"}, Reason: "wrong name or password"}},
+		{"previewed", Previewed(who, "id1"),
+			Event{Kind: KindPreview, Outcome: OutcomeOK, Who: who, SessionID: "id1", Detail: map[DetailKey]string{"via": "web"}}},
 		{"played live", Played(who, "id1", "web", "", true),
 			Event{Kind: KindPlayback, Outcome: OutcomeOK, Who: who, SessionID: "id1", Detail: map[DetailKey]string{"via": "web", "live": "true"}}},
 		{"downloaded with a token", Downloaded(who, "id1", "api", "t1"),

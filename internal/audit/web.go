@@ -32,6 +32,13 @@ func Played(who Who, sessionID, via, token string, live bool) Event {
 	return ev
 }
 
+// Previewed is a recording's screen shown in the list of recordings (its
+// most active moment, as a small preview), via "web": kind preview,
+// outcome ok. Who as for Played.
+func Previewed(who Who, sessionID string) Event {
+	return castRead(KindPreview, who, sessionID, "web", "")
+}
+
 // Downloaded is a recording file downloaded, from the web page or the API
 // (via "web" or "api"): kind download, outcome ok. Who and token as for
 // Played.
