@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/jumpcast/jumpcast/internal/metrics/metricstest"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/s3test"
+	"github.com/jumpcast/jumpcast/recorder/castfile"
 )
 
 // streamedOutput returns what the stream parts of recording id in the
@@ -302,6 +304,11 @@ func TestS3LostNodeReadFromParts(t *testing.T) {
 		t.Fatalf("the lost node's sealed recording: %+v", r)
 	}
 	checkInBucket(t, srv, b, r)
+	// Sealed with its keyframes, as the uploader would have put it: a seek
+	// anywhere in it shows the exact screen.
+	if idx := bucketFiles(t, srv, id)[path.Base(castfile.IndexPath(r.Path))]; !bytes.HasSuffix(idx, []byte(`"keyframes":true}`+"\n")) {
+		t.Errorf("the sealed recording's index in the bucket has no keyframes: ends %q", idx[max(0, len(idx)-80):])
+	}
 	if out, errOut, code := runJumpcast(t, "", "recordings", "verify", id, "-c", b.cfgPath); code != 0 {
 		t.Errorf("verify on B of the sealed recording: exit %d %q %q", code, out, errOut)
 	}

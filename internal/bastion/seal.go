@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"time"
 
 	"github.com/jumpcast/jumpcast/internal/blobstore"
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -75,7 +77,8 @@ func (sp *spool) sealLoop(ctx context.Context) {
 // into the closed object the uploader would have put: the parts are
 // joined in offset order (a missing part is an error: nothing replaces
 // them), the member the loss cut is made whole and the index written as
-// the owner's own recovery does (castfile.Repair), both files are put and
+// the owner's own recovery does (castfile.Repair), then with its keyframes
+// as the owner's uploader would have (recorder.Dir.WriteIndex), both files are put and
 // checked, the row gets their size, SHA-256 and location bucket
 // (store.SealSilentRecording), and only then are the parts deleted. A row
 // no longer sealable (the owner came back and repaired it from its
@@ -92,18 +95,34 @@ func (sp *spool) seal(ctx context.Context, id, rel string) error {
 	if !store.Sealable(row) {
 		return nil
 	}
-	name := path.Base(rel)
 	tmp, err := os.MkdirTemp("", "jumpcast-seal-")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	data, err := os.OpenFile(filepath.Join(tmp, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// The files are laid out as in a recordings folder, so that the
+	// keyframes are made as for this node's own recordings
+	// (recorder.Dir.WriteIndex: in the index child when there is one).
+	tdir, err := recorder.OpenDir(tmp)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tdir.Close() }()
+	if sp.indexCmd != nil {
+		tdir.IndexInChild(func(rel string) *exec.Cmd { return sp.indexCmd(tmp, rel) })
+	}
+	stop := context.AfterFunc(ctx, func() { _ = tdir.Close() }) // kills the child
+	defer stop()
+	dataPath := filepath.Join(tmp, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(dataPath), 0o700); err != nil {
+		return err
+	}
+	data, err := os.OpenFile(dataPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = data.Close() }()
-	_, parts, err := blobstore.CopyParts(ctx, sp.bucket, id, name, data)
+	_, parts, err := blobstore.CopyParts(ctx, sp.bucket, id, path.Base(rel), data)
 	if errors.Is(err, blobstore.ErrNotExist) {
 		sp.log.Warn("recording of a lost node has no stream part in the bucket: nothing to seal", "session_id", id)
 		return nil
@@ -113,14 +132,29 @@ func (sp *spool) seal(ctx context.Context, id, rel string) error {
 	}
 	files := []*os.File{data}
 	if castfile.Compressed(rel) {
-		idx, err := os.OpenFile(filepath.Join(tmp, path.Base(castfile.IndexPath(rel))), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		idxPath := filepath.Join(tmp, filepath.FromSlash(castfile.IndexPath(rel)))
+		idx, err := os.OpenFile(idxPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return err
 		}
-		defer func() { _ = idx.Close() }()
-		if err := castfile.Repair(data, idx); err != nil {
+		err = castfile.Repair(data, idx)
+		_ = idx.Close()
+		if err != nil {
 			return err
 		}
+		// Repair leaves an index without keyframes; the bucket gets the
+		// whole index, as from the uploader. Without it the recording
+		// still plays, its screens made on demand.
+		if err := tdir.WriteIndex(rel); err != nil {
+			sp.log.Warn("keyframes of a lost node's recording not made: sealed without them", "session_id", id, "err", err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if idx, err = os.Open(idxPath); err != nil { // WriteIndex renamed a new file over it
+			return err
+		}
+		defer func() { _ = idx.Close() }()
 		files = append(files, idx)
 	}
 	// The index first: once the data is there, readers use both.

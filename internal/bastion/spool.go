@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path"
 	"sync"
 	"time"
@@ -63,6 +64,8 @@ type spool struct {
 	mu       sync.Mutex    // guards alerting and lost
 	alerting bool
 	lost     map[string]string // lost nodes' recordings to seal: id → Meta.Path
+	// indexCmd is Options.IndexCommand: the sealer makes keyframes with it.
+	indexCmd func(folder, rel string) *exec.Cmd
 }
 
 // uploadMaxBackoff bounds the wait between upload retries while the
@@ -78,9 +81,9 @@ const drainGrace = 10 * time.Second
 // folder dir, and queues what an earlier run left in it. RecoverActive
 // must have run: every recording it holds is closed.
 func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *blobstore.S3, st store.Index,
-	m *metrics.Metrics, log *slog.Logger) (*spool, error) {
+	m *metrics.Metrics, log *slog.Logger, indexCmd func(folder, rel string) *exec.Cmd) (*spool, error) {
 	sp := &spool{local: blobstore.NewLocal(dirPath), bucket: bucket, alert: int64(cfg.Recording.S3.SpoolAlert), log: log,
-		st: st, sealWake: make(chan struct{}, 1)}
+		st: st, sealWake: make(chan struct{}, 1), indexCmd: indexCmd}
 	ctx, cancel := context.WithCancel(context.Background())
 	sp.cancel = cancel
 	if err := bucket.Check(ctx); err != nil {
