@@ -285,7 +285,7 @@ func (cc *clientConn) connectUpstream(ctx context.Context, d Decision, ask asker
 			return up, nil
 		}
 	}
-	client, err := s.dialTarget(ctx, cfg, d, label, plan)
+	tc, err := s.dialTarget(ctx, cfg, d, label, plan)
 	if errors.Is(err, errAskLater) {
 		return nil, err
 	}
@@ -300,12 +300,10 @@ func (cc *clientConn) connectUpstream(ctx context.Context, d Decision, ask asker
 		s.auditEvent(cc.tag(audit.UpstreamFailed(cc.who(), ae.Reason, d.Address, ae.Msg)))
 		return nil, ae
 	}
-	up = &upstream{client: client, label: label, key: key, snap: snap,
+	up = &upstream{client: tc.client, label: label, key: key, snap: snap,
 		reusable: plan.agent == nil && plan.triedMethods() == "publickey"}
 	up.setOwner(cc)
-	agentChans := client.HandleChannelOpen("auth-agent@openssh.com")
-	go s.serveAgentChannels(up, agentChans) // owner: up; ends when client closes
-	go s.watchUpstream(up)                  // owner: up; ends when client closes
+	go s.serveUpstream(up, tc.chans, tc.reqs) // owner: up; ends when the target connection closes
 	if !cc.adopt(up) {
 		_ = up.Close()
 		return nil, errors.New("admin connection closed")

@@ -80,42 +80,66 @@ func targetAlive(c *gossh.Client, timeout time.Duration) bool {
 	}
 }
 
-// serveAgentChannels answers the target's agent channels (opened when a
-// target session uses the forwarded agent) by opening the same channel
-// type back to the client of the admin connection using up, when its
-// policy allows and that admin asked.
-func (s *Server) serveAgentChannels(up *upstream, chans <-chan gossh.NewChannel) {
-	for nc := range chans {
-		cc := up.getOwner()
-		if cc == nil || !cc.agentForwardingOn() {
-			_ = nc.Reject(gossh.Prohibited, "agent forwarding is not allowed")
-			continue
+// serveUpstream answers what the target sends on up unasked, until the
+// connection closes, then tells the admin connection using it, if any (a
+// kept one just leaves the pool). Global requests (OpenSSH's keepalives)
+// are refused, as x/crypto's Client does; agent channels, opened when a
+// target session uses the forwarded agent, are served (serveAgentChannel);
+// other channel types are refused. x/crypto closes both channels when the
+// connection ends.
+func (s *Server) serveUpstream(up *upstream, chans <-chan gossh.NewChannel, reqs <-chan *gossh.Request) {
+	for chans != nil || reqs != nil {
+		select {
+		case nc, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
+			}
+			if nc.ChannelType() != "auth-agent@openssh.com" {
+				_ = nc.Reject(gossh.UnknownChannelType, "unknown channel type: "+nc.ChannelType())
+				continue
+			}
+			// In its own goroutine: opening the admin's side waits for the
+			// admin's client, and this loop must keep answering requests.
+			go s.serveAgentChannel(up, nc) // owner: up; ends when the channel pair does
+		case r, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			reply(r, false)
 		}
-		cc.mu.Lock()
-		conn := cc.sshConn
-		cc.mu.Unlock()
-		ach, areqs, err := conn.OpenChannel("auth-agent@openssh.com", nil)
-		if err != nil {
-			_ = nc.Reject(gossh.ConnectionFailed, "admin agent unavailable")
-			continue
-		}
-		tch, treqs, err := nc.Accept()
-		if err != nil {
-			_ = ach.Close()
-			continue
-		}
-		go gossh.DiscardRequests(areqs) // owner: ach
-		go gossh.DiscardRequests(treqs) // owner: tch
-		go join(ach, tch)               // owner: this agent channel pair
 	}
-}
-
-// watchUpstream waits for up to close and tells the admin connection using
-// it, if any (a kept one just leaves the pool).
-func (s *Server) watchUpstream(up *upstream) {
 	err := up.client.Wait()
 	s.pool.remove(up)
 	if cc := up.getOwner(); cc != nil {
 		cc.upstreamClosed(up, err)
 	}
+}
+
+// serveAgentChannel answers one agent channel the target opened by opening
+// the same channel type back to the client of the admin connection using
+// up, when its policy allows and that admin asked.
+func (s *Server) serveAgentChannel(up *upstream, nc gossh.NewChannel) {
+	cc := up.getOwner()
+	if cc == nil || !cc.agentForwardingOn() {
+		_ = nc.Reject(gossh.Prohibited, "agent forwarding is not allowed")
+		return
+	}
+	cc.mu.Lock()
+	conn := cc.sshConn
+	cc.mu.Unlock()
+	ach, areqs, err := conn.OpenChannel("auth-agent@openssh.com", nil)
+	if err != nil {
+		_ = nc.Reject(gossh.ConnectionFailed, "admin agent unavailable")
+		return
+	}
+	tch, treqs, err := nc.Accept()
+	if err != nil {
+		_ = ach.Close()
+		return
+	}
+	go gossh.DiscardRequests(areqs) // owner: ach
+	go gossh.DiscardRequests(treqs) // owner: tch
+	join(ach, tch)
 }

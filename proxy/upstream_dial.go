@@ -23,9 +23,18 @@ const (
 	DialReused      = "reused"      // a kept connection was taken over (reuse.go); took is the liveness probe
 )
 
+// targetConn is a new connection to a target: the client the bastion opens
+// channels with, and what the target sends unasked (channel opens, global
+// requests), which serveUpstream answers.
+type targetConn struct {
+	client *gossh.Client
+	chans  <-chan gossh.NewChannel
+	reqs   <-chan *gossh.Request
+}
+
 // dialTarget connects to the decided target (see connectTarget) and tells
 // Options.OnDial how long that took and how it ended.
-func (s *Server) dialTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*gossh.Client, error) {
+func (s *Server) dialTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*targetConn, error) {
 	start := time.Now() // monotonic; s.now may be a test clock
 	c, err := s.connectTarget(ctx, cfg, d, label, plan)
 	if s.onDial != nil {
@@ -58,7 +67,7 @@ func dialOutcome(err error) string {
 // verifies its host key and authenticates with plan, bounding the SSH
 // handshake by upstream.handshake_timeout (lifted while the admin answers
 // a prompt). Errors are *adminError with a message for the admin.
-func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*gossh.Client, error) {
+func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decision, label string, plan *authPlan) (*targetConn, error) {
 	hk, err := s.hostKeyPolicy(cfg, label, d.Address, d.Target)
 	if err != nil {
 		return nil, err
@@ -88,7 +97,12 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 		return nil, upstreamError(label, plan, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return gossh.NewClient(c, chans, reqs), nil
+	// Not gossh.NewClient: its three goroutines per connection (global
+	// requests, channel opens, and one waiting for the end) are one here,
+	// serveUpstream. The bastion uses only what a bare Client offers
+	// (OpenChannel, DialContext, SendRequest, Wait, Close); HandleChannelOpen
+	// and Listen, which need NewClient's handlers, are not used.
+	return &targetConn{client: &gossh.Client{Conn: c}, chans: chans, reqs: reqs}, nil
 }
 
 // upstreamError turns a failed SSH handshake into the admin's message.
