@@ -1,0 +1,149 @@
+// Copyright 2026 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+
+package ssh
+
+import (
+	"bufio"
+	"io"
+	"sync"
+)
+
+// A connection's transport buffers what it reads and writes, so that a
+// packet costs about one read(2) and one write(2). A server holding many
+// idle connections (a bastion, a proxy) would keep 8 KiB of buffers per
+// connection that only a packet in flight uses. packetReader and
+// packetWriter take their 4 KiB buffers from a pool while data flows and
+// give them back when it stops: an idle connection waits for its next
+// packet in a 128-byte array of its own.
+
+const packetBufSize = 4096
+
+// maxEmptyReads is how many reads returning nothing a packetReader makes
+// before it gives up with io.ErrNoProgress (as bufio.Reader).
+const maxEmptyReads = 100
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, packetBufSize); return &b }}
+
+var writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, packetBufSize) }}
+
+// packetReader is a buffered reader of the connection, like
+// bufio.Reader, that holds a pooled buffer only while it has unread data.
+// A read that finds it empty goes into small after a short read (the
+// connection is interactive or idle), into a pooled buffer after a full
+// one (data is flowing), and straight into the caller's slice when that
+// is at least as large. Not safe for concurrent use.
+type packetReader struct {
+	rd      io.Reader
+	small   [128]byte
+	big     *[]byte // pooled; held while buf is *big
+	buf     []byte  // small[:] or *big
+	r, w    int     // buf[r:w] is unread
+	flowing bool    // the last read filled its buffer
+	err     error   // the read error, returned once the data before it is read
+}
+
+func (b *packetReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.r == b.w {
+		b.release()
+		if b.err != nil {
+			err := b.err
+			b.err = nil
+			return 0, err
+		}
+		if len(p) >= packetBufSize {
+			return b.rd.Read(p)
+		}
+		b.buf = b.small[:]
+		if b.flowing {
+			b.big = readBufs.Get().(*[]byte)
+			b.buf = *b.big
+		}
+		var n int
+		var err error
+		for i := 0; n == 0 && err == nil && i < maxEmptyReads; i++ {
+			n, err = b.rd.Read(b.buf)
+		}
+		if n < 0 || n > len(b.buf) {
+			panic("ssh: reader returned an invalid count")
+		}
+		b.r, b.w, b.err = 0, n, err
+		b.flowing = n == len(b.buf)
+		if n == 0 {
+			b.release()
+			err := b.err
+			b.err = nil
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return 0, err
+		}
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	if b.r == b.w {
+		b.release()
+	}
+	return n, nil
+}
+
+// release gives the pooled buffer back, once it holds no unread data.
+func (b *packetReader) release() {
+	if b.big != nil && b.r == b.w {
+		readBufs.Put(b.big)
+		b.big, b.buf, b.r, b.w = nil, nil, 0, 0
+	}
+}
+
+// packetWriter is a bufio.Writer of the connection taken from a pool at
+// a packet's first write and given back by Flush, which writePacket calls
+// after every packet. Not safe for concurrent use.
+type packetWriter struct {
+	wr  io.Writer
+	bw  *bufio.Writer // nil between packets
+	err error         // the first write error; every later call returns it
+}
+
+func (w *packetWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.bw == nil {
+		w.bw = writeBufs.Get().(*bufio.Writer)
+		w.bw.Reset(w.wr)
+	}
+	n, err := w.bw.Write(p)
+	if err != nil {
+		w.fail(err)
+	}
+	return n, err
+}
+
+// Flush writes what is buffered and gives the buffer back.
+func (w *packetWriter) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.bw == nil {
+		return nil
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.fail(err)
+		return err
+	}
+	w.bw.Reset(nil)
+	writeBufs.Put(w.bw)
+	w.bw = nil
+	return nil
+}
+
+// fail keeps err and drops the buffer (a bufio.Writer that failed keeps
+// failing, so it does not go back to the pool).
+func (w *packetWriter) fail(err error) {
+	w.err = err
+	w.bw = nil
+}

@@ -1,0 +1,136 @@
+// Copyright 2026 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+
+package ssh
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"testing"
+)
+
+// chunkReader gives data back in pieces of random size, as a socket
+// does, then err.
+type chunkReader struct {
+	data []byte
+	rng  *mrand.Rand
+	err  error
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, c.err
+	}
+	n := 1 + c.rng.IntN(300)
+	if c.rng.IntN(4) == 0 {
+		n = 1 + c.rng.IntN(3*packetBufSize)
+	}
+	n = copy(p[:min(n, len(p))], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// A packetReader read the way the ciphers read (a few bytes of length,
+// then the rest of the packet) gives exactly the bytes of the
+// connection, then its error, and holds no pooled buffer at the end.
+func TestPacketReaderReadsTheStream(t *testing.T) {
+	errReset := errors.New("connection reset")
+	for seed := range 40 {
+		rng := mrand.New(mrand.NewPCG(uint64(seed), 7))
+		data := make([]byte, 100000+rng.IntN(100000))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		pr := &packetReader{rd: &chunkReader{data: data, rng: rng, err: errReset}}
+		var got []byte
+		for {
+			size := 4
+			if rng.IntN(2) == 0 {
+				size = 1 + rng.IntN(40000)
+				if rng.IntN(2) == 0 {
+					size = 1 + rng.IntN(200)
+				}
+			}
+			buf := make([]byte, size)
+			n, err := io.ReadFull(pr, buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				if err != errReset {
+					t.Fatalf("seed %d: error %v, want the connection's", seed, err)
+				}
+				break
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("seed %d: read %d bytes, not the %d written", seed, len(got), len(data))
+		}
+		if pr.big != nil {
+			t.Fatalf("seed %d: the reader holds a pooled buffer after the end", seed)
+		}
+	}
+}
+
+// Two transports over a socket: after each packet, and after a burst of
+// them, neither side holds a pooled buffer, and every packet arrives
+// whole.
+func TestTransportBuffersOnlyWhileDataFlows(t *testing.T) {
+	a, b, err := netPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	trC := newTransport(a, rand.Reader, true)
+	trS := newTransport(b, rand.Reader, false)
+	idle := func(when string) {
+		t.Helper()
+		if trC.bufWriter.bw != nil || trS.bufReader.big != nil {
+			t.Fatalf("%s: a buffer is held (writer %v, reader %v)", when, trC.bufWriter.bw != nil, trS.bufReader.big != nil)
+		}
+	}
+	idle("new")
+	for i := range 5 {
+		p := []byte{msgChannelData, byte(i), 'k', 'e', 'y'}
+		if err := trC.writePacket(p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := trS.readPacket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, p) {
+			t.Fatalf("packet %d: got %x, want %x", i, got, p)
+		}
+		idle("after a packet")
+	}
+	const burst = 300
+	sent := make(chan error, 1)
+	go func() {
+		for i := range burst {
+			p := bytes.Repeat([]byte{byte(i)}, 1+i*37%(3*packetBufSize))
+			p[0] = msgChannelData
+			if err := trC.writePacket(p); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for i := range burst {
+		got, err := trS.readPacket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1+i*37%(3*packetBufSize) || got[len(got)-1] != byte(i) && len(got) > 1 {
+			t.Fatalf("burst packet %d: %d bytes", i, len(got))
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	idle("after a burst")
+}
