@@ -124,9 +124,10 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		return
 	}
 	br := &bridge{s: s, cc: cc, ctx: ctx, ch: ch, env: map[string]string{}}
-	// 4 KiB: prompts read lines; the stdin copier's 32 KiB reads bypass
-	// the buffer once it is empty, and an idle session holds less.
-	br.in = bufio.NewReaderSize(ch, 4<<10)
+	// Small: prompts read a byte at a time, and the stdin copier's reads
+	// (2 KiB and up, see copyTapped) bypass the buffer once it is empty;
+	// an idle session holds it for its whole life.
+	br.in = bufio.NewReaderSize(ch, 512)
 	br.tap = &recTap{onFail: br.recordingFailed}
 	if !s.addSession(br) {
 		go gossh.DiscardRequests(reqs) // owner: ch; ends when it closes
