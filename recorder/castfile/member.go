@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -23,6 +25,19 @@ var compressors = sync.Pool{New: func() any {
 	fw, _ := flate.NewWriter(nil, Level) // Level is valid
 	return fw
 }}
+
+// borrowed counts the compressors Writers hold now, between writes
+// included. Past maxKept, a member gives its compressor back after each
+// write instead of at the next quiet moment: with many sessions printing
+// at once (50 parallel bulk copies) the process then holds about maxKept
+// of them plus those compressing at that instant, not one per session.
+// The next write borrows one primed with the last histSize bytes, as
+// after Quiet; the cost is that priming, and a slightly worse ratio, for
+// those sessions only while so many are busy.
+var borrowed atomic.Int64
+
+// maxKept: four per CPU the process may use, at least 8; a few MB.
+var maxKept = int64(max(8, 4*runtime.GOMAXPROCS(0)))
 
 // gzipHeader is the header of every member: no name, no time, deflate,
 // XFL 4 (fastest), OS unknown — what klauspost/compress/gzip writes at
@@ -65,6 +80,9 @@ func (m *member) write(p []byte) {
 		keep := min(len(m.hist), histSize-len(p))
 		m.hist = append(m.hist[:copy(m.hist, m.hist[len(m.hist)-keep:])], p...)
 	}
+	if borrowed.Load() > maxKept {
+		m.release()
+	}
 }
 
 // end ends the member: the last block and the trailer.
@@ -83,6 +101,7 @@ func (m *member) borrow() {
 	if m.fw == nil {
 		m.fw = compressors.Get().(*flate.Writer)
 		m.fw.ResetDict(m.buf, m.hist)
+		borrowed.Add(1)
 	}
 }
 
@@ -93,5 +112,6 @@ func (m *member) release() {
 		m.fw.ResetDict(nil, nil) // drop references to buf and hist
 		compressors.Put(m.fw)
 		m.fw = nil
+		borrowed.Add(-1)
 	}
 }

@@ -8,7 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
@@ -92,5 +95,130 @@ func TestWriterQuietGivesTheCompressorBack(t *testing.T) {
 	defer func() { _ = r.Close() }()
 	if n := len(readAll(t, r)); n != len(lines) {
 		t.Fatalf("the Reader read %d events, want %d", n, len(lines))
+	}
+}
+
+// With more Writers printing at once than maxKept, the process holds at
+// most maxKept compressors between writes (each Writer past the bound
+// gives its own back after every write), and every Writer's file still
+// decodes to exactly its lines, within 5 % of the size it has when
+// alone.
+func TestWritersBoundTheCompressorsHeld(t *testing.T) {
+	if n := borrowed.Load(); n != 0 {
+		t.Fatalf("%d compressors borrowed before the test", n)
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	header := []byte(`{"version":2,"width":80,"height":24}` + "\n")
+	var lines [][]byte
+	for i := range 2000 {
+		lines = append(lines, fmt.Appendf(nil, "[%d.%03d,\"o\",\"%s request id=%04x status=%d\\r\\n\"]\n",
+			i/100, i%100*10, []string{"GET /v1/items", "POST /v1/orders", "GET /healthz"}[rng.IntN(3)], rng.IntN(1<<16), []int{200, 201, 404}[rng.IntN(3)]))
+	}
+	want := append(bytes.Clone(header), bytes.Join(lines, nil)...)
+	n := int(maxKept) * 3
+	data := make([]*bytes.Buffer, n)
+	ws := make([]*Writer, n)
+	for i := range ws {
+		data[i] = &bytes.Buffer{}
+		ws[i] = NewWriter(data[i], io.Discard, asciicast.Header{Width: 80, Height: 24})
+		if _, err := ws[i].Write(header); err != nil {
+			t.Fatal(err)
+		}
+	}
+	most := int64(0)
+	for at := 0; at < len(lines); at += 20 { // each Writer in turn writes a flush of 20 lines
+		for _, w := range ws {
+			if _, err := w.Write(bytes.Join(lines[at:min(at+20, len(lines))], nil)); err != nil {
+				t.Fatal(err)
+			}
+			most = max(most, borrowed.Load())
+		}
+	}
+	if most > maxKept {
+		t.Errorf("%d Writers held up to %d compressors between writes, bound %d", n, most, maxKept)
+	}
+	for _, w := range ws {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := borrowed.Load(); b != 0 {
+		t.Errorf("%d compressors still borrowed after every Writer closed", b)
+	}
+	var alone bytes.Buffer
+	w := NewWriter(&alone, io.Discard, asciicast.Header{Width: 80, Height: 24})
+	_, _ = w.Write(header)
+	for at := 0; at < len(lines); at += 20 {
+		_, _ = w.Write(bytes.Join(lines[at:min(at+20, len(lines))], nil))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range data {
+		z, err := gzip.NewReader(bytes.NewReader(d.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(z)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Writer %d: decoded %d bytes (%v), want %d", i, len(got), err, len(want))
+		}
+	}
+	last := data[n-1].Len() // one that gave its compressor back at every write
+	t.Logf("stored: %d bytes alone, %d giving the compressor back at every write", alone.Len(), last)
+	if loss := float64(last)/float64(alone.Len()) - 1; loss > 0.05 {
+		t.Errorf("giving the compressor back at every write: %d bytes, against %d alone (%.1f%% more)", last, alone.Len(), loss*100)
+	}
+}
+
+// BenchmarkParallelWriters: 50 Writers compressing text at once, as 50
+// sessions printing through PTYs; reports the peak heap in use, with the
+// bound on kept compressors and without it.
+func BenchmarkParallelWriters(b *testing.B) {
+	text := bytes.Repeat([]byte(`[1.5,"o","2026-12-05T04:40:00Z api[1234]: GET /v1/items/42 status=200 latency=3ms\r\n"]`+"\n"), 700)
+	for _, bound := range []bool{true, false} {
+		b.Run(fmt.Sprintf("bound=%v", bound), func(b *testing.B) {
+			if !bound {
+				old := maxKept
+				maxKept = 1 << 30
+				defer func() { maxKept = old }()
+			}
+			var peak uint64
+			for range b.N {
+				runtime.GC()
+				done := make(chan struct{})
+				sampled := make(chan uint64)
+				go func() {
+					var ms runtime.MemStats
+					most := uint64(0)
+					for {
+						runtime.ReadMemStats(&ms)
+						most = max(most, ms.HeapInuse)
+						select {
+						case <-done:
+							sampled <- most
+							return
+						case <-time.After(2 * time.Millisecond):
+						}
+					}
+				}()
+				var wg sync.WaitGroup
+				for range 50 {
+					wg.Go(func() {
+						w := NewWriter(io.Discard, io.Discard, asciicast.Header{Width: 80, Height: 24})
+						_, _ = w.Write([]byte(`{"version":2,"width":80,"height":24}` + "\n"))
+						for range 40 {
+							_, _ = w.Write(text)
+							runtime.Gosched()
+						}
+						_ = w.Close()
+					})
+				}
+				wg.Wait()
+				close(done)
+				peak = max(peak, <-sampled)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
 	}
 }
