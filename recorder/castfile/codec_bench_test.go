@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdgzip "compress/gzip"
 	"io"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +57,8 @@ var codecs = []codec{
 }
 
 // castStream is logOutput as asciicast event lines, in the 64 KiB blocks
-// a session's flushes hand the Writer.
+// a session's flushes hand the Writer; or, with JUMPCAST_CORPUS naming a
+// text file, that text as a PTY delivers it (see BenchmarkRecordCorpus).
 func castStream(b *testing.B) [][]byte {
 	var buf bytes.Buffer
 	var now time.Duration
@@ -64,8 +66,20 @@ func castStream(b *testing.B) [][]byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, p := range logOutput(64) {
-		now += 50 * time.Millisecond
+	outputs, step := logOutput(64), 50*time.Millisecond
+	if path := os.Getenv("JUMPCAST_CORPUS"); path != "" {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		text = bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n"))
+		outputs, step = nil, 2*time.Millisecond
+		for off := 0; off < len(text); off += 4 << 10 {
+			outputs = append(outputs, text[off:min(off+4<<10, len(text))])
+		}
+	}
+	for _, p := range outputs {
+		now += step
 		if err := w.Output(p); err != nil {
 			b.Fatal(err)
 		}
