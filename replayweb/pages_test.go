@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -312,6 +313,38 @@ func TestPasswordHash(t *testing.T) {
 	secret, tok := NewAPIToken()
 	if !strings.HasPrefix(secret, "jct_") || tok.Hash != TokenHash(secret) || strings.Contains(tok.Hash, secret) || len(tok.ID) != 16 {
 		t.Errorf("token %q %+v", secret, tok)
+	}
+}
+
+// TestUnknownNameCostsAHashCheck: the hash a login naming no account is
+// checked against has HashPassword's parameters (so that a wrong name
+// costs as much time as a wrong password), matches nothing, and a new
+// Server does not run argon2 to make it (its 19 MiB would stay in the
+// process's memory from the start).
+func TestUnknownNameCostsAHashCheck(t *testing.T) {
+	e := newEnv(t, nil)
+	real, _ := HashPassword(testPassword)
+	pr, _, _, err := parseArgon2id(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, salt, key, err := parseArgon2id(e.srv.dummyHash)
+	if err != nil || pd != pr || len(salt) != argonSaltLen || len(key) != argonKeyLen {
+		t.Fatalf("dummy hash %q: %+v against %+v (%v)", e.srv.dummyHash, pd, pr, err)
+	}
+	for _, pw := range []string{"", testPassword, "jumpcast-no-such-account"} {
+		if CheckPassword(e.srv.dummyHash, pw) {
+			t.Errorf("the dummy hash matches %q", pw)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := New(e.srv.o); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("a new Server allocated %d MiB", grew>>20)
 	}
 }
 

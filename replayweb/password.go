@@ -79,6 +79,24 @@ func HashPassword(pw string) (string, error) {
 		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
+// unmatchableHash returns an argon2id PHC string with HashPassword's
+// parameters, a random salt and a random key: checking any password
+// against it costs what checking one against a real hash costs, and none
+// matches (that would take finding an argon2id preimage). Made without
+// running argon2, whose 19 MiB would otherwise stay in the process's
+// memory from the start.
+func unmatchableHash() (string, error) {
+	salt, key := make([]byte, argonSaltLen), make([]byte, argonKeyLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("read salt: %w", err)
+	}
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("read key: %w", err)
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
 // CheckPassword reports whether pw matches hash, an argon2id PHC string made
 // by HashPassword or a bcrypt hash ("$2a$", "$2b$", "$2y$"). A malformed or
 // empty hash never matches.

@@ -169,7 +169,7 @@ func New(o Options) (*Server, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("replayweb: read csrf key: %w", err)
 	}
-	dummy, err := HashPassword("jumpcast-no-such-account")
+	dummy, err := unmatchableHash()
 	if err != nil {
 		return nil, err
 	}
