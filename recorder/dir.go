@@ -199,12 +199,15 @@ func (d *Dir) WriteIndex(rel string) error {
 	d.wg.Add(1)
 	d.mu.Unlock()
 	defer d.wg.Done()
-	if d.indexCmd != nil {
-		return d.writeIndexInChild(rel)
-	}
 	data, err := d.Open(rel)
 	if err != nil {
 		return err
+	}
+	if d.indexCmd != nil {
+		if st, err := data.Stat(); err != nil || st.Size() > inProcessIndexMax {
+			_ = data.Close()
+			return d.writeIndexInChild(rel)
+		}
 	}
 	if !d.track(data) {
 		_ = data.Close()
@@ -223,6 +226,13 @@ func (d *Dir) WriteIndex(rel string) error {
 	}
 	return nil
 }
+
+// inProcessIndexMax: a compressed recording this small (a short shell, a
+// copy without a PTY whose output is only counted) holds too little output
+// to be worth a child process — starting one costs more than emulating
+// what it holds, and, counted with the bastion's, more memory — so
+// WriteIndex makes its keyframes in this process even with IndexInChild.
+const inProcessIndexMax = 16 << 10
 
 // PutIndex replaces the index beside the compressed recording rel with
 // what write writes (castfile.IndexKeeper): written to a new file of a

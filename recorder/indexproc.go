@@ -23,8 +23,9 @@ type IndexCommand func(rel string) *exec.Cmd
 // keyframes replays a recording's whole output through a terminal
 // emulator, minutes of CPU for a big one, and it must never take a core
 // from the sessions, nor hold the emulator's memory in the bastion. The
-// child is killed if this process dies, and by Close. Call it before the
-// Dir is used.
+// child is killed if this process dies, and by Close. A recording whose
+// data file is at most inProcessIndexMax bytes is still indexed in this
+// process. Call it before the Dir is used.
 func (d *Dir) IndexInChild(cmd IndexCommand) { d.indexCmd = cmd }
 
 // IndexChild is the whole of the child process IndexInChild's command

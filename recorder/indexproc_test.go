@@ -91,7 +91,39 @@ func writeCompressed(t *testing.T, d *Dir) string {
 	if castfile.Indexed(d.Files(), rel) {
 		t.Fatal("the session's index already has keyframes")
 	}
+	if st, err := os.Stat(filepath.Join(d.root.Name(), rel)); err != nil || st.Size() <= inProcessIndexMax {
+		t.Fatalf("the recording is too small to go to the child (%v)", err)
+	}
 	return rel
+}
+
+// A recording too small to be worth a process is indexed in this one,
+// even with IndexInChild: the child command, which would fail, is not
+// run.
+func TestSmallRecordingIndexedInProcess(t *testing.T) {
+	base := t.TempDir()
+	d := openTestDir(t, base)
+	data, idx, rel, err := d.CreateCompressed(testID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := castfile.NewWriter(data, idx, asciicast.Header{Width: 80, Height: 24})
+	for _, line := range []string{`{"version":2,"width":80,"height":24}`, `[0.5,"o","$ uptime\r\n 06:00 up 1 day\r\n"]`, `[1.0,"o","$ exit\r\n"]`} {
+		if _, err := w.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(w.Close(), data.Close(), idx.Close()); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	d.IndexInChild(func(string) *exec.Cmd { ran = true; return exec.Command("false") })
+	if err := d.WriteIndex(rel); err != nil {
+		t.Fatal(err)
+	}
+	if ran || !castfile.Indexed(d.Files(), rel) {
+		t.Fatalf("child run: %v; indexed: %v", ran, castfile.Indexed(d.Files(), rel))
+	}
 }
 
 func childCommand(mode, base, rel, report string) *exec.Cmd {
