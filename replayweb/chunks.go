@@ -173,14 +173,7 @@ func (s *Server) playerChunkOf(c echo.Context) error {
 // when always is set (the index, read once per view), else only when this
 // login or token has not played rec before (chunks).
 func (s *Server) auditPlayback(c echo.Context, rec *recording.Meta, always bool) error {
-	key := ""
-	if p := principalOf(c); p != nil {
-		key = p.tokenID
-		if p.login != nil {
-			key = "login:" + p.login.id
-		}
-		key += "/" + rec.ID
-	}
+	key := seenKey(principalOf(c), "", rec.ID)
 	if key != "" && !always && s.played.seen(key, s.now()) {
 		return nil
 	}
@@ -191,6 +184,20 @@ func (s *Server) auditPlayback(c echo.Context, rec *recording.Meta, always bool)
 		s.played.mark(key, s.now())
 	}
 	return nil
+}
+
+// seenKey names what p did to recording id in the playedSet: what (""
+// for a playback, "preview:") + the login or token + "/" + id; "" without
+// a principal.
+func seenKey(p *principal, what, id string) string {
+	if p == nil {
+		return ""
+	}
+	who := p.tokenID
+	if p.login != nil {
+		who = "login:" + p.login.id
+	}
+	return what + who + "/" + id
 }
 
 // playedTTL is how long a login's playback of a recording counts as

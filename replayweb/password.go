@@ -74,9 +74,14 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("read salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	return phc(salt, argon2.IDKey([]byte(pw), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)), nil
+}
+
+// phc is the PHC string of an argon2id key made with HashPassword's
+// parameters.
+func phc(salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // unmatchableHash returns an argon2id PHC string with HashPassword's
@@ -93,8 +98,7 @@ func unmatchableHash() (string, error) {
 	if _, err := rand.Read(key); err != nil {
 		return "", fmt.Errorf("read key: %w", err)
 	}
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+	return phc(salt, key), nil
 }
 
 // CheckPassword reports whether pw matches hash, an argon2id PHC string made

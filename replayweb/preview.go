@@ -13,6 +13,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder/asciicast"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
 )
@@ -47,7 +48,8 @@ const previewRawLimit = 64 << 20
 // preview is one recording's entry in the answer.
 type preview struct {
 	ID    string   `json:"id"`
-	At    float64  `json:"at"` // seconds into the recording
+	At    float64  `json:"at"`    // seconds into the recording
+	Clock string   `json:"clock"` // At as M:SS.s (asciicast.Offset)
 	Cols  int      `json:"cols"`
 	Rows  int      `json:"rows"`
 	Lines []string `json:"lines"` // the screen's rows as text, trailing blanks trimmed
@@ -128,11 +130,7 @@ func previewIDs(q string) ([]string, error) {
 // token previewed it within playedTTL.
 func (s *Server) auditPreview(c echo.Context, rec *recording.Meta) error {
 	p := principalOf(c)
-	key := "preview:" + p.tokenID
-	if p.login != nil {
-		key = "preview:login:" + p.login.id
-	}
-	key += "/" + rec.ID
+	key := seenKey(p, "preview:", rec.ID)
 	if s.played.seen(key, s.now()) {
 		return nil
 	}
@@ -192,6 +190,7 @@ func makePreview(o castfile.Opener, rec *recording.Meta) (preview, error) {
 	}
 	defer func() { _ = scr.Close() }()
 	pv.At = r.Index().Chunks[best].End
+	pv.Clock = asciicast.Offset(pv.At)
 	pv.Cols, pv.Rows = scr.Size()
 	pv.Lines = scr.Text()
 	return pv, nil

@@ -53,7 +53,7 @@ func TestPreviews(t *testing.T) {
 		t.Fatalf("previews of a busy recording, a silent one, a purged one and bob's: %s", body)
 	}
 	pv := ans.Previews[0]
-	if pv.ID != busy.ID || pv.At != 12.5 || pv.Cols != 80 || pv.Rows != 24 || len(pv.Lines) != 24 {
+	if pv.ID != busy.ID || pv.At != 12.5 || pv.Clock != "0:12.5" || pv.Cols != 80 || pv.Rows != 24 || len(pv.Lines) != 24 {
 		t.Errorf("busy preview: %+v", pv)
 	}
 	if pv.Lines[0] != " build finished: 7 objects" || pv.Lines[1] != " OK" || pv.Lines[2] != "" {

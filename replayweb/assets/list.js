@@ -11,12 +11,6 @@
   var byID = {};
   thumbs.forEach(function (a) { byID[a.dataset.preview] = a; });
 
-  function clock(t) {
-    t = Math.max(0, Math.floor(t));
-    var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t % 60;
-    return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (s < 10 ? "0" : "") + s;
-  }
-
   // show fills a thumbnail: the text scaled to the box's width.
   function show(pv) {
     var a = byID[pv.id];
@@ -24,9 +18,9 @@
     var pre = a.querySelector("pre");
     pre.textContent = pv.lines.join("\n");
     a.href = "/recordings/" + encodeURIComponent(pv.id) + "?t=" + pv.at;
-    a.title = "The screen at +" + clock(pv.at) + ", the recording's most active moment";
+    a.title = "The screen at +" + pv.clock + ", the recording's most active moment";
     a.dataset.cols = pv.cols;
-    a.dataset.at = pv.at;
+    a.dataset.clock = pv.clock;
     a.hidden = false;
     // One character cell is about 0.6em wide at the thumbnail's font size.
     var scale = Math.min(1, a.clientWidth / (pv.cols * 0.6 * 10));
@@ -75,7 +69,7 @@
   function enlarge(a) {
     if (!a.classList.contains("ready")) return;
     bigPre.textContent = a.querySelector("pre").textContent;
-    bigNote.textContent = "+" + clock(Number(a.dataset.at)) + " · most active moment · click to play from here";
+    bigNote.textContent = "+" + a.dataset.clock + " · most active moment · click to play from here";
     big.hidden = false;
     var r = a.getBoundingClientRect();
     var left = r.right + 12, top = Math.max(8, r.top - 40);
