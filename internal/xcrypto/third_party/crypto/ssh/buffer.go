@@ -24,8 +24,9 @@ type buffer struct {
 
 // An element represents a single link in a linked list.
 type element struct {
-	buf  []byte
-	next *element
+	buf    []byte
+	next   *element
+	packet []byte // the received packet buf is part of, recycled once buf is read
 }
 
 // newBuffer returns an empty buffer that is not closed.
@@ -44,6 +45,18 @@ func newBuffer() *buffer {
 func (b *buffer) write(buf []byte) {
 	b.Cond.L.Lock()
 	e := &element{buf: buf}
+	b.tail.next = e
+	b.tail = e
+	b.Cond.Signal()
+	b.Cond.L.Unlock()
+}
+
+// writePacket is write for the data of a received packet: once the data
+// has been read, packet goes back to the pool newPacket takes from.
+// Nothing else may hold packet.
+func (b *buffer) writePacket(data, packet []byte) {
+	b.Cond.L.Lock()
+	e := &element{buf: data, packet: packet}
 	b.tail.next = e
 	b.tail = e
 	b.Cond.Signal()
@@ -75,6 +88,10 @@ func (b *buffer) Read(buf []byte) (n int, err error) {
 		}
 		// if there is a next buffer, make it the head
 		if len(b.head.buf) == 0 && b.head != b.tail {
+			if b.head.packet != nil {
+				recyclePacket(b.head.packet)
+				b.head.packet = nil
+			}
 			b.head = b.head.next
 			continue
 		}

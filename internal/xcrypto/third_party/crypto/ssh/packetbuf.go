@@ -147,3 +147,41 @@ func (w *packetWriter) fail(err error) {
 	w.err = err
 	w.bw = nil
 }
+
+// Received packets are copied out of the transport's buffers into slices
+// of their own. Channel data packets, nearly all of a busy connection's
+// traffic, are read once and dropped: a proxy relaying at 100 MB/s makes
+// 100 MB/s of garbage, and the heap grows by up to that much between
+// collections on top of what the channels hold. Packets that can carry a
+// full data payload come from a pool instead, and a channel's buffer gives
+// them back once their data has been read (buffer.writePacket), so the
+// heap holds what is in flight.
+
+// recycledPacketSize is the capacity of pooled packets: the largest
+// channel data packet this package accepts (handleData).
+const recycledPacketSize = 13 + channelMaxPacket
+
+// minRecycledPacket is the smallest packet taken from the pool: smaller
+// ones (keystrokes, requests) are cheap to allocate and would hold a
+// whole pooled packet each while they wait in a channel.
+const minRecycledPacket = 4096
+
+var packetPool = sync.Pool{New: func() any { b := make([]byte, recycledPacketSize); return &b }}
+
+// newPacket returns a slice of n bytes, from the pool when it is large.
+func newPacket(n int) []byte {
+	if n < minRecycledPacket || n > recycledPacketSize {
+		return make([]byte, n)
+	}
+	return (*packetPool.Get().(*[]byte))[:n]
+}
+
+// recyclePacket gives p back to the pool when it came from it; the caller
+// must be the last to hold it.
+func recyclePacket(p []byte) {
+	if cap(p) != recycledPacketSize {
+		return
+	}
+	p = p[:recycledPacketSize]
+	packetPool.Put(&p)
+}

@@ -172,7 +172,7 @@ func (s *connectionState) readPacket(r *packetReader, strictMode bool) ([]byte, 
 
 	// The packet may point to an internal buffer, so copy the
 	// packet out here.
-	fresh := make([]byte, len(packet))
+	fresh := newPacket(len(packet))
 	copy(fresh, packet)
 
 	return fresh, err
