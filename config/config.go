@@ -363,11 +363,13 @@ type Upstream struct {
 	// or a relayed password. Default 10s (set by Parse and Default); 0
 	// turns reuse off.
 	ReuseIdle time.Duration `yaml:"reuse_idle"`
-	// ChannelWindow is the receive window the bastion offers the target
-	// on each session channel: how much of a target's output the bastion
-	// may hold for a session before the admin's client takes it, so it
-	// bounds the memory of busy sessions. Default DefaultChannelWindow;
-	// MinChannelWindow to MaxChannelWindow.
+	// ChannelWindow is the largest receive window the bastion offers the
+	// target on a session channel: how much of a target's output the
+	// bastion may hold for one session before the admin's client takes
+	// it. Past 64 KiB a channel's window grows with credit from the window
+	// pool that all sessions share (MemoryBudget.WindowPool), so busy
+	// sessions together hold at most 64 KiB each plus the pool. Default
+	// DefaultChannelWindow; MinChannelWindow to MaxChannelWindow.
 	ChannelWindow ByteSize `yaml:"channel_window"`
 }
 

@@ -405,4 +405,18 @@ func TestMemoryBudget(t *testing.T) {
 	if got := AutoMemoryBudget(1000, 100<<20); got != 90<<20 {
 		t.Errorf("1,000 sessions in a 100 MiB cgroup: %d, want 90 MiB", got)
 	}
+	for _, tc := range []struct {
+		mb   MemoryBudget
+		want int64
+	}{
+		{MemoryBudget{}, DefaultWindowPool},
+		{MemoryBudget{Off: true}, DefaultWindowPool},
+		{MemoryBudget{Fixed: 32 << 20}, 4 << 20},
+		{MemoryBudget{Fixed: 256 << 20}, 32 << 20},
+		{MemoryBudget{Fixed: 4 << 30}, MaxWindowPool},
+	} {
+		if got := tc.mb.WindowPool(); got != tc.want {
+			t.Errorf("memory_budget %v: window pool %d, want %d", tc.mb, got, tc.want)
+		}
+	}
 }

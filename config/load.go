@@ -35,7 +35,7 @@ const (
 	DefaultUpstreamHandshake  = 15 * time.Second
 	DefaultReuseIdle          = 10 * time.Second
 	MaxReuseIdle              = time.Hour
-	DefaultChannelWindow      = 512 << 10 // upstream.channel_window
+	DefaultChannelWindow      = 2 << 20 // upstream.channel_window
 	MinChannelWindow          = 128 << 10
 	MaxChannelWindow          = 16 << 20
 )
@@ -397,13 +397,34 @@ const (
 const MinMemoryBudget = 32 << 20
 
 // The automatic memory budget: AutoMemoryBase plus AutoMemoryPerSession
-// for each open session channel. An idle shell holds about 180 KB and a
-// bulk transfer up to upstream.channel_window; the collector keeps the
-// heap near what is live instead of letting it double (GOGC=100).
+// for each open session channel. An idle shell holds about 150 KB; what
+// busy sessions hold of their peers' data is bounded by the window pool
+// (DefaultWindowPool, within the base) and 64 KiB per channel; the
+// collector keeps the heap near what is live instead of letting it double
+// (GOGC=100).
 const (
-	AutoMemoryBase       = 40 << 20
-	AutoMemoryPerSession = 256 << 10
+	AutoMemoryBase       = 32 << 20
+	AutoMemoryPerSession = 128 << 10
 )
+
+// The window pool: receive-window credit that every session channel, to
+// the targets and from the admins, takes from to grow its window past
+// 64 KiB, up to upstream.channel_window (or 2 MiB from the admins). It
+// bounds what all busy sessions together hold of data that arrived faster
+// than it could be passed on: 64 KiB each plus the pool.
+const (
+	DefaultWindowPool = 8 << 20  // with memory_budget auto or off
+	MinWindowPool     = 4 << 20  // with a fixed memory_budget: an eighth of it, within these
+	MaxWindowPool     = 64 << 20 //
+)
+
+// WindowPool is the window pool's size for this memory_budget.
+func (m MemoryBudget) WindowPool() int64 {
+	if m.Fixed > 0 {
+		return min(max(int64(m.Fixed)/8, MinWindowPool), MaxWindowPool)
+	}
+	return DefaultWindowPool
+}
 
 // AutoMemoryBudget is the automatic budget with sessions open, capped at
 // nine tenths of ceiling (the cgroup's memory.max; 0 for none) when that

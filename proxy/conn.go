@@ -123,6 +123,7 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 		Config:       serverAlgorithms(),
 		MaxAuthTries: maxAuthTries,
 	}
+	conf.ChannelWindowPool = s.windows
 	conf.PublicKeyAuthAlgorithms = publicKeyAuthAlgorithms()
 	if cc != nil {
 		if b := cc.snap.cfg.SSH.Banner; b != "" {

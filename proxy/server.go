@@ -70,6 +70,10 @@ type Server struct {
 	limits *limiter
 	onDial func(outcome string, took time.Duration) // nil: dials are not observed
 	pool   *upstreamPool                            // target connections kept for reuse
+	// windows is the receive-window credit every session channel, to the
+	// targets and from the admins, shares past 64 KiB: it bounds what busy
+	// sessions hold in memory (config.MemoryBudget.WindowPool).
+	windows *gossh.WindowPool
 
 	snap  atomic.Pointer[snapshot] // current config, policy and keys; swapped by Reload
 	locks atomic.Pointer[lock.Set] // access locks in force; swapped by ApplyLocks (nil: none)
@@ -139,6 +143,7 @@ func New(opts Options) (*Server, error) {
 		conns:    map[*clientConn]struct{}{},
 		idle:     make(chan struct{}),
 		pool:     newUpstreamPool(),
+		windows:  gossh.NewWindowPool(int(opts.Config.MemoryBudget.WindowPool())),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -90,6 +90,7 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 		ClientVersion:     "SSH-2.0-jumpcast",
 	}
 	ccfg.ChannelWindowSize = uint32(cfg.Upstream.ChannelWindow)
+	ccfg.ChannelWindowPool = s.windows
 	c, chans, reqs, err := gossh.NewClientConn(conn, d.Address, ccfg)
 	plan.close()
 	if err != nil {

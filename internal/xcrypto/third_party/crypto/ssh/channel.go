@@ -209,7 +209,11 @@ type channel struct {
 	windowMu   sync.Mutex
 	myWindow   uint32
 	myConsumed uint32
-	windowSize uint32 // the window offered when the channel opened (mux.window)
+	windowSize uint32 // the window offered when the channel opened (mux.window); with pool, the most it may grow to
+	pool       *WindowPool
+	borrowed   uint32 // credit taken from pool: the window is at most poolFloor+borrowed
+	borrowing  bool   // counted in pool.borrowers
+	poolDone   bool   // closed: borrowed has gone back to pool
 
 	// writeMu serializes calls to mux.conn.writePacket() and
 	// protects sentClose and packetPool. This mutex must be
@@ -372,9 +376,13 @@ func (c *channel) adjustWindow(adj uint32) error {
 	// Since myConsumed and myWindow are managed on our side, and can never
 	// exceed the initial window setting, we don't worry about overflow.
 	c.myConsumed += adj
+	size := c.windowSize
+	if c.pool != nil {
+		size = c.rebalance()
+	}
 	var sendAdj uint32
-	if (c.windowSize-c.myWindow > 3*channelMaxPacket) ||
-		(c.myWindow < c.windowSize/2) {
+	if (size-c.myWindow > 3*channelMaxPacket) ||
+		(c.myWindow < size/2) {
 		sendAdj = c.myConsumed
 		c.myConsumed = 0
 		c.myWindow += sendAdj
@@ -386,6 +394,57 @@ func (c *channel) adjustWindow(adj uint32) error {
 	return c.sendMessage(windowAdjustMsg{
 		AdditionalBytes: sendAdj,
 	})
+}
+
+// rebalance gives the pool back the borrowed credit whose data has been
+// read, takes what the channel's share allows, and returns the window the
+// channel may now offer. Called with windowMu held.
+//
+// The credit the peer holds (myWindow) plus the data not yet read plus
+// myConsumed is always poolFloor+borrowed.
+func (c *channel) rebalance() uint32 {
+	if r := min(c.myConsumed, c.borrowed); r > 0 {
+		c.borrowed -= r
+		c.myConsumed -= r
+		c.pool.free.Add(int64(r))
+	}
+	if !c.poolDone {
+		n := c.pool.borrowers.Load()
+		if !c.borrowing {
+			n++
+		}
+		limit := min(int64(c.windowSize-poolFloor), c.pool.size/max(n, 1))
+		if want := limit - int64(c.borrowed); want > 0 {
+			got := c.pool.take(want)
+			c.borrowed += got
+			c.myConsumed += got
+		}
+	}
+	if b := c.borrowed > 0; b != c.borrowing {
+		c.borrowing = b
+		if b {
+			c.pool.borrowers.Add(1)
+		} else {
+			c.pool.borrowers.Add(-1)
+		}
+	}
+	return poolFloor + c.borrowed
+}
+
+// returnCredit gives all borrowed credit back when the channel closes.
+func (c *channel) returnCredit() {
+	c.windowMu.Lock()
+	defer c.windowMu.Unlock()
+	if c.pool == nil || c.poolDone {
+		return
+	}
+	c.poolDone = true
+	c.pool.free.Add(int64(c.borrowed))
+	c.borrowed = 0
+	if c.borrowing {
+		c.borrowing = false
+		c.pool.borrowers.Add(-1)
+	}
 }
 
 func (c *channel) ReadExtended(data []byte, extended uint32) (n int, err error) {
@@ -425,6 +484,7 @@ func (c *channel) close() {
 		c.writeMu.Unlock()
 		// Unblock writers.
 		c.remoteWin.close()
+		c.returnCredit()
 	})
 }
 
@@ -529,6 +589,7 @@ func (m *mux) newChannel(chanType string, direction channelDirection, extraData 
 		remoteWin:        window{Cond: newCond()},
 		myWindow:         m.window,
 		windowSize:       m.window,
+		pool:             m.pool,
 		pending:          newBuffer(),
 		extPending:       newBuffer(),
 		direction:        direction,
@@ -538,6 +599,9 @@ func (m *mux) newChannel(chanType string, direction channelDirection, extraData 
 		extraData:        extraData,
 		mux:              m,
 		packetPool:       make(map[uint32][]byte),
+	}
+	if ch.pool != nil {
+		ch.myWindow = min(poolFloor, m.window)
 	}
 	if !m.chanList.add(ch) {
 		// The mux has shut down and will not close the channel.

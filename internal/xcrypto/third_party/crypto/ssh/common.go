@@ -554,6 +554,14 @@ type Config struct {
 	// can hold in memory. Zero means 2 MiB (64 packets of 32 KiB); values
 	// below 128 KiB are raised to 128 KiB.
 	ChannelWindowSize uint32
+
+	// ChannelWindowPool, when set, bounds what the channels of every
+	// connection that shares it can hold: each channel's receive window
+	// starts at 64 KiB, always gets that much back as its data is read, and
+	// grows towards ChannelWindowSize only with credit taken from the pool,
+	// an equal share of it for each channel holding some, given back as the
+	// data is read and when the channel closes.
+	ChannelWindowPool *WindowPool
 }
 
 // SetDefaults sets sensible values for unset fields in config. This is

@@ -108,7 +108,8 @@ func (c *chanList) isClosed() bool {
 type mux struct {
 	conn     packetConn
 	chanList chanList
-	window   uint32 // the receive window each channel offers
+	window   uint32      // the receive window each channel offers (at most, with pool)
+	pool     *WindowPool // see Config.ChannelWindowPool
 
 	incomingChannels chan NewChannel
 
@@ -145,6 +146,12 @@ const minChannelWindow = 4 * channelMaxPacket
 // newMuxWindow is newMux whose channels offer window bytes of receive
 // window (Config.ChannelWindowSize; zero: channelWindowSize).
 func newMuxWindow(p packetConn, window uint32) *mux {
+	return newMuxPool(p, window, nil)
+}
+
+// newMuxPool is newMuxWindow whose channels, with a pool, take their
+// window above poolFloor from it (Config.ChannelWindowPool).
+func newMuxPool(p packetConn, window uint32, pool *WindowPool) *mux {
 	switch {
 	case window == 0:
 		window = channelWindowSize
@@ -154,6 +161,7 @@ func newMuxWindow(p packetConn, window uint32) *mux {
 	m := &mux{
 		conn:             p,
 		window:           window,
+		pool:             pool,
 		incomingChannels: make(chan NewChannel, chanSize),
 		globalResponses:  make(chan interface{}, 1),
 		incomingRequests: make(chan *Request, chanSize),

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // A connection's transport buffers what it reads and writes, so that a
@@ -184,4 +185,41 @@ func recyclePacket(p []byte) {
 	}
 	p = p[:recycledPacketSize]
 	packetPool.Put(&p)
+}
+
+// poolFloor is the receive window a channel sharing a WindowPool always
+// has: two full data packets.
+const poolFloor = 2 * channelMaxPacket
+
+// A WindowPool is receive-window credit shared by channels, possibly of
+// many connections, to bound the memory their unread data can take
+// (Config.ChannelWindowPool). It is safe for concurrent use.
+type WindowPool struct {
+	size      int64
+	free      atomic.Int64
+	borrowers atomic.Int64 // channels holding credit from the pool
+}
+
+// NewWindowPool returns a pool of size bytes of window credit.
+func NewWindowPool(size int) *WindowPool {
+	p := &WindowPool{size: int64(size)}
+	p.free.Store(int64(size))
+	return p
+}
+
+// Free returns the credit no channel holds.
+func (p *WindowPool) Free() int { return int(p.free.Load()) }
+
+// take removes up to want bytes of credit and returns how many it took.
+func (p *WindowPool) take(want int64) uint32 {
+	for {
+		f := p.free.Load()
+		got := min(want, f)
+		if got <= 0 {
+			return 0
+		}
+		if p.free.CompareAndSwap(f, f-got) {
+			return uint32(got)
+		}
+	}
 }

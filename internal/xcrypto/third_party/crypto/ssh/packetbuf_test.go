@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // chunkReader gives data back in pieces of random size, as a socket
@@ -213,5 +214,164 @@ func TestReceivedDataIsRecycled(t *testing.T) {
 	// Both ends are in this process: the server's writes count too.
 	if alloc := after.TotalAlloc - before.TotalAlloc; !raceEnabled && alloc > (n-4<<20)/8 {
 		t.Errorf("relaying %d MiB allocated %d MiB, want at most an eighth", (n-4<<20)>>20, alloc>>20)
+	}
+}
+
+// unread returns how many bytes b holds that have not been read.
+func (b *buffer) unread() int {
+	b.Cond.L.Lock()
+	defer b.Cond.L.Unlock()
+	n := 0
+	for e := b.head; e != nil; e = e.next {
+		n += len(e.buf)
+	}
+	return n
+}
+
+// pooledPipe is sshPipe whose client offers windows of up to 4 MiB taken
+// from pool.
+func pooledPipe(t *testing.T, pool *WindowPool) (Conn, *server) {
+	c1, c2, err := netPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverConf := ServerConfig{NoClientAuth: true}
+	serverConf.AddHostKey(testSigners["ecdsa"])
+	done := make(chan *server, 1)
+	go func() {
+		s, err := newServer(c2, &serverConf)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	conf := ClientConfig{User: "u", HostKeyCallback: InsecureIgnoreHostKey()}
+	conf.ChannelWindowSize = 4 << 20
+	conf.ChannelWindowPool = pool
+	client, _, reqs, err := NewClientConn(c1, "", &conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go DiscardRequests(reqs)
+	s := <-done
+	if s == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { client.Close(); s.Close() })
+	return client, s
+}
+
+// TestWindowPoolBoundsUnreadData: channels of several connections sharing
+// a WindowPool hold at most 64 KiB each plus the pool of unread data, a
+// channel alone grows its window to the whole pool, every byte arrives,
+// and closed channels give their credit back.
+func TestWindowPoolBoundsUnreadData(t *testing.T) {
+	const size, conns, perChan = 1 << 20, 4, 6 << 20
+	pool := NewWindowPool(size)
+	block := make([]byte, 1<<20)
+	for i := range block {
+		block[i] = byte(i*7 + i>>12)
+	}
+	chans := make([]*channel, conns)
+	served := make(chan error, conns)
+	for i := range chans {
+		client, server := pooledPipe(t, pool)
+		go func() {
+			nc, err := server.Accept()
+			if err != nil {
+				served <- err
+				return
+			}
+			ch, reqs, err := nc.Accept()
+			if err != nil {
+				served <- err
+				return
+			}
+			go DiscardRequests(reqs)
+			for range perChan / len(block) {
+				if _, err := ch.Write(block); err != nil {
+					served <- err
+					return
+				}
+			}
+			served <- ch.Close()
+		}()
+		ch, reqs, err := client.OpenChannel("chan", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go DiscardRequests(reqs)
+		chans[i] = ch.(*channel)
+	}
+	buf := make([]byte, 64<<10)
+	read := func(ch *channel, from, n int) {
+		for got := 0; got < n; {
+			k, err := ch.Read(buf[:min(len(buf), n-got)])
+			if err != nil {
+				t.Fatalf("after %d bytes: %v", from+got, err)
+			}
+			for j := range k {
+				if want := block[(from+got+j)%len(block)]; buf[j] != want {
+					t.Fatalf("byte %d is %d, want %d", from+got+j, buf[j], want)
+				}
+			}
+			got += k
+		}
+	}
+	borrowed := func(ch *channel) uint32 {
+		ch.windowMu.Lock()
+		defer ch.windowMu.Unlock()
+		return ch.borrowed
+	}
+	// settled waits until no channel's unread data grows any more.
+	settled := func() int {
+		last := -1
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			total := 0
+			for _, ch := range chans {
+				total += ch.pending.unread()
+			}
+			if total == last {
+				return total
+			}
+			last = total
+		}
+		t.Fatal("the channels' unread data did not settle")
+		return 0
+	}
+
+	// Alone, the first channel borrows the whole pool.
+	read(chans[0], 0, 2<<20)
+	if b := borrowed(chans[0]); b != size {
+		t.Errorf("a channel alone borrowed %d bytes, want the pool's %d", b, size)
+	}
+	// Everyone reads a little (and borrows), then nobody reads.
+	for _, ch := range chans[1:] {
+		read(ch, 0, 2<<20)
+	}
+	if total, limit := settled(), conns*poolFloor+size; total > limit {
+		t.Errorf("%d channels hold %d bytes unread, want at most %d", conns, total, limit)
+	}
+	if free := pool.Free(); free < 0 || free > size {
+		t.Errorf("pool has %d bytes free of %d", free, size)
+	}
+	for _, ch := range chans {
+		read(ch, 2<<20, perChan-2<<20)
+		if k, err := ch.Read(buf); k != 0 || err != io.EOF {
+			t.Errorf("at the end: read %d, %v; want EOF", k, err)
+		}
+	}
+	for range chans {
+		if err := <-served; err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); pool.Free() != size; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("closed channels left the pool with %d bytes of %d (%d borrowers)", pool.Free(), size, pool.borrowers.Load())
+		}
+	}
+	if n := pool.borrowers.Load(); n != 0 {
+		t.Errorf("%d borrowers after every channel closed", n)
 	}
 }

@@ -450,7 +450,7 @@ func (s *connection) serverHandshake(config *ServerConfig) (*Permissions, error)
 	if err != nil {
 		return nil, err
 	}
-	s.mux = newMuxWindow(s.transport, config.ChannelWindowSize)
+	s.mux = newMuxPool(s.transport, config.ChannelWindowSize, config.ChannelWindowPool)
 	return perms, err
 }
 
