@@ -343,11 +343,7 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 		return err
 	}
 
-	if cap(c.buf) < int(length) {
-		c.buf = make([]byte, length)
-	} else {
-		c.buf = c.buf[:length]
-	}
+	c.buf = workBuf(c.buf, int(length)+gcmTagSize)[:length]
 
 	c.buf[0] = padding
 	copy(c.buf[1:], packet)
@@ -355,13 +351,17 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 		return err
 	}
 	c.buf = c.aead.Seal(c.buf[:0], c.iv, c.buf, c.prefix[:])
-	if _, err := w.Write(c.buf); err != nil {
+	_, err := w.Write(c.buf)
+	c.buf = releaseWorkBuf(c.buf)
+	if err != nil {
 		return err
 	}
 	c.incIV()
 
 	return nil
 }
+
+func (c *gcmCipher) releaseBuf() { c.buf = releaseWorkBuf(c.buf) }
 
 func (c *gcmCipher) incIV() {
 	for i := 4 + 7; i >= 4; i-- {
@@ -381,11 +381,7 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 		return nil, errors.New("ssh: max packet length exceeded")
 	}
 
-	if cap(c.buf) < int(length+gcmTagSize) {
-		c.buf = make([]byte, length+gcmTagSize)
-	} else {
-		c.buf = c.buf[:length+gcmTagSize]
-	}
+	c.buf = workBuf(c.buf, int(length+gcmTagSize))
 
 	if _, err := io.ReadFull(r, c.buf); err != nil {
 		return nil, err
@@ -777,8 +773,8 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	s.XORKeyStream(polyKey[:], polyKey[:])
 	s.XORKeyStream(discardBuf[:], discardBuf[:]) // skip the next 32 bytes
 
-	encryptedLength := c.buf[:4]
-	if _, err := io.ReadFull(r, encryptedLength); err != nil {
+	var encryptedLength [4]byte
+	if _, err := io.ReadFull(r, encryptedLength[:]); err != nil {
 		return nil, err
 	}
 
@@ -787,7 +783,7 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	if err != nil {
 		return nil, err
 	}
-	ls.XORKeyStream(lenBytes[:], encryptedLength)
+	ls.XORKeyStream(lenBytes[:], encryptedLength[:])
 
 	length := binary.BigEndian.Uint32(lenBytes[:])
 	if length > maxPacket {
@@ -796,12 +792,8 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 
 	contentEnd := 4 + length
 	packetEnd := contentEnd + poly1305.TagSize
-	if uint32(cap(c.buf)) < packetEnd {
-		c.buf = make([]byte, packetEnd)
-		copy(c.buf[:], encryptedLength)
-	} else {
-		c.buf = c.buf[:packetEnd]
-	}
+	c.buf = workBuf(c.buf, int(packetEnd))
+	copy(c.buf, encryptedLength[:])
 
 	if _, err := io.ReadFull(r, c.buf[4:packetEnd]); err != nil {
 		return nil, err
@@ -858,11 +850,7 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 
 	// size (4 bytes), padding (1), payload, padding, tag.
 	totalLength := 4 + 1 + len(payload) + padding + poly1305.TagSize
-	if cap(c.buf) < totalLength {
-		c.buf = make([]byte, totalLength)
-	} else {
-		c.buf = c.buf[:totalLength]
-	}
+	c.buf = workBuf(c.buf, totalLength)
 
 	binary.BigEndian.PutUint32(c.buf, uint32(1+len(payload)+padding))
 	ls, err := chacha20.NewUnauthenticatedCipher(c.lengthKey[:], nonce)
@@ -884,8 +872,9 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 
 	copy(c.buf[packetEnd:], mac[:])
 
-	if _, err := w.Write(c.buf); err != nil {
-		return err
-	}
-	return nil
+	_, err = w.Write(c.buf)
+	c.buf = releaseWorkBuf(c.buf)
+	return err
 }
+
+func (c *chacha20Poly1305Cipher) releaseBuf() { c.buf = releaseWorkBuf(c.buf) }

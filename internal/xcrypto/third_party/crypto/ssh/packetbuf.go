@@ -223,3 +223,55 @@ func (p *WindowPool) take(want int64) uint32 {
 		}
 	}
 }
+
+// The AEAD ciphers seal and open each packet in a work buffer of their
+// own, which used to grow to the largest packet a connection had carried
+// and stay that large for its life: about 33 KiB per direction that had
+// carried bulk data, twice per relayed session. Buffers of more than
+// smallWorkBuf bytes now come from a pool and go back as soon as the
+// packet is written (or, read, copied out by readPacket: bufReleaser).
+
+// smallWorkBuf is the largest work buffer a cipher keeps between packets.
+const smallWorkBuf = 512
+
+// workBufSize is the capacity of pooled work buffers: a full data packet
+// with its header, padding and tag.
+const workBufSize = recycledPacketSize + 64
+
+var workBufs = sync.Pool{New: func() any { b := make([]byte, workBufSize); return &b }}
+
+// workBuf returns buf resized to n bytes, from the pool when buf is too
+// small and n is not more than a pooled buffer holds.
+func workBuf(buf []byte, n int) []byte {
+	switch {
+	case cap(buf) >= n:
+		return buf[:n]
+	case n <= smallWorkBuf:
+		return make([]byte, n, smallWorkBuf)
+	case n <= workBufSize:
+		if cap(buf) == workBufSize {
+			return buf[:n]
+		}
+		return (*workBufs.Get().(*[]byte))[:n]
+	}
+	return make([]byte, n)
+}
+
+// releaseWorkBuf gives a large work buffer back (to the pool when it came
+// from it) and returns what the cipher keeps.
+func releaseWorkBuf(buf []byte) []byte {
+	switch {
+	case cap(buf) <= smallWorkBuf:
+		return buf[:0]
+	case cap(buf) == workBufSize:
+		buf = buf[:workBufSize]
+		workBufs.Put(&buf)
+	}
+	return nil
+}
+
+// A bufReleaser is a packetCipher whose work buffer the packet it last
+// read points into, to be released once that packet has been copied.
+type bufReleaser interface {
+	releaseBuf()
+}

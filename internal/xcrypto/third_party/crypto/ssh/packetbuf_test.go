@@ -375,3 +375,114 @@ func TestWindowPoolBoundsUnreadData(t *testing.T) {
 		t.Errorf("%d borrowers after every channel closed", n)
 	}
 }
+
+// cipherBuf returns the capacity of the work buffer c keeps.
+func cipherBuf(t *testing.T, c packetCipher) int {
+	switch c := c.(type) {
+	case *gcmCipher:
+		return cap(c.buf)
+	case *chacha20Poly1305Cipher:
+		return cap(c.buf)
+	}
+	t.Fatalf("cipher %T", c)
+	return 0
+}
+
+// TestCiphersKeepNoLargeBuffer: after a bulk transfer each way, with
+// either AEAD cipher, no direction of either connection keeps a work
+// buffer larger than smallWorkBuf, and every byte arrived.
+func TestCiphersKeepNoLargeBuffer(t *testing.T) {
+	for _, cipher := range []string{CipherAES128GCM, CipherChaCha20Poly1305} {
+		t.Run(cipher, func(t *testing.T) {
+			c1, c2, err := netPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c1.Close()
+			defer c2.Close()
+			serverConf := ServerConfig{NoClientAuth: true}
+			serverConf.AddHostKey(testSigners["ecdsa"])
+			serverConf.Ciphers = []string{cipher}
+			done := make(chan *server, 1)
+			go func() {
+				s, err := newServer(c2, &serverConf)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- s
+			}()
+			conf := ClientConfig{User: "u", HostKeyCallback: InsecureIgnoreHostKey()}
+			conf.Ciphers = []string{cipher}
+			client, _, reqs, err := NewClientConn(c1, "", &conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			go DiscardRequests(reqs)
+			server := <-done
+			if server == nil {
+				t.FailNow()
+			}
+			defer server.Close()
+
+			const n = 4 << 20
+			data := make([]byte, n)
+			for i := range data {
+				data[i] = byte(i*3 + i>>10)
+			}
+			echoed := make(chan error, 1)
+			go func() {
+				nc, err := server.Accept()
+				if err != nil {
+					echoed <- err
+					return
+				}
+				ch, reqs, err := nc.Accept()
+				if err != nil {
+					echoed <- err
+					return
+				}
+				go DiscardRequests(reqs)
+				_, err = io.Copy(ch, ch) // echo it back
+				ch.CloseWrite()
+				echoed <- err
+			}()
+			ch, creqs, err := client.OpenChannel("chan", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go DiscardRequests(creqs)
+			go func() {
+				ch.Write(data)
+				ch.CloseWrite()
+			}()
+			got, err := io.ReadAll(ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-echoed; err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatalf("echoed %d bytes, want the %d sent", len(got), n)
+			}
+			// Closed and waited for, so no packet is in flight.
+			client.Close()
+			server.Close()
+			client.Wait()
+			server.Wait()
+			for name, c := range map[string]Conn{"client": client, "server": server.ServerConn} {
+				var tr *transport
+				switch c := c.(type) {
+				case *connection:
+					tr = c.transport.(*handshakeTransport).conn.(*transport)
+				case *ServerConn:
+					tr = c.Conn.(*connection).transport.(*handshakeTransport).conn.(*transport)
+				}
+				if r, w := cipherBuf(t, tr.reader.packetCipher), cipherBuf(t, tr.writer.packetCipher); r > smallWorkBuf || w > smallWorkBuf {
+					t.Errorf("%s keeps work buffers of %d (read) and %d (write) bytes, want at most %d", name, r, w, smallWorkBuf)
+				}
+			}
+		})
+	}
+}

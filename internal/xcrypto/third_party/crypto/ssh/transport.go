@@ -137,7 +137,8 @@ func (t *transport) readPacket() (p []byte, err error) {
 }
 
 func (s *connectionState) readPacket(r *packetReader, strictMode bool) ([]byte, error) {
-	packet, err := s.packetCipher.readCipherPacket(s.seqNum, r)
+	cipher := s.packetCipher
+	packet, err := cipher.readCipherPacket(s.seqNum, r)
 	s.seqNum++
 	if err == nil && len(packet) == 0 {
 		err = errors.New("ssh: zero length packet")
@@ -174,6 +175,9 @@ func (s *connectionState) readPacket(r *packetReader, strictMode bool) ([]byte, 
 	// packet out here.
 	fresh := newPacket(len(packet))
 	copy(fresh, packet)
+	if r, ok := cipher.(bufReleaser); ok {
+		r.releaseBuf()
+	}
 
 	return fresh, err
 }
