@@ -12,28 +12,4 @@
 # `make test-uvpatch` (ultraviolet's own tests) and `make test`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-version=$(tr -d '[:space:]' < "$here/UPSTREAM")
-go=${GO:-go}
-src=$(cd "${TMPDIR:-/tmp}" && GOFLAGS= "$go" mod download -json "github.com/charmbracelet/ultraviolet@$version" |
-	sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -d "$src" ] || { echo "update.sh: github.com/charmbracelet/ultraviolet@$version not downloaded" >&2; exit 1; }
-out=$(mktemp -d)
-trap 'chmod -R u+w "$out"; rm -rf "$out"' EXIT
-cp -R "$src" "$out/ultraviolet"
-chmod -R u+w "$out/ultraviolet"
-for p in "$here"/patches/*.patch; do
-	(cd "$out/ultraviolet" && git apply -p1 --whitespace=nowarn "$p") ||
-		{ echo "update.sh: $(basename "$p") does not apply to ultraviolet $version" >&2; exit 1; }
-done
-if [ "${1:-}" = "--check" ]; then
-	if ! diff -r "$out/ultraviolet" "$here/third_party/ultraviolet" >/dev/null; then
-		echo "internal/uvpatch/third_party/ultraviolet is not github.com/charmbracelet/ultraviolet $version + patches/: run internal/uvpatch/update.sh" >&2
-		diff -rq "$out/ultraviolet" "$here/third_party/ultraviolet" >&2 || true
-		exit 1
-	fi
-	echo "internal/uvpatch/third_party/ultraviolet is github.com/charmbracelet/ultraviolet $version + $(ls "$here"/patches/*.patch | wc -l) patch(es)"
-	exit 0
-fi
-rm -rf "$here/third_party/ultraviolet"
-cp -R "$out/ultraviolet" "$here/third_party/ultraviolet"
-echo "internal/uvpatch/third_party/ultraviolet: github.com/charmbracelet/ultraviolet $version + $(ls "$here"/patches/*.patch | wc -l) patch(es)"
+exec "$here/../patchmod.sh" "$here" github.com/charmbracelet/ultraviolet ultraviolet "$@"

@@ -12,28 +12,4 @@
 # `make test-xcrypto` (x/crypto's own ssh tests) and `make test`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-version=$(tr -d '[:space:]' < "$here/UPSTREAM")
-go=${GO:-go}
-src=$(cd "${TMPDIR:-/tmp}" && GOFLAGS= "$go" mod download -json "golang.org/x/crypto@$version" |
-	sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -d "$src" ] || { echo "update.sh: golang.org/x/crypto@$version not downloaded" >&2; exit 1; }
-out=$(mktemp -d)
-trap 'chmod -R u+w "$out"; rm -rf "$out"' EXIT
-cp -R "$src" "$out/crypto"
-chmod -R u+w "$out/crypto"
-for p in "$here"/patches/*.patch; do
-	(cd "$out/crypto" && git apply -p1 --whitespace=nowarn "$p") ||
-		{ echo "update.sh: $(basename "$p") does not apply to x/crypto $version" >&2; exit 1; }
-done
-if [ "${1:-}" = "--check" ]; then
-	if ! diff -r "$out/crypto" "$here/third_party/crypto" >/dev/null; then
-		echo "internal/xcrypto/third_party/crypto is not golang.org/x/crypto $version + patches/: run internal/xcrypto/update.sh" >&2
-		diff -rq "$out/crypto" "$here/third_party/crypto" >&2 || true
-		exit 1
-	fi
-	echo "internal/xcrypto/third_party/crypto is golang.org/x/crypto $version + $(ls "$here"/patches/*.patch | wc -l) patch(es)"
-	exit 0
-fi
-rm -rf "$here/third_party/crypto"
-cp -R "$out/crypto" "$here/third_party/crypto"
-echo "internal/xcrypto/third_party/crypto: golang.org/x/crypto $version + $(ls "$here"/patches/*.patch | wc -l) patch(es)"
+exec "$here/../patchmod.sh" "$here" golang.org/x/crypto crypto "$@"

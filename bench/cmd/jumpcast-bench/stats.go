@@ -28,6 +28,7 @@ var metricSpecs = []metric{
 	{Key: "conc_wall_s", Label: "parallel bulk, wall", Unit: "s", Better: "lower"},
 	{Key: "conc_peak_rss_mb", Label: "bastion peak RSS, parallel", Unit: "MB", Better: "lower"},
 	{Key: "conc_peak_pss_mb", Label: "bastion peak PSS, parallel", Unit: "MB", Better: "lower"},
+	{Key: "settle_wait_s", Label: "wait for index children, per run", Unit: "s", Better: "lower"},
 	{Key: "idle_rss_kb", Label: "bastion RSS per idle session", Unit: "KB", Better: "lower"},
 	{Key: "idle_pss_kb", Label: "bastion PSS per idle session", Unit: "KB", Better: "lower"},
 	{Key: "cpu_bulk_s_per_gb", Label: "bastion CPU, bulk", Unit: "s/GB", Better: "lower"},
