@@ -43,17 +43,12 @@ func newBuffer() *buffer {
 // write makes buf available for Read to receive.
 // buf must not be modified after the call to write.
 func (b *buffer) write(buf []byte) {
-	b.Cond.L.Lock()
-	e := &element{buf: buf}
-	b.tail.next = e
-	b.tail = e
-	b.Cond.Signal()
-	b.Cond.L.Unlock()
+	b.writePacket(buf, nil)
 }
 
 // writePacket is write for the data of a received packet: once the data
-// has been read, packet goes back to the pool newPacket takes from.
-// Nothing else may hold packet.
+// has been read, packet (if not nil) goes back to the pool newPacket takes
+// from. Nothing else may hold packet.
 func (b *buffer) writePacket(data, packet []byte) {
 	b.Cond.L.Lock()
 	e := &element{buf: data, packet: packet}

@@ -249,9 +249,6 @@ func workBuf(buf []byte, n int) []byte {
 	case n <= smallWorkBuf:
 		return make([]byte, n, smallWorkBuf)
 	case n <= workBufSize:
-		if cap(buf) == workBufSize {
-			return buf[:n]
-		}
 		return (*workBufs.Get().(*[]byte))[:n]
 	}
 	return make([]byte, n)
