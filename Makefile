@@ -15,11 +15,11 @@ CONFIG    ?= $(wildcard jumpcast.yaml)
 # /usr/lib/postgresql/<major>/bin).
 # TEST_BINS are files those packages install (the Python modules' folders too).
 TEST_PKGS := openssh-server openssh-client rsync asciinema chromium bsdutils procps tmux haproxy rsyslog rsyslog-gnutls \
-	putty-tools dropbear-bin sshpass python3-paramiko python3-asyncssh ansible-core postgresql
+	putty-tools dropbear-bin sshpass python3-paramiko python3-asyncssh ansible-core postgresql zstd
 TEST_BINS := /usr/sbin/sshd /usr/bin/ssh /usr/bin/scp /usr/bin/sftp /usr/bin/ssh-agent /usr/bin/rsync /usr/bin/asciinema /usr/bin/chromium /usr/bin/script /usr/bin/tmux /usr/sbin/haproxy /usr/sbin/rsyslogd \
 	/usr/bin/plink /usr/bin/pscp /usr/bin/psftp /usr/bin/puttygen /usr/bin/dbclient /usr/bin/dropbearconvert /usr/bin/sshpass \
 	/usr/lib/python3/dist-packages/paramiko /usr/lib/python3/dist-packages/asyncssh /usr/bin/ansible \
-	/usr/lib/postgresql/*/bin/postgres
+	/usr/lib/postgresql/*/bin/postgres /usr/bin/zstdcat
 
 .PHONY: all build run test test-deps test-short vet lint fuzz clean test-xcrypto xcrypto-check test-uvpatch uvpatch-check test-race
 

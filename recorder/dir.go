@@ -326,10 +326,15 @@ func (d *Dir) Close() error {
 }
 
 // checkRel accepts only "YYYY/MM/DD/<id>.cast" where the date is the id's,
-// and the compressed format's "<id>.cast.gz" and "<id>.cast.idx" beside it.
+// the compressed format's "<id>.cast.gz" and "<id>.cast.idx" beside it,
+// and the archived format's "<id>.cast.zst" and "<id>.cast.zst.idx".
 func checkRel(rel string) error {
 	raw := rel
-	if base, ok := strings.CutSuffix(rel, ".gz"); ok {
+	if base, ok := strings.CutSuffix(rel, ".zst.idx"); ok {
+		raw = base
+	} else if base, ok := strings.CutSuffix(rel, ".gz"); ok {
+		raw = base
+	} else if base, ok := strings.CutSuffix(rel, ".zst"); ok {
 		raw = base
 	} else if base, ok := strings.CutSuffix(rel, ".idx"); ok {
 		raw = base

@@ -55,3 +55,13 @@ func setParentDeath(cmd *exec.Cmd) {
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
+
+// lowerThreadPriority lowers the calling thread alone to nice 19 and the
+// lowest best-effort I/O level (see lowerPriority). The caller has locked
+// its goroutine to the thread and never unlocks it: the thread then ends
+// with the goroutine, and no other goroutine ever runs at that priority.
+func lowerThreadPriority() {
+	tid := unix.Gettid()
+	_ = unix.Setpriority(unix.PRIO_PROCESS, tid, childNice)
+	_, _, _ = unix.Syscall(unix.SYS_IOPRIO_SET, 1 /* IOPRIO_WHO_PROCESS */, uintptr(tid), ioprioBestEffortLowest)
+}

@@ -8,3 +8,6 @@ import "os/exec"
 func lowerPriority() {}
 
 func setParentDeath(*exec.Cmd) {}
+
+// lowerThreadPriority does nothing here: the thread keeps its priority.
+func lowerThreadPriority() {}

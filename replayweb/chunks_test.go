@@ -1,6 +1,7 @@
 package replayweb
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
+	"github.com/jumpcast/jumpcast/recorder"
 )
 
 // TestPlayerRoutes: the index gives the page the timeline, size, markers
@@ -148,5 +150,50 @@ func TestPlayerRoutesFollowTheFile(t *testing.T) {
 	res, body := c.get("/recordings/" + rec.ID + "/index")
 	if res.StatusCode != 200 || !strings.Contains(body, `"duration":9.5`) {
 		t.Errorf("index after the file was replaced: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestPlayerRoutesArchived: a recording archived by `recordings compact`
+// (compressed, then .cast.zst) gives the player the same index and
+// chunks as before.
+func TestPlayerRoutesArchived(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := e.addRecording(recording.Meta{}, sampleCast)
+	c := e.client()
+	c.login("alice", testPassword)
+	get := func(p string) string {
+		t.Helper()
+		res, body := c.get("/recordings/" + rec.ID + p)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", p, res.StatusCode, body)
+		}
+		return body
+	}
+	gz, err := e.casts.Compact(rec.ID, rec.Path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(c recorder.Compacted) {
+		t.Helper()
+		rec.Path, rec.FileSize, rec.SHA256 = c.Path, c.Size, c.SHA256
+		if err := e.store.FinishRecording(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(gz)
+	before := []string{get("/index"), get("/chunks/0")}
+	zst, err := e.casts.Archive(rec.ID, gz.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set(zst)
+	after := []string{get("/index"), get("/chunks/0")}
+	if !strings.Contains(after[1], `$ echo hello\r\n`) {
+		t.Errorf("archived chunk 0: %s", after[1])
+	}
+	for i := range before {
+		if before[i] != after[i] {
+			t.Errorf("the player's view changed:\nbefore %s\nafter  %s", before[i], after[i])
+		}
 	}
 }

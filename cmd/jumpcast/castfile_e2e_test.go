@@ -16,8 +16,8 @@ import (
 // TestRecordingFormats: a recording made in the raw format by an earlier
 // server and one made compressed (the default) both list, play, export
 // and verify; the compressed file is what zcat and asciinema read; play
-// --from starts late in a recording; compact converts the raw one,
-// checked, and it still exports byte for byte and verifies.
+// --from starts late in a recording; compact archives both (.cast.zst),
+// checked, and they still export byte for byte, play and verify.
 func TestRecordingFormats(t *testing.T) {
 	e := startE2EWith(t, func(cfgPath string) { setFormat(t, cfgPath, "raw") })
 	if _, errOut, code := e.ssh(t, "", "-tt", e.login(), "printf 'old raw session\\n'"); code != 0 {
@@ -104,30 +104,49 @@ func TestRecordingFormats(t *testing.T) {
 		t.Errorf("play --from soon: exit %d: %s", code, errOut)
 	}
 
-	// compact converts the raw one, checked; it reads the same after.
+	// compact archives both, the raw one through the compressed format,
+	// each checked; they read the same after, keyframes kept.
+	curPlain := export(t, e, cur.ID)
 	out, errOut, code = runJumpcast(t, "", "recordings", "compact", "--all", "-c", e.cfgPath)
-	if code != 0 || !strings.Contains(out, "1 compacted") {
+	if code != 0 || !strings.Contains(out, "2 compacted") {
 		t.Fatalf("recordings compact --all: exit %d: %s %s", code, out, errOut)
 	}
 	t.Logf("recordings compact: %s", strings.TrimSpace(out))
-	if _, err := os.Stat(e.castPath(old)); !os.IsNotExist(err) {
-		t.Errorf("the raw file is still there: %v", err)
+	for _, gone := range []string{e.castPath(old), e.castPath(cur), idxPath} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", gone, err)
+		}
 	}
 	for _, r := range listRecordings(t, e.cfgPath) {
-		if !strings.HasSuffix(r.Path, ".cast.gz") {
+		if !strings.HasSuffix(r.Path, ".cast.zst") {
 			t.Errorf("%s: index names %s after compact", r.ID, r.Path)
+			continue
 		}
-		if r.ID == old.ID && !bytes.Equal(asciicasttest.ReadFile(t, e.castPath(r)), rawBytes) {
-			t.Errorf("the compacted recording does not decode to the raw file")
+		want := map[string][]byte{old.ID: rawBytes, cur.ID: curPlain}[r.ID]
+		if !bytes.Equal(asciicasttest.ReadFile(t, e.castPath(r)), want) { // Debian's zstdcat
+			t.Errorf("%s: the archived recording does not decode to what it was", r.ID)
 		}
-	}
-	if got := export(t, e, old.ID); !bytes.Equal(got, rawBytes) {
-		t.Errorf("export after compact: %d bytes, the raw file had %d", len(got), len(rawBytes))
+		if got := export(t, e, r.ID); !bytes.Equal(got, want) {
+			t.Errorf("export of %s after compact: %d bytes, it had %d", r.ID, len(got), len(want))
+		}
+		if r.ID == cur.ID {
+			if b, err := os.ReadFile(e.castPath(r) + ".idx"); err != nil || !bytes.Contains(b, []byte(`"keyframe"`)) {
+				t.Errorf("the archived index lost its keyframes: %v %.200q", err, b)
+			}
+		}
 	}
 	checkVerify(t, e, "2 verified, 0 failed")
 	out, _, code = runJumpcast(t, "", "recordings", "grep", "old raw", "-c", e.cfgPath)
 	if code != 0 || !strings.Contains(out, old.ID) {
-		t.Errorf("recordings grep in the compacted recording: exit %d: %s", code, out)
+		t.Errorf("recordings grep in the archived recording: exit %d: %s", code, out)
+	}
+	out, errOut, code = runJumpcast(t, "", "play", "--from", "1.4s", "--speed", "50", "-c", e.cfgPath, cur.ID)
+	if code != 0 || !strings.Contains(out, "late line") || !strings.Contains(out, "early line") {
+		t.Errorf("play --from 1.4s of the archived recording: exit %d: %.300q %s", code, out, errOut)
+	}
+	out, _, code = runJumpcast(t, "", "recordings", "compact", "--all", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(out, "0 compacted") {
+		t.Errorf("a second compact --all: exit %d: %s", code, out)
 	}
 }
 

@@ -124,23 +124,88 @@ func BenchmarkRecordCorpus(b *testing.B) {
 	var raw, stored int
 	for b.Loop() {
 		var rawBuf, data, idx bytes.Buffer
-		var now time.Duration
-		clock := asciicast.WriterOptions{Clock: func() time.Duration { return now }}
-		h := asciicast.Header{Width: 200, Height: 50}
-		rw, _ := asciicast.NewWriter(&rawBuf, h, clock)
-		cw := NewWriter(&data, &idx, h)
-		zw, _ := asciicast.NewWriter(cw, h, clock)
-		for off := 0; off < len(text); off += 4 << 10 {
-			p := text[off:min(off+4<<10, len(text))]
-			now += 2 * time.Millisecond
-			if err := errors.Join(rw.Output(p), zw.Output(p)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := errors.Join(rw.Close(asciicast.Exit{}), zw.Close(asciicast.Exit{}), cw.Close()); err != nil {
+		if err := recordText(text, &rawBuf, &data, &idx); err != nil {
 			b.Fatal(err)
 		}
 		raw, stored = rawBuf.Len(), data.Len()+idx.Len()
 	}
 	b.ReportMetric(float64(raw)/float64(stored), "cast/stored")
+}
+
+// recordText records text as a PTY session delivers it (4 KiB reads 2 ms
+// apart) both as a raw .cast to raw and in the compressed format to data
+// and idx.
+func recordText(text []byte, raw, data, idx io.Writer) error {
+	var now time.Duration
+	clock := asciicast.WriterOptions{Clock: func() time.Duration { return now }}
+	h := asciicast.Header{Width: 200, Height: 50}
+	rw, _ := asciicast.NewWriter(raw, h, clock)
+	cw := NewWriter(data, idx, h)
+	zw, _ := asciicast.NewWriter(cw, h, clock)
+	for off := 0; off < len(text); off += 4 << 10 {
+		p := text[off:min(off+4<<10, len(text))]
+		now += 2 * time.Millisecond
+		if err := errors.Join(rw.Output(p), zw.Output(p)); err != nil {
+			return err
+		}
+	}
+	return errors.Join(rw.Close(asciicast.Exit{}), zw.Close(asciicast.Exit{}), cw.Close())
+}
+
+// BenchmarkArchive records text as BenchmarkRecordCorpus does (a file
+// named by JUMPCAST_CORPUS, else the generated log lines of logOutput),
+// then measures Archive on it: the CPU archiving takes per GB of raw
+// .cast, and raw .cast bytes per stored byte (data and index) in the
+// compressed format sessions write and in the archived one.
+func BenchmarkArchive(b *testing.B) {
+	var text []byte
+	if path := os.Getenv("JUMPCAST_CORPUS"); path != "" {
+		var err error
+		if text, err = os.ReadFile(path); err != nil {
+			b.Fatal(err)
+		}
+		text = bytes.ReplaceAll(text, []byte("\n"), []byte("\r\n"))
+	} else {
+		text = bytes.Join(logOutput(64), nil)
+	}
+	dir := b.TempDir()
+	var rawBuf bytes.Buffer
+	files := make([]*os.File, 2)
+	for i, name := range []string{"rec.cast.gz", IndexPath("rec.cast.gz")} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		files[i] = f
+	}
+	err := recordText(text, &rawBuf, files[0], files[1])
+	if err := errors.Join(err, files[0].Close(), files[1].Close()); err != nil {
+		b.Fatal(err)
+	}
+	var gzStored int64
+	for _, name := range []string{"rec.cast.gz", IndexPath("rec.cast.gz")} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		gzStored += st.Size()
+	}
+	r, err := Open(dirOpener(dir), "rec.cast.gz")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	b.SetBytes(int64(rawBuf.Len()))
+	var data, idx bytes.Buffer
+	cpu := cpuTime()
+	for b.Loop() {
+		data.Reset()
+		idx.Reset()
+		if _, err := Archive(&data, &idx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu, int64(rawBuf.Len()))
+	b.ReportMetric(float64(rawBuf.Len())/float64(gzStored), "cast/compressed")
+	b.ReportMetric(float64(rawBuf.Len())/float64(data.Len()+idx.Len()), "cast/archived")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
+	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
 
 // dirOpener opens files under a test folder.
@@ -200,6 +201,51 @@ func readAll(t *testing.T, r *Reader) []asciicast.Event {
 	return out
 }
 
+// archive writes the closed recording rel of dir in the archived format
+// (Archive), its index with every keyframe when keyframes is set (the
+// background indexer's, WriteIndex, first), and returns its path.
+func archive(t *testing.T, dir, rel string, keyframes bool) string {
+	t.Helper()
+	if keyframes {
+		data, err := os.Open(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx bytes.Buffer
+		err = WriteIndex(&idx, data)
+		_ = data.Close()
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, IndexPath(rel)), idx.Bytes(), 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Open(dirOpener(dir), rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	zst := strings.TrimSuffix(rel, ".gz") + ".zst"
+	var data, idx bytes.Buffer
+	size, err := Archive(&data, &idx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != int64(data.Len()) {
+		t.Fatalf("Archive says %d bytes, wrote %d", size, data.Len())
+	}
+	for name, b := range map[string][]byte{zst: data.Bytes(), IndexPath(zst): idx.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := parseIndex(bytes.NewReader(idx.Bytes())); err != nil || p.closed != size {
+		t.Fatalf("the archived index: %v, closed at %d of %d", err, p.closed, size)
+	}
+	return zst
+}
+
 func TestBothFormatsSeekAndExport(t *testing.T) {
 	dir := t.TempDir()
 	seeds := uint64(6)
@@ -214,8 +260,9 @@ func TestBothFormatsSeekAndExport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			zst := archive(t, dir, gz, seed%2 == 0)
 			var events [][]asciicast.Event
-			for _, rel := range []string{raw, gz} {
+			for _, rel := range []string{raw, gz, zst} {
 				r, err := Open(dirOpener(dir), rel)
 				if err != nil {
 					t.Fatal(err)
@@ -234,9 +281,26 @@ func TestBothFormatsSeekAndExport(t *testing.T) {
 				checkSeek(t, r, rng)
 				events = append(events, readAll(t, r))
 				_ = r.Close()
+				p, err := OpenPlain(dirOpener(dir), rel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := io.ReadAll(p)
+				_ = p.Close()
+				if err != nil || !bytes.Equal(plain, want) {
+					t.Errorf("%s: OpenPlain gives %d bytes (%v), not the %d of the plain cast", rel, len(plain), err, len(want))
+				}
 			}
-			if fmt.Sprint(events[0]) != fmt.Sprint(events[1]) {
-				t.Errorf("the two formats give different events (%d, %d)", len(events[0]), len(events[1]))
+			for i := 1; i < len(events); i++ {
+				if fmt.Sprint(events[0]) != fmt.Sprint(events[i]) {
+					t.Errorf("the formats give different events (%d, %d)", len(events[0]), len(events[i]))
+				}
+			}
+			if st, err := os.Stat(filepath.Join(dir, zst)); err != nil || st.Size() >= int64(len(want)) {
+				t.Errorf("the archived file is not smaller than the plain cast (%d bytes): %v", len(want), err)
+			}
+			if out := asciicasttest.ReadFile(t, filepath.Join(dir, zst)); !bytes.Equal(out, want) { // Debian's zstdcat
+				t.Errorf("zstdcat %s: %d bytes, want the plain cast's %d", zst, len(out), len(want))
 			}
 			if zcat, err := exec.LookPath("zcat"); err == nil {
 				out, err := exec.Command(zcat, filepath.Join(dir, gz)).Output()

@@ -23,6 +23,13 @@
 //     is there. The index is derived data: a missing or short one is
 //     completed from the data file by Open.
 //
+// The archived format (zstd.go) is the compressed one with zstd frames at
+// zstd's best level in place of gzip members: "<id>.cast.zst" (`zstdcat`
+// prints the plain .cast) and "<id>.cast.zst.idx", the same index. Archive
+// writes it from a closed recording (`jumpcast recordings compact`);
+// sessions never write it. Readers tell the two apart by the data's first
+// bytes.
+//
 // Keyframes come from a terminal emulator, github.com/charmbracelet/x/vt,
 // wrapped by Screen. Nothing is emulated on the recording's path: the
 // session's Writer writes the index without keyframes; a Reader makes the
@@ -32,6 +39,7 @@
 //
 // The package imports nothing of jumpcast but recorder/asciicast.
 // Files: index.go (the types and the index file), writer.go, reader.go,
-// ondemand.go (keyframes made by readers), build.go (cutting chunks,
-// reading lines), screen.go and peek.go (the emulator and its keyframes).
+// zstd.go (the archived format), ondemand.go (keyframes made by readers),
+// build.go (cutting chunks, reading lines), screen.go and peek.go (the
+// emulator and its keyframes).
 package castfile

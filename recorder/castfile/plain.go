@@ -9,14 +9,17 @@ import (
 )
 
 // OpenPlain opens the recording at rel through o as the plain asciicast v2
-// stream, whichever its format: a raw file as it is, a compressed one
-// decompressed (what zcat prints; an active or cut one ends where its data
+// stream, whichever its format: a raw file as it is, a compressed or archived one
+// decompressed (what zcat or zstdcat prints; an active or cut one ends where its data
 // does, possibly inside a line — asciicast.Reader reads such an end as
 // truncated). For a raw file the result is the File itself.
 func OpenPlain(o Opener, rel string) (io.ReadCloser, error) {
 	f, err := o.Open(rel)
 	if err != nil || !Compressed(rel) {
 		return f, err
+	}
+	if isZstd(f) {
+		return plain{Reader: &cutReader{r: &zstdStream{br: bufio.NewReaderSize(f, 64<<10)}}, f: f}, nil
 	}
 	z, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
 	if err != nil {

@@ -2,6 +2,7 @@ package castfile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +16,8 @@ import (
 	"github.com/jumpcast/jumpcast/recorder/asciicast"
 )
 
-// Reader reads one recording, raw (.cast) or compressed (.cast.gz), by
+// Reader reads one recording, raw (.cast), compressed (.cast.gz) or
+// archived (.cast.zst), by
 // chunks. Open learns the chunks (from the index file beside a compressed
 // recording, or by one pass over the events) so that Keyframe and Events
 // read only what they are asked for. Open emulates nothing: keyframes the
@@ -27,7 +29,8 @@ import (
 // ReadAt. Close releases the file.
 type Reader struct {
 	f    File
-	gz   bool
+	gz   bool // compressed: gzip members, or zstd frames (zst)
+	zst  bool // the archived format (zstd.go)
 	hdr  asciicast.Header
 	hdrN int64 // bytes before the first chunk: the header line, or its gzip member
 	// idx is the index file, open while chunks have keyframes stored in it
@@ -45,12 +48,23 @@ type Reader struct {
 }
 
 // Compressed reports whether rel names a recording in the compressed
-// format (".cast.gz"); a raw one ends in ".cast".
-func Compressed(rel string) bool { return strings.HasSuffix(rel, ".cast.gz") }
+// format (".cast.gz") or the archived one (".cast.zst"), which have an
+// index beside them; a raw one ends in ".cast".
+func Compressed(rel string) bool { return strings.HasSuffix(rel, ".cast.gz") || Archived(rel) }
+
+// Archived reports whether rel names a recording in the archived format.
+func Archived(rel string) bool { return strings.HasSuffix(rel, ".cast.zst") }
 
 // IndexPath returns the path of the index file beside the compressed
-// recording rel.
-func IndexPath(rel string) string { return strings.TrimSuffix(rel, ".gz") + ".idx" }
+// recording rel: "<id>.cast.idx" for "<id>.cast.gz", "<id>.cast.zst.idx"
+// for "<id>.cast.zst" (so that both may exist while one replaces the
+// other).
+func IndexPath(rel string) string {
+	if Archived(rel) {
+		return rel + ".idx"
+	}
+	return strings.TrimSuffix(rel, ".gz") + ".idx"
+}
 
 // Open opens the recording at rel through o: a raw asciicast v2 file
 // (".cast"), read once to cut its chunks, or
@@ -143,8 +157,9 @@ func (r *Reader) openCompressed(o Opener, rel string) error {
 	if err != nil {
 		return err
 	}
+	r.zst = isZstd(r.f)
 	var hdr []byte
-	r.hdrN, err = eachMember(r.f, 0, size, func(off int64, z io.Reader) error {
+	r.hdrN, err = r.members(0, size, func(off int64, z io.Reader) error {
 		hdr, err = bufio.NewReader(z).ReadBytes('\n')
 		if err != nil {
 			return errors.New("asciicast: no header")
@@ -221,7 +236,7 @@ func (r *Reader) complete(size int64, lazy bool) error {
 // scanMembers feeds b the members of the data from from to size, each one
 // a chunk.
 func (r *Reader) scanMembers(b *builder, from, size int64) error {
-	_, err := eachMember(r.f, from, size, func(off int64, z io.Reader) error {
+	_, err := r.members(from, size, func(off int64, z io.Reader) error {
 		b.end(off)
 		first := true
 		return newLineReader(z, 0).events(func(ev asciicast.Event, _ int64, n int) error {
@@ -265,6 +280,14 @@ func (c *countingReader) ReadByte() (byte, error) {
 		c.n++
 	}
 	return b, err
+}
+
+// members is eachMember or eachFrame, for r's format.
+func (r *Reader) members(from, to int64, fn func(off int64, z io.Reader) error) (int64, error) {
+	if r.zst {
+		return eachFrame(r.f, from, to, fn)
+	}
+	return eachMember(r.f, from, to, fn)
 }
 
 // eachMember calls fn with the offset and the decompressed content of
@@ -335,7 +358,13 @@ func (r *Reader) Events(i int, fn func(asciicast.Event) error) error {
 	}
 	c := r.chunks[i]
 	var src io.Reader = io.NewSectionReader(r.f, c.off, c.n)
-	if r.gz {
+	if r.zst {
+		plain, err := r.plainBytes(c.off, c.n)
+		if err != nil {
+			return fmt.Errorf("chunk %d: %w", i, err)
+		}
+		src = bytes.NewReader(plain)
+	} else if r.gz {
 		z, err := gzip.NewReader(bufio.NewReader(src))
 		if err != nil {
 			return fmt.Errorf("chunk %d: %w", i, err)
@@ -354,7 +383,7 @@ func (r *Reader) WriteCast(w io.Writer) error {
 		_, err := copyLines(w, io.NewSectionReader(r.f, 0, r.end()))
 		return err
 	}
-	_, err := eachMember(r.f, 0, r.end(), func(_ int64, z io.Reader) error {
+	_, err := r.members(0, r.end(), func(_ int64, z io.Reader) error {
 		_, err := copyLines(w, z)
 		return err
 	})

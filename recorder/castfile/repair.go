@@ -26,15 +26,20 @@ func Repair(data, index *os.File) error {
 		return fmt.Errorf("repair recording: %w", err)
 	}
 	size := st.Size()
-	off, err := eachMember(data, 0, size, func(int64, io.Reader) error { return nil })
+	r := &Reader{f: data, gz: true, zst: isZstd(data)}
+	off, err := r.members(0, size, func(int64, io.Reader) error { return nil })
 	if errors.Is(err, errCut) {
 		var lines bytes.Buffer
-		_, _ = eachMember(data, off, size, func(_ int64, z io.Reader) error {
+		_, _ = r.members(off, size, func(_ int64, z io.Reader) error {
 			_, err := copyLines(&lines, z)
 			return errors.Join(err, io.EOF)
 		})
 		var member bytes.Buffer
-		if lines.Len() > 0 {
+		switch {
+		case lines.Len() == 0:
+		case r.zst: // a frame is never cut by its writer (Archive's file is renamed whole): only a damaged copy
+			member.Write(zenc().EncodeAll(lines.Bytes(), nil))
+		default:
 			z, _ := gzip.NewWriterLevel(&member, Level)
 			_, _ = z.Write(lines.Bytes())
 			_ = z.Close()

@@ -109,12 +109,13 @@ func RequireBinary(tb testing.TB, names ...string) {
 // AsciinemaCat runs Debian's `asciinema cat` on path (under script(1): it
 // opens /dev/tty), requires exit 0 and returns its output with the pty's
 // CR LF turned back into LF. Without asciinema and script, tb is skipped
-// (see RequireBinary). A compressed recording (".cast.gz") is given to
-// asciinema as zcat prints it (ReadFile), written beside it.
+// (see RequireBinary). A compressed or archived recording (".cast.gz",
+// ".cast.zst") is given to asciinema as zcat or zstdcat prints it
+// (ReadFile), written beside it.
 func AsciinemaCat(tb testing.TB, path string) string {
 	tb.Helper()
 	RequireBinary(tb, "asciinema", "script")
-	if strings.HasSuffix(path, ".gz") {
+	if strings.HasSuffix(path, ".gz") || strings.HasSuffix(path, ".zst") {
 		plain := filepath.Join(tb.TempDir(), "plain.cast")
 		if err := os.WriteFile(plain, ReadFile(tb, path), 0o600); err != nil {
 			tb.Fatal(err)
@@ -151,9 +152,18 @@ func AsciinemaCat(tb testing.TB, path string) string {
 
 // ReadFile returns the plain asciicast of the recording file at path: the
 // file itself, or, for the compressed format (".cast.gz"), what zcat
-// prints of it (a member cut by a crash gives what it holds).
+// prints of it (a member cut by a crash gives what it holds), or, for the
+// archived format (".cast.zst"), what Debian's zstdcat prints of it.
 func ReadFile(tb testing.TB, path string) []byte {
 	tb.Helper()
+	if strings.HasSuffix(path, ".zst") {
+		RequireBinary(tb, "zstdcat")
+		out, err := exec.Command("zstdcat", path).Output()
+		if err != nil {
+			tb.Fatalf("zstdcat %s: %v", path, err)
+		}
+		return out
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
