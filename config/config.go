@@ -309,6 +309,11 @@ type Recording struct {
 	// keyframes, recorder/castfile) or FormatRaw (plain .cast files, as
 	// before; kept for the benchmark that compares the two).
 	Format string `yaml:"format"`
+	// ArchiveAfter is how long after a recording ends `serve` archives it
+	// (recorder.Dir.Archive: zstd at its best level, at nice 19): a Go
+	// duration, or "off". Default DefaultArchiveAfter. Only with
+	// Storage local. See ArchiveDelay.
+	ArchiveAfter string `yaml:"archive_after"`
 	// MaxAge removes recordings older than this. Zero keeps them forever.
 	MaxAge time.Duration `yaml:"max_age"`
 	// MaxTotalSize removes the oldest recordings while all of them together
@@ -321,6 +326,19 @@ type Recording struct {
 	// S3 is the bucket, with Storage s3.
 	S3 S3 `yaml:"s3"`
 }
+
+// ArchiveDelay returns ArchiveAfter as a duration, and false when it is
+// "off" or recordings go to a bucket (nothing is archived then).
+func (r Recording) ArchiveDelay() (time.Duration, bool) {
+	if r.ArchiveAfter == ArchiveOff || r.Storage == StorageS3 {
+		return 0, false
+	}
+	d, err := time.ParseDuration(r.ArchiveAfter)
+	return d, err == nil && d >= 0
+}
+
+// ArchiveOff is the recording.archive_after that archives nothing.
+const ArchiveOff = "off"
 
 // Recording formats (Recording.Format).
 const (

@@ -28,6 +28,14 @@ func TestParseDefaults(t *testing.T) {
 	if c.Recording.FlushInterval != DefaultFlushInterval || c.SSH.HandshakeTimeout != DefaultHandshakeTimeout {
 		t.Errorf("timeouts: flush=%v handshake=%v", c.Recording.FlushInterval, c.SSH.HandshakeTimeout)
 	}
+	if d, on := c.Recording.ArchiveDelay(); !on || d != time.Hour {
+		t.Errorf("archive_after by default: %v, %v", d, on)
+	}
+	for _, r := range []Recording{{ArchiveAfter: ArchiveOff}, {ArchiveAfter: "1h", Storage: StorageS3}} {
+		if _, on := r.ArchiveDelay(); on {
+			t.Errorf("%+v archives", r)
+		}
+	}
 }
 
 func TestParseDesignExample(t *testing.T) {
@@ -99,6 +107,7 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad cidr", "web:\n  trusted_proxies: [\"10.0.0.0/99\"]\n", []string{"web.trusted_proxies.0"}},
 		{"bad input mode", "recording:\n  input: keys\n", []string{"line 2", "recording.input", `"keys": want auto, all or off`}},
 		{"flush too slow", "recording:\n  flush_interval: 5s\n", []string{"recording.flush_interval"}},
+		{"bad archive delay", "recording:\n  archive_after: nightly\n", []string{"line 2", "recording.archive_after", `"nightly"`}},
 		{"bad metrics listen", "metrics:\n  listen: 9100\n", []string{"line 2", "metrics.listen"}},
 		{"banner with an escape", "ssh:\n  banner: \"hi\\e[2J\"\n", []string{"line 2", "ssh.banner", "U+001B"}},
 		{"banner too long", "ssh:\n  banner: \"" + strings.Repeat("x", 5000) + "\"\n", []string{"ssh.banner", "longer than 4096"}},

@@ -31,6 +31,7 @@ const (
 	DefaultTerminalIdle       = 15 * time.Minute // web.terminal.idle_timeout
 	DefaultMinFreeSpace       = 256 << 20
 	DefaultFlushInterval      = 500 * time.Millisecond
+	DefaultArchiveAfter       = "1h"
 	DefaultDialTimeout        = 10 * time.Second
 	DefaultUpstreamHandshake  = 15 * time.Second
 	DefaultReuseIdle          = 10 * time.Second
@@ -117,6 +118,7 @@ func (c *Config) ApplyDefaults() {
 		c.Upstream.ChannelWindow = DefaultChannelWindow
 	}
 	def(&c.Recording.Format, FormatCompressed)
+	def(&c.Recording.ArchiveAfter, DefaultArchiveAfter)
 	if c.Recording.MinFreeSpace == 0 {
 		c.Recording.MinFreeSpace = DefaultMinFreeSpace
 	}

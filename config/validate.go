@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -114,6 +115,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateStorage(); err != nil {
 		return err
+	}
+	if d, err := time.ParseDuration(c.Recording.ArchiveAfter); c.Recording.ArchiveAfter != ArchiveOff && (err != nil || d < 0) {
+		return bad("recording.archive_after", "%q: want a duration such as 1h or 24h, or %s", c.Recording.ArchiveAfter, ArchiveOff)
 	}
 	if c.Recording.MaxAge < 0 || c.Recording.MaxTotalSize < 0 {
 		return bad("recording", "retention limits must not be negative")

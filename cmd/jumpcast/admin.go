@@ -41,7 +41,7 @@ func (p *program) listenAdmin() error {
 	}
 	p.adminLn = l
 	b := &localBackend{st: p.bastion.Store, dir: p.bastion.Dir, files: p.bastion.Files, end: p.ender(false),
-		endConn: p.ender(true), locks: p.locks}
+		endConn: p.ender(true), locks: p.locks, audit: p.bastion.Audit}
 	if p.webLn != nil { // the real port, also when web.listen asked for :0
 		b.web = webURLFor(p.webLn.Addr().String(), p.cfg.Web.TLSCert != "")
 	}

@@ -131,7 +131,8 @@ type localBackend struct {
 	// endConn is proxy.Server.EndConnection, nil with end.
 	endConn func(id, by, why string) error
 	locks   *lockKeeper
-	web     string // WebURL's answer
+	web     string     // WebURL's answer
+	audit   audit.Sink // the server's; nil: straight to st
 }
 
 func (b *localBackend) WebURL(context.Context) (string, error) { return b.web, nil }

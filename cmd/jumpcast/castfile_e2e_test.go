@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/asciicast/asciicasttest"
 )
@@ -178,5 +180,68 @@ func checkVerify(t *testing.T, e *e2e, want string) {
 	out, errOut, code := runJumpcast(t, "", "recordings", "verify", "-c", e.cfgPath)
 	if code != 0 || !strings.Contains(out, want) {
 		t.Errorf("recordings verify: exit %d: %s%s", code, out, errOut)
+	}
+}
+
+// TestArchiveAfter: serve archives a closed, indexed recording
+// recording.archive_after after it ended (here 0s, at the pass a restart
+// makes): the index names the .cast.zst, which exports as before and
+// verifies, and the audit trail has an archive event with both files'
+// checksums. With archive_after off nothing is archived.
+func TestArchiveAfter(t *testing.T) {
+	e := startE2EWith(t, func(cfgPath string) { setRecording(t, cfgPath, "archive_after", "off") })
+	if _, errOut, code := e.ssh(t, "", "-tt", e.login(), "seq 1 20000"); code != 0 {
+		t.Fatalf("ssh: exit %d: %s", code, errOut)
+	}
+	rec := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return r.Status == recording.StatusFinished })[0]
+	idxPath := strings.TrimSuffix(e.castPath(rec), ".gz") + ".idx"
+	deadline := time.Now().Add(30 * time.Second)
+	for b, _ := os.ReadFile(idxPath); !bytes.Contains(b, []byte(`"keyframe"`)); b, _ = os.ReadFile(idxPath) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no keyframed index beside %s after 30 s", rec.Path)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	want := export(t, e, rec.ID)
+	e.srv.Stop(t)
+	e.srv = startServer(t, e.cfgPath)
+	if got := listRecordings(t, e.cfgPath)[0]; got.Path != rec.Path {
+		t.Fatalf("archive_after off: the index names %s", got.Path)
+	}
+
+	e.srv.Stop(t)
+	setRecording(t, e.cfgPath, "archive_after", "0s")
+	e.srv = startServer(t, e.cfgPath)
+	archived := waitRecordings(t, e.cfgPath, 1, func(r recording.Meta) bool { return strings.HasSuffix(r.Path, ".cast.zst") })[0]
+	if got := export(t, e, rec.ID); !bytes.Equal(got, want) {
+		t.Errorf("export after archiving: %d bytes, %d before", len(got), len(want))
+	}
+	if archived.FileSize >= rec.FileSize {
+		t.Errorf("archived %d bytes, compressed %d", archived.FileSize, rec.FileSize)
+	}
+	for _, gone := range []string{e.castPath(rec), idxPath} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", gone, err)
+		}
+	}
+	checkVerify(t, e, "1 verified, 0 failed")
+	lines := auditLines(t, e.cfgPath, "--kind", string(audit.KindArchive))
+	if !strings.Contains(lines, rec.ID) || !strings.Contains(lines, rec.SHA256) || !strings.Contains(lines, archived.SHA256) {
+		t.Errorf("no archive event with both checksums: %s", lines)
+	}
+}
+
+// setRecording sets recording.<key> in the config file.
+func setRecording(t *testing.T, cfgPath, key, value string) {
+	t.Helper()
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "  "+key+":") })
+	s := strings.Replace(strings.Join(lines, "\n"), "recording:\n", "recording:\n  "+key+": "+value+"\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,9 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
+	"github.com/jumpcast/jumpcast/store"
 )
 
 // compactResult is the outcome of converting one raw recording.
@@ -129,17 +131,31 @@ func compactRecordings(cmd *cobra.Command, b backend, ids []string) error {
 	return nil
 }
 
-// Compact brings one recording to the archived format: a raw one is first
-// converted to the compressed format (recorder.Dir.Compact), a compressed
-// one then archived (recorder.Dir.Archive). After each step the index
-// names the new file, with its size and SHA-256, and the old file is
-// removed.
+// Compact brings one recording to the archived format (archiveRecording).
 func (b *localBackend) Compact(ctx context.Context, id string) (compactResult, error) {
-	res := compactResult{ID: id}
 	r, err := b.st.GetRecording(ctx, id)
 	if err != nil {
-		return res, err
+		return compactResult{ID: id}, err
 	}
+	if b.files != nil && b.files.Bucket != nil {
+		// The uploader may be sending this very file to the bucket.
+		return compactResult{ID: id, Skipped: "on its way to the shared bucket (storage: s3)"}, nil
+	}
+	sink := b.audit
+	if sink == nil {
+		sink = b.st
+	}
+	return archiveRecording(ctx, b.st, b.dir, sink, *r)
+}
+
+// archiveRecording brings the closed recording r to the archived format:
+// a raw one is first converted to the compressed format
+// (recorder.Dir.Compact), a compressed one then archived
+// (recorder.Dir.Archive). After each step the index names the new file,
+// with its size and SHA-256, the old file is removed, and an archive
+// audit event says what was replaced by what.
+func archiveRecording(ctx context.Context, st store.Index, dir *recorder.Dir, sink audit.Sink, r recording.Meta) (compactResult, error) {
+	res := compactResult{ID: r.ID}
 	switch {
 	case r.Status == recording.StatusActive:
 		res.Skipped = "still being recorded"
@@ -150,30 +166,29 @@ func (b *localBackend) Compact(ctx context.Context, id string) (compactResult, e
 	case r.Location != recording.LocationNode:
 		res.Skipped = "in the shared bucket"
 		return res, nil
-	case b.files != nil && b.files.Bucket != nil:
-		// The uploader may be sending this very file to the bucket.
-		res.Skipped = "on its way to the shared bucket (storage: s3)"
-		return res, nil
 	}
 	res.RawSize = r.FileSize
 	for !castfile.Archived(r.Path) {
 		var c recorder.Compacted
+		var err error
 		if castfile.Compressed(r.Path) {
-			c, err = b.dir.Archive(id, r.Path)
+			c, err = dir.Archive(r.ID, r.Path)
 		} else {
-			c, err = b.dir.Compact(id, r.Path, r.SHA256)
+			c, err = dir.Compact(r.ID, r.Path, r.SHA256)
 		}
 		if err != nil {
 			return res, err
 		}
-		old := r.Path
+		was := r
 		r.Path, r.FileSize, r.SHA256 = c.Path, c.Size, c.SHA256
-		if err := b.st.FinishRecording(ctx, r); err != nil {
-			_ = b.dir.Remove(c.Path)
+		if err := st.FinishRecording(ctx, &r); err != nil {
+			_ = dir.Remove(c.Path)
 			return res, err
 		}
-		if err := b.dir.Remove(old); err != nil {
-			return res, fmt.Errorf("compacted, but %s stays: %w", old, err)
+		who := audit.Who{User: r.User, Target: r.TargetAlias, RemoteUser: r.RemoteUser}
+		_ = sink.AppendAudit(ctx, audit.Archived(who, r.ID, was.FileSize, was.SHA256, c.Size, c.SHA256, c.Plain))
+		if err := dir.Remove(was.Path); err != nil {
+			return res, fmt.Errorf("compacted, but %s stays: %w", was.Path, err)
 		}
 		res.Path, res.Size = c.Path, c.Size
 	}

@@ -182,6 +182,7 @@ func (p *program) Run(ctx context.Context) error {
 		go func() { errc <- p.cluster.srv.Serve(p.cluster.ln) }()
 	}
 	go p.retentionLoop(ctx)
+	go p.archiveLoop(ctx) // owner: Run; ends with ctx
 	// owner: Run; ends with ctx, which the caller cancels to stop Run.
 	go bastion.RunMemoryBudget(ctx, p.cfg, p.bastion.Proxy.ActiveSessions, p.log)
 

@@ -17,11 +17,17 @@ const retentionEvery = 10 * time.Minute
 // retentionLoop applies recording.max_age and recording.max_total_size
 // until ctx ends. It is a no-op when neither is set.
 func (p *program) retentionLoop(ctx context.Context) {
-	t := time.NewTicker(retentionEvery)
+	p.repeat(ctx, retentionEvery, "retention purge", func() error { return p.purge(ctx, time.Now()) })
+}
+
+// repeat runs pass at once, then every d, until ctx ends, logging the
+// errors it returns while ctx lasts as what.
+func (p *program) repeat(ctx context.Context, d time.Duration, what string, pass func() error) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
-		if err := p.purge(ctx, time.Now()); err != nil && ctx.Err() == nil {
-			p.log.Error("retention purge", "err", err)
+		if err := pass(); err != nil && ctx.Err() == nil {
+			p.log.Error(what, "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -83,6 +83,7 @@ const (
 	KindDownload    Kind = "download"     // a recording file downloaded
 	KindSearch      Kind = "search"       // recordings' contents searched ("On screen")
 	KindPurge       Kind = "purge"        // a recording removed by retention
+	KindArchive     Kind = "archive"      // a recording re-encoded in the archived format
 	KindWebLogin    Kind = "web_login"    // a sign-in to the web UI
 	KindWebAdmin    Kind = "web_admin"    // an account, token or session changed from the web UI
 	KindLock        Kind = "lock"         // an access lock made or lifted (CLI or web UI)
@@ -95,7 +96,7 @@ const (
 // them.
 func Kinds() []Kind {
 	return []Kind{KindAuth, KindPolicy, KindSession, KindForward, KindUpstream, KindHostKey,
-		KindPlayback, KindPreview, KindDownload, KindVerify, KindSearch, KindPurge, KindRecording, KindWebLogin, KindWebAdmin,
+		KindPlayback, KindPreview, KindDownload, KindVerify, KindSearch, KindPurge, KindArchive, KindRecording, KindWebLogin, KindWebAdmin,
 		KindLock, KindConnection, KindAuditExport, KindSSOMapping}
 }
 
@@ -174,6 +175,9 @@ const (
 	DetailScreen         DetailKey = "screen"       // the text searched for
 	DetailSessions       DetailKey = "sessions"     // how many sessions and forwards a closed connection had open
 	DetailSHA256         DetailKey = "sha256"       // a recording file's checksum as computed now
+	DetailPlainSHA256    DetailKey = "plain_sha256" // archive: the checksum of the plain asciicast, before and after
+	DetailPrevSHA256     DetailKey = "was_sha256"   // archive: the replaced file's checksum, as the index had it
+	DetailPrevBytes      DetailKey = "was_bytes"    // archive: the replaced file's size
 	DetailSSOSubject     DetailKey = "sso_subject"  // the OpenID provider's "sub" of a single sign-on
 	DetailStart          DetailKey = "start"        // a purged recording's start (RFC 3339, UTC)
 	DetailSubject        DetailKey = "subject"      // the account a web_admin change is about; what a lock names

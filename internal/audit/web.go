@@ -66,6 +66,18 @@ func Verified(who Who, sessionID string, ok bool, sha256, problem string) Event 
 	return ev
 }
 
+// Archived is a recording re-encoded in the archived format (recordings
+// compact, or recording.archive_after): kind archive, outcome ok. The
+// recording's file was wasBytes with checksum wasSHA256; it is now bytes
+// with sha256, and both decode to the plain asciicast of checksum plain.
+func Archived(who Who, sessionID string, wasBytes int64, wasSHA256 string, bytes int64, sha256, plain string) Event {
+	return Event{Kind: KindArchive, Outcome: OutcomeOK, Who: who, SessionID: sessionID,
+		Detail: map[DetailKey]string{
+			DetailPrevBytes: strconv.FormatInt(wasBytes, 10), DetailPrevSHA256: wasSHA256,
+			DetailBytes: strconv.FormatInt(bytes, 10), DetailSHA256: sha256, DetailPlainSHA256: plain,
+		}}
+}
+
 // Searched is a search of recordings' contents for text by user, written
 // before any file is read: kind search, outcome ok. recordings is how many
 // recordings the search may read.
