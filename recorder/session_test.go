@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -220,21 +221,10 @@ func BenchmarkSessionOutput(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		size int
-	}{{"16B", 16}, {"4KiB", 4 << 10}, {"32KiB", 32 << 10}} {
+	}{{"16B", 16}, {"4KiB", 4 << 10}, {"32KiB", 32 << 10}, {"64KiB", 64 << 10}} {
 		size := c.size
 		b.Run(c.name, func(b *testing.B) {
-			d, err := OpenDir(filepath.Join(b.TempDir(), "rec"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = d.Close() }()
-			m := NewManager(ManagerOptions{Dir: d, Hub: NewHub()})
-			info := shellInfo()
-			info.ID = ""
-			s, err := m.Start(context.Background(), info)
-			if err != nil {
-				b.Fatal(err)
-			}
+			s := startShell(b)
 			// asciicast's BenchmarkEncode "cjk" text, repeated to size.
 			line := "日本語のテキストと中文字符，한국어 😀 e\u0301\r\n"
 			chunk := []byte(strings.Repeat(strings.Repeat(line, 4096/len(line)+1)[:4096], size/4096+1)[:size])
@@ -328,5 +318,54 @@ func TestSessionBinaryCountKeepsOrder(t *testing.T) {
 	want := []string{"tar: header\n", "second line\n", "[binary output: 4 bytes]", "done\n", "[binary output: 3 bytes]", "日\n"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+// startShell starts recording a shell session in a new folder, closed
+// with the test.
+func startShell(tb testing.TB) *Session {
+	tb.Helper()
+	d, err := OpenDir(filepath.Join(tb.TempDir(), "rec"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = d.Close() })
+	m := NewManager(ManagerOptions{Dir: d, Hub: NewHub()})
+	info := shellInfo()
+	info.ID = ""
+	s, err := m.Start(context.Background(), info)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// TestBulkOutputIsPooled: the proxy's bulk reads (64 KiB) are queued in
+// pooled buffers, not copied to fresh ones: 32 MiB of output recorded
+// allocates a small fraction of that (each chunk copied to the heap
+// allocated all of it, and the collections it caused emptied the other
+// pools).
+func TestBulkOutputIsPooled(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops pooled buffers on purpose")
+	}
+	s := startShell(t)
+	chunk := []byte(strings.Repeat("0123456789abcdef", 4<<10)) // 64 KiB
+	for range 16 {                                             // warm the pools
+		_ = s.Output(chunk)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 512 {
+		if err := s.Output(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(context.Background(), asciicast.Exit{}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("recording 32 MiB of 64 KiB reads allocated %d MiB", got>>20)
 	}
 }
