@@ -158,33 +158,49 @@ func (w *packetWriter) fail(err error) {
 // them back once their data has been read (buffer.writePacket), so the
 // heap holds what is in flight.
 
-// recycledPacketSize is the capacity of pooled packets: the largest
-// channel data packet this package accepts (handleData).
+// recycledPacketSize is the capacity of the largest pooled packets: the
+// largest channel data packet this package accepts (handleData).
 const recycledPacketSize = 13 + channelMaxPacket
 
-// minRecycledPacket is the smallest packet taken from the pool: smaller
-// ones (keystrokes, requests) are cheap to allocate and would hold a
-// whole pooled packet each while they wait in a channel.
+// minRecycledPacket is the smallest packet taken from a pool: smaller
+// ones (keystrokes, requests) are cheap to allocate.
 const minRecycledPacket = 4096
 
-var packetPool = sync.Pool{New: func() any { b := make([]byte, recycledPacketSize); return &b }}
+// packetClasses are the capacities of pooled packets, each twice the one
+// before, so that a packet waiting in a channel holds at most about twice
+// its length: a terminal's output comes in packets of about 4 KiB (one read
+// of the pty each), and a 2 MiB window of them held 16 MiB when every
+// pooled packet had room for 32 KiB.
+var packetClasses = [...]int{13 + channelMaxPacket/4, 13 + channelMaxPacket/2, recycledPacketSize}
 
-// newPacket returns a slice of n bytes, from the pool when it is large.
+var packetPools [len(packetClasses)]sync.Pool
+
+// newPacket returns a slice of n bytes, from the smallest pool whose
+// packets hold it when it is large.
 func newPacket(n int) []byte {
-	if n < minRecycledPacket || n > recycledPacketSize {
-		return make([]byte, n)
+	if n >= minRecycledPacket {
+		for i, size := range packetClasses {
+			if n <= size {
+				if p, ok := packetPools[i].Get().(*[]byte); ok {
+					return (*p)[:n]
+				}
+				return make([]byte, n, size)
+			}
+		}
 	}
-	return (*packetPool.Get().(*[]byte))[:n]
+	return make([]byte, n)
 }
 
-// recyclePacket gives p back to the pool when it came from it; the caller
-// must be the last to hold it.
+// recyclePacket gives p back to its pool when it came from one; the
+// caller must be the last to hold it.
 func recyclePacket(p []byte) {
-	if cap(p) != recycledPacketSize {
-		return
+	for i, size := range packetClasses {
+		if cap(p) == size {
+			p = p[:size]
+			packetPools[i].Put(&p)
+			return
+		}
 	}
-	p = p[:recycledPacketSize]
-	packetPool.Put(&p)
 }
 
 // poolFloor is the receive window a channel sharing a WindowPool always

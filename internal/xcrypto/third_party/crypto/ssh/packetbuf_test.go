@@ -140,6 +140,24 @@ func TestTransportBuffersOnlyWhileDataFlows(t *testing.T) {
 // TestReceivedDataIsRecycled: a channel's received data packets go back
 // to the pool once read, so relaying much data allocates little, and every
 // byte still arrives intact whatever the reader's read sizes.
+// TestPooledPacketsFit: a pooled packet has about twice the room its
+// data needs, whatever its size, and goes back to its pool.
+func TestPooledPacketsFit(t *testing.T) {
+	for _, n := range []int{minRecycledPacket, 4096 + 13, 8000, 13 + channelMaxPacket/4 + 1, 20000, recycledPacketSize} {
+		p := newPacket(n)
+		if len(p) != n || cap(p) > 2*n+13 {
+			t.Errorf("newPacket(%d): len %d, cap %d", n, len(p), cap(p))
+		}
+		recyclePacket(p)
+		if q := newPacket(n); !raceEnabled && &q[:1][0] != &p[:1][0] {
+			t.Errorf("newPacket(%d) after recyclePacket: not the recycled packet", n)
+		}
+	}
+	if p := newPacket(100); cap(p) != 100 {
+		t.Errorf("newPacket(100): cap %d, want 100 (not pooled)", cap(p))
+	}
+}
+
 func TestReceivedDataIsRecycled(t *testing.T) {
 	client, server, err := sshPipe()
 	if err != nil {
