@@ -311,8 +311,9 @@ type Recording struct {
 	Format string `yaml:"format"`
 	// ArchiveAfter is how long after a recording ends `serve` archives it
 	// (recorder.Dir.Archive: zstd at its best level, at nice 19): a Go
-	// duration, or "off". Default DefaultArchiveAfter. Only with
-	// Storage local. See ArchiveDelay.
+	// duration, or "off". Default DefaultArchiveAfter. With Storage s3 a
+	// recording is archived just before its upload instead, unless "off".
+	// See ArchiveDelay and ArchiveBeforeUpload.
 	ArchiveAfter string `yaml:"archive_after"`
 	// MaxAge removes recordings older than this. Zero keeps them forever.
 	MaxAge time.Duration `yaml:"max_age"`
@@ -335,6 +336,12 @@ func (r Recording) ArchiveDelay() (time.Duration, bool) {
 	}
 	d, err := time.ParseDuration(r.ArchiveAfter)
 	return d, err == nil && d >= 0
+}
+
+// ArchiveBeforeUpload reports whether recordings are archived on the node
+// before they go to the bucket (Storage s3, ArchiveAfter not "off").
+func (r Recording) ArchiveBeforeUpload() bool {
+	return r.Storage == StorageS3 && r.ArchiveAfter != ArchiveOff
 }
 
 // ArchiveOff is the recording.archive_after that archives nothing.

@@ -33,8 +33,13 @@ func TestParseDefaults(t *testing.T) {
 	}
 	for _, r := range []Recording{{ArchiveAfter: ArchiveOff}, {ArchiveAfter: "1h", Storage: StorageS3}} {
 		if _, on := r.ArchiveDelay(); on {
-			t.Errorf("%+v archives", r)
+			t.Errorf("%+v archives after a delay", r)
 		}
+	}
+	if !(Recording{ArchiveAfter: "1h", Storage: StorageS3}).ArchiveBeforeUpload() ||
+		(Recording{ArchiveAfter: ArchiveOff, Storage: StorageS3}).ArchiveBeforeUpload() ||
+		(Recording{ArchiveAfter: "1h", Storage: StorageLocal}).ArchiveBeforeUpload() {
+		t.Error("ArchiveBeforeUpload: want only with s3 and not off")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
 	"github.com/jumpcast/jumpcast/store"
@@ -60,13 +61,13 @@ func (p *program) archivePass(ctx context.Context, since *time.Time, now time.Ti
 				}
 				continue
 			}
-			res, err := archiveRecording(ctx, p.bastion.Store, dir, p.bastion.Audit, r)
+			res, err := bastion.ArchiveRecording(ctx, p.bastion.Store, dir, p.bastion.Audit, r)
 			if err != nil {
 				p.log.Warn("recording not archived", "session_id", r.ID, "err", err)
 				continue
 			}
 			if res.Done {
-				p.log.Info("recording archived", "session_id", r.ID, "bytes_before", res.RawSize, "bytes", res.Size, "path", res.Path)
+				p.log.Info("recording archived", "session_id", r.ID, "bytes_before", res.WasSize, "bytes", res.Size, "path", res.Path)
 			}
 		}
 		if page.Next == "" {

@@ -9,11 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/bastion"
 	"github.com/jumpcast/jumpcast/internal/recording"
-	"github.com/jumpcast/jumpcast/recorder"
 	"github.com/jumpcast/jumpcast/recorder/castfile"
-	"github.com/jumpcast/jumpcast/store"
 )
 
 // compactResult is the outcome of converting one raw recording.
@@ -81,8 +79,9 @@ smaller again, at 20-30 MB of recording per second of one core. Raw .cast files
 Each conversion is checked before the old file is removed: the new file
 must decode to a stream with the old one's SHA-256 (and a raw file must
 match the index's hash). The index then names the new file with its size
-and SHA-256, which "recordings verify" checks. With storage: s3 nothing is
-archived (recordings go to the shared bucket as they are).`,
+and SHA-256, which "recordings verify" checks. serve does the same by
+itself (recording.archive_after); with storage: s3 it archives each
+recording before the upload, and this command skips them.`,
 		Example: "  jumpcast recordings compact --all\n  jumpcast recordings compact 20261124T093012.345678Z-3f9a1c2b",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
@@ -131,7 +130,8 @@ func compactRecordings(cmd *cobra.Command, b backend, ids []string) error {
 	return nil
 }
 
-// Compact brings one recording to the archived format (archiveRecording).
+// Compact brings one recording to the archived format
+// (bastion.ArchiveRecording).
 func (b *localBackend) Compact(ctx context.Context, id string) (compactResult, error) {
 	r, err := b.st.GetRecording(ctx, id)
 	if err != nil {
@@ -145,53 +145,6 @@ func (b *localBackend) Compact(ctx context.Context, id string) (compactResult, e
 	if sink == nil {
 		sink = b.st
 	}
-	return archiveRecording(ctx, b.st, b.dir, sink, *r)
-}
-
-// archiveRecording brings the closed recording r to the archived format:
-// a raw one is first converted to the compressed format
-// (recorder.Dir.Compact), a compressed one then archived
-// (recorder.Dir.Archive). After each step the index names the new file,
-// with its size and SHA-256, the old file is removed, and an archive
-// audit event says what was replaced by what.
-func archiveRecording(ctx context.Context, st store.Index, dir *recorder.Dir, sink audit.Sink, r recording.Meta) (compactResult, error) {
-	res := compactResult{ID: r.ID}
-	switch {
-	case r.Status == recording.StatusActive:
-		res.Skipped = "still being recorded"
-		return res, nil
-	case castfile.Archived(r.Path):
-		res.Skipped = "already archived"
-		return res, nil
-	case r.Location != recording.LocationNode:
-		res.Skipped = "in the shared bucket"
-		return res, nil
-	}
-	res.RawSize = r.FileSize
-	for !castfile.Archived(r.Path) {
-		var c recorder.Compacted
-		var err error
-		if castfile.Compressed(r.Path) {
-			c, err = dir.Archive(r.ID, r.Path)
-		} else {
-			c, err = dir.Compact(r.ID, r.Path, r.SHA256)
-		}
-		if err != nil {
-			return res, err
-		}
-		was := r
-		r.Path, r.FileSize, r.SHA256 = c.Path, c.Size, c.SHA256
-		if err := st.FinishRecording(ctx, &r); err != nil {
-			_ = dir.Remove(c.Path)
-			return res, err
-		}
-		who := audit.Who{User: r.User, Target: r.TargetAlias, RemoteUser: r.RemoteUser}
-		_ = sink.AppendAudit(ctx, audit.Archived(who, r.ID, was.FileSize, was.SHA256, c.Size, c.SHA256, c.Plain))
-		if err := dir.Remove(was.Path); err != nil {
-			return res, fmt.Errorf("compacted, but %s stays: %w", was.Path, err)
-		}
-		res.Path, res.Size = c.Path, c.Size
-	}
-	res.Done = true
-	return res, nil
+	a, err := bastion.ArchiveRecording(ctx, b.st, b.dir, sink, *r)
+	return compactResult{ID: id, Done: a.Done, Skipped: a.Skipped, Path: a.Path, RawSize: a.WasSize, Size: a.Size}, err
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/recording"
 	"github.com/jumpcast/jumpcast/internal/s3test"
 )
@@ -122,9 +123,9 @@ func keys(m map[string][]byte) []string {
 }
 
 // TestS3RecordingMadeOnAPlaysOnB: two nodes on one PostgreSQL index and
-// one bucket. A session through node A is uploaded when it ends (the
-// index says "bucket", the object's SHA-256 is the index's, A's spool is
-// empty); node B — which never had the file — verifies it, exports it,
+// one bucket. A session through node A is archived and uploaded when it
+// ends (the index says "bucket" and names the .cast.zst, the object's
+// SHA-256 is the index's, an archive audit event, A's spool is empty); node B — which never had the file — verifies it, exports it,
 // finds it with grep and plays it in the web player (index and chunks);
 // with B stopped, the CLI reads it from the bucket too.
 func TestS3RecordingMadeOnAPlaysOnB(t *testing.T) {
@@ -141,6 +142,18 @@ func TestS3RecordingMadeOnAPlaysOnB(t *testing.T) {
 		t.Fatalf("row: %+v", r)
 	}
 	checkInBucket(t, srv, a, r)
+	// A archived it before the upload: the bucket keeps the .cast.zst only.
+	if !strings.HasSuffix(r.Path, ".cast.zst") {
+		t.Errorf("the index names %s, not the archived file", r.Path)
+	}
+	for name := range bucketFiles(t, srv, r.ID) {
+		if strings.HasSuffix(name, ".cast.gz") {
+			t.Errorf("the bucket still holds %s", name)
+		}
+	}
+	if lines := auditLines(t, b.cfgPath, "--kind", string(audit.KindArchive)); !strings.Contains(lines, r.ID) || !strings.Contains(lines, r.SHA256) {
+		t.Errorf("no archive event with the uploaded file's checksum: %s", lines)
+	}
 	if out, errOut, code := runJumpcast(t, "", "config", "check", "-c", b.cfgPath); code != 0 || !strings.Contains(out, "recordings: s3 recordings/jc/ at "+srv.Endpoint+", reachable") {
 		t.Errorf("config check: exit %d %q %q", code, out, errOut)
 	}

@@ -267,7 +267,7 @@ func (b *Bastion) openRecorder(cfg *config.Config, o Options, log *slog.Logger) 
 	b.Files = NewFiles(b.Dir, bucket)
 	index := b.Metrics.Index(recindex.New(b.Store))
 	if bucket != nil {
-		if b.spool, err = openSpool(cfg, b.Dir, path, bucket, b.Store, b.Metrics, log, o.IndexCommand); err != nil {
+		if b.spool, err = openSpool(cfg, b.Dir, path, bucket, b.Store, b.Audit, b.Metrics, log, o.IndexCommand); err != nil {
 			return nil, err
 		}
 		index = spoolIndex{next: index, sp: b.spool}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jumpcast/jumpcast/config"
+	"github.com/jumpcast/jumpcast/internal/audit"
 	"github.com/jumpcast/jumpcast/internal/blobstore"
 	"github.com/jumpcast/jumpcast/internal/metrics"
 	"github.com/jumpcast/jumpcast/internal/recfiles"
@@ -80,7 +81,7 @@ const drainGrace = 10 * time.Second
 // openSpool starts the streamer and the uploader over the recordings
 // folder dir, and queues what an earlier run left in it. RecoverActive
 // must have run: every recording it holds is closed.
-func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *blobstore.S3, st store.Index,
+func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *blobstore.S3, st store.Index, sink audit.Sink,
 	m *metrics.Metrics, log *slog.Logger, indexCmd func(folder, rel string) *exec.Cmd) (*spool, error) {
 	sp := &spool{local: blobstore.NewLocal(dirPath), bucket: bucket, alert: int64(cfg.Recording.S3.SpoolAlert), log: log,
 		st: st, sealWake: make(chan struct{}, 1), indexCmd: indexCmd}
@@ -98,7 +99,15 @@ func openSpool(cfg *config.Config, dir *recorder.Dir, dirPath string, bucket *bl
 		Recovered: func() { log.Info("recordings stream to the bucket again", "bucket", bucket.Name()) },
 	}
 	sp.up = &blobstore.Uploader{Spool: sp.local, Dest: bucket, Streamer: sp.stream, MaxBackoff: uploadMaxBackoff,
-		Prepare: func(_ context.Context, id string) error { return writeIndex(dir, id) },
+		Prepare: func(ctx context.Context, id string) error {
+			if err := writeIndex(dir, id); err != nil {
+				return err
+			}
+			if cfg.Recording.ArchiveBeforeUpload() {
+				archiveBeforeUpload(ctx, st, dir, sink, log, id)
+			}
+			return nil
+		},
 		Uploaded: func(ctx context.Context, id string) error {
 			return st.SetRecordingLocation(ctx, id, recording.LocationBucket)
 		},
@@ -151,6 +160,24 @@ func writeIndex(dir *recorder.Dir, id string) error {
 		return dir.WriteIndex(gz)
 	}
 	return nil
+}
+
+// archiveBeforeUpload archives id's closed compressed recording in the
+// spool (ArchiveRecording), so that the bucket keeps the smaller file. A
+// recording that cannot be archived is logged and uploaded as it is: the
+// upload must not wait on it.
+func archiveBeforeUpload(ctx context.Context, st store.Index, dir *recorder.Dir, sink audit.Sink, log *slog.Logger, id string) {
+	r, err := st.GetRecording(ctx, id)
+	if err != nil || !castfile.Compressed(r.Path) || castfile.Archived(r.Path) {
+		return
+	}
+	res, err := ArchiveRecording(ctx, st, dir, sink, *r)
+	switch {
+	case err != nil:
+		log.Warn("recording not archived: uploaded as it is", "session_id", id, "err", err)
+	case res.Done:
+		log.Info("recording archived", "session_id", id, "bytes_before", res.WasSize, "bytes", res.Size, "path", res.Path)
+	}
 }
 
 // bytes is the spool's size, for the metric and the probe.
