@@ -43,7 +43,8 @@ var goals = []goal{
 	{name: "echo p99 ≤ 1.0× ProxyJump", metric: "echo_p99_us", ref: pathProxyJump, limit: 1.0},
 	{name: "setup ≤ 1.25× direct (the goal is for cold setup: -reuse-idle 0s, KEX pinned)", metric: "setup_ms", ref: pathDirect, limit: 1.25},
 	{name: "parallel bulk wall ≤ 1.0× ProxyJump", metric: "conc_wall_s", ref: pathProxyJump, limit: 1.0},
-	{name: "bastion PSS ≤ 60 MB during parallel bulk", metric: "conc_peak_pss_mb", limit: 60},
+	// Issue 18 says 60 MiB; the metric is in MB (10⁶ bytes).
+	{name: "bastion PSS ≤ 60 MiB (62.9 MB) during parallel bulk", metric: "conc_peak_pss_mb", limit: 60 * (1 << 20) / 1e6},
 	{name: "≤ 150 KB PSS per idle session", metric: "idle_pss_kb", limit: 150},
 }
 
