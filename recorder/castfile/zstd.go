@@ -144,35 +144,6 @@ func eachFrame(f io.ReaderAt, from, to int64, fn func(off int64, z io.Reader) er
 	return off, nil
 }
 
-// zstdStream reads a whole archived data file as one plain stream.
-type zstdStream struct {
-	br    *bufio.Reader
-	frame []byte
-	cur   *bytes.Reader
-	err   error
-}
-
-func (z *zstdStream) Read(p []byte) (int, error) {
-	for z.cur == nil || z.cur.Len() == 0 {
-		if z.err != nil {
-			return 0, z.err
-		}
-		var err error
-		z.frame, err = readFrame(z.br, z.frame[:0])
-		if err != nil {
-			z.err = err // io.EOF, or errCut: a cutReader ends the stream there
-			continue
-		}
-		plain, err := decodeFrame(z.frame)
-		if err != nil {
-			z.err = err
-			continue
-		}
-		z.cur = bytes.NewReader(plain)
-	}
-	return z.cur.Read(p)
-}
-
 // Archive writes the recording r (closed, in any format) in the archived
 // format: to data its header and each of its chunks as zstd frames, to
 // index the index with the same chunks, markers and keyframes (those r's
