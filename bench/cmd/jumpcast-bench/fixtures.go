@@ -159,7 +159,10 @@ func (f *fixtures) startJumpcast(o *options, name string) *bastion {
 		f.tb.Fatalf("%v", err)
 	}
 	bin, args := o.JumpcastBin, []string{"serve", "-c", cfgPath}
-	if name == pathNorec {
+	switch {
+	case name == pathNorec && o.ABBin != "":
+		bin = o.ABBin
+	case name == pathNorec:
 		bin, args = o.NorecBin, []string{"-c", cfgPath}
 	}
 	return startBastion(f.tb, bin, args, c.dataDir, filepath.Join(dir, "bastion.log"))

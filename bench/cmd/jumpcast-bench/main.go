@@ -28,6 +28,7 @@ type options struct {
 	JumpcastBin   string          `json:"jumpcast_bin"`
 	NorecBin      string          `json:"norec_bin"`
 	RelayBin      string          `json:"relay_bin,omitempty"`
+	ABBin         string          `json:"ab_bin,omitempty"` // -ab: a second jumpcast build in the jc-norec column
 	Quick         bool            `json:"quick"`
 	Reps          int             `json:"reps"`
 	BulkBytes     int64           `json:"bulk_bytes"`
@@ -74,6 +75,7 @@ func parseFlags(args []string) (*options, error) {
 	var bulk, text, par, paths, only string
 	fs.StringVar(&o.JumpcastBin, "jumpcast", "bin/jumpcast", "the jumpcast binary (recording on)")
 	fs.StringVar(&o.NorecBin, "norec", "bin/jumpcast-norec", "the benchmark-only bastion without recording")
+	fs.StringVar(&o.ABBin, "ab", "", "A/B two builds: run this jumpcast build (recording on, `serve`) in the jc-norec column in place of -norec")
 	fs.StringVar(&o.RelayBin, "tcprelay", "bin/jumpcast-tcprelay", "the plain TCP relay of the optional tcp-relay path; socat (a relay in C) also works")
 	fs.BoolVar(&o.Quick, "quick", false, "about 10× smaller runs: defaults become -bulk 48MiB -text 24MiB -setup 6 -echo 300 -parallel-bytes 2MiB -idle 100 -idle-proxyjump 40")
 	fs.IntVar(&o.Reps, "reps", 3, "repetitions (medians are taken over them)")
