@@ -20,6 +20,14 @@ type buffer struct {
 	tail *element // the buffer that will be read last
 
 	closed bool
+
+	// sink, when set, takes data in place of the buffer while the reader
+	// holds none: idle is true from the moment Read finds the buffer
+	// empty and waits until the next write, so everything received before
+	// has been read and (by the reader's contract, see SetDataSink) passed
+	// on.
+	sink func(data []byte) bool
+	idle bool
 }
 
 // An element represents a single link in a linked list.
@@ -52,6 +60,7 @@ func (b *buffer) write(buf []byte) {
 func (b *buffer) writePacket(data, packet []byte) {
 	b.Cond.L.Lock()
 	e := &element{buf: data, packet: packet}
+	b.idle = false
 	b.tail.next = e
 	b.tail = e
 	b.Cond.Signal()
@@ -103,7 +112,27 @@ func (b *buffer) Read(buf []byte) (n int, err error) {
 			break
 		}
 		// out of buffers, wait for producer
+		b.idle = true
 		b.Cond.Wait()
 	}
 	return
+}
+
+// setSink sets the function trySink hands data to.
+func (b *buffer) setSink(sink func(data []byte) bool) {
+	b.Cond.L.Lock()
+	b.sink = sink
+	b.Cond.L.Unlock()
+}
+
+// trySink hands data to the sink, when one is set, the buffer is empty and
+// its reader waits in Read, and reports whether the sink took it. Called
+// only by the buffer's one writer (the mux loop), so the buffer stays empty
+// while the sink runs.
+func (b *buffer) trySink(data []byte) bool {
+	b.Cond.L.Lock()
+	sink := b.sink
+	ok := sink != nil && b.idle && !b.closed && b.head == b.tail && len(b.head.buf) == 0
+	b.Cond.L.Unlock()
+	return ok && sink(data)
 }

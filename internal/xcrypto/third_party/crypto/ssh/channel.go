@@ -365,10 +365,101 @@ func (ch *channel) handleData(packet []byte) error {
 		if err := ch.adjustWindow(length); err != nil && err != io.EOF {
 			return err
 		}
+	} else if ch.pending.trySink(data) {
+		// The sink has passed the data on: credit the window as Read would.
+		recyclePacket(packet)
+		if err := ch.adjustWindow(length); err != nil && err != io.EOF {
+			return err
+		}
 	} else {
 		ch.pending.writePacket(data, packet)
 	}
 	return nil
+}
+
+// fastData is handleData for a data packet in the connection's read loop:
+// it hands the data to the sink and reports true when the sink takes it
+// and that needs no window adjustment sent, which could block; otherwise
+// it changes nothing and the mux loop handles the packet.
+func (ch *channel) fastData(packet []byte) bool {
+	length := binary.BigEndian.Uint32(packet[5:9])
+	data := packet[9:]
+	if length == 0 || length > channelMaxPacket || length != uint32(len(data)) {
+		return false
+	}
+	ch.windowMu.Lock()
+	size := ch.windowSize
+	if ch.pool != nil {
+		size = ch.rebalance()
+	}
+	after := ch.myWindow - length
+	if ch.myWindow < length || size-after > 3*channelMaxPacket || after < size/2 {
+		ch.windowMu.Unlock()
+		return false
+	}
+	ch.myWindow = after
+	ch.myConsumed += length
+	ch.windowMu.Unlock()
+	if !ch.pending.trySink(data) {
+		ch.windowMu.Lock()
+		ch.myWindow += length
+		ch.myConsumed -= length
+		ch.windowMu.Unlock()
+		return false
+	}
+	recyclePacket(packet)
+	return true
+}
+
+// SetDataSink sets a function that takes the channel's data (not its
+// extended data) in the goroutine that reads the connection, in place of
+// Read, whenever the channel's reader has none in hand: no data is
+// buffered and a Read is waiting. sink reports whether it took the data;
+// when it does not, the data is buffered for Read as without a sink. The
+// reader must pass on what a Read returned before it calls Read again,
+// which keeps the order. sink must not block: it holds up every channel of
+// the connection. A nil sink removes it.
+func (ch *channel) SetDataSink(sink func(data []byte) bool) {
+	ch.pending.setSink(sink)
+}
+
+// TryWrite sends data as one data packet if that needs no waiting: it
+// fits the peer's window and maximum packet, no other write or key
+// exchange holds the connection, and EOF was not sent. Just before the
+// packet goes out it calls before with data, holding the connection's
+// write lock; before may refuse, and must not block or write to this
+// connection. ok false means nothing was sent. An error means the packet
+// may have been partly sent.
+func (ch *channel) TryWrite(data []byte, before func([]byte) bool) (ok bool, err error) {
+	if len(data) == 0 || ch.sentEOF || uint32(len(data)) > ch.maxRemotePayload {
+		return false, nil
+	}
+	tw, can := ch.mux.conn.(interface {
+		tryWritePacket(p []byte, before func() bool) (bool, error)
+	})
+	if !can || !ch.remoteWin.tryReserve(uint32(len(data))) {
+		return false, nil
+	}
+	if !ch.writeMu.TryLock() {
+		ch.remoteWin.add(uint32(len(data)))
+		return false, nil
+	}
+	defer ch.writeMu.Unlock()
+	if ch.sentClose {
+		ch.remoteWin.add(uint32(len(data)))
+		return false, nil
+	}
+	packet := newPacket(9 + len(data))
+	defer recyclePacket(packet)
+	packet[0] = msgChannelData
+	binary.BigEndian.PutUint32(packet[1:], ch.remoteId)
+	binary.BigEndian.PutUint32(packet[5:], uint32(len(data)))
+	copy(packet[9:], data)
+	ok, err = tw.tryWritePacket(packet, func() bool { return before(data) })
+	if !ok && err == nil {
+		ch.remoteWin.add(uint32(len(data)))
+	}
+	return ok, err
 }
 
 func (c *channel) adjustWindow(adj uint32) error {

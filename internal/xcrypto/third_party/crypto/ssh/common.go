@@ -720,6 +720,18 @@ func (w *window) close() {
 	w.L.Unlock()
 }
 
+// tryReserve takes win from the window if all of it is there, without
+// waiting.
+func (w *window) tryReserve(win uint32) bool {
+	w.L.Lock()
+	defer w.L.Unlock()
+	if w.closed || w.win < win {
+		return false
+	}
+	w.win -= win
+	return true
+}
+
 // reserve reserves win from the available window capacity.
 // If no capacity remains, reserve will block. reserve may
 // return less than requested.

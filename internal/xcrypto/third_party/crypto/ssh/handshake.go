@@ -79,6 +79,15 @@ type handshakeTransport struct {
 	incoming  chan []byte
 	readError error
 
+	// fastPath, once set (by the mux), is offered each packet readLoop
+	// reads while the mux has none in hand: queued counts the packets
+	// pushed to incoming and not yet handled, dispatchMu is held by
+	// whoever handles one. It reports whether it handled the packet; it
+	// must not block.
+	fastPath   atomic.Pointer[func(p []byte) bool]
+	queued     atomic.Int64
+	dispatchMu sync.Mutex
+
 	mu sync.Mutex
 	// Condition for the above mutex. It is used to notify a completed key
 	// exchange or a write failure. Writes can wait for this condition while a
@@ -230,7 +239,27 @@ func (t *handshakeTransport) readPacket() ([]byte, error) {
 	if !ok {
 		return nil, t.readError
 	}
+	t.queued.Add(-1)
 	return p, nil
+}
+
+// dispatchPacket reads the next packet and calls handle with it, holding
+// dispatchMu, and counts it handled when handle returns: readLoop's fast
+// path then never passes a packet that came after it.
+func (t *handshakeTransport) dispatchPacket(handle func([]byte) error) error {
+	p, ok := <-t.incoming
+	if !ok {
+		return t.readError
+	}
+	t.dispatchMu.Lock()
+	defer t.dispatchMu.Unlock()
+	defer t.queued.Add(-1)
+	return handle(p)
+}
+
+// setFastPath sets the function readLoop offers packets to.
+func (t *handshakeTransport) setFastPath(fn func(p []byte) bool) {
+	t.fastPath.Store(&fn)
 }
 
 func (t *handshakeTransport) readLoop() {
@@ -249,6 +278,14 @@ func (t *handshakeTransport) readLoop() {
 		if !(t.sessionID == nil && t.strictMode) && (p[0] == msgIgnore || p[0] == msgDebug) {
 			continue
 		}
+		if fp := t.fastPath.Load(); fp != nil && t.queued.Load() == 0 && t.dispatchMu.TryLock() {
+			handled := t.queued.Load() == 0 && (*fp)(p)
+			t.dispatchMu.Unlock()
+			if handled {
+				continue
+			}
+		}
+		t.queued.Add(1)
 		t.incoming <- p
 	}
 
@@ -634,6 +671,39 @@ func (t *handshakeTransport) writePacket(p []byte) error {
 	}
 
 	return nil
+}
+
+// tryWritePacket is writePacket for a channel data packet when that needs
+// no waiting: it reports false, having sent nothing, when another write or
+// a key exchange holds the transport, or when before, called just before
+// the send, refuses.
+func (t *handshakeTransport) tryWritePacket(p []byte, before func() bool) (bool, error) {
+	if !t.mu.TryLock() {
+		return false, nil
+	}
+	defer t.mu.Unlock()
+	if t.writeError != nil || t.sentInitMsg != nil {
+		return false, nil
+	}
+	if !before() {
+		return false, nil
+	}
+	if t.writeBytesLeft > 0 {
+		t.writeBytesLeft -= int64(len(p))
+	} else {
+		t.requestKeyExchange()
+	}
+	if t.writePacketsLeft > 0 {
+		t.writePacketsLeft--
+	} else {
+		t.requestKeyExchange()
+	}
+	if err := t.pushPacket(p); err != nil {
+		t.writeError = err
+		t.writeCond.Broadcast()
+		return true, err
+	}
+	return true, nil
 }
 
 func (t *handshakeTransport) Close() error {

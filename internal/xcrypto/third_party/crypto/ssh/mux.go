@@ -171,8 +171,21 @@ func newMuxPool(p packetConn, window uint32, pool *WindowPool) *mux {
 		m.chanList.offset = atomic.AddUint32(&globalOff, 1)
 	}
 
+	if t, ok := p.(*handshakeTransport); ok {
+		t.setFastPath(m.fastData)
+	}
 	go m.loop()
 	return m
+}
+
+// fastData handles a channel data packet in the connection's read loop
+// when its channel's sink takes it at once (see channel.fastData).
+func (m *mux) fastData(packet []byte) bool {
+	if packet[0] != msgChannelData || len(packet) < 9 {
+		return false
+	}
+	ch := m.chanList.getChan(binary.BigEndian.Uint32(packet[1:]))
+	return ch != nil && ch.fastData(packet)
 }
 
 func (m *mux) sendMessage(msg interface{}) error {
@@ -279,11 +292,18 @@ func (m *mux) loop() {
 
 // onePacket reads and processes one packet.
 func (m *mux) onePacket() error {
+	if t, ok := m.conn.(*handshakeTransport); ok {
+		return t.dispatchPacket(m.handlePacket)
+	}
 	packet, err := m.conn.readPacket()
 	if err != nil {
 		return err
 	}
+	return m.handlePacket(packet)
+}
 
+// handlePacket processes one packet.
+func (m *mux) handlePacket(packet []byte) error {
 	if debugMux {
 		if packet[0] == msgChannelData || packet[0] == msgChannelExtendedData {
 			log.Printf("decoding(%d): data packet - %d bytes", m.chanList.offset, len(packet))
