@@ -87,6 +87,40 @@ func (q *queue) inline(it item) bool {
 	return done
 }
 
+// tryPush is push for a caller that must not wait, nor start a goroutine
+// (whose wake-up would delay what the caller does next): it queues it and
+// reports true when that needs no waiting, and reports false, leaving it
+// to the caller, when the queue is full or being stopped. The caller then
+// calls applyHere; until it does, a concurrent push's worker or stop
+// applies the item.
+func (q *queue) tryPush(it item) bool {
+	if !q.mu.TryRLock() {
+		return false
+	}
+	defer q.mu.RUnlock()
+	if q.stopped {
+		return false
+	}
+	select {
+	case q.ch <- it:
+		return true
+	default:
+		return false
+	}
+}
+
+// applyHere applies the queued items on the calling goroutine unless a
+// worker holds the role (it applies them), or stop has begun (it does).
+func (q *queue) applyHere() {
+	if !q.mu.TryRLock() {
+		return
+	}
+	defer q.mu.RUnlock()
+	if !q.stopped && q.running.CompareAndSwap(false, true) {
+		q.applyAll()
+	}
+}
+
 // startWorker takes the worker role for a new worker goroutine, unless
 // someone holds it already.
 func (q *queue) startWorker() {
@@ -96,12 +130,18 @@ func (q *queue) startWorker() {
 	}
 }
 
-// drain is the worker: it applies queued items in order until the queue is
-// empty, then gives the role back and exits. The recheck after giving it
-// back closes the race with a concurrent push: either that push starts a
-// new worker or this one takes the role again and continues.
+// drain is the worker: it applies the queued items and exits.
 func (q *queue) drain() {
 	defer q.worker.Done()
+	q.applyAll()
+}
+
+// applyAll is run by the worker role's holder: it applies queued items in
+// order until the queue is empty, then gives the role back. The recheck
+// after giving it back closes the race with a concurrent push: either that
+// push starts a new worker or this holder takes the role again and
+// continues.
+func (q *queue) applyAll() {
 	for {
 		select {
 		case it := <-q.ch:
@@ -123,7 +163,7 @@ func (q *queue) stop() {
 	q.stopped = true
 	q.mu.Unlock()
 	q.worker.Wait()
-	for len(q.ch) > 0 { // not reached: the worker drains before it exits
+	for len(q.ch) > 0 { // items tryPush queued and no applyHere took
 		q.apply(<-q.ch)
 	}
 }

@@ -216,6 +216,51 @@ func (s *Session) Input(p []byte) error {
 	return s.enqueueData(opInput, p)
 }
 
+// TryOutput is Output for a caller that must not wait or be called back:
+// the proxy's relay, which records a chunk in a connection's read loop
+// while it holds the other connection's write lock. It takes p and
+// reports true when that needs no waiting: the recording has not failed,
+// the session's streams are known not to speak SFTP, and the queue has
+// room. Otherwise it takes nothing and the caller uses Output. It only
+// queues p: the caller calls Apply once it has let go of its locks.
+func (s *Session) TryOutput(p []byte) bool { return s.tryData(opOutput, p) }
+
+// TryInput is TryOutput for Input.
+func (s *Session) TryInput(p []byte) bool { return s.tryData(opInput, p) }
+
+// Apply writes what TryOutput and TryInput queued, on the caller's
+// goroutine, unless a worker is at it already; it costs less than waking
+// one for a keystroke. A failure is reported through NotifyFailure, from
+// this goroutine.
+func (s *Session) Apply() { s.q.applyHere() }
+
+func (s *Session) tryData(o op, p []byte) bool {
+	if len(p) == 0 || s.failed() != nil || !s.sftp.raw() {
+		return false
+	}
+	count := &s.bytesOut
+	if o == opInput {
+		count = &s.bytesIn
+		if !s.input {
+			count.Add(int64(len(p)))
+			return true
+		}
+	}
+	at := s.elapsed()
+	var it item
+	if o == opOutput && s.summary && bytes.IndexByte(p, 0) >= 0 {
+		it = item{op: opBinary, at: at, n: len(p)}
+	} else {
+		it = dataItem(o, at, p)
+	}
+	if !s.q.tryPush(it) {
+		release(it)
+		return false
+	}
+	count.Add(int64(len(p)))
+	return true
+}
+
 // watched passes p through the sftp watch and pushes what it reports.
 func (s *Session) watched(output bool, p []byte) error {
 	r := watchReport{s: s}
@@ -258,8 +303,8 @@ func (s *Session) Resize(width, height int) error {
 	return s.q.push(item{op: opResize, at: s.elapsed(), w: width, h: height})
 }
 
-// NotifyFailure sets fn to be called once, from the worker or the flush
-// timer's goroutine, when the recording fails — at once, on the caller's
+// NotifyFailure sets fn to be called once, from the worker, the flush
+// timer's goroutine or Apply's caller, when the recording fails — at once, on the caller's
 // goroutine, if it already has. It replaces an earlier fn. Without it, a failure
 // is only seen by the next Output, Input or Resize, which an idle session
 // may never make. fn must not call the Session.

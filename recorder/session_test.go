@@ -3,6 +3,7 @@ package recorder
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -367,5 +368,74 @@ func TestBulkOutputIsPooled(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
 		t.Errorf("recording 32 MiB of 64 KiB reads allocated %d MiB", got>>20)
+	}
+}
+
+// TestSessionTryNeverWaits: TryOutput and TryInput (the proxy's fast
+// path, which records while it holds a connection's write lock) take a
+// chunk only when the queue has room and the streams are known not to
+// speak SFTP, and return at once otherwise; what they took is recorded in
+// order with what Output took after them.
+func TestSessionTryNeverWaits(t *testing.T) {
+	f := newManagerFixture(t, nil)
+	info := shellInfo()
+	info.Kind, info.Command, info.PTY, info.Term = KindExec, "uptime", false, ""
+	s, err := f.m.Start(context.Background(), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TryOutput([]byte("first\n")) || s.TryInput([]byte("x")) {
+		t.Fatal("Try took a chunk before the sftp watch had decided")
+	}
+	must(t, s.Output([]byte("first\n"))) // not SFTP: the watch decides
+	waitQueue := func(done func() bool) {
+		for deadline := time.Now().Add(5 * time.Second); !done(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the queue did not settle")
+			}
+		}
+	}
+	waitQueue(func() bool { return !s.q.running.Load() })
+	if !s.TryInput([]byte("typed\n")) {
+		t.Fatal("TryInput refused with the queue idle")
+	}
+	s.Apply()
+	if n := len(s.q.ch); n != 0 || s.q.running.Load() {
+		t.Fatalf("after Apply: %d items queued, worker role taken %v", n, s.q.running.Load())
+	}
+	waitQueue(func() bool { return !s.q.running.Load() })
+	release := blockWorker(t, s, []byte("held\n"))
+	waitQueue(func() bool { return len(s.q.ch) == 0 }) // the worker holds "held"
+	want := []string{"first\n", "held\n"}
+	start := time.Now()
+	took := 0
+	for i := range 3 * queueDepth {
+		p := fmt.Sprintf("%d\n", i)
+		if !s.TryOutput([]byte(p)) {
+			continue
+		}
+		took++
+		want = append(want, p)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("TryOutput on a full queue took %v", d)
+	}
+	if took != queueDepth {
+		t.Errorf("TryOutput took %d chunks with the worker held, want the queue depth %d", took, queueDepth)
+	}
+	release()
+	must(t, s.Output([]byte("last\n")))
+	want = append(want, "last\n")
+	must(t, s.Close(context.Background(), asciicast.Exit{HasStatus: true}))
+	raw := asciicasttest.ReadFile(t, filepath.Join(f.base, f.index.finished[s.ID()].Path))
+	_, evs := asciicasttest.ReadAll(t, bytes.NewReader(raw))
+	if got := asciicasttest.Joined(evs, asciicast.CodeOutput); got != strings.Join(want, "") {
+		t.Errorf("recorded output %q, want %q", got, strings.Join(want, ""))
+	}
+	if got := asciicasttest.Joined(evs, asciicast.CodeInput); got != "typed\n" {
+		t.Errorf("recorded input %q, want \"typed\\n\"", got)
+	}
+	if in, out := f.index.finished[s.ID()].BytesIn, f.index.finished[s.ID()].BytesOut; in != 6 || out != int64(len(strings.Join(want, ""))) {
+		t.Errorf("counted %d bytes in and %d out", in, out)
 	}
 }
