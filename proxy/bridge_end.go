@@ -17,6 +17,7 @@ import (
 func (br *bridge) copyStdin() {
 	defer br.stdin.Done()
 	t := br.targetChannel()
+	fastRelay(br.ch, t, br.up.raw, br.tap.tryInput, br.tap.apply)
 	_, _ = io.Copy(t, tapReader{r: br.in, tap: br.tap.input})
 	_ = t.CloseWrite()
 }
@@ -29,6 +30,7 @@ func (br *bridge) finish(t gossh.Channel) {
 	defer close(br.finished)
 	var wg sync.WaitGroup
 	wg.Add(2)
+	fastRelay(t, br.ch, br.cc.raw.Conn, br.tap.tryOutput, br.tap.apply)
 	go func() { // owner: finish
 		defer wg.Done()
 		_, _ = io.Copy(tapWriter{w: br.ch, tap: br.tap.output}, t)

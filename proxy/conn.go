@@ -13,6 +13,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/rawconn"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -99,7 +100,7 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 	if wc, ok := c.(*webConn); ok {
 		cc.web = &wc.login
 	}
-	g := &guardedConn{Conn: c, release: func() { s.limits.release(ip) }}
+	g := &guardedConn{Conn: rawconn.Wrap(c), release: func() { s.limits.release(ip) }}
 	g.onClose = func(authed bool) { cc.onClose(authed) }
 	g.timer = time.AfterFunc(cfg.HandshakeTimeout, func() { _ = c.Close() })
 	cc.raw = g
@@ -301,7 +302,7 @@ func (cc *clientConn) connectUpstream(ctx context.Context, d Decision, ask asker
 		s.auditEvent(cc.tag(audit.UpstreamFailed(cc.who(), ae.Reason, d.Address, ae.Msg)))
 		return nil, ae
 	}
-	up = &upstream{client: tc.client, label: label, key: key, snap: snap,
+	up = &upstream{client: tc.client, raw: tc.raw, label: label, key: key, snap: snap,
 		reusable: plan.agent == nil && plan.triedMethods() == "publickey"}
 	up.setOwner(cc)
 	go s.serveUpstream(up, tc.chans, tc.reqs) // owner: up; ends when the target connection closes

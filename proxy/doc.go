@@ -25,6 +25,8 @@
 //     no-target login; requests.go request payloads and the env and
 //     control-character rules; termmodes.go the terminal modes sent to
 //     the target; rectap.go the copy loops' tap into the recorder;
+//     fastrelay.go the fast path beside the copy loops (a keystroke
+//     relayed and recorded in the connection's read loop);
 //     recording.go the recording seam; end.go ending a live session or a
 //     whole connection by recording id.
 //   - forward.go: direct-tcpip channels.

@@ -364,6 +364,8 @@ type spySession struct {
 	sizes  [][2]int
 	exit   *asciicast.Exit
 	closes int
+	// bytes taken by TryOutput and TryInput: the relay's fast path
+	fastOut, fastIn int
 }
 
 func (r *spyRecorder) Start(_ context.Context, info recorder.SessionInfo) (SessionRecorder, error) {
@@ -385,6 +387,29 @@ func (s *spySession) Output(p []byte) error {
 	}
 	s.output.Write(p)
 	return nil
+}
+
+// TryOutput takes p as Output does, unless Output would fail: that is
+// left to Output, as recorder.Session does.
+func (s *spySession) TryOutput(p []byte) bool {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	if s.r.failOutputAfter > 0 && s.output.Len()+len(p) > s.r.failOutputAfter {
+		return false
+	}
+	s.output.Write(p)
+	s.fastOut += len(p)
+	return true
+}
+
+func (s *spySession) Apply() {}
+
+func (s *spySession) TryInput(p []byte) bool {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.input.Write(p)
+	s.fastIn += len(p)
+	return true
 }
 
 func (s *spySession) Input(p []byte) error {
@@ -421,7 +446,8 @@ func (r *spyRecorder) last(t *testing.T) spySession {
 		r.mu.Lock()
 		if n := len(r.sessions); n > 0 && r.sessions[n-1].closes > 0 {
 			s := r.sessions[n-1]
-			cp := spySession{info: s.info, sizes: append([][2]int(nil), s.sizes...), exit: s.exit, closes: s.closes}
+			cp := spySession{info: s.info, sizes: append([][2]int(nil), s.sizes...), exit: s.exit, closes: s.closes,
+				fastOut: s.fastOut, fastIn: s.fastIn}
 			cp.output.Write(s.output.Bytes())
 			cp.input.Write(s.input.Bytes())
 			r.mu.Unlock()

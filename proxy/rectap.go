@@ -40,7 +40,10 @@ func (t *recTap) set(sr SessionRecorder) {
 	t.sr = sr
 	t.mu.Unlock()
 	if n, ok := sr.(failureNotifier); ok {
-		n.NotifyFailure(t.fail)
+		// On a goroutine of its own: the report can come from a
+		// connection's read loop (recTap.apply in the relay's fast
+		// path), and onFail writes to the admin's connection.
+		n.NotifyFailure(func(err error) { go t.fail(err) }) // owner: the failure; ends after onFail
 	}
 }
 
@@ -83,6 +86,48 @@ func (t *recTap) input(p []byte) {
 			t.fail(err)
 		}
 	}
+}
+
+// tryRecorder is implemented by recorders that can take a chunk without
+// waiting (recorder.Session's TryOutput and TryInput), and write it later,
+// in Apply.
+type tryRecorder interface {
+	TryOutput(p []byte) bool
+	TryInput(p []byte) bool
+	Apply()
+}
+
+// tryOutput is output for the relay's fast path (fastrelay.go), which
+// runs in a connection's read loop holding the other connection's write
+// lock: it records and counts p, and reports true, only when that needs
+// no waiting; otherwise it does nothing and the copy loop taps p. It
+// never calls onFail: a failure found later comes through NotifyFailure.
+func (t *recTap) tryOutput(p []byte) bool {
+	return t.try(p, &t.out, func(tr tryRecorder) bool { return tr.TryOutput(p) })
+}
+
+// apply lets the recorder write what tryOutput and tryInput gave it; the
+// fast path calls it once it holds no lock.
+func (t *recTap) apply() {
+	if tr, ok := t.active().(tryRecorder); ok {
+		tr.Apply()
+	}
+}
+
+// tryInput is tryOutput for input.
+func (t *recTap) tryInput(p []byte) bool {
+	return t.try(p, &t.in, func(tr tryRecorder) bool { return tr.TryInput(p) })
+}
+
+func (t *recTap) try(p []byte, count *atomic.Int64, record func(tryRecorder) bool) bool {
+	if sr := t.active(); sr != nil {
+		tr, ok := sr.(tryRecorder)
+		if !ok || !record(tr) {
+			return false
+		}
+	}
+	count.Add(int64(len(p)))
+	return true
 }
 
 func (t *recTap) resize(w, h int) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 // user's next connection when it may be reused (see reuse.go).
 type upstream struct {
 	client   *gossh.Client
+	raw      net.Conn  // client's TCP connection, for the relay's fast path (fastrelay.go)
 	label    string    // "db1 (10.0.0.5:22)" or "10.0.0.9:22"
 	key      reuseKey  // who may take it over
 	snap     *snapshot // the configuration it was made under; kept only while current

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jumpcast/jumpcast/config"
 	"github.com/jumpcast/jumpcast/internal/audit"
+	"github.com/jumpcast/jumpcast/internal/rawconn"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -28,6 +29,7 @@ const (
 // requests), which serveUpstream answers.
 type targetConn struct {
 	client *gossh.Client
+	raw    net.Conn // the TCP connection under client (rawconn.Wrap)
 	chans  <-chan gossh.NewChannel
 	reqs   <-chan *gossh.Request
 }
@@ -91,7 +93,8 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 	}
 	ccfg.ChannelWindowSize = uint32(cfg.Upstream.ChannelWindow)
 	ccfg.ChannelWindowPool = s.windows
-	c, chans, reqs, err := gossh.NewClientConn(conn, d.Address, ccfg)
+	raw := rawconn.Wrap(conn)
+	c, chans, reqs, err := gossh.NewClientConn(raw, d.Address, ccfg)
 	plan.close()
 	if err != nil {
 		_ = conn.Close()
@@ -103,7 +106,7 @@ func (s *Server) connectTarget(ctx context.Context, cfg *config.Config, d Decisi
 	// serveUpstream. The bastion uses only what a bare Client offers
 	// (OpenChannel, DialContext, SendRequest, Wait, Close); HandleChannelOpen
 	// and Listen, which need NewClient's handlers, are not used.
-	return &targetConn{client: &gossh.Client{Conn: c}, chans: chans, reqs: reqs}, nil
+	return &targetConn{client: &gossh.Client{Conn: c}, raw: raw, chans: chans, reqs: reqs}, nil
 }
 
 // upstreamError turns a failed SSH handshake into the admin's message.
