@@ -388,9 +388,12 @@ func (ch *channel) fastData(packet []byte) bool {
 		return false
 	}
 	ch.windowMu.Lock()
+	// The window offered now; not rebalance, which borrows from the pool:
+	// a channel borrows as its reader reads (adjustWindow), not as data
+	// arrives.
 	size := ch.windowSize
 	if ch.pool != nil {
-		size = ch.rebalance()
+		size = poolFloor + ch.borrowed
 	}
 	after := ch.myWindow - length
 	if ch.myWindow < length || size-after > 3*channelMaxPacket || after < size/2 {
