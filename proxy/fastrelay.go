@@ -45,15 +45,17 @@ const packetOverhead = 128
 // without waiting. Once the packet is sent, apply (recTap.apply) writes
 // the recording, still in the read loop: cheaper than waking a goroutine,
 // and the keystroke is already on its way. It does nothing for channels
-// without patch 0008's methods.
+// without patch 0008's methods, or when dstConn's send queue cannot be
+// measured (the web terminal's in-process conn).
 func fastRelay(src, dst gossh.Channel, dstConn net.Conn, tap func([]byte) bool, apply func()) {
 	s, ok1 := src.(dataSink)
 	w, ok2 := dst.(tryWriter)
-	if !ok1 || !ok2 {
+	room := rawconn.SendRoom(dstConn)
+	if !ok1 || !ok2 || room == nil {
 		return
 	}
 	s.SetDataSink(func(p []byte) bool {
-		if len(p) > fastMax || !rawconn.HasRoom(dstConn, len(p)+packetOverhead) {
+		if len(p) > fastMax || !room(len(p)+packetOverhead) {
 			return false
 		}
 		ok, _ := w.TryWrite(p, tap)

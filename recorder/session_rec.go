@@ -246,13 +246,7 @@ func (s *Session) tryData(o op, p []byte) bool {
 			return true
 		}
 	}
-	at := s.elapsed()
-	var it item
-	if o == opOutput && s.summary && bytes.IndexByte(p, 0) >= 0 {
-		it = item{op: opBinary, at: at, n: len(p)}
-	} else {
-		it = dataItem(o, at, p)
-	}
+	it := s.itemFor(o, p)
 	if !s.q.tryPush(it) {
 		release(it)
 		return false
@@ -304,8 +298,8 @@ func (s *Session) Resize(width, height int) error {
 }
 
 // NotifyFailure sets fn to be called once, from the worker, the flush
-// timer's goroutine or Apply's caller, when the recording fails — at once, on the caller's
-// goroutine, if it already has. It replaces an earlier fn. Without it, a failure
+// timer's goroutine or Apply's caller, when the recording fails — at once,
+// on the caller's goroutine, if it already has. It replaces an earlier fn. Without it, a failure
 // is only seen by the next Output, Input or Resize, which an idle session
 // may never make. fn must not call the Session.
 func (s *Session) NotifyFailure(fn func(error)) { s.failure.setNotify(fn) }
@@ -433,20 +427,27 @@ func (s *Session) finish(exit asciicast.Exit) recording.Meta {
 // elapsed is the event time of something passing now.
 func (s *Session) elapsed() time.Duration { return s.m.now().Sub(s.start) }
 
-// enqueueData pushes a copy of p. Output without a PTY that contains a
-// NUL byte is binary whatever the UTF-8 carry holds (see
-// asciicast.Writer.BinaryOutput): only its length is queued, or counted
-// at once when the queue is idle.
+// enqueueData pushes the item for p (itemFor); a binary count, which
+// costs less to apply than waking a worker, is counted at once when the
+// queue is idle.
 func (s *Session) enqueueData(o op, p []byte) error {
+	it := s.itemFor(o, p)
+	if it.op == opBinary && s.q.inline(it) {
+		return s.failed()
+	}
+	return s.q.push(it)
+}
+
+// itemFor is the item for p, timed now: a copy of p, or, for output
+// without a PTY that contains a NUL byte, only its length — such output is
+// binary whatever the UTF-8 carry holds (see
+// asciicast.Writer.BinaryOutput).
+func (s *Session) itemFor(o op, p []byte) item {
 	at := s.elapsed()
 	if o == opOutput && s.summary && bytes.IndexByte(p, 0) >= 0 {
-		it := item{op: opBinary, at: at, n: len(p)}
-		if s.q.inline(it) {
-			return s.failed()
-		}
-		return s.q.push(it)
+		return item{op: opBinary, at: at, n: len(p)}
 	}
-	return s.q.push(dataItem(o, at, p))
+	return dataItem(o, at, p)
 }
 
 // apply writes one item; it is q's apply, called by the holder of q's

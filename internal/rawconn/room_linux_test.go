@@ -6,17 +6,21 @@ import (
 	"time"
 )
 
-// HasRoom says yes on an idle connection and no once the peer stops
-// reading and the send buffer fills, which is when a Write would wait; it
-// says no for a conn it cannot measure.
-func TestHasRoom(t *testing.T) {
+// SendRoom's function says yes on an idle connection and no once the peer
+// stops reading and the send buffer fills, which is when a Write would
+// wait; there is none for a conn it cannot measure.
+func TestSendRoom(t *testing.T) {
 	c, s := pair(t)
 	shrinkBuffers(t, c, s)
 	w := wrapped(t, c)
-	if !HasRoom(w, 1024) {
+	room := SendRoom(w)
+	if room == nil {
+		t.Fatal("no SendRoom for a wrapped TCP conn")
+	}
+	if !room(1024) {
 		t.Fatal("no room on an idle connection")
 	}
-	if HasRoom(w, 1<<30) {
+	if room(1 << 30) {
 		t.Error("room for 1 GiB in a 16 KiB send buffer")
 	}
 	// Fill the buffers without waiting: the peer does not read.
@@ -26,13 +30,13 @@ func TestHasRoom(t *testing.T) {
 	if n, err := w.Write(make([]byte, 8<<20)); err == nil {
 		t.Fatalf("wrote %d bytes to a peer that does not read", n)
 	}
-	if HasRoom(w, 1024) {
+	if room(1024) {
 		t.Error("room reported with the send buffer full")
 	}
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if HasRoom(a, 1) {
-		t.Error("room reported for a conn that is not TCP")
+	if SendRoom(a) != nil {
+		t.Error("room measured for a conn that is not TCP")
 	}
 }

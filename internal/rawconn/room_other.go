@@ -4,5 +4,5 @@ package rawconn
 
 import "net"
 
-// HasRoom reports false: the send queue is measured on Linux only.
-func HasRoom(c net.Conn, n int) bool { return false }
+// SendRoom returns nil: the send queue is measured on Linux only.
+func SendRoom(c net.Conn) func(n int) bool { return nil }
